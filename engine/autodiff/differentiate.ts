@@ -1,0 +1,117 @@
+/**
+ * Reverse-mode automatic differentiation over an ONNX graph with static shapes.
+ * Emits standard-domain ONNX ops into the same graph, one rule per op (rules/index.ts).
+ * Gradients only flow where a trainable tensor is upstream, so frozen weights get none.
+ */
+import { AttuneError } from '../errors';
+import { Builder } from '../ir/builder';
+import type { Graph, Node } from '../ir/graph';
+import type { ShapeMap } from '../ir/fold';
+import { isFloat, tensor, type DType } from '../ir/tensor';
+import type { GradContext } from './rule';
+import { GRADIENT_RULES } from './rules';
+
+export interface DifferentiateOptions {
+  /** float type of constants the rules create (float64 in gradient checks) */
+  floatType?: DType;
+  /** name prefix of emitted tensors */
+  prefix?: string;
+  /** tensor holding dLoss/dloss (default: a constant 1); lets callers scale or chain */
+  seed?: string;
+  /** the model's opset (default 17): emitted ops use the matching attribute/input forms */
+  opset?: number;
+}
+
+/** Ops differentiation cannot pass through: their outputs are treated as constants. */
+const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'ArgMax', 'ArgMin', 'NonZero', 'ConstantOfShape', 'RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'OneHot',
+  // piecewise constant: zero gradient almost everywhere
+  'Sign', 'Floor', 'Ceil', 'Round', 'IsNaN', 'IsInf', 'Xor', 'Range', 'EyeLike', 'Bernoulli', 'Multinomial']);
+
+export function supportedOps(): string[] {
+  return Object.keys(GRADIENT_RULES);
+}
+
+/**
+ * Appends the backward pass for scalar `loss` with respect to `wrt` and returns, per wrt tensor,
+ * the name of its gradient. `shapes` must hold every forward tensor's static shape.
+ */
+export function differentiate(g: Graph, shapes: ShapeMap, loss: string, wrt: string[], opts: DifferentiateOptions = {}): Map<string, string> {
+  const b = new Builder(g, opts.prefix ?? 'grad', opts.floatType ?? 'float32', opts.opset ?? 17);
+  const forward = [...g.nodes];
+
+  // tensors that depend on something trainable
+  const active = new Set<string>(wrt);
+  for (const n of forward) {
+    if (NON_DIFFERENTIABLE.has(n.op)) continue;
+    if (n.inputs.some((i) => i && active.has(i))) for (const o of n.outputs) if (o && isFloat(shapes.get(o)?.dtype ?? 'float32')) active.add(o);
+  }
+  // tensors the loss depends on
+  const prod = new Map<string, Node>();
+  for (const n of forward) for (const o of n.outputs) prod.set(o, n);
+  const toLoss = new Set<string>([loss]);
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const n = forward[i];
+    if (n.outputs.some((o) => toLoss.has(o))) for (const inp of n.inputs) if (inp) toLoss.add(inp);
+  }
+  if (!active.has(loss)) throw new Error(`loss ${loss} does not depend on any trainable tensor`);
+
+  const grads = new Map<string, string[]>();
+  const seed = opts.seed ?? b.constant(tensor(shapes.get(loss)?.dtype ?? 'float32', shapes.get(loss)?.dims ?? [], [1]), 'dloss');
+  grads.set(loss, [seed]);
+  const gradOf = (t: string): string | null => {
+    const list = grads.get(t);
+    if (!list || list.length === 0) return null;
+    if (list.length > 1) grads.set(t, [b.sum(list)]);
+    return grads.get(t)![0];
+  };
+  const shapeOf = (name: string): number[] => {
+    const s = shapes.get(name);
+    if (!s) throw new Error(`no static shape for ${name}`);
+    return s.dims;
+  };
+
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const n = forward[i];
+    if (NON_DIFFERENTIABLE.has(n.op)) continue;
+    const needs = n.inputs.map((inp) => !!inp && active.has(inp) && toLoss.has(inp));
+    if (!needs.some(Boolean)) continue;
+    const dy = n.outputs.map((o) => (o ? gradOf(o) : null));
+    if (dy.every((d) => d === null)) continue;
+    const rule = GRADIENT_RULES[n.op];
+    if (!rule || n.domain)
+      throw new AttuneError(
+        'no-gradient',
+        `Attune cannot train through the operation ${n.domain ? n.domain + '.' : ''}${n.op} (node "${n.name}").`,
+        'Choose the linear probe (it trains only the new head), or a method that trains only layers after this node.',
+        { op: n.op, node: n.name },
+      );
+    const ctx: GradContext = {
+      node: n,
+      b,
+      dy,
+      needs,
+      shape: shapeOf,
+      dtype: (name) => shapes.get(name)?.dtype ?? 'float32',
+      value: (name) => g.initializers.get(name),
+    };
+    const dx = rule(ctx);
+    n.inputs.forEach((inp, k) => {
+      const d = dx[k];
+      if (!needs[k] || !d) return;
+      const list = grads.get(inp);
+      if (list) list.push(d);
+      else grads.set(inp, [d]);
+    });
+  }
+  const result = new Map<string, string>();
+  for (const w of wrt) {
+    const d = gradOf(w);
+    if (d) result.set(w, d);
+    else {
+      // no path from this tensor to the loss: its gradient is zero
+      const s = shapes.get(w)!;
+      result.set(w, b.constant(tensor(s.dtype, s.dims), 'zero_grad'));
+    }
+  }
+  return result;
+}

@@ -1,0 +1,69 @@
+/**
+ * Loads a user's backbone and everything derived from it once: its hash, static shapes at batch 1,
+ * the feature tensor, and default preprocessing. Shared by training, export and the model check.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { foldConstants, type ShapeMap } from '../ir/fold';
+import type { Model } from '../ir/graph';
+import { decodeModel } from '../onnx/io';
+import { AttuneError } from '../errors';
+import { defaultPreprocessing, IMAGENET_NORMALISATION, VIT_NORMALISATION, type Preprocessing } from '../preprocessing';
+import { findFeatures, type FeatureInfo } from './prepare';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export interface LoadedBackbone {
+  path: string;
+  sha256: string;
+  model: Model;
+  /** shapes at batch 1 after folding */
+  shapes: ShapeMap;
+  features: FeatureInfo;
+  featureDim: number;
+  inputName: string;
+  inputSize: number;
+  preprocessing: Preprocessing;
+  parameterCount: number;
+}
+
+/**
+ * Preprocessing: what the model's metadata records (an Attune export), else the family convention:
+ * ViT/DeiT-style exports (timm, torchvision ViT, HF in21k) use mean = std = 0.5; CNNs use ImageNet statistics.
+ */
+export function guessPreprocessing(model: Model, path: string, size: number): Preprocessing {
+  const recorded = model.metadata['attune.preprocessing'];
+  if (recorded) return JSON.parse(recorded) as Preprocessing;
+  const isVit = /vit|deit|beit/i.test(basename(path)) || model.graph.nodes.some((n) => n.op === 'LayerNormalization' || n.op === 'Softmax');
+  const norm = isVit ? VIT_NORMALISATION : IMAGENET_NORMALISATION;
+  return defaultPreprocessing(size, norm.mean, norm.std);
+}
+
+export async function loadBackbone(path: string, featureOverride?: string): Promise<LoadedBackbone> {
+  if (!existsSync(path)) throw new AttuneError('model-missing', `No model file at ${path}.`, 'Check the path or choose the model again.');
+  const bytes = readFileSync(path);
+  const model = decodeModel(bytes, dirname(path));
+  const inp = model.graph.inputs[0];
+  if (!inp || inp.shape.length !== 4)
+    throw new AttuneError('model-input', `The model's input "${inp?.name}" is not an image batch [batch, 3, height, width].`, 'Choose an image classification or feature-extraction model.');
+  const size = typeof inp.shape[3] === 'number' ? inp.shape[3] : 224;
+  const { shapes } = await foldConstants(model, { [inp.name]: [1, 3, size, size] });
+  const features = findFeatures(model.graph, (n) => shapes.get(n)?.dims.length, featureOverride);
+  const src = shapes.get(features.source)!.dims;
+  const featureDim = features.how === 'global-pool' ? src[1] : src[src.length - 1];
+  let parameterCount = 0;
+  for (const t of model.graph.initializers.values()) if (t.dims.length > 0 && (t.dtype === 'float32' || t.dtype === 'float16')) parameterCount += t.data.length;
+  return {
+    path,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    model,
+    shapes,
+    features,
+    featureDim,
+    inputName: inp.name,
+    inputSize: size,
+    preprocessing: guessPreprocessing(model, path, size),
+    parameterCount,
+  };
+}

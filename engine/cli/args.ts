@@ -1,0 +1,58 @@
+/** Small flag parser shared by the commands: --name value, --name=value, boolean --flag, positionals. */
+import { AttuneError } from '../errors';
+
+export interface ParsedArgs {
+  flags: Map<string, string | true>;
+  positionals: string[];
+}
+
+export function parseFlags(argv: string[], booleans: ReadonlySet<string>): ParsedArgs {
+  const flags = new Map<string, string | true>();
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!a.startsWith('--')) {
+      positionals.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (eq > 0) flags.set(name, a.slice(eq + 1));
+    else if (booleans.has(name)) flags.set(name, true);
+    else {
+      const v = argv[i + 1];
+      if (v === undefined || v.startsWith('--')) throw new AttuneError('usage', `--${name} needs a value.`, `Write --${name} <value>.`);
+      flags.set(name, v);
+      i++;
+    }
+  }
+  return { flags, positionals };
+}
+
+export function str(p: ParsedArgs, name: string): string | undefined {
+  const v = p.flags.get(name);
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function num(p: ParsedArgs, name: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
+  const v = str(p, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max))
+    throw new AttuneError('usage', `--${name} must be ${opts.integer ? 'a whole number' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}${opts.max !== undefined ? ` ≤ ${opts.max}` : ''}, not "${v}".`, `Fix --${name} and run again.`);
+  return n;
+}
+
+export function required(p: ParsedArgs, name: string, usage: string): string {
+  const v = str(p, name);
+  if (!v) throw new AttuneError('usage', `--${name} is required.`, usage);
+  return v;
+}
+
+export function rejectUnknown(p: ParsedArgs, known: ReadonlySet<string>, usage: string): void {
+  for (const k of p.flags.keys()) if (!known.has(k)) throw new AttuneError('usage', `Unknown option --${k}.`, usage);
+}

@@ -1,0 +1,86 @@
+/** `attune train --data <folder> --model <backbone.onnx> --method <name> --epochs N --out <runDir> [options]` */
+import { METHODS, getMethod } from '../../methods/registry';
+import { trainRun, type TrainRequest } from '../../train/trainer';
+import { num, parseFlags, rejectUnknown, required, str } from '../args';
+import { eventPrinter } from '../events-printer';
+import type { MethodOptions } from '../../methods/method';
+import { AttuneError } from '../../errors';
+import type { ProviderRequest } from '../../runtime/providers';
+import type { AugmentPreset } from '../../data/image';
+
+export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${METHODS.map((m) => m.name).join('|')}> --out <runDir>
+  [--epochs N] [--batch B] [--lr X] [--seed S] [--weight-decay X] [--warmup EPOCHS] [--label-smoothing X] [--clip-norm X|none]
+  [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider auto|cpu|cuda|dml|coreml|webgpu]
+  [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
+  [--feature tensorName] [--steps-per-run K] [--json]
+  method options: ${METHODS.flatMap((m) => m.options.map((o) => `${o.flag} (${m.name})`)).join(', ') || 'none'}
+Running the same command again resumes an unfinished run.`;
+
+const BASE = ['data', 'model', 'method', 'out', 'epochs', 'batch', 'lr', 'seed', 'weight-decay', 'warmup', 'label-smoothing', 'clip-norm', 'optimizer', 'spd-lambda', 'augment', 'provider', 'labels', 'path-column', 'label-column', 'group-column', 'split', 'ratios', 'feature', 'steps-per-run', 'json'];
+
+export const trainCommand = {
+  name: 'train',
+  summary: 'fine-tune a backbone on an image folder',
+  async run(argv: string[]): Promise<number> {
+    const p = parseFlags(argv, new Set(['json']));
+    const methodName = required(p, 'method', TRAIN_USAGE);
+    const method = getMethod(methodName === 'spd' ? 'full' : methodName);
+    const optionFlags = new Map(METHODS.flatMap((m) => m.options.map((o) => [o.flag.replace(/^--/, ''), o] as const)));
+    rejectUnknown(p, new Set([...BASE, ...optionFlags.keys()]), TRAIN_USAGE);
+    const methodOptions: MethodOptions = {};
+    for (const o of method.options) {
+      const key = o.flag.replace(/^--/, '');
+      if (!p.flags.has(key)) continue;
+      methodOptions[o.name] = o.kind === 'string' ? str(p, key)! : o.kind === 'boolean' ? p.flags.get(key) !== 'false' : num(p, key, { integer: o.kind === 'integer', min: o.min, max: o.max })!;
+    }
+    for (const k of p.flags.keys()) {
+      const o = optionFlags.get(k);
+      if (o && !method.options.includes(o)) throw new AttuneError('usage', `--${k} does not apply to ${method.name}.`, TRAIN_USAGE);
+    }
+    const clip = str(p, 'clip-norm');
+    const ratios = str(p, 'ratios')?.split(',').map(Number) as [number, number, number] | undefined;
+    const optimizer = (str(p, 'optimizer') ?? (methodName === 'spd' ? 'spd' : undefined)) as TrainRequest['optimizer'];
+    if (optimizer && optimizer !== 'adamw' && optimizer !== 'spd') throw new AttuneError('usage', `Unknown optimizer "${optimizer}".`, 'Use --optimizer adamw or --optimizer spd.');
+    const req: TrainRequest = {
+      data: required(p, 'data', TRAIN_USAGE),
+      model: required(p, 'model', TRAIN_USAGE),
+      method: method.name,
+      outDir: required(p, 'out', TRAIN_USAGE),
+      epochs: num(p, 'epochs', { integer: true, min: 1 }),
+      batch: num(p, 'batch', { integer: true, min: 1 }),
+      lr: num(p, 'lr', { min: 0 }),
+      seed: num(p, 'seed', { integer: true }),
+      weightDecay: num(p, 'weight-decay', { min: 0 }),
+      warmupEpochs: num(p, 'warmup', { min: 0 }),
+      labelSmoothing: num(p, 'label-smoothing', { min: 0, max: 1 }),
+      clipNorm: clip === 'none' ? null : num(p, 'clip-norm', { min: 0 }),
+      optimizer,
+      spdLambda: num(p, 'spd-lambda', { min: 0, max: 1 }),
+      augment: str(p, 'augment') as AugmentPreset | undefined,
+      provider: str(p, 'provider') as ProviderRequest | undefined,
+      labels: str(p, 'labels'),
+      columns: str(p, 'labels') ? { path: str(p, 'path-column'), label: str(p, 'label-column'), group: str(p, 'group-column') } : undefined,
+      splitFile: str(p, 'split'),
+      ratios,
+      feature: str(p, 'feature'),
+      stepsPerRun: num(p, 'steps-per-run', { integer: true, min: 1 }),
+      methodOptions,
+    };
+    if (req.augment && !['none', 'natural', 'aerial', 'medical'].includes(req.augment)) throw new AttuneError('usage', `Unknown augmentation preset "${req.augment}".`, 'Use none, natural, aerial or medical.');
+    const printer = eventPrinter(p.flags.has('json'));
+    const abort = new AbortController();
+    const onSigint = () => {
+      if (abort.signal.aborted) process.exit(130);
+      console.error('\ncancelling after this step (press Ctrl-C again to quit at once)…');
+      abort.abort();
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      const r = await trainRun(req, { signal: abort.signal, onEvent: printer.sink });
+      return r.status === 'done' ? 0 : 130;
+    } finally {
+      process.off('SIGINT', onSigint);
+      printer.stop();
+    }
+  },
+};

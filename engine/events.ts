@@ -1,0 +1,32 @@
+/** Typed events every long engine job streams (CLI prints them, the app charts them). */
+export type EngineEvent =
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | { type: 'phase'; phase: string; detail?: string }
+  | { type: 'progress'; phase: string; done: number; total: number; detail?: string }
+  | { type: 'provider'; provider: string; requested: string; fallbackReason?: string }
+  | {
+      type: 'step';
+      epoch: number;
+      step: number;
+      stepsPerEpoch: number;
+      loss: number;
+      lr: number;
+      imagesPerSecond: number;
+    }
+  | {
+      type: 'epoch';
+      epoch: number;
+      epochs: number;
+      trainLoss: number;
+      trainAccuracy: number;
+      valLoss: number;
+      valAccuracy: number;
+      seconds: number;
+      best: boolean;
+      /** method diagnostics, e.g. SPD projection share, PACE gradient norm */
+      diagnostics: Record<string, number>;
+    }
+  | { type: 'done'; runDir: string; bestEpoch: number; bestValAccuracy: number; testAccuracy?: number }
+  | { type: 'cancelled'; runDir: string; resumable: boolean };
+
+export type EventSink = (event: EngineEvent) => void;

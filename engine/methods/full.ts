@@ -1,0 +1,42 @@
+/** Full fine-tuning (METHODS.md, baselines): every parameter trains with AdamW. */
+import { isFloat } from '../ir/tensor';
+import type { Graph } from '../ir/graph';
+import type { TrainableSpec } from '../programs/compile';
+import { mergeByName, type Method } from './method';
+
+/** Every float initializer of rank ≥ 1 is a parameter; decay only matrices and kernels (timm convention). */
+export function allParameters(g: Graph, weightDecay: number): TrainableSpec[] {
+  return [...g.initializers]
+    .filter(([, t]) => isFloat(t.dtype) && t.dims.length > 0)
+    .filter(([k]) => !/running_(mean|var)|\.(mean|var)$/.test(k))
+    .map(([name, t]) => ({ name, weightDecay: t.dims.length >= 2 ? weightDecay : 0 }));
+}
+
+/** BatchNormalization statistics are not parameters: they stay frozen (METHODS.md: frozen statistics). */
+export function batchNormStatistics(g: Graph): Set<string> {
+  const s = new Set<string>();
+  for (const n of g.nodes) if (n.op === 'BatchNormalization') for (const i of n.inputs.slice(3)) if (i) s.add(i);
+  return s;
+}
+
+export const full: Method = {
+  name: 'full',
+  title: 'Full fine-tuning',
+  summary: 'Trains every weight of the backbone and the new head; the strongest baseline when you have thousands of images.',
+  options: [],
+  defaults: { lr: 1e-4, weightDecay: 0.05, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0.1, clipNorm: 1 },
+  async prepare(ctx) {
+    const wd = Number(ctx.options.weightDecay ?? full.defaults.weightDecay);
+    return {
+      program: {
+        trainable: (g) => {
+          const stats = batchNormStatistics(g);
+          return allParameters(g, wd).filter((t) => !stats.has(t.name));
+        },
+      },
+      state: {},
+      merge: mergeByName,
+      describe: () => ({ trains: 'all weights' }),
+    };
+  },
+};

@@ -1,0 +1,24 @@
+/**
+ * Linear probe (METHODS.md, baselines): only the head trains. Fast path: the trainer computes
+ * backbone features once (no augmentation) and trains the head on them for many epochs.
+ */
+import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
+import { mergeByName, type Method } from './method';
+
+export const linear: Method = {
+  name: 'linear',
+  title: 'Linear probe',
+  summary: 'Keeps the backbone frozen and trains only a new output layer on its features: seconds to train, a solid first baseline.',
+  options: [],
+  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 30, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
+  cachedFeatures: true,
+  async prepare(ctx) {
+    const wd = Number(ctx.options.weightDecay ?? linear.defaults.weightDecay);
+    return {
+      program: { trainable: () => [{ name: HEAD_WEIGHT, weightDecay: wd }, { name: HEAD_BIAS, weightDecay: 0 }] },
+      state: {},
+      merge: mergeByName,
+      describe: () => ({ trains: 'head only' }),
+    };
+  },
+};

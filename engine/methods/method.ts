@@ -1,0 +1,91 @@
+/**
+ * One interface for every fine-tuning method (in the spirit of Hugging Face PEFT's tuner classes):
+ * which tensors train, how the graph changes, extra loss terms, the update rule, and how to merge
+ * on export. Methods live one per module; adding one touches only the registry.
+ */
+import type { PreparedBackbone } from '../backbone/prepare';
+import type { Model } from '../ir/graph';
+import type { Tensor } from '../ir/tensor';
+import type { MethodProgram } from '../programs/compile';
+import type { UpdateRule } from '../programs/optimizer';
+import type { EventSink } from '../events';
+
+export type OptionValue = number | string | boolean;
+export type MethodOptions = Record<string, OptionValue>;
+
+export interface OptionSpec {
+  name: string;
+  /** CLI flag, e.g. --gps-k */
+  flag: string;
+  description: string;
+  default: OptionValue;
+  kind: 'number' | 'integer' | 'string' | 'boolean';
+  min?: number;
+  max?: number;
+}
+
+/** Hyper-parameters a method recommends; the user's flags override them. */
+export interface MethodDefaults {
+  lr: number;
+  weightDecay: number;
+  epochs: number;
+  batch: number;
+  warmupEpochs: number;
+  labelSmoothing: number;
+  clipNorm: number | null;
+}
+
+/** What a method may read while it prepares (GPS selection needs the training images). */
+export interface MethodContext {
+  backbone: PreparedBackbone;
+  options: MethodOptions;
+  seed: number;
+  /** yields augmented training batches: GPS runs its selection pass over them */
+  trainBatches?: (views: 1 | 2) => AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }>;
+  batch: number;
+  onEvent?: EventSink;
+  signal?: AbortSignal;
+}
+
+/** Per-run state a method keeps (e.g. GPS indices), saved with the run so export and resume can rebuild the program. */
+export type MethodState = Record<string, unknown>;
+
+export interface PreparedMethod {
+  program: MethodProgram;
+  /** update rule for every tensor unless a TrainableSpec overrides it (SPD) */
+  update?: UpdateRule;
+  state: MethodState;
+  /**
+   * Builds the deployable model: the prepared backbone (original architecture + head) with the
+   * trained tensors merged in, no adapter ops left.
+   */
+  merge(backbone: Model, trained: Map<string, Tensor>): Model;
+  /** short facts for the model card and the UI */
+  describe(): Record<string, OptionValue>;
+  /** extra export files (GPS: the sparse patch); returns their paths */
+  writeExtras?(outDir: string, backbone: Model, trained: Map<string, Tensor>): Promise<string[]>;
+}
+
+export interface Method {
+  name: string;
+  title: string;
+  /** one sentence for the method card */
+  summary: string;
+  options: OptionSpec[];
+  defaults: MethodDefaults;
+  /** true when the method trains only the head on cached features (no backbone passes per epoch) */
+  cachedFeatures?: boolean;
+  prepare(ctx: MethodContext, state?: MethodState): Promise<PreparedMethod>;
+}
+
+/** Substitutes trained tensors for initializers of the same name: all a method needs when it trains tensors in place. */
+export function mergeByName(backbone: Model, trained: Map<string, Tensor>): Model {
+  const graph = { ...backbone.graph, initializers: new Map(backbone.graph.initializers) };
+  for (const [k, t] of trained) {
+    const old = graph.initializers.get(k);
+    if (!old) continue;
+    if (old.dims.join() !== t.dims.join()) throw new Error(`merge: ${k} has shape [${t.dims}] but the backbone has [${old.dims}]`);
+    graph.initializers.set(k, t);
+  }
+  return { ...backbone, graph };
+}

@@ -1,0 +1,79 @@
+/** The run spec: everything needed to reproduce or resume a run, saved as run.json and validated when read. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { AttuneError } from '../errors';
+import { writeJsonAtomic } from '../util/fs';
+
+export const HyperSchema = z.object({
+  lr: z.number().positive(),
+  epochs: z.number().int().positive(),
+  batch: z.number().int().positive(),
+  weightDecay: z.number().min(0),
+  warmupEpochs: z.number().min(0),
+  labelSmoothing: z.number().min(0).max(1),
+  clipNorm: z.number().positive().nullable(),
+  optimizer: z.enum(['adamw', 'spd']),
+  spdLambda: z.number().min(0).max(1),
+});
+export type Hyper = z.infer<typeof HyperSchema>;
+
+const PreprocessingSchema = z.object({
+  size: z.number().int().positive(),
+  resize: z.enum(['shorter-crop', 'squash', 'pad']),
+  resizeTo: z.number().int().positive(),
+  mean: z.tuple([z.number(), z.number(), z.number()]),
+  std: z.tuple([z.number(), z.number(), z.number()]),
+  channelOrder: z.literal('RGB'),
+  bitDepthRule: z.enum(['full-range', 'percentile-0.5-99.5']),
+});
+
+export const RunSpecSchema = z.object({
+  version: z.literal(1),
+  data: z.object({
+    root: z.string(),
+    labels: z.string().optional(),
+    columns: z.object({ path: z.string().optional(), label: z.string().optional(), group: z.string().optional() }).optional(),
+    fingerprint: z.string().optional(),
+  }),
+  classes: z.array(z.string()).min(2),
+  backbone: z.object({ path: z.string(), sha256: z.string(), feature: z.string().optional() }),
+  preprocessing: PreprocessingSchema,
+  augment: z.enum(['none', 'natural', 'aerial', 'medical']),
+  method: z.string(),
+  methodOptions: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
+  hyper: HyperSchema,
+  seed: z.number().int(),
+  provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']),
+  /** steps per session.run inside an ONNX Loop (1 = plain step graph) */
+  stepsPerRun: z.number().int().positive(),
+  createdAt: z.string(),
+});
+export type RunSpec = z.infer<typeof RunSpecSchema>;
+
+export const runFiles = (runDir: string) => ({
+  spec: join(runDir, 'run.json'),
+  split: join(runDir, 'split.json'),
+  metrics: join(runDir, 'metrics.jsonl'),
+  last: join(runDir, 'state', 'last.ckpt'),
+  best: join(runDir, 'state', 'best.ckpt'),
+  methodState: join(runDir, 'method-state.json'),
+  evaluation: join(runDir, 'evaluation.json'),
+  status: join(runDir, 'status.json'),
+});
+
+export async function saveRunSpec(runDir: string, spec: RunSpec): Promise<void> {
+  await writeJsonAtomic(runFiles(runDir).spec, spec);
+}
+
+export async function loadRunSpec(runDir: string): Promise<RunSpec> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(runFiles(runDir).spec, 'utf8'));
+  } catch {
+    throw new AttuneError('run-missing', `${runDir} is not an Attune run folder (no readable run.json).`, 'Choose the folder that `attune train --out` wrote.');
+  }
+  const parsed = RunSpecSchema.safeParse(raw);
+  if (!parsed.success) throw new AttuneError('run-invalid', `${runDir}/run.json is damaged or from another version.`, 'Train the run again.', { issues: parsed.error.issues.slice(0, 5) });
+  return parsed.data;
+}

@@ -1,0 +1,139 @@
+/**
+ * The one IPC channel map. Every request is validated with its zod schema in main before a handler sees it;
+ * request types are derived from the schemas, response types are listed beside them.
+ */
+import { z } from 'zod';
+import type { EvaluationReport, ExportResult, MethodListing, Prediction, ScanReport, BackboneInfo } from '../jobs/engine-contract';
+import type { AppEvent, CatalogueEntryView, JobStarted, Project, ProjectSummary, RunRecord, RunSummary, Settings, UserErrorInfo } from './types';
+
+const id = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a valid id');
+const absPath = z.string().min(1).max(4096).refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'must be an absolute path');
+const none = z.object({}).strict();
+
+export const split = z.object({
+  valFraction: z.number().min(0.05).max(0.4),
+  testFraction: z.number().min(0.05).max(0.4),
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
+});
+
+export const methodChoice = z.object({
+  name: z.string().regex(/^[a-z0-9-]{1,40}$/),
+  epochs: z.number().int().min(1).max(1000),
+  batchSize: z.number().int().min(1).max(1024),
+  learningRate: z.number().positive().max(1),
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  options: z.record(z.string().regex(/^[a-zA-Z0-9_]{1,40}$/), z.number().finite()),
+});
+
+export const contract = {
+  'app:info': none,
+  'settings:get': none,
+  'settings:update': z.object({ provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']).optional(), catalogueSource: z.string().max(4096).nullable().optional() }).strict(),
+  'settings:chooseWorkspace': none,
+  'settings:chooseCatalogue': none,
+
+  'projects:list': none,
+  'projects:create': z.object({ name: z.string().trim().min(1, 'Give the project a name').max(120) }).strict(),
+  'projects:get': z.object({ id }).strict(),
+  'projects:update': z
+    .object({
+      id,
+      name: z.string().trim().min(1).max(120).optional(),
+      split: split.optional(),
+      method: methodChoice.optional(),
+    })
+    .strict(),
+  'projects:delete': z.object({ id }).strict(),
+
+  'data:chooseFolder': z.object({ projectId: id }).strict(),
+  'data:chooseCsv': z.object({ projectId: id }).strict(),
+  'data:useDropped': z.object({ projectId: id, path: absPath }).strict(),
+  'data:scan': z.object({ projectId: id }).strict(),
+  'data:thumbnails': z.object({ files: z.array(absPath).max(64) }).strict(),
+
+  'models:catalogue': none,
+  'models:download': z.object({ entryId: z.string().regex(/^[a-zA-Z0-9._-]{1,80}$/) }).strict(),
+  'models:useCatalogue': z.object({ projectId: id, entryId: z.string().regex(/^[a-zA-Z0-9._-]{1,80}$/) }).strict(),
+  'models:openFile': z.object({ projectId: id }).strict(),
+  'models:inspect': z.object({ projectId: id }).strict(),
+
+  'methods:list': z.object({ projectId: id }).strict(),
+
+  'runs:recent': none,
+  'runs:list': z.object({ projectId: id }).strict(),
+  'runs:get': z.object({ projectId: id, runId: id }).strict(),
+  'runs:start': z.object({ projectId: id }).strict(),
+  'runs:resume': z.object({ projectId: id, runId: id }).strict(),
+  'runs:evaluate': z.object({ projectId: id, runId: id }).strict(),
+
+  'jobs:cancel': z.object({ jobId: z.string().min(1).max(120) }).strict(),
+
+  'export:chooseFolder': none,
+  'export:run': z.object({ projectId: id, runId: id, outDir: absPath }).strict(),
+  'export:chooseImage': none,
+  'export:try': z.object({ modelPath: absPath, file: absPath }).strict(),
+
+  'shell:reveal': z.object({ path: absPath }).strict(),
+} as const;
+
+export type Channel = keyof typeof contract;
+export type Request<C extends Channel> = z.input<(typeof contract)[C]>;
+export type ParsedRequest<C extends Channel> = z.output<(typeof contract)[C]>;
+
+export interface AppInfo {
+  version: string;
+  platform: string;
+  workspace: string;
+  catalogueSource: string | null;
+  engine: Record<string, boolean>;
+  interruptedRuns: number;
+  transport: 'electron' | 'e2e-bridge';
+}
+
+export interface Responses {
+  'app:info': AppInfo;
+  'settings:get': Settings;
+  'settings:update': Settings;
+  'settings:chooseWorkspace': Settings | null;
+  'settings:chooseCatalogue': Settings | null;
+  'projects:list': ProjectSummary[];
+  'projects:create': Project;
+  'projects:get': Project;
+  'projects:update': Project;
+  'projects:delete': { deleted: true };
+  'data:chooseFolder': Project | null;
+  'data:chooseCsv': Project | null;
+  'data:useDropped': Project;
+  'data:scan': ScanReport;
+  'data:thumbnails': { file: string; dataUrl: string | null; error?: string }[];
+  'models:catalogue': CatalogueEntryView[];
+  'models:download': JobStarted;
+  'models:useCatalogue': Project;
+  'models:openFile': Project | null;
+  'models:inspect': BackboneInfo;
+  'methods:list': MethodListing & { source: 'engine' | 'app' };
+  'runs:recent': RunSummary[];
+  'runs:list': RunSummary[];
+  'runs:get': RunRecord;
+  'runs:start': JobStarted & { runId: string };
+  'runs:resume': JobStarted & { runId: string };
+  'runs:evaluate': EvaluationReport;
+  'jobs:cancel': { cancelled: boolean };
+  'export:chooseFolder': string | null;
+  'export:run': ExportResult;
+  'export:chooseImage': string | null;
+  'export:try': Prediction;
+  'shell:reveal': { shown: boolean };
+}
+
+export type Response<C extends Channel> = Responses[C];
+
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: UserErrorInfo };
+
+/** The API the preload exposes as `window.attune` (and the e2e shim imitates). */
+export interface AttuneApi {
+  invoke<C extends Channel>(channel: C, request: Request<C>): Promise<Envelope<Response<C>>>;
+  onEvent(cb: (e: AppEvent) => void): () => void;
+  /** path of a dropped File, granted for this session (desktop only) */
+  grantDropped(file: File): Promise<string>;
+}

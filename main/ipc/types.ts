@@ -1,0 +1,122 @@
+/** Data shapes shared by main and the renderer (types only). */
+import type { BackboneInfo, EngineEvent, ScanReport, SplitSettings, TrainRequest } from '../jobs/engine-contract';
+import type { UserErrorInfo } from './errors';
+
+export type { UserErrorInfo };
+export type Provider = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+
+export interface Settings {
+  workspace: string;
+  /** folder, JSON file or https URL of a catalogue; null = built-in */
+  catalogueSource: string | null;
+  provider: Provider;
+}
+
+export interface DataSource {
+  kind: 'folder' | 'csv';
+  /** the image folder (for a CSV: the folder its paths are relative to) */
+  path: string;
+  csvPath?: string;
+}
+
+export interface ModelChoice {
+  source: 'catalogue' | 'file';
+  catalogueId?: string;
+  path: string;
+  name: string;
+  info?: BackboneInfo;
+}
+
+export interface MethodChoice {
+  name: string;
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  seed: number;
+  options: Record<string, number>;
+}
+
+export interface Project {
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+  data: DataSource | null;
+  scan: ScanReport | null;
+  scannedAt: string | null;
+  split: SplitSettings;
+  model: ModelChoice | null;
+  method: MethodChoice | null;
+}
+
+export interface ProjectSummary {
+  id: string;
+  name: string;
+  updatedAt: string;
+  dataPath: string | null;
+  runs: number;
+  lastRun: RunSummary | null;
+}
+
+export type RunStatus = 'running' | 'done' | 'cancelled' | 'failed' | 'interrupted';
+export type EpochEvent = Extract<EngineEvent, { type: 'epoch' }>;
+
+export interface RunRecord {
+  id: string;
+  projectId: string;
+  createdAt: string;
+  finishedAt: string | null;
+  status: RunStatus;
+  request: TrainRequest;
+  runDir: string;
+  modelName: string;
+  provider: string | null;
+  providerNote: string | null;
+  epochs: EpochEvent[];
+  steps: { epoch: number; step: number; loss: number }[];
+  bestValAccuracy: number | null;
+  testAccuracy: number | null;
+  error: UserErrorInfo | null;
+  exports: string[];
+}
+
+export interface RunSummary {
+  id: string;
+  projectId: string;
+  projectName?: string;
+  createdAt: string;
+  status: RunStatus;
+  method: string;
+  modelName: string;
+  epochs: number;
+  bestValAccuracy: number | null;
+  testAccuracy: number | null;
+}
+
+export interface CatalogueEntryView {
+  id: string;
+  name: string;
+  description: string;
+  sizeBytes: number | null;
+  inputSize: number;
+  parameters: number | null;
+  licence: string;
+  recommended: boolean;
+  source: string;
+  cached: boolean;
+  cachedPath: string | null;
+  partialBytes: number;
+  checksumPinned: boolean;
+}
+
+export interface JobStarted {
+  jobId: string;
+}
+
+/** Events pushed from main to the renderer. */
+export type AppEvent =
+  | { type: 'job-event'; jobId: string; runId?: string; event: EngineEvent }
+  | { type: 'job-finished'; jobId: string; runId?: string; ok: boolean; cancelled: boolean; error?: UserErrorInfo; value?: unknown }
+  | { type: 'download'; jobId: string; entryId: string; received: number; total: number | null; phase: 'downloading' | 'verifying' | 'done' }
+  | { type: 'runs-changed'; projectId: string }
+  | { type: 'navigate'; route: string };

@@ -1,0 +1,104 @@
+/**
+ * Runs engine calls in worker processes and streams their events back.
+ * Short calls share one long-lived worker; training and export get a dedicated worker each,
+ * so a crash there ends that job only and is reported, never fatal to the app.
+ */
+import { randomUUID } from 'node:crypto';
+import type { EngineEvent } from './engine-contract';
+import type { FromWorker, ToWorker, WorkerMethod } from './protocol';
+import { UserError, type UserErrorInfo } from '../ipc/errors';
+
+export interface WorkerHandle {
+  send(msg: ToWorker): void;
+  onMessage(cb: (msg: FromWorker) => void): void;
+  onExit(cb: (code: number | null) => void): void;
+  kill(): void;
+}
+
+export type WorkerFactory = (name: string) => WorkerHandle;
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: unknown): void;
+  onEvent?: (e: EngineEvent) => void;
+  worker: WorkerHandle;
+}
+
+export class JobCrashed extends UserError {}
+
+export interface CallOptions {
+  onEvent?: (e: EngineEvent) => void;
+  signal?: AbortSignal;
+  /** own process: for long jobs (train, export) */
+  dedicated?: boolean;
+}
+
+export class JobHost {
+  private shared: WorkerHandle | null = null;
+  private pending = new Map<string, Pending>();
+  private workers = new Set<WorkerHandle>();
+
+  constructor(private readonly factory: WorkerFactory) {}
+
+  call<T>(method: WorkerMethod, args: unknown[], opts: CallOptions = {}): Promise<T> {
+    const id = randomUUID();
+    const worker = opts.dedicated ? this.spawn(`attune-${method}`) : this.sharedWorker();
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: opts.onEvent, worker });
+      if (opts.signal) {
+        if (opts.signal.aborted) worker.send({ type: 'cancel', id });
+        opts.signal.addEventListener('abort', () => worker.send({ type: 'cancel', id }), { once: true });
+      }
+      worker.send({ type: 'call', id, method, args });
+    }).finally(() => {
+      this.pending.delete(id);
+      if (opts.dedicated) worker.kill();
+    });
+  }
+
+  dispose(): void {
+    for (const w of this.workers) w.kill();
+    this.workers.clear();
+    this.shared = null;
+  }
+
+  private sharedWorker(): WorkerHandle {
+    this.shared ??= this.spawn('attune-engine');
+    return this.shared;
+  }
+
+  private spawn(name: string): WorkerHandle {
+    const worker = this.factory(name);
+    this.workers.add(worker);
+    worker.onMessage((msg) => this.onMessage(msg));
+    worker.onExit((code) => {
+      this.workers.delete(worker);
+      if (this.shared === worker) this.shared = null;
+      for (const [id, p] of this.pending) {
+        if (p.worker !== worker) continue;
+        this.pending.delete(id);
+        p.reject(
+          new JobCrashed(
+            'worker-crashed',
+            `The engine process stopped unexpectedly${code === null ? '' : ` (exit code ${code})`}.`,
+            'Attune itself is fine and your data is untouched. Try again; if it happens again, use a smaller batch size or a lighter method, and check free memory.',
+          ),
+        );
+      }
+    });
+    return worker;
+  }
+
+  private onMessage(msg: FromWorker): void {
+    if (msg.type === 'ready') return;
+    const p = this.pending.get(msg.id);
+    if (!p) return;
+    if (msg.type === 'event') p.onEvent?.(msg.event);
+    else if (msg.type === 'result') p.resolve(msg.value);
+    else if (msg.type === 'error') p.reject(fromInfo(msg.error));
+  }
+}
+
+function fromInfo(info: UserErrorInfo): UserError {
+  return new UserError(info.code, info.message, info.hint);
+}

@@ -1,0 +1,85 @@
+/** Navigation, app info, and the one place errors and notices are shown. */
+import { ApiError, asApiError, call, onAppEvent } from '../api';
+import type { AppInfo } from '../../../../main/ipc/contract';
+import type { AppEvent, Settings } from '../../../../main/ipc/types';
+
+export type Route = 'home' | 'data' | 'model' | 'method' | 'train' | 'evaluate' | 'export' | 'compare' | 'settings';
+
+export const FLOW: { route: Route; label: string }[] = [
+  { route: 'data', label: 'Data' },
+  { route: 'model', label: 'Model' },
+  { route: 'method', label: 'Method' },
+  { route: 'train', label: 'Train' },
+  { route: 'evaluate', label: 'Evaluate' },
+  { route: 'export', label: 'Export' },
+  { route: 'compare', label: 'Compare' },
+];
+
+class AppStore {
+  route = $state<Route>('home');
+  info = $state<AppInfo | null>(null);
+  settings = $state<Settings | null>(null);
+  error = $state<ApiError | null>(null);
+  notice = $state<string | null>(null);
+  private listeners = new Set<(e: AppEvent) => void>();
+
+  constructor() {
+    onAppEvent((e) => {
+      if (e.type === 'navigate') this.go(e.route as Route);
+      for (const l of this.listeners) l(e);
+    });
+  }
+
+  subscribe(l: (e: AppEvent) => void): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  go(route: Route): void {
+    this.error = null;
+    this.route = route;
+    queueMicrotask(() => document.getElementById('screen-title')?.focus());
+  }
+
+  fail(e: unknown): void {
+    this.error = asApiError(e);
+  }
+
+  /** Run an action; any error is shown in the banner with its hint. Returns undefined on failure. */
+  async attempt<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    this.error = null;
+    try {
+      return await fn();
+    } catch (e) {
+      this.fail(e);
+      return undefined;
+    }
+  }
+
+  async load(): Promise<void> {
+    await this.attempt(async () => {
+      this.info = await call('app:info', {});
+      this.settings = await call('settings:get', {});
+    });
+  }
+
+  async updateSettings(patch: Parameters<typeof call<'settings:update'>>[1]): Promise<void> {
+    const s = await this.attempt(() => call('settings:update', patch));
+    if (s) this.settings = s;
+  }
+
+  async chooseWorkspace(): Promise<void> {
+    const s = await this.attempt(() => call('settings:chooseWorkspace', {}));
+    if (s) {
+      this.settings = s;
+      this.notice = `Workspace changed to ${s.workspace}.`;
+    }
+  }
+
+  async chooseCatalogue(): Promise<void> {
+    const s = await this.attempt(() => call('settings:chooseCatalogue', {}));
+    if (s) this.settings = s;
+  }
+}
+
+export const app = new AppStore();

@@ -1,0 +1,116 @@
+/** Backbone catalogue (downloads with progress), the compatibility check, and the method listing. */
+import { call } from '../api';
+import { app } from './app.svelte';
+import { project } from './project.svelte';
+import type { CatalogueEntryView, MethodChoice } from '../../../../main/ipc/types';
+import type { BackboneInfo, MethodListing } from '../../../../main/jobs/engine-contract';
+
+export interface DownloadState {
+  jobId: string;
+  received: number;
+  total: number | null;
+  phase: 'downloading' | 'verifying' | 'done';
+}
+
+class ModelsStore {
+  catalogue = $state<CatalogueEntryView[]>([]);
+  loading = $state(false);
+  downloads = $state<Record<string, DownloadState>>({});
+  inspecting = $state(false);
+  methods = $state<(MethodListing & { source: 'engine' | 'app' }) | null>(null);
+
+  constructor() {
+    app.subscribe((e) => {
+      if (e.type === 'download') {
+        this.downloads = { ...this.downloads, [e.entryId]: { jobId: e.jobId, received: e.received, total: e.total, phase: e.phase } };
+      } else if (e.type === 'job-finished' && e.jobId.startsWith('download-')) {
+        const id = e.jobId.slice('download-'.length);
+        const { [id]: _gone, ...rest } = this.downloads;
+        this.downloads = rest;
+        if (e.error) app.fail(e.error);
+        void this.loadCatalogue().then(() => {
+          if (e.ok) void this.use(id);
+        });
+      }
+    });
+  }
+
+  get info(): BackboneInfo | null {
+    return project.current?.model?.info ?? null;
+  }
+
+  async loadCatalogue(): Promise<void> {
+    this.loading = true;
+    const c = await app.attempt(() => call('models:catalogue', {}));
+    if (c) this.catalogue = c;
+    this.loading = false;
+  }
+
+  async download(entryId: string): Promise<void> {
+    const r = await app.attempt(() => call('models:download', { entryId }));
+    if (r) this.downloads = { ...this.downloads, [entryId]: { jobId: r.jobId, received: 0, total: null, phase: 'downloading' } };
+  }
+
+  async cancelDownload(entryId: string): Promise<void> {
+    const d = this.downloads[entryId];
+    if (d) await app.attempt(() => call('jobs:cancel', { jobId: d.jobId }));
+  }
+
+  async use(entryId: string): Promise<void> {
+    if (!project.current) return;
+    const p = await app.attempt(() => call('models:useCatalogue', { projectId: project.current!.id, entryId }));
+    if (p) {
+      project.current = p;
+      await this.inspect();
+    }
+  }
+
+  async openFile(): Promise<void> {
+    if (!project.current) return;
+    const p = await app.attempt(() => call('models:openFile', { projectId: project.current!.id }));
+    if (p) {
+      project.current = p;
+      await this.inspect();
+    }
+  }
+
+  async inspect(): Promise<void> {
+    if (!project.current?.model) return;
+    this.inspecting = true;
+    try {
+      const info = await app.attempt(() => call('models:inspect', { projectId: project.current!.id }));
+      if (info && project.current?.model) project.current = { ...project.current, model: { ...project.current.model, info } };
+    } finally {
+      this.inspecting = false;
+    }
+  }
+
+  async loadMethods(): Promise<void> {
+    if (!project.current) return;
+    const m = await app.attempt(() => call('methods:list', { projectId: project.current!.id }));
+    if (!m) return;
+    this.methods = m;
+    if (!project.current.method && m.recommendation) await this.choose(m.recommendation.name);
+  }
+
+  async choose(name: string, patch: Partial<MethodChoice> = {}): Promise<void> {
+    if (!project.current || !this.methods) return;
+    const info = this.methods.methods.find((x) => x.name === name);
+    if (!info) return;
+    const prev = project.current.method?.name === name ? project.current.method : null;
+    const { epochs, batchSize, learningRate, ...options } = info.defaults;
+    const method: MethodChoice = {
+      name,
+      epochs: prev?.epochs ?? epochs,
+      batchSize: prev?.batchSize ?? batchSize,
+      learningRate: prev?.learningRate ?? learningRate,
+      seed: prev?.seed ?? project.current.split.seed,
+      options: prev?.options ?? options,
+      ...patch,
+    };
+    const p = await app.attempt(() => call('projects:update', { id: project.current!.id, method }));
+    if (p) project.current = p;
+  }
+}
+
+export const models = new ModelsStore();

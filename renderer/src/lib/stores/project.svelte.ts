@@ -1,0 +1,139 @@
+/** Projects: the list on Home, the open project, its data and scan report. */
+import { call, grantDropped } from '../api';
+import { app } from './app.svelte';
+import type { Project, ProjectSummary, RunSummary } from '../../../../main/ipc/types';
+import type { ScanReport, SplitSettings } from '../../../../main/jobs/engine-contract';
+
+class ProjectStore {
+  list = $state<ProjectSummary[]>([]);
+  recentRuns = $state<RunSummary[]>([]);
+  current = $state<Project | null>(null);
+  runs = $state<RunSummary[]>([]);
+  scanning = $state(false);
+  scanProgress = $state<{ phase: string; done: number; total: number } | null>(null);
+  thumbs = $state<Record<string, string | null>>({});
+
+  constructor() {
+    app.subscribe((e) => {
+      if (e.type === 'runs-changed' && e.projectId === this.current?.id) void this.refreshRuns();
+      if (e.type === 'job-event' && e.jobId === `scan-${this.current?.id}` && e.event.type === 'progress') {
+        this.scanProgress = { phase: e.event.phase, done: e.event.done, total: e.event.total };
+      }
+    });
+  }
+
+  get scan(): ScanReport | null {
+    return this.current?.scan ?? null;
+  }
+
+  async refreshHome(): Promise<void> {
+    await app.attempt(async () => {
+      [this.list, this.recentRuns] = await Promise.all([call('projects:list', {}), call('runs:recent', {})]);
+    });
+  }
+
+  async create(name: string): Promise<boolean> {
+    const p = await app.attempt(() => call('projects:create', { name }));
+    if (!p) return false;
+    this.setCurrent(p);
+    app.go('data');
+    return true;
+  }
+
+  async open(id: string, route: Parameters<typeof app.go>[0] = 'data'): Promise<void> {
+    const p = await app.attempt(() => call('projects:get', { id }));
+    if (!p) return;
+    this.setCurrent(p);
+    await this.refreshRuns();
+    app.go(route);
+  }
+
+  private setCurrent(p: Project): void {
+    if (this.current?.id !== p.id) {
+      this.thumbs = {};
+      this.runs = [];
+    }
+    this.current = p;
+  }
+
+  async refreshRuns(): Promise<void> {
+    if (!this.current) return;
+    const id = this.current.id;
+    const runs = await app.attempt(() => call('runs:list', { projectId: id }));
+    if (runs) this.runs = runs;
+  }
+
+  async reload(): Promise<void> {
+    if (!this.current) return;
+    const id = this.current.id;
+    const p = await app.attempt(() => call('projects:get', { id }));
+    if (p) this.current = p;
+  }
+
+  async chooseFolder(): Promise<void> {
+    await this.afterDataChange(() => call('data:chooseFolder', { projectId: this.current!.id }));
+  }
+
+  async chooseCsv(): Promise<void> {
+    await this.afterDataChange(() => call('data:chooseCsv', { projectId: this.current!.id }));
+  }
+
+  async useDropped(file: File): Promise<void> {
+    await this.afterDataChange(async () => {
+      const path = await grantDropped(file);
+      return call('data:useDropped', { projectId: this.current!.id, path });
+    });
+  }
+
+  private async afterDataChange(fn: () => Promise<Project | null>): Promise<void> {
+    if (!this.current) return;
+    const p = await app.attempt(fn);
+    if (!p) return;
+    this.current = p;
+    this.thumbs = {};
+    await this.runScan();
+  }
+
+  async runScan(): Promise<void> {
+    if (!this.current) return;
+    const id = this.current.id;
+    this.scanning = true;
+    this.scanProgress = null;
+    try {
+      const report = await app.attempt(() => call('data:scan', { projectId: id }));
+      if (report && this.current?.id === id) {
+        this.current = { ...this.current, scan: report, scannedAt: new Date().toISOString() };
+        await this.loadThumbs(report.classes.flatMap((c) => (c.examples ?? []).slice(0, 4)));
+      }
+    } finally {
+      this.scanning = false;
+    }
+  }
+
+  async loadThumbs(files: string[]): Promise<void> {
+    const missing = files.filter((f) => !(f in this.thumbs)).slice(0, 64);
+    if (!missing.length) return;
+    try {
+      const res = await call('data:thumbnails', { files: missing });
+      const next = { ...this.thumbs };
+      for (const r of res) next[r.file] = r.dataUrl;
+      this.thumbs = next;
+    } catch {
+      // thumbnails are a nicety: a failure leaves placeholders, the report stays usable
+    }
+  }
+
+  async updateSplit(split: SplitSettings): Promise<void> {
+    if (!this.current) return;
+    const p = await app.attempt(() => call('projects:update', { id: this.current!.id, split }));
+    if (p) this.current = p;
+  }
+
+  async rename(name: string): Promise<void> {
+    if (!this.current) return;
+    const p = await app.attempt(() => call('projects:update', { id: this.current!.id, name }));
+    if (p) this.current = p;
+  }
+}
+
+export const project = new ProjectStore();

@@ -1,0 +1,222 @@
+/** Training (live events), evaluation, export and comparison of runs. */
+import { call } from '../api';
+import { app } from './app.svelte';
+import { project } from './project.svelte';
+import type { RunRecord } from '../../../../main/ipc/types';
+import type { EngineEvent, EvaluationReport, ExportResult, Prediction } from '../../../../main/jobs/engine-contract';
+import type { StepSample } from '../eta';
+
+export interface LiveState {
+  phase: string | null;
+  progress: { phase: string; done: number; total: number; detail?: string } | null;
+  firstStep: StepSample | null;
+  lastStep: StepSample | null;
+  imagesPerSecond: number | null;
+  log: { level: string; message: string }[];
+}
+
+const emptyLive = (): LiveState => ({ phase: null, progress: null, firstStep: null, lastStep: null, imagesPerSecond: null, log: [] });
+
+class RunStore {
+  current = $state<RunRecord | null>(null);
+  live = $state<LiveState>(emptyLive());
+  starting = $state(false);
+  evaluation = $state<EvaluationReport | null>(null);
+  evaluating = $state(false);
+  exportDir = $state<string | null>(null);
+  exported = $state<ExportResult | null>(null);
+  exporting = $state(false);
+  exportProgress = $state<{ phase: string; done: number; total: number } | null>(null);
+  tryFile = $state<string | null>(null);
+  prediction = $state<Prediction | null>(null);
+  predicting = $state(false);
+  compared = $state<RunRecord[]>([]);
+
+  constructor() {
+    app.subscribe((e) => {
+      if (e.type === 'job-event' && e.runId && e.runId === this.current?.id) {
+        if (e.jobId.startsWith('export-')) this.onExportEvent(e.event);
+        else this.onEvent(e.event);
+      } else if (e.type === 'job-finished' && e.runId && e.runId === this.current?.id && !e.jobId.startsWith('export-')) {
+        void this.reload();
+        if (e.error) app.fail(e.error);
+        else if (e.cancelled) app.notice = 'Training was cancelled. The run can be resumed from where it stopped.';
+      }
+    });
+  }
+
+  get running(): boolean {
+    return this.current?.status === 'running';
+  }
+
+  private onEvent(ev: EngineEvent): void {
+    const r = this.current;
+    if (!r) return;
+    const live = this.live;
+    switch (ev.type) {
+      case 'phase':
+        live.phase = ev.detail ? `${ev.phase}: ${ev.detail}` : ev.phase;
+        live.progress = null;
+        break;
+      case 'progress':
+        live.progress = { phase: ev.phase, done: ev.done, total: ev.total, detail: ev.detail };
+        break;
+      case 'provider':
+        r.provider = ev.provider;
+        r.providerNote = ev.fallbackReason ? `Requested ${ev.requested}; using ${ev.provider} because ${ev.fallbackReason}` : null;
+        break;
+      case 'step': {
+        const s: StepSample = { epoch: ev.epoch, step: ev.step, stepsPerEpoch: ev.stepsPerEpoch, at: Date.now() };
+        live.firstStep ??= s;
+        live.lastStep = s;
+        live.imagesPerSecond = ev.imagesPerSecond;
+        r.steps.push({ epoch: ev.epoch, step: ev.step, loss: ev.loss });
+        break;
+      }
+      case 'epoch':
+        r.epochs = r.epochs.filter((x) => x.epoch !== ev.epoch).concat(ev);
+        r.bestValAccuracy = Math.max(r.bestValAccuracy ?? 0, ev.valAccuracy);
+        break;
+      case 'log':
+        live.log = [...live.log.slice(-49), { level: ev.level, message: ev.message }];
+        break;
+      default:
+        break;
+    }
+  }
+
+  private onExportEvent(ev: EngineEvent): void {
+    if (ev.type === 'progress') this.exportProgress = { phase: ev.phase, done: ev.done, total: ev.total };
+    else if (ev.type === 'phase') this.exportProgress = { phase: ev.phase, done: 0, total: 0 };
+  }
+
+  select(r: RunRecord): void {
+    if (this.current?.id !== r.id) {
+      this.live = emptyLive();
+      this.evaluation = null;
+      this.exported = null;
+      this.prediction = null;
+      this.tryFile = null;
+    }
+    this.current = r;
+  }
+
+  async open(runId: string, route: 'train' | 'evaluate' | 'export' = 'train'): Promise<void> {
+    if (!project.current) return;
+    const r = await app.attempt(() => call('runs:get', { projectId: project.current!.id, runId }));
+    if (r) {
+      this.select(r);
+      app.go(route);
+    }
+  }
+
+  async reload(): Promise<void> {
+    if (!project.current || !this.current) return;
+    const r = await app.attempt(() => call('runs:get', { projectId: project.current!.id, runId: this.current!.id }));
+    if (r) this.current = r;
+  }
+
+  async start(): Promise<void> {
+    if (!project.current) return;
+    this.starting = true;
+    try {
+      const res = await app.attempt(() => call('runs:start', { projectId: project.current!.id }));
+      if (!res) return;
+      this.live = emptyLive();
+      const r = await app.attempt(() => call('runs:get', { projectId: project.current!.id, runId: res.runId }));
+      if (r) this.select(r);
+      app.go('train');
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  async resume(runId: string): Promise<void> {
+    if (!project.current) return;
+    const res = await app.attempt(() => call('runs:resume', { projectId: project.current!.id, runId }));
+    if (!res) return;
+    this.live = emptyLive();
+    await this.open(res.runId, 'train');
+  }
+
+  async cancel(): Promise<void> {
+    if (this.current) await app.attempt(() => call('jobs:cancel', { jobId: this.current!.id }));
+  }
+
+  async evaluate(): Promise<void> {
+    if (!project.current || !this.current) return;
+    this.evaluating = true;
+    try {
+      const r = await app.attempt(() => call('runs:evaluate', { projectId: project.current!.id, runId: this.current!.id }));
+      if (r) {
+        this.evaluation = r;
+        await project.loadThumbs(r.misclassified.slice(0, 24).map((m) => m.file));
+      }
+    } finally {
+      this.evaluating = false;
+    }
+  }
+
+  async chooseExportDir(): Promise<void> {
+    const d = await app.attempt(() => call('export:chooseFolder', {}));
+    if (d) this.exportDir = d;
+  }
+
+  async export(): Promise<void> {
+    if (!project.current || !this.current || !this.exportDir) return;
+    this.exporting = true;
+    this.exportProgress = null;
+    try {
+      const r = await app.attempt(() => call('export:run', { projectId: project.current!.id, runId: this.current!.id, outDir: this.exportDir! }));
+      if (r) this.exported = r;
+    } finally {
+      this.exporting = false;
+    }
+  }
+
+  async cancelExport(): Promise<void> {
+    if (this.current) await app.attempt(() => call('jobs:cancel', { jobId: `export-${this.current!.id}` }));
+  }
+
+  get exportedModel(): string | null {
+    return this.exported?.files.find((f) => f.endsWith('.onnx')) ?? null;
+  }
+
+  async chooseTryImage(): Promise<void> {
+    const f = await app.attempt(() => call('export:chooseImage', {}));
+    if (f) await this.tryOn(f);
+  }
+
+  async tryOn(file: string): Promise<void> {
+    const model = this.exportedModel;
+    if (!model) return;
+    this.tryFile = file;
+    this.prediction = null;
+    this.predicting = true;
+    try {
+      const p = await app.attempt(() => call('export:try', { modelPath: model, file }));
+      if (p) this.prediction = p;
+      await project.loadThumbs([file]);
+    } finally {
+      this.predicting = false;
+    }
+  }
+
+  async reveal(path: string): Promise<void> {
+    const r = await app.attempt(() => call('shell:reveal', { path }));
+    if (r && !r.shown) app.notice = `The files are in ${path}.`;
+  }
+
+  async loadCompare(ids: string[]): Promise<void> {
+    if (!project.current) return;
+    const pid = project.current.id;
+    const out: RunRecord[] = [];
+    for (const id of ids) {
+      const r = await app.attempt(() => call('runs:get', { projectId: pid, runId: id }));
+      if (r) out.push(r);
+    }
+    this.compared = out;
+  }
+}
+
+export const run = new RunStore();
