@@ -12,7 +12,7 @@ import { PRELOAD_SHIM, startBridge, type Bridge } from './bridge-server';
 import { NO_CHROMIUM, findChromium, launch, shared, shot } from './helpers';
 
 const chromiumPath = findChromium();
-if (!chromiumPath) console.log(`# SKIP browser e2e: ${NO_CHROMIUM}`);
+if (!chromiumPath) console.log(`SKIP browser e2e: ${NO_CHROMIUM}`);
 
 describe('Attune in the browser (real handlers, real engine)', { skip: chromiumPath ? false : NO_CHROMIUM }, () => {
   let bridge: Bridge;
@@ -59,5 +59,81 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByText('malignant/malignant (145).png').waitFor();
     await page.locator('img[alt^="benign example"]').first().waitFor();
     await shot(page, '02-data');
+  });
+
+  it('picks the default backbone from the local catalogue and shows its compatibility check', async () => {
+    await page.getByTestId('next').click();
+    await page.getByRole('heading', { name: 'Model', exact: true }).waitFor();
+    const recommended = page.getByTestId('catalogue-entry').filter({ hasText: 'Recommended' });
+    await recommended.getByRole('heading', { name: 'ViT-Tiny/16' }).waitFor();
+    await recommended.getByTestId('download-model').click();
+    // copied from ../shared/models into the cache with a checksum check, then selected and inspected
+    await page.getByTestId('compat').getByTestId('param-count').waitFor({ timeout: 120_000 });
+    const params = Number((await page.getByTestId('param-count').textContent())!.replace(/[^0-9]/g, ''));
+    assert.ok(params > 5_000_000 && params < 6_500_000, `ViT-Tiny parameter count ${params}`);
+    await page.getByText('On this computer').first().waitFor();
+    await shot(page, '03-model');
+  });
+
+  it('picks the linear probe and trains one epoch with live progress', async () => {
+    await page.getByTestId('next').click();
+    await page.getByRole('heading', { name: 'Method', exact: true }).waitFor();
+    await page.getByTestId('recommendation').waitFor();
+    await page.getByTestId('method-linear').click();
+    assert.equal(await page.getByTestId('method-linear').getAttribute('aria-checked'), 'true');
+    await page.getByText('Advanced settings').click();
+    await page.getByTestId('epochs').fill('1');
+    await page.getByTestId('epochs').press('Tab');
+    await page.getByText('1 epoch ·').waitFor();
+    await shot(page, '04-method');
+    await page.getByTestId('start-training').click();
+    await page.getByRole('heading', { name: 'Train', exact: true }).waitFor();
+    await page.getByTestId('run-status').filter({ hasText: 'Training' }).waitFor();
+    await page.getByTestId('cancel-training').waitFor();
+    await page.waitForTimeout(4000);
+    await shot(page, '05-train-running');
+    await page.getByTestId('run-status').filter({ hasText: /Finished|Failed/ }).waitFor({ timeout: 540_000 });
+    const failure = await page.locator('.failed').textContent().catch(() => null);
+    assert.equal(await page.getByTestId('run-status').textContent(), 'Finished', `training failed: ${failure}`);
+    assert.notEqual(await page.getByTestId('provider').textContent(), '—');
+    await shot(page, '06-train-done');
+  });
+
+  it('opens the evaluation', async () => {
+    await page.getByTestId('next').click();
+    await page.getByRole('heading', { name: 'Evaluate' }).waitFor();
+    await page.getByTestId('eval-summary').waitFor({ timeout: 120_000 });
+    const acc = await page.getByTestId('accuracy').textContent();
+    assert.match(acc ?? '', /\d+\.\d %/);
+    await page.getByRole('table', { name: /Confusion matrix/ }).waitFor();
+    await page.waitForTimeout(500);
+    await shot(page, '07-evaluate');
+  });
+
+  it('exports the model and tries the exported file on an image', async () => {
+    await page.getByTestId('next').click();
+    await page.getByRole('heading', { name: 'Export' }).waitFor();
+    const out = await mkdtemp(join(tmpdir(), 'attune-export-'));
+    bridge.dialogAnswers.push(out);
+    await page.getByTestId('choose-export-dir').click();
+    await page.getByTestId('export-dir').filter({ hasText: out }).waitFor();
+    await page.getByTestId('export').click();
+    await page.getByTestId('export-files').waitFor({ timeout: 300_000 });
+    const files = await page.getByTestId('export-files').textContent();
+    for (const f of ['model.onnx', 'labels.txt', 'README.md']) assert.ok(files?.includes(f), `${f} missing from ${files}`);
+    await shot(page, '08-export');
+    bridge.dialogAnswers.push(join(shared, 'datasets', 'busi-ultrasound', 'malignant', 'malignant (1).png'));
+    await page.getByTestId('try-image').click();
+    await page.getByTestId('prediction').or(page.getByTestId('error-banner')).waitFor({ timeout: 120_000 });
+    await shot(page, '09-try-it');
+    assert.ok(await page.getByTestId('prediction').isVisible(), `Try it failed: ${await page.getByTestId('error-banner').textContent().catch(() => '')}`);
+    assert.match((await page.getByTestId('predicted-label').textContent()) ?? '', /benign|malignant|normal/);
+  });
+
+  it('compares the runs of the project', async () => {
+    await page.getByTestId('next').click();
+    await page.getByRole('heading', { name: 'Compare' }).waitFor();
+    await page.getByRole('checkbox').first().waitFor();
+    await shot(page, '10-compare');
   });
 });

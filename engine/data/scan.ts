@@ -22,6 +22,8 @@ export { writeFileAtomic } from './atomic';
 
 export const SCAN_VERSION = 1;
 
+const SPLIT_ORDER: readonly SplitName[] = ['train', 'val', 'test'];
+
 export interface ScanOptions {
   /** a CSV/TSV of labels (absolute, or relative to the dataset root) */
   labels?: string;
@@ -158,7 +160,7 @@ async function assignLabels(root: string, files: WalkedFile[], tables: WalkedFil
       }
     }
     for (const f of rootFiles) unlabelled(f, 'at the top of the dataset folder, not in a class folder; not used');
-    const layout: Layout = { kind: 'split-folders', splitFolders: Object.fromEntries(splitDirs) };
+    const layout: Layout = { kind: 'split-folders', splitFolders: Object.fromEntries(SPLIT_ORDER.filter((s) => splitDirs.has(s)).map((s) => [s, splitDirs.get(s)!])) };
     return { layout, labelled, problems, emptyClasses: [] };
   }
 
@@ -366,8 +368,11 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     else byHash.set(it.hash!, [it]);
   }
   const duplicates: DuplicateSet[] = [];
+  const splitRank = (x: ScanItem) => (x.split ? SPLIT_ORDER.indexOf(x.split) : -1);
   for (const [hash, xs] of byHash) {
     if (xs.length < 2) continue;
+    // the training copy first, so leakage is reported on the val/test copies
+    xs.sort((a, b) => splitRank(a) - splitRank(b) || (a.file < b.file ? -1 : 1));
     const crossSplit = new Set(xs.map((x) => x.split ?? '')).size > 1;
     const conflictingLabels = new Set(xs.map((x) => x.label)).size > 1;
     duplicates.push({ hash, files: xs.map((x) => x.file), crossSplit, conflictingLabels });
@@ -402,7 +407,10 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   let splits: ScanReport['splits'] = null;
   if (layout.kind === 'split-folders') {
     splits = {};
-    for (const it of items) splits[it.split!] = (splits[it.split!] ?? 0) + 1;
+    for (const s of SPLIT_ORDER) {
+      const n = items.filter((it) => it.split === s).length;
+      if (n > 0) splits[s] = n;
+    }
   }
 
   const issues: ScanIssue[] = [];

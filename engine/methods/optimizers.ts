@@ -1,16 +1,15 @@
-/** Optimizers selectable with --optimizer besides AdamW. SPD (issue 4) registers here. */
+/** Optimizers selectable with --optimizer besides AdamW. */
 import type { UpdateRule } from '../programs/optimizer';
 import { adamW } from '../programs/optimizer';
+import { spdUpdate } from './spd';
 
 export interface OptimizerSettings {
   lambda: number;
 }
 
 export const OPTIMIZERS: Record<'spd', (s: OptimizerSettings) => UpdateRule> = {
-  // placeholder until engine/methods/spd.ts lands: refuses rather than silently training with AdamW
-  spd: () => {
-    throw new Error('SPD is not available in this build');
-  },
+  // METHODS.md §SPD: Adam step + selective projection towards the pretrained anchor
+  spd: (s) => spdUpdate({ lambda: s.lambda }),
 };
 
 export { adamW };

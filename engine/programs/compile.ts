@@ -7,7 +7,7 @@
  * extra loss terms, update rule per tensor) without the compiler knowing which method it is.
  */
 import { differentiate } from '../autodiff/differentiate';
-import { LOGITS } from '../backbone/prepare';
+import { HEAD_BIAS, HEAD_WEIGHT, LOGITS } from '../backbone/prepare';
 import { Builder } from '../ir/builder';
 import { foldConstants, probe, type ShapeMap } from '../ir/fold';
 import { int, pruneDead, topoSort, type Graph, type Model, type ValueInfo } from '../ir/graph';
@@ -126,7 +126,7 @@ async function shapesOf(m: Model, feeds: Record<string, Tensor>): Promise<ShapeM
 export async function compileTrainProgram(prepared: Model, method: MethodProgram, opts: TrainProgramOptions): Promise<TrainProgram> {
   const { model, shapes: foldedShapes, imageInput } = await foldFor(prepared, opts.batch);
   const g = model.graph;
-  const b = new Builder(g, 'attune', 'float32');
+  const b = new Builder(g, 'attune', 'float32', model.opset);
   method.transform?.(g, b, foldedShapes);
   const trainable = method.trainable(g);
   const initial = liftTrainables(g, trainable.map((t) => t.name));
@@ -150,8 +150,8 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
   for (const e of method.extraInputs ?? []) probeFeeds[e.name] = e.neutral();
   const shapes = await shapesOf(model, probeFeeds);
 
-  const grads = differentiate(g, shapes, LOSS, trainable.map((t) => t.name), { prefix: 'attune_grad' });
-  const ub = new Builder(g, 'attune_update', 'float32');
+  const grads = differentiate(g, shapes, LOSS, trainable.map((t) => t.name), { prefix: 'attune_grad', opset: model.opset });
+  const ub = new Builder(g, 'attune_update', 'float32', model.opset);
   const clipped = clipByGlobalNorm(ub, trainable.map((t) => grads.get(t.name)!), opts.clipNorm ?? 1.0);
   g.nodes.push({ name: 'attune_grad_norm', op: 'Identity', domain: '', inputs: [clipped.norm], outputs: [GRAD_NORM], attrs: {} });
   const scalars: StepScalars = { lr: LR, bc1: BC1, bc2: BC2 };
@@ -163,7 +163,7 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
     const dims = initial.get(t.name)!.dims;
     g.inputs.push({ name: names.m, dtype: 'float32', shape: dims }, { name: names.v, dtype: 'float32', shape: dims });
     const rule = t.update ?? opts.update ?? adamW;
-    const out = rule({ b: ub, param: t.name, grad: clipped.grads[i], m: names.m, v: names.v, scalars, hyper: opts.hyper ?? ADAM_DEFAULTS, weightDecay: t.weightDecay });
+    const out = rule({ b: ub, param: t.name, grad: clipped.grads[i], m: names.m, v: names.v, scalars, hyper: opts.hyper ?? ADAM_DEFAULTS, weightDecay: t.weightDecay, initial: initial.get(t.name)!, isHead: t.name === HEAD_WEIGHT || t.name === HEAD_BIAS });
     for (const [k, v] of Object.entries(out.diagnostics ?? {})) (diagnostics[k] ??= []).push(v);
     g.nodes.push(
       { name: `${names.paramOut}/id`, op: 'Identity', domain: '', inputs: [out.param], outputs: [names.paramOut], attrs: {} },
@@ -207,7 +207,7 @@ export interface EvalProgram {
 export async function compileEvalProgram(prepared: Model, method: MethodProgram, batch: number): Promise<EvalProgram> {
   const { model, shapes, imageInput } = await foldFor(prepared, batch);
   const g = model.graph;
-  const b = new Builder(g, 'attune', 'float32');
+  const b = new Builder(g, 'attune', 'float32', model.opset);
   (method.evalTransform ?? method.transform)?.(g, b, shapes);
   const trainable = method.trainable(g).map((t) => t.name);
   liftTrainables(g, trainable);

@@ -5,6 +5,7 @@
  * Other update rules (SPD) implement the same interface in engine/methods.
  */
 import type { Builder } from '../ir/builder';
+import type { Tensor } from '../ir/tensor';
 
 export interface AdamHyper {
   beta1: number;
@@ -31,6 +32,10 @@ export interface UpdateInput {
   scalars: StepScalars;
   hyper: AdamHyper;
   weightDecay: number;
+  /** the tensor's value before training: SPD's anchor θ0 (METHODS.md) */
+  initial: Tensor;
+  /** the new classification head (SPD excludes it: its anchor would be a random init) */
+  isHead: boolean;
 }
 
 export interface UpdateOutput {

@@ -1,14 +1,10 @@
-/** The trainer's view of the data pipeline: batches of normalised images with labels. */
+/** The trainer's view of the data pipeline: batches of normalised images with labels (engine/data/loader). */
 import type { Preprocessing } from '../preprocessing';
-import { loadImageTensor, type AugmentPreset } from '../data/image';
-import { deriveSeed, mulberry32, shuffled } from '../util/random';
+import type { AugmentPreset } from '../data/augment';
+import { createBatchLoader, type Batch } from '../data/loader';
+import type { EventSink } from '../events';
 
-export interface LoaderBatch {
-  x: Float32Array;
-  labels: Int32Array;
-  count: number;
-  files: string[];
-}
+export type LoaderBatch = Pick<Batch, 'x' | 'x2' | 'labels' | 'count' | 'files'>;
 
 export interface LoaderOptions {
   items: { file: string; label: number }[];
@@ -18,23 +14,16 @@ export interface LoaderOptions {
   seed: number;
   epoch: number;
   shuffle: boolean;
-  /** seed of the augmentation draws when it must differ from the shuffle seed (second GPS view) */
-  augmentSeed?: number;
+  /** 2: a second independently augmented view per image in `x2` (GPS selection) */
+  views?: 1 | 2;
+  onEvent?: EventSink;
 }
 
 export type BatchLoaderFactory = (o: LoaderOptions) => AsyncIterable<LoaderBatch>;
 
-/** Interim loader (until the prefetching pipeline lands): decodes each batch concurrently with sharp. */
-export const defaultLoader: BatchLoaderFactory = async function* (o) {
-  const rng = mulberry32(deriveSeed(o.seed, o.epoch, 1));
-  const order = o.shuffle ? shuffled(o.items, rng) : o.items;
-  const S = o.pre.size;
-  const per = 3 * S * S;
-  for (let start = 0; start < order.length; start += o.batchSize) {
-    const chunk = order.slice(start, start + o.batchSize);
-    const x = new Float32Array(chunk.length * per);
-    const tensors = await Promise.all(chunk.map((it, i) => loadImageTensor(it.file, o.pre, { augment: o.augment, rng: mulberry32(deriveSeed(o.augmentSeed ?? o.seed, o.epoch, start + i, 7)) })));
-    tensors.forEach((t, i) => x.set(t, i * per));
-    yield { x, labels: Int32Array.from(chunk.map((c) => c.label)), count: chunk.length, files: chunk.map((c) => c.file) };
-  }
-};
+/** Prefetching, cached loader; files that fail to decode are left out and reported as warnings. */
+export const defaultLoader: BatchLoaderFactory = (o) =>
+  createBatchLoader({
+    ...o,
+    onProblem: (p) => o.onEvent?.({ type: 'log', level: 'warn', message: `Left out ${p.file}: ${p.message}` }),
+  });

@@ -190,24 +190,18 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
 
 /** Training images with `views` independent augmentations each, stacked [view1 rows; view2 rows]. */
 async function* twoViewBatches(loader: BatchLoaderFactory, items: { file: string; label: number }[], spec: RunSpec, views: 1 | 2): AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }> {
-  const base = { items, pre: spec.preprocessing, augment: 'natural' as AugmentPreset, batchSize: spec.hyper.batch, epoch: 0, shuffle: true };
-  const a = loader({ ...base, seed: spec.seed })[Symbol.asyncIterator]();
-  const b = views === 2 ? loader({ ...base, seed: spec.seed, augmentSeed: spec.seed + 1 })[Symbol.asyncIterator]() : undefined;
-  for (;;) {
-    const ra = await a.next();
-    if (ra.done) return;
-    if (!b) {
-      yield ra.value;
+  for await (const bt of loader({ items, pre: spec.preprocessing, augment: 'natural', batchSize: spec.hyper.batch, seed: spec.seed, epoch: 0, shuffle: true, views })) {
+    if (views === 1 || !bt.x2) {
+      yield bt;
       continue;
     }
-    const rb = await b.next();
-    const x = new Float32Array(ra.value.x.length * 2);
-    x.set(ra.value.x);
-    x.set(rb.value.x, ra.value.x.length);
-    const labels = new Int32Array(ra.value.count * 2);
-    labels.set(ra.value.labels);
-    labels.set(ra.value.labels, ra.value.count);
-    yield { x, labels, count: ra.value.count * 2 };
+    const x = new Float32Array(bt.x.length * 2);
+    x.set(bt.x);
+    x.set(bt.x2, bt.x.length);
+    const labels = new Int32Array(bt.count * 2);
+    labels.set(bt.labels);
+    labels.set(bt.labels, bt.count);
+    yield { x, labels, count: bt.count * 2 };
   }
 }
 
@@ -358,7 +352,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
       const order = shuffleOrder(cached.train.labels.length, spec.seed, epoch);
       return featureBatches(cached.train.rows, cached.train.labels, cached.train.files, ctx.prepared.featureDim, B, order);
     }
-    return loader({ items: ctx.items.train, pre: spec.preprocessing, augment: spec.augment, batchSize: B, seed: spec.seed, epoch, shuffle: true });
+    return loader({ items: ctx.items.train, pre: spec.preprocessing, augment: spec.augment, batchSize: B, seed: spec.seed, epoch, shuffle: true, onEvent: emit });
   };
   const evalBatches = (which: 'val' | 'test'): AsyncIterable<LoaderBatch> => {
     if (cached) {
@@ -381,7 +375,6 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     let correct = 0;
     let step = 0;
     const diagSums: Record<string, number> = {};
-    let tStep = performance.now();
     for await (const bt of trainBatches(epoch)) {
       if (step < progress.stepInEpoch) {
         step++;
@@ -415,8 +408,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
       step++;
       progress = { ...progress, globalStep: progress.globalStep + 1, stepInEpoch: step };
       const now = performance.now();
-      emit({ type: 'step', epoch, step, stepsPerEpoch, loss, lr, imagesPerSecond: (bt.count * 1000) / Math.max(1, now - tStep) });
-      tStep = now;
+      emit({ type: 'step', epoch, step, stepsPerEpoch, loss, lr, imagesPerSecond: (seen * 1000) / Math.max(1, now - t0) });
       if (opts.signal?.aborted) {
         await save(files.last, state.values, progress);
         await saveStatus(runDir, 'cancelled');

@@ -111,7 +111,7 @@ export interface Responses {
   'models:useCatalogue': Project;
   'models:openFile': Project | null;
   'models:inspect': BackboneInfo;
-  'methods:list': MethodListing & { source: 'engine' | 'app' };
+  'methods:list': MethodListing;
   'runs:recent': RunSummary[];
   'runs:list': RunSummary[];
   'runs:get': RunRecord;

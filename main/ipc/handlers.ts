@@ -12,7 +12,6 @@ import type { JobHost } from '../jobs/job-host';
 import type { SettingsStore } from '../settings';
 import { Workspace, runSummary } from '../workspace/workspace';
 import { ModelCache, loadCatalogue } from '../catalogue/catalogue';
-import { fallbackListing } from '../methods';
 import type { AppEvent, Project, RunRecord, RunSummary } from './types';
 import type { EngineEvent, EvaluationReport, MethodListing, ScanReport, TrainRequest, TrainResult } from '../jobs/engine-contract';
 import { readJson, writeJsonAtomic } from '../workspace/atomic';
@@ -70,6 +69,7 @@ async function setData(ctx: HandlerContext, projectId: string, data: Project['da
   const ws = await workspaceOf(ctx);
   const p = await ws.getProject(projectId);
   p.data = data;
+  p.splitFrom = null;
   p.scan = null;
   p.scannedAt = null;
   return ws.saveProject(p);
@@ -106,14 +106,16 @@ function startTraining(ctx: HandlerContext, ws: Workspace, record: RunRecord): v
   ctx.jobs
     .call<TrainResult>('trainRun', [record.request], { dedicated: true, signal: controller.signal, onEvent })
     .then(async (result) => {
-      record.status = 'done';
+      const cancelled = result?.status === 'cancelled';
+      record.status = cancelled ? 'cancelled' : 'done';
+      record.provider = result?.provider ?? record.provider;
       record.runDir = result?.runDir ?? record.runDir;
       record.bestValAccuracy = result?.bestValAccuracy ?? record.bestValAccuracy;
       record.testAccuracy = result?.testAccuracy ?? record.testAccuracy;
       record.finishedAt = new Date().toISOString();
       await saving;
       await ws.saveRun(record);
-      ctx.emit({ type: 'job-finished', jobId: record.id, runId: record.id, ok: true, cancelled: false, value: result });
+      ctx.emit({ type: 'job-finished', jobId: record.id, runId: record.id, ok: !cancelled, cancelled, value: result });
     })
     .catch(async (e) => {
       const err = toUserError(e);
@@ -171,7 +173,10 @@ export const handlers: Handlers = {
     const ws = await workspaceOf(ctx);
     const p = await ws.getProject(req.id);
     if (req.name !== undefined) p.name = req.name;
-    if (req.split) p.split = req.split;
+    if (req.split && JSON.stringify(req.split) !== JSON.stringify(p.split)) {
+      p.split = req.split;
+      p.splitFrom = null; // a new split: later runs no longer share the old one
+    }
     if (req.method) p.method = req.method;
     return ws.saveProject(p);
   },
@@ -278,13 +283,7 @@ export const handlers: Handlers = {
     const ws = await workspaceOf(ctx);
     const p = await ws.getProject(req.projectId);
     const trainCount = p.scan ? Math.round(p.scan.total * (1 - p.split.valFraction - p.split.testFraction)) : null;
-    try {
-      const listing = await ctx.jobs.call<MethodListing>('listMethods', [{ modelPath: p.model?.path, trainCount: trainCount ?? undefined }]);
-      return { ...listing, source: 'engine' as const };
-    } catch (e) {
-      if (toUserError(e).code !== 'engine-not-available') throw e;
-      return { ...fallbackListing(trainCount), source: 'app' as const };
-    }
+    return ctx.jobs.call<MethodListing>('listMethods', [{ modelPath: p.model?.path, trainCount: trainCount ?? undefined }]);
   },
 
   async 'runs:recent'(_req, ctx) {
@@ -322,7 +321,14 @@ export const handlers: Handlers = {
       provider: s.provider,
       split: p.split,
       options: method.options,
+      scanCacheDir: join(ws.root, 'scan-cache'),
     };
+    // every run of a project uses the split saved by its first run, so runs compare fairly
+    if (p.splitFrom && (await stat(p.splitFrom).catch(() => null))) request.splitFile = p.splitFrom;
+    else {
+      p.splitFrom = join(runDir, 'split.json');
+      await ws.saveProject(p);
+    }
     const record: RunRecord = {
       id: runId,
       projectId: p.id,

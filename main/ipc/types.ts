@@ -45,6 +45,8 @@ export interface Project {
   scan: ScanReport | null;
   scannedAt: string | null;
   split: SplitSettings;
+  /** split.json written by the project's first run; later runs reuse it */
+  splitFrom: string | null;
   model: ModelChoice | null;
   method: MethodChoice | null;
 }

@@ -3,11 +3,11 @@
  * The ONE place the app calls the engine. Runs inside the job worker (utility process / forked Node process),
  * never in Electron's main event loop.
  *
- * The engine is written concurrently; functions are looked up by name in `engine/api.ts` (the lead's façade) and
- * `engine/data/scan.ts`.
+ * The engine is written concurrently; functions are looked up by name in `engine/api.ts` (the lead's façade) first,
+ * then in the modules that implement them today (data/scan, train/trainer, export/export, backbone/load, methods/registry).
  * A function that does not exist yet raises a clear "not available yet" error: the UI never shows invented results.
  */
-import { access } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, isAbsolute, join } from 'node:path';
 import type {
@@ -23,6 +23,7 @@ import type {
   TrainResult,
 } from './engine-contract';
 import { UserError } from '../ipc/errors';
+import { recommendMethod } from '../methods';
 
 type AnyFn = (...args: any[]) => any;
 type Loader = () => Promise<Record<string, unknown>>;
@@ -30,7 +31,7 @@ type Loader = () => Promise<Record<string, unknown>>;
 /** Vite (electron-vite build of the worker) resolves this at build time; under plain Node/tsx it throws and we fall back. */
 function viteModules(): Record<string, Loader> | null {
   try {
-    return import.meta.glob(['../../engine/api.ts', '../../engine/data/scan.ts']) as Record<string, Loader>;
+    return import.meta.glob(['../../engine/api.ts', '../../engine/data/scan.ts', '../../engine/train/trainer.ts', '../../engine/export/export.ts', '../../engine/backbone/load.ts', '../../engine/methods/registry.ts']) as Record<string, Loader>;
   } catch {
     return null;
   }
@@ -40,7 +41,8 @@ async function nodeModules(): Promise<Record<string, Loader>> {
   const here = dirname(fileURLToPath(import.meta.url));
   const engine = join(here, '..', '..', 'engine');
   const out: Record<string, Loader> = {};
-  for (const file of [join(engine, 'api.ts'), join(engine, 'data', 'scan.ts')]) {
+  const files = ['api.ts', 'data/scan.ts', 'train/trainer.ts', 'export/export.ts', 'backbone/load.ts', 'methods/registry.ts'].map((f) => join(engine, f));
+  for (const file of files) {
     if (await access(file).then(() => true, () => false)) out[file] = () => import(pathToFileURL(file).href);
   }
   return out;
@@ -63,9 +65,14 @@ async function loadEngine(): Promise<Record<string, unknown>[]> {
   return cache;
 }
 
-async function engineFunction(name: string): Promise<AnyFn> {
-  for (const mod of await loadEngine()) {
-    const fn = mod[name];
+async function engineExport(name: string): Promise<unknown> {
+  for (const mod of await loadEngine()) if (mod[name] !== undefined) return mod[name];
+  return undefined;
+}
+
+async function engineFunction(name: string, ...alternatives: string[]): Promise<AnyFn> {
+  for (const n of [name, ...alternatives]) {
+    const fn = await engineExport(n);
     if (typeof fn === 'function') return fn as AnyFn;
   }
   throw new UserError(
@@ -77,9 +84,17 @@ async function engineFunction(name: string): Promise<AnyFn> {
 
 /** Which contract functions the engine provides right now (shown on Home / in diagnostics). */
 export async function engineCapabilities(): Promise<Record<string, boolean>> {
-  const names = ['scanDataset', 'inspectBackbone', 'listMethods', 'trainRun', 'evaluateRun', 'exportRun', 'predictWithModel'];
-  const mods = await loadEngine().catch(() => []);
-  return Object.fromEntries(names.map((n) => [n, mods.some((m) => typeof m[n] === 'function')]));
+  const mods = await loadEngine().catch(() => [] as Record<string, unknown>[]);
+  const has = (...names: string[]) => names.some((n) => mods.some((m) => m[n] !== undefined));
+  return {
+    scanDataset: has('scanDataset'),
+    inspectBackbone: has('inspectBackbone', 'loadBackbone'),
+    listMethods: has('listMethods', 'METHODS'),
+    trainRun: has('trainRun'),
+    evaluateRun: has('evaluateRun', 'trainRun'),
+    exportRun: has('exportRun'),
+    predictWithModel: has('predictWithModel'),
+  };
 }
 
 const num = (v: unknown, d = 0): number => (typeof v === 'number' && Number.isFinite(v) ? v : d);
@@ -135,6 +150,32 @@ function normaliseSplits(s: any): Record<string, number> | null {
   return Object.keys(out).length ? out : null;
 }
 
+function normaliseEvaluation(raw: any, classes: string[], root: string | null): EvaluationReport {
+  const names: string[] = Array.isArray(raw?.classes) ? raw.classes : classes;
+  const abs = (f: string) => (root && !isAbsolute(f) ? join(root, f) : f);
+  const label = (v: unknown) => (typeof v === 'number' ? (names[v] ?? String(v)) : String(v));
+  return {
+    split: String(raw?.split ?? 'test'),
+    accuracy: num(raw?.accuracy),
+    balancedAccuracy: num(raw?.balancedAccuracy),
+    classes: names,
+    perClass: (raw?.perClass ?? []).map((c: any, i: number) => ({ name: String(c?.name ?? names[i]), precision: num(c?.precision), recall: num(c?.recall), f1: num(c?.f1), support: num(c?.support) })),
+    confusion: Array.isArray(raw?.confusion) ? raw.confusion : [],
+    misclassified: (raw?.misclassified ?? []).map((m: any) => ({
+      file: abs(String(m?.file)),
+      trueClass: label(m?.trueClass ?? m?.label),
+      predictedClass: label(m?.predictedClass ?? m?.predicted),
+      confidence: num(m?.confidence),
+    })),
+    calibration: (raw?.calibration ?? []).map((b: any) => ({ lower: num(b?.lower), upper: num(b?.upper), confidence: num(b?.confidence), accuracy: num(b?.accuracy), count: num(b?.count) })),
+    ece: typeof raw?.ece === 'number' ? raw.ece : undefined,
+  };
+}
+
+async function readJsonFile(file: string): Promise<any> {
+  return JSON.parse(await readFile(file, 'utf8'));
+}
+
 export const engine: EngineContract = {
   async scanDataset(path, opts, onEvent): Promise<ScanReport> {
     const fn = await engineFunction('scanDataset');
@@ -153,42 +194,138 @@ export const engine: EngineContract = {
     });
     return normaliseScan(raw, path);
   },
+
   async inspectBackbone(modelPath): Promise<BackboneInfo> {
-    const fn = await engineFunction('inspectBackbone');
-    const r = await fn(modelPath);
+    const inspect = await engineExport('inspectBackbone');
+    if (typeof inspect === 'function') {
+      const r = await (inspect as AnyFn)(modelPath);
+      return {
+        modelPath,
+        ok: r?.ok ?? (!r?.unsupportedOps?.length && !!r?.featureTensor),
+        featureTensor: r?.featureTensor?.name ?? r?.featureTensor?.source ?? r?.featureTensor ?? null,
+        featureDim: r?.featureDim ?? r?.featureTensor?.dim ?? null,
+        unsupportedOps: r?.unsupportedOps ?? [],
+        inputSize: r?.inputSize ?? r?.preprocessing?.size ?? null,
+        preprocessing: r?.preprocessing ?? null,
+        parameterCount: num(r?.parameterCount),
+        notes: r?.notes ?? r?.warnings ?? [],
+      };
+    }
+    // until the façade's inspectBackbone lands: the loader the trainer itself uses (same feature search, same preprocessing)
+    const load = await engineFunction('loadBackbone');
+    const b = await load(modelPath);
     return {
       modelPath,
-      ok: r?.ok ?? (!r?.unsupportedOps?.length && !!r?.featureTensor),
-      featureTensor: r?.featureTensor?.name ?? r?.featureTensor ?? null,
-      featureDim: r?.featureDim ?? r?.featureTensor?.dim ?? null,
-      unsupportedOps: r?.unsupportedOps ?? [],
-      inputSize: r?.inputSize ?? r?.preprocessing?.size ?? null,
-      preprocessing: r?.preprocessing ?? null,
-      parameterCount: num(r?.parameterCount),
-      notes: r?.notes ?? r?.warnings ?? [],
+      ok: true,
+      featureTensor: b.features?.source ?? null,
+      featureDim: b.featureDim ?? null,
+      unsupportedOps: [],
+      inputSize: b.inputSize ?? null,
+      preprocessing: b.preprocessing ?? null,
+      parameterCount: num(b.parameterCount),
+      notes: [b.features?.description, 'Operation support for training is verified when training starts.'].filter(Boolean),
     };
   },
+
   async listMethods(ctx): Promise<MethodListing> {
-    const fn = await engineFunction('listMethods');
-    return (await fn(ctx)) as MethodListing;
+    const list = await engineExport('listMethods');
+    if (typeof list === 'function') return (await (list as AnyFn)(ctx)) as MethodListing;
+    const registry = await engineExport('METHODS');
+    if (!Array.isArray(registry)) await engineFunction('listMethods'); // throws "not available yet"
+    return methodListingFromRegistry(registry as any[], ctx.trainCount ?? null);
   },
+
   async trainRun(request: TrainRequest, opts): Promise<TrainResult> {
     const fn = await engineFunction('trainRun');
-    return (await fn(request, opts)) as TrainResult;
+    const { split } = request;
+    const r = await fn(
+      {
+        data: request.dataPath,
+        labels: request.csvPath,
+        model: request.modelPath,
+        method: request.method,
+        methodOptions: request.options ?? {},
+        epochs: request.epochs,
+        batch: request.batchSize,
+        lr: request.learningRate,
+        seed: request.seed,
+        provider: request.provider,
+        ratios: [1 - split.valFraction - split.testFraction, split.valFraction, split.testFraction],
+        splitFile: request.splitFile,
+        // the trainer resumes a run when its folder already holds one
+        outDir: request.resumeFrom ?? request.outDir,
+      },
+      { signal: opts.signal, onEvent: opts.onEvent, scanCacheDir: request.scanCacheDir },
+    );
+    return {
+      runDir: r?.runDir ?? request.outDir,
+      status: r?.status === 'cancelled' ? 'cancelled' : 'done',
+      bestEpoch: r?.bestEpoch,
+      bestValAccuracy: r?.bestValAccuracy,
+      testAccuracy: r?.testAccuracy ?? r?.test?.accuracy,
+      provider: r?.provider,
+    };
   },
+
   async evaluateRun(runDir): Promise<EvaluationReport> {
-    const fn = await engineFunction('evaluateRun');
-    return (await fn(runDir)) as EvaluationReport;
+    const spec = await readJsonFile(join(runDir, 'run.json')).catch(() => null);
+    const classes: string[] = spec?.classes ?? [];
+    const root: string | null = spec?.data?.root ?? null;
+    const fn = await engineExport('evaluateRun');
+    if (typeof fn === 'function') return normaliseEvaluation(await (fn as AnyFn)(runDir), classes, root);
+    // the trainer writes the final evaluation (best weights, held-out test split) into the run folder
+    const saved = await readJsonFile(join(runDir, 'evaluation.json')).catch(() => null);
+    if (!saved) await engineFunction('evaluateRun'); // throws "not available yet"
+    const report = saved.test ?? saved.val;
+    if (!report) throw new UserError('no-evaluation', 'This run has no evaluation yet.', 'Finish or resume the training; the evaluation is written when it completes.');
+    return normaliseEvaluation(report, saved.classes ?? classes, root);
   },
+
   async exportRun(runDir, outDir, opts): Promise<ExportResult> {
     const fn = await engineFunction('exportRun');
-    const r = await fn(runDir, outDir, opts);
-    return { outDir: r?.outDir ?? outDir, files: r?.files ?? [] };
+    const r = await fn(runDir, outDir, { onEvent: opts.onEvent, signal: opts.signal });
+    const files = r?.files ?? [r?.modelPath, r?.labelsPath, r?.cardPath, ...(r?.extraFiles ?? [])].filter((f: unknown) => typeof f === 'string');
+    return {
+      outDir: r?.outDir ?? outDir,
+      files,
+      verification: typeof r?.maxAbsDiff === 'number' ? { maxAbsDiff: r.maxAbsDiff, images: num(r?.verifiedImages) } : undefined,
+    };
   },
+
   async predictWithModel(modelPath, files): Promise<Prediction[]> {
     const fn = await engineFunction('predictWithModel');
-    return (await fn(modelPath, files)) as Prediction[];
+    const r = await fn(modelPath, files);
+    return (Array.isArray(r) ? r : r?.predictions ?? []).map((p: any, i: number) => ({
+      file: String(p?.file ?? files[i]),
+      label: String(p?.label ?? p?.predicted ?? ''),
+      confidence: num(p?.confidence),
+      probabilities: Array.isArray(p?.probabilities)
+        ? p.probabilities.map((q: any) => ({ label: String(q?.label), p: num(q?.p ?? q?.probability) }))
+        : Object.entries(p?.probabilities ?? {}).map(([label, v]) => ({ label, p: num(v) })),
+    }));
   },
 };
+
+function methodListingFromRegistry(methods: any[], trainCount: number | null): MethodListing {
+  const rec = recommendMethod(methods.map((m) => String(m.name)), trainCount);
+  return {
+    device: 'unknown',
+    methods: methods.map((m) => {
+      const options: Record<string, number> = {};
+      for (const o of m.options ?? []) if (typeof o?.default === 'number') options[o.name] = o.default;
+      return {
+        name: String(m.name),
+        title: String(m.title ?? m.name),
+        summary: String(m.summary ?? ''),
+        trainableShare: null,
+        secondsPerEpoch: null,
+        recommended: rec?.name === m.name,
+        why: rec && rec.name === m.name ? rec.why : undefined,
+        defaults: { epochs: num(m.defaults?.epochs, 10), batchSize: num(m.defaults?.batch, 32), learningRate: num(m.defaults?.lr, 1e-3), ...options },
+      };
+    }),
+    recommendation: rec,
+  };
+}
 
 export type { EngineEvent };

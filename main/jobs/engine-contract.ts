@@ -102,10 +102,16 @@ export interface TrainRequest {
   options?: Record<string, number>;
   /** resume an interrupted run from its run folder */
   resumeFrom?: string;
+  /** reuse the split saved by an earlier run (compare methods on the same split) */
+  splitFile?: string;
+  /** where the engine caches scan reports */
+  scanCacheDir?: string;
 }
 
 export interface TrainResult {
   runDir: string;
+  status: 'done' | 'cancelled';
+  provider?: string;
   bestEpoch?: number;
   bestValAccuracy?: number;
   testAccuracy?: number;
@@ -150,6 +156,8 @@ export interface EvaluationReport {
 export interface ExportResult {
   outDir: string;
   files: string[];
+  /** the export was reloaded and compared with the engine's own predictions */
+  verification?: { maxAbsDiff: number; images: number };
 }
 
 export interface Prediction {

@@ -75,6 +75,7 @@ export class Workspace {
       scan: null,
       scannedAt: null,
       split: { valFraction: 0.15, testFraction: 0.15, seed: 42 },
+      splitFrom: null,
       model: null,
       method: null,
     };

@@ -1,5 +1,5 @@
 /** Gradient rules for ops that only move data: reshape-like, Transpose, Expand, Concat, Split, Slice, Gather. */
-import { attrInt, attrInts, int } from '../../ir/graph';
+import { attrInt, attrInts, int, ints } from '../../ir/graph';
 import { tensor } from '../../ir/tensor';
 import { constInts, invertPerm, normAxis, unbroadcast } from '../helpers';
 import type { GradRule } from '../rule';
@@ -74,7 +74,8 @@ export const Slice: GradRule = (ctx) => {
       pads[a] = picked.length ? picked[0] : 0;
       pads[a + rank] = xs[a] - pads[a] - ys[a];
     });
-    return [b.op('Pad', [dy, b.ints(pads)]), ...none];
+    // pads are an input from opset 11, an attribute before
+    return [b.opset >= 11 ? b.op('Pad', [dy, b.ints(pads)]) : b.op('Pad', [dy], { pads: ints(pads) }), ...none];
   }
   let g = dy;
   const cur = [...ys];

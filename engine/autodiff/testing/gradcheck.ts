@@ -54,6 +54,8 @@ export interface GradcheckReport {
   checked: number;
   /** human-readable mismatches (empty when the check passes) */
   failures: string[];
+  /** wrt tensors whose compared gradient entries were all ~0: a vacuous check, not a passing one */
+  vanishing: string[];
   /** the differentiated (unlowered) float64 model, for inspection */
   model: Model;
 }
@@ -131,12 +133,21 @@ export async function checkGradients(m: Model, loss: string, wrt: string[], feed
   const lossAt = async (f: Record<string, Tensor>) => Number((await fwd.run(f, [loss]))[loss].data[0]);
 
   const failures: string[] = [];
+  const vanishing: string[] = [];
   let checked = 0;
   for (const w of wrt) {
     const base = feeds[w];
     const g = analytic[grads.get(w)!].data as Float64Array;
     const n = base.data.length;
-    const picks = opts.samples && opts.samples < n ? Array.from({ length: opts.samples }, () => Math.floor(r() * n)) : [...Array(n).keys()];
+    const picks = [...Array(n).keys()];
+    // a partial Fisher–Yates shuffle: `samples` distinct entries
+    const k = opts.samples && opts.samples < n ? opts.samples : n;
+    for (let j = 0; j < k && k < n; j++) {
+      const t = j + Math.floor(r() * (n - j));
+      [picks[j], picks[t]] = [picks[t], picks[j]];
+    }
+    picks.length = k;
+    if (picks.every((i) => Math.abs(g[i]) < 1e-10)) vanishing.push(w);
     for (const i of picks) {
       const probeAt = async (delta: number) => {
         const data = (base.data as Float64Array).slice();
@@ -152,7 +163,7 @@ export async function checkGradients(m: Model, loss: string, wrt: string[], feed
   }
   await backward.release();
   await fwd.release();
-  return { checked, failures, model: full };
+  return { checked, failures, vanishing, model: full };
 }
 
 /** Gradient check of one op: every differentiable input, every entry. */

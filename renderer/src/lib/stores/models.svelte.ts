@@ -17,7 +17,7 @@ class ModelsStore {
   loading = $state(false);
   downloads = $state<Record<string, DownloadState>>({});
   inspecting = $state(false);
-  methods = $state<(MethodListing & { source: 'engine' | 'app' }) | null>(null);
+  methods = $state<MethodListing | null>(null);
 
   constructor() {
     app.subscribe((e) => {

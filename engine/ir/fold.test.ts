@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { foldConstants } from './fold';
+import { loadModel } from '../onnx/io';
+import { createSession } from '../runtime/session';
+import { tensor } from './tensor';
+import { MODELS } from '../testing/fixtures';
+import { isAttuneError } from '../errors';
+
+test('shape chains, Constant and ConstantOfShape fold away on the torch ViT export; outputs are unchanged', async () => {
+  const m = loadModel(MODELS.vitTiny);
+  const before = new Set(m.graph.nodes.map((n) => n.op));
+  for (const op of ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Constant', 'ConstantOfShape']) assert.ok(before.has(op), `fixture has ${op}`);
+  const { model, shapes } = await foldConstants(m, { pixel_values: [2, 3, 224, 224] });
+  const ops = model.graph.nodes.map((n) => n.op);
+  for (const op of ['Shape', 'Unsqueeze', 'Constant', 'ConstantOfShape', 'Equal', 'Cast']) assert.ok(!ops.includes(op), `${op} folded`);
+  assert.ok(model.graph.nodes.length < m.graph.nodes.length / 3);
+  // every Reshape now reads a constant shape
+  for (const n of model.graph.nodes.filter((n) => n.op === 'Reshape')) assert.ok(model.graph.initializers.has(n.inputs[1]));
+  assert.deepEqual(shapes.get('logits')?.dims, [2, 1000]);
+  const x = tensor('float32', [2, 3, 224, 224]);
+  for (let i = 0; i < x.data.length; i++) (x.data as Float32Array)[i] = Math.cos(i * 1e-3);
+  const a = await (await createSession(m)).run({ pixel_values: x });
+  const b = await (await createSession(model)).run({ pixel_values: x });
+  let d = 0;
+  for (let i = 0; i < a.logits.data.length; i++) d = Math.max(d, Math.abs((a.logits.data as Float32Array)[i] - (b.logits.data as Float32Array)[i]));
+  assert.ok(d < 1e-3, `max diff ${d}`);
+});
+
+test('parameters are never folded into constants', async () => {
+  const m = loadModel(MODELS.tinyVit);
+  const { model } = await foldConstants(m, { pixel_values: [1, 3, 32, 32] });
+  for (const [k, t] of m.graph.initializers) if (t.dtype === 'float32' && t.dims.length > 0) assert.ok(model.graph.initializers.has(k), `${k} kept`);
+});
+
+test('an op onnxruntime cannot run names the op and the node, and says what to do', async () => {
+  const m = loadModel(MODELS.tinyCnn);
+  const relu = m.graph.nodes.find((n) => n.op === 'Relu')!;
+  relu.op = 'FancyActivation';
+  relu.domain = 'com.example';
+  m.extraOpsets.push({ domain: 'com.example', version: 1 });
+  await assert.rejects(foldConstants(m, { pixel_values: [1, 3, 32, 32] }), (e: unknown) => {
+    assert.ok(isAttuneError(e));
+    assert.match(e.message, /FancyActivation/);
+    assert.match(e.message, new RegExp(relu.name.replace(/[/\\]/g, '.')));
+    assert.match(e.hint, /linear probe|standard/i);
+    return true;
+  });
+});

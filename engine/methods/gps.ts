@@ -1,0 +1,133 @@
+/**
+ * GPS — Gradient-based Parameter Selection (METHODS.md §GPS; Zhang et al., CVPR 2024; code FightingFighting/GPS).
+ *  1. Selection (prepare): SupCon on two augmented views per training image, one pass, G = Σ ∂L/∂W (gps-select.ts).
+ *  2. Per-neuron top-K of |G| for every weight matrix (Linear/Gemm/MatMul and Conv incl. the patch embedding).
+ *  3. Masked training: W = W0 + scatter(idx, δ), written as W0 + Σ_k δ[:, k] ⊙ onehot_k (Mul with a constant
+ *     one-hot, whose gradient is exactly gather(∂L/∂W, idx)); δ [rows, K] is the only trainable tensor per
+ *     matrix, with weight decay 0 (decay would move frozen entries). Biases and the new head train;
+ *     norms, position embeddings and the class token stay frozen.
+ *  4. Export: dense merged weights; plus a sparse patch (gps-patch.ts) that `attune apply-patch` turns back into the export.
+ * Defaults follow the official VTAB scripts: Adam(W) lr 1e-3, batch 32, K = 1, cosine with warm-up.
+ */
+import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
+import type { Builder } from '../ir/builder';
+import { replaceUses, type Graph, type Model } from '../ir/graph';
+import { tensor, type Tensor } from '../ir/tensor';
+import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './gps-select';
+import { writeGpsPatch } from './gps-patch';
+import { biasTensors, flatIndex, type WeightMatrix } from './layers';
+import { mergeByName, type Method, type MethodState } from './method';
+
+export const gpsDelta = (w: string) => `${w}::gps_delta`;
+
+export interface GpsMatrix extends WeightMatrix {
+  /** [rows, K] selected column indices, row-major, in rank order */
+  idx: number[];
+}
+
+export interface GpsState extends MethodState {
+  k: number;
+  tau: number;
+  matrices: GpsMatrix[];
+  /** selected entries per block ("block 3", or "outside blocks" for the patch embedding) */
+  blockCounts: Record<string, number>;
+  selected: number;
+  totalWeights: number;
+}
+
+const blockLabel = (b: number) => (b >= 0 ? `block ${b}` : 'outside blocks');
+
+/** The selection phase: SupCon gradients over one pass of two-view batches, then per-neuron top-K. */
+async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise<GpsState> {
+  if (!ctx.trainBatches) throw new Error('GPS needs the training images to select parameters');
+  const prepared = ctx.backbone.model;
+  const views = 2 * ctx.batch;
+  const program = await compileSelectionProgram(prepared, views);
+  const inputShape = program.model.graph.inputs.find((i) => i.name === program.imageInput)!.shape as number[];
+  const rowSize = inputShape.slice(1).reduce((a, b) => a * b, 1);
+  ctx.onEvent?.({ type: 'phase', phase: 'gps-select', detail: `SupCon gradients over the training set (two views per image, τ = ${SUPCON_TAU})` });
+  const G = await accumulateGradients(program, ctx.trainBatches(2), rowSize, (done) => ctx.onEvent?.({ type: 'progress', phase: 'gps:select', done: done / 2, total: 0, detail: 'images' }), ctx.signal);
+  const matrices: GpsMatrix[] = program.weights.map((w) => ({ ...w, idx: Array.from(topKPerRow(G.get(w.name)!, w, k)) }));
+  const blockCounts: Record<string, number> = {};
+  for (const m of matrices) blockCounts[blockLabel(m.block)] = (blockCounts[blockLabel(m.block)] ?? 0) + m.idx.length;
+  const selected = matrices.reduce((a, m) => a + m.idx.length, 0);
+  const totalWeights = matrices.reduce((a, m) => a + m.rows * m.cols, 0);
+  ctx.onEvent?.({ type: 'log', level: 'info', message: `GPS selected ${selected} of ${totalWeights} weights (${((100 * selected) / totalWeights).toFixed(3)} %), K = ${k} per neuron.` });
+  return { k, tau: SUPCON_TAU, matrices, blockCounts, selected, totalWeights };
+}
+
+/** W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout. */
+function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
+  const size = m.shape.reduce((a, c) => a * c, 1);
+  const onehot = new Float32Array(K * size);
+  for (let r = 0; r < m.rows; r++) for (let j = 0; j < K; j++) onehot[j * size + flatIndex(m, r, m.idx[r * K + j])] = 1;
+  const S = b.constant(tensor('float32', [K, ...m.shape], onehot), 'gps_onehot');
+  // δ [rows, K] → [K, rows] → broadcastable against [K, …shape]: rows sit on the output axis of the layout
+  const bshape = m.layout === 'out-in' ? [K, m.rows, ...m.shape.slice(1).map(() => 1)] : [K, 1, m.rows];
+  const d = b.reshape(b.transpose(gpsDelta(m.name), [1, 0]), bshape);
+  const scattered = b.reduceSum(b.mul(d, S), [0], false);
+  return b.add(m.name, scattered);
+}
+
+/** Dense merged weight: W0 with the selected entries replaced by W0 + δ (float32, as the graph computes it). */
+export function mergeGpsWeight(w0: Tensor, m: GpsMatrix, K: number, delta: Tensor): Tensor {
+  const out = new Float32Array(w0.data as Float32Array);
+  const d = delta.data as Float32Array;
+  for (let r = 0; r < m.rows; r++)
+    for (let j = 0; j < K; j++) {
+      const at = flatIndex(m, r, m.idx[r * K + j]);
+      out[at] = Math.fround(out[at] + d[r * K + j]);
+    }
+  return { dtype: 'float32', dims: [...w0.dims], data: out };
+}
+
+export const gps: Method = {
+  name: 'gps',
+  title: 'GPS (gradient-based parameter selection)',
+  summary: 'Picks the few most task-relevant weights of every neuron from contrastive gradients, then trains only those plus biases: about 0.2 % of the weights, strong on small datasets.',
+  options: [{ name: 'k', flag: '--gps-k', description: 'weights selected per neuron (K)', default: 1, kind: 'integer', min: 1 }],
+  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
+  async prepare(ctx, saved) {
+    const k = Number(ctx.options.k ?? 1);
+    const state = (saved as GpsState | undefined) ?? (await select(ctx, k));
+    const K = state.k;
+    const wd = Number(ctx.options.weightDecay ?? gps.defaults.weightDecay);
+    const deltas = new Map(state.matrices.map((m) => [gpsDelta(m.name), m]));
+    let biases: string[] = [];
+    return {
+      program: {
+        transform: (g, b) => {
+          for (const m of state.matrices) {
+            if (!g.initializers.has(m.name)) continue;
+            g.initializers.set(gpsDelta(m.name), tensor('float32', [m.rows, K]));
+            const w = maskedWeight(g, b, m, K);
+            // every reader of W0 now reads W0 + scatter(idx, δ); the Add that forms it keeps reading W0
+            const adder = g.nodes[g.nodes.length - 1];
+            replaceUses(g, m.name, w);
+            adder.inputs[0] = m.name;
+          }
+        },
+        trainable: (g) => {
+          biases = biasTensors(g);
+          return [
+            ...[...deltas.keys()].filter((d) => g.initializers.has(d)).map((name) => ({ name, weightDecay: 0 })),
+            ...biases.map((name) => ({ name, weightDecay: 0 })),
+            { name: HEAD_WEIGHT, weightDecay: wd },
+            { name: HEAD_BIAS, weightDecay: 0 },
+          ];
+        },
+      },
+      state,
+      merge(backbone: Model, trained: Map<string, Tensor>): Model {
+        const merged = mergeByName(backbone, trained);
+        for (const [d, m] of deltas) {
+          const delta = trained.get(d);
+          if (delta) merged.graph.initializers.set(m.name, mergeGpsWeight(backbone.graph.initializers.get(m.name)!, m, K, delta));
+        }
+        return merged;
+      },
+      describe: () => ({ trains: 'selected weights, biases and head', k: K, selectedWeights: state.selected, selectedPercent: Number(((100 * state.selected) / state.totalWeights).toFixed(4)), blockCounts: JSON.stringify(state.blockCounts) }),
+      writeExtras: async (outDir, backbone, trained) => [await writeGpsPatch(outDir, backbone, trained, state, ctx.backbone.features)],
+    };
+  },
+};

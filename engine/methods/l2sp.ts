@@ -1,0 +1,48 @@
+/**
+ * L2-SP (METHODS.md, baselines; Li, Grandvalet, Davoine, ICML 2018): full fine-tuning with the penalty
+ * (λ/2)·‖θ − θ0‖² towards the pretrained weights instead of weight decay (the reference SPD is compared with).
+ * Implemented as an update rule: the penalty's gradient λ(θ − θ0) is added to the (clipped) loss gradient
+ * before the Adam moments, i.e. exactly Adam on loss + (λ/2)‖θ − θ0‖² (clipping aside). The new head is
+ * excluded from the penalty (its θ0 is a random init) and gets plain AdamW decay instead, as in the paper's
+ * separate β‖w_head‖² term.
+ */
+import { adamW, type UpdateRule } from '../programs/optimizer';
+import { allParameters, batchNormStatistics } from './full';
+import { mergeByName, type Method } from './method';
+
+export function l2spUpdate(lambda: number): UpdateRule {
+  return (u) => {
+    if (u.isHead) return adamW(u);
+    const { b } = u;
+    const anchor = b.constant(u.initial, 'l2sp_anchor');
+    const grad = b.add(u.grad, b.mul(b.scalar(lambda), b.sub(u.param, anchor)));
+    return adamW({ ...u, grad, weightDecay: 0 });
+  };
+}
+
+export const l2sp: Method = {
+  name: 'l2sp',
+  title: 'L2-SP (full fine-tuning anchored to the pretrained weights)',
+  summary: 'Trains every weight but pulls them back towards the pretrained values instead of towards zero: full fine-tuning that forgets less.',
+  options: [
+    // Li et al. use α = 0.1 for the SP term with SGD; with Adam the same λ is a mild pull
+    { name: 'lambda', flag: '--l2sp-lambda', description: 'strength λ of the (λ/2)·‖θ − θ0‖² penalty', default: 0.1, kind: 'number', min: 0 },
+  ],
+  defaults: { lr: 1e-4, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0.1, clipNorm: 1 },
+  async prepare(ctx) {
+    const lambda = Number(ctx.options.lambda ?? 0.1);
+    const wd = Number(ctx.options.weightDecay ?? l2sp.defaults.weightDecay);
+    return {
+      program: {
+        trainable: (g) => {
+          const stats = batchNormStatistics(g);
+          return allParameters(g, wd).filter((t) => !stats.has(t.name));
+        },
+      },
+      update: l2spUpdate(lambda),
+      state: {},
+      merge: mergeByName,
+      describe: () => ({ trains: 'all weights', l2spLambda: lambda }),
+    };
+  },
+};
