@@ -24,6 +24,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface Bridge {
   url: string;
+  userData: string;
   ctx: HandlerContext;
   /** paths the next dialogs return (null = the user cancelled) */
   dialogAnswers: (string | null)[];
@@ -115,6 +116,7 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
 
   return {
     url: `http://127.0.0.1:${port}/`,
+    userData,
     ctx,
     dialogAnswers,
     async close() {

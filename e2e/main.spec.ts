@@ -15,16 +15,34 @@ import { AllowList } from '../main/security/allow-list';
 import { ModelCache, loadCatalogue } from '../main/catalogue/catalogue';
 import { Workspace } from '../main/workspace/workspace';
 import { repo, shared } from './helpers';
+import type { AppEvent } from '../main/ipc/types';
+import type { HandlerContext } from '../main/ipc/handlers';
+import type { Channel, Request, Response } from '../main/ipc/contract';
+import { existsSync } from 'node:fs';
+
+async function call<C extends Channel>(ctx: HandlerContext, channel: C, request: Request<C>): Promise<Response<C>> {
+  const env = await dispatch(ctx, channel, request);
+  if (!env.ok) throw Object.assign(new Error(env.error.message), env.error);
+  return env.value as Response<C>;
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 const worker = join(repo, 'main/jobs/worker.ts');
 
-async function context(dialogAnswers: (string | null)[] = []) {
-  const userData = await mkdtemp(join(tmpdir(), 'attune-main-'));
+async function context(dialogAnswers: (string | null)[] = [], emit: (e: AppEvent) => void = () => undefined, userDataDir?: string) {
+  const userData = userDataDir ?? (await mkdtemp(join(tmpdir(), 'attune-main-')));
   return createContext({
     userData,
     workerFactory: nodeWorkerFactory(worker),
     dialogs: { chooseFolder: async () => dialogAnswers.shift() ?? null, chooseFile: async () => dialogAnswers.shift() ?? null },
-    emit: () => undefined,
+    emit,
     version: 'test',
     platform: process.platform,
     transport: 'e2e-bridge',
@@ -119,6 +137,88 @@ describe('Job host', () => {
     await assert.rejects(jobs.call('crash', []), (e: Error & { code?: string }) => e.code === 'worker-crashed');
     const caps = await jobs.call<Record<string, boolean>>('capabilities', []);
     assert.equal(typeof caps.scanDataset, 'boolean');
+    jobs.dispose();
+  });
+});
+
+describe('Engine jobs through the real handlers', () => {
+  it('reports a crashed training process, keeps serving, and resumes the run', { timeout: 300_000 }, async () => {
+    const events: AppEvent[] = [];
+    const busi = join(shared, 'datasets', 'busi-ultrasound');
+    const ctx = await context([busi], (e) => events.push(e));
+    const p = await call(ctx, 'projects:create', { name: 'Crash and resume' });
+    await call(ctx, 'data:chooseFolder', { projectId: p.id });
+    const scan = await call(ctx, 'data:scan', { projectId: p.id });
+    assert.equal(scan.total, 780);
+    const { jobId } = await call(ctx, 'models:download', { entryId: 'tiny-cnn-random' });
+    await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
+    await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-cnn-random' });
+    await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {} } });
+    const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
+    const finished = () => events.find((e) => e.type === 'job-finished' && e.runId === runId);
+    await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step') || !!finished(), 180_000, 'a training step');
+    assert.equal(finished(), undefined, `training ended early: ${JSON.stringify(finished())}`);
+
+    ctx.jobs.dispose(); // the engine process dies mid-training
+    await until(() => !!finished(), 10_000, 'the crash report');
+    const crash = finished() as Extract<AppEvent, { type: 'job-finished' }>;
+    assert.equal(crash.ok, false);
+    assert.equal(crash.error?.code, 'worker-crashed');
+    const failed = await call(ctx, 'runs:get', { projectId: p.id, runId });
+    assert.equal(failed.status, 'failed');
+    assert.ok(failed.error?.hint);
+    assert.ok((await call(ctx, 'projects:list', {})).length === 1, 'the app keeps serving requests');
+
+    events.length = 0;
+    await call(ctx, 'runs:resume', { projectId: p.id, runId });
+    await until(() => !!finished(), 240_000, 'the resumed run');
+    const done = finished() as Extract<AppEvent, { type: 'job-finished' }>;
+    assert.ok(done.ok, `resume failed: ${JSON.stringify(done.error)}`);
+    const run = await call(ctx, 'runs:get', { projectId: p.id, runId });
+    assert.equal(run.status, 'done');
+    assert.equal(run.epochs.length, 2);
+    assert.ok(run.provider, 'the execution provider is recorded');
+    const evaluation = await call(ctx, 'runs:evaluate', { projectId: p.id, runId });
+    assert.equal(evaluation.classes.length, 3);
+    assert.equal(evaluation.confusion.flat().reduce((a, b) => a + b, 0), evaluation.perClass.reduce((a, c) => a + c.support, 0));
+    ctx.jobs.dispose();
+  });
+});
+
+describe('Cancelling training', () => {
+  it('stops at the next step, marks the run cancelled and resumable', { timeout: 300_000 }, async () => {
+    const events: AppEvent[] = [];
+    const ctx = await context([join(shared, 'datasets', 'busi-ultrasound')], (e) => events.push(e));
+    const p = await call(ctx, 'projects:create', { name: 'Cancel' });
+    await call(ctx, 'data:chooseFolder', { projectId: p.id });
+    await call(ctx, 'data:scan', { projectId: p.id });
+    const { jobId } = await call(ctx, 'models:download', { entryId: 'tiny-vit-random' });
+    await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
+    await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-vit-random' });
+    await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 3, batchSize: 16, learningRate: 1e-3, seed: 1, options: {} } });
+    const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
+    const finished = () => events.find((e) => e.type === 'job-finished' && e.runId === runId) as Extract<AppEvent, { type: 'job-finished' }> | undefined;
+    await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step') || !!finished(), 180_000, 'a training step');
+    assert.deepEqual(await call(ctx, 'jobs:cancel', { jobId: runId }), { cancelled: true });
+    await until(() => !!finished(), 30_000, 'the cancel');
+    assert.equal(finished()!.cancelled, true);
+    const run = await call(ctx, 'runs:get', { projectId: p.id, runId });
+    assert.equal(run.status, 'cancelled');
+    assert.equal(run.error, null);
+    ctx.jobs.dispose();
+  });
+});
+
+describe('Bundled worker (what Electron runs as a utility process)', () => {
+  const bundled = join(repo, 'out/main/worker.js');
+  it('scans with the engine bundled by electron-vite', { skip: existsSync(bundled) ? false : 'run `npm run build` first' }, async () => {
+    const jobs = new JobHost(nodeWorkerFactory(bundled, []));
+    const caps = await jobs.call<Record<string, boolean>>('capabilities', []);
+    assert.equal(caps.scanDataset, true);
+    assert.equal(caps.trainRun, true);
+    const scanDir = await mkdtemp(join(tmpdir(), 'attune-scan-'));
+    const report = await jobs.call<{ total: number }>('scanDataset', [join(shared, 'datasets', 'busi-ultrasound'), { cacheDir: scanDir }]);
+    assert.equal(report.total, 780);
     jobs.dispose();
   });
 });

@@ -2,7 +2,7 @@
  * Electron main process: one window, menu, dialogs, IPC (validated by main/ipc/contract.ts),
  * and engine jobs in utility processes (main/jobs). Main never runs training on its own event loop.
  */
-import { app, BrowserWindow, dialog, ipcMain, Menu, session, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, session, shell } from 'electron';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createContext } from './context';
@@ -30,7 +30,7 @@ async function createWindow(): Promise<void> {
     minHeight: 680,
     show: false,
     title: 'Attune',
-    backgroundColor: '#f6f7f9',
+    backgroundColor: nativeTheme.shouldUseDarkColors ? '#14181e' : '#f6f7f9',
     icon: app.isPackaged ? join(process.resourcesPath, 'icon.png') : join(here, '../../resources/icon.png'),
     webPreferences: {
       preload: join(here, '../preload/index.cjs'),
@@ -57,25 +57,34 @@ app.whenReady().then(async () => {
   // no permissions (camera, notifications, …) for the renderer
   session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
 
-  ctx = await createContext({
-    userData: app.getPath('userData'),
-    workerFactory: electronWorkerFactory(join(here, 'worker.js')),
-    dialogs: {
-      async chooseFolder({ title, buttonLabel }) {
-        const r = await dialog.showOpenDialog(win!, { title, buttonLabel, properties: ['openDirectory', 'createDirectory'] });
-        return r.canceled ? null : (r.filePaths[0] ?? null);
+  try {
+    ctx = await createContext({
+      userData: app.getPath('userData'),
+      workerFactory: electronWorkerFactory(join(here, 'worker.js')),
+      dialogs: {
+        async chooseFolder({ title, buttonLabel }) {
+          const r = await dialog.showOpenDialog(win!, { title, buttonLabel, properties: ['openDirectory', 'createDirectory'] });
+          return r.canceled ? null : (r.filePaths[0] ?? null);
+        },
+        async chooseFile({ title, filters }) {
+          const r = await dialog.showOpenDialog(win!, { title, filters, properties: ['openFile'] });
+          return r.canceled ? null : (r.filePaths[0] ?? null);
+        },
       },
-      async chooseFile({ title, filters }) {
-        const r = await dialog.showOpenDialog(win!, { title, filters, properties: ['openFile'] });
-        return r.canceled ? null : (r.filePaths[0] ?? null);
-      },
-    },
-    emit: send,
-    reveal: (p) => shell.showItemInFolder(p),
-    version: app.getVersion(),
-    platform: process.platform,
-    transport: 'electron',
-  });
+      emit: send,
+      reveal: (p) => shell.showItemInFolder(p),
+      version: app.getVersion(),
+      platform: process.platform,
+      transport: 'electron',
+    });
+  } catch (e) {
+    dialog.showErrorBox(
+      'Attune cannot open its workspace',
+      `${(e as Error).message}\n\nCheck that the workspace folder (${app.getPath('userData')}) is on a connected drive and that you can write to it, then start Attune again.`,
+    );
+    app.quit();
+    return;
+  }
 
   ipcMain.handle(INVOKE_CHANNEL, (event, channel: unknown, request: unknown) => {
     if (event.sender !== win?.webContents) return { ok: false, error: { code: 'forbidden', message: 'Request from an unknown window.', hint: '' } };

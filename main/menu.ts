@@ -1,8 +1,9 @@
 import { Menu, type BrowserWindow, type MenuItemConstructorOptions } from 'electron';
+import { EVENT_CHANNEL } from './ipc/channels';
 
 export function buildMenu(getWin: () => BrowserWindow | null): Menu {
   const isMac = process.platform === 'darwin';
-  const go = (route: string) => () => getWin()?.webContents.send('attune:event', { type: 'navigate', route });
+  const go = (route: string) => () => getWin()?.webContents.send(EVENT_CHANNEL, { type: 'navigate', route });
   const template: MenuItemConstructorOptions[] = [
     ...(isMac ? [{ role: 'appMenu' as const }] : []),
     {

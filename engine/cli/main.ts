@@ -3,6 +3,7 @@
  * Errors a user can act on print what happened and what to do; anything else is a bug and prints a stack.
  */
 import { isAttuneError } from '../errors';
+import { applyPatchCommand } from './commands/apply-patch';
 import { exportCommand } from './commands/export';
 import { predictCommand } from './commands/predict';
 import { scanCommand } from './commands/scan';
@@ -14,7 +15,7 @@ interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Command[] = [scanCommand, trainCommand, exportCommand, predictCommand];
+const COMMANDS: Command[] = [scanCommand, trainCommand, exportCommand, predictCommand, applyPatchCommand];
 
 function help(): void {
   console.log('usage: npm run attune -- <command> [options]\n\ncommands:');

@@ -5,7 +5,7 @@
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
 import { attrFloat, attrInt, consumers, producers, type Graph, type Node } from '../ir/graph';
-import { isFloat } from '../ir/tensor';
+import { isFloat, type Tensor } from '../ir/tensor';
 
 export interface LinearLayer {
   node: Node;
@@ -148,4 +148,22 @@ export function parameterCount(g: Graph): number {
   let n = 0;
   for (const t of g.initializers.values()) if (isFloat(t.dtype) && t.dims.length > 0) n += t.data.length;
   return n;
+}
+
+/**
+ * Sets the value a node reads at `input` in a merged model. Exporters tie identical tensors (torch's
+ * zero-initialised attention biases end up as one initializer read by several layers): when others read
+ * it too, the node gets its own copy under a new name instead of changing every reader.
+ */
+export function setOwnedInput(m: { graph: Graph }, nodeName: string, input: string, t: Tensor): void {
+  const g = m.graph;
+  const readers = g.nodes.filter((n) => n.inputs.includes(input));
+  if (readers.length <= 1) {
+    g.initializers.set(input, t);
+    return;
+  }
+  let name = `${input}::${nodeName}`;
+  while (g.initializers.has(name)) name += '_';
+  g.initializers.set(name, t);
+  g.nodes = g.nodes.map((n) => (n.name === nodeName ? { ...n, inputs: n.inputs.map((i) => (i === input ? name : i)) } : n));
 }

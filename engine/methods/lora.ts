@@ -9,7 +9,7 @@ import type { Builder } from '../ir/builder';
 import type { Graph, Model } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { deriveSeed, mulberry32, normal } from '../util/random';
-import { blockLinears, type LinearLayer } from './layers';
+import { blockLinears, setOwnedInput, type LinearLayer } from './layers';
 import { mergeByName, type Method } from './method';
 
 export const loraA = (w: string) => `${w}::lora_A`;
@@ -62,6 +62,7 @@ export const lora: Method = {
     const layers = blockLinears(ctx.backbone.model.graph);
     if (!layers.length) throw new Error('LoRA found no linear layers inside transformer blocks in this backbone');
     const layouts = new Map(layers.map((l) => [l.weight, l.layout]));
+    const readers = new Map(layers.map((l) => [l.weight, l.node.name]));
     const init = new Map<string, Tensor>();
     layers.forEach((l, i) => {
       const rng = mulberry32(deriveSeed(ctx.seed, 0x10a4, i));
@@ -95,7 +96,7 @@ export const lora: Method = {
         for (const [w, layout] of layouts) {
           const a = trained.get(loraA(w)) ?? init.get(loraA(w))!;
           const bm = trained.get(loraB(w)) ?? init.get(loraB(w))!;
-          merged.graph.initializers.set(w, mergeLora(backbone.graph.initializers.get(w)!, layout, a, bm, scale));
+          setOwnedInput(merged, readers.get(w)!, w, mergeLora(backbone.graph.initializers.get(w)!, layout, a, bm, scale));
         }
         return merged;
       },

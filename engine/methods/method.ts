@@ -64,6 +64,24 @@ export interface PreparedMethod {
   describe(): Record<string, OptionValue>;
   /** extra export files (GPS: the sparse patch); returns their paths */
   writeExtras?(outDir: string, backbone: Model, trained: Map<string, Tensor>): Promise<string[]>;
+  /** called after every train step with the step's (first-copy) logits [B, C] (PACE-fast keeps them per sample) */
+  afterStep?(at: StepResult): void;
+  /** per-epoch diagnostics on held-out images (PACE: FP-distance); merged into the epoch event's diagnostics */
+  epochDiagnostics?(params: Map<string, Tensor>, heldOut: AsyncIterable<HeldOutBatch>): Promise<Record<string, number>>;
+}
+
+export interface StepResult {
+  epoch: number;
+  step: number;
+  batchFiles: string[];
+  count: number;
+  logits: Float32Array;
+}
+
+export interface HeldOutBatch {
+  x: Float32Array;
+  count: number;
+  files: string[];
 }
 
 export interface Method {

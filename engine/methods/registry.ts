@@ -1,10 +1,15 @@
 /** All methods by name. Adding a method: write its module and add one line here. */
 import { AttuneError } from '../errors';
+import { bitfit } from './bitfit';
 import { full } from './full';
+import { gps } from './gps';
+import { l2sp } from './l2sp';
 import { linear } from './linear';
+import { lora } from './lora';
 import type { Method } from './method';
+import { pace } from './pace';
 
-export const METHODS: Method[] = [linear, full];
+export const METHODS: Method[] = [linear, full, bitfit, lora, l2sp, gps, pace];
 
 export function getMethod(name: string): Method {
   const m = METHODS.find((x) => x.name === name);

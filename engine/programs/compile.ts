@@ -45,6 +45,11 @@ export interface MethodProgram {
   extraInputs?: ExtraInput[];
   /** named scalar outputs to report (e.g. a consistency term) */
   reportScalars?: Record<string, string>;
+  /**
+   * the train graph is folded at batch × this (default 1): PACE runs the batch concatenated with itself,
+   * so its transform sees a [2B, …] forward, feeds a [B, …] image input and slices LOGITS back to [B, C]
+   */
+  trainBatchMultiplier?: number;
 }
 
 export interface TrainProgramOptions {
@@ -124,7 +129,7 @@ async function shapesOf(m: Model, feeds: Record<string, Tensor>): Promise<ShapeM
 }
 
 export async function compileTrainProgram(prepared: Model, method: MethodProgram, opts: TrainProgramOptions): Promise<TrainProgram> {
-  const { model, shapes: foldedShapes, imageInput } = await foldFor(prepared, opts.batch);
+  const { model, shapes: foldedShapes, imageInput } = await foldFor(prepared, opts.batch * (method.trainBatchMultiplier ?? 1));
   const g = model.graph;
   const b = new Builder(g, 'attune', 'float32', model.opset);
   method.transform?.(g, b, foldedShapes);

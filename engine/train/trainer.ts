@@ -396,6 +396,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
       state.feeds(feeds);
       const out = await trainSession.run(feeds);
       state.update(out);
+      ctx.methodPrepared.afterStep?.({ epoch, step, batchFiles: bt.files, count: bt.count, logits: out['attune_logits'].data as Float32Array });
       const loss = (out[LOSS].data as Float32Array)[0];
       if (!Number.isFinite(loss))
         throw new AttuneError('diverged', `Training diverged at epoch ${epoch + 1}, step ${step + 1} (loss is ${loss}).`, 'Lower the learning rate (e.g. divide it by 10) and start a new run.');
@@ -426,6 +427,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     await save(files.last, state.values, progress);
     const diagnostics: Record<string, number> = {};
     for (const [k, v] of Object.entries(diagSums)) diagnostics[k.replace(/^attune_/, '')] = v / Math.max(1, step);
+    if (ctx.methodPrepared.epochDiagnostics && !cached && ctx.items.val.length) Object.assign(diagnostics, await ctx.methodPrepared.epochDiagnostics(params, evalBatches('val')));
     const ev: EngineEvent = {
       type: 'epoch',
       epoch,

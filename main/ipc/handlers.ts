@@ -13,7 +13,7 @@ import type { SettingsStore } from '../settings';
 import { Workspace, runSummary } from '../workspace/workspace';
 import { ModelCache, loadCatalogue } from '../catalogue/catalogue';
 import type { AppEvent, Project, RunRecord, RunSummary } from './types';
-import type { EngineEvent, EvaluationReport, MethodListing, ScanReport, TrainRequest, TrainResult } from '../jobs/engine-contract';
+import type { EngineEvent, EvaluationReport, ExportResult, MethodListing, ScanReport, TrainRequest, TrainResult } from '../jobs/engine-contract';
 import { readJson, writeJsonAtomic } from '../workspace/atomic';
 
 export interface Dialogs {
@@ -81,6 +81,21 @@ async function catalogue(ctx: HandlerContext) {
   const cache = new ModelCache(ws.modelCacheDir);
   ctx.allow.allow(cache.dir);
   return { entries: await loadCatalogue(s.catalogueSource), cache };
+}
+
+/** Runs a job that the user can cancel with jobs:cancel {jobId}; a cancel becomes a 'cancelled' error. */
+async function cancellable<T>(ctx: HandlerContext, jobId: string, message: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  ctx.live.get(jobId)?.abort();
+  const controller = new AbortController();
+  ctx.live.set(jobId, controller);
+  try {
+    return await run(controller.signal);
+  } catch (e) {
+    if (controller.signal.aborted) throw new UserError('cancelled', message, 'Start it again when you are ready.');
+    throw e;
+  } finally {
+    if (ctx.live.get(jobId) === controller) ctx.live.delete(jobId);
+  }
 }
 
 function startTraining(ctx: HandlerContext, ws: Workspace, record: RunRecord): void {
@@ -209,9 +224,14 @@ export const handlers: Handlers = {
     const p = grantProject(ctx, await ws.getProject(req.projectId));
     const data = need(p.data, 'No data chosen yet.', 'Choose a folder of labelled images or a labels CSV first.');
     const jobId = `scan-${p.id}`;
-    const report = await ctx.jobs.call<ScanReport>('scanDataset', [ctx.allow.check(data.path), { csvPath: data.csvPath, cacheDir: join(ws.root, 'scan-cache') }], {
-      onEvent: (event) => ctx.emit({ type: 'job-event', jobId, event }),
-    });
+    const report = await cancellable(ctx, jobId, 'The scan was cancelled.', (signal) =>
+      ctx.jobs.call<ScanReport>('scanDataset', [ctx.allow.check(data.path), { csvPath: data.csvPath, cacheDir: join(ws.root, 'scan-cache') }], {
+        dedicated: true,
+        signal,
+        cancelGraceMs: 500,
+        onEvent: (event) => ctx.emit({ type: 'job-event', jobId, event }),
+      }),
+    );
     p.scan = report;
     p.scannedAt = new Date().toISOString();
     await ws.saveProject(p);
@@ -273,7 +293,9 @@ export const handlers: Handlers = {
     const ws = await workspaceOf(ctx);
     const p = grantProject(ctx, await ws.getProject(req.projectId));
     const model = need(p.model, 'No backbone chosen yet.', 'Pick a model from the catalogue or open an ONNX file.');
-    const info = await ctx.jobs.call<NonNullable<typeof model.info>>('inspectBackbone', [ctx.allow.check(model.path)]);
+    const info = await cancellable(ctx, `inspect-${p.id}`, 'The model check was cancelled.', (signal) =>
+      ctx.jobs.call<NonNullable<typeof model.info>>('inspectBackbone', [ctx.allow.check(model.path)], { dedicated: true, signal, cancelGraceMs: 500 }),
+    );
     p.model = { ...model, info };
     await ws.saveProject(p);
     return info;
@@ -398,21 +420,18 @@ export const handlers: Handlers = {
     const record = await ws.getRun(req.projectId, req.runId);
     const outDir = ctx.allow.check(req.outDir);
     const jobId = `export-${record.id}`;
-    const controller = new AbortController();
-    ctx.live.set(jobId, controller);
-    try {
-      const result = await ctx.jobs.call<{ outDir: string; files: string[] }>('exportRun', [record.runDir, outDir], {
+    const result = await cancellable(ctx, jobId, 'The export was cancelled.', (signal) =>
+      ctx.jobs.call<ExportResult>('exportRun', [record.runDir, outDir], {
         dedicated: true,
-        signal: controller.signal,
+        signal,
+        cancelGraceMs: 2000,
         onEvent: (event) => ctx.emit({ type: 'job-event', jobId, runId: record.id, event }),
-      });
-      record.exports = [...new Set([...record.exports, result.outDir])];
-      await ws.saveRun(record);
-      ctx.allow.allow(result.outDir);
-      return result;
-    } finally {
-      ctx.live.delete(jobId);
-    }
+      }),
+    );
+    record.exports = [...new Set([...record.exports, result.outDir])];
+    await ws.saveRun(record);
+    ctx.allow.allow(result.outDir);
+    return result;
   },
   async 'export:chooseImage'(_req, ctx) {
     const file = await ctx.dialogs.chooseFile({ title: 'Choose an image to try the exported model on', filters: [{ name: 'Images', extensions: ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'bmp', 'webp'] }] });

@@ -100,11 +100,14 @@ export interface CatalogueEntryView {
   name: string;
   description: string;
   sizeBytes: number | null;
+  /** 0 = not known until the model is checked */
   inputSize: number;
   parameters: number | null;
   licence: string;
   recommended: boolean;
   source: string;
+  /** the current catalogue source can provide it (or it is already cached) */
+  available: boolean;
   cached: boolean;
   cachedPath: string | null;
   partialBytes: number;

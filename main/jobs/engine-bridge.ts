@@ -4,7 +4,8 @@
  * never in Electron's main event loop.
  *
  * The engine is written concurrently; functions are looked up by name in `engine/api.ts` (the lead's façade) first,
- * then in the modules that implement them today (data/scan, train/trainer, export/export, backbone/load, methods/registry).
+ * then in the modules that implement them today (data/scan, train/trainer, export/export, backbone/load, methods/registry,
+ * methods/recommend, predict/predict).
  * A function that does not exist yet raises a clear "not available yet" error: the UI never shows invented results.
  */
 import { access, readFile } from 'node:fs/promises';
@@ -23,7 +24,6 @@ import type {
   TrainResult,
 } from './engine-contract';
 import { UserError } from '../ipc/errors';
-import { recommendMethod } from '../methods';
 
 type AnyFn = (...args: any[]) => any;
 type Loader = () => Promise<Record<string, unknown>>;
@@ -31,7 +31,7 @@ type Loader = () => Promise<Record<string, unknown>>;
 /** Vite (electron-vite build of the worker) resolves this at build time; under plain Node/tsx it throws and we fall back. */
 function viteModules(): Record<string, Loader> | null {
   try {
-    return import.meta.glob(['../../engine/api.ts', '../../engine/data/scan.ts', '../../engine/train/trainer.ts', '../../engine/export/export.ts', '../../engine/backbone/load.ts', '../../engine/methods/registry.ts']) as Record<string, Loader>;
+    return import.meta.glob(['../../engine/api.ts', '../../engine/data/scan.ts', '../../engine/train/trainer.ts', '../../engine/export/export.ts', '../../engine/backbone/load.ts', '../../engine/methods/registry.ts', '../../engine/methods/recommend.ts', '../../engine/predict/predict.ts']) as Record<string, Loader>;
   } catch {
     return null;
   }
@@ -41,7 +41,7 @@ async function nodeModules(): Promise<Record<string, Loader>> {
   const here = dirname(fileURLToPath(import.meta.url));
   const engine = join(here, '..', '..', 'engine');
   const out: Record<string, Loader> = {};
-  const files = ['api.ts', 'data/scan.ts', 'train/trainer.ts', 'export/export.ts', 'backbone/load.ts', 'methods/registry.ts'].map((f) => join(engine, f));
+  const files = ['api.ts', 'data/scan.ts', 'train/trainer.ts', 'export/export.ts', 'backbone/load.ts', 'methods/registry.ts', 'methods/recommend.ts', 'predict/predict.ts'].map((f) => join(engine, f));
   for (const file of files) {
     if (await access(file).then(() => true, () => false)) out[file] = () => import(pathToFileURL(file).href);
   }
@@ -93,7 +93,7 @@ export async function engineCapabilities(): Promise<Record<string, boolean>> {
     trainRun: has('trainRun'),
     evaluateRun: has('evaluateRun', 'trainRun'),
     exportRun: has('exportRun'),
-    predictWithModel: has('predictWithModel'),
+    predictWithModel: has('predictWithModel', 'predictFiles'),
   };
 }
 
@@ -232,7 +232,9 @@ export const engine: EngineContract = {
     if (typeof list === 'function') return (await (list as AnyFn)(ctx)) as MethodListing;
     const registry = await engineExport('METHODS');
     if (!Array.isArray(registry)) await engineFunction('listMethods'); // throws "not available yet"
-    return methodListingFromRegistry(registry as any[], ctx.trainCount ?? null);
+    const recommend = await engineExport('recommendMethod');
+    const rec = typeof recommend === 'function' && ctx.trainCount ? (recommend as AnyFn)(ctx.trainCount, {}) : null;
+    return methodListingFromRegistry(registry as any[], rec);
   },
 
   async trainRun(request: TrainRequest, opts): Promise<TrainResult> {
@@ -293,39 +295,43 @@ export const engine: EngineContract = {
   },
 
   async predictWithModel(modelPath, files): Promise<Prediction[]> {
-    const fn = await engineFunction('predictWithModel');
-    const r = await fn(modelPath, files);
-    return (Array.isArray(r) ? r : r?.predictions ?? []).map((p: any, i: number) => ({
-      file: String(p?.file ?? files[i]),
-      label: String(p?.label ?? p?.predicted ?? ''),
-      confidence: num(p?.confidence),
-      probabilities: Array.isArray(p?.probabilities)
-        ? p.probabilities.map((q: any) => ({ label: String(q?.label), p: num(q?.p ?? q?.probability) }))
-        : Object.entries(p?.probabilities ?? {}).map(([label, v]) => ({ label, p: num(v) })),
-    }));
+    const fn = await engineFunction('predictWithModel', 'predictFiles');
+    const r = await fn(modelPath, files, { topK: 50 });
+    return (Array.isArray(r) ? r : r?.predictions ?? []).map((p: any, i: number) => {
+      const probs = p?.probabilities ?? p?.top ?? [];
+      return {
+        file: String(p?.file ?? files[i]),
+        label: String(p?.label ?? p?.predicted ?? ''),
+        confidence: num(p?.confidence ?? p?.probability),
+        probabilities: Array.isArray(probs)
+          ? probs.map((q: any) => ({ label: String(q?.label), p: num(q?.p ?? q?.probability) }))
+          : Object.entries(probs).map(([label, v]) => ({ label, p: num(v) })),
+      };
+    });
   },
 };
 
-function methodListingFromRegistry(methods: any[], trainCount: number | null): MethodListing {
-  const rec = recommendMethod(methods.map((m) => String(m.name)), trainCount);
+function methodListingFromRegistry(methods: any[], rec: any): MethodListing {
+  const recName: string | null = typeof rec?.method === 'string' && methods.some((m) => m.name === rec.method) ? rec.method : null;
+  const numeric = (o: Record<string, unknown> = {}) => Object.fromEntries(Object.entries(o).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
   return {
     device: 'unknown',
     methods: methods.map((m) => {
       const options: Record<string, number> = {};
       for (const o of m.options ?? []) if (typeof o?.default === 'number') options[o.name] = o.default;
+      const isRec = m.name === recName;
+      const d = { ...m.defaults, ...(isRec ? rec.hyper : {}) };
       return {
         name: String(m.name),
         title: String(m.title ?? m.name),
         summary: String(m.summary ?? ''),
         trainableShare: null,
         secondsPerEpoch: null,
-        recommended: rec?.name === m.name,
-        why: rec && rec.name === m.name ? rec.why : undefined,
-        defaults: { epochs: num(m.defaults?.epochs, 10), batchSize: num(m.defaults?.batch, 32), learningRate: num(m.defaults?.lr, 1e-3), ...options },
+        recommended: isRec,
+        why: isRec ? String(rec.reason) : rec?.alternative?.method === m.name ? String(rec.alternative.reason) : undefined,
+        defaults: { epochs: num(d?.epochs, 10), batchSize: num(d?.batch, 32), learningRate: num(d?.lr, 1e-3), ...options, ...(isRec ? numeric(rec.options) : {}) },
       };
     }),
-    recommendation: rec,
+    recommendation: recName ? { name: recName, why: String(rec.reason), alternative: rec.alternative ? { name: String(rec.alternative.method), why: String(rec.alternative.reason) } : undefined } : null,
   };
 }
-
-export type { EngineEvent };

@@ -82,7 +82,7 @@ export interface MethodInfo {
 export interface MethodListing {
   device: string;
   methods: MethodInfo[];
-  recommendation: { name: string; why: string } | null;
+  recommendation: { name: string; why: string; alternative?: { name: string; why: string } } | null;
 }
 
 export interface TrainRequest {

@@ -26,11 +26,16 @@ interface Pending {
 
 export class JobCrashed extends UserError {}
 
+/** how long a cancelled dedicated job may take to stop by itself before its process is ended */
+export const CANCEL_GRACE_MS = 20_000;
+
 export interface CallOptions {
   onEvent?: (e: EngineEvent) => void;
   signal?: AbortSignal;
   /** own process: for long jobs (train, export) */
   dedicated?: boolean;
+  /** after a cancel, how long a dedicated job may take to stop by itself before its process is ended */
+  cancelGraceMs?: number;
 }
 
 export class JobHost {
@@ -46,8 +51,13 @@ export class JobHost {
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: opts.onEvent, worker });
       if (opts.signal) {
-        if (opts.signal.aborted) worker.send({ type: 'cancel', id });
-        opts.signal.addEventListener('abort', () => worker.send({ type: 'cancel', id }), { once: true });
+        const cancel = () => {
+          worker.send({ type: 'cancel', id });
+          // the engine stops at its next step; if it cannot (a long native call), end a dedicated worker
+          if (opts.dedicated) setTimeout(() => this.pending.has(id) && worker.kill(), opts.cancelGraceMs ?? CANCEL_GRACE_MS).unref?.();
+        };
+        if (opts.signal.aborted) cancel();
+        else opts.signal.addEventListener('abort', cancel, { once: true });
       }
       worker.send({ type: 'call', id, method, args });
     }).finally(() => {

@@ -8,8 +8,8 @@ export interface StepSample {
 
 export function overallFraction(s: StepSample | null, epochs: number): number {
   if (!s || epochs <= 0 || s.stepsPerEpoch <= 0) return 0;
-  // epochs are 1-based in events; steps 1-based within the epoch
-  const done = (s.epoch - 1) * s.stepsPerEpoch + s.step;
+  // engine events: epoch is 0-based, step counts the steps done in that epoch (1-based)
+  const done = s.epoch * s.stepsPerEpoch + s.step;
   return Math.min(1, done / (epochs * s.stepsPerEpoch));
 }
 
@@ -31,3 +31,25 @@ export function formatDuration(s: number | null): string {
 }
 
 export const pct = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)} %`);
+
+/** Human wording for the engine's phase names (unknown phases are shown as they come). */
+export function phaseLabel(phase: string | null, detail?: string): string {
+  if (!phase) return '';
+  const words: Record<string, string> = {
+    prepare: 'Preparing the run',
+    resume: 'Resuming from the last checkpoint',
+    scan: 'Checking the dataset',
+    compile: 'Building the training program',
+    features: 'Computing image features',
+    train: 'Training',
+    evaluate: 'Evaluating',
+    export: 'Writing the exported model',
+    verify: 'Verifying the exported model',
+  };
+  const split: Record<string, string> = { train: 'training images', val: 'validation images', test: 'test images' };
+  const [head, sub] = phase.split(':');
+  const base = words[head] ?? head[0].toUpperCase() + head.slice(1);
+  const withSub = sub ? `${base} — ${split[sub] ?? sub}` : base;
+  const showDetail = detail && !/^([A-Za-z]:)?[\\/]/.test(detail);
+  return withSub + (showDetail ? ` — ${detail}` : '');
+}

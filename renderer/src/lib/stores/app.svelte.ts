@@ -5,6 +5,8 @@ import type { AppEvent, Settings } from '../../../../main/ipc/types';
 
 export type Route = 'home' | 'data' | 'model' | 'method' | 'train' | 'evaluate' | 'export' | 'compare' | 'settings';
 
+const ROUTES: Route[] = ['home', 'data', 'model', 'method', 'train', 'evaluate', 'export', 'compare', 'settings'];
+
 export const FLOW: { route: Route; label: string }[] = [
   { route: 'data', label: 'Data' },
   { route: 'model', label: 'Model' },
@@ -25,7 +27,12 @@ class AppStore {
 
   constructor() {
     onAppEvent((e) => {
-      if (e.type === 'navigate') this.go(e.route as Route);
+      if (e.type === 'navigate') {
+        if (e.route === 'new-project') {
+          this.go('home');
+          setTimeout(() => document.querySelector<HTMLInputElement>('[data-testid="project-name-input"]')?.focus(), 0);
+        } else if (ROUTES.includes(e.route as Route)) this.go(e.route as Route);
+      }
       for (const l of this.listeners) l(e);
     });
   }
@@ -42,7 +49,10 @@ class AppStore {
   }
 
   fail(e: unknown): void {
-    this.error = asApiError(e);
+    const err = asApiError(e);
+    // a cancel the user asked for is news, not an error
+    if (err.code === 'cancelled') this.notice = err.message;
+    else this.error = err;
   }
 
   /** Run an action; any error is shown in the banner with its hint. Returns undefined on failure. */

@@ -85,17 +85,22 @@ class ModelsStore {
     }
   }
 
+  async cancelInspect(): Promise<void> {
+    if (project.current) await app.attempt(() => call('jobs:cancel', { jobId: `inspect-${project.current!.id}` }));
+  }
+
   async loadMethods(): Promise<void> {
     if (!project.current) return;
     const m = await app.attempt(() => call('methods:list', { projectId: project.current!.id }));
     if (!m) return;
+    // choose the recommendation before the cards appear, so it cannot race a user's click
+    if (!project.current.method && m.recommendation) await this.choose(m.recommendation.name, {}, m);
     this.methods = m;
-    if (!project.current.method && m.recommendation) await this.choose(m.recommendation.name);
   }
 
-  async choose(name: string, patch: Partial<MethodChoice> = {}): Promise<void> {
-    if (!project.current || !this.methods) return;
-    const info = this.methods.methods.find((x) => x.name === name);
+  async choose(name: string, patch: Partial<MethodChoice> = {}, listing: MethodListing | null = this.methods): Promise<void> {
+    if (!project.current || !listing) return;
+    const info = listing.methods.find((x) => x.name === name);
     if (!info) return;
     const prev = project.current.method?.name === name ? project.current.method : null;
     const { epochs, batchSize, learningRate, ...options } = info.defaults;

@@ -46,6 +46,7 @@ class ProjectStore {
     this.setCurrent(p);
     await this.refreshRuns();
     app.go(route);
+    if (p.scan) void this.loadThumbs(p.scan.classes.flatMap((c) => (c.examples ?? []).slice(0, 4)));
   }
 
   private setCurrent(p: Project): void {
@@ -108,6 +109,10 @@ class ProjectStore {
     } finally {
       this.scanning = false;
     }
+  }
+
+  async cancelScan(): Promise<void> {
+    if (this.current) await app.attempt(() => call('jobs:cancel', { jobId: `scan-${this.current!.id}` }));
   }
 
   async loadThumbs(files: string[]): Promise<void> {

@@ -4,7 +4,7 @@ import { app } from './app.svelte';
 import { project } from './project.svelte';
 import type { RunRecord } from '../../../../main/ipc/types';
 import type { EngineEvent, EvaluationReport, ExportResult, Prediction } from '../../../../main/jobs/engine-contract';
-import type { StepSample } from '../eta';
+import { phaseLabel, type StepSample } from '../eta';
 
 export interface LiveState {
   phase: string | null;
@@ -55,11 +55,11 @@ class RunStore {
     const live = this.live;
     switch (ev.type) {
       case 'phase':
-        live.phase = ev.detail ? `${ev.phase}: ${ev.detail}` : ev.phase;
+        live.phase = phaseLabel(ev.phase, ev.detail);
         live.progress = null;
         break;
       case 'progress':
-        live.progress = { phase: ev.phase, done: ev.done, total: ev.total, detail: ev.detail };
+        live.progress = { phase: phaseLabel(ev.phase), done: ev.done, total: ev.total, detail: ev.detail };
         break;
       case 'provider':
         r.provider = ev.provider;

@@ -1,0 +1,87 @@
+/** SPD's defining properties (METHODS.md §SPD), on one tensor with onnxruntime running the emitted update. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Builder } from '../ir/builder';
+import { emptyGraph, type Model } from '../ir/graph';
+import { tensor, type Tensor } from '../ir/tensor';
+import { ADAM_DEFAULTS, adamW, type UpdateRule } from '../programs/optimizer';
+import { createSession } from '../runtime/session';
+import { SPD_PROJECTED, spdUpdate } from './spd';
+
+const N = 6;
+const LR = 0.01;
+
+/** Runs one update of `rule` on θ with gradient g, fresh moments at t = 1, anchor θ0. */
+async function step(rule: UpdateRule, theta: number[], g: number[], theta0: number[], isHead = false): Promise<{ param: Float32Array; fired?: number }> {
+  const graph = emptyGraph('spd');
+  const b = new Builder(graph, 'u');
+  for (const n of ['p', 'g', 'm', 'v']) graph.inputs.push({ name: n, dtype: 'float32', shape: [N] });
+  for (const n of ['lr', 'bc1', 'bc2']) graph.inputs.push({ name: n, dtype: 'float32', shape: [] });
+  const out = rule({ b, param: 'p', grad: 'g', m: 'm', v: 'v', scalars: { lr: 'lr', bc1: 'bc1', bc2: 'bc2' }, hyper: ADAM_DEFAULTS, weightDecay: 0, initial: tensor('float32', [N], theta0), isHead });
+  graph.nodes.push({ name: 'o', op: 'Identity', domain: '', inputs: [out.param], outputs: ['param_out'], attrs: {} });
+  graph.outputs.push({ name: 'param_out', dtype: 'float32', shape: [N] });
+  const diag = out.diagnostics?.[SPD_PROJECTED];
+  if (diag) {
+    graph.nodes.push({ name: 'd', op: 'Identity', domain: '', inputs: [diag], outputs: ['fired'], attrs: {} });
+    graph.outputs.push({ name: 'fired', dtype: 'float32', shape: [] });
+  }
+  const model: Model = { graph, opset: 17, extraOpsets: [], irVersion: 8, producer: 't', metadata: {} };
+  const s = await createSession(model, { provider: 'cpu' });
+  const f = (v: number[] | number, dims: number[]): Tensor => tensor('float32', dims, Array.isArray(v) ? v : [v]);
+  const r = await s.run({ p: f(theta, [N]), g: f(g, [N]), m: f(new Array(N).fill(0), [N]), v: f(new Array(N).fill(0), [N]), lr: f(LR, []), bc1: f(1 - ADAM_DEFAULTS.beta1, []), bc2: f(1 - ADAM_DEFAULTS.beta2, []) });
+  await s.release();
+  return { param: r.param_out.data as Float32Array, fired: diag ? (r.fired.data as Float32Array)[0] : undefined };
+}
+
+const norm = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
+const theta0 = [0.5, -0.2, 0.1, 0.3, -0.4, 0.2];
+const away = [0.1, 0.1, -0.1, 0.05, 0.0, 0.2]; // θ_{t−1} − θ0
+const theta = theta0.map((x, i) => x + away[i]);
+
+test('SPD projects exactly when ⟨g, θ − θ0⟩ > 0, by r = clip((‖θ̃−θ0‖ − ‖θ−θ0‖)/‖θ̃−θ0‖, 0, 1)', async () => {
+  // the Adam step moves against g: g = −(θ − θ0) moves θ further from θ0 → ⟨g, θ−θ0⟩ < 0 → c > 0 → no projection
+  const grow = away.map((d) => -d);
+  const adam = await step(adamW, theta, grow, theta0);
+  const a = await step(spdUpdate({ lambda: 1 }), theta, grow, theta0);
+  assert.equal(a.fired, 0);
+  assert.deepEqual(Array.from(a.param), Array.from(adam.param));
+
+  // ⟨g, θ−θ0⟩ > 0 (one large aligned coordinate) while Adam's sign-like first step grows the deviation on the others
+  const g2 = [-1, -1, 1, -1, 1, 10]; // ⟨g2, away⟩ = −0.1 − 0.1 − 0.1 − 0.05 + 0 + 2 = 1.65 > 0
+  const adam2 = await step(adamW, theta, g2, theta0);
+  const b2 = await step(spdUpdate({ lambda: 0.7 }), theta, g2, theta0);
+  assert.equal(b2.fired, 1);
+  const nt = norm(adam2.param, theta0);
+  const np = norm(theta, theta0);
+  const r = Math.min(1, Math.max(0, (nt - np) / nt));
+  assert.ok(r > 0 && r < 1, `test case should have an interior r, got ${r}`);
+  const expect = Array.from(adam2.param, (x, i) => x - 0.7 * r * (x - theta0[i]));
+  for (let i = 0; i < N; i++) assert.ok(Math.abs(b2.param[i] - expect[i]) < 1e-6, `coord ${i}: ${b2.param[i]} vs ${expect[i]}`);
+});
+
+test('SPD: r is clipped to 0 when the Adam step shrinks the deviation, and to ≤ 1 always', async () => {
+  // g aligned with θ − θ0: fires, but the Adam step moves towards θ0 → ‖θ̃−θ0‖ < ‖θ−θ0‖ → r = 0 → θ̃
+  const g = away.map((d) => (d === 0 ? 0 : d));
+  const adam = await step(adamW, theta, g, theta0);
+  const s = await step(spdUpdate({ lambda: 1 }), theta, g, theta0);
+  assert.equal(s.fired, 1);
+  assert.ok(norm(adam.param, theta0) < norm(theta, theta0));
+  assert.deepEqual(Array.from(s.param), Array.from(adam.param));
+  // θ exactly at θ0 would make the inner product 0: no projection, no division by zero
+  const at = await step(spdUpdate({ lambda: 1 }), theta0, [1, 1, 1, 1, 1, 1], theta0);
+  assert.equal(at.fired, 0);
+  assert.ok(Array.from(at.param).every(Number.isFinite));
+  // λ = 1 with r = 1 lands on θ0 at most: the result never passes the anchor
+  const big = [5, -5, 5, -5, 5, 5];
+  const far = await step(spdUpdate({ lambda: 1 }), theta, big, theta0);
+  assert.ok(norm(far.param, theta0) <= norm(theta, theta0) + 1e-6);
+});
+
+test('SPD with λ = 0 is plain Adam bit for bit, and the head is never projected', async () => {
+  const g2 = [1, -1, 1, -1, 1, 1];
+  const adam = await step(adamW, theta, g2, theta0);
+  const zero = await step(spdUpdate({ lambda: 0 }), theta, g2, theta0);
+  assert.deepEqual(Array.from(zero.param), Array.from(adam.param));
+  const head = await step(spdUpdate({ lambda: 1 }), theta, g2, theta0, true);
+  assert.deepEqual(Array.from(head.param), Array.from(adam.param));
+});
