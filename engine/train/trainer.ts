@@ -19,6 +19,8 @@ import { getMethod } from '../methods/registry';
 import type { Method, MethodOptions, PreparedMethod } from '../methods/method';
 import { BC1, BC2, compileEvalProgram, compileTrainProgram, INV_WEIGHT, LOSS, LR, PROBS, TARGETS, type EvalProgram, type TrainProgram } from '../programs/compile';
 import { buildTargets } from '../programs/loss';
+import { compileLoopProgram, scanRow, stackFeeds } from '../programs/loop';
+import { LOGITS } from '../backbone/prepare';
 import { ADAM_DEFAULTS } from '../programs/optimizer';
 import { createSession, type Session } from '../runtime/session';
 import type { ProviderRequest } from '../runtime/providers';
@@ -75,6 +77,16 @@ export interface TrainResult {
   test?: EvaluationReport;
   val?: EvaluationReport;
   provider: string;
+}
+
+/** A prepared step waiting to run (alone or inside a Loop of K). */
+interface PendingStep {
+  feeds: Record<string, Tensor>;
+  step: number;
+  lr: number;
+  count: number;
+  labels: Int32Array;
+  files: string[];
 }
 
 interface Progress {
@@ -320,6 +332,29 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   const evalProgram = await compileEvalProgram(trainModel, ctx.methodPrepared.program, B);
   const trainSession = await createSession(trainProgram.model, { provider: spec.provider, onEvent: emit });
   const evalSession = await createSession(evalProgram.model, { provider: spec.provider });
+  // K > 1: K steps per session.run inside an ONNX Loop; the epoch's remainder runs step by step
+  const K = spec.stepsPerRun;
+  const loopProgram = K > 1 ? compileLoopProgram(trainProgram, K) : undefined;
+  const loopSession = loopProgram ? await createSession(loopProgram.model, { provider: spec.provider }) : undefined;
+  const releaseAll = () => Promise.all([trainSession.release(), evalSession.release(), loopSession?.release()]);
+  const runPending = async (steps: PendingStep[]): Promise<Record<string, Tensor>[]> => {
+    if (loopProgram && loopSession && steps.length === K) {
+      const feeds = stackFeeds(loopProgram, steps.map((p) => p.feeds));
+      state.feeds(feeds);
+      const out = await loopSession.run(feeds);
+      state.update(out);
+      return steps.map((_, i) => Object.fromEntries([...loopProgram.scans].map(([name, outer]) => [name, scanRow(out[outer], i)])));
+    }
+    const outs: Record<string, Tensor>[] = [];
+    for (const p of steps) {
+      const feeds = { ...p.feeds };
+      state.feeds(feeds);
+      const out = await trainSession.run(feeds);
+      state.update(out);
+      outs.push(out);
+    }
+    return outs;
+  };
   const rowDims = fast ? [ctx.prepared.featureDim] : [3, S, S];
   const rowSize = rowDims.reduce((a, b) => a * b, 1);
 
@@ -375,6 +410,26 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     let correct = 0;
     let step = 0;
     const diagSums: Record<string, number> = {};
+    // steps wait in `pending` until K of them can run in one Loop session.run (K = 1: every step at once)
+    const pending: PendingStep[] = [];
+    const flush = async (): Promise<void> => {
+      const outs = await runPending(pending);
+      pending.forEach((p, i) => {
+        const out = outs[i];
+        ctx.methodPrepared.afterStep?.({ epoch, step: p.step, batchFiles: p.files, count: p.count, logits: out[LOGITS].data as Float32Array });
+        const loss = (out[LOSS].data as Float32Array)[0];
+        if (!Number.isFinite(loss))
+          throw new AttuneError('diverged', `Training diverged at epoch ${epoch + 1}, step ${p.step + 1} (loss is ${loss}).`, 'Lower the learning rate (e.g. divide it by 10) and start a new run.');
+        const pred = argmaxRows(out[LOGITS].data as Float32Array, p.count, C);
+        for (let r = 0; r < p.count; r++) if (pred[r] === p.labels[r]) correct++;
+        lossSum += loss * p.count;
+        seen += p.count;
+        for (const k of trainProgram.scalars) if (k !== LOSS) diagSums[k] = (diagSums[k] ?? 0) + (out[k].data as Float32Array)[0];
+        progress = { ...progress, globalStep: progress.globalStep + 1, stepInEpoch: p.step + 1 };
+        emit({ type: 'step', epoch, step: p.step + 1, stepsPerEpoch, loss, lr: p.lr, imagesPerSecond: (seen * 1000) / Math.max(1, performance.now() - t0) });
+      });
+      pending.length = 0;
+    };
     for await (const bt of trainBatches(epoch)) {
       if (step < progress.stepInEpoch) {
         step++;
@@ -382,8 +437,9 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
       }
       const { x, labels, weights } = padBatch(bt, B, rowSize);
       const { targets, invWeight } = buildTargets(labels, weights, C, hyper.labelSmoothing);
-      const t = progress.globalStep + 1;
-      const lr = cosineWithWarmup(progress.globalStep, totalSteps, warmupSteps, hyper.lr);
+      const globalStep = progress.globalStep + pending.length;
+      const t = globalStep + 1;
+      const lr = cosineWithWarmup(globalStep, totalSteps, warmupSteps, hyper.lr);
       const feeds: Record<string, Tensor> = {
         [trainProgram.imageInput]: tensor('float32', [B, ...rowDims], x),
         [TARGETS]: tensor('float32', [B, C], targets),
@@ -393,31 +449,19 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
         [BC2]: tensor('float32', [], [1 - Math.pow(ADAM_DEFAULTS.beta2, t)]),
       };
       for (const e of trainProgram.extraInputs) feeds[e.name] = e.fill ? e.fill({ epoch, step, seed: spec.seed, batchFiles: bt.files, count: bt.count }) : e.neutral();
-      state.feeds(feeds);
-      const out = await trainSession.run(feeds);
-      state.update(out);
-      ctx.methodPrepared.afterStep?.({ epoch, step, batchFiles: bt.files, count: bt.count, logits: out['attune_logits'].data as Float32Array });
-      const loss = (out[LOSS].data as Float32Array)[0];
-      if (!Number.isFinite(loss))
-        throw new AttuneError('diverged', `Training diverged at epoch ${epoch + 1}, step ${step + 1} (loss is ${loss}).`, 'Lower the learning rate (e.g. divide it by 10) and start a new run.');
-      const logits = out['attune_logits'].data as Float32Array;
-      const pred = argmaxRows(logits, bt.count, C);
-      for (let i = 0; i < bt.count; i++) if (pred[i] === labels[i]) correct++;
-      lossSum += loss * bt.count;
-      seen += bt.count;
-      for (const k of trainProgram.scalars) if (k !== LOSS) diagSums[k] = (diagSums[k] ?? 0) + (out[k].data as Float32Array)[0];
+      pending.push({ feeds, step, lr, count: bt.count, labels, files: bt.files });
       step++;
-      progress = { ...progress, globalStep: progress.globalStep + 1, stepInEpoch: step };
-      const now = performance.now();
-      emit({ type: 'step', epoch, step, stepsPerEpoch, loss, lr, imagesPerSecond: (seen * 1000) / Math.max(1, now - t0) });
+      if (pending.length === K) await flush();
       if (opts.signal?.aborted) {
+        await flush();
         await save(files.last, state.values, progress);
         await saveStatus(runDir, 'cancelled');
         emit({ type: 'cancelled', runDir, resumable: true });
-        await Promise.all([trainSession.release(), evalSession.release()]);
+        await releaseAll();
         return { runDir, status: 'cancelled', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, provider: trainSession.provider };
       }
     }
+    await flush();
     const params = state.params();
     const val = ctx.items.val.length ? await evaluate('val', params) : undefined;
     const valAccuracy = val?.accuracy ?? correct / Math.max(1, seen);
@@ -450,7 +494,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   const test = ctx.items.test.length ? await evaluate('test', bestParams) : undefined;
   await writeJsonAtomic(files.evaluation, { classes: spec.classes, bestEpoch: progress.bestEpoch, val, test });
   await saveStatus(runDir, 'done', { bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, testAccuracy: test?.accuracy });
-  await Promise.all([trainSession.release(), evalSession.release()]);
+  await releaseAll();
   emit({ type: 'done', runDir, bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, testAccuracy: test?.accuracy });
   return { runDir, status: 'done', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, test, val, provider: trainSession.provider };
 }

@@ -8,7 +8,7 @@ import { phaseLabel, type StepSample } from '../eta';
 
 export interface LiveState {
   phase: string | null;
-  progress: { phase: string; done: number; total: number; detail?: string } | null;
+  progress: { phase: string; done: number; total: number; detail?: string; startedAt: number; startDone: number; at: number } | null;
   firstStep: StepSample | null;
   lastStep: StepSample | null;
   imagesPerSecond: number | null;
@@ -59,7 +59,12 @@ class RunStore {
         live.progress = null;
         break;
       case 'progress':
-        live.progress = { phase: phaseLabel(ev.phase), done: ev.done, total: ev.total, detail: ev.detail };
+      {
+        const label = phaseLabel(ev.phase);
+        const now = Date.now();
+        const same = live.progress?.phase === label;
+        live.progress = { phase: label, done: ev.done, total: ev.total, detail: ev.detail, startedAt: same ? live.progress!.startedAt : now, startDone: same ? live.progress!.startDone : ev.done, at: now };
+      }
         break;
       case 'provider':
         r.provider = ev.provider;

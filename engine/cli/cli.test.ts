@@ -1,0 +1,65 @@
+/** The CLI contract outside checks use: `npm run attune -- train|export|predict --json`. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DATASETS, MODELS, PROBE_DIR, sampleDataset, tempDir } from '../testing/fixtures';
+
+const attune = (...args: string[]) => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return { code: r.status, lines: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), stderr: r.stderr };
+};
+
+test('train --json streams JSON events; export writes model.onnx and labels.txt; predict --json prints one line per image', () => {
+  const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 10);
+  const dir = tempDir();
+  const run = join(dir, 'run');
+  const t = attune('train', '--data', data, '--model', MODELS.tinyCnn, '--method', 'linear', '--epochs', '2', '--out', run, '--seed', '1', '--batch', '8', '--lr', '0.01', '--json');
+  assert.equal(t.code, 0, t.stderr);
+  const types = new Set(t.lines.map((l) => l.type));
+  for (const k of ['phase', 'provider', 'step', 'epoch', 'done']) assert.ok(types.has(k), `event ${k}`);
+  const ex = attune('export', '--run', run, '--out', join(dir, 'export'), '--json');
+  assert.equal(ex.code, 0, ex.stderr);
+  assert.ok(existsSync(join(dir, 'export', 'model.onnx')) && existsSync(join(dir, 'export', 'labels.txt')));
+  const images = readdirSync(join(data, 'Forest')).slice(0, 3).map((f) => join(data, 'Forest', f));
+  const p = attune('predict', '--model', join(dir, 'export', 'model.onnx'), '--json', ...images);
+  assert.equal(p.code, 0, p.stderr);
+  assert.equal(p.lines.length, 3);
+  for (const [i, l] of p.lines.entries()) {
+    assert.equal(l.file, images[i]);
+    assert.equal(typeof l.index, 'number');
+    assert.ok(['Beach', 'Forest', 'Parking'].includes(l.label as string));
+    assert.ok((l.probability as number) > 0 && (l.probability as number) <= 1);
+    const top = l.top as { index: number; label: string; probability: number }[];
+    assert.equal(top[0].index, l.index);
+    assert.ok(top.every((x) => typeof x.label === 'string' && typeof x.probability === 'number'));
+  }
+});
+
+test('predict on a model without labels metadata uses the class index as the label, and ViT-Tiny gets ≥ 16/17 probe photos right', () => {
+  const files = readdirSync(PROBE_DIR).filter((f) => f.endsWith('.JPEG')).map((f) => join(PROBE_DIR, f));
+  const p = attune('predict', '--model', MODELS.vitTiny, '--json', ...files);
+  assert.equal(p.code, 0, p.stderr);
+  const synsets = spawnSync('cat', [join(PROBE_DIR, 'synsets.txt')], { encoding: 'utf8' }).stdout.trim().split('\n');
+  let right = 0;
+  for (const l of p.lines) {
+    assert.equal(l.label, String(l.index));
+    if (synsets[l.index as number] === (l.file as string).split('/').pop()!.split('_')[0]) right++;
+  }
+  assert.ok(right >= 16, `${right}/17`);
+});
+
+test('bad usage and bad input say what is wrong and what to do', () => {
+  const u = attune('train', '--data', '/nope');
+  assert.equal(u.code, 2);
+  assert.match(u.stderr, /--method is required/);
+  const m = attune('train', '--data', '/nope', '--model', MODELS.tinyCnn, '--method', 'magic', '--out', join(tempDir(), 'r'));
+  assert.match(m.stderr, /no method called "magic"/i);
+  const d = attune('train', '--data', join(tempDir(), 'missing'), '--model', MODELS.tinyCnn, '--method', 'linear', '--out', join(tempDir(), 'r'));
+  assert.equal(d.code, 1);
+  assert.match(d.stderr, /error: .+\n.+/);
+  const img = attune('predict', '--model', MODELS.tinyCnn, '--json', join(tempDir(), 'no-such.jpg'));
+  assert.equal(img.code, 1);
+  assert.ok(img.lines[0].error && img.lines[0].hint);
+});
