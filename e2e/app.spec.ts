@@ -92,7 +92,7 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByTestId('run-status').filter({ hasText: 'Training' }).waitFor();
     await page.getByTestId('cancel-training').waitFor();
     // live progress from the engine (feature extraction for the linear probe), or the end if it was quicker
-    await page.getByTestId('phase-progress').or(page.getByTestId('run-status').filter({ hasText: /Finished|Failed/ })).first().waitFor({ timeout: 180_000 });
+    await page.getByTestId('phase').filter({ hasText: 'Computing image features' }).or(page.getByTestId('run-status').filter({ hasText: /Finished|Failed/ })).first().waitFor({ timeout: 180_000 });
     await page.waitForTimeout(1500);
     await shot(page, '05-train-running');
     await page.getByTestId('run-status').filter({ hasText: /Finished|Failed/ }).waitFor({ timeout: 540_000 });

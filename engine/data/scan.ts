@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { AttuneError, isAttuneError } from '../errors';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../util/fs';
 import type { EventSink } from '../events';
 import { checkMetadata, describeDecodeError, MAX_INPUT_PIXELS } from './decode';
 import { FileIndex, parseLabels, detectColumns, parseDelimited, guessDelimiter, type LabelColumns } from './labels';
@@ -18,7 +18,6 @@ import { DECODABLE_FORMATS, formatFromExtension, probeFile, unsupportedReason } 
 import type { ClassSummary, DuplicateSet, ImageSummary, Layout, ScanIssue, ScanItem, ScanProblem, ScanReport, SplitName } from './types';
 import { isHiddenName, walkDataset, type WalkedFile } from './walk';
 
-export { writeFileAtomic } from './atomic';
 
 export const SCAN_VERSION = 1;
 

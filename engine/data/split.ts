@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
 import { rngFor, shuffleInPlace } from './rng';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic } from '../util/fs';
 import { SPLIT_NAMES, type ScanReport, type SplitName } from './types';
 
 export interface SplitInputItem {

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AttuneError } from '../errors';
 import type { EngineEvent, EventSink } from '../events';
-import { attachHead, FEATURES, type PreparedBackbone } from '../backbone/prepare';
+import { attachHead, FEATURES, LOGITS, type PreparedBackbone } from '../backbone/prepare';
+import { rngFor, shuffleInPlace } from '../data/rng';
 import { loadBackbone, type LoadedBackbone } from '../backbone/load';
 import { scanDataset } from '../data/scan';
 import { loadSplit, saveSplit, splitDataset, splitItems, type DatasetSplit } from '../data/split';
@@ -20,7 +21,6 @@ import type { Method, MethodOptions, PreparedMethod } from '../methods/method';
 import { BC1, BC2, compileEvalProgram, compileTrainProgram, INV_WEIGHT, LOSS, LR, PROBS, TARGETS, type EvalProgram, type TrainProgram } from '../programs/compile';
 import { buildTargets } from '../programs/loss';
 import { compileLoopProgram, scanRow, stackFeeds } from '../programs/loop';
-import { LOGITS } from '../backbone/prepare';
 import { ADAM_DEFAULTS } from '../programs/optimizer';
 import { createSession, type Session } from '../runtime/session';
 import type { ProviderRequest } from '../runtime/providers';
@@ -500,17 +500,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
 }
 
 function shuffleOrder(n: number, seed: number, epoch: number): number[] {
-  // same PRNG family as the image loader, so runs are reproducible from the seed alone
-  const order = [...Array(n).keys()];
-  let a = (seed * 2654435761 + epoch * 40503 + 1) >>> 0;
-  for (let i = n - 1; i > 0; i--) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const j = Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return order;
+  return shuffleInPlace([...Array(n).keys()], rngFor(seed, epoch, 0x5eed));
 }
 
 

@@ -5,7 +5,7 @@ import { AttuneError } from '../errors';
 /** Writes to a temp file and renames it into place, so a crash or full disk never leaves a half-written file. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
+  const tmp = `${path}.tmp-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`;
   try {
     await writeFile(tmp, data);
     await rename(tmp, path);
