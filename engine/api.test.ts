@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { evaluateRun, exportRun, inspectBackbone, listMethods, predictWithModel, scanDataset, trainRun } from './api';
+import { DATASETS, MODELS, sampleDataset, tempDir } from './testing/fixtures';
+
+test('scan report for the app: classes with example files, layout, image summary, BUSI duplicate flagged', async () => {
+  const r = await scanDataset(DATASETS.busi, { cacheDir: tempDir() });
+  assert.equal(r.total, 780);
+  assert.deepEqual(r.classes.map((c) => [c.name, c.count]), [['benign', 437], ['malignant', 210], ['normal', 133]]);
+  assert.ok(r.classes.every((c) => c.examples!.length > 0));
+  assert.equal(r.layout, 'class-folders');
+  assert.match(r.imageSummary!, /PNG/);
+  assert.ok(r.problems.some((p) => p.kind === 'duplicate'));
+});
+
+test('backbone check for all four shared models; a broken file is reported, not thrown', async () => {
+  for (const m of Object.values(MODELS)) {
+    const info = await inspectBackbone(m);
+    assert.ok(info.ok, info.notes.join(' '));
+    assert.deepEqual(info.unsupportedOps, []);
+    assert.ok(info.featureDim! > 0 && info.parameterCount > 0 && info.inputSize! > 0);
+  }
+  const bad = await inspectBackbone(join(tempDir(), 'missing.onnx'));
+  assert.equal(bad.ok, false);
+  assert.match(bad.notes[0], /No model file/);
+});
+
+test('method listing recommends by dataset size and estimates time', async () => {
+  const l = await listMethods({ modelPath: MODELS.vitTiny, trainCount: 300 });
+  assert.equal(l.device, 'CPU');
+  assert.ok(l.methods.length >= 8);
+  assert.equal(l.methods.filter((m) => m.recommended).length, 1);
+  assert.ok(l.recommendation?.why);
+  assert.ok(l.methods.find((m) => m.name === 'full')!.secondsPerEpoch! > 0);
+});
+
+test('train → evaluate → export → predict through the façade', async () => {
+  const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 10);
+  const out = tempDir();
+  const r = await trainRun({ dataPath: data, modelPath: MODELS.tinyCnn, method: 'linear', epochs: 2, batchSize: 8, learningRate: 1e-2, seed: 0, outDir: join(out, 'run'), provider: 'auto', split: { valFraction: 0.2, testFraction: 0.2, seed: 0 } });
+  assert.equal(r.status, 'done');
+  const ev = await evaluateRun(r.runDir);
+  assert.deepEqual(ev.classes, ['Beach', 'Forest', 'Parking']);
+  assert.equal(ev.confusion.length, 3);
+  assert.ok(ev.calibration.length > 0);
+  const ex = await exportRun(r.runDir, join(out, 'export'));
+  assert.ok(ex.verification!.maxAbsDiff < 1e-4);
+  const p = await predictWithModel(ex.files[0], [join(data, 'Forest', 'forest_1.jpg')].filter(Boolean));
+  assert.equal(p.length, 1);
+  assert.equal(p[0].probabilities.length, 3);
+});
