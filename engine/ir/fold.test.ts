@@ -47,3 +47,19 @@ test('an op onnxruntime cannot run names the op and the node, and says what to d
     return true;
   });
 });
+
+test('folding at batch B via probes at batch 1 and 2 gives exactly the direct probe at batch B', async () => {
+  const m = loadModel(MODELS.vitTiny);
+  const viaExtrapolation = await foldConstants(m, { pixel_values: [5, 3, 224, 224] });
+  // a model whose batch is fixed in its input declaration can only be probed directly
+  const fixed = loadModel(MODELS.vitTiny);
+  fixed.graph.inputs[0].shape = [5, 3, 224, 224];
+  const direct = await foldConstants(fixed, { pixel_values: [5, 3, 224, 224] });
+  assert.deepEqual([...viaExtrapolation.model.graph.initializers.keys()].sort(), [...direct.model.graph.initializers.keys()].sort());
+  for (const [k, t] of direct.model.graph.initializers) {
+    const u = viaExtrapolation.model.graph.initializers.get(k)!;
+    assert.deepEqual(u.dims, t.dims, k);
+    assert.deepEqual(u.data, t.data, k);
+  }
+  for (const [k, s] of direct.shapes) assert.deepEqual(viaExtrapolation.shapes.get(k)?.dims, s.dims, k);
+});

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { AttuneError } from '../errors';
 import type { Graph, Model, Node } from './graph';
 import { cloneModel, pruneDead, topoSort } from './graph';
-import { isFloat, sizeOf, tensor, type DType, type Tensor } from './tensor';
+import { allocate, isFloat, sizeOf, tensor, type DType, type Tensor } from './tensor';
 import { encodeModel } from '../onnx/io';
 import { fromOrt, toOrt } from '../runtime/session';
 
@@ -69,8 +69,17 @@ export function parameterNames(g: Graph): Set<string> {
 }
 
 /** Runs the graph once with every intermediate as an output; returns dtype, shape and value of each. */
-export async function probe(g: Graph, opset: number, feeds: Record<string, Tensor>, keepValues: (name: string, dims: readonly number[]) => boolean): Promise<{ shapes: ShapeMap; values: Map<string, Tensor> }> {
-  const names = [...new Set(g.nodes.flatMap((n) => n.outputs).filter((o) => o))];
+export async function probe(
+  g: Graph,
+  opset: number,
+  feeds: Record<string, Tensor>,
+  keepValues: (name: string, dims: readonly number[]) => boolean,
+  /** fetch only these tensors (the whole graph still runs); default every node output */
+  only?: ReadonlySet<string>,
+): Promise<{ shapes: ShapeMap; values: Map<string, Tensor> }> {
+  const names = [...new Set(g.nodes.flatMap((n) => n.outputs).filter((o) => o && (!only || only.has(o))))];
+  // a graph needs at least one output: fall back to the real ones
+  if (names.length === 0) names.push(...g.outputs.map((o) => o.name));
   const probeGraph: Graph = { ...g, outputs: names.map((name) => ({ name, dtype: 'float32' as DType, shape: [] })) };
   const bytes = encodeModelNoTypes({ graph: probeGraph, opset, extraOpsets: [], irVersion: 8, producer: 'attune-probe', metadata: {} });
   let session: ort.InferenceSession;
@@ -108,6 +117,47 @@ export function unsupported(msg: string, g: Graph): AttuneError {
   return new AttuneError('onnx-invalid', `onnxruntime rejected the model: ${msg.split('\n')[0]}`, 'Check that the file is a complete ONNX model; re-export it if needed.');
 }
 
+type ProbeResult = { shapes: ShapeMap; values: Map<string, Tensor> };
+
+/** Shapes and folded values at batch B from batch 1 and 2, or undefined if something is not linear in the batch. */
+function extrapolate(p1: ProbeResult, p2: ProbeResult, B: number): ProbeResult | undefined {
+  const lin = (a: number, b: number) => a + (b - a) * (B - 1);
+  const shapes: ShapeMap = new Map();
+  for (const [k, s1] of p1.shapes) {
+    const s2 = p2.shapes.get(k);
+    if (!s2 || s2.dims.length !== s1.dims.length) return undefined;
+    shapes.set(k, { dtype: s1.dtype, dims: s1.dims.map((d, i) => lin(d, s2.dims[i])) });
+  }
+  const values = new Map<string, Tensor>();
+  for (const [k, v1] of p1.values) {
+    const v2 = p2.values.get(k);
+    if (!v2) return undefined;
+    const dims = shapes.get(k)!.dims;
+    if (sizeOf(dims) > MAX_FOLDED_ELEMENTS) continue;
+    if (v1.data.length !== v2.data.length) {
+      // grew with the batch: only a constant fill (e.g. ConstantOfShape) can be extrapolated
+      const first = v1.data[0];
+      if (![v1.data, v2.data].every((d) => (d as ArrayLike<number | bigint>).length > 0 && Array.prototype.every.call(d, (x: number | bigint) => x === first))) return undefined;
+      const data = allocate(v1.dtype, sizeOf(dims));
+      (data as unknown as { fill(x: number | bigint): void }).fill(first);
+      values.set(k, { dtype: v1.dtype, dims, data });
+      continue;
+    }
+    if (v1.dtype === 'int64' || v1.dtype === 'int32') {
+      const a = v1.data as BigInt64Array | Int32Array;
+      const b = v2.data as BigInt64Array | Int32Array;
+      const data = allocate(v1.dtype, a.length) as BigInt64Array | Int32Array;
+      for (let i = 0; i < a.length; i++) data[i] = (typeof a[i] === 'bigint' ? BigInt(lin(Number(a[i]), Number(b[i]))) : lin(Number(a[i]), Number(b[i]))) as never;
+      values.set(k, { dtype: v1.dtype, dims, data });
+    } else {
+      // float or bool statics must not depend on the batch
+      for (let i = 0; i < v1.data.length; i++) if (v1.data[i] !== v2.data[i]) return undefined;
+      values.set(k, { ...v1, dims });
+    }
+  }
+  return { shapes, values };
+}
+
 export interface FoldResult {
   model: Model;
   shapes: ShapeMap;
@@ -130,9 +180,18 @@ export async function foldConstants(model: Model, inputShapes: Record<string, nu
   const params = parameterNames(g);
   const statics = staticNodes(g, params);
   const staticOut = new Set(statics.flatMap((n) => n.outputs));
-  const feeds: Record<string, Tensor> = {};
-  for (const inp of g.inputs) feeds[inp.name] = tensor(inp.dtype, inp.shape as number[]);
-  const { shapes, values } = await probe(g, m.opset, feeds, (k, dims) => staticOut.has(k) && sizeOf(dims) <= MAX_FOLDED_ELEMENTS);
+  const keep = (k: string, dims: readonly number[]) => staticOut.has(k) && sizeOf(dims) <= MAX_FOLDED_ELEMENTS;
+  const probeAt = (batch: number | undefined) => {
+    const feeds: Record<string, Tensor> = {};
+    const inputs = g.inputs.map((inp) => ({ ...inp, shape: batch === undefined ? inp.shape : [batch, ...inp.shape.slice(1)] }));
+    for (const inp of inputs) feeds[inp.name] = tensor(inp.dtype, inp.shape as number[]);
+    return probe({ ...g, inputs }, m.opset, feeds, keep);
+  };
+  const batch = (g.inputs[0]?.shape[0] as number) ?? 1;
+  const dynamicBatch = typeof model.graph.inputs[0]?.shape[0] !== 'number';
+  // Every intermediate at the training batch can take gigabytes; probing at batch 1 and 2 and extrapolating
+  // linearly is exact for batch-linear graphs (all exports we know); anything else falls back to batch B.
+  const { shapes, values } = (dynamicBatch && batch > 2 && extrapolate(await probeAt(1), await probeAt(2), batch)) || (await probeAt(undefined));
   // Replace static nodes whose values we kept; the rest of the static region stays as nodes.
   const folded = new Set<Node>();
   for (const n of statics) {

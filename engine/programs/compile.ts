@@ -10,7 +10,7 @@ import { differentiate } from '../autodiff/differentiate';
 import { HEAD_BIAS, HEAD_WEIGHT, LOGITS } from '../backbone/prepare';
 import { Builder } from '../ir/builder';
 import { foldConstants, probe, type ShapeMap } from '../ir/fold';
-import { int, pruneDead, topoSort, type Graph, type Model, type ValueInfo } from '../ir/graph';
+import { int, pruneDead, topoSort, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { crossEntropy } from './loss';
 import { ADAM_DEFAULTS, adamW, clipByGlobalNorm, type AdamHyper, type StepScalars, type UpdateRule } from './optimizer';
@@ -121,8 +121,16 @@ async function foldFor(prepared: Model, batch: number): Promise<{ model: Model; 
 }
 
 /** Static shapes of the whole graph after edits: one probe run with neutral inputs. */
-async function shapesOf(m: Model, feeds: Record<string, Tensor>): Promise<ShapeMap> {
-  const { shapes } = await probe(m.graph, m.opset, feeds, () => false);
+async function shapesOf(m: Model, feeds: Record<string, Tensor>, known: ShapeMap, before: Map<Node, string>): Promise<ShapeMap> {
+  // Only what the method and the loss changed: nodes that are new or rewired, and everything downstream of them.
+  // The rest of the folded forward keeps the shapes the fold measured (probing it all again costs gigabytes).
+  const dirty = new Set<string>();
+  for (const n of m.graph.nodes) {
+    const changed = before.get(n) !== n.inputs.join('|') || n.inputs.some((i) => dirty.has(i)) || n.outputs.some((o) => o && !known.has(o));
+    if (changed) for (const o of n.outputs) if (o) dirty.add(o);
+  }
+  const { shapes } = await probe(m.graph, m.opset, feeds, () => false, dirty);
+  for (const [k, v] of known) if (!shapes.has(k) && !dirty.has(k)) shapes.set(k, v);
   for (const [k, t] of m.graph.initializers) shapes.set(k, { dtype: t.dtype, dims: t.dims });
   for (const i of m.graph.inputs) shapes.set(i.name, { dtype: i.dtype, dims: i.shape as number[] });
   return shapes;
@@ -132,6 +140,7 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
   const { model, shapes: foldedShapes, imageInput } = await foldFor(prepared, opts.batch * (method.trainBatchMultiplier ?? 1));
   const g = model.graph;
   const b = new Builder(g, 'attune', 'float32', model.opset);
+  const before = new Map(g.nodes.map((n) => [n, n.inputs.join('|')]));
   method.transform?.(g, b, foldedShapes);
   const trainable = method.trainable(g);
   const initial = liftTrainables(g, trainable.map((t) => t.name));
@@ -153,7 +162,7 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
   };
   for (const [k, t] of initial) probeFeeds[k] = t;
   for (const e of method.extraInputs ?? []) probeFeeds[e.name] = e.neutral();
-  const shapes = await shapesOf(model, probeFeeds);
+  const shapes = await shapesOf(model, probeFeeds, foldedShapes, before);
 
   const grads = differentiate(g, shapes, LOSS, trainable.map((t) => t.name), { prefix: 'attune_grad', opset: model.opset });
   const ub = new Builder(g, 'attune_update', 'float32', model.opset);
