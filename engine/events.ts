@@ -26,6 +26,8 @@ export type EngineEvent =
       /** method diagnostics, e.g. SPD projection share, PACE gradient norm */
       diagnostics: Record<string, number>;
     }
+  /** GPS: how many weights were selected in each block (METHODS.md §GPS: the budget spreads over every layer) */
+  | { type: 'selection'; method: string; selected: number; total: number; perBlock: Record<string, number> }
   | { type: 'done'; runDir: string; bestEpoch: number; bestValAccuracy: number; testAccuracy?: number }
   | { type: 'cancelled'; runDir: string; resumable: boolean };
 

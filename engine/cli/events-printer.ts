@@ -38,6 +38,10 @@ export function eventPrinter(json: boolean): { sink: EventSink; stop: () => void
         console.error(`epoch ${e.epoch + 1}/${e.epochs}  train loss ${e.trainLoss.toFixed(4)} acc ${(e.trainAccuracy * 100).toFixed(1)}%  val acc ${(e.valAccuracy * 100).toFixed(1)}%${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)} s  ${d}`);
         break;
       }
+      case 'selection':
+        stopBar();
+        console.error(`${e.method.toUpperCase()} selection per block: ${Object.entries(e.perBlock).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        break;
       case 'provider':
         console.error(`device: ${e.provider.toUpperCase()}${e.fallbackReason ? ` (${e.fallbackReason})` : ''}`);
         break;

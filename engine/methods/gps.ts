@@ -52,6 +52,7 @@ async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise
   for (const m of matrices) blockCounts[blockLabel(m.block)] = (blockCounts[blockLabel(m.block)] ?? 0) + m.idx.length;
   const selected = matrices.reduce((a, m) => a + m.idx.length, 0);
   const totalWeights = matrices.reduce((a, m) => a + m.rows * m.cols, 0);
+  ctx.onEvent?.({ type: 'selection', method: 'gps', selected, total: totalWeights, perBlock: blockCounts });
   ctx.onEvent?.({ type: 'log', level: 'info', message: `GPS selected ${selected} of ${totalWeights} weights (${((100 * selected) / totalWeights).toFixed(3)} %), K = ${k} per neuron.` });
   return { k, tau: SUPCON_TAU, matrices, blockCounts, selected, totalWeights };
 }

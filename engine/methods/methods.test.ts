@@ -221,6 +221,8 @@ test('every method trains one epoch and exports a model that reproduces the engi
       }
       assert.ok(changedSelected > 0, 'selected weights trained');
       assert.ok(Object.keys(state.blockCounts).length >= 2);
+      const shown = events.find((e) => e.type === 'selection') as unknown as { perBlock: Record<string, number> } | undefined;
+      assert.deepEqual(shown?.perBlock, state.blockCounts, 'per-block selection counts are streamed to the user');
       const ck = await loadCheckpoint(runFiles(r.runDir).best);
       assert.ok([...ck.tensors.keys()].some((k) => k.endsWith('::gps_delta')));
       const rebuilt = await applyGpsPatch(TINY_VIT, exp.extraFiles[0]);

@@ -301,7 +301,6 @@ export async function trainRun(req: TrainRequest, opts: TrainOptions = {}): Prom
   const emit = opts.onEvent ?? (() => {});
   const runDir = resolve(req.outDir);
   const { spec, split, resumed } = await openRun(req, opts);
-  const files = runFiles(runDir);
   await saveStatus(runDir, 'running');
   emit({ type: 'phase', phase: resumed ? 'resume' : 'prepare', detail: runDir });
   try {
@@ -309,8 +308,6 @@ export async function trainRun(req: TrainRequest, opts: TrainOptions = {}): Prom
   } catch (e) {
     await saveStatus(runDir, 'failed', { error: (e as Error).message });
     throw e;
-  } finally {
-    void files;
   }
 }
 
