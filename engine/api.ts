@@ -49,7 +49,12 @@ function summariseImages(r: EngineScanReport): string | null {
 }
 
 export async function scanDataset(path: string, opts: { csvPath?: string; cacheDir?: string } = {}, onEvent?: (e: EngineEvent) => void): Promise<ScanReport> {
-  const r = await scanFolder(path, { labels: opts.csvPath, cacheDir: opts.cacheDir, onEvent });
+  const r = await scanFolder(path, {
+    labels: opts.csvPath,
+    cacheDir: opts.cacheDir,
+    onEvent,
+    onProgress: (done, total, phase) => onEvent?.({ type: 'progress', phase: phase === 'hash' ? 'scan:duplicates' : 'scan', done, total }),
+  });
   const examples = new Map<string, string[]>();
   for (const it of r.items) {
     const list = examples.get(it.label) ?? [];
@@ -245,7 +250,8 @@ export interface ExportResult {
 }
 
 export async function exportRun(runDir: string, outDir: string, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {}): Promise<ExportResult> {
-  const r = await exportEngineRun(runDir, outDir, { onEvent: opts.onEvent });
+  if (opts.signal?.aborted) throw new AttuneError('cancelled', 'The export was cancelled before it started.', 'Start it again when you are ready.');
+  const r = await exportEngineRun(runDir, outDir, { onEvent: opts.onEvent, signal: opts.signal });
   return { outDir, files: [r.modelPath, r.labelsPath, r.cardPath, ...r.extraFiles], verification: { maxAbsDiff: r.maxAbsDiff, images: r.verifiedImages } };
 }
 

@@ -61,7 +61,10 @@ export function withProbabilities(merged: Model, numClasses: number): Model {
   return m;
 }
 
-export async function exportRun(runDir: string, outDir: string, opts: { onEvent?: EventSink; verifyImages?: number } = {}): Promise<ExportResult> {
+export async function exportRun(runDir: string, outDir: string, opts: { onEvent?: EventSink; verifyImages?: number; signal?: AbortSignal } = {}): Promise<ExportResult> {
+  const checkCancel = () => {
+    if (opts.signal?.aborted) throw new AttuneError('cancelled', 'The export was cancelled; files written so far are complete but unverified.', 'Export again to get a verified model.');
+  };
   runDir = resolve(runDir);
   const files = runFiles(runDir);
   if (!existsSync(files.best)) throw new AttuneError('run-untrained', `${runDir} has no trained weights yet.`, 'Finish (or resume) training first: `attune train --out <runDir> …`.');
@@ -75,12 +78,14 @@ export async function exportRun(runDir: string, outDir: string, opts: { onEvent?
   merged.metadata = { ...merged.metadata, ...exportMetadata(spec, facts, evaluation.test) };
   merged.producer = 'attune';
 
+  checkCancel();
   const modelPath = join(outDir, 'model.onnx');
   const bytes = [...merged.graph.initializers.values()].reduce((a, t) => a + t.data.byteLength, 0);
   await saveModel(merged, modelPath, { externalData: bytes > EXTERNAL_DATA_BYTES });
   const labelsPath = join(outDir, 'labels.txt');
   await writeFileAtomic(labelsPath, spec.classes.join('\n') + '\n');
 
+  checkCancel();
   // verification: the written file against the engine's eval program
   const { maxAbsDiff, count } = await verifyExport(modelPath, ctx, best, opts.verifyImages ?? 8);
   if (!(maxAbsDiff < 1e-4))
