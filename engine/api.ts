@@ -16,6 +16,8 @@ import type { EvaluationReport as EngineEvaluation } from './evaluate/metrics';
 import { exportRun as exportEngineRun } from './export/export';
 import { METHODS } from './methods/registry';
 import { full } from './methods/full';
+import { parameterCount } from './methods/layers';
+import { attachHead } from './backbone/prepare';
 import { recommendMethod } from './methods/recommend';
 import { predictFiles } from './predict/predict';
 import { platformInfo } from './runtime/session';
@@ -132,11 +134,14 @@ const COST_FACTOR: Record<string, number> = { linear: 0, full: 3, spd: 3, l2sp: 
 const CPU_FORWARD_IMAGES_PER_SECOND_VIT_TINY = 40;
 const VIT_TINY_PARAMETERS = 5.7e6;
 
-export async function listMethods(ctx: { modelPath?: string; trainCount?: number } = {}): Promise<MethodListing> {
+export async function listMethods(ctx: { modelPath?: string; trainCount?: number; numClasses?: number } = {}): Promise<MethodListing> {
   const plan = planProviders('auto', platformInfo());
   const device = plan.order[0] === 'cpu' ? 'CPU' : plan.order[0].toUpperCase();
   const rec = ctx.trainCount !== undefined ? recommendMethod(ctx.trainCount, { hasAccelerator: device !== 'CPU' }) : null;
-  const params = ctx.modelPath && existsSync(ctx.modelPath) ? (await loadBackbone(ctx.modelPath)).parameterCount : undefined;
+  const bb = ctx.modelPath && existsSync(ctx.modelPath) ? await loadBackbone(ctx.modelPath) : undefined;
+  const params = bb?.parameterCount;
+  const graph = bb ? attachHead(bb.model, bb.features, bb.shapes.get(bb.features.source)!.dims, ctx.numClasses ?? 2, 0).model.graph : undefined;
+  const total = graph ? parameterCount(graph) : 0;
   const forwardRate = params ? (CPU_FORWARD_IMAGES_PER_SECOND_VIT_TINY * VIT_TINY_PARAMETERS) / params : undefined;
   // SPD is an optimizer; as a card it means full fine-tuning with SPD (the CLI's --method spd)
   const cards = [...METHODS, { ...full, name: 'spd', title: 'SPD (selective projection decay)', summary: 'Full fine-tuning that pulls back only the layers drifting away from the pretrained weights; steadier than plain full fine-tuning on small or shifted data.' }];
@@ -146,7 +151,7 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
       name: m.name,
       title: m.title,
       summary: m.summary,
-      trainableShare: null,
+      trainableShare: graph ? m.trainableParameters(graph, {}) / total : null,
       secondsPerEpoch: forwardRate && ctx.trainCount && device === 'CPU' ? (ctx.trainCount * Math.max(1, COST_FACTOR[m.name] ?? 3)) / forwardRate : null,
       recommended: rec?.method === m.name,
       why: rec?.method === m.name ? rec.reason : undefined,

@@ -1,13 +1,14 @@
 /** BitFit (METHODS.md, baselines): only the biases and the new head train; every weight matrix and norm stays frozen. */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
 import { biasTensors } from './layers';
-import { mergeByName, type Method } from './method';
+import { headParameters, mergeByName, sizeOfTensors, type Method } from './method';
 
 export const bitfit: Method = {
   name: 'bitfit',
   title: 'BitFit (biases only)',
   summary: 'Trains only the bias vectors and the new output layer (about 0.1% of the weights): cheap, hard to overfit, and a strong choice for small datasets.',
   options: [],
+  trainableParameters: (g) => sizeOfTensors(g, biasTensors(g)) + headParameters(g),
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
   async prepare(ctx) {
     const wd = Number(ctx.options.weightDecay ?? bitfit.defaults.weightDecay);

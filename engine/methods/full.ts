@@ -2,7 +2,7 @@
 import { isFloat } from '../ir/tensor';
 import type { Graph } from '../ir/graph';
 import type { TrainableSpec } from '../programs/compile';
-import { mergeByName, type Method } from './method';
+import { mergeByName, sizeOfTensors, type Method } from './method';
 
 /** Every float initializer of rank ≥ 1 is a parameter; decay only matrices and kernels (timm convention). */
 export function allParameters(g: Graph, weightDecay: number): TrainableSpec[] {
@@ -19,20 +19,24 @@ export function batchNormStatistics(g: Graph): Set<string> {
   return s;
 }
 
+/** Every parameter but BatchNorm statistics. */
+export function trainableWeights(g: Graph, weightDecay: number): TrainableSpec[] {
+  const stats = batchNormStatistics(g);
+  return allParameters(g, weightDecay).filter((t) => !stats.has(t.name));
+}
+
 export const full: Method = {
   name: 'full',
   title: 'Full fine-tuning',
   summary: 'Trains every weight of the backbone and the new head; the strongest baseline when you have thousands of images.',
   options: [],
+  trainableParameters: (g) => sizeOfTensors(g, trainableWeights(g, 0).map((t) => t.name)),
   defaults: { lr: 1e-4, weightDecay: 0.05, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0.1, clipNorm: 1 },
   async prepare(ctx) {
     const wd = Number(ctx.options.weightDecay ?? full.defaults.weightDecay);
     return {
       program: {
-        trainable: (g) => {
-          const stats = batchNormStatistics(g);
-          return allParameters(g, wd).filter((t) => !stats.has(t.name));
-        },
+        trainable: (g) => trainableWeights(g, wd),
       },
       state: {},
       merge: mergeByName,

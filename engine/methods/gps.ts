@@ -15,8 +15,8 @@ import { replaceUses, type Graph, type Model } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './gps-select';
 import { writeGpsPatch } from './gps-patch';
-import { biasTensors, flatIndex, type WeightMatrix } from './layers';
-import { mergeByName, type Method, type MethodState } from './method';
+import { biasTensors, flatIndex, weightMatrices, type WeightMatrix } from './layers';
+import { headParameters, mergeByName, sizeOfTensors, type Method, type MethodState } from './method';
 
 export const gpsDelta = (w: string) => `${w}::gps_delta`;
 
@@ -87,6 +87,8 @@ export const gps: Method = {
   title: 'GPS (gradient-based parameter selection)',
   summary: 'Picks the few most task-relevant weights of every neuron from contrastive gradients, then trains only those plus biases: about 0.2 % of the weights, strong on small datasets.',
   options: [{ name: 'k', flag: '--gps-k', description: 'weights selected per neuron (K)', default: 1, kind: 'integer', min: 1 }],
+  // K entries per neuron of every weight matrix, all biases, the head (METHODS.md §GPS step 3)
+  trainableParameters: (g, o) => weightMatrices(g).reduce((n, m) => n + Math.min(m.cols, Number(o.k ?? 1)) * m.rows, 0) + sizeOfTensors(g, biasTensors(g)) + headParameters(g),
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
   async prepare(ctx, saved) {
     const k = Number(ctx.options.k ?? 1);

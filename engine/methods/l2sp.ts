@@ -7,7 +7,7 @@
  * separate β‖w_head‖² term.
  */
 import { adamW, type UpdateRule } from '../programs/optimizer';
-import { allParameters, batchNormStatistics } from './full';
+import { full, trainableWeights } from './full';
 import { mergeByName, type Method } from './method';
 
 export function l2spUpdate(lambda: number): UpdateRule {
@@ -28,16 +28,14 @@ export const l2sp: Method = {
     // Li et al. use α = 0.1 for the SP term with SGD; with Adam the same λ is a mild pull
     { name: 'lambda', flag: '--l2sp-lambda', description: 'strength λ of the (λ/2)·‖θ − θ0‖² penalty', default: 0.1, kind: 'number', min: 0 },
   ],
+  trainableParameters: (g, o) => full.trainableParameters(g, o),
   defaults: { lr: 1e-4, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0.1, clipNorm: 1 },
   async prepare(ctx) {
     const lambda = Number(ctx.options.lambda ?? 0.1);
     const wd = Number(ctx.options.weightDecay ?? l2sp.defaults.weightDecay);
     return {
       program: {
-        trainable: (g) => {
-          const stats = batchNormStatistics(g);
-          return allParameters(g, wd).filter((t) => !stats.has(t.name));
-        },
+        trainable: (g) => trainableWeights(g, wd),
       },
       update: l2spUpdate(lambda),
       state: {},

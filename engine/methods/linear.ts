@@ -3,7 +3,7 @@
  * backbone features once (no augmentation) and trains the head on them for many epochs.
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
-import { mergeByName, type Method } from './method';
+import { headParameters, mergeByName, type Method } from './method';
 
 export const linear: Method = {
   name: 'linear',
@@ -12,6 +12,7 @@ export const linear: Method = {
   options: [],
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 30, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   cachedFeatures: true,
+  trainableParameters: (g) => headParameters(g),
   async prepare(ctx) {
     const wd = Number(ctx.options.weightDecay ?? linear.defaults.weightDecay);
     return {

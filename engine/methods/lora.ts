@@ -10,7 +10,7 @@ import type { Graph, Model } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { deriveSeed, mulberry32, normal } from '../util/random';
 import { blockLinears, setOwnedInput, type LinearLayer } from './layers';
-import { mergeByName, type Method } from './method';
+import { headParameters, mergeByName, type Method } from './method';
 
 export const loraA = (w: string) => `${w}::lora_A`;
 export const loraB = (w: string) => `${w}::lora_B`;
@@ -53,6 +53,8 @@ export const lora: Method = {
     { name: 'rank', flag: '--lora-rank', description: 'rank r of the update A·B', default: 8, kind: 'integer', min: 1 },
     { name: 'alpha', flag: '--lora-alpha', description: 'scale α (the update is multiplied by α/r); default: α = r', default: 0, kind: 'number', min: 0 },
   ],
+  // A [in, r] and B [r, out] per adapted layer, plus the head
+  trainableParameters: (g, o) => blockLinears(g).reduce((n, l) => n + Number(o.rank ?? 8) * (l.inFeatures + l.outFeatures), 0) + headParameters(g),
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
   async prepare(ctx) {
     const r = Number(ctx.options.rank ?? 8);

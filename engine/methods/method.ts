@@ -3,8 +3,8 @@
  * which tensors train, how the graph changes, extra loss terms, the update rule, and how to merge
  * on export. Methods live one per module; adding one touches only the registry.
  */
-import type { PreparedBackbone } from '../backbone/prepare';
-import type { Model } from '../ir/graph';
+import { HEAD_BIAS, HEAD_WEIGHT, type PreparedBackbone } from '../backbone/prepare';
+import type { Graph, Model } from '../ir/graph';
 import type { Tensor } from '../ir/tensor';
 import type { MethodProgram } from '../programs/compile';
 import type { UpdateRule } from '../programs/optimizer';
@@ -93,8 +93,23 @@ export interface Method {
   defaults: MethodDefaults;
   /** true when the method trains only the head on cached features (no backbone passes per epoch) */
   cachedFeatures?: boolean;
+  /**
+   * How many parameters train, counted on the prepared graph (backbone + new head) before any selection
+   * runs: shown on the method card as a share of all parameters.
+   */
+  trainableParameters(g: Graph, options: MethodOptions): number;
   prepare(ctx: MethodContext, state?: MethodState): Promise<PreparedMethod>;
 }
+
+/** Elements of the named initializers. */
+export function sizeOfTensors(g: Graph, names: Iterable<string>): number {
+  let n = 0;
+  for (const k of names) n += g.initializers.get(k)?.data.length ?? 0;
+  return n;
+}
+
+/** The new head: C·dim weights and C biases. */
+export const headParameters = (g: Graph): number => sizeOfTensors(g, [HEAD_WEIGHT, HEAD_BIAS]);
 
 /** Substitutes trained tensors for initializers of the same name: all a method needs when it trains tensors in place. */
 export function mergeByName(backbone: Model, trained: Map<string, Tensor>): Model {

@@ -242,3 +242,14 @@ test('ViT-Tiny/16: PACE and LoRA adapters cover qkv, proj, fc1, fc2 of all 12 bl
     assert.ok((await mergeGap(p, m, await randomParams(p, m, 5), x)) < 1e-4, method.name);
   }
 });
+
+test('each method card\'s trainable-parameter count is exactly what its compiled program trains', async () => {
+  const { compileTrainProgram } = await import('../programs/compile');
+  const p = await prepared(TINY_VIT);
+  for (const m of METHODS.filter((x) => x.name !== 'gps')) {
+    const mp = await m.prepare({ backbone: p, options: {}, seed: 0, batch: 2 });
+    const prog = await compileTrainProgram(p.model, mp.program, { batch: 2, numClasses: p.numClasses });
+    const trained = [...prog.initial.values()].reduce((n, t) => n + t.data.length, 0);
+    assert.equal(m.trainableParameters(p.model.graph, {}), trained, m.name);
+  }
+});

@@ -21,7 +21,7 @@ import { INV_WEIGHT, TARGETS, type ExtraInput } from '../programs/compile';
 import { createSession } from '../runtime/session';
 import { deriveSeed, mulberry32, normal } from '../util/random';
 import { blockLinears, setOwnedInput, type LinearLayer } from './layers';
-import { mergeByName, type HeldOutBatch, type Method } from './method';
+import { headParameters, mergeByName, type HeldOutBatch, type Method } from './method';
 
 export const paceNames = (w: string) => ({ wd: `${w}::pace_Wd`, wu: `${w}::pace_Wu`, pd: `${w}::pace_Pd`, pu: `${w}::pace_Pu`, db: `${w}::pace_db` });
 export const PACE_CONSISTENCY = 'attune_pace_consistency';
@@ -143,6 +143,11 @@ export const pace: Method = {
     { name: 'fast', flag: '--pace-fast', description: 'PACE-fast: one pass, consistency with last epoch\'s logits', default: false, kind: 'boolean' },
   ],
   // METHODS.md: AdamW lr 1e-3, weight decay 1e-4, batch 64, cosine with warm-up
+  // per adapted layer: Wd [out, r] and Wu [r, in]; with a bias also Pd [in, r], Pu [r, 1], δb [out]
+  trainableParameters: (g, o) => {
+    const r = Number(o.rank ?? 10);
+    return blockLinears(g).reduce((n, l) => n + r * (l.outFeatures + l.inFeatures) + (l.bias ? r * l.inFeatures + r + l.outFeatures : 0), 0) + headParameters(g);
+  },
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 64, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
   async prepare(ctx) {
     const r = Number(ctx.options.rank ?? 10);
