@@ -63,3 +63,11 @@ test('bad usage and bad input say what is wrong and what to do', () => {
   assert.equal(img.code, 1);
   assert.ok(img.lines[0].error && img.lines[0].hint);
 });
+
+test('every command prints its usage with --help', () => {
+  for (const c of ['scan', 'train', 'export', 'predict', 'apply-patch']) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', c, '--help'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, c);
+    assert.match(r.stdout, new RegExp(`usage: attune ${c}`));
+  }
+});

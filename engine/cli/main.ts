@@ -12,6 +12,7 @@ import { trainCommand } from './commands/train';
 interface Command {
   name: string;
   summary: string;
+  usage: string;
   run(argv: string[]): Promise<number>;
 }
 
@@ -20,7 +21,7 @@ const COMMANDS: Command[] = [scanCommand, trainCommand, exportCommand, predictCo
 function help(): void {
   console.log('usage: npm run attune -- <command> [options]\n\ncommands:');
   for (const c of COMMANDS) console.log(`  ${c.name.padEnd(12)} ${c.summary}`);
-  console.log('\nRun a command with --help for its options.');
+  console.log('\nRun a command with --help for its options, e.g. npm run attune -- train --help');
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -34,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
     console.error(`Unknown command "${name}".`);
     help();
     return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(cmd.usage);
+    return 0;
   }
   try {
     return await cmd.run(rest);

@@ -7,6 +7,7 @@ const USAGE = 'usage: attune apply-patch --model <backbone.onnx> --patch <gps-pa
 
 export const applyPatchCommand = {
   name: 'apply-patch',
+  usage: USAGE,
   summary: 'rebuild a GPS-trained model from the pretrained backbone and its sparse patch',
   async run(argv: string[]): Promise<number> {
     const p = parseFlags(argv, new Set(['json']));

@@ -7,6 +7,7 @@ const USAGE = 'usage: attune export --run <runDir> --out <dir> [--json]';
 
 export const exportCommand = {
   name: 'export',
+  usage: USAGE,
   summary: 'write model.onnx, labels.txt and a model card for a trained run',
   async run(argv: string[]): Promise<number> {
     const p = parseFlags(argv, new Set(['json']));

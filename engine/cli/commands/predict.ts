@@ -8,6 +8,7 @@ const USAGE = 'usage: attune predict --model <model.onnx> [--json] [--top K] [--
 
 export const predictCommand = {
   name: 'predict',
+  usage: USAGE,
   summary: 'classify images with an exported model (or any ONNX classifier)',
   async run(argv: string[]): Promise<number> {
     const p = parseFlags(argv, new Set(['json']));

@@ -84,6 +84,7 @@ export function formatReport(r: ScanReport): string {
 
 export const scanCommand = {
   name: 'scan',
+  usage: USAGE,
   summary: 'Check a labelled image folder: classes, layout, splits, image formats and problems',
   run: async (argv: string[]): Promise<number> => {
     const args = parseArgs(argv);

@@ -8,7 +8,7 @@ import { AttuneError } from '../../errors';
 import type { ProviderRequest } from '../../runtime/providers';
 import type { AugmentPreset } from '../../data/image';
 
-export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${METHODS.map((m) => m.name).join('|')}> --out <runDir>
+export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${[...METHODS.map((m) => m.name), 'spd'].join('|')}> --out <runDir>
   [--epochs N] [--batch B] [--lr X] [--seed S] [--weight-decay X] [--warmup EPOCHS] [--label-smoothing X] [--clip-norm X|none]
   [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider auto|cpu|cuda|dml|coreml|webgpu]
   [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
@@ -20,9 +20,12 @@ const BASE = ['data', 'model', 'method', 'out', 'epochs', 'batch', 'lr', 'seed',
 
 export const trainCommand = {
   name: 'train',
+  usage: TRAIN_USAGE,
   summary: 'fine-tune a backbone on an image folder',
   async run(argv: string[]): Promise<number> {
-    const p = parseFlags(argv, new Set(['json']));
+    // boolean method options (e.g. --pace-fast) may stand alone
+    const booleans = METHODS.flatMap((m) => m.options.filter((o) => o.kind === 'boolean').map((o) => o.flag.replace(/^--/, '')));
+    const p = parseFlags(argv, new Set(['json', ...booleans]));
     const methodName = required(p, 'method', TRAIN_USAGE);
     const method = getMethod(methodName === 'spd' ? 'full' : methodName);
     const optionFlags = new Map(METHODS.flatMap((m) => m.options.map((o) => [o.flag.replace(/^--/, ''), o] as const)));
