@@ -33,6 +33,8 @@ test('method listing recommends by dataset size and estimates time', async () =>
   assert.equal(l.methods.filter((m) => m.recommended).length, 1);
   assert.ok(l.recommendation?.why);
   assert.ok(l.methods.find((m) => m.name === 'full')!.secondsPerEpoch! > 0);
+  assert.equal(l.methods.find((m) => m.name === 'gps')!.defaults.k, 1);
+  assert.equal(l.methods.find((m) => m.name === 'pace')!.defaults.sigma, 1.5);
   const share = Object.fromEntries(l.methods.map((m) => [m.name, m.trainableShare!]));
   assert.ok(share.full > 0.99 && share.linear < 0.001 && share.gps < 0.02 && share.bitfit < 0.01 && share.lora < 0.1, JSON.stringify(share));
 });

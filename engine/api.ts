@@ -120,6 +120,8 @@ export interface MethodInfo {
   recommended: boolean;
   why?: string;
   defaults: { epochs: number; batchSize: number; learningRate: number } & Record<string, number>;
+  /** plain-language label of each method option in `defaults`, e.g. k → "weights selected per neuron (K)" */
+  optionLabels: Record<string, string>;
 }
 
 export interface MethodListing {
@@ -155,7 +157,9 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
       secondsPerEpoch: forwardRate && ctx.trainCount && device === 'CPU' ? (ctx.trainCount * Math.max(1, COST_FACTOR[m.name] ?? 3)) / forwardRate : null,
       recommended: rec?.method === m.name,
       why: rec?.method === m.name ? rec.reason : undefined,
-      defaults: { epochs: m.defaults.epochs, batchSize: m.defaults.batch, learningRate: m.defaults.lr },
+      // numeric method options (LoRA rank, GPS K, PACE σ and λ, …) by the names trainRun's `options` takes
+      optionLabels: Object.fromEntries(m.options.map((o) => [o.name, o.description])),
+      defaults: { ...Object.fromEntries(m.options.filter((o) => typeof o.default === 'number').map((o) => [o.name, o.default as number])), epochs: m.defaults.epochs, batchSize: m.defaults.batch, learningRate: m.defaults.lr },
     })),
     recommendation: rec ? { name: rec.method, why: rec.reason, alternative: { name: rec.alternative.method, why: rec.alternative.reason } } : null,
   };
