@@ -9,6 +9,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BUILT_IN_CATALOGUE, type CatalogueEntry } from './entries';
+import { z } from 'zod';
 import { UserError } from '../ipc/errors';
 import type { CatalogueEntryView } from '../ipc/types';
 
@@ -58,10 +59,29 @@ export async function loadCatalogue(source: string | null): Promise<ResolvedEntr
   return out;
 }
 
+/** A catalogue file is user input: every field is checked; missing ones come from the built-in entry of the same id. */
+const CatalogueRow = z
+  .object({
+    id: z.string(),
+    name: z.string().optional(),
+    description: z.string().optional(),
+    file: z.string().optional(),
+    url: z.string().nullable().optional(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/i).nullable().optional(),
+    sizeBytes: z.number().int().positive().nullable().optional(),
+    inputSize: z.number().int().positive().optional(),
+    parameters: z.number().int().positive().nullable().optional(),
+    preprocessing: z.object({ size: z.number().int().positive().optional(), mean: z.tuple([z.number(), z.number(), z.number()]), std: z.tuple([z.number(), z.number(), z.number()]) }).passthrough().optional(),
+    licence: z.string().optional(),
+    recommended: z.boolean().optional(),
+  })
+  .passthrough();
+
 function fromJson(raw: unknown, base: string): ResolvedEntry[] {
   const list = Array.isArray(raw) ? raw : (raw as { models?: unknown[] })?.models;
-  if (!Array.isArray(list)) throw new UserError('catalogue-invalid', 'The model catalogue file is not in the expected format.', 'It must be a JSON list of models (or {"models": [...]}). Clear the catalogue source in Settings to use the built-in list.');
-  return list.map((r: any) => {
+  const parsed = z.array(CatalogueRow).safeParse(list);
+  if (!parsed.success) throw new UserError('catalogue-invalid', `The model catalogue file is not in the expected format (${parsed.error.issues[0]?.path.join('.') || 'top level'}: ${parsed.error.issues[0]?.message}).`, 'It must be a JSON list of models (or {"models": [...]}). Clear the catalogue source in Settings to use the built-in list.');
+  return parsed.data.map((r) => {
     const known = BUILT_IN_CATALOGUE.find((e) => e.id === r.id);
     const e = { ...known, ...r } as CatalogueEntry;
     if (!e.id || !ID.test(e.id) || !e.file) throw new UserError('catalogue-invalid', `A catalogue entry is missing its id or file name.`, 'Fix the catalogue file, or clear the catalogue source in Settings.');
@@ -125,7 +145,7 @@ export class ModelCache {
       else if (res.status !== 206) throw new UserError('download-failed', `The download of ${e.name} failed (HTTP ${res.status}).`, 'Try again later, or choose another catalogue source in Settings.');
       const len = Number(res.headers.get('content-length'));
       if (Number.isFinite(len) && len > 0) total = offset + len;
-      body = Readable.fromWeb(res.body as any);
+      body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
     } else {
       const st = await stat(e.location).catch(() => null);
       if (!st) throw new UserError('no-source', `${e.name} was not found at ${e.location}.`, 'Check the catalogue source folder in Settings.');

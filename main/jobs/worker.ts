@@ -5,6 +5,7 @@
  */
 import { engine, engineCapabilities } from './engine-bridge';
 import type { FromWorker, ToWorker } from './protocol';
+import type { EngineContract, EngineEvent } from './engine-contract';
 import { toUserError } from '../ipc/errors';
 import { makeThumbnails } from './thumbnails';
 
@@ -25,20 +26,46 @@ const running = new Map<string, AbortController>();
 async function call(msg: Extract<ToWorker, { type: 'call' }>): Promise<void> {
   const controller = new AbortController();
   running.set(msg.id, controller);
-  const opts = { signal: controller.signal, onEvent: (event: any) => send({ type: 'event', id: msg.id, event }) };
-  const a = msg.args as any[];
+  const opts = { signal: controller.signal, onEvent: (event: EngineEvent) => send({ type: 'event', id: msg.id, event }) };
+  // main validated the request against its schema before it reached this process
+  const args = <K extends keyof EngineContract>(_: K) => msg.args as Parameters<EngineContract[K]>;
   try {
     let value: unknown;
     switch (msg.method) {
-      case 'scanDataset': value = await engine.scanDataset(a[0], a[1] ?? {}, opts.onEvent); break;
-      case 'inspectBackbone': value = await engine.inspectBackbone(a[0]); break;
-      case 'listMethods': value = await engine.listMethods(a[0] ?? {}); break;
-      case 'trainRun': value = await engine.trainRun(a[0], opts); break;
-      case 'evaluateRun': value = await engine.evaluateRun(a[0]); break;
-      case 'exportRun': value = await engine.exportRun(a[0], a[1], opts); break;
-      case 'predictWithModel': value = await engine.predictWithModel(a[0], a[1]); break;
+      case 'scanDataset': {
+        const a = args('scanDataset'); value = await engine.scanDataset(a[0], a[1] ?? {}, opts.onEvent);
+        break;
+      }
+      case 'inspectBackbone': {
+        value = await engine.inspectBackbone(args('inspectBackbone')[0]);
+        break;
+      }
+      case 'listMethods': {
+        value = await engine.listMethods(args('listMethods')[0] ?? {});
+        break;
+      }
+      case 'trainRun': {
+        value = await engine.trainRun(args('trainRun')[0], opts);
+        break;
+      }
+      case 'evaluateRun': {
+        value = await engine.evaluateRun(args('evaluateRun')[0]);
+        break;
+      }
+      case 'exportRun': {
+        const a = args('exportRun'); value = await engine.exportRun(a[0], a[1], opts);
+        break;
+      }
+      case 'predictWithModel': {
+        const a = args('predictWithModel'); value = await engine.predictWithModel(a[0], a[1]);
+        break;
+      }
       case 'capabilities': value = await engineCapabilities(); break;
-      case 'thumbnails': value = await makeThumbnails(a[0], a[1]); break;
+      case 'thumbnails': {
+        const [files, size] = msg.args as Parameters<typeof makeThumbnails>;
+        value = await makeThumbnails(files, size);
+        break;
+      }
       case 'crash': process.exit(70); // test hook: lets tests prove a worker crash is reported, not fatal
       default: throw new Error(`unknown worker method ${String(msg.method)}`);
     }
