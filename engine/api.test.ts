@@ -5,7 +5,9 @@ import { evaluateRun, exportRun, inspectBackbone, listMethods, predictWithModel,
 import { DATASETS, MODELS, sampleDataset, tempDir } from './testing/fixtures';
 
 test('scan report for the app: classes with example files, layout, image summary, BUSI duplicate flagged', async () => {
-  const r = await scanDataset(DATASETS.busi, { cacheDir: tempDir() });
+  const progress: number[] = [];
+  const r = await scanDataset(DATASETS.busi, { cacheDir: tempDir() }, (e) => e.type === 'progress' && e.phase === 'scan' && progress.push(e.done));
+  assert.ok(progress.length > 1 && progress.at(-1) === 780, 'scan progress is streamed');
   assert.equal(r.total, 780);
   assert.deepEqual(r.classes.map((c) => [c.name, c.count]), [['benign', 437], ['malignant', 210], ['normal', 133]]);
   assert.ok(r.classes.every((c) => c.examples!.length > 0));
