@@ -2,72 +2,36 @@
  * The trainer: epochs of compiled train steps with a cosine schedule, evaluation each epoch,
  * best checkpoint, resumable after a crash or cancel, and typed events for the CLI and the app.
  */
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AttuneError } from '../errors';
 import type { EngineEvent, EventSink } from '../events';
-import { attachHead, FEATURES, LOGITS, type PreparedBackbone } from '../backbone/prepare';
-import { rngFor, shuffleInPlace } from '../data/rng';
-import { loadBackbone, type LoadedBackbone } from '../backbone/load';
-import { scanDataset } from '../data/scan';
-import { loadSplit, saveSplit, splitDataset, splitItems, type DatasetSplit } from '../data/split';
-import type { AugmentPreset } from '../data/image';
+import { LOGITS } from '../backbone/prepare';
+import { type DatasetSplit } from '../data/split';
 import { evaluatePredictions, type EvaluationReport } from '../evaluate/metrics';
 import { tensor, type Tensor } from '../ir/tensor';
 import type { Model } from '../ir/graph';
-import { getMethod } from '../methods/registry';
-import type { Method, MethodOptions, PreparedMethod } from '../methods/method';
-import { BC1, BC2, compileEvalProgram, compileTrainProgram, INV_WEIGHT, LOSS, LR, PROBS, TARGETS, type EvalProgram, type TrainProgram } from '../programs/compile';
+import { BC1, BC2, compileEvalProgram, compileTrainProgram, INV_WEIGHT, LOSS, LR, TARGETS, type TrainProgram } from '../programs/compile';
 import { buildTargets } from '../programs/loss';
 import { compileLoopProgram, scanRow, stackFeeds } from '../programs/loop';
 import { ADAM_DEFAULTS } from '../programs/optimizer';
-import { createSession, type Session } from '../runtime/session';
-import type { ProviderRequest } from '../runtime/providers';
+import { createSession } from '../runtime/session';
 import { writeJsonAtomic } from '../util/fs';
-import { defaultLoader, type BatchLoaderFactory, type LoaderBatch } from './batches';
+import { defaultLoader, type LoaderBatch } from './batches';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { loadRunSpec, runFiles, saveRunSpec, type Hyper, type RunSpec } from './run-spec';
+import { runFiles, type RunSpec } from './run-spec';
 import { cosineWithWarmup } from './schedule';
 import { TrainingState } from './state';
 import { featureModel, headModel } from './head-model';
 import { resolveSpdUpdate } from './optimizer-choice';
 
-export interface TrainRequest {
-  /** dataset folder (class subfolders, split folders, or the image root of a labels file) */
-  data: string;
-  labels?: string;
-  columns?: { path?: string; label?: string; group?: string };
-  /** reuse a saved split.json (compare methods on the same split) */
-  splitFile?: string;
-  ratios?: [number, number, number];
-  model: string;
-  feature?: string;
-  method: string;
-  methodOptions?: MethodOptions;
-  epochs?: number;
-  batch?: number;
-  lr?: number;
-  weightDecay?: number;
-  warmupEpochs?: number;
-  labelSmoothing?: number;
-  clipNorm?: number | null;
-  optimizer?: 'adamw' | 'spd';
-  spdLambda?: number;
-  augment?: AugmentPreset;
-  seed?: number;
-  provider?: ProviderRequest;
-  stepsPerRun?: number;
-  outDir: string;
-}
+import { buildRunContext, openRun, type TrainOptions, type TrainRequest } from './run-setup';
+import { argmaxRows, extractFeatures, featureBatches, padBatch, predictBatches, shuffleOrder } from './batching';
 
-export interface TrainOptions {
-  signal?: AbortSignal;
-  onEvent?: EventSink;
-  loader?: BatchLoaderFactory;
-  /** cache folder for scans (default: the data layer's) */
-  scanCacheDir?: string;
-}
+export type { TrainRequest, TrainOptions, RunContext } from './run-setup';
+export { buildRunContext, openRun } from './run-setup';
+export { predictBatches } from './batching';
 
 export interface TrainResult {
   runDir: string;
@@ -96,196 +60,6 @@ interface Progress {
   globalStep: number;
   bestEpoch: number;
   bestValAccuracy: number;
-}
-
-/** Everything compiled for one run. */
-export interface RunContext {
-  spec: RunSpec;
-  split: DatasetSplit;
-  backbone: LoadedBackbone;
-  prepared: PreparedBackbone;
-  method: Method;
-  methodPrepared: PreparedMethod;
-  items: Record<'train' | 'val' | 'test', { file: string; label: number }[]>;
-}
-
-const hyperFrom = (req: TrainRequest, m: Method): Hyper => ({
-  lr: req.lr ?? m.defaults.lr,
-  epochs: req.epochs ?? m.defaults.epochs,
-  batch: req.batch ?? m.defaults.batch,
-  weightDecay: req.weightDecay ?? m.defaults.weightDecay,
-  warmupEpochs: req.warmupEpochs ?? Math.min(m.defaults.warmupEpochs, Math.max(0, (req.epochs ?? m.defaults.epochs) - 1)),
-  labelSmoothing: req.labelSmoothing ?? m.defaults.labelSmoothing,
-  clipNorm: req.clipNorm === undefined ? m.defaults.clipNorm : req.clipNorm,
-  optimizer: req.optimizer ?? 'adamw',
-  spdLambda: req.spdLambda ?? 0.5,
-});
-
-/** Creates run.json and split.json for a new run, or reads them back for a resume. */
-export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ spec: RunSpec; split: DatasetSplit; resumed: boolean }> {
-  const runDir = resolve(req.outDir);
-  const files = runFiles(runDir);
-  if (existsSync(files.spec)) {
-    const spec = await loadRunSpec(runDir);
-    const status = existsSync(files.status) ? (JSON.parse(await readFile(files.status, 'utf8')) as { state: string }).state : 'running';
-    if (status === 'done')
-      throw new AttuneError('run-finished', `${runDir} already holds a finished run.`, 'Choose a new --out folder, or export this run with `attune export`.');
-    if (resolve(spec.data.root) !== resolve(req.data) || spec.method !== req.method)
-      throw new AttuneError('run-mismatch', `${runDir} holds an unfinished run of "${spec.method}" on ${spec.data.root}, not this one.`, 'Resume it with the same --data and --method, or choose a new --out folder.');
-    return { spec, split: await loadSplit(files.split), resumed: true };
-  }
-  const method = getMethod(req.method);
-  const emit = opts.onEvent ?? (() => {});
-  const report = await scanDataset(req.data, {
-    labels: req.labels,
-    columns: req.columns,
-    cacheDir: opts.scanCacheDir,
-    onEvent: emit,
-  });
-  const blocking = report.issues.filter((i) => i.severity === 'error');
-  if (blocking.length)
-    throw new AttuneError('dataset-invalid', `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`, 'Fix the folder (see `attune scan`) and try again.', { issues: blocking });
-  for (const p of report.problems.filter((p) => p.excluded).slice(0, 20)) emit({ type: 'log', level: 'warn', message: `Skipping ${p.file}: ${p.message}` });
-  const split = req.splitFile ? await loadSplit(req.splitFile, report) : splitDataset(report, { seed: req.seed ?? 0, ratios: req.ratios });
-  const backbone = await loadBackbone(req.model, req.feature);
-  const spec: RunSpec = {
-    version: 1,
-    data: { root: resolve(req.data), labels: req.labels, columns: req.columns, fingerprint: report.fingerprint },
-    classes: split.classes,
-    backbone: { path: resolve(req.model), sha256: backbone.sha256, feature: req.feature },
-    preprocessing: backbone.preprocessing,
-    augment: req.augment ?? 'natural',
-    method: method.name,
-    methodOptions: req.methodOptions ?? {},
-    hyper: hyperFrom(req, method),
-    seed: req.seed ?? 0,
-    provider: req.provider ?? 'auto',
-    stepsPerRun: req.stepsPerRun ?? 1,
-    createdAt: new Date().toISOString(),
-  };
-  await mkdir(runDir, { recursive: true });
-  await saveSplit(files.split, split);
-  await saveRunSpec(runDir, spec);
-  return { spec, split, resumed: false };
-}
-
-/** Loads the backbone, attaches the head and prepares the method (GPS selection runs here). */
-export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir: string, opts: TrainOptions, head?: { weight: Tensor; bias: Tensor }): Promise<RunContext> {
-  const backbone = await loadBackbone(spec.backbone.path, spec.backbone.feature);
-  if (backbone.sha256 !== spec.backbone.sha256)
-    throw new AttuneError('backbone-changed', `The backbone file ${spec.backbone.path} has changed since this run started.`, 'Restore the original model file, or start a new run.');
-  const prepared = attachHead(backbone.model, backbone.features, backbone.shapes.get(backbone.features.source)!.dims, spec.classes.length, spec.seed, head);
-  const method = getMethod(spec.method);
-  const items = {
-    train: splitItems(split, spec.data.root, 'train'),
-    val: splitItems(split, spec.data.root, 'val'),
-    test: splitItems(split, spec.data.root, 'test'),
-  };
-  const files = runFiles(runDir);
-  const savedState = existsSync(files.methodState) ? (JSON.parse(await readFile(files.methodState, 'utf8')) as Record<string, unknown>) : undefined;
-  const loader = opts.loader ?? defaultLoader;
-  const methodPrepared = await method.prepare(
-    {
-      backbone: prepared,
-      options: { ...spec.methodOptions, weightDecay: spec.hyper.weightDecay },
-      seed: spec.seed,
-      batch: spec.hyper.batch,
-      onEvent: opts.onEvent,
-      signal: opts.signal,
-      trainBatches: (views) => twoViewBatches(loader, items.train, spec, views),
-    },
-    savedState,
-  );
-  if (!savedState) await writeJsonAtomic(files.methodState, methodPrepared.state);
-  return { spec, split, backbone, prepared, method, methodPrepared, items };
-}
-
-/** Training images with `views` independent augmentations each, stacked [view1 rows; view2 rows]. */
-async function* twoViewBatches(loader: BatchLoaderFactory, items: { file: string; label: number }[], spec: RunSpec, views: 1 | 2): AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }> {
-  for await (const bt of loader({ items, pre: spec.preprocessing, augment: 'natural', batchSize: spec.hyper.batch, seed: spec.seed, epoch: 0, shuffle: true, views })) {
-    if (views === 1 || !bt.x2) {
-      yield bt;
-      continue;
-    }
-    const x = new Float32Array(bt.x.length * 2);
-    x.set(bt.x);
-    x.set(bt.x2, bt.x.length);
-    const labels = new Int32Array(bt.count * 2);
-    labels.set(bt.labels);
-    labels.set(bt.labels, bt.count);
-    yield { x, labels, count: bt.count * 2 };
-  }
-}
-
-/** Pads a batch to the compiled batch size; padded rows get weight 0. */
-function padBatch(bt: LoaderBatch, B: number, rowSize: number): { x: Float32Array; labels: Int32Array; weights: Float32Array } {
-  const x = bt.x.length === B * rowSize ? bt.x : new Float32Array(B * rowSize);
-  if (x !== bt.x) x.set(bt.x.subarray(0, bt.count * rowSize));
-  const labels = new Int32Array(B);
-  labels.set(bt.labels.subarray(0, bt.count));
-  const weights = new Float32Array(B);
-  weights.fill(1, 0, bt.count);
-  return { x, labels, weights };
-}
-
-function argmaxRows(logits: Float32Array, n: number, C: number): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < C; c++) if (logits[i * C + c] > logits[i * C + best]) best = c;
-    out.push(best);
-  }
-  return out;
-}
-
-/** Runs the eval program over batches; returns probabilities [n, C] in order. */
-export async function predictBatches(session: Session, program: EvalProgram, params: Map<string, Tensor>, batches: AsyncIterable<LoaderBatch>, rowDims: number[], C: number): Promise<{ probs: Float32Array; labels: number[]; files: string[] }> {
-  const rowSize = rowDims.reduce((a, b) => a * b, 1);
-  const probs: number[] = [];
-  const labels: number[] = [];
-  const files: string[] = [];
-  for await (const bt of batches) {
-    const { x } = padBatch(bt, program.batch, rowSize);
-    const feeds: Record<string, Tensor> = { [program.imageInput]: tensor('float32', [program.batch, ...rowDims], x) };
-    for (const k of program.trainable) feeds[k] = params.get(k)!;
-    const out = await session.run(feeds, [PROBS]);
-    const p = out[PROBS].data as Float32Array;
-    for (let i = 0; i < bt.count * C; i++) probs.push(p[i]);
-    labels.push(...bt.labels.subarray(0, bt.count));
-    files.push(...bt.files.slice(0, bt.count));
-  }
-  return { probs: Float32Array.from(probs), labels, files };
-}
-
-/** In-memory batches over cached feature rows (linear-probe fast path). */
-async function* featureBatches(rows: Float32Array, labels: Int32Array, files: string[], dim: number, B: number, order: number[]): AsyncIterable<LoaderBatch> {
-  for (let s = 0; s < order.length; s += B) {
-    const idx = order.slice(s, s + B);
-    const x = new Float32Array(idx.length * dim);
-    idx.forEach((r, i) => x.set(rows.subarray(r * dim, (r + 1) * dim), i * dim));
-    yield { x, labels: Int32Array.from(idx.map((r) => labels[r])), count: idx.length, files: idx.map((r) => files[r]) };
-  }
-}
-
-/** Backbone features of every image (no augmentation), for the linear-probe fast path. */
-async function extractFeatures(ctx: RunContext, session: Session, loader: BatchLoaderFactory, items: { file: string; label: number }[], emit: (e: EngineEvent) => void, phase: string): Promise<{ rows: Float32Array; labels: Int32Array; files: string[] }> {
-  const dim = ctx.prepared.featureDim;
-  const rows = new Float32Array(items.length * dim);
-  const labels = new Int32Array(items.length);
-  const files: string[] = [];
-  const S = ctx.spec.preprocessing.size;
-  let n = 0;
-  const input = ctx.prepared.model.graph.inputs[0].name;
-  for await (const bt of loader({ items, pre: ctx.spec.preprocessing, augment: 'none', batchSize: ctx.spec.hyper.batch, seed: ctx.spec.seed, epoch: 0, shuffle: false })) {
-    // the feature graph keeps the exported dynamic batch: no padding needed
-    const out = await session.run({ [input]: tensor('float32', [bt.count, 3, S, S], bt.x.subarray(0, bt.count * 3 * S * S)) }, [FEATURES]);
-    rows.set((out[FEATURES].data as Float32Array).subarray(0, bt.count * dim), n * dim);
-    labels.set(bt.labels.subarray(0, bt.count), n);
-    files.push(...bt.files);
-    n += bt.count;
-    emit({ type: 'progress', phase, done: n, total: items.length });
-  }
-  return { rows, labels, files };
 }
 
 async function appendMetrics(runDir: string, e: EngineEvent): Promise<void> {
@@ -495,9 +269,4 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   emit({ type: 'done', runDir, bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, testAccuracy: test?.accuracy });
   return { runDir, status: 'done', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, test, val, provider: trainSession.provider };
 }
-
-function shuffleOrder(n: number, seed: number, epoch: number): number[] {
-  return shuffleInPlace([...Array(n).keys()], rngFor(seed, epoch, 0x5eed));
-}
-
 
