@@ -2,7 +2,7 @@
  * Fine-tuning methods on ViT-Tiny/16: aid-satellite-subset and busi-ultrasound, one seeded split per dataset
  * shared by every method, each method with its defaults (METHODS.md), several seeds. Reports test accuracy
  * mean ± std, trainable-parameter %, seconds per epoch and the process's peak RSS; writes bench/results/methods.md.
- * Usage: npx tsx bench/methods.bench.ts [--json] [--quick] [--methods a,b] [--seeds N] [--epochs N] [--per-class N]
+ * Usage: npx tsx bench/methods.bench.ts [--json] [--quick] [--methods a,b] [--datasets a,b] [--seeds N] [--epochs N] [--per-class N]
  * --quick: 12 images per class of 5 classes (AID) / 3 classes (BUSI), 2 epochs, batch 8, 1 seed — a smoke run on 2 CPU cores.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -31,7 +31,7 @@ const model = path.join(root, 'models/vit-tiny-patch16-224.onnx');
 const datasets = [
   { name: 'aid-satellite-subset', classes: quick ? 5 : 10 },
   { name: 'busi-ultrasound', classes: 3 },
-];
+].filter((d) => !flag('datasets') || flag('datasets')!.split(',').includes(d.name));
 
 function subset(name: string, classes: number): string {
   const src = path.join(root, 'datasets', name);

@@ -20,6 +20,8 @@ export type ShapeMap = Map<string, TensorInfo>;
 
 /** Ops whose result is random or stateful: never folded. */
 const NON_FOLDABLE = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Dropout', 'Loop', 'If', 'Scan']);
+/** Memory one probe run may return at most (approximately); larger probes run in several passes. */
+const PROBE_CHUNK_BYTES = 1 << 30;
 /** Folded values larger than this stay computed at run time (e.g. a broadcast mask). */
 const MAX_FOLDED_ELEMENTS = 1 << 20;
 
@@ -90,12 +92,23 @@ export async function probe(
   }
   const ortFeeds: Record<string, ort.Tensor> = {};
   for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
-  const out = await session.run(ortFeeds);
   const shapes: ShapeMap = new Map();
   const values = new Map<string, Tensor>();
-  for (const [k, v] of Object.entries(out)) {
-    shapes.set(k, { dtype: v.type as DType, dims: [...v.dims] });
-    if (keepValues(k, v.dims)) values.set(k, fromOrt(v));
+  // Every intermediate of a large batch at once can exceed the machine's memory (PACE at batch 64 rewires
+  // the whole ViT: 128 rows of every activation). Fetch them in chunks of about PROBE_CHUNK_BYTES instead:
+  // onnxruntime frees whatever a run is not asked to return.
+  let chunk = 64;
+  for (let start = 0; start < names.length; ) {
+    const fetch = names.slice(start, start + chunk);
+    start += fetch.length;
+    const out = await session.run(ortFeeds, fetch);
+    let bytes = 0;
+    for (const [k, v] of Object.entries(out)) {
+      shapes.set(k, { dtype: v.type as DType, dims: [...v.dims] });
+      bytes += (v.data as ArrayLike<unknown> & { byteLength?: number }).byteLength ?? 0;
+      if (keepValues(k, v.dims)) values.set(k, fromOrt(v));
+    }
+    chunk = Math.max(8, Math.floor((PROBE_CHUNK_BYTES * fetch.length) / Math.max(1, bytes)));
   }
   await session.release();
   return { shapes, values };
