@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { evaluateRun, exportRun, inspectBackbone, listMethods, predictWithModel, scanDataset, trainRun } from './api';
 import { DATASETS, MODELS, sampleDataset, tempDir } from './testing/fixtures';
 
@@ -49,6 +49,8 @@ test('train → evaluate → export → predict through the façade', async () =
   const ev = await evaluateRun(r.runDir);
   assert.deepEqual(ev.classes, ['Beach', 'Forest', 'Parking']);
   assert.equal(ev.confusion.length, 3);
+  // the app shows misclassified images as thumbnails: their paths must be absolute
+  for (const m of ev.misclassified) assert.ok(isAbsolute(m.file), m.file);
   assert.ok(ev.calibration.length > 0);
   const ex = await exportRun(r.runDir, join(out, 'export'));
   assert.ok(ex.verification!.maxAbsDiff < 1e-4);

@@ -1,6 +1,5 @@
 /** Optimizers selectable with --optimizer besides AdamW. */
 import type { UpdateRule } from '../programs/optimizer';
-import { adamW } from '../programs/optimizer';
 import { spdUpdate } from './spd';
 
 export interface OptimizerSettings {
@@ -12,4 +11,3 @@ export const OPTIMIZERS: Record<'spd', (s: OptimizerSettings) => UpdateRule> = {
   spd: (s) => spdUpdate({ lambda: s.lambda }),
 };
 
-export { adamW };

@@ -5,10 +5,8 @@
  * `EngineContract` (engine-contract.ts) is what the app needs; assigning the façade's functions to it below makes
  * the compiler check that the two still agree whenever either side changes.
  */
-import { isAbsolute, join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import * as api from '../../engine/api';
-import type { EngineContract, EngineEvent, EvaluationReport } from './engine-contract';
+import type { EngineContract, EngineEvent } from './engine-contract';
 
 /** Which façade functions this build provides (shown on Home when something is missing). */
 export async function engineCapabilities(): Promise<Record<string, boolean>> {
@@ -17,21 +15,12 @@ export async function engineCapabilities(): Promise<Record<string, boolean>> {
   return Object.fromEntries(names.map((n) => [n, typeof mod[n] === 'function']));
 }
 
-/** Misclassified files may be relative to the dataset root; the app shows thumbnails, so make them absolute. */
-async function withAbsoluteFiles(runDir: string, report: EvaluationReport): Promise<EvaluationReport> {
-  if (report.misclassified.every((m) => isAbsolute(m.file))) return report;
-  const spec = JSON.parse(await readFile(join(runDir, 'run.json'), 'utf8').catch(() => '{}')) as { data?: { root?: string } };
-  const root = spec.data?.root;
-  if (!root) return report;
-  return { ...report, misclassified: report.misclassified.map((m) => (isAbsolute(m.file) ? m : { ...m, file: join(root, m.file) })) };
-}
-
 export const engine: EngineContract = {
   scanDataset: (path, opts, onEvent) => api.scanDataset(path, opts, onEvent),
   inspectBackbone: (modelPath) => api.inspectBackbone(modelPath),
   listMethods: (ctx) => api.listMethods(ctx),
   trainRun: (request, opts) => api.trainRun(request, opts),
-  evaluateRun: async (runDir) => withAbsoluteFiles(runDir, await api.evaluateRun(runDir)),
+  evaluateRun: (runDir) => api.evaluateRun(runDir),
   exportRun: (runDir, outDir, opts) => api.exportRun(runDir, outDir, opts),
   predictWithModel: (modelPath, files) => api.predictWithModel(modelPath, files),
 };
