@@ -2,13 +2,17 @@
  * Fine-tuning methods on ViT-Tiny/16: aid-satellite-subset and busi-ultrasound, one seeded split per dataset
  * shared by every method, each method with its defaults (METHODS.md), several seeds. Reports test accuracy
  * mean ± std, trainable-parameter %, seconds per epoch and the process's peak RSS; writes bench/results/methods.md.
- * Usage: npx tsx bench/methods.bench.ts [--json] [--quick] [--methods a,b] [--datasets a,b] [--seeds N] [--epochs N] [--per-class N]
+ * Usage: npx tsx bench/methods.bench.ts [--json] [--quick] [--methods a,b] [--datasets a,b] [--seeds N] [--epochs N] [--per-class N] [--out file.md]
  * --quick: 12 images per class of 5 classes (AID) / 3 classes (BUSI), 2 epochs, batch 8, 1 seed — a smoke run on 2 CPU cores.
+ * Methods are registry names, `name+spd` (that method with the SPD optimizer) or a variant below.
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadBackbone } from '../engine/backbone/load';
+import { attachHead } from '../engine/backbone/prepare';
+import { parameterCount } from '../engine/methods/layers';
+import type { MethodOptions } from '../engine/methods/method';
 import { METHODS } from '../engine/methods/registry';
 import { loadCheckpoint } from '../engine/train/checkpoint';
 import { runFiles } from '../engine/train/run-spec';
@@ -25,7 +29,10 @@ const seeds = Number(flag('seeds') ?? (quick ? 1 : 3));
 const epochs = flag('epochs') ? Number(flag('epochs')) : quick ? 2 : undefined;
 const perClass = Number(flag('per-class') ?? (quick ? 12 : 40));
 const batch = quick ? 8 : undefined;
-const methods = (flag('methods') ?? 'linear,full,bitfit,lora,l2sp,gps,pace,full+spd').split(',');
+const methods = (flag('methods') ?? 'linear,full,bitfit,lora,l2sp,gps,pace-base,pace,full+spd').split(',');
+/** PACE's base adapter (METHODS.md: LoRAmul + VPTadd) without noise or consistency, to see what PACE adds to it */
+const VARIANTS: Record<string, { method: string; options: MethodOptions }> = { 'pace-base': { method: 'pace', options: { sigma: 0, lambda: 0 } } };
+const outFile = flag('out') ?? path.join(import.meta.dirname, 'results', 'methods.md');
 const root = path.resolve(import.meta.dirname, '../../shared');
 const model = path.join(root, 'models/vit-tiny-patch16-224.onnx');
 const datasets = [
@@ -45,7 +52,9 @@ function subset(name: string, classes: number): string {
 
 let peak = 0;
 const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
-const params = (await loadBackbone(model)).parameterCount;
+const backbone = await loadBackbone(model);
+/** parameters of the network that trains: the backbone up to its features plus the new C-class head */
+const params = (classes: number) => parameterCount(attachHead(backbone.model, backbone.features, backbone.shapes.get(backbone.features.source)!.dims, classes, 0).model.graph);
 const rows: Record<string, unknown>[] = [];
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
 const std = (a: number[]) => (a.length > 1 ? Math.sqrt(a.reduce((s, v) => s + (v - mean(a)) ** 2, 0) / (a.length - 1)) : 0);
@@ -55,8 +64,10 @@ for (const ds of datasets) {
   const out = mkdtempSync(path.join(os.tmpdir(), 'attune-bench-runs-'));
   let splitFile: string | undefined;
   for (const label of methods) {
-    const [name, opt] = label.split('+');
-    const method = METHODS.find((m) => m.name === name)!;
+    const [base, opt] = label.split('+');
+    const name = VARIANTS[base]?.method ?? base;
+    const method = METHODS.find((m) => m.name === name);
+    if (!method) throw new Error(`no method or variant called ${base}`);
     const acc: number[] = [];
     const secs: number[] = [];
     let trainable = 0;
@@ -64,7 +75,7 @@ for (const ds of datasets) {
     for (let s = 0; s < seeds; s++) {
       const runDir = path.join(out, `${label}-${s}`);
       const r = await trainRun(
-        { data, model, method: name, epochs: method.cachedFeatures ? undefined : epochs, batch, seed: s, splitFile, optimizer: opt === 'spd' ? 'spd' : undefined, outDir: runDir },
+        { data, model, method: name, methodOptions: VARIANTS[base]?.options, epochs: method.cachedFeatures ? undefined : epochs, batch, seed: s, splitFile, optimizer: opt === 'spd' ? 'spd' : undefined, outDir: runDir },
         { onEvent: (e) => e.type === 'epoch' && secs.push(e.seconds) },
       );
       splitFile ??= runFiles(r.runDir).split; // the same split for every method and seed
@@ -72,7 +83,7 @@ for (const ds of datasets) {
       const best = await loadCheckpoint(runFiles(r.runDir).best);
       trainable = [...best.tensors.values()].reduce((a, t) => a + t.data.length, 0);
     }
-    const row = { dataset: ds.name, method: label, defaults: method.defaults, seeds, testAccuracyMean: mean(acc), testAccuracyStd: std(acc), trainablePercent: (100 * trainable) / params, secondsPerEpoch: mean(secs), peakRssMiB: Math.round(peak / 2 ** 20) };
+    const row = { dataset: ds.name, method: label, defaults: method.defaults, seeds, testAccuracyMean: mean(acc), testAccuracyStd: std(acc), trainablePercent: (100 * trainable) / params(ds.classes), secondsPerEpoch: mean(secs), peakRssMiB: Math.round(peak / 2 ** 20) };
     rows.push(row);
     if (json) console.log(JSON.stringify(row));
     else console.error(`${ds.name} ${label}: ${(100 * row.testAccuracyMean).toFixed(1)} ± ${(100 * row.testAccuracyStd).toFixed(1)} %`);
@@ -84,13 +95,13 @@ const md = [
   '# Fine-tuning methods on ViT-Tiny/16 (CPU)',
   '',
   `Generated by \`npx tsx bench/methods.bench.ts ${argv.join(' ')}\` on ${os.cpus().length} CPU cores, ${new Date().toISOString().slice(0, 10)}.`,
-  `${perClass} images per class; AID ${datasets[0].classes} classes, BUSI 3 classes; the same seeded split for every method; ${seeds} seed(s); epochs ${epochs ?? 'method default'} (the linear probe keeps its default: its epochs run on cached features), batch ${batch ?? 'method default'}.`,
-  'Trainable % counts trained tensors (adapters, δ, biases, head) against the backbone\'s parameters; peak RSS is the whole benchmark process during that method\'s runs.',
+  `${perClass} images per class of the first ${datasets.map((d) => `${d.classes} classes of ${d.name}`).join(' and the ')}; the same seeded split for every method; ${seeds} seed(s); epochs ${epochs ?? 'method default'} (the linear probe keeps its default: its epochs run on cached features), batch ${batch ?? 'method default'}.`,
+  'Trainable % counts trained tensors (adapters, δ, biases, head) against the parameters of the network being trained (the backbone up to its features and the new head); peak RSS is the whole benchmark process during that method\'s runs. pace-base is PACE\'s adapter without noise or consistency (σ = 0, λ = 0).',
   '',
   '| dataset | method | test acc. (mean ± std) | trainable % | s / epoch | peak RSS MiB |',
   '|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.dataset} | ${r.method} | ${(100 * (r.testAccuracyMean as number)).toFixed(1)} ± ${(100 * (r.testAccuracyStd as number)).toFixed(1)} | ${(r.trainablePercent as number).toFixed(3)} | ${(r.secondsPerEpoch as number).toFixed(1)} | ${r.peakRssMiB} |`),
   '',
 ].join('\n');
-writeFileSync(path.join(import.meta.dirname, 'results', 'methods.md'), md);
+writeFileSync(outFile, md);
 if (!json) console.log(md);

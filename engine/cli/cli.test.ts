@@ -59,6 +59,15 @@ test('bad usage and bad input say what is wrong and what to do', () => {
   const d = attune('train', '--data', join(tempDir(), 'missing'), '--model', MODELS.tinyCnn, '--method', 'linear', '--out', join(tempDir(), 'r'));
   assert.equal(d.code, 1);
   assert.match(d.stderr, /error: .+\n.+/);
+  // --rank is LoRA's and PACE's: accepted for both (the run then fails on the missing folder), refused elsewhere
+  for (const method of ['lora', 'pace']) {
+    const r = attune('train', '--data', join(tempDir(), 'missing'), '--model', MODELS.tinyVit, '--method', method, '--rank', '4', '--out', join(tempDir(), 'r'));
+    assert.equal(r.code, 1, r.stderr);
+    assert.doesNotMatch(r.stderr, /--rank/);
+  }
+  const wrong = attune('train', '--data', '/nope', '--model', MODELS.tinyCnn, '--method', 'full', '--rank', '4', '--out', join(tempDir(), 'r'));
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /--rank does not apply to full/);
   const img = attune('predict', '--model', MODELS.tinyCnn, '--json', join(tempDir(), 'no-such.jpg'));
   assert.equal(img.code, 1);
   assert.ok(img.lines[0].error && img.lines[0].hint);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { foldConstants } from './fold';
+import { foldConstants, probe } from './fold';
 import { loadModel } from '../onnx/io';
 import { createSession } from '../runtime/session';
 import { tensor } from './tensor';
@@ -62,4 +62,21 @@ test('folding at batch B via probes at batch 1 and 2 gives exactly the direct pr
     assert.deepEqual(u.data, t.data, k);
   }
   for (const [k, s] of direct.shapes) assert.deepEqual(viaExtrapolation.shapes.get(k)?.dims, s.dims, k);
+});
+
+test('a probe run in many small segments returns exactly what one run returns, holding only the values later segments read', async () => {
+  const m = loadModel(MODELS.vitTiny);
+  const feeds = { pixel_values: tensor('float32', [4, 3, 224, 224], Float32Array.from({ length: 4 * 3 * 224 * 224 }, (_, i) => Math.sin(i))) };
+  const small = (_: string, dims: readonly number[]) => dims.reduce((a, b) => a * b, 1) <= 4096;
+  const whole = await probe(m.graph, m.opset, feeds, small, undefined, Number.POSITIVE_INFINITY);
+  const pieces = await probe(m.graph, m.opset, feeds, small, undefined, 1 << 20);
+  assert.ok(whole.stats.segments <= 6, `${whole.stats.segments} segments`); // 64 nodes, then twice as many each time
+  assert.ok(pieces.stats.segments > 20, `${pieces.stats.segments} segments`);
+  assert.deepEqual([...pieces.shapes.keys()].sort(), [...whole.shapes.keys()].sort());
+  for (const [k, s] of whole.shapes) assert.deepEqual(pieces.shapes.get(k), s, k);
+  assert.ok(whole.values.size > 100);
+  for (const [k, t] of whole.values) assert.deepEqual(pieces.values.get(k)?.data, t.data, k);
+  // between segments only the residual stream and the like stay alive: a small fraction of all intermediates
+  assert.equal(pieces.stats.totalBytes, whole.stats.totalBytes);
+  assert.ok(pieces.stats.maxHeldBytes < whole.stats.totalBytes / 50, `${pieces.stats.maxHeldBytes} held of ${whole.stats.totalBytes}`);
 });

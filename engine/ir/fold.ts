@@ -7,7 +7,7 @@
 import * as ort from 'onnxruntime-node';
 import { AttuneError } from '../errors';
 import type { Graph, Model, Node } from './graph';
-import { cloneModel, pruneDead, topoSort } from './graph';
+import { cloneModel, outerNames, pruneDead, topoSort } from './graph';
 import { allocate, isFloat, sizeOf, tensor, type DType, type Tensor } from './tensor';
 import { encodeModel } from '../onnx/io';
 import { fromOrt, toOrt } from '../runtime/session';
@@ -70,48 +70,104 @@ export function parameterNames(g: Graph): Set<string> {
   return new Set([...g.initializers].filter(([, t]) => isFloat(t.dtype) && t.dims.length > 0).map(([k]) => k));
 }
 
-/** Runs the graph once with every intermediate as an output; returns dtype, shape and value of each. */
+/**
+ * Runs the graph once and returns dtype, shape (and, where `keepValues` says so, value) of every intermediate.
+ * Every intermediate of a large batch at once can exceed the machine's memory (PACE at batch 64 rewires the
+ * whole ViT: 128 rows of every activation, about 20 GB), and onnxruntime keeps every declared graph output
+ * alive for the whole run. So the graph runs in segments of consecutive nodes, each its own session returning
+ * about `chunkBytes`: a segment reads what earlier segments produced, and only the values later segments still
+ * need are held between them (for a network, the residual stream), so the graph runs once in bounded memory.
+ */
 export async function probe(
   g: Graph,
   opset: number,
   feeds: Record<string, Tensor>,
   keepValues: (name: string, dims: readonly number[]) => boolean,
-  /** fetch only these tensors (the whole graph still runs); default every node output */
+  /** fetch only these tensors; default every node output */
   only?: ReadonlySet<string>,
-): Promise<{ shapes: ShapeMap; values: Map<string, Tensor> }> {
-  const names = [...new Set(g.nodes.flatMap((n) => n.outputs).filter((o) => o && (!only || only.has(o))))];
+  chunkBytes = PROBE_CHUNK_BYTES,
+): Promise<ProbeResult & { stats: ProbeStats }> {
+  const wanted = new Set(g.nodes.flatMap((n) => n.outputs).filter((o) => o && (!only || only.has(o))));
   // a graph needs at least one output: fall back to the real ones
-  if (names.length === 0) names.push(...g.outputs.map((o) => o.name));
-  const probeGraph: Graph = { ...g, outputs: names.map((name) => ({ name, dtype: 'float32' as DType, shape: [] })) };
-  const bytes = encodeModelNoTypes({ graph: probeGraph, opset, extraOpsets: [], irVersion: 8, producer: 'attune-probe', metadata: {} });
+  if (wanted.size === 0) for (const o of g.outputs) wanted.add(o.name);
+  const work: Graph = { ...g, initializers: new Map(g.initializers), outputs: [...wanted].map((name) => ({ name, dtype: 'float32' as DType, shape: [] })) };
+  pruneDead(work);
+  const nodes = work.nodes;
+  const lastUse = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    for (const x of nodeReads(n)) lastUse.set(x, i);
+  });
+  const held = new Map<string, ort.Tensor>(Object.entries(feeds).map(([k, v]) => [k, toOrt(v)]));
+  const shapes: ShapeMap = new Map();
+  const values = new Map<string, Tensor>();
+  const stats: ProbeStats = { segments: 0, totalBytes: 0, maxHeldBytes: 0 };
+  const heldBytes = () => [...held].reduce((n, [k, v]) => n + (k in feeds ? 0 : byteLength(v)), 0);
+  let size = 64;
+  for (let start = 0; start < nodes.length; ) {
+    const end = Math.min(nodes.length, start + size);
+    const segment = nodes.slice(start, end);
+    const produced = new Set(segment.flatMap((n) => n.outputs).filter(Boolean));
+    const fetch = [...produced].filter((o) => wanted.has(o) || (lastUse.get(o) ?? -1) >= end);
+    const reads = [...new Set(segment.flatMap(nodeReads))].filter((x) => !produced.has(x) && held.has(x));
+    const out = fetch.length ? await runSegment(g, work, opset, segment, reads, held, fetch) : {};
+    let bytes = 0;
+    for (const [k, v] of Object.entries(out)) {
+      bytes += byteLength(v);
+      if (wanted.has(k)) {
+        shapes.set(k, { dtype: v.type as DType, dims: [...v.dims] });
+        if (keepValues(k, v.dims)) values.set(k, fromOrt(v));
+      }
+      if ((lastUse.get(k) ?? -1) >= end) held.set(k, v);
+    }
+    for (const [k] of held) if (!(k in feeds) && (lastUse.get(k) ?? -1) < end) held.delete(k);
+    stats.segments++;
+    stats.totalBytes += bytes;
+    stats.maxHeldBytes = Math.max(stats.maxHeldBytes, heldBytes());
+    // grow at most twofold: a run of small shape ops says little about the activations that follow
+    size = Math.max(8, Math.min(2 * segment.length, Math.floor((chunkBytes * segment.length) / Math.max(1, bytes))));
+    start = end;
+  }
+  return { shapes, values, stats };
+}
+
+/** How a probe ran: segments, bytes returned in all, and the most bytes held between two segments. */
+export interface ProbeStats {
+  segments: number;
+  totalBytes: number;
+  maxHeldBytes: number;
+}
+
+const byteLength = (v: ort.Tensor) => (v.data as ArrayLike<unknown> & { byteLength?: number }).byteLength ?? 0;
+
+/** Tensor names a node reads, its subgraphs' reads from the enclosing scope included. */
+function nodeReads(n: Node): string[] {
+  const r = n.inputs.filter(Boolean);
+  for (const a of Object.values(n.attrs)) if (a.kind === 'graph') r.push(...outerNames(a.value));
+  return r;
+}
+
+/** One segment as its own session: earlier values (and graph inputs) come in as inputs. */
+async function runSegment(full: Graph, work: Graph, opset: number, segment: Node[], reads: string[], held: Map<string, ort.Tensor>, fetch: string[]): Promise<ort.InferenceSession.ReturnType> {
+  const used = new Set(segment.flatMap(nodeReads));
+  const sub: Graph = {
+    name: work.name,
+    nodes: segment,
+    initializers: new Map([...work.initializers].filter(([k]) => used.has(k))),
+    inputs: reads.map((name) => ({ name, dtype: held.get(name)!.type as DType, shape: [...held.get(name)!.dims] })),
+    outputs: fetch.map((name) => ({ name, dtype: 'float32' as DType, shape: [] })),
+  };
+  const bytes = encodeModelNoTypes({ graph: sub, opset, extraOpsets: [], irVersion: 8, producer: 'attune-probe', metadata: {} });
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
   } catch (e) {
-    throw unsupported((e as Error).message, g);
+    throw unsupported((e as Error).message, full);
   }
-  const ortFeeds: Record<string, ort.Tensor> = {};
-  for (const [k, v] of Object.entries(feeds)) ortFeeds[k] = toOrt(v);
-  const shapes: ShapeMap = new Map();
-  const values = new Map<string, Tensor>();
-  // Every intermediate of a large batch at once can exceed the machine's memory (PACE at batch 64 rewires
-  // the whole ViT: 128 rows of every activation). Fetch them in chunks of about PROBE_CHUNK_BYTES instead:
-  // onnxruntime frees whatever a run is not asked to return.
-  let chunk = 64;
-  for (let start = 0; start < names.length; ) {
-    const fetch = names.slice(start, start + chunk);
-    start += fetch.length;
-    const out = await session.run(ortFeeds, fetch);
-    let bytes = 0;
-    for (const [k, v] of Object.entries(out)) {
-      shapes.set(k, { dtype: v.type as DType, dims: [...v.dims] });
-      bytes += (v.data as ArrayLike<unknown> & { byteLength?: number }).byteLength ?? 0;
-      if (keepValues(k, v.dims)) values.set(k, fromOrt(v));
-    }
-    chunk = Math.max(8, Math.floor((PROBE_CHUNK_BYTES * fetch.length) / Math.max(1, bytes)));
+  try {
+    return await session.run(Object.fromEntries(reads.map((k) => [k, held.get(k)!])), fetch);
+  } finally {
+    await session.release();
   }
-  await session.release();
-  return { shapes, values };
 }
 
 /** Probe outputs carry no type: onnxruntime infers each one's type and shape itself. */

@@ -50,7 +50,7 @@ export const lora: Method = {
   title: 'LoRA (low-rank adapters)',
   summary: 'Learns a small low-rank update for every attention and MLP weight; merged into the weights on export, so the model runs as fast as the original.',
   options: [
-    { name: 'rank', flag: '--lora-rank', description: 'rank r of the update A·B', default: 8, kind: 'integer', min: 1 },
+    { name: 'rank', flag: '--rank', description: 'rank r of the update A·B', default: 8, kind: 'integer', min: 1 },
     { name: 'alpha', flag: '--lora-alpha', description: 'scale α (the update is multiplied by α/r); default: α = r', default: 0, kind: 'number', min: 0 },
   ],
   // A [in, r] and B [r, out] per adapted layer, plus the head

@@ -119,6 +119,16 @@ test('PACE: Δh = 0 at step 0, merge equals the adapter graph with noise off, no
   await Promise.all([s.release(), plain.release()]);
 });
 
+test('PACE with λ = 0 (its base adapter, noisy or not) trains on one pass: no doubled batch, no consistency term', async () => {
+  const p = await prepared(TINY_VIT);
+  const m = await pace.prepare({ backbone: p, options: { lambda: 0 }, seed: 1, batch: 2 });
+  const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3 });
+  assert.ok(tp.extraInputs.length > 0);
+  for (const e of tp.extraInputs) assert.ok((e.shape as number[]).includes(2) && !(e.shape as number[]).includes(4), `${e.name} [${e.shape}]`);
+  assert.ok(!tp.model.graph.nodes.some((n) => n.op === 'Concat' && n.name === 'pace_concat'));
+  assert.deepEqual(tp.scalars.filter((k) => /pace/.test(k)), []);
+});
+
 /** SupCon on host in float64 (the straightforward reference). */
 function supconHost(f: Float32Array, labels: number[], dim: number, tau: number): number {
   const M = labels.length;

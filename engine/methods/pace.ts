@@ -201,11 +201,13 @@ export const pace: Method = {
     };
 
     const B = ctx.batch;
+    // with λ = 0 the consistency term vanishes and the second pass only costs: train the noisy adapter on one pass
+    const twoPass = !fast && lambda > 0;
     const transform = (g: Graph, b: Builder, shapes: ShapeMap) => {
       extraInputs.length = 0;
       noise.length = 0;
-      const rows = fast ? B : 2 * B;
-      if (!fast) {
+      const rows = twoPass ? 2 * B : B;
+      if (twoPass) {
         // one pass over [x; x]: the image input stays [B, …], the folded forward is [2B, …]
         const inp = g.inputs[0];
         const doubled = 'pace_x2';
@@ -214,11 +216,11 @@ export const pace: Method = {
         inp.shape = [B, ...inp.shape.slice(1)];
       }
       adapt(g, b, shapes, rows, true);
-      if (!fast) {
+      if (twoPass) {
         const head = producers(g).get(LOGITS)!;
         head.outputs = head.outputs.map((o) => (o === LOGITS ? LOGITS_ALL : o));
         g.nodes.push({ name: 'pace_first_copy', op: 'Slice', domain: '', inputs: [LOGITS_ALL, b.ints([0]), b.ints([B]), b.ints([0])], outputs: [LOGITS], attrs: {} });
-      } else {
+      } else if (fast && lambda > 0) {
         extraInputs.push(
           { name: PREV_LOGITS, dtype: 'float32', shape: [B, C], neutral: () => tensor('float32', [B, C]), fill: (at) => prevLogits(at.batchFiles).logits },
           { name: PREV_MASK, dtype: 'float32', shape: [B, 1], neutral: () => tensor('float32', [B, 1]), fill: (at) => prevLogits(at.batchFiles).mask },
@@ -258,10 +260,9 @@ export const pace: Method = {
         transform,
         evalTransform: (g, b, shapes) => adapt(g, b, shapes, 0, false),
         trainable: () => [...trainableNames.map((name) => ({ name, weightDecay: wd })), { name: HEAD_WEIGHT, weightDecay: wd }, { name: HEAD_BIAS, weightDecay: 0 }],
-        extraLoss,
+        ...(lambda > 0 ? { extraLoss, reportScalars: { attune_pace_term: PACE_CONSISTENCY } } : {}),
         extraInputs,
-        reportScalars: { attune_pace_term: PACE_CONSISTENCY },
-        trainBatchMultiplier: fast ? 1 : 2,
+        trainBatchMultiplier: twoPass ? 2 : 1,
       },
       state: { rank: r, sigma, lambda, fast, blocks: L, sigmas, adaptedLayers: layers.length },
       merge(backbone: Model, trained: Map<string, Tensor>): Model {

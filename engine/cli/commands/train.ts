@@ -13,7 +13,7 @@ export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbon
   [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider auto|cpu|cuda|dml|coreml|webgpu]
   [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
   [--feature tensorName] [--steps-per-run K] [--json]
-  method options: ${METHODS.flatMap((m) => m.options.map((o) => `${o.flag} (${m.name})`)).join(', ') || 'none'}
+  method options: ${METHODS.filter((m) => m.options.length).map((m) => `${m.name}: ${m.options.map((o) => o.flag).join(' ')}`).join('; ')}
 Running the same command again resumes an unfinished run.`;
 
 const BASE = ['data', 'model', 'method', 'out', 'epochs', 'batch', 'lr', 'seed', 'weight-decay', 'warmup', 'label-smoothing', 'clip-norm', 'optimizer', 'spd-lambda', 'augment', 'provider', 'labels', 'path-column', 'label-column', 'group-column', 'split', 'ratios', 'feature', 'steps-per-run', 'json'];
@@ -28,8 +28,9 @@ export const trainCommand = {
     const p = parseFlags(argv, new Set(['json', ...booleans]));
     const methodName = required(p, 'method', TRAIN_USAGE);
     const method = getMethod(methodName === 'spd' ? 'full' : methodName);
-    const optionFlags = new Map(METHODS.flatMap((m) => m.options.map((o) => [o.flag.replace(/^--/, ''), o] as const)));
-    rejectUnknown(p, new Set([...BASE, ...optionFlags.keys()]), TRAIN_USAGE);
+    // a flag may be shared by methods (--rank: LoRA and PACE); it applies when the chosen method declares it
+    const optionFlags = new Set(METHODS.flatMap((m) => m.options.map((o) => o.flag.replace(/^--/, ''))));
+    rejectUnknown(p, new Set([...BASE, ...optionFlags]), TRAIN_USAGE);
     const methodOptions: MethodOptions = {};
     for (const o of method.options) {
       const key = o.flag.replace(/^--/, '');
@@ -37,8 +38,7 @@ export const trainCommand = {
       methodOptions[o.name] = o.kind === 'string' ? str(p, key)! : o.kind === 'boolean' ? p.flags.get(key) !== 'false' : num(p, key, { integer: o.kind === 'integer', min: o.min, max: o.max })!;
     }
     for (const k of p.flags.keys()) {
-      const o = optionFlags.get(k);
-      if (o && !method.options.includes(o)) throw new AttuneError('usage', `--${k} does not apply to ${method.name}.`, TRAIN_USAGE);
+      if (optionFlags.has(k) && !method.options.some((o) => o.flag === `--${k}`)) throw new AttuneError('usage', `--${k} does not apply to ${method.name}.`, TRAIN_USAGE);
     }
     const clip = str(p, 'clip-norm');
     const ratios = str(p, 'ratios')?.split(',').map(Number) as [number, number, number] | undefined;
