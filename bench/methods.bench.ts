@@ -4,7 +4,8 @@
  * mean ± std, trainable-parameter %, seconds per epoch and the process's peak RSS; writes bench/results/methods.md.
  * Usage: npx tsx bench/methods.bench.ts [--json] [--quick] [--methods a,b] [--datasets a,b] [--seeds N] [--epochs N] [--per-class N] [--out file.md]
  * --quick: 12 images per class of 5 classes (AID) / 3 classes (BUSI), 2 epochs, batch 8, 1 seed — a smoke run on 2 CPU cores.
- * Methods are registry names, `name+spd` (that method with the SPD optimizer) or a variant below.
+ * Methods are registry names, `name+spd` (that method with the SPD optimizer) or a variant below; `@B` after one
+ * sets its batch (e.g. `pace@16`, the app's preset for PACE without a GPU).
  */
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -64,7 +65,8 @@ for (const ds of datasets) {
   const out = mkdtempSync(path.join(os.tmpdir(), 'attune-bench-runs-'));
   let splitFile: string | undefined;
   for (const label of methods) {
-    const [base, opt] = label.split('+');
+    const [spec, batchOverride] = label.split('@');
+    const [base, opt] = spec.split('+');
     const name = VARIANTS[base]?.method ?? base;
     const method = METHODS.find((m) => m.name === name);
     if (!method) throw new Error(`no method or variant called ${base}`);
@@ -75,7 +77,7 @@ for (const ds of datasets) {
     for (let s = 0; s < seeds; s++) {
       const runDir = path.join(out, `${label}-${s}`);
       const r = await trainRun(
-        { data, model, method: name, methodOptions: VARIANTS[base]?.options, epochs: method.cachedFeatures ? undefined : epochs, batch, seed: s, splitFile, optimizer: opt === 'spd' ? 'spd' : undefined, outDir: runDir },
+        { data, model, method: name, methodOptions: VARIANTS[base]?.options, epochs: method.cachedFeatures ? undefined : epochs, batch: batchOverride ? Number(batchOverride) : batch, seed: s, splitFile, optimizer: opt === 'spd' ? 'spd' : undefined, outDir: runDir },
         { onEvent: (e) => e.type === 'epoch' && secs.push(e.seconds) },
       );
       splitFile ??= runFiles(r.runDir).split; // the same split for every method and seed

@@ -37,6 +37,16 @@ test('method listing recommends by dataset size and estimates time', async () =>
   assert.ok(l.methods.find((m) => m.name === 'full')!.secondsPerEpoch! > 0);
   assert.equal(l.methods.find((m) => m.name === 'gps')!.defaults.k, 1);
   assert.equal(l.methods.find((m) => m.name === 'pace')!.defaults.sigma, 1.5);
+  // the recommended card carries the recommendation's preset; PACE's batch fits a CPU machine (two passes per batch)
+  const rec = l.methods.find((m) => m.recommended)!;
+  assert.equal(rec.name, 'spd');
+  assert.equal(l.recommendation?.alternative?.name, 'linear');
+  assert.equal(rec.defaults.batchSize, 32);
+  assert.equal(l.methods.find((m) => m.name === 'pace')!.defaults.batchSize, 16);
+  const large = await listMethods({ modelPath: MODELS.vitTiny, trainCount: 20000 });
+  assert.equal(large.methods.find((m) => m.name === 'pace')!.defaults.batchSize, 16);
+  assert.equal(large.methods.find((m) => m.name === 'pace')!.defaults.epochs, 10, 'METHODS.md defaults when not recommended');
+  assert.equal(large.methods.find((m) => m.name === 'lora')!.defaults.batchSize, 32);
   const share = Object.fromEntries(l.methods.map((m) => [m.name, m.trainableShare!]));
   assert.ok(share.full > 0.99 && share.linear < 0.001 && share.gps < 0.02 && share.bitfit < 0.01 && share.lora < 0.1, JSON.stringify(share));
 });

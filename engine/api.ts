@@ -17,8 +17,9 @@ import { exportRun as exportEngineRun } from './export/export';
 import { METHODS } from './methods/registry';
 import { full } from './methods/full';
 import { parameterCount } from './methods/layers';
+import type { Method } from './methods/method';
 import { attachHead } from './backbone/prepare';
-import { recommendMethod } from './methods/recommend';
+import { deviceBatch, recommendMethod, type Recommendation } from './methods/recommend';
 import { predictFiles } from './predict/predict';
 import { platformInfo } from './runtime/session';
 import { planProviders, type ProviderRequest } from './runtime/providers';
@@ -130,8 +131,8 @@ export interface MethodListing {
   recommendation: { name: string; why: string; alternative?: { name: string; why: string } } | null;
 }
 
-/** Rough per-image training cost relative to a forward pass, from the bench (bench:train, bench:methods). */
-const COST_FACTOR: Record<string, number> = { linear: 0, full: 3, spd: 3, l2sp: 3, bitfit: 2.2, lora: 2.4, gps: 2.4, pace: 6 };
+/** Rough per-image training cost relative to a forward pass: seconds per epoch relative to full fine-tuning's in bench/results/methods.md, times 3. */
+const COST_FACTOR: Record<string, number> = { linear: 0, full: 3, spd: 3, l2sp: 3, bitfit: 2.2, lora: 2.8, gps: 2.9, pace: 8.5 };
 /** Measured on 2 CPU cores: ViT-Tiny forward ≈ 40 img/s (npm run bench:train). Scaled by parameter count. */
 const CPU_FORWARD_IMAGES_PER_SECOND_VIT_TINY = 40;
 const VIT_TINY_PARAMETERS = 5.7e6;
@@ -159,10 +160,22 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
       why: rec?.method === m.name ? rec.reason : undefined,
       // numeric method options (LoRA rank, GPS K, PACE σ and λ, …) by the names trainRun's `options` takes
       optionLabels: Object.fromEntries(m.options.map((o) => [o.name, o.description])),
-      defaults: { ...Object.fromEntries(m.options.filter((o) => typeof o.default === 'number').map((o) => [o.name, o.default as number])), epochs: m.defaults.epochs, batchSize: m.defaults.batch, learningRate: m.defaults.lr },
+      defaults: cardDefaults(m, rec, device !== 'CPU'),
     })),
     recommendation: rec ? { name: rec.method, why: rec.reason, alternative: { name: rec.alternative.method, why: rec.alternative.reason } } : null,
   };
+}
+
+/**
+ * What the app pre-fills for a method: its METHODS.md defaults, with a batch that fits the device's memory;
+ * for the recommended method, the recommendation's preset (epochs, batch, learning rate, options) on top.
+ */
+function cardDefaults(m: Method, rec: Recommendation | null, hasAccelerator: boolean): MethodInfo['defaults'] {
+  const options = Object.fromEntries(m.options.filter((o) => typeof o.default === 'number').map((o) => [o.name, o.default as number]));
+  const base = { ...options, epochs: m.defaults.epochs, batchSize: deviceBatch(m.name, m.defaults.batch, hasAccelerator), learningRate: m.defaults.lr };
+  if (rec?.method !== m.name) return base;
+  const preset = Object.fromEntries(Object.entries(rec.options).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0] in options));
+  return { ...base, ...preset, epochs: rec.hyper.epochs ?? base.epochs, batchSize: rec.hyper.batch ?? base.batchSize, learningRate: rec.hyper.lr ?? base.learningRate };
 }
 
 // ---------- train, evaluate, export, predict ----------

@@ -12,6 +12,8 @@ export type EngineEvent =
       loss: number;
       lr: number;
       imagesPerSecond: number;
+      /** the linear probe's fast path: steps train the head on cached features, so images/s is not the backbone's */
+      cachedFeatures?: boolean;
     }
   | {
       type: 'epoch';

@@ -30,7 +30,7 @@ export function eventPrinter(json: boolean): { sink: EventSink; stop: () => void
         progress(e.phase, e.done, e.total, e.detail ?? '');
         break;
       case 'step':
-        progress(`epoch ${e.epoch + 1}`, e.step, e.stepsPerEpoch, `loss ${e.loss.toFixed(4)}  ${e.imagesPerSecond.toFixed(1)} img/s`);
+        progress(`epoch ${e.epoch + 1}`, e.step, e.stepsPerEpoch, `loss ${e.loss.toFixed(4)}  ${e.imagesPerSecond.toFixed(1)} img/s${e.cachedFeatures ? ' (head on cached features)' : ''}`);
         break;
       case 'epoch': {
         stopBar();

@@ -27,6 +27,9 @@ test('linear probe on ViT-Tiny: well above chance on held-out images; export rep
   assert.ok(r.test!.accuracy >= 0.6, `test accuracy ${r.test!.accuracy} vs chance ${chance.toFixed(2)}`);
   assert.ok(events.some((e) => e.type === 'provider' && e.provider === 'cpu'));
   assert.equal(events.filter((e) => e.type === 'epoch').length, 15);
+  // the fast path's steps train the head on cached features, and say so (their images/s is not the backbone's)
+  const steps = events.filter((e) => e.type === 'step');
+  assert.ok(steps.length > 0 && steps.every((e) => e.type === 'step' && e.cachedFeatures === true));
 
   const exp = await exportRun(r.runDir, join(out, 'export'));
   assert.ok(exp.maxAbsDiff < 1e-4, `export matches engine (${exp.maxAbsDiff})`);
@@ -56,7 +59,9 @@ test('linear probe on ViT-Tiny: well above chance on held-out images; export rep
 
 test('full fine-tuning of ViT-Tiny learns the sample well above chance', async () => {
   const out = tempDir();
-  const r = await trainRun({ data, model: MODELS.vitTiny, method: 'full', epochs: 2, batch: 16, lr: 1e-4, seed: 3, outDir: join(out, 'run'), augment: 'aerial' });
+  const events: EngineEvent[] = [];
+  const r = await trainRun({ data, model: MODELS.vitTiny, method: 'full', epochs: 2, batch: 16, lr: 1e-4, seed: 3, outDir: join(out, 'run'), augment: 'aerial' }, { onEvent: (e) => events.push(e) });
   assert.equal(r.status, 'done');
+  assert.ok(events.some((e) => e.type === 'step') && events.every((e) => e.type !== 'step' || e.cachedFeatures === undefined));
   assert.ok(r.test!.accuracy >= 0.5, `test accuracy ${r.test!.accuracy} vs chance ${chance.toFixed(2)}`);
 });

@@ -197,7 +197,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
         seen += p.count;
         for (const k of trainProgram.scalars) if (k !== LOSS) diagSums[k] = (diagSums[k] ?? 0) + (out[k].data as Float32Array)[0];
         progress = { ...progress, globalStep: progress.globalStep + 1, stepInEpoch: p.step + 1 };
-        emit({ type: 'step', epoch, step: p.step + 1, stepsPerEpoch, loss, lr: p.lr, imagesPerSecond: (seen * 1000) / Math.max(1, performance.now() - t0) });
+        emit({ type: 'step', epoch, step: p.step + 1, stepsPerEpoch, loss, lr: p.lr, imagesPerSecond: (seen * 1000) / Math.max(1, performance.now() - t0), ...(cached ? { cachedFeatures: true } : {}) });
       });
       pending.length = 0;
     };

@@ -12,10 +12,12 @@ export interface LiveState {
   firstStep: StepSample | null;
   lastStep: StepSample | null;
   imagesPerSecond: number | null;
+  /** steps train only the head on cached features (linear probe): their images/s says nothing about the backbone */
+  cachedFeatures: boolean;
   log: { level: string; message: string }[];
 }
 
-const emptyLive = (): LiveState => ({ phase: null, progress: null, firstStep: null, lastStep: null, imagesPerSecond: null, log: [] });
+const emptyLive = (): LiveState => ({ phase: null, progress: null, firstStep: null, lastStep: null, imagesPerSecond: null, cachedFeatures: false, log: [] });
 
 class RunStore {
   current = $state<RunRecord | null>(null);
@@ -75,6 +77,7 @@ class RunStore {
         live.firstStep ??= s;
         live.lastStep = s;
         live.imagesPerSecond = ev.imagesPerSecond;
+        live.cachedFeatures = ev.cachedFeatures === true;
         r.steps.push({ epoch: ev.epoch, step: ev.step, loss: ev.loss });
         break;
       }
