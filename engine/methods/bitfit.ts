@@ -6,7 +6,7 @@ import { headParameters, mergeByName, sizeOfTensors, type Method } from './metho
 export const bitfit: Method = {
   name: 'bitfit',
   title: 'BitFit (biases only)',
-  summary: 'Trains only the bias vectors and the new output layer (about 0.1% of the weights): cheap, hard to overfit, and a strong choice for small datasets.',
+  summary: 'Trains only the bias vectors and the new output layer (well under 1 % of the weights): cheap and hard to overfit, but it needs many epochs to catch up with methods that train more.',
   options: [],
   trainableParameters: (g) => sizeOfTensors(g, biasTensors(g)) + headParameters(g),
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },

@@ -85,7 +85,7 @@ export function mergeGpsWeight(w0: Tensor, m: GpsMatrix, K: number, delta: Tenso
 export const gps: Method = {
   name: 'gps',
   title: 'GPS (gradient-based parameter selection)',
-  summary: 'Picks the few most task-relevant weights of every neuron from contrastive gradients, then trains only those plus biases: about 0.2 % of the weights, strong on small datasets.',
+  summary: 'Picks the few most task-relevant weights of every neuron from contrastive gradients, then trains only those plus biases (under 1 % of the weights); ahead of full fine-tuning on small datasets in its paper, given many epochs.',
   options: [{ name: 'k', flag: '--gps-k', description: 'weights selected per neuron (K)', default: 1, kind: 'integer', min: 1 }],
   // K entries per neuron of every weight matrix, all biases, the head (METHODS.md §GPS step 3)
   trainableParameters: (g, o) => weightMatrices(g).reduce((n, m) => n + Math.min(m.cols, Number(o.k ?? 1)) * m.rows, 0) + sizeOfTensors(g, biasTensors(g)) + headParameters(g),

@@ -45,7 +45,7 @@ export function recommendMethod(trainImages: number, opts: { hasAccelerator?: bo
       reason:
         size === 'tiny'
           ? 'Few images: in our benchmark full fine-tuning with SPD was the most accurate method that adapts the backbone, on aerial scenes (87.8 %) and ultrasound (70.4 %, far above the linear probe\'s 40.7 %); SPD holds back layers that drift from the pretrained weights.'
-          : 'A few thousand images: full fine-tuning with SPD was the most accurate backbone-training method in our (smaller) benchmark; SPD holds back layers that drift from the pretrained weights.',
+          : 'Hundreds to a few thousand images: full fine-tuning with SPD was the most accurate backbone-training method in our (smaller) benchmark; SPD holds back layers that drift from the pretrained weights.',
       alternative: gpu
         ? { method: 'pace', reason: 'The most accurate method in its paper on 1 000-image tasks (VTAB-1k 79.0 vs 68.9 for full fine-tuning); it did not beat full fine-tuning in our short CPU runs, and costs about 3× per epoch — worth a try on a GPU.' }
         : size === 'tiny'
