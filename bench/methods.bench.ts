@@ -10,8 +10,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadBackbone } from '../engine/backbone/load';
-import { attachHead } from '../engine/backbone/prepare';
+import { loadBackbone, withNewHead } from '../engine/backbone/load';
 import { parameterCount } from '../engine/methods/layers';
 import type { MethodOptions } from '../engine/methods/method';
 import { METHODS } from '../engine/methods/registry';
@@ -54,8 +53,6 @@ function subset(name: string, classes: number): string {
 let peak = 0;
 const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
 const backbone = await loadBackbone(model);
-/** parameters of the network that trains: the backbone up to its features plus the new C-class head */
-const params = (classes: number) => parameterCount(attachHead(backbone.model, backbone.features, backbone.shapes.get(backbone.features.source)!.dims, classes, 0).model.graph);
 const rows: Record<string, unknown>[] = [];
 const mean = (a: number[]) => a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
 const std = (a: number[]) => (a.length > 1 ? Math.sqrt(a.reduce((s, v) => s + (v - mean(a)) ** 2, 0) / (a.length - 1)) : 0);
@@ -64,6 +61,8 @@ for (const ds of datasets) {
   const data = subset(ds.name, ds.classes);
   const out = mkdtempSync(path.join(os.tmpdir(), 'attune-bench-runs-'));
   let splitFile: string | undefined;
+  // parameters of the network that trains: the backbone up to its features plus the new C-class head
+  const params = parameterCount(withNewHead(backbone, ds.classes, 0).model.graph);
   for (const label of methods) {
     const [spec, batchOverride] = label.split('@');
     const [base, opt] = spec.split('+');
@@ -85,7 +84,7 @@ for (const ds of datasets) {
       const best = await loadCheckpoint(runFiles(r.runDir).best);
       trainable = [...best.tensors.values()].reduce((a, t) => a + t.data.length, 0);
     }
-    const row = { dataset: ds.name, method: label, defaults: method.defaults, seeds, testAccuracyMean: mean(acc), testAccuracyStd: std(acc), trainablePercent: (100 * trainable) / params(ds.classes), secondsPerEpoch: mean(secs), peakRssMiB: Math.round(peak / 2 ** 20) };
+    const row = { dataset: ds.name, method: label, defaults: method.defaults, seeds, testAccuracyMean: mean(acc), testAccuracyStd: std(acc), trainablePercent: (100 * trainable) / params, secondsPerEpoch: mean(secs), peakRssMiB: Math.round(peak / 2 ** 20) };
     rows.push(row);
     if (json) console.log(JSON.stringify(row));
     else console.error(`${ds.name} ${label}: ${(100 * row.testAccuracyMean).toFixed(1)} ± ${(100 * row.testAccuracyStd).toFixed(1)} %`);

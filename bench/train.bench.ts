@@ -8,8 +8,7 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { cpus } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { loadBackbone } from '../engine/backbone/load';
-import { attachHead } from '../engine/backbone/prepare';
+import { loadBackbone, withNewHead } from '../engine/backbone/load';
 import { tensor, type Tensor } from '../engine/ir/tensor';
 import { encodeModel } from '../engine/onnx/io';
 import { BC1, BC2, compileTrainProgram, INV_WEIGHT, LR, TARGETS, type TrainProgram } from '../engine/programs/compile';
@@ -172,7 +171,7 @@ async function runCase(c: Case, peak: number): Promise<Record<string, number | s
 
 async function compileFor(method: Method, headOnly: boolean): Promise<Case> {
   const bb = await loadBackbone(MODEL);
-  const prepared = attachHead(bb.model, bb.features, bb.shapes.get(bb.features.source)!.dims, C, 0);
+  const prepared = withNewHead(bb, C, 0);
   const mp = await method.prepare({ backbone: prepared, options: {}, seed: 0, batch: B });
   const model = headOnly ? headModel(prepared) : prepared.model;
   const t = performance.now();

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { AttuneError } from './errors';
 import type { EngineEvent } from './events';
 import type { Preprocessing } from './preprocessing';
-import { loadBackbone } from './backbone/load';
+import { loadBackbone, withNewHead } from './backbone/load';
 import { supportedOps } from './autodiff/differentiate';
 import { scanDataset as scanFolder } from './data/scan';
 import type { ScanReport as EngineScanReport } from './data/types';
@@ -18,7 +18,6 @@ import { METHODS } from './methods/registry';
 import { full } from './methods/full';
 import { parameterCount } from './methods/layers';
 import type { Method } from './methods/method';
-import { attachHead } from './backbone/prepare';
 import { deviceBatch, recommendMethod, type Recommendation } from './methods/recommend';
 import { predictFiles } from './predict/predict';
 import { platformInfo } from './runtime/session';
@@ -143,7 +142,7 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
   const rec = ctx.trainCount !== undefined ? recommendMethod(ctx.trainCount, { hasAccelerator: device !== 'CPU' }) : null;
   const bb = ctx.modelPath && existsSync(ctx.modelPath) ? await loadBackbone(ctx.modelPath) : undefined;
   const params = bb?.parameterCount;
-  const graph = bb ? attachHead(bb.model, bb.features, bb.shapes.get(bb.features.source)!.dims, ctx.numClasses ?? 2, 0).model.graph : undefined;
+  const graph = bb ? withNewHead(bb, ctx.numClasses ?? 2, 0).model.graph : undefined;
   const total = graph ? parameterCount(graph) : 0;
   const forwardRate = params ? (CPU_FORWARD_IMAGES_PER_SECOND_VIT_TINY * VIT_TINY_PARAMETERS) / params : undefined;
   // SPD is an optimizer; as a card it means full fine-tuning with SPD (the CLI's --method spd)

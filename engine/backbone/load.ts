@@ -10,7 +10,8 @@ import type { Model } from '../ir/graph';
 import { decodeModel } from '../onnx/io';
 import { AttuneError } from '../errors';
 import { defaultPreprocessing, IMAGENET_NORMALISATION, VIT_NORMALISATION, type Preprocessing } from '../preprocessing';
-import { findFeatures, type FeatureInfo } from './prepare';
+import { attachHead, findFeatures, type FeatureInfo, type PreparedBackbone } from './prepare';
+import type { Tensor } from '../ir/tensor';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -66,4 +67,9 @@ export async function loadBackbone(path: string, featureOverride?: string): Prom
     preprocessing: guessPreprocessing(model, path, size),
     parameterCount,
   };
+}
+
+/** The loaded backbone cut at the features it found, with a new `numClasses` head (or the given one). */
+export function withNewHead(bb: LoadedBackbone, numClasses: number, seed: number, head?: { weight: Tensor; bias: Tensor }): PreparedBackbone {
+  return attachHead(bb.model, bb.features, bb.shapes.get(bb.features.source)!.dims, numClasses, seed, head);
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadBackbone } from './load';
-import { attachHead, HEAD_BIAS, HEAD_WEIGHT, LOGITS } from './prepare';
+import { loadBackbone, withNewHead } from './load';
+import { HEAD_BIAS, HEAD_WEIGHT, LOGITS } from './prepare';
 import { MODELS } from '../testing/fixtures';
 import { createSession } from '../runtime/session';
 import { tensor } from '../ir/tensor';
@@ -43,7 +43,7 @@ test('a tensor name overrides the choice: a token sequence becomes its class tok
 
 test('the new head keeps every backbone initializer by name and shape and gives C logits', async () => {
   const vit = await loadBackbone(MODELS.tinyVit);
-  const p = attachHead(vit.model, vit.features, vit.shapes.get(vit.features.source)!.dims, 4, 0);
+  const p = withNewHead(vit, 4, 0);
   for (const n of p.model.graph.nodes) for (const i of n.inputs) {
     const orig = vit.model.graph.initializers.get(i);
     if (orig) assert.deepEqual(p.model.graph.initializers.get(i)!.dims, orig.dims, i);

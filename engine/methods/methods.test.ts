@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBackbone } from '../backbone/load';
-import { attachHead, FEATURES, LOGITS, type PreparedBackbone } from '../backbone/prepare';
+import { loadBackbone, withNewHead } from '../backbone/load';
+import { FEATURES, LOGITS, type PreparedBackbone } from '../backbone/prepare';
 import { exportRun } from '../export/export';
 import { foldConstants } from '../ir/fold';
 import { cloneModel, pruneDead } from '../ir/graph';
@@ -44,7 +44,7 @@ function sample(classes = 3, per = 6): string {
 
 async function prepared(path: string, classes = 3): Promise<PreparedBackbone> {
   const bb = await loadBackbone(path);
-  return attachHead(bb.model, bb.features, bb.shapes.get(bb.features.source)!.dims, classes, 0);
+  return withNewHead(bb, classes, 0);
 }
 
 const randomTensor = (dims: number[], rng: () => number, scale = 0.2): Tensor => tensor('float32', dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rng() - 0.5) * scale));

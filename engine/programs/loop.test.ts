@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadBackbone } from '../backbone/load';
-import { attachHead } from '../backbone/prepare';
+import { loadBackbone, withNewHead } from '../backbone/load';
 import { full } from '../methods/full';
 import { tensor, type Tensor } from '../ir/tensor';
 import { createSession } from '../runtime/session';
@@ -13,7 +12,7 @@ import { compileLoopProgram, scanRow, stackFeeds } from './loop';
 
 test('K steps inside an ONNX Loop give the same weights, moments and losses as K single steps', async () => {
   const bb = await loadBackbone(MODELS.tinyCnn);
-  const prepared = attachHead(bb.model, bb.features, bb.shapes.get(bb.features.source)!.dims, 3, 0);
+  const prepared = withNewHead(bb, 3, 0);
   const mp = await full.prepare({ backbone: prepared, options: {}, seed: 0, batch: 4 });
   const step = await compileTrainProgram(prepared.model, mp.program, { batch: 4, numClasses: 3, clipNorm: 1 });
   const K = 3;

@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AttuneError } from '../errors';
 import type { EventSink } from '../events';
-import { attachHead, type PreparedBackbone } from '../backbone/prepare';
-import { loadBackbone, type LoadedBackbone } from '../backbone/load';
+import type { PreparedBackbone } from '../backbone/prepare';
+import { loadBackbone, withNewHead, type LoadedBackbone } from '../backbone/load';
 import { scanDataset } from '../data/scan';
 import { loadSplit, saveSplit, splitDataset, splitItems, type DatasetSplit } from '../data/split';
 import type { AugmentPreset } from '../data/image';
@@ -132,7 +132,7 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
   const backbone = await loadBackbone(spec.backbone.path, spec.backbone.feature);
   if (backbone.sha256 !== spec.backbone.sha256)
     throw new AttuneError('backbone-changed', `The backbone file ${spec.backbone.path} has changed since this run started.`, 'Restore the original model file, or start a new run.');
-  const prepared = attachHead(backbone.model, backbone.features, backbone.shapes.get(backbone.features.source)!.dims, spec.classes.length, spec.seed, head);
+  const prepared = withNewHead(backbone, spec.classes.length, spec.seed, head);
   const method = getMethod(spec.method);
   const items = {
     train: splitItems(split, spec.data.root, 'train'),

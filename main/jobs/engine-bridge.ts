@@ -8,7 +8,7 @@
 import * as api from '../../engine/api';
 import type { EngineContract, EngineEvent } from './engine-contract';
 
-/** Which façade functions this build provides (shown on Home when something is missing). */
+/** Which façade functions the worker loaded: the worker's liveness check (the bridge imports the façade statically). */
 export async function engineCapabilities(): Promise<Record<string, boolean>> {
   const names = ['scanDataset', 'inspectBackbone', 'listMethods', 'trainRun', 'evaluateRun', 'exportRun', 'predictWithModel'] as const;
   const mod = api as unknown as Record<string, unknown>;
