@@ -10,6 +10,63 @@ export type ResizeMode =
   /** fit the longer side to `size`, pad the rest with the mean colour */
   | 'pad';
 
+export type WindowPreset = 'lung' | 'mediastinum' | 'bone' | 'brain';
+
+/**
+ * Standard CT display windows in Hounsfield units (centre/level, width), as listed by Radiopaedia,
+ * "Windowing (CT)" (https://radiopaedia.org/articles/windowing-ct): lungs W1500 L−600, mediastinum
+ * W350 L50, bone W1800 L400, brain W80 L40.
+ */
+export const WINDOW_PRESETS: Record<WindowPreset, { center: number; width: number }> = {
+  lung: { center: -600, width: 1500 },
+  mediastinum: { center: 50, width: 350 },
+  bone: { center: 400, width: 1800 },
+  brain: { center: 40, width: 80 },
+};
+
+/**
+ * VOI (value of interest) rule: how samples of more than 8 bits (16-bit PNG/TIFF, DICOM after its
+ * modality LUT) become display values in [0, 1]. 8-bit images are always x/255.
+ */
+export type VoiRule =
+  /** the DICOM file's WindowCenter/Width (first value); per-image percentiles where a file has none (and for PNG/TIFF) */
+  | { kind: 'file' }
+  /** a fixed window (DICOM PS3.3 C.11.2.1.2 linear function) in the values after modality LUT / offset */
+  | { kind: 'window'; center: number; width: number; preset?: WindowPreset }
+  /** per-image window between two percentiles (in %, e.g. 0.5 and 99.5) of the image's samples */
+  | { kind: 'percentile'; low: number; high: number }
+  /** v / 65535 for 16-bit samples (the old 16-bit rule) */
+  | { kind: 'full-range' };
+
+export interface BandScale {
+  /** value mapped to 0 (map mode) or the band mean (all mode) */
+  offset: number;
+  /** divisor: (v − offset) / scale */
+  scale: number;
+}
+
+/** Multispectral input: which bands feed the network and how each is scaled (fitted on the training split). */
+export interface BandMapping {
+  /** 'map': three 1-based bands onto RGB, scaled to [0, 1]; 'all': every band, standardised, first conv widened */
+  mode: 'map' | 'all';
+  /** 1-based band numbers used, in input-channel order */
+  bands: number[];
+  /** number of bands in the source files */
+  sourceBands: number;
+  /** one per used band, fitted on the training split at run setup (absent until fitted) */
+  scales?: BandScale[];
+}
+
+/** Stored samples → model values, before resize/crop/augmentation (all in float). */
+export interface ValueMapping {
+  voi: VoiRule;
+  /** subtracted from the samples of 16-bit PNG/TIFF before the VOI rule (32768 for HU + 32768 data); DICOM uses its modality LUT */
+  offset: number;
+  /** MONOCHROME1 images are inverted after the VOI window (always on; recorded so that the export says so) */
+  invertMonochrome1: true;
+  bands?: BandMapping;
+}
+
 export interface Preprocessing {
   /** square input side the backbone expects, e.g. 224 */
   size: number;
@@ -20,12 +77,44 @@ export interface Preprocessing {
   mean: [number, number, number];
   std: [number, number, number];
   channelOrder: 'RGB';
-  /** how 16-bit images map to 8 bit before normalisation */
-  bitDepthRule: 'full-range' | 'percentile-0.5-99.5';
+  /** how stored samples become values in [0, 1] (or standardised bands) */
+  values: ValueMapping;
 }
 
+export const DEFAULT_VALUES: ValueMapping = { voi: { kind: 'file' }, offset: 0, invertMonochrome1: true };
+
 export function defaultPreprocessing(size: number, mean: [number, number, number], std: [number, number, number]): Preprocessing {
-  return { size, resize: 'shorter-crop', resizeTo: Math.round((size * 256) / 224), mean, std, channelOrder: 'RGB', bitDepthRule: 'full-range' };
+  return { size, resize: 'shorter-crop', resizeTo: Math.round((size * 256) / 224), mean, std, channelOrder: 'RGB', values: DEFAULT_VALUES };
+}
+
+/** Channels of the model input: 3, or the band count when all bands of a multispectral image are used. */
+export function inputChannels(pre: Pick<Preprocessing, 'values'>): number {
+  return pre.values.bands?.mode === 'all' ? pre.values.bands.bands.length : 3;
+}
+
+/** Reads a recorded preprocessing, including those of exports made before `values` existed (`bitDepthRule`). */
+export function normalisePreprocessing(raw: Preprocessing & { bitDepthRule?: string }): Preprocessing {
+  if (raw.values) return raw;
+  const { bitDepthRule, ...rest } = raw;
+  const voi: VoiRule = bitDepthRule === 'percentile-0.5-99.5' ? { kind: 'percentile', low: 0.5, high: 99.5 } : { kind: 'full-range' };
+  return { ...rest, values: { ...DEFAULT_VALUES, voi } };
+}
+
+/** A short human description of the value mapping, for logs and model cards. */
+export function describeValues(v: ValueMapping): string {
+  const voi =
+    v.voi.kind === 'file' ? "DICOM file's own window (first WindowCenter/Width), per-image 0.5–99.5 percentiles where absent"
+      : v.voi.kind === 'window' ? `window C ${v.voi.center} / W ${v.voi.width}${v.voi.preset ? ` (${v.voi.preset})` : ''}`
+        : v.voi.kind === 'percentile' ? `per-image ${v.voi.low}–${v.voi.high} percentile window`
+          : '16-bit full range (v/65535)';
+  const parts = [`8-bit images x/255; deeper images: DICOM modality LUT (rescale slope/intercept)${v.offset ? `, PNG/TIFF value − ${v.offset}` : ''}, then ${voi}, then MONOCHROME1 inverted`];
+  if (v.bands) {
+    const b = v.bands;
+    parts.push(b.mode === 'map'
+      ? `multispectral: bands ${b.bands.join(',')} of ${b.sourceBands} as RGB, each (v − lo)/(hi − lo) clipped to [0, 1] with lo/hi fitted on the training split`
+      : `multispectral: all ${b.bands.length} bands as input channels, each standardised (v − mean)/std fitted on the training split`);
+  }
+  return parts.join('; ');
 }
 
 /** mean = std = 0.5, i.e. x/127.5 − 1: the timm/torchvision ViT convention. */

@@ -9,7 +9,7 @@ import { foldConstants, type ShapeMap } from '../ir/fold';
 import type { Model } from '../ir/graph';
 import { decodeModel } from '../onnx/io';
 import { AttuneError } from '../errors';
-import { defaultPreprocessing, IMAGENET_NORMALISATION, VIT_NORMALISATION, type Preprocessing } from '../preprocessing';
+import { defaultPreprocessing, IMAGENET_NORMALISATION, normalisePreprocessing, VIT_NORMALISATION, type Preprocessing } from '../preprocessing';
 import { attachHead, findFeatures, type FeatureInfo, type PreparedBackbone } from './prepare';
 import type { Tensor } from '../ir/tensor';
 import { existsSync } from 'node:fs';
@@ -35,7 +35,7 @@ export interface LoadedBackbone {
  */
 export function guessPreprocessing(model: Model, path: string, size: number): Preprocessing {
   const recorded = model.metadata['attune.preprocessing'];
-  if (recorded) return JSON.parse(recorded) as Preprocessing;
+  if (recorded) return normalisePreprocessing(JSON.parse(recorded) as Preprocessing);
   const isVit = /vit|deit|beit/i.test(basename(path)) || model.graph.nodes.some((n) => n.op === 'LayerNormalization' || n.op === 'Softmax');
   const norm = isVit ? VIT_NORMALISATION : IMAGENET_NORMALISATION;
   return defaultPreprocessing(size, norm.mean, norm.std);

@@ -5,21 +5,22 @@
  * pass; colour jitter follows torchvision's ColorJitter (random order of the four adjustments).
  */
 import type { Preprocessing } from '../preprocessing';
-import type { RgbImage } from './decode';
+import { isFloatImage, type FloatImage, type PixelImage, type RgbImage } from './pixels';
+import { channelNormalisation } from './normalise';
 
 export type AugmentPreset = 'none' | 'natural' | 'aerial' | 'medical';
 
 export interface AugmentOptions {
   preset: AugmentPreset;
-  /** probability of converting a view to grey (SimCLR/GPS-style views use 0.2); default 0 */
-  grayscaleProbability?: number;
+  /** probability of converting a view to grey (SimCLR/GPS-style views use p = 0.2); default 0 */
+  grayscale?: number;
   /** probability of applying colour jitter (natural, aerial); default 0.8 */
   colorJitterProbability?: number;
 }
 
 export function normaliseAugment(a: AugmentPreset | AugmentOptions | undefined): Required<AugmentOptions> {
   const o: AugmentOptions = typeof a === 'string' ? { preset: a } : (a ?? { preset: 'none' });
-  return { preset: o.preset, grayscaleProbability: o.grayscaleProbability ?? 0, colorJitterProbability: o.colorJitterProbability ?? 0.8 };
+  return { preset: o.preset, grayscale: o.grayscale ?? 0, colorJitterProbability: o.colorJitterProbability ?? 0.8 };
 }
 
 /** Where an output view comes from, in base-image pixels. */
@@ -67,7 +68,7 @@ function randomResizedCrop(W: number, H: number, rng: () => number): { cx: numbe
 }
 
 /** The evaluation view's box in base coordinates (matches decodeEvalRgb up to resampling). */
-export function evalGeometry(base: RgbImage, pre: Preprocessing): ViewGeometry {
+export function evalGeometry(base: { width: number; height: number }, pre: Preprocessing): ViewGeometry {
   const W = base.width;
   const H = base.height;
   const black: [number, number, number] = [0, 0, 0];
@@ -83,7 +84,7 @@ export function evalGeometry(base: RgbImage, pre: Preprocessing): ViewGeometry {
 }
 
 /** Draws a random view geometry. The number and order of rng calls is fixed per preset. */
-export function sampleGeometry(base: RgbImage, pre: Preprocessing, preset: AugmentPreset, rng: () => number): ViewGeometry {
+export function sampleGeometry(base: { width: number; height: number }, pre: Preprocessing, preset: AugmentPreset, rng: () => number): ViewGeometry {
   if (preset === 'none') return evalGeometry(base, pre);
   if (preset === 'medical') {
     // mild: ±10° rotation, 0.9–1.1 zoom about the evaluation view, horizontal flip
@@ -193,6 +194,56 @@ export function renderView(base: RgbImage, g: ViewGeometry, S: number, out: Floa
       out[o] = src[i00] * w00 + src[i01] * w01 + src[i10] * w10 + src[i11] * w11;
       out[o + plane] = src[i00 + 1] * w00 + src[i01 + 1] * w01 + src[i10 + 1] * w10 + src[i11 + 1] * w11;
       out[o + 2 * plane] = src[i00 + 2] * w00 + src[i01 + 2] * w01 + src[i10 + 2] * w10 + src[i11 + 2] * w11;
+    }
+  }
+}
+
+/**
+ * `renderView` for float images of any channel count (values already in model units, so no 1/255);
+ * outside samples take `fill`/255 on RGB and 0 (the standardised mean) on multispectral bands.
+ */
+export function renderViewFloat(base: FloatImage, g: ViewGeometry, S: number, out: Float32Array): void {
+  const C = base.channels;
+  const W = base.width;
+  const H = base.height;
+  const src = base.data;
+  const plane = S * S;
+  const fill = Array.from({ length: C }, (_, c) => (C === 3 ? g.fill[c] / 255 : 0));
+  const c = Math.cos(g.angle);
+  const s = Math.sin(g.angle);
+  for (let oy = 0; oy < S; oy++) {
+    for (let ox = 0; ox < S; ox++) {
+      let u = (ox + 0.5) / S - 0.5;
+      let v = (oy + 0.5) / S - 0.5;
+      if (g.hflip) u = -u;
+      if (g.vflip) v = -v;
+      for (let k = 0; k < (g.rot90 & 3); k++) {
+        const t = u;
+        u = -v;
+        v = t;
+      }
+      const px = u * g.bw;
+      const py = v * g.bh;
+      const x = g.cx + px * c - py * s - 0.5;
+      const y = g.cy + px * s + py * c - 0.5;
+      const o = oy * S + ox;
+      if (x < -0.5 || y < -0.5 || x > W - 0.5 || y > H - 0.5) {
+        for (let ch = 0; ch < C; ch++) out[o + ch * plane] = fill[ch];
+        continue;
+      }
+      const xc = x < 0 ? 0 : x > W - 1 ? W - 1 : x;
+      const yc = y < 0 ? 0 : y > H - 1 ? H - 1 : y;
+      const xi = Math.floor(xc);
+      const yi = Math.floor(yc);
+      const ax = xc - xi;
+      const ay = yc - yi;
+      const xj = xi + 1 < W ? xi + 1 : xi;
+      const yj = yi + 1 < H ? yi + 1 : yi;
+      const i00 = (yi * W + xi) * C, i01 = (yi * W + xj) * C, i10 = (yj * W + xi) * C, i11 = (yj * W + xj) * C;
+      const w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay, w11 = ax * ay;
+      for (let ch = 0; ch < C; ch++) {
+        out[o + ch * plane] = src[i00 + ch] * w00 + src[i01 + ch] * w01 + src[i10 + ch] * w10 + src[i11 + ch] * w11;
+      }
     }
   }
 }
@@ -312,7 +363,7 @@ function toGrey(img: Float32Array, n: number): void {
  * rng call order: geometry, then colour-jitter gate and parameters, then the grey gate.
  */
 export function augmentToTensor(
-  base: RgbImage,
+  base: PixelImage,
   pre: Preprocessing,
   aug: Required<AugmentOptions>,
   rng: () => number,
@@ -321,20 +372,32 @@ export function augmentToTensor(
 ): Float32Array {
   const S = pre.size;
   const n = S * S;
-  const dst = out ?? new Float32Array(3 * n);
-  const img = new Float32Array(3 * n);
-  renderView(base, sampleGeometry(base, pre, aug.preset, rng), S, img);
-  if (aug.preset === 'natural' || aug.preset === 'aerial') {
+  const C = isFloatImage(base) ? base.channels : 3;
+  const dst = out ?? new Float32Array(C * n);
+  const img = new Float32Array(C * n);
+  const g = sampleGeometry(base, pre, aug.preset, rng);
+  if (isFloatImage(base)) renderViewFloat(base, g, S, img);
+  else renderView(base, g, S, img);
+  // colour jitter and greyscale are RGB operations; multispectral bands get geometry only
+  if (C === 3 && (aug.preset === 'natural' || aug.preset === 'aerial')) {
     const apply = rng() < aug.colorJitterProbability;
     const params = sampleColour(rng); // drawn either way so later draws do not shift
     if (apply) applyColour(img, n, params);
   }
-  if (aug.grayscaleProbability > 0 && rng() < aug.grayscaleProbability) toGrey(img, n);
-  for (let c = 0; c < 3; c++) {
-    const a = 1 / pre.std[c];
-    const b = -pre.mean[c] / pre.std[c];
+  if (C === 3 && aug.grayscale > 0 && rng() < aug.grayscale) toGrey(img, n);
+  if (C === 3) {
+    for (let c = 0; c < 3; c++) {
+      const a = 1 / pre.std[c];
+      const b = -pre.mean[c] / pre.std[c];
+      const o = offset + c * n;
+      for (let i = 0; i < n; i++) dst[o + i] = img[c * n + i] * a + b;
+    }
+    return dst;
+  }
+  const { a, b } = channelNormalisation(pre, C);
+  for (let c = 0; c < C; c++) {
     const o = offset + c * n;
-    for (let i = 0; i < n; i++) dst[o + i] = img[c * n + i] * a + b;
+    for (let i = 0; i < n; i++) dst[o + i] = img[c * n + i] * a[c] + b[c];
   }
   return dst;
 }

@@ -6,7 +6,6 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { isAttuneError } from '../errors';
 import { defaultPreprocessing, IMAGENET_NORMALISATION, type Preprocessing } from '../preprocessing';
-import { mapTo8Bit } from './decode';
 import { decodeEvalRgb, loadImageTensor } from './image';
 import { encodeHugePngHeader, encodePng, encodeTiff } from './test-fixtures';
 
@@ -30,33 +29,37 @@ async function put(name: string, data: Buffer): Promise<string> {
   return f;
 }
 
-/** channel c of pixel i of an eval view, 0..255 */
-const px = (img: { data: Uint8Array }, i: number, c: number) => img.data[i * 3 + c];
+/** channel c of pixel i of an eval view, 0..255 (float views scaled, not rounded) */
+const px = (img: { data: Uint8Array | Float32Array }, i: number, c: number) => (img.data instanceof Float32Array ? img.data[i * 3 + c] * 255 : img.data[i * 3 + c]);
+const fullRange: Preprocessing = { ...pre, values: { ...pre.values, voi: { kind: 'full-range' } } };
 
-test('16-bit grey PNG and TIFF map to 8 bit by v/257 (full range)', async () => {
+test('16-bit grey PNG and TIFF decode to float at full precision (v/65535 with the full-range rule, no 8-bit step)', async () => {
   for (const f of [await put('g16.png', encodePng(W, H, 'grey', 16, ramp16)), await put('g16.tif', encodeTiff(W, H, 1, 16, ramp16))]) {
-    const img = await decodeEvalRgb(f, pre);
+    const img = await decodeEvalRgb(f, fullRange);
+    assert.ok(img.data instanceof Float32Array, 'float samples');
     for (const i of [0, 17, W * H - 1]) {
-      assert.equal(px(img, i, 0), Math.round(ramp16[i] / 257), `${path.basename(f)} pixel ${i}`);
+      assert.equal(img.data[i * 3], Math.fround(ramp16[i] / 65535), `${path.basename(f)} pixel ${i}`);
       assert.equal(px(img, i, 1), px(img, i, 0));
       assert.equal(px(img, i, 2), px(img, i, 0));
     }
+    // two neighbouring 16-bit levels stay distinct (an 8-bit step would merge them)
+    const fine = await put(`fine-${path.basename(f)}`, encodePng(W, H, 'grey', 16, Array.from({ length: W * H }, (_, i) => 30000 + (i % 2))));
+    const v = await decodeEvalRgb(fine, fullRange);
+    assert.notEqual(v.data[0], v.data[3]);
   }
 });
 
-test('16-bit RGB TIFF and grey+alpha 16-bit PNG decode; percentile window stretches a narrow range', async () => {
+test('16-bit RGB TIFF and grey+alpha 16-bit PNG decode; the default percentile window stretches a narrow range', async () => {
   const narrow = Array.from({ length: W * H }, (_, i) => 1000 + i * 10); // a scanner using few of the 65536 levels
   const rgb = await put('rgb16.tif', encodeTiff(W, H, 3, 16, narrow.flatMap((v) => [v, v, v])));
-  const full = await decodeEvalRgb(rgb, pre);
+  const full = await decodeEvalRgb(rgb, fullRange);
   assert.ok(px(full, W * H - 1, 0) <= 7, 'full range keeps it dark');
-  const win = await decodeEvalRgb(rgb, { ...pre, bitDepthRule: 'percentile-0.5-99.5' });
+  const win = await decodeEvalRgb(rgb, pre);
   assert.equal(px(win, 0, 0), 0);
   assert.equal(px(win, W * H - 1, 0), 255);
   const ga = await put('ga16.png', encodePng(W, H, 'grey-alpha', 16, ramp16.flatMap((v) => [v, 0])));
-  const img = await decodeEvalRgb(ga, pre);
+  const img = await decodeEvalRgb(ga, fullRange);
   assert.equal(px(img, W * H - 1, 1), 255, 'alpha dropped, not composited (alpha is 0 everywhere)');
-  const mapped = mapTo8Bit(Uint16Array.from([0, 257, 65535]), 'full-range');
-  assert.deepEqual([...mapped], [0, 1, 255]);
 });
 
 test('grey, grey+alpha, RGBA and palette PNGs become RGB; alpha is dropped', async () => {

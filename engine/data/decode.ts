@@ -1,29 +1,23 @@
 /**
- * Decoding any supported image file into 8-bit RGB with sharp (libvips, runs on libuv threads).
- * Orientation from EXIF is applied, alpha is dropped (like PIL's `convert('RGB')`, which is what
- * torchvision's ImageFolder does, so the colours match what a PyTorch user would have trained on),
- * grey becomes three equal channels, and 16-bit data is mapped to 8 bit by `bitDepthRule`.
+ * The sharp (libvips) decoder family: JPEG, PNG, WebP, GIF, AVIF and TIFF of up to four bands.
+ * 8-bit images stay 8-bit RGB (the fast path: libvips resizes them on native threads); orientation
+ * from EXIF is applied, alpha is dropped (like PIL's `convert('RGB')`, which torchvision's ImageFolder
+ * uses, so colours match what a PyTorch user trained on) and grey becomes three equal channels.
+ * 16-bit images are read at full precision as float samples for the value mapping (values.ts).
  */
 import sharp from 'sharp';
 import type { CreateRaw, Metadata, Sharp } from 'sharp';
 import { AttuneError, isAttuneError } from '../errors';
-import type { Preprocessing } from '../preprocessing';
+import type { FloatImage, RgbImage } from './pixels';
 import { probeFile, unsupportedReason } from './sniff';
+
+export type { RgbImage } from './pixels';
 
 /** Decompression-bomb guard: images above this many pixels are refused. */
 export const MAX_INPUT_PIXELS = 100_000_000;
 
 /** Bands beyond RGB(A) mean multispectral data (e.g. GeoTIFF with NIR bands), which an RGB backbone cannot take. */
 const MAX_BANDS = 4;
-
-export type BitDepthRule = Preprocessing['bitDepthRule'];
-
-/** An interleaved (HWC) 8-bit RGB image. */
-export interface RgbImage {
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
 
 sharp.cache(false); // we cache decoded pixels ourselves; libvips' operation cache would only duplicate memory
 
@@ -51,8 +45,8 @@ export function describeDecodeError(file: string, err: unknown): AttuneError {
       'Very large images are refused to protect memory (decompression-bomb guard). Downscale it or tile it into smaller images.', { file });
   }
   if (/channel limit/i.test(msg)) {
-    return new AttuneError('unsupported-bands', `${file} has more bands than grey, RGB or RGBA; multispectral images are not supported.`,
-      'Export three bands as RGB with a GIS tool, e.g. `gdal_translate -b 3 -b 2 -b 1 in.tif out.tif`.', { file });
+    return new AttuneError('unsupported-bands', `${file} has more bands than grey, RGB or RGBA (a multispectral image).`,
+      'Choose how its bands are used: `--bands 4,3,2` (three bands as RGB) or `--bands all` (every band as an input channel).', { file });
   }
   if (/unsupported image format/i.test(msg)) {
     return new AttuneError('unsupported-format', `${file} is in an image format that cannot be decoded.`,
@@ -72,11 +66,14 @@ function orientedSize(meta: Metadata): { width: number; height: number } {
   return meta.orientation && meta.orientation >= 5 ? { width: h, height: w } : { width: w, height: h };
 }
 
+/** A file opened by sharp: an 8-bit pipeline, or the float samples of a 16-bit image. */
+export type SharpOpened = { kind: 'rgb8'; opened: Opened } | { kind: 'float'; image: FloatImage };
+
 /**
  * Opens `file` for decoding. Throws AttuneError for unsupported formats (named clearly), for images
  * that are too large, and for undecodable files.
  */
-export async function openImage(file: string, bitDepthRule: BitDepthRule): Promise<Opened> {
+export async function openImage(file: string): Promise<SharpOpened> {
   let meta: Metadata;
   try {
     meta = await openSharp(file).metadata();
@@ -91,9 +88,9 @@ export async function openImage(file: string, bitDepthRule: BitDepthRule): Promi
   checkMetadata(file, meta);
   if (meta.depth === 'uchar') {
     const { width, height } = orientedSize(meta);
-    return { pipeline: openSharp(file).rotate().removeAlpha().toColourspace('srgb'), width, height };
+    return { kind: 'rgb8', opened: { pipeline: openSharp(file).rotate().removeAlpha().toColourspace('srgb'), width, height } };
   }
-  // 16-bit: read the raw samples and map them ourselves, so the rule is exact and documented
+  // 16-bit: the raw samples at full precision; the value mapping turns them into [0, 1]
   try {
     const grey = (meta.channels ?? 3) - (meta.hasAlpha ? 1 : 0) === 1;
     const { data, info } = await openSharp(file)
@@ -103,12 +100,7 @@ export async function openImage(file: string, bitDepthRule: BitDepthRule): Promi
       .raw({ depth: 'ushort' })
       .toBuffer({ resolveWithObject: true });
     const samples = new Uint16Array(data.buffer, data.byteOffset, data.length / 2);
-    const mapped = mapTo8Bit(samples, bitDepthRule);
-    return {
-      pipeline: openSharp(Buffer.from(mapped.buffer, mapped.byteOffset, mapped.length), { width: info.width, height: info.height, channels: info.channels as 1 | 3 }).toColourspace('srgb'),
-      width: info.width,
-      height: info.height,
-    };
+    return { kind: 'float', image: { data: Float32Array.from(samples), width: info.width, height: info.height, channels: info.channels } };
   } catch (err) {
     throw describeDecodeError(file, err);
   }
@@ -129,58 +121,13 @@ export function checkMetadata(file: string, meta: Metadata): void {
   }
   const channels = meta.channels ?? 0;
   if (channels > MAX_BANDS) {
-    throw new AttuneError('unsupported-bands', `${file} has ${channels} bands; only grey, RGB and RGBA images are supported.`,
-      'Multispectral images (e.g. GeoTIFF with NIR or SWIR bands) need an RGB export: pick three bands with a GIS tool such as `gdal_translate -b 3 -b 2 -b 1`.', { file, channels });
+    throw new AttuneError('unsupported-bands', `${file} has ${channels} bands (a multispectral image); it needs a band choice.`,
+      'Choose how its bands are used: `--bands 4,3,2` (three bands as RGB, 1-based) or `--bands all` (every band as an input channel).', { file, channels });
   }
   if (meta.depth !== 'uchar' && meta.depth !== 'ushort') {
     throw new AttuneError('unsupported-depth', `${file} stores ${meta.depth} samples; only 8-bit and 16-bit integer images are supported.`,
       'Convert it to 16-bit integer PNG or TIFF (rescaling the values to 0–65535) or to 8-bit.', { file, depth: meta.depth });
   }
-}
-
-/**
- * 16-bit → 8-bit. `full-range`: v/257 (0 → 0, 65535 → 255, exact for 8-bit data stored as 16-bit);
- * `percentile-0.5-99.5`: per-image window between the 0.5th and 99.5th percentiles of all samples,
- * for scanners that use a few thousand of the 65536 levels (X-ray, CT, satellite DNs).
- */
-export function mapTo8Bit(samples: Uint16Array, rule: BitDepthRule): Uint8Array {
-  const out = new Uint8Array(samples.length);
-  if (rule === 'full-range') {
-    for (let i = 0; i < samples.length; i++) out[i] = Math.round(samples[i] / 257);
-    return out;
-  }
-  const [lo, hi] = percentileWindow(samples, 0.005, 0.995);
-  const scale = hi > lo ? 255 / (hi - lo) : 0;
-  for (let i = 0; i < samples.length; i++) {
-    const v = (samples[i] - lo) * scale;
-    out[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
-  }
-  return out;
-}
-
-/** Percentiles of 16-bit samples by a 65536-bin histogram (linear time, no sort). */
-export function percentileWindow(samples: Uint16Array, pLo: number, pHi: number): [number, number] {
-  const hist = new Uint32Array(65536);
-  for (let i = 0; i < samples.length; i++) hist[samples[i]]++;
-  const n = samples.length;
-  const kLo = Math.floor(pLo * (n - 1));
-  const kHi = Math.ceil(pHi * (n - 1));
-  let lo = 0;
-  let hi = 65535;
-  let seen = 0;
-  let foundLo = false;
-  for (let v = 0; v < 65536; v++) {
-    seen += hist[v];
-    if (!foundLo && seen > kLo) {
-      lo = v;
-      foundLo = true;
-    }
-    if (seen > kHi) {
-      hi = v;
-      break;
-    }
-  }
-  return [lo, hi];
 }
 
 /** Reads a pipeline as raw interleaved RGB. */

@@ -1,15 +1,15 @@
 /**
- * A memory-bounded LRU of decoded, resized images (uint8 RGB), so that small datasets are decoded
+ * A memory-bounded LRU of decoded, resized images (uint8 RGB, or float after the value mapping), so that small datasets are decoded
  * once per run instead of once per epoch. In-flight decodes are shared, so prefetching two batches
  * that contain the same file decodes it once.
  */
-import type { RgbImage } from './decode';
+import type { PixelImage } from './pixels';
 
 export const DEFAULT_CACHE_BYTES = 1024 * 1024 * 1024;
 
 export class DecodedImageCache {
-  private entries = new Map<string, RgbImage>();
-  private pending = new Map<string, Promise<RgbImage>>();
+  private entries = new Map<string, PixelImage>();
+  private pending = new Map<string, Promise<PixelImage>>();
   private used = 0;
   hits = 0;
   misses = 0;
@@ -24,7 +24,7 @@ export class DecodedImageCache {
     return this.entries.size;
   }
 
-  async get(key: string, load: () => Promise<RgbImage>): Promise<RgbImage> {
+  async get(key: string, load: () => Promise<PixelImage>): Promise<PixelImage> {
     const hit = this.entries.get(key);
     if (hit) {
       // refresh recency (Map keeps insertion order)
@@ -51,11 +51,11 @@ export class DecodedImageCache {
     return p;
   }
 
-  private put(key: string, img: RgbImage): void {
+  private put(key: string, img: PixelImage): void {
     const n = img.data.byteLength;
     if (n > this.budgetBytes) return;
     while (this.used + n > this.budgetBytes && this.entries.size > 0) {
-      const [oldKey, old] = this.entries.entries().next().value as [string, RgbImage];
+      const [oldKey, old] = this.entries.entries().next().value as [string, PixelImage];
       this.entries.delete(oldKey);
       this.used -= old.data.byteLength;
     }

@@ -49,6 +49,7 @@ test('evaluation view matches Pillow bilinear Resize + CenterCrop within 3 level
     const half = (x: number) => (x % 1 === 0.5 && Math.round(x) % 2 ? Math.round(x) - 1 : Math.round(x));
     const ref = cropRgb(resized, half((r.width - 224) / 2), half((r.height - 224) / 2), 224, 224);
     const got = await decodeEvalRgb(file, pre);
+    assert.ok(got.data instanceof Uint8Array, '8-bit photos stay on the 8-bit path');
     let max = 0;
     let sum = 0;
     for (let i = 0; i < ref.data.length; i++) {

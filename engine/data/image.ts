@@ -3,13 +3,16 @@
  * the export contract (DESIGN.md): it reproduces torchvision's `Resize(resizeTo)` + `CenterCrop(size)`
  * on PIL images (bilinear, antialiased when shrinking) so that predictions match PyTorch's.
  */
-import type { Preprocessing } from '../preprocessing';
+import { inputChannels, type Preprocessing } from '../preprocessing';
 import { augmentToTensor, normaliseAugment, type AugmentOptions, type AugmentPreset } from './augment';
-import { openImage, toRgb, type Opened, type RgbImage } from './decode';
-import { cropRgb, padRgb, resizeBilinearPil } from './resample';
+import { toRgb, type Opened } from './decode';
+import { greyToRgb, isFloatImage, type FloatImage, type PixelImage, type RgbImage } from './pixels';
+import { cropFloat, cropRgb, padFloat, padRgb, resizeBilinearFloat, resizeBilinearPil } from './resample';
+import { openSource } from './source';
+import { channelNormalisation } from './normalise';
 
 export type { AugmentPreset, AugmentOptions } from './augment';
-export type { RgbImage } from './decode';
+export type { RgbImage, FloatImage, PixelImage } from './pixels';
 export { MAX_INPUT_PIXELS } from './decode';
 
 /** Python's round(): halves to even. torchvision's CenterCrop uses it for the crop offset. */
@@ -43,9 +46,50 @@ async function resizeOpened(img: Opened, width: number, height: number, file: st
   return resizeBilinearPil(await toRgb(img.pipeline, file), width, height);
 }
 
-/** The deterministic evaluation view as `size`×`size` RGB bytes. */
-export async function decodeEvalRgb(file: string, pre: Preprocessing): Promise<RgbImage> {
-  const opened = await openImage(file, pre.bitDepthRule);
+/** Float images: the same geometry without any 8-bit step; grey becomes RGB after resizing (cheaper). */
+function finishFloat(img: FloatImage, pre: Preprocessing): FloatImage {
+  return inputChannels(pre) === 3 ? greyToRgb(img) : img;
+}
+
+function resizeFloat(img: FloatImage, width: number, height: number): FloatImage {
+  return width === img.width && height === img.height ? img : resizeBilinearFloat(img, width, height);
+}
+
+/** The evaluation view of a float image (same boxes as the 8-bit path). */
+function evalFloat(img: FloatImage, pre: Preprocessing): FloatImage {
+  const { width, height } = img;
+  const S = pre.size;
+  if (pre.resize === 'squash') return finishFloat(resizeFloat(img, S, S), pre);
+  if (pre.resize === 'pad') {
+    const k = S / Math.max(width, height);
+    const w = Math.max(1, Math.min(S, Math.round(width * k)));
+    const h = Math.max(1, Math.min(S, Math.round(height * k)));
+    const out = finishFloat(resizeFloat(img, w, h), pre);
+    const fill = out.channels === 3 ? [...pre.mean] : new Array<number>(out.channels).fill(0);
+    return padFloat(out, S, S, Math.floor((S - w) / 2), Math.floor((S - h) / 2), fill);
+  }
+  const r = shorterSideSize(width, height, resizeTarget(pre));
+  return finishFloat(cropFloat(resizeFloat(img, r.width, r.height), pyRound((r.width - S) / 2), pyRound((r.height - S) / 2), S, S), pre);
+}
+
+function baseFloat(img: FloatImage, pre: Preprocessing): FloatImage {
+  const { width, height } = img;
+  const R = resizeTarget(pre);
+  if (pre.resize === 'squash') return finishFloat(resizeFloat(img, Math.min(width, R), Math.min(height, R)), pre);
+  const side = pre.resize === 'pad' ? Math.max(width, height) : Math.min(width, height);
+  if (side <= R) return finishFloat(img, pre);
+  const k = R / side;
+  return finishFloat(resizeFloat(img, Math.max(1, Math.round(width * k)), Math.max(1, Math.round(height * k))), pre);
+}
+
+/**
+ * The deterministic evaluation view, `size`×`size`: 8-bit RGB bytes for ordinary images, float
+ * (after the value mapping) for 16-bit, DICOM and multispectral images.
+ */
+export async function decodeEvalRgb(file: string, pre: Preprocessing): Promise<PixelImage> {
+  const src = await openSource(file, pre.values);
+  if (src.kind === 'float') return evalFloat(src.image, pre);
+  const opened = src.opened;
   const { width, height } = opened;
   const S = pre.size;
   if (pre.resize === 'squash') return resizeOpened(opened, S, S, file);
@@ -69,8 +113,10 @@ export async function decodeEvalRgb(file: string, pre: Preprocessing): Promise<R
  * mode (never upscaled: sampling interpolates anyway). Small enough to cache, large enough that
  * random crops are not blurry.
  */
-export async function decodeBaseRgb(file: string, pre: Preprocessing): Promise<RgbImage> {
-  const opened = await openImage(file, pre.bitDepthRule);
+export async function decodeBaseRgb(file: string, pre: Preprocessing): Promise<PixelImage> {
+  const src = await openSource(file, pre.values);
+  if (src.kind === 'float') return baseFloat(src.image, pre);
+  const opened = src.opened;
   const { width, height } = opened;
   const R = resizeTarget(pre);
   if (pre.resize === 'squash') return resizeOpened(opened, Math.min(width, R), Math.min(height, R), file);
@@ -80,9 +126,19 @@ export async function decodeBaseRgb(file: string, pre: Preprocessing): Promise<R
   return resizeOpened(opened, Math.max(1, Math.round(width * k)), Math.max(1, Math.round(height * k)), file);
 }
 
-/** HWC bytes → normalised CHW floats ((x/255 − mean)/std), written at `out[offset…]`. */
-export function rgbToTensor(img: RgbImage, pre: Preprocessing, out?: Float32Array, offset = 0): Float32Array {
+/** HWC pixels → normalised CHW floats ((x/255 − mean)/std for bytes), written at `out[offset…]`. */
+export function rgbToTensor(img: PixelImage, pre: Preprocessing, out?: Float32Array, offset = 0): Float32Array {
   const n = img.width * img.height;
+  if (isFloatImage(img)) {
+    const C = img.channels;
+    const dst = out ?? new Float32Array(C * n);
+    const { a, b } = channelNormalisation(pre, C);
+    for (let c = 0; c < C; c++) {
+      const base = offset + c * n;
+      for (let i = 0, j = c; i < n; i++, j += C) dst[base + i] = img.data[j] * a[c] + b[c];
+    }
+    return dst;
+  }
   const dst = out ?? new Float32Array(3 * n);
   for (let c = 0; c < 3; c++) {
     const a = 1 / (255 * pre.std[c]);
@@ -101,7 +157,7 @@ export interface LoadImageOptions {
 }
 
 /**
- * One image as a CHW float32 tensor [3, size, size] in `pre`'s normalisation, RGB.
+ * One image as a CHW float32 tensor [channels, size, size] in `pre`'s normalisation (RGB, or the chosen bands).
  * Throws AttuneError (code `unsupported-format`, `truncated`, `image-too-large`, `empty`, …) for bad files.
  */
 export async function loadImageTensor(file: string, pre: Preprocessing, opts: LoadImageOptions = {}): Promise<Float32Array> {

@@ -152,10 +152,12 @@ export class FileIndex {
       const base = f.rel.slice(f.rel.lastIndexOf('/') + 1);
       push(this.byBase, base, f);
       const dot = base.lastIndexOf('.');
-      push(this.byStem, dot > 0 ? base.slice(0, dot) : base, f);
-      // ids are sometimes given with their relative folder but without extension
+      const stem = dot > 0 ? base.slice(0, dot) : base;
+      push(this.byStem, stem, f);
+      // ids are sometimes given with their relative folder but without extension; for a file at the
+      // top of the root that key is its stem, already indexed (twice would make it "ambiguous" with itself)
       const relDot = f.rel.lastIndexOf('.');
-      if (relDot > f.rel.lastIndexOf('/')) push(this.byStem, f.rel.slice(0, relDot), f);
+      if (relDot > f.rel.lastIndexOf('/') && f.rel.slice(0, relDot) !== stem) push(this.byStem, f.rel.slice(0, relDot), f);
     }
   }
 

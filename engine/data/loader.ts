@@ -8,9 +8,10 @@
 import os from 'node:os';
 import { isAttuneError } from '../errors';
 import type { EventSink } from '../events';
-import type { Preprocessing } from '../preprocessing';
+import { inputChannels, type Preprocessing } from '../preprocessing';
 import { augmentToTensor, normaliseAugment, type AugmentOptions, type AugmentPreset } from './augment';
-import { describeDecodeError, type RgbImage } from './decode';
+import { describeDecodeError } from './decode';
+import type { PixelImage } from './pixels';
 import { decodeBaseRgb, decodeEvalRgb, rgbToTensor } from './image';
 import { DecodedImageCache, sharedImageCache } from './image-cache';
 import { rngFor, shuffleInPlace } from './rng';
@@ -53,7 +54,7 @@ export interface BatchLoaderOptions {
 }
 
 export interface Batch {
-  /** [count, 3, S, S] */
+  /** [count, C, S, S]: C = 3, or the band count for multispectral 'all' mode */
   x: Float32Array;
   /** the second view, when views = 2 */
   x2?: Float32Array;
@@ -92,11 +93,11 @@ class Semaphore {
 
 function cacheKey(kind: 'eval' | 'base', pre: Preprocessing, file: string): string {
   const fill = pre.resize === 'pad' ? pre.mean.join(',') : '';
-  return `${kind}|${pre.size}|${pre.resize}|${pre.resizeTo}|${pre.bitDepthRule}|${fill}|${file}`;
+  return `${kind}|${pre.size}|${pre.resize}|${pre.resizeTo}|${JSON.stringify(pre.values)}|${fill}|${file}`;
 }
 
 /** The decoded image a view is made from: the final eval crop, or the base for augmentation. */
-export function decodeFor(file: string, pre: Preprocessing, augmented: boolean, cache: DecodedImageCache | false): Promise<RgbImage> {
+export function decodeFor(file: string, pre: Preprocessing, augmented: boolean, cache: DecodedImageCache | false): Promise<PixelImage> {
   const load = () => (augmented ? decodeBaseRgb(file, pre) : decodeEvalRgb(file, pre));
   return cache ? cache.get(cacheKey(augmented ? 'base' : 'eval', pre, file), load) : load();
 }
@@ -130,7 +131,7 @@ export function createBatchLoader(opts: BatchLoaderOptions): BatchLoader {
   const nBatches = opts.dropLast ? Math.floor(order.length / batchSize) : Math.ceil(order.length / batchSize);
   const problems: LoaderProblem[] = [];
   const S = pre.size;
-  const per = 3 * S * S;
+  const per = inputChannels(pre) * S * S;
 
   const report = (p: LoaderProblem) => {
     problems.push(p);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
 import { writeJsonAtomic } from '../util/fs';
+import { normalisePreprocessing, type Preprocessing } from '../preprocessing';
 
 export const HyperSchema = z.object({
   lr: z.number().positive(),
@@ -18,14 +19,35 @@ export const HyperSchema = z.object({
 });
 export type Hyper = z.infer<typeof HyperSchema>;
 
-const PreprocessingSchema = z.object({
+const VoiSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('file') }),
+  z.object({ kind: z.literal('window'), center: z.number(), width: z.number().positive(), preset: z.enum(['lung', 'mediastinum', 'bone', 'brain']).optional() }),
+  z.object({ kind: z.literal('percentile'), low: z.number().min(0).max(100), high: z.number().min(0).max(100) }),
+  z.object({ kind: z.literal('full-range') }),
+]);
+
+export const ValueMappingSchema = z.object({
+  voi: VoiSchema,
+  offset: z.number(),
+  invertMonochrome1: z.literal(true),
+  bands: z
+    .object({
+      mode: z.enum(['map', 'all']),
+      bands: z.array(z.number().int().positive()).min(1),
+      sourceBands: z.number().int().positive(),
+      scales: z.array(z.object({ offset: z.number(), scale: z.number() })).optional(),
+    })
+    .optional(),
+});
+
+export const PreprocessingSchema = z.object({
   size: z.number().int().positive(),
   resize: z.enum(['shorter-crop', 'squash', 'pad']),
   resizeTo: z.number().int().positive(),
   mean: z.tuple([z.number(), z.number(), z.number()]),
   std: z.tuple([z.number(), z.number(), z.number()]),
   channelOrder: z.literal('RGB'),
-  bitDepthRule: z.enum(['full-range', 'percentile-0.5-99.5']),
+  values: ValueMappingSchema,
 });
 
 export const RunSpecSchema = z.object({
@@ -38,7 +60,8 @@ export const RunSpecSchema = z.object({
   }),
   classes: z.array(z.string()).min(2),
   backbone: z.object({ path: z.string(), sha256: z.string(), feature: z.string().optional() }),
-  preprocessing: PreprocessingSchema,
+  // runs made before the value mapping existed record `bitDepthRule` instead of `values`
+  preprocessing: z.preprocess((v) => (v && typeof v === 'object' ? normalisePreprocessing(v as Preprocessing) : v), PreprocessingSchema),
   augment: z.enum(['none', 'natural', 'aerial', 'medical']),
   method: z.string(),
   methodOptions: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),

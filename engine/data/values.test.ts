@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, cpSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { SHARED, DATASETS, tempDir } from '../testing/fixtures';
+import { defaultPreprocessing, VIT_NORMALISATION, type Preprocessing } from '../preprocessing';
+import { openImage } from './decode';
+import { decodeEvalRgb } from './image';
+import { openSource } from './source';
+import { applyVoi, windowValue } from './values';
+import { scanDataset } from './scan';
+
+const PNG16 = path.join(SHARED, 'datasets/ct-contrast-png16');
+
+/** A 16-bit grey PNG decoded by hand (zlib + PNG filters), independent of sharp: the reference for "full precision". */
+function readGrey16Png(file: string): { width: number; height: number; samples: Uint16Array } {
+  const buf = readFileSync(file);
+  let pos = 8;
+  let width = 0;
+  let height = 0;
+  const idat: Buffer[] = [];
+  while (pos < buf.length) {
+    const len = buf.readUInt32BE(pos);
+    const type = buf.toString('latin1', pos + 4, pos + 8);
+    const data = buf.subarray(pos + 8, pos + 8 + len);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      assert.equal(data[8], 16, 'bit depth');
+      assert.equal(data[9], 0, 'greyscale');
+      assert.equal(data[12], 0, 'not interlaced');
+    } else if (type === 'IDAT') idat.push(data);
+    pos += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const bpp = 2;
+  const stride = width * bpp;
+  const out = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    const f = raw[y * (stride + 1)];
+    for (let x = 0; x < stride; x++) {
+      const v = raw[y * (stride + 1) + 1 + x];
+      const a = x >= bpp ? out[y * stride + x - bpp] : 0;
+      const b = y > 0 ? out[(y - 1) * stride + x] : 0;
+      const c = x >= bpp && y > 0 ? out[(y - 1) * stride + x - bpp] : 0;
+      const p = a + b - c;
+      const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const paeth = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      out[y * stride + x] = (v + [0, a, b, (a + b) >> 1, paeth][f]) & 0xff;
+    }
+  }
+  const samples = new Uint16Array(width * height);
+  for (let i = 0; i < samples.length; i++) samples[i] = out.readUInt16BE(i * 2);
+  return { width, height, samples };
+}
+
+test('16-bit CT PNG (HU + 32768) decodes at full precision: every float sample equals the hand-decoded value', async () => {
+  const file = path.join(PNG16, 'CONTRAST_1', readdirSync(path.join(PNG16, 'CONTRAST_1')).sort()[0]);
+  const ref = readGrey16Png(file);
+  const o = await openImage(file);
+  assert.equal(o.kind, 'float');
+  if (o.kind !== 'float') return;
+  assert.equal(o.image.channels, 1);
+  assert.equal(o.image.width, ref.width);
+  let diff = 0;
+  for (let i = 0; i < ref.samples.length; i++) diff = Math.max(diff, Math.abs(o.image.data[i] - ref.samples[i]));
+  assert.equal(diff, 0);
+  // a CT: air around the patient near −1000 HU, tissue near 0 HU (far more than 256 distinct levels)
+  const hu = Array.from(ref.samples, (v) => v - 32768);
+  const lo = hu.reduce((a, b) => Math.min(a, b));
+  const hi = hu.reduce((a, b) => Math.max(a, b));
+  assert.ok(lo <= -900 && hi >= 100, `HU range ${lo}…${hi}`);
+  assert.ok(new Set(ref.samples).size > 256, 'more levels than 8 bits hold');
+});
+
+test('a fixed window with an offset (mediastinum C 50 / W 350 on HU = value − 32768) matches the DICOM linear function by hand', async () => {
+  const file = path.join(PNG16, 'CONTRAST_0', readdirSync(path.join(PNG16, 'CONTRAST_0')).sort()[0]);
+  const ref = readGrey16Png(file);
+  const values = { voi: { kind: 'window' as const, center: 50, width: 350, preset: 'mediastinum' as const }, offset: 32768, invertMonochrome1: true as const };
+  const src = await openSource(file, values);
+  assert.equal(src.kind, 'float');
+  if (src.kind !== 'float') return;
+  let checked = 0;
+  for (const i of [0, 1000, ref.width * 200 + 256, ref.width * 256 + 256, ref.width * 300 + 200, ref.samples.length - 1]) {
+    const hu = ref.samples[i] - 32768;
+    // PS3.3 C.11.2.1.2.1: ((x − (c − 0.5)) / (w − 1) + 0.5), clipped to [0, 1]
+    const byHand = Math.min(1, Math.max(0, (hu - 49.5) / 349 + 0.5));
+    assert.ok(Math.abs(src.image.data[i] - byHand) < 1e-6, `pixel ${i}: HU ${hu} → ${src.image.data[i]} vs ${byHand}`);
+    checked++;
+  }
+  assert.equal(checked, 6);
+  // soft tissue inside the window is spread over many levels, not flattened to one grey
+  const pre: Preprocessing = { ...defaultPreprocessing(224, VIT_NORMALISATION.mean, VIT_NORMALISATION.std), values };
+  const view = await decodeEvalRgb(file, pre);
+  assert.ok(view.data instanceof Float32Array);
+  const mid = new Set(Array.from(view.data).filter((v) => v > 0.05 && v < 0.95).map((v) => Math.round(v * 1000)));
+  assert.ok(mid.size > 200, `${mid.size} distinct mid-window levels`);
+});
+
+test('VOI rules: window edges, percentile default, MONOCHROME1 inverted after the window, padding (NaN) black', () => {
+  assert.equal(windowValue(-1000, 40, 400), 0);
+  assert.equal(windowValue(1000, 40, 400), 1);
+  assert.ok(Math.abs(windowValue(40, 40, 400) - (0.5 / 399 + 0.5)) < 1e-12);
+  const img = { data: Float32Array.from([0, 100, 200, Number.NaN]), width: 4, height: 1, channels: 1 };
+  const w = applyVoi(img, { kind: 'window', center: 100, width: 200 });
+  assert.deepEqual(Array.from(w.data), [0, 0.5 / 199 + 0.5, 1, 0].map(Math.fround));
+  const inv = applyVoi(img, { kind: 'window', center: 100, width: 200 }, { invert: true });
+  assert.deepEqual(Array.from(inv.data), [1, 1 - Math.fround(0.5 / 199 + 0.5), 0, 0].map(Math.fround));
+  const p = applyVoi(img, { kind: 'file' });
+  assert.deepEqual(Array.from(p.data), [0, 0.5, 1, 0]);
+  // the file's own window wins over percentiles under the 'file' rule
+  const f = applyVoi(img, { kind: 'file' }, { fileWindow: { center: 0, width: 2 } });
+  assert.deepEqual(Array.from(f.data), [1, 1, 1, 0]);
+});
+
+test('HAM10000 layout: flat folder, CSV ids without extension → every row resolves (no "ambiguous" self-match)', async () => {
+  const root = tempDir('attune-ham-');
+  const busi = path.join(DATASETS.busi, 'benign');
+  const src = readdirSync(busi).sort().slice(0, 8);
+  const rows = ['image_id,dx,lesion_id'];
+  src.forEach((f, i) => {
+    const id = `ISIC_00274${10 + i}`;
+    cpSync(path.join(busi, f), path.join(root, `${id}.png`));
+    rows.push(`${id},${i % 2 ? 'nv' : 'mel'},HAM_${i}`);
+  });
+  writeFileSync(path.join(root, 'HAM10000_metadata.csv'), rows.join('\n') + '\n');
+  const r = await scanDataset(root, { cache: false });
+  assert.equal(r.layout.kind, 'labels-file');
+  assert.equal(r.total, 8, JSON.stringify(r.problems.slice(0, 3)));
+  assert.deepEqual(r.problems.filter((p) => p.kind === 'ambiguous' || p.kind === 'missing'), []);
+  assert.equal(r.items.find((i) => i.file === 'ISIC_0027411.png')?.label, 'nv');
+});
