@@ -1,0 +1,3 @@
+/** Multispectral GeoTIFF input: see read.ts. */
+export { checkBandCount, looksLikeTiff, readRaster, readRasterHeader } from './read';
+export type { Raster, RasterHeader, ReadOptions, SampleFormat } from './read';
