@@ -15,11 +15,17 @@ import { checkMetadata, describeDecodeError, MAX_INPUT_PIXELS } from './decode';
 import { FileIndex, parseLabels, detectColumns, parseDelimited, guessDelimiter, type LabelColumns } from './labels';
 import { mapPool } from './pool';
 import { DECODABLE_FORMATS, formatFromExtension, probeFile, unsupportedReason } from './sniff';
-import type { ClassSummary, DuplicateSet, ImageSummary, Layout, ScanIssue, ScanItem, ScanProblem, ScanReport, SplitName } from './types';
+import { readDicomHeader } from './dicom';
+import { readRasterHeader } from './geotiff';
+import { isPatientColumn, loadSalt, pseudonym } from './privacy';
+import { isDicomHead, readHead } from './source';
+import type {
+  BandSummary, ClassSummary, DicomFacts, DicomSummary, DuplicateSet, ImageSummary, Layout, RasterFacts, ScanIssue, ScanItem, ScanProblem, ScanReport, SplitName,
+} from './types';
 import { isHiddenName, walkDataset, type WalkedFile } from './walk';
 
 
-export const SCAN_VERSION = 1;
+export const SCAN_VERSION = 2;
 
 const SPLIT_ORDER: readonly SplitName[] = ['train', 'val', 'test'];
 
@@ -180,7 +186,11 @@ interface Probed {
   width?: number;
   height?: number;
   channels?: number;
-  bitDepth?: 8 | 16;
+  bitDepth?: number;
+  dicom?: DicomFacts;
+  raster?: RasterFacts;
+  /** raw PatientID (else StudyInstanceUID): pseudonymised before it reaches the report, never stored */
+  patient?: string;
   problems: ScanProblem[];
   /** not an image at all (extension-less non-image file): ignore silently */
   notImage?: boolean;
@@ -199,6 +209,9 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
     if (!f.hasImageExtension) return { ok: false, problems, notImage: true };
     return { ok: false, problems: [{ file: f.rel, kind: 'empty', message: 'empty file (0 bytes)', excluded: true }] };
   }
+  // DICOM by content: Part 10 or a bare dataset, with or without `.dcm` (PACS exports often have no extension)
+  const head = await readHead(f.abs).catch(() => new Uint8Array(0));
+  if (isDicomHead(head)) return probeDicom(f);
   if (!f.hasImageExtension && probe.format === 'unknown') return { ok: false, problems, notImage: true };
   const reason = unsupportedReason(probe.format);
   if (probe.format === 'unknown') {
@@ -220,6 +233,8 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
   }
   try {
     const meta = await sharp(f.abs, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1 }).metadata();
+    // more than RGBA: multispectral, read by the GeoTIFF reader (bands are chosen at training)
+    if (probe.format === 'tiff' && (meta.channels ?? 0) > 4) return probeRaster(f, problems);
     checkMetadata(f.abs, meta);
     const oriented = meta.orientation && meta.orientation >= 5;
     return {
@@ -232,12 +247,109 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
       problems,
     };
   } catch (err) {
+    if (probe.format === 'tiff') {
+      // sharp refuses some GeoTIFF sample types (e.g. int16, float) that the GeoTIFF reader takes
+      const r = await probeRaster(f, problems);
+      if (r.ok) return r;
+    }
     const e = describeDecodeError(f.rel, err);
     const kind = e.code === 'image-too-large' ? 'too-large' : e.code.startsWith('unsupported') ? 'unsupported' : e.code === 'truncated' ? 'truncated' : 'unreadable';
     const msg = isAttuneError(err) ? `${err.message.replace(f.abs, '').replace(/^[:\s]+/, '')} ${err.hint}` : e.message.replace(`${f.rel} `, '');
     problems.push({ file: f.rel, kind, message: msg.trim(), excluded: true });
     return { ok: false, problems };
   }
+}
+
+function problemFrom(f: WalkedFile, err: unknown): ScanProblem {
+  const e = describeDecodeError(f.rel, err);
+  const kind = e.code === 'not-an-image' ? 'skipped' : e.code === 'truncated' ? 'truncated' : e.code.startsWith('unsupported') ? 'unsupported' : e.code === 'band-count' ? 'band-count' : 'unreadable';
+  return { file: f.rel, kind, message: e.message.replace(f.abs, f.rel), excluded: true };
+}
+
+/** DICOM header only (no pixel decode): non-image objects (DICOMDIR, SR, …) are skipped with a reason, not errors. */
+async function probeDicom(f: WalkedFile): Promise<Probed> {
+  try {
+    const h = await readDicomHeader(f.abs);
+    if (h.kind === 'skip') {
+      return { ok: false, problems: [{ file: f.rel, kind: 'skipped', message: `skipped: ${h.skipReason ?? 'not an image'}`, excluded: true }] };
+    }
+    const photometric = h.photometric;
+    const channels = photometric.startsWith('MONOCHROME') ? 1 : 3;
+    return {
+      ok: true,
+      format: 'dicom',
+      width: h.columns,
+      height: h.rows,
+      channels,
+      bitDepth: h.bitsStored,
+      dicom: {
+        ...(h.modality ? { modality: h.modality } : {}),
+        ...(h.bodyPart ? { bodyPart: h.bodyPart } : {}),
+        photometric,
+        transferSyntax: h.transferSyntaxName,
+        frames: h.frames,
+        ...(h.window ? { window: h.window } : {}),
+      },
+      patient: h.patientId ?? h.studyInstanceUid,
+      problems: [],
+    };
+  } catch (err) {
+    return { ok: false, problems: [problemFrom(f, err)] };
+  }
+}
+
+/** Multispectral TIFF: header only; the band count is checked against the dataset's after all files are read. */
+async function probeRaster(f: WalkedFile, problems: ScanProblem[]): Promise<Probed> {
+  try {
+    const h = await readRasterHeader(f.abs);
+    return {
+      ok: true,
+      format: 'geotiff',
+      width: h.width,
+      height: h.height,
+      channels: h.bands,
+      bitDepth: h.bitsPerSample,
+      raster: { bands: h.bands, sampleType: `${h.sampleFormat}${h.bitsPerSample}`, ...(h.nodata !== undefined ? { nodata: h.nodata } : {}) },
+      problems,
+    };
+  } catch (err) {
+    return { ok: false, problems: [...problems, problemFrom(f, err)] };
+  }
+}
+
+function tally<T>(xs: T[], key: (x: T) => string | undefined): Record<string, number> {
+  const m: Record<string, number> = {};
+  for (const x of xs) {
+    const k = key(x);
+    if (k !== undefined) m[k] = (m[k] ?? 0) + 1;
+  }
+  return m;
+}
+
+function dicomSummary(items: ScanItem[], patientOf: Map<ScanItem, string>): DicomSummary | undefined {
+  const d = items.filter((i) => i.dicom);
+  if (d.length === 0) return undefined;
+  const classesOf = new Map<string, Set<string>>();
+  for (const it of d) {
+    const p = patientOf.get(it);
+    if (!p) continue;
+    const s = classesOf.get(p) ?? new Set<string>();
+    s.add(it.label);
+    classesOf.set(p, s);
+  }
+  return {
+    files: d.length,
+    patients: classesOf.size,
+    patientsInSeveralClasses: [...classesOf.values()].filter((s) => s.size > 1).length,
+    modalities: tally(d, (i) => i.dicom!.modality ?? 'unknown'),
+    bodyParts: tally(d, (i) => i.dicom!.bodyPart ?? 'unknown'),
+    sizes: tally(d, (i) => `${i.height}×${i.width}`),
+    bitsStored: tally(d, (i) => String(i.bitDepth)),
+    photometric: tally(d, (i) => i.dicom!.photometric),
+    transferSyntaxes: tally(d, (i) => i.dicom!.transferSyntax),
+    multiFrameFiles: d.filter((i) => i.dicom!.frames > 1).length,
+    withWindow: d.filter((i) => i.dicom!.window).length,
+  };
 }
 
 async function hashFile(file: string): Promise<string> {
@@ -325,26 +437,58 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 
   const items: ScanItem[] = [];
   const abs = new Map<string, string>();
+  // patient identifiers become salted pseudonyms here, before anything is stored (privacy.ts)
+  const needsSalt = probed.some((p) => p.patient) || isPatientColumn(layout.columns?.group);
+  const salt = needsSalt ? loadSalt(cacheDir) : undefined;
+  const hide = (id: string) => pseudonym(id, salt!);
+  const patientOf = new Map<ScanItem, string>();
   for (let i = 0; i < labelled.length; i++) {
     const p = probed[i];
     const l = labelled[i];
     if (p.notImage) continue;
     problems.push(...p.problems);
     if (!p.ok) continue;
-    items.push({
+    const group = l.group ? (isPatientColumn(layout.columns?.group) ? hide(l.group) : l.group) : p.patient ? hide(p.patient) : undefined;
+    const it: ScanItem = {
       file: l.file.rel,
       label: l.label,
       ...(l.split ? { split: l.split } : {}),
-      ...(l.group ? { group: l.group } : {}),
+      ...(group ? { group } : {}),
       format: p.format!,
       width: p.width!,
       height: p.height!,
       channels: p.channels!,
       bitDepth: p.bitDepth!,
       bytes: l.file.size,
-    });
+      ...(p.dicom ? { dicom: p.dicom } : {}),
+      ...(p.raster ? { raster: p.raster } : {}),
+    };
+    if (p.patient) patientOf.set(it, hide(p.patient));
+    items.push(it);
     abs.set(l.file.rel, l.file.abs);
   }
+
+  // multispectral: every file must have the dataset's band count (that of most files)
+  let bands: BandSummary | undefined;
+  const rasters = items.filter((i) => i.raster);
+  if (rasters.length > 0) {
+    const bandCounts = tally(rasters, (i) => String(i.raster!.bands));
+    const majority = Number(Object.entries(bandCounts).sort((a, b) => b[1] - a[1] || Number(b[0]) - Number(a[0]))[0][0]);
+    const odd = new Set(rasters.filter((i) => i.raster!.bands !== majority));
+    for (const it of odd) {
+      problems.push({ file: it.file, kind: 'band-count', message: `has ${it.raster!.bands} bands, but the other images of this dataset have ${majority}; left out`, excluded: true });
+    }
+    if (odd.size) items.splice(0, items.length, ...items.filter((i) => !odd.has(i)));
+    bands = {
+      files: rasters.length,
+      bandCounts,
+      bands: majority,
+      sampleTypes: tally(rasters, (i) => i.raster!.sampleType),
+      nodata: tally(rasters, (i) => (i.raster!.nodata === undefined ? 'none' : String(i.raster!.nodata))),
+      mismatched: odd.size,
+    };
+  }
+  const dicom = dicomSummary(items, patientOf);
 
   // exact duplicates: only files sharing a byte size can be equal, so only those are hashed
   const bySize = new Map<number, ScanItem[]>();
@@ -452,6 +596,30 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     }
   }
 
+  // groups (patients) seen in more than one class: the split keeps them together, but the labels deserve a look
+  const groupClasses = new Map<string, Set<string>>();
+  for (const it of items) {
+    if (!it.group) continue;
+    const set = groupClasses.get(it.group) ?? new Set<string>();
+    set.add(it.label);
+    groupClasses.set(it.group, set);
+  }
+  const multi = [...groupClasses.values()].filter((c) => c.size > 1).length;
+  const groupWord = dicom || isPatientColumn(layout.columns?.group) ? 'patients' : 'groups';
+  if (multi > 0) {
+    issues.push({ severity: 'warning', kind: 'group-in-several-classes', message: `${multi} of ${groupClasses.size} ${groupWord} have images in more than one class; each is kept on one side of the split (no ${groupWord.slice(0, -1)} in two splits), but check that their labels are right` });
+  }
+  if (dicom) {
+    const mods = Object.keys(dicom.modalities);
+    if (mods.length > 1) issues.push({ severity: 'warning', kind: 'mixed-modalities', message: `The DICOM files mix modalities (${Object.entries(dicom.modalities).map(([k, v]) => `${k} ${v}`).join(', ')}); one window rule rarely suits them all` });
+  }
+  if (dicom || bands) {
+    const sizes = tally(items, (i) => `${i.width}×${i.height}`);
+    if (Object.keys(sizes).length > 1) {
+      issues.push({ severity: 'warning', kind: 'mixed-sizes', message: `Images have different sizes (${Object.entries(sizes).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${k}: ${v}`).join(', ')}); they are resized to the model's input, which changes the pixel spacing between images` });
+    }
+  }
+
   const report: ScanReport = {
     version: SCAN_VERSION,
     root: absRoot,
@@ -466,6 +634,9 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     problems,
     issues,
     duplicates,
+    groups: groupClasses.size,
+    ...(dicom ? { dicom } : {}),
+    ...(bands ? { bands } : {}),
     otherFiles: walked.otherFiles,
     durationMs: performance.now() - t0,
     fromCache: false,

@@ -1,13 +1,39 @@
 /**
  * One entry point from a file to pixels, whatever the format family (DESIGN.md: one decoder module
- * per family): sharp for JPEG/PNG/WebP/GIF/AVIF/TIFF (8-bit stays on sharp's fast path, 16-bit comes
- * out as float samples). The value mapping of the preprocessing record (values.ts) is applied here,
- * so everything after this point (resize, crop, augmentation, normalisation) is format-independent.
+ * per family): sharp for JPEG/PNG/WebP/GIF/AVIF/TIFF up to four bands (8-bit stays on sharp's fast
+ * path; 16-bit comes out as float samples), DICOM (./dicom, recognised by content, with or without
+ * `.dcm`), and multispectral GeoTIFF (./geotiff) when the preprocessing chooses bands. The value
+ * mapping of the preprocessing record is applied here, so everything after this point (resize,
+ * crop, augmentation, normalisation) is format-independent.
  */
-import type { ValueMapping } from '../preprocessing';
+import { open } from 'node:fs/promises';
+import { AttuneError } from '../errors';
+import type { BandMapping, ValueMapping } from '../preprocessing';
 import { openImage, type SharpOpened } from './decode';
+import { looksLikeDicom, readDicomImage } from './dicom';
+import { readRaster } from './geotiff';
 import type { FloatImage } from './pixels';
+import { sniffHead } from './sniff';
 import { applyVoi } from './values';
+
+/** Bytes read to recognise a format: enough for DICOM's preamble and a bare dataset's first elements. */
+const HEAD = 512;
+
+export async function readHead(file: string): Promise<Uint8Array> {
+  const fh = await open(file, 'r');
+  try {
+    const head = new Uint8Array(HEAD);
+    const { bytesRead } = await fh.read(head, 0, HEAD, 0);
+    return head.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A DICOM file by content: Part 10 ('DICM' at 128) or a bare dataset (PACS exports often have no extension). */
+export function isDicomHead(head: Uint8Array): boolean {
+  return sniffHead(head) === 'dicom' || looksLikeDicom(head);
+}
 
 function subtractOffset(img: FloatImage, offset: number): FloatImage {
   if (!offset) return img;
@@ -16,8 +42,62 @@ function subtractOffset(img: FloatImage, offset: number): FloatImage {
   return img;
 }
 
-/** Opens a file and maps its values: 8-bit images as a sharp pipeline, everything deeper as float in [0, 1]. */
+/**
+ * DICOM: the reader applies the Modality LUT (slope/intercept) and marks padding NaN; then the VOI
+ * rule, then MONOCHROME1 inversion (after the window, as PS3.4 N.2.1 orders it). Colour images
+ * (RGB, YBR, palette) are already RGB and scale by their full intensity.
+ */
+export async function openDicom(file: string, values: ValueMapping, frame?: number): Promise<FloatImage> {
+  const img = await readDicomImage(file, frame === undefined ? {} : { frame });
+  const image: FloatImage = { data: img.data, width: img.width, height: img.height, channels: img.channels };
+  if (img.channels === 3) {
+    const k = 1 / (img.colourMax ?? 255);
+    const out = new Float32Array(img.data.length);
+    for (let i = 0; i < out.length; i++) out[i] = img.data[i] * k;
+    return { ...image, data: out };
+  }
+  const h = img.header;
+  const storedLo = h.pixelRepresentation === 1 ? -(2 ** (h.bitsStored - 1)) : 0;
+  const storedHi = h.pixelRepresentation === 1 ? 2 ** (h.bitsStored - 1) - 1 : 2 ** h.bitsStored - 1;
+  const a = storedLo * h.rescaleSlope + h.rescaleIntercept;
+  const b = storedHi * h.rescaleSlope + h.rescaleIntercept;
+  return applyVoi(image, values.voi, { fileWindow: h.window, invert: img.invert, minValue: Math.min(a, b), maxValue: Math.max(a, b) });
+}
+
+/**
+ * Multispectral: the chosen bands, each scaled by its fitted (offset, scale): clipped to [0, 1] in
+ * 'map' mode, standardised in 'all' mode. Nodata (NaN) becomes 0 (black, or the band mean).
+ */
+export function mapBands(planar: Float32Array, width: number, height: number, m: BandMapping, file: string): FloatImage {
+  const n = width * height;
+  const C = m.bands.length;
+  const out = new Float32Array(n * C);
+  for (let k = 0; k < C; k++) {
+    const b = m.bands[k] - 1;
+    if (b < 0 || (b + 1) * n > planar.length) {
+      throw new AttuneError('band-missing', `${file} has no band ${m.bands[k]} (it has ${planar.length / n}).`, 'Choose bands that exist in every image (--bands, 1-based).', { file });
+    }
+    const s = m.scales?.[k] ?? { offset: 0, scale: 10000 }; // unfitted: Sentinel-2 reflectance = value / 10000
+    const inv = 1 / s.scale;
+    const src = planar.subarray(b * n, (b + 1) * n);
+    for (let i = 0; i < n; i++) {
+      const v = (src[i] - s.offset) * inv;
+      out[i * C + k] = m.mode === 'map' ? (v > 0 ? (v < 1 ? v : 1) : 0) : v === v ? v : 0;
+    }
+  }
+  return { data: out, width, height, channels: C };
+}
+
+export async function openGeoTiff(file: string, m: BandMapping): Promise<FloatImage> {
+  const r = await readRaster(file, { expectBands: m.sourceBands });
+  return mapBands(r.data, r.width, r.height, m, file);
+}
+
+/** Opens a file and maps its values: 8-bit images as a sharp pipeline, everything deeper as float. */
 export async function openSource(file: string, values: ValueMapping): Promise<SharpOpened> {
+  const head = await readHead(file).catch(() => new Uint8Array(0));
+  if (head.length > 0 && isDicomHead(head)) return { kind: 'float', image: await openDicom(file, values) };
+  if (values.bands && sniffHead(head) === 'tiff') return { kind: 'float', image: await openGeoTiff(file, values.bands) };
   const opened = await openImage(file);
   if (opened.kind === 'rgb8') return opened;
   // 16-bit PNG/TIFF: value − offset (e.g. HU + 32768 → HU), then the VOI rule

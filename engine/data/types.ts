@@ -27,8 +27,13 @@ export interface ScanItem {
   width: number;
   height: number;
   channels: number;
-  bitDepth: 8 | 16;
+  /** bits per sample (DICOM: BitsStored, e.g. 12) */
+  bitDepth: number;
   bytes: number;
+  /** DICOM header facts (no identifiers) */
+  dicom?: DicomFacts;
+  /** multispectral GeoTIFF facts */
+  raster?: RasterFacts;
   /** content hash, present for files that share their size with another file */
   hash?: string;
 }
@@ -46,7 +51,10 @@ export type ProblemKind =
   | 'ambiguous'
   | 'unlabelled'
   | 'bad-row'
-  | 'symlink-loop';
+  | 'symlink-loop'
+  /** not an image to train on (DICOMDIR, structured report, …): left out, not an error */
+  | 'skipped'
+  | 'band-count';
 
 export interface ScanProblem {
   file: string;
@@ -56,7 +64,57 @@ export interface ScanProblem {
   excluded: boolean;
 }
 
-export type IssueKind = 'too-few-images' | 'few-images' | 'imbalance' | 'empty-class' | 'single-class' | 'no-images' | 'class-missing-from-train';
+export type IssueKind =
+  | 'too-few-images' | 'few-images' | 'imbalance' | 'empty-class' | 'single-class' | 'no-images' | 'class-missing-from-train'
+  | 'group-in-several-classes' | 'mixed-modalities' | 'mixed-sizes' | 'mixed-bands';
+
+export interface DicomFacts {
+  modality?: string;
+  bodyPart?: string;
+  photometric: string;
+  transferSyntax: string;
+  frames: number;
+  /** first WindowCenter/Width, when the file has one */
+  window?: { center: number; width: number };
+}
+
+export interface RasterFacts {
+  bands: number;
+  sampleType: string;
+  nodata?: number;
+}
+
+/** DICOM part of a scan report: counts only, no identifiers. */
+export interface DicomSummary {
+  files: number;
+  /** distinct patients (PatientID, else StudyInstanceUID) */
+  patients: number;
+  /** patients with images in more than one class */
+  patientsInSeveralClasses: number;
+  modalities: Record<string, number>;
+  bodyParts: Record<string, number>;
+  /** 'rows×columns' */
+  sizes: Record<string, number>;
+  bitsStored: Record<string, number>;
+  photometric: Record<string, number>;
+  transferSyntaxes: Record<string, number>;
+  multiFrameFiles: number;
+  /** files with their own WindowCenter/Width */
+  withWindow: number;
+}
+
+/** Multispectral part of a scan report. */
+export interface BandSummary {
+  files: number;
+  /** band count → files */
+  bandCounts: Record<string, number>;
+  /** the band count of most files, used for the dataset */
+  bands: number;
+  sampleTypes: Record<string, number>;
+  nodata: Record<string, number>;
+  /** files left out because their band count differs */
+  mismatched: number;
+}
 
 /** Class-level findings. Errors block training; warnings are shown. */
 export interface ScanIssue {
@@ -115,6 +173,10 @@ export interface ScanReport {
   problems: ScanProblem[];
   issues: ScanIssue[];
   duplicates: DuplicateSet[];
+  /** distinct split groups (patients, lesions, sites); 0 when the dataset has none */
+  groups: number;
+  dicom?: DicomSummary;
+  bands?: BandSummary;
   /** non-image files (documents, spreadsheets, …) left alone; hidden and system files are not counted */
   otherFiles: number;
   /** milliseconds the scan took (0 parts were read from cache when `fromCache`) */
