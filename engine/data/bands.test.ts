@@ -95,6 +95,7 @@ test('map mode: the chosen bands stretched so training 2..98th percentiles span 
   const s = await fitBandScaling(lazily(TRAIN), { sampleSize: 1 << 17 });
   const plane = 64 * 64;
   const sel = parseBandSelection('8,4,3', 13);
+  assert.ok(sel.mode === 'map');
   let low = 0, high = 0, total = 0;
   const sum = new Float64Array(13), sq = new Float64Array(13);
   for await (const r of lazily(TRAIN)) {
