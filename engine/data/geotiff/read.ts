@@ -34,6 +34,7 @@ export interface RasterHeader {
 }
 
 export interface Raster {
+  file: string;
   header: RasterHeader;
   width: number;
   height: number;
@@ -255,5 +256,5 @@ export async function readRaster(file: string, opts: ReadOptions = {}): Promise<
   if (valid === 0)
     throw new AttuneError('all-nodata', `${file} holds no data: every pixel of its ${bands} band${bands === 1 ? '' : 's'} is nodata${nd !== undefined ? ` (${nd})` : ''}.`,
       'Remove this tile from the dataset (it is empty, e.g. outside the satellite swath).', { file, nodata: nd });
-  return { header, width, height, bands, data };
+  return { file, header, width, height, bands, data };
 }
