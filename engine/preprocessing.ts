@@ -1,3 +1,6 @@
+import { AttuneError } from './errors';
+import { inputChannels as bandChannels, type BandScaling, type BandSelection } from './data/bands';
+
 /**
  * How images become model input. Recorded in every run and in every exported model's metadata,
  * because an export that preprocesses differently from the app is the bug users hit most (DESIGN.md, export contract).
@@ -38,23 +41,13 @@ export type VoiRule =
   /** v / 65535 for 16-bit samples (the old 16-bit rule) */
   | { kind: 'full-range' };
 
-export interface BandScale {
-  /** value mapped to 0 (map mode) or the band mean (all mode) */
-  offset: number;
-  /** divisor: (v − offset) / scale */
-  scale: number;
-}
-
-/** Multispectral input: which bands feed the network and how each is scaled (fitted on the training split). */
+/** Multispectral input: which bands feed the network and their per-band scaling, fitted on the training split. */
 export interface BandMapping {
-  /** 'map': three 1-based bands onto RGB, scaled to [0, 1]; 'all': every band, standardised, first conv widened */
-  mode: 'map' | 'all';
-  /** 1-based band numbers used, in input-channel order */
-  bands: number[];
-  /** number of bands in the source files */
-  sourceBands: number;
-  /** one per used band, fitted on the training split at run setup (absent until fitted) */
-  scales?: BandScale[];
+  selection: BandSelection;
+  /** bands in the source files (every file must have them) */
+  bandCount: number;
+  /** fitted at run setup on the training split; required before any image is loaded */
+  scaling?: BandScaling;
 }
 
 /** Stored samples → model values, before resize/crop/augmentation (all in float). */
@@ -89,7 +82,26 @@ export function defaultPreprocessing(size: number, mean: [number, number, number
 
 /** Channels of the model input: 3, or the band count when all bands of a multispectral image are used. */
 export function inputChannels(pre: Pick<Preprocessing, 'values'>): number {
-  return pre.values.bands?.mode === 'all' ? pre.values.bands.bands.length : 3;
+  const b = pre.values.bands;
+  return b ? bandChannels(b.selection, b.bandCount) : 3;
+}
+
+/** Parses `--window`: file | lung | mediastinum | bone | brain | percentile[:LOW,HIGH] | full-range | C,W. */
+export function parseWindow(text: string): VoiRule {
+  const t = text.trim().toLowerCase();
+  if (t === 'file') return { kind: 'file' };
+  if (t === 'full-range') return { kind: 'full-range' };
+  if (t in WINDOW_PRESETS) return { kind: 'window', ...WINDOW_PRESETS[t as WindowPreset], preset: t as WindowPreset };
+  const pm = /^percentiles?(?::\s*([\d.]+)\s*[,-]\s*([\d.]+))?$/.exec(t);
+  if (pm) {
+    const low = pm[1] === undefined ? 0.5 : Number(pm[1]);
+    const high = pm[2] === undefined ? 99.5 : Number(pm[2]);
+    if (low >= 0 && high <= 100 && low < high) return { kind: 'percentile', low, high };
+  }
+  const cw = /^(-?[\d.]+)\s*,\s*([\d.]+)$/.exec(t);
+  if (cw && Number.isFinite(Number(cw[1])) && Number(cw[2]) > 0) return { kind: 'window', center: Number(cw[1]), width: Number(cw[2]) };
+  throw new AttuneError('usage', `--window ${JSON.stringify(text)} is not a window rule.`,
+    'Use file (the DICOM file\'s own window), lung, mediastinum, bone, brain, percentile (per image 0.5–99.5; or percentile:1,99), full-range, or CENTER,WIDTH in the image\'s units (HU for CT), e.g. 40,400.');
 }
 
 /** Reads a recorded preprocessing, including those of exports made before `values` existed (`bitDepthRule`). */
@@ -110,9 +122,10 @@ export function describeValues(v: ValueMapping): string {
   const parts = [`8-bit images x/255; deeper images: DICOM modality LUT (rescale slope/intercept)${v.offset ? `, PNG/TIFF value − ${v.offset}` : ''}, then ${voi}, then MONOCHROME1 inverted`];
   if (v.bands) {
     const b = v.bands;
-    parts.push(b.mode === 'map'
-      ? `multispectral: bands ${b.bands.join(',')} of ${b.sourceBands} as RGB, each (v − lo)/(hi − lo) clipped to [0, 1] with lo/hi fitted on the training split`
-      : `multispectral: all ${b.bands.length} bands as input channels, each standardised (v − mean)/std fitted on the training split`);
+    const scale = b.scaling ? ` (values × ${b.scaling.valueScale} first)` : '';
+    parts.push(b.selection.mode === 'map'
+      ? `multispectral: bands ${b.selection.bands.join(',')} of ${b.bandCount} as RGB, each stretched from its training 2nd–98th percentile to [0, 1]${scale}`
+      : `multispectral: all ${b.bandCount} bands as input channels, each standardised (v − mean)/std with the training split's statistics${scale}; the first convolution takes ${b.bandCount} channels`);
   }
   return parts.join('; ');
 }

@@ -1,5 +1,7 @@
 /** Small flag parser shared by the commands: --name value, --name=value, boolean --flag, positionals. */
 import { AttuneError } from '../errors';
+import { parseBandSelection, type BandSelection } from '../data/bands';
+import { parseWindow, type VoiRule } from '../preprocessing';
 
 export interface ParsedArgs {
   flags: Map<string, string | true>;
@@ -55,4 +57,19 @@ export function required(p: ParsedArgs, name: string, usage: string): string {
 
 export function rejectUnknown(p: ParsedArgs, known: ReadonlySet<string>, usage: string): void {
   for (const k of p.flags.keys()) if (!known.has(k)) throw new AttuneError('usage', `Unknown option --${k}.`, usage);
+}
+
+/** Flags of the value mapping shared by scan, train and predict. */
+export const VALUE_FLAGS = ['window', 'value-offset', 'bands'] as const;
+export const VALUE_USAGE = '[--window file|lung|mediastinum|bone|brain|percentile|C,W] [--value-offset N] [--bands R,G,B|all]';
+
+/** --window, --value-offset and --bands, parsed (undefined when absent). */
+export function valueOptions(p: ParsedArgs): { window?: VoiRule; valueOffset?: number; bands?: BandSelection } {
+  const w = str(p, 'window');
+  const b = str(p, 'bands');
+  return {
+    ...(w !== undefined ? { window: parseWindow(w) } : {}),
+    ...(p.flags.has('value-offset') ? { valueOffset: num(p, 'value-offset') } : {}),
+    ...(b !== undefined ? { bands: parseBandSelection(b) } : {}),
+  };
 }

@@ -9,6 +9,7 @@
 import { open } from 'node:fs/promises';
 import { AttuneError } from '../errors';
 import type { BandMapping, ValueMapping } from '../preprocessing';
+import { applyBandScaling } from './bands';
 import { openImage, type SharpOpened } from './decode';
 import { looksLikeDicom, readDicomImage } from './dicom';
 import { readRaster } from './geotiff';
@@ -65,32 +66,20 @@ export async function openDicom(file: string, values: ValueMapping, frame?: numb
 }
 
 /**
- * Multispectral: the chosen bands, each scaled by its fitted (offset, scale): clipped to [0, 1] in
- * 'map' mode, standardised in 'all' mode. Nodata (NaN) becomes 0 (black, or the band mean).
+ * Multispectral: the chosen bands with the scaling fitted on the training split (bands.ts: 'map'
+ * stretches three bands to [0, 1], 'all' standardises every band), as an interleaved float image.
  */
-export function mapBands(planar: Float32Array, width: number, height: number, m: BandMapping, file: string): FloatImage {
-  const n = width * height;
-  const C = m.bands.length;
-  const out = new Float32Array(n * C);
-  for (let k = 0; k < C; k++) {
-    const b = m.bands[k] - 1;
-    if (b < 0 || (b + 1) * n > planar.length) {
-      throw new AttuneError('band-missing', `${file} has no band ${m.bands[k]} (it has ${planar.length / n}).`, 'Choose bands that exist in every image (--bands, 1-based).', { file });
-    }
-    const s = m.scales?.[k] ?? { offset: 0, scale: 10000 }; // unfitted: Sentinel-2 reflectance = value / 10000
-    const inv = 1 / s.scale;
-    const src = planar.subarray(b * n, (b + 1) * n);
-    for (let i = 0; i < n; i++) {
-      const v = (src[i] - s.offset) * inv;
-      out[i * C + k] = m.mode === 'map' ? (v > 0 ? (v < 1 ? v : 1) : 0) : v === v ? v : 0;
-    }
-  }
-  return { data: out, width, height, channels: C };
-}
-
 export async function openGeoTiff(file: string, m: BandMapping): Promise<FloatImage> {
-  const r = await readRaster(file, { expectBands: m.sourceBands });
-  return mapBands(r.data, r.width, r.height, m, file);
+  if (!m.scaling) {
+    throw new AttuneError('band-scaling-missing', `No band scaling is known for ${file}.`, 'Band scaling is fitted on the training split when a run starts; predict with a model exported by Attune.', { file });
+  }
+  const r = await readRaster(file, { expectBands: m.bandCount });
+  const planar = applyBandScaling({ ...r, file }, m.selection, m.scaling);
+  const n = r.width * r.height;
+  const C = planar.length / n;
+  const out = new Float32Array(planar.length);
+  for (let c = 0; c < C; c++) for (let i = 0, j = c; i < n; i++, j += C) out[j] = planar[c * n + i];
+  return { data: out, width: r.width, height: r.height, channels: C };
 }
 
 /** Opens a file and maps its values: 8-bit images as a sharp pipeline, everything deeper as float. */

@@ -23,6 +23,7 @@ import { loadRunSpec, runFiles, type RunSpec } from '../train/run-spec';
 import { buildRunContext, predictBatches } from '../train/trainer';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs';
 import { modelCard } from './model-card';
+import { inputChannels } from '../preprocessing';
 
 export const OUTPUT_NAME = 'probabilities';
 /** protobuf caps a single file at 2 GiB; larger models go to an external data file */
@@ -106,11 +107,12 @@ async function verifyExport(modelPath: string, ctx: Awaited<ReturnType<typeof bu
   const program = await compileEvalProgram(ctx.prepared.model, ctx.methodPrepared.program, items.length);
   const engine = await createSession(program.model, { provider: 'cpu' });
   const batches = () => defaultLoader({ items, pre, augment: 'none', batchSize: items.length, seed: 0, epoch: 0, shuffle: false });
-  const ref = await predictBatches(engine, program, best, batches(), [3, S, S], C);
+  const Cin = inputChannels(pre);
+  const ref = await predictBatches(engine, program, best, batches(), [Cin, S, S], C);
   const exported = await createSession(await readFile(modelPath), { provider: 'cpu' });
   let maxAbsDiff = 0;
   for await (const bt of batches()) {
-    const out = await exported.run({ [exported.inputNames[0]]: tensor('float32', [bt.count, 3, S, S], bt.x) });
+    const out = await exported.run({ [exported.inputNames[0]]: tensor('float32', [bt.count, Cin, S, S], bt.x) });
     const p = out[OUTPUT_NAME].data as Float32Array;
     for (let i = 0; i < bt.count * C; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(p[i] - ref.probs[i]));
   }

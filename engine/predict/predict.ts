@@ -12,7 +12,8 @@ import { createSession } from '../runtime/session';
 import type { ProviderRequest } from '../runtime/providers';
 import type { EventSink } from '../events';
 import { AttuneError } from '../errors';
-import type { Preprocessing } from '../preprocessing';
+import { inputChannels, type Preprocessing, type VoiRule } from '../preprocessing';
+import { checkBandSelection, type BandSelection } from '../data/bands';
 
 export interface Prediction {
   file: string;
@@ -27,6 +28,12 @@ export interface PredictOptions {
   topK?: number;
   batch?: number;
   onEvent?: EventSink;
+  /** overrides the VOI rule recorded in the model (DICOM and 16-bit images) */
+  window?: VoiRule;
+  /** overrides the value offset recorded in the model (16-bit PNG/TIFF) */
+  valueOffset?: number;
+  /** overrides the recorded band mapping (same channel count as the model's input) */
+  bands?: BandSelection;
   /** called for each file that cannot be read; the others are still predicted */
   onError?: (file: string, error: AttuneError) => void;
 }
@@ -53,6 +60,21 @@ export function classifierInfo(metadata: Record<string, string>, modelForGuess: 
   };
 }
 
+/** The recorded preprocessing with the caller's overrides; the band mapping must keep the model's channel count. */
+export function withOverrides(pre: Preprocessing, opts: Pick<PredictOptions, 'window' | 'valueOffset' | 'bands'>): Preprocessing {
+  const values = { ...pre.values, ...(opts.window ? { voi: opts.window } : {}), ...(opts.valueOffset !== undefined ? { offset: opts.valueOffset } : {}) };
+  if (opts.bands) {
+    const b = pre.values.bands;
+    if (!b) throw new AttuneError('usage', 'This model was not trained on multispectral images; --bands does not apply.', 'Leave out --bands.');
+    checkBandSelection(opts.bands, b.bandCount);
+    if (inputChannels({ values: { ...values, bands: { ...b, selection: opts.bands } } }) !== inputChannels(pre)) {
+      throw new AttuneError('usage', `The model takes ${inputChannels(pre)} input channels; --bands ${opts.bands.mode === 'all' ? 'all' : opts.bands.bands.join(',')} gives a different number.`, `Use the model's own mapping (${b.selection.mode === 'all' ? 'all' : b.selection.bands.join(',')}).`);
+    }
+    values.bands = { ...b, selection: opts.bands };
+  }
+  return { ...pre, values };
+}
+
 export async function predictFiles(modelPath: string, files: string[], opts: PredictOptions = {}): Promise<Prediction[]> {
   const bytes = await readFile(modelPath).catch(() => {
     throw new AttuneError('model-missing', `No model file at ${modelPath}.`, 'Check the path to model.onnx.');
@@ -61,6 +83,8 @@ export async function predictFiles(modelPath: string, files: string[], opts: Pre
   const inp = model.graph.inputs[0];
   const size = typeof inp.shape[3] === 'number' ? inp.shape[3] : 224;
   const info = classifierInfo(model.metadata, model, basename(modelPath), size);
+  info.preprocessing = withOverrides(info.preprocessing, opts);
+  const Cin = inputChannels(info.preprocessing);
   const session = await createSession(bytes, { provider: opts.provider, onEvent: opts.onEvent });
   const S = info.preprocessing.size;
   const B = opts.batch ?? 8;
@@ -76,9 +100,9 @@ export async function predictFiles(modelPath: string, files: string[], opts: Pre
       }
     }
     if (!chunk.length) continue;
-    const x = new Float32Array(chunk.length * 3 * S * S);
-    chunk.forEach((c, i) => x.set(c.x, i * 3 * S * S));
-    const res = await session.run({ [session.inputNames[0]]: tensor('float32', [chunk.length, 3, S, S], x) });
+    const x = new Float32Array(chunk.length * Cin * S * S);
+    chunk.forEach((c, i) => x.set(c.x, i * Cin * S * S));
+    const res = await session.run({ [session.inputNames[0]]: tensor('float32', [chunk.length, Cin, S, S], x) });
     const y = res[session.outputNames[0]];
     const C = y.dims[1];
     chunk.forEach((c, i) => {

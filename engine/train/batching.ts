@@ -1,4 +1,5 @@
 /** Batches for the compiled programs: padding to the fixed batch, cached feature rows, predictions. */
+import { inputChannels } from '../preprocessing';
 import type { EngineEvent } from '../events';
 import { FEATURES } from '../backbone/prepare';
 import { rngFor, shuffleInPlace } from '../data/rng';
@@ -69,7 +70,8 @@ export async function extractFeatures(ctx: RunContext, session: Session, loader:
   const input = ctx.prepared.model.graph.inputs[0].name;
   for await (const bt of loader({ items, pre: ctx.spec.preprocessing, augment: 'none', batchSize: ctx.spec.hyper.batch, seed: ctx.spec.seed, epoch: 0, shuffle: false })) {
     // the feature graph keeps the exported dynamic batch: no padding needed
-    const out = await session.run({ [input]: tensor('float32', [bt.count, 3, S, S], bt.x.subarray(0, bt.count * 3 * S * S)) }, [FEATURES]);
+    const Cin = inputChannels(ctx.spec.preprocessing);
+    const out = await session.run({ [input]: tensor('float32', [bt.count, Cin, S, S], bt.x.subarray(0, bt.count * Cin * S * S)) }, [FEATURES]);
     rows.set((out[FEATURES].data as Float32Array).subarray(0, bt.count * dim), n * dim);
     labels.set(bt.labels.subarray(0, bt.count), n);
     files.push(...bt.files);

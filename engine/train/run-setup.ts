@@ -10,6 +10,10 @@ import type { EventSink } from '../events';
 import type { PreparedBackbone } from '../backbone/prepare';
 import { loadBackbone, withNewHead, type LoadedBackbone } from '../backbone/load';
 import { scanDataset } from '../data/scan';
+import type { ScanReport } from '../data/types';
+import { checkBandSelection, fitBandScaling, SENTINEL2_PRESETS, SENTINEL2_REFLECTANCE_SCALE, type BandSelection } from '../data/bands';
+import { readRaster } from '../data/geotiff';
+import type { ValueMapping, VoiRule } from '../preprocessing';
 import { loadSplit, saveSplit, splitDataset, splitItems, type DatasetSplit } from '../data/split';
 import type { AugmentPreset } from '../data/image';
 import { type Tensor } from '../ir/tensor';
@@ -42,6 +46,12 @@ export interface TrainRequest {
   optimizer?: 'adamw' | 'spd';
   spdLambda?: number;
   augment?: AugmentPreset;
+  /** VOI rule for DICOM and 16-bit images (default: the DICOM file's window, else per-image percentiles) */
+  window?: VoiRule;
+  /** subtracted from 16-bit PNG/TIFF values before the window (32768 for HU + 32768 data) */
+  valueOffset?: number;
+  /** multispectral images: three bands onto RGB, or all bands (first conv widened); default Sentinel-2 true colour */
+  bands?: BandSelection;
   seed?: number;
   provider?: ProviderRequest;
   stepsPerRun?: number;
@@ -106,12 +116,13 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
   for (const p of report.problems.filter((p) => p.excluded).slice(0, 20)) emit({ type: 'log', level: 'warn', message: `Skipping ${p.file}: ${p.message}` });
   const split = req.splitFile ? await loadSplit(req.splitFile, report) : splitDataset(report, { seed: req.seed ?? 0, ratios: req.ratios });
   const backbone = await loadBackbone(req.model, req.feature);
+  const values = await valueMapping(req, report, split, backbone.preprocessing.values, emit);
   const spec: RunSpec = {
     version: 1,
     data: { root: resolve(req.data), labels: req.labels, columns: req.columns, fingerprint: report.fingerprint },
     classes: split.classes,
     backbone: { path: resolve(req.model), sha256: backbone.sha256, feature: req.feature },
-    preprocessing: backbone.preprocessing,
+    preprocessing: { ...backbone.preprocessing, values },
     augment: req.augment ?? 'natural',
     method: method.name,
     methodOptions: req.methodOptions ?? {},
@@ -125,6 +136,34 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
   await saveSplit(files.split, split);
   await saveRunSpec(runDir, spec);
   return { spec, split, resumed: false };
+}
+
+/**
+ * The value mapping of a new run: the request's window and offset; for multispectral data the band
+ * selection and its per-band scaling, fitted on the training split only (val/test must not leak into it).
+ */
+async function valueMapping(req: TrainRequest, report: ScanReport, split: DatasetSplit, base: ValueMapping, emit: EventSink): Promise<ValueMapping> {
+  const values: ValueMapping = { ...base, ...(req.window ? { voi: req.window } : {}), offset: req.valueOffset ?? base.offset };
+  if (!report.bands) {
+    if (req.bands) throw new AttuneError('usage', 'The dataset has no multispectral images; --bands does not apply.', 'Leave out --bands.');
+    return values;
+  }
+  const bandCount = report.bands.bands;
+  const sentinel2 = report.items.some((i) => i.raster && i.raster.bands === 13 && i.raster.sampleType === 'uint16');
+  const selection: BandSelection = req.bands ?? (sentinel2 ? { mode: 'map', bands: [...SENTINEL2_PRESETS['true-colour']] } : undefined) ?? noBands(bandCount);
+  checkBandSelection(selection, bandCount);
+  const train = splitItems(split, report.root, 'train');
+  emit({ type: 'log', level: 'info', message: `Fitting the band scaling on ${train.length} training images (${bandCount} bands).` });
+  async function* rasters() {
+    for (const it of train) yield { ...(await readRaster(it.file, { expectBands: bandCount })), file: it.file };
+  }
+  const scaling = await fitBandScaling(rasters(), { valueScale: sentinel2 ? SENTINEL2_REFLECTANCE_SCALE : 1, seed: req.seed ?? 0 });
+  return { ...values, bands: { selection, bandCount, scaling } };
+}
+
+function noBands(bandCount: number): never {
+  throw new AttuneError('bands-required', `The images have ${bandCount} bands; choose how they feed the model.`,
+    'Give --bands R,G,B (three 1-based band numbers mapped onto RGB) or --bands all (every band; the first convolution is widened).');
 }
 
 /** Loads the backbone, attaches the head and prepares the method (GPS selection runs here). */

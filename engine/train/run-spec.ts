@@ -32,10 +32,23 @@ export const ValueMappingSchema = z.object({
   invertMonochrome1: z.literal(true),
   bands: z
     .object({
-      mode: z.enum(['map', 'all']),
-      bands: z.array(z.number().int().positive()).min(1),
-      sourceBands: z.number().int().positive(),
-      scales: z.array(z.object({ offset: z.number(), scale: z.number() })).optional(),
+      selection: z.discriminatedUnion('mode', [
+        z.object({ mode: z.literal('map'), bands: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]) }),
+        z.object({ mode: z.literal('all') }),
+      ]),
+      bandCount: z.number().int().positive(),
+      scaling: z
+        .object({
+          kind: z.literal('attune.band-scaling'),
+          version: z.literal(1),
+          valueScale: z.number(),
+          bandCount: z.number().int().positive(),
+          rasters: z.number().int(),
+          sampleSize: z.number().int(),
+          seed: z.number().int(),
+          bands: z.array(z.object({ mean: z.number(), std: z.number(), p2: z.number(), p98: z.number(), min: z.number(), max: z.number(), count: z.number() })),
+        })
+        .optional(),
     })
     .optional(),
 });

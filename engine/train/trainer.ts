@@ -2,6 +2,7 @@
  * The trainer: epochs of compiled train steps with a cosine schedule, evaluation each epoch,
  * best checkpoint, resumable after a crash or cancel, and typed events for the CLI and the app.
  */
+import { inputChannels } from '../preprocessing';
 import { appendFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -126,7 +127,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     }
     return outs;
   };
-  const rowDims = fast ? [ctx.prepared.featureDim] : [3, S, S];
+  const rowDims = fast ? [ctx.prepared.featureDim] : [inputChannels(spec.preprocessing), S, S];
   const rowSize = rowDims.reduce((a, b) => a * b, 1);
 
   let cached: Record<'train' | 'val' | 'test', { rows: Float32Array; labels: Int32Array; files: string[] }> | undefined;

@@ -2,11 +2,13 @@
  * `attune scan [--json] [--labels file --path-column c --label-column c [--group-column c]] [--no-cache] <folder>`
  * Exit codes: 0 usable dataset, 1 dataset has blocking errors, 2 bad usage or unreadable folder.
  */
-import { isAttuneError } from '../../errors';
+import { AttuneError, isAttuneError } from '../../errors';
 import { scanDataset } from '../../data/scan';
 import type { ScanReport } from '../../data/types';
+import { checkBandSelection, formatBandSelection, parseBandSelection } from '../../data/bands';
+import { describeValues, DEFAULT_VALUES, parseWindow, type ValueMapping } from '../../preprocessing';
 
-const USAGE = 'usage: attune scan [--json] [--no-cache] [--cache-dir dir] [--labels file --path-column c --label-column c [--group-column c]] <folder>';
+const USAGE = 'usage: attune scan [--json] [--no-cache] [--cache-dir dir] [--labels file --path-column c --label-column c [--group-column c]]\n  [--window file|lung|mediastinum|bone|brain|percentile|C,W] [--value-offset N] [--bands R,G,B|all] <folder>';
 
 interface ScanArgs {
   folder?: string;
@@ -17,12 +19,16 @@ interface ScanArgs {
   pathColumn?: string;
   labelColumn?: string;
   groupColumn?: string;
+  window?: string;
+  valueOffset?: string;
+  bands?: string;
 }
 
 function parseArgs(argv: string[]): ScanArgs | string {
   const a: ScanArgs = { json: false, noCache: false };
   const valued: Record<string, keyof ScanArgs> = {
     '--labels': 'labels', '--path-column': 'pathColumn', '--label-column': 'labelColumn', '--group-column': 'groupColumn', '--cache-dir': 'cacheDir',
+    '--window': 'window', '--value-offset': 'valueOffset', '--bands': 'bands',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -67,6 +73,19 @@ export function formatReport(r: ScanReport): string {
   const fmt = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${v}`).join(', ');
   lines.push('', `  formats: ${fmt(im.formats)}; channels: ${fmt(im.channels)}; bit depth: ${fmt(im.bitDepths)}`);
   lines.push(`  size: width ${im.width.min}–${im.width.max} (median ${im.width.median}), height ${im.height.min}–${im.height.max} (median ${im.height.median})`);
+  if (r.groups) lines.push(`  groups: ${r.groups} (${r.dicom || r.layout.columns?.group ? 'patients or groups' : 'groups'}; each stays on one side of the split)`);
+  const d = r.dicom;
+  if (d) {
+    lines.push('', `  DICOM: ${d.files} files, ${d.patients} patients${d.patientsInSeveralClasses ? ` (${d.patientsInSeveralClasses} in more than one class)` : ''}`);
+    lines.push(`    modality: ${fmt(d.modalities)}; body part: ${fmt(d.bodyParts)}`);
+    lines.push(`    rows×columns: ${fmt(d.sizes)}; bits stored: ${fmt(d.bitsStored)}`);
+    lines.push(`    photometric: ${fmt(d.photometric)}; transfer syntax: ${fmt(d.transferSyntaxes)}`);
+    lines.push(`    own window (WindowCenter/Width): ${d.withWindow} of ${d.files}${d.multiFrameFiles ? `; multi-frame files: ${d.multiFrameFiles} (middle frame used)` : ''}`);
+  }
+  const b = r.bands;
+  if (b) {
+    lines.push('', `  multispectral: ${b.files} files, ${b.bands} bands (${fmt(b.sampleTypes)}; nodata: ${fmt(b.nodata)})${b.mismatched ? `; ${b.mismatched} files with another band count left out` : ''}`);
+  }
   const errors = r.issues.filter((i) => i.severity === 'error');
   const warnings = r.issues.filter((i) => i.severity === 'warning');
   if (errors.length) lines.push('', `  errors (${errors.length}):`, ...errors.map((i) => `    ✗ ${i.message}`));
@@ -103,7 +122,23 @@ export const scanCommand = {
         onProgress: showProgress ? (done, total, phase) => process.stderr.write(`\r  ${phase === 'hash' ? 'checking duplicates' : 'reading headers'} ${done}/${total}   `) : undefined,
       });
       if (showProgress) process.stderr.write('\r\x1b[K');
-      process.stdout.write(args.json ? `${JSON.stringify(reportToJson(report))}\n` : `${formatReport(report)}\n`);
+      // the value mapping a training run would use, checked against what the scan found
+      const values: ValueMapping = {
+        ...DEFAULT_VALUES,
+        ...(args.window ? { voi: parseWindow(args.window) } : {}),
+        ...(args.valueOffset !== undefined ? { offset: Number(args.valueOffset) } : {}),
+      };
+      if (!Number.isFinite(values.offset)) throw new AttuneError('usage', `--value-offset must be a number, not "${args.valueOffset}".`, 'E.g. --value-offset 32768 for HU + 32768 data.');
+      const selection = args.bands ? parseBandSelection(args.bands, report.bands?.bands) : undefined;
+      if (selection && !report.bands) throw new AttuneError('usage', 'The dataset has no multispectral images; --bands does not apply.', 'Leave out --bands.');
+      if (selection && report.bands) checkBandSelection(selection, report.bands.bands);
+      const valueMapping = { ...values, ...(selection && report.bands ? { bands: { selection, bandCount: report.bands.bands } } : {}) };
+      const deep = report.items.some((i) => i.bitDepth > 8) || !!report.bands;
+      if (args.json) process.stdout.write(`${JSON.stringify({ ...reportToJson(report), ...(deep || args.window || selection ? { valueMapping } : {}) })}\n`);
+      else {
+        const extra = deep ? `\n\n  value mapping: ${describeValues(valueMapping)}${selection ? ` (bands ${formatBandSelection(selection)})` : ''}` : '';
+        process.stdout.write(`${formatReport(report)}${extra}\n`);
+      }
       return report.issues.some((i) => i.severity === 'error') ? 1 : 0;
     } catch (err) {
       if (isAttuneError(err)) {
