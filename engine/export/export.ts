@@ -23,7 +23,7 @@ import { loadRunSpec, runFiles, type RunSpec } from '../train/run-spec';
 import { buildRunContext, predictBatches } from '../train/trainer';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs';
 import { modelCard } from './model-card';
-import { inputChannels } from '../preprocessing';
+import { describeValues, inputChannels } from '../preprocessing';
 
 export const OUTPUT_NAME = 'probabilities';
 /** protobuf caps a single file at 2 GiB; larger models go to an external data file */
@@ -45,6 +45,9 @@ export function exportMetadata(spec: RunSpec, facts: Record<string, unknown>, te
     'attune.output': OUTPUT_NAME,
     'attune.labels': JSON.stringify(spec.classes),
     'attune.preprocessing': JSON.stringify(spec.preprocessing),
+    // the value mapping is inside attune.preprocessing (values); these say it in words and give the input layout
+    'attune.value_mapping': describeValues(spec.preprocessing.values),
+    'attune.input_channels': String(inputChannels(spec.preprocessing)),
     'attune.method': spec.method,
     'attune.method_settings': JSON.stringify({ ...spec.methodOptions, ...facts, optimizer: spec.hyper.optimizer }),
     'attune.backbone_sha256': spec.backbone.sha256,

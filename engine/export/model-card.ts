@@ -1,6 +1,7 @@
 /** The model card (README.md beside model.onnx): what the model is for, how it was made, how well it did. */
 import type { EvaluationReport } from '../evaluate/metrics';
 import type { RunSpec } from '../train/run-spec';
+import { describeValues, inputChannels } from '../preprocessing';
 
 const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)} %`);
 
@@ -17,7 +18,8 @@ It was evaluated only on held-out images of the same collection; check it on you
 and do not use it for decisions about individual patients without clinical validation.
 
 ## Input and output
-- Input \`${'float32'}\` [batch, 3, ${p.size}, ${p.size}], RGB, ${p.resize === 'shorter-crop' ? `shorter side resized to ${p.resizeTo}, centre crop ${p.size}` : p.resize}, values (x/255 − mean)/std with mean ${JSON.stringify(p.mean)} and std ${JSON.stringify(p.std)}.
+- Input \`${'float32'}\` [batch, ${inputChannels(p)}, ${p.size}, ${p.size}], ${inputChannels(p) === 3 ? 'RGB' : `${inputChannels(p)} spectral bands in file order`}, ${p.resize === 'shorter-crop' ? `shorter side resized to ${p.resizeTo}, centre crop ${p.size}` : p.resize}, ${inputChannels(p) === 3 ? `values (x − mean)/std with mean ${JSON.stringify(p.mean)} and std ${JSON.stringify(p.std)}, x in [0, 1]` : 'each band standardised with the training statistics'}.
+- Value mapping (before resizing, in float): ${describeValues(p.values)}.${p.values.bands?.scaling ? ' The fitted per-band statistics are in the metadata (`attune.preprocessing` → values.bands.scaling).' : ''}
 - Output \`probabilities\` [batch, ${spec.classes.length}] in the order of \`labels.txt\`.
 - The same preprocessing is recorded in the model's metadata (\`attune.preprocessing\`).
 
