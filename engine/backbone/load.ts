@@ -49,7 +49,9 @@ export async function loadBackbone(path: string, featureOverride?: string): Prom
   if (!inp || inp.shape.length !== 4)
     throw new AttuneError('model-input', `The model's input "${inp?.name}" is not an image batch [batch, 3, height, width].`, 'Choose an image classification or feature-extraction model.');
   const size = typeof inp.shape[3] === 'number' ? inp.shape[3] : 224;
-  const { shapes } = await foldConstants(model, { [inp.name]: [1, 3, size, size] });
+  // 3 for RGB backbones; N for an Attune export whose input was widened to N bands (widen-input.ts)
+  const channels = typeof inp.shape[1] === 'number' ? inp.shape[1] : 3;
+  const { shapes } = await foldConstants(model, { [inp.name]: [1, channels, size, size] });
   const features = findFeatures(model.graph, (n) => shapes.get(n)?.dims.length, featureOverride);
   const src = shapes.get(features.source)!.dims;
   const featureDim = features.how === 'global-pool' ? src[1] : src[src.length - 1];
