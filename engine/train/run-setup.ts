@@ -13,7 +13,9 @@ import { scanDataset } from '../data/scan';
 import type { ScanReport } from '../data/types';
 import { checkBandSelection, fitBandScaling, SENTINEL2_PRESETS, SENTINEL2_REFLECTANCE_SCALE, type BandSelection } from '../data/bands';
 import { readRaster } from '../data/geotiff';
-import type { ValueMapping, VoiRule } from '../preprocessing';
+import { inputChannels, type ValueMapping, type VoiRule } from '../preprocessing';
+import { widenBackbone } from '../backbone/widen-input';
+import { trainWidenedInput } from '../methods/widened-input';
 import { loadSplit, saveSplit, splitDataset, splitItems, type DatasetSplit } from '../data/split';
 import type { AugmentPreset } from '../data/image';
 import { type Tensor } from '../ir/tensor';
@@ -168,9 +170,13 @@ function noBands(bandCount: number): never {
 
 /** Loads the backbone, attaches the head and prepares the method (GPS selection runs here). */
 export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir: string, opts: TrainOptions, head?: { weight: Tensor; bias: Tensor }): Promise<RunContext> {
-  const backbone = await loadBackbone(spec.backbone.path, spec.backbone.feature);
-  if (backbone.sha256 !== spec.backbone.sha256)
+  const loaded = await loadBackbone(spec.backbone.path, spec.backbone.feature);
+  if (loaded.sha256 !== spec.backbone.sha256)
     throw new AttuneError('backbone-changed', `The backbone file ${spec.backbone.path} has changed since this run started.`, 'Restore the original model file, or start a new run.');
+  // all bands of a multispectral image: the first convolution takes N channels (deterministic, so resumes match)
+  const channels = inputChannels(spec.preprocessing);
+  const bands = spec.preprocessing.values.bands;
+  const backbone = channels === 3 ? loaded : await widenBackbone(loaded, channels, { rgbBands: bands?.bandCount === 13 ? [...SENTINEL2_PRESETS['true-colour']] : [1, 2, 3] });
   const prepared = withNewHead(backbone, spec.classes.length, spec.seed, head);
   const method = getMethod(spec.method);
   const items = {
@@ -181,7 +187,7 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
   const files = runFiles(runDir);
   const savedState = existsSync(files.methodState) ? (JSON.parse(await readFile(files.methodState, 'utf8')) as Record<string, unknown>) : undefined;
   const loader = opts.loader ?? defaultLoader;
-  const methodPrepared = await method.prepare(
+  const methodPrepared0 = await method.prepare(
     {
       backbone: prepared,
       options: { ...spec.methodOptions, weightDecay: spec.hyper.weightDecay },
@@ -193,6 +199,7 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
     },
     savedState,
   );
+  const methodPrepared = trainWidenedInput(method, methodPrepared0, prepared, spec.hyper.weightDecay);
   if (!savedState) await writeJsonAtomic(files.methodState, methodPrepared.state);
   return { spec, split, backbone, prepared, method, methodPrepared, items };
 }

@@ -1,0 +1,138 @@
+/**
+ * End-to-end on the formats radiologists and remote-sensing analysts bring: train → export → predict
+ * with the real ViT-Tiny on small samples of ct-contrast-dicom (patients as split groups, no patient
+ * identifier in anything written) and eurosat-ms (13-band GeoTIFF, bands mapped to RGB and all bands
+ * through a widened first convolution). Tiny epochs: the export/predict contract is the point.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { trainRun } from './trainer';
+import { exportRun } from '../export/export';
+import { predictFiles } from '../predict/predict';
+import { decodeModel } from '../onnx/io';
+import { readDicomHeader } from '../data/dicom';
+import { loadRunSpec } from './run-spec';
+import { MODELS, SHARED, tempDir } from '../testing/fixtures';
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]));
+}
+
+/** Paths, sizes, mtimes and contents: any write to the folder changes it. */
+function folderState(dir: string): string {
+  const h = createHash('sha256');
+  for (const f of listFiles(dir).sort()) {
+    const st = statSync(f);
+    h.update(`${relative(dir, f)}\t${st.size}\t${st.mtimeMs}\n`).update(readFileSync(f));
+  }
+  return h.digest('hex');
+}
+
+test('ct-contrast-dicom: patients stay in one split, no identifier leaves the data, export → predict applies the same window', async () => {
+  const src = join(SHARED, 'datasets/ct-contrast-dicom');
+  const data = tempDir('attune-ct-');
+  // 16 slices per class; PACS-style copies without extension for half of them
+  const ids = new Set<string>();
+  for (const cls of ['CONTRAST_0', 'CONTRAST_1']) {
+    mkdirSync(join(data, cls));
+    const files = readdirSync(join(src, cls)).sort().slice(0, 16);
+    for (const [k, f] of files.entries()) {
+      const h = await readDicomHeader(join(src, cls, f));
+      for (const id of [h.patientId, h.studyInstanceUid, h.seriesInstanceUid]) if (id) ids.add(id);
+      copyFileSync(join(src, cls, f), join(data, cls, k % 2 ? f.replace(/\.dcm$/, '') : f));
+    }
+  }
+  assert.ok(ids.size > 10, 'real identifiers to look for');
+  const before = folderState(data);
+  const out = tempDir('attune-ct-run-');
+  const cacheDir = join(out, 'scan-cache');
+  const r = await trainRun(
+    { data, model: MODELS.vitTiny, method: 'linear', epochs: 2, batch: 8, seed: 1, outDir: join(out, 'run'), window: { kind: 'window', center: 50, width: 350, preset: 'mediastinum' } },
+    { scanCacheDir: cacheDir },
+  );
+  assert.equal(r.status, 'done');
+  assert.equal(folderState(data), before, 'the dataset folder is unchanged after scan and train');
+
+  // every patient (pseudonymised PatientID) lies in exactly one split
+  const split = JSON.parse(readFileSync(join(r.runDir, 'split.json'), 'utf8')) as { items: { file: string; split: string; group?: string }[] };
+  assert.equal(split.items.length, 32);
+  const splitsOf = new Map<string, Set<string>>();
+  for (const it of split.items) {
+    assert.ok(it.group && /^pt-[0-9a-f]{16}$/.test(it.group), `pseudonymised group ${it.group}`);
+    splitsOf.set(it.group, (splitsOf.get(it.group) ?? new Set()).add(it.split));
+  }
+  assert.ok(splitsOf.size >= 8 && splitsOf.size < 32, `${splitsOf.size} patients`);
+  for (const [g, s] of splitsOf) assert.equal(s.size, 1, `patient ${g} in ${[...s].join(' and ')}`);
+
+  const exp = await exportRun(r.runDir, join(out, 'export'));
+  assert.ok(exp.maxAbsDiff < 1e-4);
+  const m = decodeModel(readFileSync(exp.modelPath));
+  const spec = await loadRunSpec(r.runDir);
+  assert.deepEqual(JSON.parse(m.metadata['attune.preprocessing']), spec.preprocessing, 'the export records the run\'s pipeline');
+  assert.deepEqual(spec.preprocessing.values.voi, { kind: 'window', center: 50, width: 350, preset: 'mediastinum' });
+  assert.match(m.metadata['attune.value_mapping'], /modality LUT.*C 50 \/ W 350.*MONOCHROME1/);
+  assert.match(readFileSync(exp.cardPath, 'utf8'), /window C 50 \/ W 350 \(mediastinum\)/);
+
+  // predict reads the window back from the metadata: same probabilities with and without extension,
+  // and overriding the window changes them (so the recorded window is what was applied)
+  const test = split.items.filter((i) => i.split === 'test').map((i) => join(data, i.file));
+  const withExt = test.find((f) => f.endsWith('.dcm'))!;
+  const bare = join(out, 'pacs-export-no-extension');
+  copyFileSync(withExt, bare);
+  const [a, b] = await predictFiles(exp.modelPath, [withExt, bare]);
+  assert.deepEqual(a.top, b.top);
+  const [c] = await predictFiles(exp.modelPath, [withExt], { window: { kind: 'window', center: -600, width: 1500 } });
+  assert.notDeepEqual(c.top.map((t) => t.probability), a.top.map((t) => t.probability));
+  const preds = await predictFiles(exp.modelPath, test);
+  const labels = split.items.filter((i) => i.split === 'test').map((i) => i.file.split('/')[0]);
+  const acc = preds.filter((p, i) => p.label === labels[i]).length / preds.length;
+  assert.equal(acc, r.test!.accuracy, 'predict agrees with the engine evaluation');
+
+  // privacy: no PatientID / StudyInstanceUID / SeriesInstanceUID in the run folder, the export or the scan cache
+  for (const f of [...listFiles(r.runDir), ...listFiles(join(out, 'export')), ...listFiles(cacheDir)]) {
+    const text = readFileSync(f).toString('latin1');
+    for (const id of ids) assert.ok(!text.includes(id), `${relative(out, f)} contains a patient identifier`);
+  }
+});
+
+for (const bands of ['4,3,2', 'all'] as const) {
+  test(`eurosat-ms, --bands ${bands}: per-band scaling fitted on train, export takes ${bands === 'all' ? 13 : 3} channels, predict on .tif`, async () => {
+    const src = join(SHARED, 'datasets/eurosat-ms');
+    const data = tempDir('attune-ms-');
+    for (const cls of ['Forest', 'Industrial', 'SeaLake']) {
+      mkdirSync(join(data, cls));
+      for (const f of readdirSync(join(src, cls)).sort().slice(0, 10)) copyFileSync(join(src, cls, f), join(data, cls, f));
+    }
+    const before = folderState(data);
+    const out = tempDir('attune-ms-run-');
+    const selection = bands === 'all' ? { mode: 'all' as const } : { mode: 'map' as const, bands: [4, 3, 2] as [number, number, number] };
+    const method = bands === 'all' ? 'bitfit' : 'linear';
+    const r = await trainRun({ data, model: MODELS.vitTiny, method, epochs: 1, batch: 8, seed: 2, outDir: join(out, 'run'), bands: selection }, { scanCacheDir: join(out, 'cache') });
+    assert.equal(r.status, 'done');
+    assert.equal(folderState(data), before);
+    const spec = await loadRunSpec(r.runDir);
+    const b = spec.preprocessing.values.bands!;
+    assert.deepEqual(b.selection, selection);
+    assert.equal(b.bandCount, 13);
+    assert.equal(b.scaling!.valueScale, 1e-4, 'Sentinel-2 reflectance');
+    const split = JSON.parse(readFileSync(join(r.runDir, 'split.json'), 'utf8')) as { items: { file: string; split: string }[] };
+    assert.equal(b.scaling!.rasters, split.items.filter((i) => i.split === 'train').length, 'fitted on the training split only');
+
+    const exp = await exportRun(r.runDir, join(out, 'export'));
+    assert.ok(exp.maxAbsDiff < 1e-4, `export matches engine (${exp.maxAbsDiff})`);
+    const m = decodeModel(readFileSync(exp.modelPath));
+    const C = bands === 'all' ? 13 : 3;
+    assert.equal(m.graph.inputs[0].shape[1], C);
+    assert.equal(m.metadata['attune.input_channels'], String(C));
+    assert.deepEqual(JSON.parse(m.metadata['attune.preprocessing']).values.bands, b, 'band selection and fitted scaling in the metadata');
+    if (bands === 'all') assert.ok(m.metadata['attune.input_widened'], 'widening recorded');
+    const test = split.items.filter((i) => i.split === 'test');
+    const preds = await predictFiles(exp.modelPath, test.map((i) => join(data, i.file)));
+    assert.equal(preds.length, test.length);
+    const acc = preds.filter((p, i) => p.label === test[i].file.split('/')[0]).length / preds.length;
+    assert.equal(acc, r.test!.accuracy, 'predict agrees with the engine evaluation');
+  });
+}
