@@ -471,7 +471,14 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   // multispectral: every file must have the dataset's band count (that of most files)
   let bands: BandSummary | undefined;
   const rasters = items.filter((i) => i.raster);
-  if (rasters.length > 0) {
+  if (rasters.length > 0 && rasters.length * 2 < items.length) {
+    // a few multispectral files among photos: the photos define the dataset, the rasters cannot join it
+    for (const it of rasters) {
+      problems.push({ file: it.file, kind: 'unsupported', message: `has ${it.raster!.bands} bands (multispectral) while most images of this dataset are ordinary RGB or grey images; left out`, excluded: true });
+    }
+    const drop = new Set(rasters);
+    items.splice(0, items.length, ...items.filter((i) => !drop.has(i)));
+  } else if (rasters.length > 0) {
     const bandCounts = tally(rasters, (i) => String(i.raster!.bands));
     const majority = Number(Object.entries(bandCounts).sort((a, b) => b[1] - a[1] || Number(b[0]) - Number(a[0]))[0][0]);
     const odd = new Set(rasters.filter((i) => i.raster!.bands !== majority));
