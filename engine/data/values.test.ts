@@ -131,3 +131,51 @@ test('HAM10000 layout: flat folder, CSV ids without extension → every row reso
   assert.deepEqual(r.problems.filter((p) => p.kind === 'ambiguous' || p.kind === 'missing'), []);
   assert.equal(r.items.find((i) => i.file === 'ISIC_0027411.png')?.label, 'nv');
 });
+
+test('DICOM CT: the file window and the lung preset match a hand computation from the stored pixels and rescale tags', async () => {
+  const { dicomParser } = await import('./dicom/dataset');
+  const { openDicom } = await import('./source');
+  const dir = path.join(SHARED, 'datasets/ct-contrast-dicom/CONTRAST_1');
+  for (const name of readdirSync(dir).sort().slice(0, 3)) {
+    const file = path.join(dir, name);
+    const ds = dicomParser.parseDicom(new Uint8Array(readFileSync(file)));
+    const num = (tag: string) => Number(ds.string(tag)!.split('\\')[0]); // first value of a multi-valued DS
+    const slope = ds.string('x00281053') ? num('x00281053') : 1;
+    const intercept = ds.string('x00281052') ? num('x00281052') : 0;
+    const [center, width] = [num('x00281050'), num('x00281051')];
+    const signed = ds.uint16('x00280103') === 1;
+    const el = ds.elements.x7fe00010;
+    const view = new DataView(ds.byteArray.buffer, ds.byteArray.byteOffset + el.dataOffset, el.length);
+    const cols = ds.uint16('x00280011')!;
+    const hu = (i: number) => (signed ? view.getInt16(i * 2, true) : view.getUint16(i * 2, true)) * slope + intercept;
+    const byHand = (x: number, c: number, w: number) => Math.min(1, Math.max(0, (x - (c - 0.5)) / (w - 1) + 0.5));
+    const own = await openDicom(file, { voi: { kind: 'file' }, offset: 0, invertMonochrome1: true });
+    const lung = await openDicom(file, { voi: { kind: 'window', center: -600, width: 1500 }, offset: 0, invertMonochrome1: true });
+    for (const i of [0, cols * 256 + 256, cols * 200 + 100, cols * 300 + 380, cols * 511 + 511]) {
+      assert.ok(Math.abs(own.data[i] - byHand(hu(i), center, width)) < 1e-5, `${name} pixel ${i} file window`);
+      assert.ok(Math.abs(lung.data[i] - byHand(hu(i), -600, 1500)) < 1e-5, `${name} pixel ${i} lung`);
+    }
+  }
+});
+
+test('DICOM MONOCHROME1 (CR): inverted after the VOI window, i.e. 1 − window(modality value)', async () => {
+  const { readDicomImage } = await import('./dicom');
+  const { openDicom } = await import('./source');
+  const file = path.join(SHARED, 'datasets/dicom-zoo/CR', readdirSync(path.join(SHARED, 'datasets/dicom-zoo/CR')).sort()[0]);
+  const raw = await readDicomImage(file);
+  assert.equal(raw.header.photometric, 'MONOCHROME1');
+  assert.equal(raw.invert, true);
+  const sorted = Float32Array.from(raw.data).sort();
+  const center = sorted[Math.floor(sorted.length / 2)];
+  const width = Math.max(2, sorted[Math.floor(sorted.length * 0.95)] - sorted[Math.floor(sorted.length * 0.05)]);
+  const out = await openDicom(file, { voi: { kind: 'window', center, width }, offset: 0, invertMonochrome1: true });
+  let checked = 0;
+  for (let i = 0; i < raw.data.length; i += 9973) {
+    assert.ok(Math.abs(out.data[i] - (1 - windowValue(raw.data[i], center, width))) < 1e-6, `pixel ${i}`);
+    checked++;
+  }
+  assert.ok(checked > 10);
+  // bright in the file's terms (high value) is dark after inversion
+  const hi = raw.data.indexOf(sorted[sorted.length - 1]);
+  assert.equal(out.data[hi], 0);
+});
