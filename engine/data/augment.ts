@@ -209,24 +209,32 @@ export function renderViewFloat(base: FloatImage, g: ViewGeometry, S: number, ou
   const src = base.data;
   const plane = S * S;
   const fill = Array.from({ length: C }, (_, c) => (C === 3 ? g.fill[c] / 255 : 0));
-  const c = Math.cos(g.angle);
-  const s = Math.sin(g.angle);
+  // the same affine map as renderView, stepped incrementally per output pixel
+  const map = (ox: number, oy: number): [number, number] => {
+    let u = (ox + 0.5) / S - 0.5;
+    let v = (oy + 0.5) / S - 0.5;
+    if (g.hflip) u = -u;
+    if (g.vflip) v = -v;
+    for (let k = 0; k < (g.rot90 & 3); k++) {
+      const t = u;
+      u = -v;
+      v = t;
+    }
+    const px = u * g.bw;
+    const py = v * g.bh;
+    const c = Math.cos(g.angle);
+    const s = Math.sin(g.angle);
+    return [g.cx + px * c - py * s - 0.5, g.cy + px * s + py * c - 0.5];
+  };
+  const [x0, y0] = map(0, 0);
+  const [x1, y1] = map(1, 0);
+  const [x2, y2] = map(0, 1);
+  const dxx = x1 - x0, dyx = y1 - y0, dxy = x2 - x0, dyy = y2 - y0;
   for (let oy = 0; oy < S; oy++) {
-    for (let ox = 0; ox < S; ox++) {
-      let u = (ox + 0.5) / S - 0.5;
-      let v = (oy + 0.5) / S - 0.5;
-      if (g.hflip) u = -u;
-      if (g.vflip) v = -v;
-      for (let k = 0; k < (g.rot90 & 3); k++) {
-        const t = u;
-        u = -v;
-        v = t;
-      }
-      const px = u * g.bw;
-      const py = v * g.bh;
-      const x = g.cx + px * c - py * s - 0.5;
-      const y = g.cy + px * s + py * c - 0.5;
-      const o = oy * S + ox;
+    let x = x0 + oy * dxy;
+    let y = y0 + oy * dyy;
+    let o = oy * S;
+    for (let ox = 0; ox < S; ox++, x += dxx, y += dyx, o++) {
       if (x < -0.5 || y < -0.5 || x > W - 0.5 || y > H - 0.5) {
         for (let ch = 0; ch < C; ch++) out[o + ch * plane] = fill[ch];
         continue;
@@ -241,8 +249,14 @@ export function renderViewFloat(base: FloatImage, g: ViewGeometry, S: number, ou
       const yj = yi + 1 < H ? yi + 1 : yi;
       const i00 = (yi * W + xi) * C, i01 = (yi * W + xj) * C, i10 = (yj * W + xi) * C, i11 = (yj * W + xj) * C;
       const w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay, w11 = ax * ay;
-      for (let ch = 0; ch < C; ch++) {
-        out[o + ch * plane] = src[i00 + ch] * w00 + src[i01 + ch] * w01 + src[i10 + ch] * w10 + src[i11 + ch] * w11;
+      if (C === 3) {
+        out[o] = src[i00] * w00 + src[i01] * w01 + src[i10] * w10 + src[i11] * w11;
+        out[o + plane] = src[i00 + 1] * w00 + src[i01 + 1] * w01 + src[i10 + 1] * w10 + src[i11 + 1] * w11;
+        out[o + 2 * plane] = src[i00 + 2] * w00 + src[i01 + 2] * w01 + src[i10 + 2] * w10 + src[i11 + 2] * w11;
+      } else {
+        for (let ch = 0; ch < C; ch++) {
+          out[o + ch * plane] = src[i00 + ch] * w00 + src[i01 + ch] * w01 + src[i10 + ch] * w10 + src[i11 + ch] * w11;
+        }
       }
     }
   }
