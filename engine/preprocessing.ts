@@ -36,8 +36,11 @@ export type VoiRule =
   | { kind: 'file' }
   /** a fixed window (DICOM PS3.3 C.11.2.1.2 linear function) in the values after modality LUT / offset */
   | { kind: 'window'; center: number; width: number; preset?: WindowPreset }
-  /** per-image window between two percentiles (in %, e.g. 0.5 and 99.5) of the image's samples */
-  | { kind: 'percentile'; low: number; high: number }
+  /**
+   * window between two percentiles (in %, e.g. 0.5 and 99.5): of each image's samples ('image'), or of the
+   * training split's samples pooled ('dataset', fitted at run setup into `fitted`, then fixed like a window)
+   */
+  | { kind: 'percentile'; low: number; high: number; scope: 'image' | 'dataset'; fitted?: { lo: number; hi: number } }
   /** v / 65535 for 16-bit samples (the old 16-bit rule) */
   | { kind: 'full-range' };
 
@@ -86,29 +89,32 @@ export function inputChannels(pre: Pick<Preprocessing, 'values'>): number {
   return b ? bandChannels(b.selection, b.bandCount) : 3;
 }
 
-/** Parses `--window`: file | lung | mediastinum | bone | brain | percentile[:LOW,HIGH] | full-range | C,W. */
+/**
+ * Parses `--window`: file | lung | mediastinum | bone | brain | percentile[:LOW,HIGH] (training-set percentiles)
+ * | image-percentile[:LOW,HIGH] (per image) | full-range | C,W.
+ */
 export function parseWindow(text: string): VoiRule {
   const t = text.trim().toLowerCase();
   if (t === 'file') return { kind: 'file' };
   if (t === 'full-range') return { kind: 'full-range' };
   if (t in WINDOW_PRESETS) return { kind: 'window', ...WINDOW_PRESETS[t as WindowPreset], preset: t as WindowPreset };
-  const pm = /^percentiles?(?::\s*([\d.]+)\s*[,-]\s*([\d.]+))?$/.exec(t);
+  const pm = /^(image-)?percentiles?(?::\s*([\d.]+)\s*[,-]\s*([\d.]+))?$/.exec(t);
   if (pm) {
-    const low = pm[1] === undefined ? 0.5 : Number(pm[1]);
-    const high = pm[2] === undefined ? 99.5 : Number(pm[2]);
-    if (low >= 0 && high <= 100 && low < high) return { kind: 'percentile', low, high };
+    const low = pm[2] === undefined ? 0.5 : Number(pm[2]);
+    const high = pm[3] === undefined ? 99.5 : Number(pm[3]);
+    if (low >= 0 && high <= 100 && low < high) return { kind: 'percentile', low, high, scope: pm[1] ? 'image' : 'dataset' };
   }
   const cw = /^(-?[\d.]+)\s*,\s*([\d.]+)$/.exec(t);
   if (cw && Number.isFinite(Number(cw[1])) && Number(cw[2]) > 0) return { kind: 'window', center: Number(cw[1]), width: Number(cw[2]) };
   throw new AttuneError('usage', `--window ${JSON.stringify(text)} is not a window rule.`,
-    'Use file (the DICOM file\'s own window), lung, mediastinum, bone, brain, percentile (per image 0.5–99.5; or percentile:1,99), full-range, or CENTER,WIDTH in the image\'s units (HU for CT), e.g. 40,400.');
+    'Use file (the DICOM file\'s own window), lung, mediastinum, bone, brain, percentile (0.5–99.5 of the training images; or percentile:1,99), image-percentile (per image), full-range, or CENTER,WIDTH in the image\'s units (HU for CT), e.g. 40,400.');
 }
 
 /** Reads a recorded preprocessing, including those of exports made before `values` existed (`bitDepthRule`). */
 export function normalisePreprocessing(raw: Preprocessing & { bitDepthRule?: string }): Preprocessing {
   if (raw.values) return raw;
   const { bitDepthRule, ...rest } = raw;
-  const voi: VoiRule = bitDepthRule === 'percentile-0.5-99.5' ? { kind: 'percentile', low: 0.5, high: 99.5 } : { kind: 'full-range' };
+  const voi: VoiRule = bitDepthRule === 'percentile-0.5-99.5' ? { kind: 'percentile', low: 0.5, high: 99.5, scope: 'image' } : { kind: 'full-range' };
   return { ...rest, values: { ...DEFAULT_VALUES, voi } };
 }
 
@@ -117,7 +123,9 @@ export function describeValues(v: ValueMapping): string {
   const voi =
     v.voi.kind === 'file' ? "DICOM file's own window (first WindowCenter/Width), per-image 0.5–99.5 percentiles where absent"
       : v.voi.kind === 'window' ? `window C ${v.voi.center} / W ${v.voi.width}${v.voi.preset ? ` (${v.voi.preset})` : ''}`
-        : v.voi.kind === 'percentile' ? `per-image ${v.voi.low}–${v.voi.high} percentile window`
+        : v.voi.kind === 'percentile'
+          ? v.voi.scope === 'image' ? `per-image ${v.voi.low}–${v.voi.high} percentile window`
+            : `training-set ${v.voi.low}–${v.voi.high} percentile window${v.voi.fitted ? ` [${+v.voi.fitted.lo.toFixed(2)}, ${+v.voi.fitted.hi.toFixed(2)}]` : ''}`
           : '16-bit full range (v/65535)';
   const parts = [`8-bit images x/255; deeper images: DICOM modality LUT (rescale slope/intercept)${v.offset ? `, PNG/TIFF value − ${v.offset}` : ''}, then ${voi}, then MONOCHROME1 inverted`];
   if (v.bands) {

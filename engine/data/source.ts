@@ -82,6 +82,21 @@ export async function openGeoTiff(file: string, m: BandMapping): Promise<FloatIm
   return { data: out, width: r.width, height: r.height, channels: C };
 }
 
+/**
+ * The values a VOI rule sees (monochrome DICOM after its modality LUT, 16-bit PNG/TIFF minus the offset),
+ * for fitting training-set percentiles; undefined for 8-bit, colour and multispectral images.
+ */
+export async function readVoiValues(file: string, values: ValueMapping): Promise<Float32Array | undefined> {
+  const head = await readHead(file);
+  if (isDicomHead(head)) {
+    const img = await readDicomImage(file);
+    return img.channels === 1 ? img.data : undefined;
+  }
+  if (sniffHead(head) === 'tiff' && values.bands) return undefined;
+  const opened = await openImage(file);
+  return opened.kind === 'float' ? subtractOffset(opened.image, values.offset).data : undefined;
+}
+
 /** Opens a file and maps its values: 8-bit images as a sharp pipeline, everything deeper as float. */
 export async function openSource(file: string, values: ValueMapping): Promise<SharpOpened> {
   const head = await readHead(file).catch(() => new Uint8Array(0));

@@ -108,6 +108,8 @@ test('VOI rules: window edges, percentile default, MONOCHROME1 inverted after th
   const inv = applyVoi(img, { kind: 'window', center: 100, width: 200 }, { invert: true });
   assert.deepEqual(Array.from(inv.data), [1, 1 - Math.fround(0.5 / 199 + 0.5), 0, 0].map(Math.fround));
   const p = applyVoi(img, { kind: 'file' });
+  // training-set percentiles, once fitted, are a fixed window
+  assert.deepEqual(Array.from(applyVoi(img, { kind: 'percentile', low: 1, high: 99, scope: 'dataset', fitted: { lo: 100, hi: 300 } }).data), [0, 0, 0.5, 0]);
   assert.deepEqual(Array.from(p.data), [0, 0.5, 1, 0]);
   // the file's own window wins over percentiles under the 'file' rule
   const f = applyVoi(img, { kind: 'file' }, { fileWindow: { center: 0, width: 2 } });
@@ -178,4 +180,29 @@ test('DICOM MONOCHROME1 (CR): inverted after the VOI window, i.e. 1 − window(m
   // bright in the file's terms (high value) is dark after inversion
   const hi = raw.data.indexOf(sorted[sorted.length - 1]);
   assert.equal(out.data[hi], 0);
+});
+
+test('--window percentile on 16-bit CT: fitted once on the training split (HU after the offset), recorded in run.json', async () => {
+  const { openRun } = await import('../train/run-setup');
+  const { MODELS } = await import('../testing/fixtures');
+  const { splitItems } = await import('./split');
+  const data = tempDir('attune-png16-');
+  for (const cls of ['CONTRAST_0', 'CONTRAST_1']) {
+    for (const f of readdirSync(path.join(PNG16, cls)).sort().slice(0, 6)) cpSync(path.join(PNG16, cls, f), path.join(data, cls, f));
+  }
+  const out = tempDir('attune-png16-run-');
+  const { spec, split } = await openRun(
+    { data, model: MODELS.tinyVit, method: 'linear', outDir: out, window: { kind: 'percentile', low: 0.5, high: 99.5, scope: 'dataset' }, valueOffset: 32768 },
+    { scanCacheDir: path.join(out, 'cache') },
+  );
+  const voi = spec.preprocessing.values.voi;
+  assert.equal(spec.preprocessing.values.offset, 32768);
+  assert.ok(voi.kind === 'percentile' && voi.fitted, JSON.stringify(voi));
+  // by hand: every pixel of every training image, HU = value − 32768
+  const train = splitItems(split, data, 'train').map((i) => i.file);
+  const all: number[] = [];
+  for (const f of train) for (const v of readGrey16Png(f).samples) all.push(v - 32768);
+  all.sort((a, b) => a - b);
+  const at = (p: number) => all[Math.round((p / 100) * (all.length - 1))];
+  assert.ok(Math.abs(voi.fitted.lo - at(0.5)) <= 2 && Math.abs(voi.fitted.hi - at(99.5)) <= 30, `${JSON.stringify(voi.fitted)} vs ${at(0.5)}, ${at(99.5)}`);
 });

@@ -43,6 +43,7 @@ export function voiWindow(samples: Float32Array, rule: VoiRule, ctx: VoiContext)
   if (rule.kind === 'window') return { center: rule.center, width: rule.width };
   if (rule.kind === 'file' && ctx.fileWindow && ctx.fileWindow.width > 0) return ctx.fileWindow;
   if (rule.kind === 'full-range') return { lo: ctx.minValue ?? 0, hi: ctx.maxValue ?? 65535 };
+  if (rule.kind === 'percentile' && rule.fitted) return rule.fitted;
   const [lo, hi] = rule.kind === 'percentile' ? percentileRange(samples, rule.low, rule.high) : percentileRange(samples, 0.5, 99.5);
   return { lo, hi };
 }

@@ -13,6 +13,8 @@ import { scanDataset } from '../data/scan';
 import type { ScanReport } from '../data/types';
 import { checkBandSelection, fitBandScaling, SENTINEL2_PRESETS, SENTINEL2_REFLECTANCE_SCALE, type BandSelection } from '../data/bands';
 import { readRaster } from '../data/geotiff';
+import { readVoiValues } from '../data/source';
+import { percentileRange } from '../data/values';
 import { inputChannels, type ValueMapping, type VoiRule } from '../preprocessing';
 import { widenBackbone } from '../backbone/widen-input';
 import { trainWidenedInput } from '../methods/widened-input';
@@ -146,6 +148,13 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
  */
 async function valueMapping(req: TrainRequest, report: ScanReport, split: DatasetSplit, base: ValueMapping, emit: EventSink): Promise<ValueMapping> {
   const values: ValueMapping = { ...base, ...(req.window ? { voi: req.window } : {}), offset: req.valueOffset ?? base.offset };
+  if (values.voi.kind === 'percentile' && values.voi.scope === 'dataset' && !values.voi.fitted) {
+    const fitted = await fitPercentiles(splitItems(split, report.root, 'train').map((i) => i.file), values, values.voi.low, values.voi.high);
+    if (fitted) {
+      values.voi = { ...values.voi, fitted };
+      emit({ type: 'log', level: 'info', message: `Window from the training images' ${values.voi.low}–${values.voi.high} percentiles: ${fitted.lo.toFixed(1)} to ${fitted.hi.toFixed(1)}.` });
+    }
+  }
   if (!report.bands) {
     if (req.bands) throw new AttuneError('usage', 'The dataset has no multispectral images; --bands does not apply.', 'Leave out --bands.');
     return values;
@@ -161,6 +170,27 @@ async function valueMapping(req: TrainRequest, report: ScanReport, split: Datase
   }
   const scaling = await fitBandScaling(rasters(), { valueScale: sentinel2 ? SENTINEL2_REFLECTANCE_SCALE : 1, seed: req.seed ?? 0 });
   return { ...values, bands: { selection, bandCount, scaling } };
+}
+
+/** Percentiles of the training images' values pooled (at most 40 images, ~4 M samples), or undefined for 8-bit data. */
+async function fitPercentiles(files: string[], values: ValueMapping, low: number, high: number): Promise<{ lo: number; hi: number } | undefined> {
+  const pick = files.filter((_, i) => i % Math.max(1, Math.ceil(files.length / 40)) === 0);
+  const parts: Float32Array[] = [];
+  for (const f of pick) {
+    const v = await readVoiValues(f, values).catch(() => undefined);
+    if (!v) continue;
+    const step = Math.max(1, Math.floor(v.length / 100_000));
+    parts.push(step === 1 ? v : v.filter((_, i) => i % step === 0));
+  }
+  if (!parts.length) return undefined;
+  const pooled = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    pooled.set(p, o);
+    o += p.length;
+  }
+  const [lo, hi] = percentileRange(pooled, low, high);
+  return { lo, hi };
 }
 
 function noBands(bandCount: number): never {

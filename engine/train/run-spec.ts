@@ -22,7 +22,13 @@ export type Hyper = z.infer<typeof HyperSchema>;
 const VoiSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('file') }),
   z.object({ kind: z.literal('window'), center: z.number(), width: z.number().positive(), preset: z.enum(['lung', 'mediastinum', 'bone', 'brain']).optional() }),
-  z.object({ kind: z.literal('percentile'), low: z.number().min(0).max(100), high: z.number().min(0).max(100) }),
+  z.object({
+    kind: z.literal('percentile'),
+    low: z.number().min(0).max(100),
+    high: z.number().min(0).max(100),
+    scope: z.enum(['image', 'dataset']),
+    fitted: z.object({ lo: z.number(), hi: z.number() }).optional(),
+  }),
   z.object({ kind: z.literal('full-range') }),
 ]);
 
