@@ -61,7 +61,7 @@ export function rejectUnknown(p: ParsedArgs, known: ReadonlySet<string>, usage: 
 
 /** Flags of the value mapping shared by scan, train and predict. */
 export const VALUE_FLAGS = ['window', 'value-offset', 'bands'] as const;
-export const VALUE_USAGE = '[--window file|lung|mediastinum|bone|brain|percentile|C,W] [--value-offset N] [--bands R,G,B|all]';
+export const VALUE_USAGE = '[--window file|lung|mediastinum|bone|brain|percentile|image-percentile|C,W] [--value-offset N] [--bands R,G,B|all]';
 
 /** --window, --value-offset and --bands, parsed (undefined when absent). */
 export function valueOptions(p: ParsedArgs): { window?: VoiRule; valueOffset?: number; bands?: BandSelection } {
@@ -72,4 +72,10 @@ export function valueOptions(p: ParsedArgs): { window?: VoiRule; valueOffset?: n
     ...(p.flags.has('value-offset') ? { valueOffset: num(p, 'value-offset') } : {}),
     ...(b !== undefined ? { bands: parseBandSelection(b) } : {}),
   };
+}
+
+/** --frames: how multi-frame DICOM files become samples. */
+export function framesOption(v: string | undefined): 'middle' | 'all' | undefined {
+  if (v === undefined || v === 'middle' || v === 'all') return v;
+  throw new AttuneError('usage', `--frames ${JSON.stringify(v)} is not middle or all.`, 'Use --frames middle (one sample per file, default) or --frames all (every frame its own sample).');
 }

@@ -18,7 +18,7 @@ import { DECODABLE_FORMATS, formatFromExtension, probeFile, unsupportedReason } 
 import { readDicomHeader } from './dicom';
 import { readRasterHeader } from './geotiff';
 import { isPatientColumn, loadSalt, pseudonym } from './privacy';
-import { isDicomHead, readHead } from './source';
+import { framelessPath, frameItemPath, isDicomHead, readHead } from './source';
 import type {
   BandSummary, ClassSummary, DicomFacts, DicomSummary, DuplicateSet, ImageSummary, Layout, RasterFacts, ScanIssue, ScanItem, ScanProblem, ScanReport, SplitName,
 } from './types';
@@ -39,6 +39,8 @@ export interface ScanOptions {
   cache?: boolean;
   onProgress?: (done: number, total: number, phase: 'probe' | 'hash') => void;
   onEvent?: EventSink;
+  /** multi-frame DICOM: one sample per file from its middle frame (default), or every frame as a sample (grouped by file) */
+  frames?: 'middle' | 'all';
   /** files probed in parallel; default 16 (sharp reads headers on libuv threads) */
   concurrency?: number;
 }
@@ -358,7 +360,7 @@ async function hashFile(file: string): Promise<string> {
 
 function fingerprintOf(files: WalkedFile[], tables: WalkedFile[], opts: ScanOptions): string {
   const h = createHash('sha256');
-  h.update(`v${SCAN_VERSION}\n${JSON.stringify({ labels: opts.labels ?? null, columns: opts.columns ?? null })}\n`);
+  h.update(`v${SCAN_VERSION}\n${JSON.stringify({ labels: opts.labels ?? null, columns: opts.columns ?? null, ...(opts.frames === 'all' ? { frames: 'all' } : {}) })}\n`);
   for (const f of [...files, ...tables]) h.update(`${f.rel}\t${f.size}\t${f.mtimeMs}\n`);
   return h.digest('hex');
 }
@@ -464,6 +466,16 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
       ...(p.raster ? { raster: p.raster } : {}),
     };
     if (p.patient) patientOf.set(it, hide(p.patient));
+    if (opts.frames === 'all' && p.dicom && p.dicom.frames > 1) {
+      // every frame its own sample; the frames of a file share its group (its patient, else the file)
+      for (let k = 0; k < p.dicom.frames; k++) {
+        const fr: ScanItem = { ...it, file: frameItemPath(it.file, k), frame: k, group: it.group ?? `file:${it.file}` };
+        if (p.patient) patientOf.set(fr, hide(p.patient));
+        items.push(fr);
+      }
+      abs.set(l.file.rel, l.file.abs);
+      continue;
+    }
     items.push(it);
     abs.set(l.file.rel, l.file.abs);
   }
@@ -504,10 +516,11 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     if (xs) xs.push(it);
     else bySize.set(it.bytes, [it]);
   }
-  const toHash = [...bySize.values()].filter((xs) => xs.length > 1).flat();
+  // frames of one file share its bytes: only the first frame stands for the file here
+  const toHash = [...bySize.values()].filter((xs) => xs.length > 1).flat().filter((i) => !i.frame);
   let hashed = 0;
   await mapPool(toHash, 8, async (it) => {
-    it.hash = await hashFile(abs.get(it.file)!);
+    it.hash = await hashFile(abs.get(framelessPath(it.file))!);
     hashed++;
     opts.onProgress?.(hashed, toHash.length, 'hash');
   });

@@ -7,6 +7,7 @@
  * crop, augmentation, normalisation) is format-independent.
  */
 import { open } from 'node:fs/promises';
+import { extname } from 'node:path';
 import { AttuneError } from '../errors';
 import type { BandMapping, ValueMapping } from '../preprocessing';
 import { applyBandScaling } from './bands';
@@ -16,6 +17,26 @@ import { readRaster } from './geotiff';
 import type { FloatImage } from './pixels';
 import { sniffHead } from './sniff';
 import { applyVoi } from './values';
+
+const FRAME_SUFFIX = /::frame=(\d+)$/;
+
+/** The item path of frame `k` of a multi-frame DICOM file (every frame as its own sample). */
+export function frameItemPath(file: string, k: number): string {
+  return `${file}::frame=${k}`;
+}
+
+/** The file behind an item path, and its frame when it names one. */
+export function framelessPath(item: string): string {
+  return item.replace(FRAME_SUFFIX, '');
+}
+
+function frameOf(item: string): number | undefined {
+  const m = FRAME_SUFFIX.exec(item);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Extensions of formats only sharp reads (TIFF may be multispectral, DICOM may have any name). */
+const PHOTO_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.webp', '.gif', '.avif']);
 
 /** Bytes read to recognise a format: enough for DICOM's preamble and a bare dataset's first elements. */
 const HEAD = 512;
@@ -86,10 +107,11 @@ export async function openGeoTiff(file: string, m: BandMapping): Promise<FloatIm
  * The values a VOI rule sees (monochrome DICOM after its modality LUT, 16-bit PNG/TIFF minus the offset),
  * for fitting training-set percentiles; undefined for 8-bit, colour and multispectral images.
  */
-export async function readVoiValues(file: string, values: ValueMapping): Promise<Float32Array | undefined> {
+export async function readVoiValues(item: string, values: ValueMapping): Promise<Float32Array | undefined> {
+  const file = framelessPath(item);
   const head = await readHead(file);
   if (isDicomHead(head)) {
-    const img = await readDicomImage(file);
+    const img = await readDicomImage(file, { frame: frameOf(item) });
     return img.channels === 1 ? img.data : undefined;
   }
   if (sniffHead(head) === 'tiff' && values.bands) return undefined;
@@ -98,11 +120,26 @@ export async function readVoiValues(file: string, values: ValueMapping): Promise
 }
 
 /** Opens a file and maps its values: 8-bit images as a sharp pipeline, everything deeper as float. */
-export async function openSource(file: string, values: ValueMapping): Promise<SharpOpened> {
-  const head = await readHead(file).catch(() => new Uint8Array(0));
-  if (head.length > 0 && isDicomHead(head)) return { kind: 'float', image: await openDicom(file, values) };
-  if (values.bands && sniffHead(head) === 'tiff') return { kind: 'float', image: await openGeoTiff(file, values.bands) };
-  const opened = await openImage(file);
+export async function openSource(item: string, values: ValueMapping): Promise<SharpOpened> {
+  const frame = frameOf(item);
+  if (frame !== undefined) return { kind: 'float', image: await openDicom(framelessPath(item), values, frame) };
+  const file = item;
+  // photos named as photos go straight to sharp (no extra read on the fast path); the content decides otherwise
+  let opened: SharpOpened;
+  if (PHOTO_EXTENSIONS.has(extname(file).toLowerCase())) {
+    try {
+      opened = await openImage(file);
+    } catch (err) {
+      const head = await readHead(file).catch(() => new Uint8Array(0));
+      if (head.length > 0 && isDicomHead(head)) return { kind: 'float', image: await openDicom(file, values) };
+      throw err;
+    }
+  } else {
+    const head = await readHead(file).catch(() => new Uint8Array(0));
+    if (head.length > 0 && isDicomHead(head)) return { kind: 'float', image: await openDicom(file, values) };
+    if (values.bands && sniffHead(head) === 'tiff') return { kind: 'float', image: await openGeoTiff(file, values.bands) };
+    opened = await openImage(file);
+  }
   if (opened.kind === 'rgb8') return opened;
   // 16-bit PNG/TIFF: value − offset (e.g. HU + 32768 → HU), then the VOI rule
   const image = subtractOffset(opened.image, values.offset);

@@ -30,6 +30,8 @@ export interface ScanItem {
   /** bits per sample (DICOM: BitsStored, e.g. 12) */
   bitDepth: number;
   bytes: number;
+  /** with frames 'all': the frame of a multi-frame DICOM file this item is (its file ends in ::frame=N) */
+  frame?: number;
   /** DICOM header facts (no identifiers) */
   dicom?: DicomFacts;
   /** multispectral GeoTIFF facts */

@@ -206,3 +206,42 @@ test('--window percentile on 16-bit CT: fitted once on the training split (HU af
   const at = (p: number) => all[Math.round((p / 100) * (all.length - 1))];
   assert.ok(Math.abs(voi.fitted.lo - at(0.5)) <= 2 && Math.abs(voi.fitted.hi - at(99.5)) <= 30, `${JSON.stringify(voi.fitted)} vs ${at(0.5)}, ${at(99.5)}`);
 });
+
+test('multi-frame DICOM: middle frame by default; --frames all makes every frame a sample, grouped by file', async () => {
+  const { openDicom } = await import('./source');
+  const { splitDataset } = await import('./split');
+  const mr = path.join(SHARED, 'datasets/dicom-zoo/MR');
+  const root = tempDir('attune-frames-');
+  for (const [cls, f] of [['a', 'emri_small.dcm'], ['a', 'emri_small_RLE.dcm'], ['b', 'emri_small_big_endian.dcm'], ['b', 'emri_small_jpeg_ls_lossless.dcm']]) {
+    cpSync(path.join(mr, f), path.join(root, cls, f));
+  }
+  const middle = await scanDataset(root, { cache: false });
+  assert.equal(middle.total, 4);
+  assert.equal(middle.dicom?.multiFrameFiles, 4);
+  const all = await scanDataset(root, { cache: false, frames: 'all' });
+  assert.equal(all.total, 40);
+  assert.deepEqual(all.items.filter((i) => i.file.startsWith('a/emri_small.dcm')).map((i) => i.frame), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(all.duplicates.length, 0, 'frames of one file are not duplicates of each other');
+  for (const it of all.items) assert.ok(it.group, 'every frame has a group');
+  const split = splitDataset(all, { seed: 1 });
+  const where = new Map<string, Set<string>>();
+  for (const it of split.items) {
+    const file = it.file.replace(/::frame=\d+$/, '');
+    where.set(file, (where.get(file) ?? new Set()).add(it.split));
+  }
+  for (const [f, s] of where) assert.equal(s.size, 1, `${f}'s frames in ${[...s].join(', ')}`);
+  // an item names its frame: decoding it gives that frame, the default gives the middle one (10 frames → 5)
+  const pre = { ...defaultPreprocessing(64, [0, 0, 0], [1, 1, 1]), resize: 'squash' as const };
+  const values = { voi: { kind: 'window' as const, center: 500, width: 1000 }, offset: 0, invertMonochrome1: true as const };
+  const file = path.join(root, 'a/emri_small.dcm');
+  const f3 = await decodeEvalRgb(`${file}::frame=3`, { ...pre, values });
+  const ref3 = await openDicom(file, values, 3);
+  const ref5 = await openDicom(file, values, 5);
+  const mid = await decodeEvalRgb(file, { ...pre, values });
+  assert.ok(f3.data instanceof Float32Array && mid.data instanceof Float32Array);
+  for (const i of [0, 100, 2000, 4095]) {
+    assert.ok(Math.abs(f3.data[i * 3] - ref3.data[i]) < 1e-6);
+    assert.ok(Math.abs(mid.data[i * 3] - ref5.data[i]) < 1e-6);
+  }
+  assert.notDeepEqual(Array.from(ref3.data.subarray(0, 500)), Array.from(ref5.data.subarray(0, 500)));
+});

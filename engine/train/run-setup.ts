@@ -54,6 +54,8 @@ export interface TrainRequest {
   window?: VoiRule;
   /** subtracted from 16-bit PNG/TIFF values before the window (32768 for HU + 32768 data) */
   valueOffset?: number;
+  /** multi-frame DICOM: the middle frame of each file (default) or every frame as its own sample, grouped by file */
+  frames?: 'middle' | 'all';
   /** multispectral images: three bands onto RGB, or all bands (first conv widened); default Sentinel-2 true colour */
   bands?: BandSelection;
   seed?: number;
@@ -111,6 +113,7 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
   const report = await scanDataset(req.data, {
     labels: req.labels,
     columns: req.columns,
+    frames: req.frames,
     cacheDir: opts.scanCacheDir,
     onEvent: emit,
   });
@@ -123,7 +126,7 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
   const values = await valueMapping(req, report, split, backbone.preprocessing.values, emit);
   const spec: RunSpec = {
     version: 1,
-    data: { root: resolve(req.data), labels: req.labels, columns: req.columns, fingerprint: report.fingerprint },
+    data: { root: resolve(req.data), labels: req.labels, columns: req.columns, fingerprint: report.fingerprint, ...(req.frames === 'all' ? { frames: 'all' as const } : {}) },
     classes: split.classes,
     backbone: { path: resolve(req.model), sha256: backbone.sha256, feature: req.feature },
     preprocessing: { ...backbone.preprocessing, values },

@@ -76,6 +76,8 @@ export const RunSpecSchema = z.object({
     labels: z.string().optional(),
     columns: z.object({ path: z.string().optional(), label: z.string().optional(), group: z.string().optional() }).optional(),
     fingerprint: z.string().optional(),
+    /** multi-frame DICOM: 'all' made every frame a sample */
+    frames: z.enum(['middle', 'all']).optional(),
   }),
   classes: z.array(z.string()).min(2),
   backbone: z.object({ path: z.string(), sha256: z.string(), feature: z.string().optional() }),

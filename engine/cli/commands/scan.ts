@@ -6,9 +6,10 @@ import { AttuneError, isAttuneError } from '../../errors';
 import { scanDataset } from '../../data/scan';
 import type { ScanReport } from '../../data/types';
 import { checkBandSelection, formatBandSelection, parseBandSelection } from '../../data/bands';
+import { framesOption } from '../args';
 import { describeValues, DEFAULT_VALUES, parseWindow, type ValueMapping } from '../../preprocessing';
 
-const USAGE = 'usage: attune scan [--json] [--no-cache] [--cache-dir dir] [--labels file --path-column c --label-column c [--group-column c]]\n  [--window file|lung|mediastinum|bone|brain|percentile|C,W] [--value-offset N] [--bands R,G,B|all] <folder>';
+const USAGE = 'usage: attune scan [--json] [--no-cache] [--cache-dir dir] [--labels file --path-column c --label-column c [--group-column c]]\n  [--window file|lung|mediastinum|bone|brain|percentile|image-percentile|C,W] [--value-offset N] [--bands R,G,B|all] [--frames middle|all] <folder>';
 
 interface ScanArgs {
   folder?: string;
@@ -22,13 +23,14 @@ interface ScanArgs {
   window?: string;
   valueOffset?: string;
   bands?: string;
+  frames?: string;
 }
 
 function parseArgs(argv: string[]): ScanArgs | string {
   const a: ScanArgs = { json: false, noCache: false };
   const valued: Record<string, keyof ScanArgs> = {
     '--labels': 'labels', '--path-column': 'pathColumn', '--label-column': 'labelColumn', '--group-column': 'groupColumn', '--cache-dir': 'cacheDir',
-    '--window': 'window', '--value-offset': 'valueOffset', '--bands': 'bands',
+    '--window': 'window', '--value-offset': 'valueOffset', '--bands': 'bands', '--frames': 'frames',
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -80,7 +82,7 @@ export function formatReport(r: ScanReport): string {
     lines.push(`    modality: ${fmt(d.modalities)}; body part: ${fmt(d.bodyParts)}`);
     lines.push(`    rows×columns: ${fmt(d.sizes)}; bits stored: ${fmt(d.bitsStored)}`);
     lines.push(`    photometric: ${fmt(d.photometric)}; transfer syntax: ${fmt(d.transferSyntaxes)}`);
-    lines.push(`    own window (WindowCenter/Width): ${d.withWindow} of ${d.files}${d.multiFrameFiles ? `; multi-frame files: ${d.multiFrameFiles} (middle frame used)` : ''}`);
+    lines.push(`    own window (WindowCenter/Width): ${d.withWindow} of ${d.files}${d.multiFrameFiles ? `; multi-frame files: ${d.multiFrameFiles} (${r.items.some((i) => i.frame !== undefined) ? 'every frame a sample' : 'middle frame used; --frames all for every frame'})` : ''}`);
   }
   const b = r.bands;
   if (b) {
@@ -118,6 +120,7 @@ export const scanCommand = {
         labels: args.labels,
         columns,
         cache: !args.noCache,
+        frames: framesOption(args.frames),
         cacheDir: args.cacheDir,
         onProgress: showProgress ? (done, total, phase) => process.stderr.write(`\r  ${phase === 'hash' ? 'checking duplicates' : 'reading headers'} ${done}/${total}   `) : undefined,
       });

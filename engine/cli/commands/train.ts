@@ -1,7 +1,7 @@
 /** `attune train --data <folder> --model <backbone.onnx> --method <name> --epochs N --out <runDir> [options]` */
 import { METHODS, getMethod } from '../../methods/registry';
 import { trainRun, type TrainRequest } from '../../train/trainer';
-import { num, parseFlags, rejectUnknown, required, str, VALUE_FLAGS, VALUE_USAGE, valueOptions } from '../args';
+import { framesOption, num, parseFlags, rejectUnknown, required, str, VALUE_FLAGS, VALUE_USAGE, valueOptions } from '../args';
 import { eventPrinter } from '../events-printer';
 import type { MethodOptions } from '../../methods/method';
 import { AttuneError } from '../../errors';
@@ -13,11 +13,11 @@ export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbon
   [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider auto|cpu|cuda|dml|coreml|webgpu]
   [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
   [--feature tensorName] [--steps-per-run K] [--json]
-  ${VALUE_USAGE}   (DICOM/16-bit window; multispectral bands)
+  ${VALUE_USAGE} [--frames middle|all]   (DICOM/16-bit window; multispectral bands; multi-frame DICOM)
   method options: ${METHODS.filter((m) => m.options.length).map((m) => `${m.name}: ${m.options.map((o) => o.flag).join(' ')}`).join('; ')}
 Running the same command again resumes an unfinished run.`;
 
-const BASE = ['data', 'model', 'method', 'out', 'epochs', 'batch', 'lr', 'seed', 'weight-decay', 'warmup', 'label-smoothing', 'clip-norm', 'optimizer', 'spd-lambda', 'augment', 'provider', 'labels', 'path-column', 'label-column', 'group-column', 'split', 'ratios', 'feature', 'steps-per-run', 'json', ...VALUE_FLAGS];
+const BASE = ['data', 'model', 'method', 'out', 'epochs', 'batch', 'lr', 'seed', 'weight-decay', 'warmup', 'label-smoothing', 'clip-norm', 'optimizer', 'spd-lambda', 'augment', 'provider', 'labels', 'path-column', 'label-column', 'group-column', 'split', 'ratios', 'feature', 'steps-per-run', 'json', 'frames', ...VALUE_FLAGS];
 
 export const trainCommand = {
   name: 'train',
@@ -70,6 +70,7 @@ export const trainCommand = {
       stepsPerRun: num(p, 'steps-per-run', { integer: true, min: 1 }),
       methodOptions,
       ...valueOptions(p),
+      frames: framesOption(str(p, 'frames')),
     };
     if (req.augment && !['none', 'natural', 'aerial', 'medical'].includes(req.augment)) throw new AttuneError('usage', `Unknown augmentation preset "${req.augment}".`, 'Use none, natural, aerial or medical.');
     const printer = eventPrinter(p.flags.has('json'));
