@@ -214,3 +214,61 @@ test('real datasets: BUSI (spaces, parentheses, imbalance, a cross-class duplica
   const text = await captureStdout(() => scanCommand.run(['--cache-dir', cacheDir, path.join(DATASETS, 'aid-satellite-subset')]));
   assert.match(text.text, /1200 usable images in 30 classes/);
 });
+
+/** The command's JSON line (the test runner's own reporting may share stdout while it is captured). */
+function jsonLine(text: string): Record<string, any> {
+  for (let i = text.indexOf('{"'); i >= 0; i = text.indexOf('{"', i + 1)) {
+    const end = text.indexOf('\n', i);
+    try {
+      return JSON.parse(text.slice(i, end < 0 ? undefined : end));
+    } catch {
+      // not the command's line
+    }
+  }
+  throw new Error(`no JSON line in ${JSON.stringify(text.slice(0, 200))}`);
+}
+
+test('DICOM in a scan: recognised without extension, cut-short and non-image objects reported (skipped, not errors), --json summary with patients', async () => {
+  const zoo = path.join(DATASETS, 'dicom-zoo');
+  const ct = path.join(DATASETS, 'ct-contrast-dicom');
+  const root = await mkdtemp(path.join(os.tmpdir(), 'attune-dcm-scan-'));
+  const c0 = (await readdir(path.join(ct, 'CONTRAST_0'))).sort().slice(0, 3);
+  const c1 = (await readdir(path.join(ct, 'CONTRAST_1'))).sort().slice(0, 3);
+  await mkdir(path.join(root, 'no'), { recursive: true });
+  await mkdir(path.join(root, 'yes'), { recursive: true });
+  for (const f of c0) await writeFile(path.join(root, 'no', f.replace('.dcm', '')), await readFile(path.join(ct, 'CONTRAST_0', f)));
+  for (const f of c1) await writeFile(path.join(root, 'yes', f), await readFile(path.join(ct, 'CONTRAST_1', f)));
+  const whole = await readFile(path.join(ct, 'CONTRAST_1', c1[0]));
+  await writeFile(path.join(root, 'yes', 'cut.dcm'), whole.subarray(0, Math.floor(whole.length / 2)));
+  await writeFile(path.join(root, 'yes', 'alokaSR'), await readFile(path.join(zoo, 'US/gdcm-US-ALOKA-16.dcm')));
+  const r = await scanDataset(root, { cache: false });
+  assert.equal(r.total, 6, JSON.stringify(r.problems));
+  assert.deepEqual(r.classes.map((c) => [c.name, c.count]), [['no', 3], ['yes', 3]]);
+  const kind = (f: string) => r.problems.find((p) => p.file === f)?.kind;
+  assert.equal(kind('yes/cut.dcm'), 'truncated');
+  assert.equal(kind('yes/alokaSR'), 'skipped');
+  assert.match(r.problems.find((p) => p.file === 'yes/alokaSR')!.message, /no pixel data/);
+  assert.equal(r.dicom?.files, 6);
+  assert.deepEqual(r.dicom?.modalities, { CT: 6 });
+  assert.ok(r.dicom!.patients >= 1 && r.groups === r.dicom!.patients);
+  const out = await captureStdout(() => scanCommand.run(['--json', '--no-cache', '--window', 'lung', root]));
+  const json = jsonLine(out.text);
+  assert.equal(json.dicom.files, 6);
+  assert.equal(json.groups, r.groups);
+  assert.deepEqual(json.valueMapping.voi, { kind: 'window', center: -600, width: 1500, preset: 'lung' });
+  const bad = await captureStdout(() => scanCommand.run(['--json', '--no-cache', '--window', 'lungs-ish', root]));
+  assert.equal(bad.code, 2);
+  assert.match(jsonLine(bad.text).error.message, /--window/);
+  await rm(root, { recursive: true, force: true });
+});
+
+test('multispectral scan: band summary; --bands checked against the band count', async () => {
+  const out = await captureStdout(() => scanCommand.run(['--json', '--no-cache', '--bands', '4,3,2', path.join(DATASETS, 'eurosat-ms')]));
+  const json = jsonLine(out.text);
+  assert.equal(json.total, 100);
+  assert.deepEqual(json.bands.bandCounts, { 13: 100 });
+  assert.deepEqual(json.valueMapping.bands.selection, { mode: 'map', bands: [4, 3, 2] });
+  const bad = await captureStdout(() => scanCommand.run(['--json', '--no-cache', '--bands', '4,3,14', path.join(DATASETS, 'eurosat-ms')]));
+  assert.equal(bad.code, 2);
+  assert.match(jsonLine(bad.text).error.message, /band 14 of 13/);
+});

@@ -16,6 +16,7 @@ import { FileIndex, parseLabels, detectColumns, parseDelimited, guessDelimiter, 
 import { mapPool } from './pool';
 import { DECODABLE_FORMATS, formatFromExtension, probeFile, unsupportedReason } from './sniff';
 import { readDicomHeader } from './dicom';
+import { transferSyntax } from './dicom/syntax';
 import { readRasterHeader } from './geotiff';
 import { isPatientColumn, loadSalt, pseudonym } from './privacy';
 import { framelessPath, frameItemPath, isDicomHead, readHead } from './source';
@@ -274,6 +275,15 @@ async function probeDicom(f: WalkedFile): Promise<Probed> {
     const h = await readDicomHeader(f.abs);
     if (h.kind === 'skip') {
       return { ok: false, problems: [{ file: f.rel, kind: 'skipped', message: `skipped: ${h.skipReason ?? 'not an image'}`, excluded: true }] };
+    }
+    const syntax = transferSyntax(h.transferSyntaxUid);
+    if (syntax.encoding === 'unsupported') {
+      return { ok: false, problems: [{ file: f.rel, kind: 'unsupported', message: `encoded as ${h.transferSyntaxName}, which Attune cannot decode; convert it to an uncompressed or JPEG 2000 transfer syntax (e.g. dcmconv, gdcmconv)`, excluded: true }] };
+    }
+    // uncompressed pixel data has a known size: a file shorter than that was cut short (the header alone reads fine)
+    const pixelBytes = h.rows * h.columns * h.frames * h.samplesPerPixel * Math.ceil(h.bitsAllocated / 8);
+    if ((syntax.encoding === 'native' || syntax.encoding === 'native-big') && f.size < pixelBytes) {
+      return { ok: false, problems: [{ file: f.rel, kind: 'truncated', message: `DICOM file cut short: ${f.size} bytes cannot hold its ${h.rows}×${h.columns}${h.frames > 1 ? `×${h.frames}` : ''} pixels (${pixelBytes} bytes); copy it again from its source`, excluded: true }] };
     }
     const photometric = h.photometric;
     const channels = photometric.startsWith('MONOCHROME') ? 1 : 3;

@@ -434,14 +434,18 @@ export const handlers: Handlers = {
     return result;
   },
   async 'export:chooseImage'(_req, ctx) {
-    const file = await ctx.dialogs.chooseFile({ title: 'Choose an image to try the exported model on', filters: [{ name: 'Images', extensions: ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'bmp', 'webp'] }] });
+    const file = await ctx.dialogs.chooseFile({ title: 'Choose an image to try the exported model on', filters: [
+      { name: 'Images (photos, 16-bit, DICOM, GeoTIFF)', extensions: ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'dcm', 'dicom'] },
+      // PACS exports often have no extension: DICOM is recognised by content
+      { name: 'All files', extensions: ['*'] },
+    ] });
     return file ? ctx.allow.allow(file) : null;
   },
   async 'export:try'(req, ctx) {
     const modelPath = ctx.allow.check(req.modelPath);
     const file = ctx.allow.check(req.file);
     const [prediction] = await ctx.jobs.call<Response<'export:try'>[]>('predictWithModel', [modelPath, [file]]);
-    return need(prediction, 'The model returned no prediction for this image.', 'Check that the file is an image Attune can read (PNG, JPEG, TIFF).');
+    return need(prediction, 'The model returned no prediction for this image.', 'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).');
   },
 
   async 'shell:reveal'(req, ctx) {
