@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeArrayBuffer } from 'geotiff';
 import { isAttuneError } from '../../errors';
@@ -84,6 +84,12 @@ test('EuroSAT-MS header and pixels equal GDAL: size, 13 uint16 bands, CRS, sampl
       assert.ok(Math.abs(Math.sqrt(ss / plane) - s.std) <= 6e-4, `${ref.file} band ${b + 1} std`);
     }
   }
+  // headers of every shared tile: no file descriptor stays open (a scan reads thousands)
+  const fds = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
+  const before = fds();
+  const all = readdirSync(EUROSAT).flatMap((c) => readdirSync(join(EUROSAT, c)).map((f) => join(EUROSAT, c, f)));
+  for (const f of all) assert.equal((await readRasterHeader(f, { expectBands: 13 })).bands, 13);
+  assert.ok(fds() <= before + 2, `${fds() - before} descriptors left open`);
   // the shared tiles come from several UTM zones
   assert.ok(new Set(REF.files.map((f) => f.crs)).size >= 2);
 });
@@ -138,9 +144,19 @@ test('a truncated real tile is refused with tiff-truncated (header and raster); 
   const stub = join(dir, 'stub.tif');
   writeFileSync(stub, bytes.subarray(0, 12));
   await assert.rejects(readRaster(stub), rejectsWith('tiff-truncated', /truncated/));
+  await assert.rejects(readRasterHeader(stub), rejectsWith('tiff-truncated', /truncated/));
+  // the first tag directory (at byte 8) cut off after its entry count
+  const dirCut = join(dir, 'dircut.tif');
+  writeFileSync(dirCut, bytes.subarray(0, 40));
+  await assert.rejects(readRasterHeader(dirCut), rejectsWith('tiff-truncated', /truncated/));
+  const noDir = join(dir, 'nodir.tif');
+  writeFileSync(noDir, bytes.subarray(0, 8));
+  await assert.rejects(readRasterHeader(noDir), rejectsWith('tiff-truncated', /has 8 bytes but its tag directory runs to byte 10/));
   const png = join(dir, 'not.tif');
   writeFileSync(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
   await assert.rejects(readRaster(png), rejectsWith('tiff-unreadable', /TIFF signature/));
+  await assert.rejects(readRasterHeader(png), rejectsWith('tiff-unreadable', /TIFF signature/));
+  await assert.rejects(readRasterHeader(join(dir, 'missing.tif')), (e: unknown) => isAttuneError(e) && e.code === 'file-unreadable');
 });
 
 /** Rewrites the Compression tag (259) of a little-endian classic TIFF's first IFD in place. */
