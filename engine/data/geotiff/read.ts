@@ -56,6 +56,9 @@ const COMPRESSION_NAMES: Record<number, string> = {
 const DECODABLE = new Set([1, 5, 7, 8, 32773, 32946, 34887, 50000]);
 const SUPPORTED_LIST = 'none, deflate, lzw, packbits, jpeg, zstd, lerc';
 
+/** 2^28 float32 samples = 1 GiB: beyond that a single image is a scene to tile, not a training image. */
+const MAX_SAMPLES = 2 ** 28;
+
 const SAMPLE_FORMATS: Record<number, SampleFormat> = { 1: 'uint', 2: 'int', 3: 'float' };
 
 function unreadable(file: string, why: string, details: Record<string, unknown> = {}): AttuneError {
@@ -260,6 +263,9 @@ export async function readRaster(file: string, opts: ReadOptions = {}): Promise<
   if (opts.expectBands !== undefined) checkBandCount(file, header, opts.expectBands);
   const { width, height, bands } = header;
   const plane = width * height;
+  if (plane * bands > MAX_SAMPLES)
+    throw new AttuneError('raster-too-large', `${file} is ${width}×${height} pixels × ${bands} bands, more than Attune decodes at once (${MAX_SAMPLES / 2 ** 20} M samples).`,
+      'Cut it into tiles of the size the model sees (e.g. 64×64 to 512×512 pixels, gdal_retile.py), one tile per labelled image.', { file, width, height, bands });
   let rasters: ArrayLike<number>[];
   try {
     rasters = (await o.image.readRasters({ interleave: false })) as unknown as ArrayLike<number>[];
