@@ -159,20 +159,22 @@ test('a truncated real tile is refused with tiff-truncated (header and raster); 
   await assert.rejects(readRasterHeader(join(dir, 'missing.tif')), (e: unknown) => isAttuneError(e) && e.code === 'file-unreadable');
 });
 
-/** Rewrites the Compression tag (259) of a little-endian classic TIFF's first IFD in place. */
-function setCompression(bytes: Buffer, code: number): Buffer {
+/** Rewrites a one-value SHORT or LONG tag of a classic TIFF's first IFD in place (either byte order). */
+function setTag(bytes: Buffer, tag: number, value: number): Buffer {
   const out = Buffer.from(bytes);
-  const ifd = out.readUInt32LE(4);
-  const n = out.readUInt16LE(ifd);
-  for (let i = 0; i < n; i++) {
+  const le = out[0] === 0x49;
+  const u16 = (o: number) => (le ? out.readUInt16LE(o) : out.readUInt16BE(o));
+  const ifd = le ? out.readUInt32LE(4) : out.readUInt32BE(4);
+  for (let i = 0; i < u16(ifd); i++) {
     const e = ifd + 2 + i * 12;
-    if (out.readUInt16LE(e) === 259) {
-      out.writeUInt16LE(code, e + 8);
-      return out;
-    }
+    if (u16(e) !== tag) continue;
+    if (u16(e + 2) === 3) le ? out.writeUInt16LE(value, e + 8) : out.writeUInt16BE(value, e + 8);
+    else le ? out.writeUInt32LE(value, e + 8) : out.writeUInt32BE(value, e + 8);
+    return out;
   }
-  throw new Error('no Compression tag');
+  throw new Error(`no tag ${tag}`);
 }
+const setCompression = (bytes: Buffer, code: number) => setTag(bytes, 259, code);
 
 test('an unsupported compression is named (LZMA, JPEG 2000, webp): tiff-compression', async () => {
   const dir = tempDir();
@@ -222,4 +224,14 @@ test('GDAL-written variants read like the original: deflate/LZW/packbits, tiled,
   const named = await readRasterHeader(join(dir, 'named.tif'));
   assert.deepEqual(named.bandNames, ['B04', 'B03']);
   assert.equal(named.nodata, 0);
+});
+
+test('a raster too large to decode at once is refused before decoding (raster-too-large)', async () => {
+  const dir = tempDir();
+  const small = Buffer.from(writeArrayBuffer(new Uint16Array(4 * 4), { width: 4, height: 4 }));
+  // 20 000 × 20 000 declared, 32 bytes of data: the header reads, the raster would need 1.6 GB
+  const huge = join(dir, 'huge.tif');
+  writeFileSync(huge, setTag(setTag(setTag(small, 256, 20000), 257, 20000), 278, 20000));
+  assert.deepEqual([(await readRasterHeader(huge)).width, (await readRasterHeader(huge)).height], [20000, 20000]);
+  await assert.rejects(readRaster(huge), rejectsWith('raster-too-large', /20000×20000 pixels × 1 band, more than Attune decodes at once/));
 });

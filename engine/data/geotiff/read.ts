@@ -264,7 +264,7 @@ export async function readRaster(file: string, opts: ReadOptions = {}): Promise<
   const { width, height, bands } = header;
   const plane = width * height;
   if (plane * bands > MAX_SAMPLES)
-    throw new AttuneError('raster-too-large', `${file} is ${width}×${height} pixels × ${bands} bands, more than Attune decodes at once (${MAX_SAMPLES / 2 ** 20} M samples).`,
+    throw new AttuneError('raster-too-large', `${file} is ${width}×${height} pixels × ${bands} band${bands === 1 ? '' : 's'}, more than Attune decodes at once (${MAX_SAMPLES / 2 ** 20} M samples).`,
       'Cut it into tiles of the size the model sees (e.g. 64×64 to 512×512 pixels, gdal_retile.py), one tile per labelled image.', { file, width, height, bands });
   let rasters: ArrayLike<number>[];
   try {
