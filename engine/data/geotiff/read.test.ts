@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeArrayBuffer } from 'geotiff';
 import { isAttuneError } from '../../errors';
@@ -84,6 +84,12 @@ test('EuroSAT-MS header and pixels equal GDAL: size, 13 uint16 bands, CRS, sampl
       assert.ok(Math.abs(Math.sqrt(ss / plane) - s.std) <= 6e-4, `${ref.file} band ${b + 1} std`);
     }
   }
+  // headers of every shared tile: no file descriptor stays open (a scan reads thousands)
+  const fds = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
+  const before = fds();
+  const all = readdirSync(EUROSAT).flatMap((c) => readdirSync(join(EUROSAT, c)).map((f) => join(EUROSAT, c, f)));
+  for (const f of all) assert.equal((await readRasterHeader(f, { expectBands: 13 })).bands, 13);
+  assert.ok(fds() <= before + 2, `${fds() - before} descriptors left open`);
   // the shared tiles come from several UTM zones
   assert.ok(new Set(REF.files.map((f) => f.crs)).size >= 2);
 });
@@ -138,25 +144,37 @@ test('a truncated real tile is refused with tiff-truncated (header and raster); 
   const stub = join(dir, 'stub.tif');
   writeFileSync(stub, bytes.subarray(0, 12));
   await assert.rejects(readRaster(stub), rejectsWith('tiff-truncated', /truncated/));
+  await assert.rejects(readRasterHeader(stub), rejectsWith('tiff-truncated', /truncated/));
+  // the first tag directory (at byte 8) cut off after its entry count
+  const dirCut = join(dir, 'dircut.tif');
+  writeFileSync(dirCut, bytes.subarray(0, 40));
+  await assert.rejects(readRasterHeader(dirCut), rejectsWith('tiff-truncated', /truncated/));
+  const noDir = join(dir, 'nodir.tif');
+  writeFileSync(noDir, bytes.subarray(0, 8));
+  await assert.rejects(readRasterHeader(noDir), rejectsWith('tiff-truncated', /has 8 bytes but its tag directory runs to byte 10/));
   const png = join(dir, 'not.tif');
   writeFileSync(png, Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]));
   await assert.rejects(readRaster(png), rejectsWith('tiff-unreadable', /TIFF signature/));
+  await assert.rejects(readRasterHeader(png), rejectsWith('tiff-unreadable', /TIFF signature/));
+  await assert.rejects(readRasterHeader(join(dir, 'missing.tif')), (e: unknown) => isAttuneError(e) && e.code === 'file-unreadable');
 });
 
-/** Rewrites the Compression tag (259) of a little-endian classic TIFF's first IFD in place. */
-function setCompression(bytes: Buffer, code: number): Buffer {
+/** Rewrites a one-value SHORT or LONG tag of a classic TIFF's first IFD in place (either byte order). */
+function setTag(bytes: Buffer, tag: number, value: number): Buffer {
   const out = Buffer.from(bytes);
-  const ifd = out.readUInt32LE(4);
-  const n = out.readUInt16LE(ifd);
-  for (let i = 0; i < n; i++) {
+  const le = out[0] === 0x49;
+  const u16 = (o: number) => (le ? out.readUInt16LE(o) : out.readUInt16BE(o));
+  const ifd = le ? out.readUInt32LE(4) : out.readUInt32BE(4);
+  for (let i = 0; i < u16(ifd); i++) {
     const e = ifd + 2 + i * 12;
-    if (out.readUInt16LE(e) === 259) {
-      out.writeUInt16LE(code, e + 8);
-      return out;
-    }
+    if (u16(e) !== tag) continue;
+    if (u16(e + 2) === 3) le ? out.writeUInt16LE(value, e + 8) : out.writeUInt16BE(value, e + 8);
+    else le ? out.writeUInt32LE(value, e + 8) : out.writeUInt32BE(value, e + 8);
+    return out;
   }
-  throw new Error('no Compression tag');
+  throw new Error(`no tag ${tag}`);
 }
+const setCompression = (bytes: Buffer, code: number) => setTag(bytes, 259, code);
 
 test('an unsupported compression is named (LZMA, JPEG 2000, webp): tiff-compression', async () => {
   const dir = tempDir();
@@ -206,4 +224,14 @@ test('GDAL-written variants read like the original: deflate/LZW/packbits, tiled,
   const named = await readRasterHeader(join(dir, 'named.tif'));
   assert.deepEqual(named.bandNames, ['B04', 'B03']);
   assert.equal(named.nodata, 0);
+});
+
+test('a raster too large to decode at once is refused before decoding (raster-too-large)', async () => {
+  const dir = tempDir();
+  const small = Buffer.from(writeArrayBuffer(new Uint16Array(4 * 4), { width: 4, height: 4 }));
+  // 20 000 × 20 000 declared, 32 bytes of data: the header reads, the raster would need 1.6 GB
+  const huge = join(dir, 'huge.tif');
+  writeFileSync(huge, setTag(setTag(setTag(small, 256, 20000), 257, 20000), 278, 20000));
+  assert.deepEqual([(await readRasterHeader(huge)).width, (await readRasterHeader(huge)).height], [20000, 20000]);
+  await assert.rejects(readRaster(huge), rejectsWith('raster-too-large', /20000×20000 pixels × 1 band, more than Attune decodes at once/));
 });

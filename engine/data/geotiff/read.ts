@@ -4,7 +4,7 @@
  * the compressions the package decodes in Node. Errors name the file and what to do (AttuneError).
  */
 import { open as openFile, readFile, stat } from 'node:fs/promises';
-import { fromArrayBuffer, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
+import { fromArrayBuffer, fromFile, type GeoTIFF, type GeoTIFFImage } from 'geotiff';
 import { AttuneError } from '../../errors';
 
 /** Classic TIFF (II*\0, MM\0*) and BigTIFF (II+\0, MM\0+). */
@@ -56,6 +56,9 @@ const COMPRESSION_NAMES: Record<number, string> = {
 const DECODABLE = new Set([1, 5, 7, 8, 32773, 32946, 34887, 50000]);
 const SUPPORTED_LIST = 'none, deflate, lzw, packbits, jpeg, zstd, lerc';
 
+/** 2^28 float32 samples = 1 GiB: beyond that a single image is a scene to tile, not a training image. */
+const MAX_SAMPLES = 2 ** 28;
+
 const SAMPLE_FORMATS: Record<number, SampleFormat> = { 1: 'uint', 2: 'int', 3: 'float' };
 
 function unreadable(file: string, why: string, details: Record<string, unknown> = {}): AttuneError {
@@ -64,8 +67,10 @@ function unreadable(file: string, why: string, details: Record<string, unknown> 
     { file, ...details });
 }
 
-function truncated(file: string, size: number, needed: number): AttuneError {
-  return new AttuneError('tiff-truncated', `${file} is truncated: it has ${size} bytes but its pixel data runs to byte ${needed}.`,
+/** `needed`: the byte the file must reach; `what` runs to it (pixel data, or the first directory of tags). */
+function truncated(file: string, size: number, needed?: number, what: 'pixel data' | 'tag directory' = 'pixel data'): AttuneError {
+  const where = needed === undefined ? 'its tags point past the end' : what === 'pixel data' ? `its pixel data runs to byte ${needed}` : `its tag directory runs to byte ${needed}`;
+  return new AttuneError('tiff-truncated', `${file} is truncated: it has ${size} bytes but ${where}.`,
     'The file was cut short (an interrupted copy or download). Copy it again from the source, or remove it from the dataset.',
     { file, size, needed });
 }
@@ -78,26 +83,49 @@ interface Opened {
 
 /** First IFD offset from the file header, to tell a cut-off file from a corrupt one. */
 function firstIfdOffset(bytes: Buffer): number | undefined {
-  if (bytes.length < 16 || !looksLikeTiff(bytes)) return undefined;
+  if (bytes.length < 8 || !looksLikeTiff(bytes)) return undefined;
   const le = bytes[0] === 0x49;
   const big = (le ? bytes.readUInt16LE(2) : bytes.readUInt16BE(2)) === 43;
-  if (big) return Number(le ? bytes.readBigUInt64LE(8) : bytes.readBigUInt64BE(8));
+  if (big) return bytes.length < 16 ? undefined : Number(le ? bytes.readBigUInt64LE(8) : bytes.readBigUInt64BE(8));
   return le ? bytes.readUInt32LE(4) : bytes.readUInt32BE(4);
 }
 
 async function open(file: string, bytes: Buffer): Promise<Opened> {
   if (!looksLikeTiff(bytes)) throw unreadable(file, 'it does not start with a TIFF signature (II*\\0 or MM\\0*)');
+  await checkFirstDirectory(file, bytes, bytes.length, async (o, n) => bytes.subarray(o, o + n));
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   try {
     const tiff = await fromArrayBuffer(ab);
     const image = await tiff.getImage(0);
     return { tiff, image, size: bytes.length };
   } catch (e) {
-    const ifd = firstIfdOffset(bytes);
-    if (ifd !== undefined && ifd >= bytes.length) throw truncated(file, bytes.length, ifd);
-    if (e instanceof RangeError) throw truncated(file, bytes.length, Number.NaN);
-    throw unreadable(file, (e as Error).message);
+    throw parseFailure(file, bytes, bytes.length, e);
   }
+}
+
+/**
+ * The first tag directory must lie inside the file: geotiff parses a cut-off directory without complaint and
+ * reports missing tags instead. `at(offset, length)` reads bytes of the file.
+ */
+async function checkFirstDirectory(file: string, head: Buffer, size: number, at: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
+  const ifd = firstIfdOffset(head);
+  if (ifd === undefined) return;
+  const le = head[0] === 0x49;
+  const big = (le ? head.readUInt16LE(2) : head.readUInt16BE(2)) === 43;
+  const countBytes = big ? 8 : 2;
+  if (ifd + countBytes > size) throw truncated(file, size, ifd + countBytes, 'tag directory');
+  const c = await at(ifd, countBytes);
+  const n = big ? Number(le ? c.readBigUInt64LE(0) : c.readBigUInt64BE(0)) : le ? c.readUInt16LE(0) : c.readUInt16BE(0);
+  const end = ifd + countBytes + n * (big ? 20 : 12) + (big ? 8 : 4);
+  if (end > size) throw truncated(file, size, end, 'tag directory');
+}
+
+/** A parse error: truncated when the file ends before its first IFD or a read ran past the end, else unreadable. */
+function parseFailure(file: string, head: Buffer, size: number, e: unknown): AttuneError {
+  const ifd = firstIfdOffset(head);
+  if (ifd !== undefined && ifd >= size) return truncated(file, size, ifd, 'tag directory');
+  if (e instanceof RangeError || /out of bounds|beyond|EOF|offset/i.test((e as Error).message ?? '')) return truncated(file, size);
+  return unreadable(file, (e as Error).message);
 }
 
 /** Largest offset + byte count over the strips or tiles: the file must reach it. */
@@ -170,14 +198,14 @@ async function headerOf(file: string, o: Opened): Promise<RasterHeader> {
   };
 }
 
-async function readBytes(file: string, limit?: number): Promise<Buffer> {
+async function readBytes(file: string, limit?: number, offset = 0): Promise<Buffer> {
   try {
     if (limit === undefined) return await readFile(file);
     const h = await openFile(file, 'r');
     try {
       const size = (await h.stat()).size;
-      const buf = Buffer.alloc(Math.min(size, limit));
-      await h.read(buf, 0, buf.length, 0);
+      const buf = Buffer.alloc(Math.max(0, Math.min(size - offset, limit)));
+      await h.read(buf, 0, buf.length, offset);
       return buf;
     } finally {
       await h.close();
@@ -200,26 +228,31 @@ export function checkBandCount(file: string, header: RasterHeader, expected: num
       { file, bands: header.bands, expected });
 }
 
-/**
- * Header and checks without decoding pixels. Small files are read whole; larger ones parse the IFD from the first
- * bytes and read the rest only when the tags point further in (the truncation check needs only the file size).
- */
+/** Header and checks without decoding pixels: geotiff's file source reads only the bytes the tags need. */
 export async function readRasterHeader(file: string, opts: ReadOptions = {}): Promise<RasterHeader> {
   const size = await stat(file).then((s) => s.size, () => -1);
   if (size < 0) throw new AttuneError('file-unreadable', `Cannot read ${file}: it does not exist or is not accessible.`, 'Check the path.', { file });
-  // the IFD of GDAL's and most writers' files sits at the start; a whole read is the fallback when it does not
-  const bytes = await readBytes(file, size <= 1 << 20 ? undefined : 1 << 16);
-  let o: Opened;
+  const head = await readBytes(file, 16);
+  if (!looksLikeTiff(head)) throw unreadable(file, 'it does not start with a TIFF signature (II*\\0 or MM\\0*)');
+  await checkFirstDirectory(file, head, size, (o, n) => readBytes(file, n, o));
+  let tiff: GeoTIFF | undefined;
   try {
-    o = await open(file, bytes);
-    o.size = size;
-  } catch (e) {
-    if (bytes.length === size) throw e;
-    o = await open(file, await readBytes(file));
+    let o: Opened;
+    try {
+      tiff = await fromFile(file);
+      o = { tiff, image: await tiff.getImage(0), size };
+    } catch (e) {
+      throw parseFailure(file, head, size, e);
+    }
+    const h = await headerOf(file, o).catch((e: unknown) => {
+      throw e instanceof AttuneError ? e : parseFailure(file, head, size, e);
+    });
+    if (opts.expectBands !== undefined) checkBandCount(file, h, opts.expectBands);
+    return h;
+  } finally {
+    // the file source holds an open descriptor: a scan reads thousands of headers
+    await tiff?.close();
   }
-  const h = await headerOf(file, o);
-  if (opts.expectBands !== undefined) checkBandCount(file, h, opts.expectBands);
-  return h;
 }
 
 /** Raw samples → planar float32, nodata → NaN; 'all-nodata' when no pixel of any band holds data. */
@@ -230,11 +263,14 @@ export async function readRaster(file: string, opts: ReadOptions = {}): Promise<
   if (opts.expectBands !== undefined) checkBandCount(file, header, opts.expectBands);
   const { width, height, bands } = header;
   const plane = width * height;
+  if (plane * bands > MAX_SAMPLES)
+    throw new AttuneError('raster-too-large', `${file} is ${width}×${height} pixels × ${bands} band${bands === 1 ? '' : 's'}, more than Attune decodes at once (${MAX_SAMPLES / 2 ** 20} M samples).`,
+      'Cut it into tiles of the size the model sees (e.g. 64×64 to 512×512 pixels, gdal_retile.py), one tile per labelled image.', { file, width, height, bands });
   let rasters: ArrayLike<number>[];
   try {
     rasters = (await o.image.readRasters({ interleave: false })) as unknown as ArrayLike<number>[];
   } catch (e) {
-    if (e instanceof RangeError) throw truncated(file, bytes.length, Number.NaN);
+    if (e instanceof RangeError) throw truncated(file, bytes.length);
     throw unreadable(file, `its pixels do not decode (${(e as Error).message})`);
   }
   const data = new Float32Array(bands * plane);
