@@ -31,7 +31,6 @@ export interface ScanOptions {
   cacheDir?: string;
   /** false: always rescan */
   cache?: boolean;
-  onProgress?: (done: number, total: number, phase: 'probe' | 'hash') => void;
   onEvent?: EventSink;
   /** files probed in parallel; default 16 (sharp reads headers on libuv threads) */
   concurrency?: number;
@@ -317,7 +316,6 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     const r = await probeOne(l.file);
     done++;
     if (done % tick === 0 || done === total) {
-      opts.onProgress?.(done, total, 'probe');
       emit({ type: 'progress', phase: 'scan', done, total });
     }
     return r;
@@ -358,7 +356,7 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   await mapPool(toHash, 8, async (it) => {
     it.hash = await hashFile(abs.get(it.file)!);
     hashed++;
-    opts.onProgress?.(hashed, toHash.length, 'hash');
+    emit({ type: 'progress', phase: 'scan:duplicates', done: hashed, total: toHash.length });
   });
   const byHash = new Map<string, ScanItem[]>();
   for (const it of toHash) {

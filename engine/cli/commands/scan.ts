@@ -100,7 +100,7 @@ export const scanCommand = {
         columns,
         cache: !args.noCache,
         cacheDir: args.cacheDir,
-        onProgress: showProgress ? (done, total, phase) => process.stderr.write(`\r  ${phase === 'hash' ? 'checking duplicates' : 'reading headers'} ${done}/${total}   `) : undefined,
+        onEvent: showProgress ? (e) => { if (e.type === 'progress') process.stderr.write(`\r  ${e.phase === 'scan:duplicates' ? 'checking duplicates' : 'reading headers'} ${e.done}/${e.total}   `); } : undefined,
       });
       if (showProgress) process.stderr.write('\r\x1b[K');
       process.stdout.write(args.json ? `${JSON.stringify(reportToJson(report))}\n` : `${formatReport(report)}\n`);
