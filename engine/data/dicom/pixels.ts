@@ -1,0 +1,124 @@
+/** Stored sample values of one frame, whatever the transfer syntax: the integers the modality wrote. */
+import type { Element } from './dataset.js';
+import * as codecs from './codecs.js';
+import type { DicomHeader } from './header.js';
+import { decodeRle } from './rle.js';
+import type { PixelEncoding } from './syntax.js';
+
+export interface Samples {
+  /** interleaved per pixel; signed values already sign-extended */
+  values: Float64Array;
+  /** samples per pixel as stored (2 for native 4:2:2 pixel pairs is still counted 3: see colour.ts) */
+  components: number;
+  /** true when the codec already turned YBR into RGB (JPEG via libjpeg, JPEG 2000 with a colour transform) */
+  rgbFromCodec: boolean;
+}
+
+/** Reads unsigned little- or big-endian integers of `bytes` bytes each. */
+function readUnsigned(data: Uint8Array, bytes: number, bigEndian: boolean, swap8InWords: boolean): Float64Array {
+  const n = Math.floor(data.length / bytes);
+  const out = new Float64Array(n);
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes === 1) {
+    // 8-bit data in an OW element of a big-endian file is byte-swapped within each 16-bit word.
+    if (swap8InWords) for (let i = 0; i < n; i++) out[i] = data[i ^ 1] ?? 0;
+    else for (let i = 0; i < n; i++) out[i] = data[i]!;
+  } else if (bytes === 2) {
+    for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, !bigEndian);
+  } else if (bytes === 4) {
+    for (let i = 0; i < n; i++) out[i] = view.getUint32(4 * i, !bigEndian);
+  } else {
+    throw new Error(`${bytes * 8}-bit samples are not supported`);
+  }
+  return out;
+}
+
+/** Keeps the low `bits` bits (high bits may carry overlays) and sign-extends them when the pixels are signed. */
+export function storedValues(values: Float64Array, bits: number, signed: boolean): void {
+  const range = 2 ** bits;
+  const half = range / 2;
+  for (let i = 0; i < values.length; i++) {
+    let v = values[i]! % range;
+    if (signed && v >= half) v -= range;
+    values[i] = v;
+  }
+}
+
+function planarToInterleaved(values: Float64Array, components: number): Float64Array {
+  const pixels = values.length / components;
+  const out = new Float64Array(values.length);
+  for (let c = 0; c < components; c++) for (let p = 0; p < pixels; p++) out[p * components + c] = values[c * pixels + p]!;
+  return out;
+}
+
+const isYbr422 = (h: DicomHeader): boolean => h.photometric === 'YBR_FULL_422' || h.photometric === 'YBR_PARTIAL_422';
+
+export function nativeSamples(data: Uint8Array, h: DicomHeader, bigEndian: boolean, el: Element): Samples {
+  const bytes = h.bitsAllocated / 8;
+  let values = readUnsigned(data, bytes, bigEndian, bigEndian && bytes === 1 && el.vr === 'OW');
+  storedValues(values, h.bitsStored, h.pixelRepresentation === 1);
+  if (h.samplesPerPixel > 1 && h.planarConfiguration === 1 && !isYbr422(h)) {
+    values = planarToInterleaved(values, h.samplesPerPixel);
+  }
+  return { values, components: h.samplesPerPixel, rgbFromCodec: false };
+}
+
+function fromCodec(f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean, codecSigned: boolean): Samples {
+  const bytes = f.bitsPerSample > 8 ? 2 : 1;
+  const values = readUnsigned(f.bytes, bytes, false, false);
+  if (codecSigned && f.signed) {
+    // The codec gives two's complement at its own width.
+    const range = 2 ** (8 * bytes);
+    for (let i = 0; i < values.length; i++) if (values[i]! >= range / 2) values[i]! -= range;
+  } else if (codecSigned) {
+    // Unsigned codestream in a signed image (a common encoder quirk): reinterpret at BitsStored, never mask, so a
+    // lossy overshoot above the stored range is kept rather than wrapped.
+    if (h.pixelRepresentation === 1) {
+      const range = 2 ** h.bitsStored;
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i]!;
+        if (v >= range / 2 && v < range) values[i] = v - range;
+      }
+    }
+  } else {
+    storedValues(values, Math.min(h.bitsStored, 8 * bytes), h.pixelRepresentation === 1);
+  }
+  return { values, components: f.components, rgbFromCodec };
+}
+
+/** Decodes one frame's bytes (native slice or compressed stream) to stored values. */
+export async function frameSamples(
+  encoding: PixelEncoding, data: Uint8Array, h: DicomHeader, el: Element,
+): Promise<Samples> {
+  const pixels = h.rows * h.columns;
+  switch (encoding) {
+    case 'native':
+    case 'deflate':
+      return nativeSamples(data, h, false, el);
+    case 'native-big':
+      return nativeSamples(data, h, true, el);
+    case 'rle': {
+      const values = decodeRle(data, pixels, h.samplesPerPixel, h.bitsAllocated / 8);
+      storedValues(values, h.bitsStored, h.pixelRepresentation === 1);
+      return { values, components: h.samplesPerPixel, rgbFromCodec: false };
+    }
+    case 'jpeg-lossless': {
+      const raw = codecs.decodeJpegLossless(data, h.bitsAllocated <= 8 ? 1 : 2);
+      const values = readUnsigned(raw, h.bitsAllocated <= 8 ? 1 : 2, false, false);
+      storedValues(values, h.bitsStored, h.pixelRepresentation === 1);
+      return { values, components: h.samplesPerPixel, rgbFromCodec: false };
+    }
+    case 'jpeg-ls':
+      return fromCodec(await codecs.decodeJpegLs(data), h, false, false);
+    case 'jpeg-baseline':
+      return fromCodec(await codecs.decodeJpegBaseline8(data), h, true, false);
+    case 'jpeg-extended':
+      return fromCodec(await codecs.decodeJpegExtended(data), h, true, false);
+    case 'jpeg2000':
+      return fromCodec(await codecs.decodeJpeg2000(data), h, true, true);
+    case 'htj2k':
+      return fromCodec(await codecs.decodeHtj2k(data), h, true, true);
+    default:
+      throw new Error(`no decoder for ${encoding}`);
+  }
+}
