@@ -1,5 +1,5 @@
 /** Colour conversions to RGB: YBR (full and partial range, 4:2:2 subsampled) and palette colour lookup. */
-import type { DataSet } from './dataset.js';
+import type { DataSet } from './dataset';
 
 /** Expands 4:2:2 native data (Y1 Y2 Cb Cr per pixel pair) into interleaved Y Cb Cr per pixel. */
 export function upsample422(src: Float64Array, width: number, height: number): Float64Array {

@@ -1,7 +1,7 @@
 /** Parses a DICOM byte array with dicom-parser, turning its failures into AttuneErrors a person can act on. */
 import { createRequire } from 'node:module';
-import { AttuneError } from '../../errors.js';
-import { bareDatasetVr, hasPart10Prefix } from './sniff.js';
+import { AttuneError } from '../../errors';
+import { bareDatasetVr, hasPart10Prefix } from './sniff';
 
 // dicom-parser is a UMD bundle: require it (its ESM named exports are not statically detectable).
 const require = createRequire(import.meta.url);

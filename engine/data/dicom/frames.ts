@@ -1,6 +1,6 @@
 /** Finds the bytes of one frame in the pixel data element: native (a slice) or encapsulated (its fragments). */
-import { type DataSet, type Element, dicomParser } from './dataset.js';
-import type { DicomHeader } from './header.js';
+import { type DataSet, type Element, dicomParser } from './dataset';
+import type { DicomHeader } from './header';
 
 /** Bytes one native frame occupies (YBR_FULL_422 stores two samples per pixel). */
 export function nativeFrameLength(h: DicomHeader): number {

@@ -1,10 +1,10 @@
 /** The header fields Attune needs from a DICOM dataset, and whether the object is an image at all. */
 import { open } from 'node:fs/promises';
-import { AttuneError } from '../../errors.js';
+import { AttuneError } from '../../errors';
 import {
   type DataSet, PIXEL_DATA, ParseFailure, parseDataSet, transferSyntaxUid, truncatedError, unreadableError,
-} from './dataset.js';
-import { transferSyntax } from './syntax.js';
+} from './dataset';
+import { transferSyntax } from './syntax';
 
 export interface DicomHeader {
   kind: 'image' | 'skip';

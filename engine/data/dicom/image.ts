@@ -1,14 +1,14 @@
 /** Reads one frame of a DICOM image as float pixels: Modality LUT applied, padding as NaN, colour as RGB. */
 import { readFile } from 'node:fs/promises';
-import { AttuneError } from '../../errors.js';
-import { applyPalette, readPalette, upsample422, ybrToRgb } from './colour.js';
+import { AttuneError } from '../../errors';
+import { applyPalette, readPalette, upsample422, ybrToRgb } from './colour';
 import {
   type DataSet, PIXEL_DATA, ParseFailure, parseDataSet, truncatedError, unreadableError,
-} from './dataset.js';
-import { encapsulatedFrame, nativeFrame } from './frames.js';
-import { type DicomHeader, headerFromDataSet } from './header.js';
-import { type Samples, frameSamples } from './pixels.js';
-import { transferSyntax } from './syntax.js';
+} from './dataset';
+import { encapsulatedFrame, nativeFrame } from './frames';
+import { type DicomHeader, headerFromDataSet } from './header';
+import { type Samples, frameSamples } from './pixels';
+import { transferSyntax } from './syntax';
 
 export interface DicomImage {
   header: DicomHeader;

@@ -1,4 +1,4 @@
 /** DICOM reading: content sniffing, header (without pixels), and one frame as float pixels. */
-export { looksLikeDicom } from './sniff.js';
-export { type DicomHeader, readDicomHeader } from './header.js';
-export { type DicomImage, readDicomImage } from './image.js';
+export { looksLikeDicom } from './sniff';
+export { type DicomHeader, readDicomHeader } from './header';
+export { type DicomImage, readDicomImage } from './image';

@@ -1,9 +1,9 @@
 /** Stored sample values of one frame, whatever the transfer syntax: the integers the modality wrote. */
-import type { Element } from './dataset.js';
-import * as codecs from './codecs.js';
-import type { DicomHeader } from './header.js';
-import { decodeRle } from './rle.js';
-import type { PixelEncoding } from './syntax.js';
+import type { Element } from './dataset';
+import * as codecs from './codecs';
+import type { DicomHeader } from './header';
+import { decodeRle } from './rle';
+import type { PixelEncoding } from './syntax';
 
 export interface Samples {
   /** interleaved per pixel; signed values already sign-extended */
