@@ -27,7 +27,7 @@ export function partialDataSet(e: unknown): DataSet | undefined {
   return undefined;
 }
 
-const looksTruncated = (msg: string): boolean => /overread|past end|end of buffer|beyond|outside|truncat/i.test(msg);
+const looksTruncated = (msg: string): boolean => /overr(un|ead)|past end|end of buffer|beyond|outside|truncat/i.test(msg);
 
 export class ParseFailure extends Error {
   constructor(readonly truncated: boolean, readonly reason: string, readonly partial: DataSet | undefined) {

@@ -64,6 +64,10 @@ export function nativeSamples(data: Uint8Array, h: DicomHeader, bigEndian: boole
 }
 
 function fromCodec(f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean, codecSigned: boolean): Samples {
+  // A damaged codestream can "decode" to nonsense rather than fail: hold it to the header.
+  if (f.width !== h.columns || f.height !== h.rows || f.components < 1) {
+    throw new Error(`it decodes to ${f.width}×${f.height}×${f.components}, not ${h.columns}×${h.rows}`);
+  }
   const bytes = f.bitsPerSample > 8 ? 2 : 1;
   const values = readUnsigned(f.bytes, bytes, false, false);
   if (codecSigned && f.signed) {

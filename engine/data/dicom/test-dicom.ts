@@ -1,5 +1,6 @@
 /** Test helpers: paths to the shared DICOM sets and a minimal explicit-VR-LE writer for files the sets lack. */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { SHARED } from '../../testing/fixtures';
 import { dicomParser } from './dataset';
@@ -84,4 +85,42 @@ export function imageElements(o: {
     element(0x0028, 0x0103, 'US', us(o.signed ? 1 : 0)),
   );
   return Buffer.concat(els);
+}
+
+interface FrameInfo {
+  width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean;
+  isUsingColorTransform: boolean;
+}
+export interface WasmEncoder {
+  getDecodedBuffer(info: FrameInfo): Uint8Array;
+  getEncodedBuffer(): Uint8Array;
+  encode(): void;
+  setNearLossless?(near: number): void;
+  setQuality?(lossless: boolean, quantizationStep: number): void;
+  delete?(): void;
+}
+
+/** The full (encoder + decoder) WASM build of a Cornerstone codec, to make files of syntaxes the zoo lacks. */
+export async function encoderModule(pkg: string): Promise<Record<string, new () => WasmEncoder>> {
+  const require = createRequire(import.meta.url);
+  const factory = require(`${pkg}/wasmjs`) as (o: object) => Promise<Record<string, new () => WasmEncoder>>;
+  return factory({ wasmBinary: readFileSync(require.resolve(`${pkg}/wasm`)), print: () => {}, printErr: () => {} });
+}
+
+/** Encodes one 16-bit grey frame with `className` from `pkg`; `configure` sets lossless/near-lossless options. */
+export async function encodeFrame(
+  pkg: string, className: string, pixels: Uint16Array, width: number, height: number, bits: number,
+  configure: (e: WasmEncoder) => void = () => {},
+): Promise<Uint8Array> {
+  const mod = await encoderModule(pkg);
+  const enc = new mod[className]!();
+  enc.getDecodedBuffer({
+    width, height, bitsPerSample: bits, componentCount: 1, isSigned: false, isUsingColorTransform: false,
+  })
+    .set(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
+  configure(enc);
+  enc.encode();
+  const out = Uint8Array.from(enc.getEncodedBuffer());
+  enc.delete?.();
+  return out;
 }
