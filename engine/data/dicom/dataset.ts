@@ -27,7 +27,8 @@ export function partialDataSet(e: unknown): DataSet | undefined {
   return undefined;
 }
 
-const looksTruncated = (msg: string): boolean => /overr(un|ead)|past end|end of buffer|beyond|outside|truncat/i.test(msg);
+const looksTruncated = (msg: string): boolean =>
+  /overr(un|ead)|past end|end of buffer|beyond|outside|truncat/i.test(msg);
 
 export class ParseFailure extends Error {
   constructor(readonly truncated: boolean, readonly reason: string, readonly partial: DataSet | undefined) {

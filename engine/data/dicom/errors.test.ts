@@ -19,7 +19,7 @@ async function put(name: string, data: Uint8Array): Promise<string> {
   return f;
 }
 
-/** Asserts `p` rejects with an AttuneError of `code` whose message holds `words` and no patient identifier. */
+/** Asserts `p` rejects with AttuneError `code`, its message holding `words` and no patient identifier. */
 async function rejectsWith(p: Promise<unknown>, code: string, words: RegExp, patientId?: string): Promise<void> {
   await assert.rejects(p, (e: unknown) => {
     assert.ok(isAttuneError(e), `AttuneError expected, got ${String(e)}`);
@@ -31,7 +31,7 @@ async function rejectsWith(p: Promise<unknown>, code: string, words: RegExp, pat
   });
 }
 
-test('a file cut inside its pixel data: header still reads (it stops before pixels), image says truncated', async () => {
+test('a file cut inside its pixel data: header reads (it stops before pixels), image is truncated', async () => {
   const src = zoo('CT/CT_small.dcm');
   const bytes = readFileSync(src);
   const f = await put('cut.dcm', bytes.subarray(0, Math.floor(bytes.length * 0.8)));

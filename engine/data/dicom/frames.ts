@@ -19,7 +19,9 @@ export function nativeFrame(ds: DataSet, el: Element, h: DicomHeader, frame: num
 }
 
 /** The compressed stream of one frame, following PS3.5 A.4: offset table, one fragment per frame, or JPEG markers. */
-export function encapsulatedFrame(ds: DataSet, el: Element, h: DicomHeader, frame: number, isJpeg: boolean): Uint8Array {
+export function encapsulatedFrame(
+  ds: DataSet, el: Element, h: DicomHeader, frame: number, isJpeg: boolean,
+): Uint8Array {
   const fragments = el.fragments ?? [];
   if (fragments.length === 0) throw new Error('pixel data holds no fragments');
   if (h.frames === 1) return dicomParser.readEncapsulatedPixelDataFromFragments(ds, el, 0, fragments.length);

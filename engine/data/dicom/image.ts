@@ -124,8 +124,10 @@ export async function readDicomImage(file: string, opts: { frame?: number } = {}
     samples = await frameSamples(syntax.encoding, data, header, el);
   }
   const components = header.photometric === 'PALETTE COLOR' ? 1 : samples.components;
-  if (samples.values.length !== width * height * (isSubsampled(header, samples) ? 2 / 3 : 1) * components) {
-    throw unreadableError(file, `frame ${frameIndex} decodes to ${samples.values.length} samples, not ${width}×${height}×${components}`);
+  // Native 4:2:2 data holds two samples per pixel (Y Y Cb Cr per pair); everything else `components`.
+  const expected = width * height * (isSubsampled(header, samples) ? 2 : components);
+  if (samples.values.length !== expected) {
+    throw unreadableError(file, `frame ${frameIndex} holds ${samples.values.length} samples, not ${expected}`);
   }
   const base = { header, width, height, frameIndex, invert: false };
   if (header.photometric === 'PALETTE COLOR') {
@@ -137,7 +139,8 @@ export async function readDicomImage(file: string, opts: { frame?: number } = {}
     return { ...base, channels: 3, data: toRgb(samples, header, width, height), colourMax: 2 ** header.bitsStored - 1 };
   }
   if (components !== 1) throw unreadableError(file, `${components} samples per pixel is not an image Attune reads`);
-  return { ...base, channels: 1, data: modalityLut(samples.values, header), invert: header.photometric === 'MONOCHROME1' };
+  const invert = header.photometric === 'MONOCHROME1';
+  return { ...base, channels: 1, data: modalityLut(samples.values, header), invert };
 }
 
 function isSubsampled(h: DicomHeader, s: Samples): boolean {

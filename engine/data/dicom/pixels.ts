@@ -47,7 +47,9 @@ export function storedValues(values: Float64Array, bits: number, signed: boolean
 function planarToInterleaved(values: Float64Array, components: number): Float64Array {
   const pixels = values.length / components;
   const out = new Float64Array(values.length);
-  for (let c = 0; c < components; c++) for (let p = 0; p < pixels; p++) out[p * components + c] = values[c * pixels + p]!;
+  for (let c = 0; c < components; c++) {
+    for (let p = 0; p < pixels; p++) out[p * components + c] = values[c * pixels + p]!;
+  }
   return out;
 }
 

@@ -1,4 +1,4 @@
-/** readDicomHeader / readDicomImage on real files: header fields, Modality LUT by hand, colour, frames, lossless twins. */
+/** readDicomHeader / readDicomImage on real files: header, Modality LUT by hand, colour, frames, lossless twins. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -4,7 +4,7 @@
  * segment per byte plane: for each sample, its most significant byte first.
  */
 
-/** Returns the frame as interleaved samples, each `bytesPerSample` bytes big-endian-assembled into a number. */
+/** The frame as interleaved samples, each assembled from its `bytesPerSample` byte planes (MSB first). */
 export function decodeRle(data: Uint8Array, pixels: number, samples: number, bytesPerSample: number): Float64Array {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   if (data.length < 64) throw new Error('RLE frame shorter than its header');
@@ -17,7 +17,9 @@ export function decodeRle(data: Uint8Array, pixels: number, samples: number, byt
   for (let s = 0; s < segments; s++) {
     const start = view.getUint32(4 + 4 * s, true);
     const end = s + 1 < segments ? view.getUint32(8 + 4 * s, true) : data.length;
-    if (start < 64 || start > data.length || end > data.length || end < start) throw new Error('RLE segment offset out of range');
+    if (start < 64 || start > data.length || end > data.length || end < start) {
+      throw new Error('RLE segment offset out of range');
+    }
     unpackBits(data, start, end, plane);
     const sample = Math.floor(s / bytesPerSample);
     const shift = 8 * (bytesPerSample - 1 - (s % bytesPerSample));
@@ -27,7 +29,7 @@ export function decodeRle(data: Uint8Array, pixels: number, samples: number, byt
   return out;
 }
 
-/** PackBits: n ≥ 0 copies the next n+1 bytes; −127 ≤ n ≤ −1 repeats the next byte 1−n times; −128 is a no-op. */
+/** PackBits: n < 128 copies the next n+1 bytes; n > 128 repeats the next byte 257−n times; 128 is a no-op. */
 function unpackBits(src: Uint8Array, start: number, end: number, dst: Uint8Array): void {
   let i = start;
   let o = 0;

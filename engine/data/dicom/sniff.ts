@@ -7,7 +7,7 @@ export function hasPart10Prefix(head: Uint8Array): boolean {
   return head.length >= 132 && head[128] === 0x44 && head[129] === 0x49 && head[130] === 0x43 && head[131] === 0x4d;
 }
 
-/** 'explicit' or 'implicit' VR for a bare little-endian dataset at offset 0, or undefined when it does not look like one. */
+/** 'explicit' or 'implicit' VR for a bare little-endian dataset at offset 0; undefined when it is not one. */
 export function bareDatasetVr(head: Uint8Array): 'explicit' | 'implicit' | undefined {
   if (head.length < 16) return undefined;
   const view = new DataView(head.buffer, head.byteOffset, head.byteLength);

@@ -47,7 +47,9 @@ const SYNTAXES: Record<string, Syntax> = {
   '1.2.840.10008.1.2.4.110': { name: 'JPEG XL (lossless)', encoding: 'unsupported', lossy: false },
   '1.2.840.10008.1.2.4.111': { name: 'JPEG XL (JPEG recompression)', encoding: 'unsupported', lossy: true },
   '1.2.840.10008.1.2.4.112': { name: 'JPEG XL', encoding: 'unsupported', lossy: true },
-  '1.2.840.10008.1.2.4.92': { name: 'JPEG 2000 part 2 multi-component (lossless)', encoding: 'unsupported', lossy: false },
+  '1.2.840.10008.1.2.4.92': {
+    name: 'JPEG 2000 part 2 multi-component (lossless)', encoding: 'unsupported', lossy: false,
+  },
   '1.2.840.10008.1.2.4.93': { name: 'JPEG 2000 part 2 multi-component', encoding: 'unsupported', lossy: true },
   '1.2.840.10008.1.2.4.94': { name: 'JPIP referenced', encoding: 'unsupported', lossy: false },
   '1.2.840.10008.1.2.4.95': { name: 'JPIP referenced (deflate)', encoding: 'unsupported', lossy: false },

@@ -34,7 +34,8 @@ export function part10(sopClass: string, ts: string, body: Buffer): Buffer {
   ]);
   const groupLength = Buffer.alloc(4);
   groupLength.writeUInt32LE(meta.length);
-  return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), element(0x0002, 0x0000, 'UL', groupLength), meta, body]);
+  const preamble = Buffer.concat([Buffer.alloc(128), Buffer.from('DICM')]);
+  return Buffer.concat([preamble, element(0x0002, 0x0000, 'UL', groupLength), meta, body]);
 }
 
 /** A copy of a Part 10 file with a new transfer syntax UID, its dataset optionally transformed (e.g. deflated). */
