@@ -28,7 +28,7 @@ export function partialDataSet(e: unknown): DataSet | undefined {
 }
 
 const looksTruncated = (msg: string): boolean =>
-  /overr(un|ead)|past end|end of buffer|beyond|outside|truncat/i.test(msg);
+  /overr(un|ead)|past end|end of buffer|unexpected end|beyond|outside|truncat/i.test(msg);
 
 export class ParseFailure extends Error {
   constructor(readonly truncated: boolean, readonly reason: string, readonly partial: DataSet | undefined) {

@@ -1,10 +1,11 @@
 /** readDicomHeader / readDicomImage on real files: header, Modality LUT by hand, colour, frames, lossless twins. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDicomHeader, readDicomImage } from './index';
-import { DATASETS, floatBytes, zoo } from './test-dicom';
+import { tempDir } from '../../testing/fixtures';
+import { DATASETS, element, floatBytes, imageElements, part10, zoo } from './test-dicom';
 
 const ct = (rel: string): string => join(DATASETS, 'ct-contrast-dicom', rel);
 
@@ -144,4 +145,56 @@ test('signed pixels and padding: CT padding value -2000 becomes NaN, the rest is
   for (const v of img.data) if (Number.isNaN(v)) nan++; else min = Math.min(min, v);
   assert.ok(nan > 1000, 'the area outside the scan field is padding');
   assert.equal(min, -1024); // air, once padding is gone
+});
+
+test('native YBR_FULL and YBR_FULL_422 (made from a real RGB ultrasound) convert back to its RGB', async () => {
+  const src = await readDicomImage(zoo('US/US1_UNCR.dcm'));
+  const { width: w, height: h } = src;
+  const rgb = src.data;
+  // Forward JFIF transform (the inverse of PS3.3 C.7.6.3.1.2), rounded to 8 bits as an encoder stores it.
+  const ybr = new Uint8Array(w * h * 3);
+  for (let i = 0; i < rgb.length; i += 3) {
+    const [r, g, b] = [rgb[i]!, rgb[i + 1]!, rgb[i + 2]!];
+    ybr[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+    ybr[i + 1] = Math.min(255, Math.round(-0.168736 * r - 0.331264 * g + 0.5 * b + 128));
+    ybr[i + 2] = Math.min(255, Math.round(0.5 * r - 0.418688 * g - 0.081312 * b + 128));
+  }
+  // 4:2:2: Y1 Y2 Cb Cr per horizontal pair, chroma averaged over the pair.
+  const sub = new Uint8Array(w * h * 2);
+  for (let p = 0, o = 0; p < w * h; p += 2, o += 4) {
+    sub[o] = ybr[3 * p]!;
+    sub[o + 1] = ybr[3 * p + 3]!;
+    sub[o + 2] = Math.round((ybr[3 * p + 1]! + ybr[3 * p + 4]!) / 2);
+    sub[o + 3] = Math.round((ybr[3 * p + 2]! + ybr[3 * p + 5]!) / 2);
+  }
+  const dir = tempDir('attune-dicom-ybr-');
+  try {
+    for (const [photometric, pixels] of [['YBR_FULL', ybr], ['YBR_FULL_422', sub]] as const) {
+      const body = Buffer.concat([
+        imageElements({ rows: h, columns: w, samples: 3, photometric, bits: 8 }),
+        element(0x7fe0, 0x0010, 'OB', pixels),
+      ]);
+      const f = join(dir, `${photometric}.dcm`);
+      writeFileSync(f, part10('1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.1.2.1', body));
+      const img = await readDicomImage(f);
+      assert.equal(img.channels, 3);
+      let maxErr = 0, sumErr = 0, greyExact = true;
+      for (let i = 0; i < rgb.length; i++) {
+        const err = Math.abs(img.data[i]! - rgb[i]!);
+        maxErr = Math.max(maxErr, err);
+        sumErr += err;
+      }
+      // A pair of grey pixels has neutral chroma (128) in both forms, so it must come back exactly.
+      const grey = (q: number): boolean => rgb[3 * q] === rgb[3 * q + 1] && rgb[3 * q] === rgb[3 * q + 2];
+      for (let p = 0; p < w * h; p += 2) {
+        if (!grey(p) || !grey(p + 1)) continue;
+        for (let k = 0; k < 6; k++) if (img.data[3 * p + k] !== rgb[3 * p + k]) greyExact = false;
+      }
+      assert.ok(greyExact, `${photometric}: grey pixels come back exactly`);
+      if (photometric === 'YBR_FULL') assert.ok(maxErr <= 2, `${photometric}: max error ${maxErr}`);
+      assert.ok(sumErr / rgb.length < 1, `${photometric}: mean error ${sumErr / rgb.length}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
