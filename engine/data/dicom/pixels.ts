@@ -23,6 +23,8 @@ function readUnsigned(data: Uint8Array, bytes: number, bigEndian: boolean, swap8
     // 8-bit data in an OW element of a big-endian file is byte-swapped within each 16-bit word.
     if (swap8InWords) for (let i = 0; i < n; i++) out[i] = data[i ^ 1] ?? 0;
     else for (let i = 0; i < n; i++) out[i] = data[i]!;
+  } else if (bytes === 2 && !bigEndian && data.byteOffset % 2 === 0) {
+    out.set(new Uint16Array(data.buffer, data.byteOffset, n)); // the common case, without per-sample calls
   } else if (bytes === 2) {
     for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, !bigEndian);
   } else if (bytes === 4) {
