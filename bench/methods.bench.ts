@@ -14,8 +14,8 @@ import { loadBackbone, withNewHead } from '../engine/backbone/load';
 import { parameterCount } from '../engine/methods/layers';
 import type { MethodOptions } from '../engine/methods/method';
 import { METHODS } from '../engine/methods/registry';
-import { loadCheckpoint } from '../engine/train/checkpoint';
-import { runFiles } from '../engine/train/run-spec';
+import { loadCheckpoint } from '../engine/run/checkpoint';
+import { runFiles } from '../engine/run/spec';
 import { trainRun } from '../engine/train/trainer';
 
 const argv = process.argv.slice(2);

@@ -22,7 +22,7 @@ import { deviceBatch, recommendMethod, type Recommendation } from './methods/rec
 import { predictFiles } from './predict/predict';
 import { platformInfo } from './runtime/session';
 import { planProviders, type ProviderRequest } from './runtime/providers';
-import { loadRunSpec, runFiles } from './train/run-spec';
+import { loadRunSpec, runFiles } from './run/spec';
 import { trainRun as trainEngineRun } from './train/trainer';
 
 export type { EngineEvent, Preprocessing };
@@ -55,7 +55,6 @@ export async function scanDataset(path: string, opts: { csvPath?: string; cacheD
     labels: opts.csvPath,
     cacheDir: opts.cacheDir,
     onEvent,
-    onProgress: (done, total, phase) => onEvent?.({ type: 'progress', phase: phase === 'hash' ? 'scan:duplicates' : 'scan', done, total }),
   });
   const examples = new Map<string, string[]>();
   for (const it of r.items) {

@@ -1,8 +1,24 @@
 /** Typed events every long engine job streams (CLI prints them, the app charts them). */
+
+/** Every phase a job announces or reports progress in; `features:<split>` is the linear probe's feature pass. */
+export type EnginePhase =
+  | 'prepare'
+  | 'resume'
+  | 'scan'
+  | 'scan:duplicates'
+  | 'compile'
+  | 'gps-select'
+  | `features:${'train' | 'val' | 'test'}`
+  | 'train'
+  | 'evaluate'
+  | 'export'
+  | 'verify'
+  | 'predict';
+
 export type EngineEvent =
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
-  | { type: 'phase'; phase: string; detail?: string }
-  | { type: 'progress'; phase: string; done: number; total: number; detail?: string }
+  | { type: 'phase'; phase: EnginePhase; detail?: string }
+  | { type: 'progress'; phase: EnginePhase; done: number; total: number; detail?: string }
   | { type: 'provider'; provider: string; requested: string; fallbackReason?: string }
   | {
       type: 'step';

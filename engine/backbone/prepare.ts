@@ -14,6 +14,8 @@ export const HEAD_WEIGHT = 'attune_head.weight';
 export const HEAD_BIAS = 'attune_head.bias';
 export const FEATURES = 'attune_features';
 export const LOGITS = 'attune_logits';
+/** The exported model's output: class probabilities. */
+export const OUTPUT_NAME = 'probabilities';
 
 export interface FeatureInfo {
   /** tensor in the original graph the features come from */
@@ -117,3 +119,11 @@ export function unusedAfterCut(original: Graph, prepared: Graph): string[] {
   return original.nodes.filter((n) => !kept.has(n.name)).map((n) => n.name);
 }
 
+/** Adds softmax and names the output; keeps the input's dynamic batch. */
+export function withProbabilities(merged: Model, numClasses: number): Model {
+  const m = cloneModel(merged);
+  m.graph.nodes.push({ name: 'attune_softmax', op: 'Softmax', domain: '', inputs: [LOGITS], outputs: [OUTPUT_NAME], attrs: { axis: int(-1) } });
+  m.graph.outputs = [{ name: OUTPUT_NAME, dtype: 'float32', shape: [m.graph.inputs[0].shape[0], numClasses] }];
+  pruneDead(m.graph);
+  return m;
+}

@@ -207,3 +207,16 @@ export function createBatchLoader(opts: BatchLoaderOptions): BatchLoader {
     },
   };
 }
+
+/** The trainer's view of a batch. */
+export type LoaderBatch = Pick<Batch, 'x' | 'x2' | 'labels' | 'count' | 'files'>;
+
+/** What the trainer asks of the data pipeline; the loader reports bad files itself through `onEvent`. */
+export type LoaderOptions = Pick<BatchLoaderOptions, 'items' | 'pre' | 'batchSize' | 'seed' | 'epoch' | 'shuffle' | 'views' | 'onEvent'> & {
+  augment: AugmentPreset;
+};
+
+export type BatchLoaderFactory = (o: LoaderOptions) => AsyncIterable<LoaderBatch>;
+
+/** Prefetching, cached loader; files that fail to decode are left out and reported once, as warnings. */
+export const defaultLoader: BatchLoaderFactory = (o) => createBatchLoader(o);

@@ -85,7 +85,13 @@ test('scan reports every kind of bad file, never writes to the folder, and loade
   const before = await hashTree(root);
   const events: string[] = [];
   const progress: number[] = [];
-  const r = await scanDataset(root, { cacheDir, onProgress: (d) => progress.push(d), onEvent: (e) => events.push(e.type) });
+  const r = await scanDataset(root, {
+    cacheDir,
+    onEvent: (e) => {
+      events.push(e.type);
+      if (e.type === 'progress' && e.phase === 'scan') progress.push(e.done);
+    },
+  });
   assert.equal(r.layout.kind, 'class-folders');
   const byFile = new Map(r.problems.map((p) => [p.file, p]));
   const kind = (f: string) => byFile.get(f)?.kind;

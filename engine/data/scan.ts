@@ -38,7 +38,6 @@ export interface ScanOptions {
   cacheDir?: string;
   /** false: always rescan */
   cache?: boolean;
-  onProgress?: (done: number, total: number, phase: 'probe' | 'hash') => void;
   onEvent?: EventSink;
   /** multi-frame DICOM: one sample per file from its middle frame (default), or every frame as a sample (grouped by file) */
   frames?: 'middle' | 'all';
@@ -441,7 +440,6 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     const r = await probeOne(l.file);
     done++;
     if (done % tick === 0 || done === total) {
-      opts.onProgress?.(done, total, 'probe');
       emit({ type: 'progress', phase: 'scan', done, total });
     }
     return r;
@@ -532,7 +530,7 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   await mapPool(toHash, 8, async (it) => {
     it.hash = await hashFile(abs.get(framelessPath(it.file))!);
     hashed++;
-    opts.onProgress?.(hashed, toHash.length, 'hash');
+    emit({ type: 'progress', phase: 'scan:duplicates', done: hashed, total: toHash.length });
   });
   const byHash = new Map<string, ScanItem[]>();
   for (const it of toHash) {

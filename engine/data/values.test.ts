@@ -183,7 +183,7 @@ test('DICOM MONOCHROME1 (CR): inverted after the VOI window, i.e. 1 − window(m
 });
 
 test('--window percentile on 16-bit CT: fitted once on the training split (HU after the offset), recorded in run.json', async () => {
-  const { openRun } = await import('../train/run-setup');
+  const { openRun } = await import('../run/setup');
   const { MODELS } = await import('../testing/fixtures');
   const { splitItems } = await import('./split');
   const data = tempDir('attune-png16-');

@@ -9,23 +9,22 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AttuneError } from '../errors';
 import type { EventSink } from '../events';
-import { LOGITS } from '../backbone/prepare';
+import { OUTPUT_NAME, withProbabilities } from '../backbone/prepare';
 import { loadSplit } from '../data/split';
 import type { EvaluationReport } from '../evaluate/metrics';
-import { cloneModel, int, pruneDead, type Model } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { saveModel } from '../onnx/io';
 import { compileEvalProgram } from '../programs/compile';
 import { createSession } from '../runtime/session';
-import { defaultLoader } from '../train/batches';
-import { loadCheckpoint } from '../train/checkpoint';
-import { loadRunSpec, runFiles, type RunSpec } from '../train/run-spec';
-import { buildRunContext, predictBatches } from '../train/trainer';
+import { defaultLoader } from '../data/loader';
+import { loadCheckpoint } from '../run/checkpoint';
+import { loadRunSpec, runFiles, type RunSpec } from '../run/spec';
+import { buildRunContext } from '../run/setup';
+import { predictBatches } from '../evaluate/predict-batches';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs';
 import { modelCard } from './model-card';
 import { describeValues, inputChannels } from '../preprocessing';
 
-export const OUTPUT_NAME = 'probabilities';
 /** protobuf caps a single file at 2 GiB; larger models go to an external data file */
 const EXTERNAL_DATA_BYTES = 1.5 * 1024 ** 3;
 
@@ -54,15 +53,6 @@ export function exportMetadata(spec: RunSpec, facts: Record<string, unknown>, te
     'attune.hyperparameters': JSON.stringify(spec.hyper),
     'attune.metrics': JSON.stringify(test ? { accuracy: test.accuracy, balancedAccuracy: test.balancedAccuracy, macroF1: test.macroF1, ece: test.ece, count: test.count } : {}),
   };
-}
-
-/** Adds softmax and names the output; keeps the input's dynamic batch. */
-export function withProbabilities(merged: Model, numClasses: number): Model {
-  const m = cloneModel(merged);
-  m.graph.nodes.push({ name: 'attune_softmax', op: 'Softmax', domain: '', inputs: [LOGITS], outputs: [OUTPUT_NAME], attrs: { axis: int(-1) } });
-  m.graph.outputs = [{ name: OUTPUT_NAME, dtype: 'float32', shape: [m.graph.inputs[0].shape[0], numClasses] }];
-  pruneDead(m.graph);
-  return m;
 }
 
 export async function exportRun(runDir: string, outDir: string, opts: { onEvent?: EventSink; verifyImages?: number; signal?: AbortSignal } = {}): Promise<ExportResult> {

@@ -1,6 +1,6 @@
 /** The model card (README.md beside model.onnx): what the model is for, how it was made, how well it did. */
 import type { EvaluationReport } from '../evaluate/metrics';
-import type { RunSpec } from '../train/run-spec';
+import type { RunSpec } from '../run/spec';
 import { describeValues, inputChannels } from '../preprocessing';
 
 const pct = (x: number | undefined) => (x === undefined ? 'n/a' : `${(x * 100).toFixed(1)} %`);

@@ -2,7 +2,7 @@
 import { AttuneError } from '../errors';
 import { bitfit } from './bitfit';
 import { full } from './full';
-import { gps } from './gps';
+import { gps } from './gps/index';
 import { l2sp } from './l2sp';
 import { linear } from './linear';
 import { lora } from './lora';

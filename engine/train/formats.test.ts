@@ -14,7 +14,7 @@ import { exportRun } from '../export/export';
 import { predictFiles } from '../predict/predict';
 import { decodeModel } from '../onnx/io';
 import { readDicomHeader } from '../data/dicom';
-import { loadRunSpec } from './run-spec';
+import { loadRunSpec } from '../run/spec';
 import { MODELS, SHARED, tempDir } from '../testing/fixtures';
 
 function listFiles(dir: string): string[] {

@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { trainRun, type TrainRequest } from './trainer';
-import { loadCheckpoint } from './checkpoint';
-import { runFiles } from './run-spec';
+import { loadCheckpoint } from '../run/checkpoint';
+import { runFiles } from '../run/spec';
 import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
 import type { EngineEvent } from '../events';
 

@@ -19,20 +19,19 @@ import { compileLoopProgram, scanRow, stackFeeds } from '../programs/loop';
 import { ADAM_DEFAULTS } from '../programs/optimizer';
 import { createSession } from '../runtime/session';
 import { writeJsonAtomic } from '../util/fs';
-import { defaultLoader, type LoaderBatch } from './batches';
-import { loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { runFiles, type RunSpec } from './run-spec';
+import { defaultLoader, type LoaderBatch } from '../data/loader';
+import { loadCheckpoint, saveCheckpoint } from '../run/checkpoint';
+import { runFiles, type RunSpec } from '../run/spec';
 import { cosineWithWarmup } from './schedule';
 import { TrainingState } from './state';
 import { featureModel, headModel } from './head-model';
 import { resolveSpdUpdate } from './optimizer-choice';
 
-import { buildRunContext, openRun, type TrainOptions, type TrainRequest } from './run-setup';
-import { argmaxRows, extractFeatures, featureBatches, padBatch, predictBatches, shuffleOrder } from './batching';
+import { buildRunContext, openRun, type TrainOptions, type TrainRequest } from '../run/setup';
+import { argmaxRows, extractFeatures, featureBatches, shuffleOrder } from './batching';
+import { padBatch, predictBatches } from '../evaluate/predict-batches';
 
-export type { TrainRequest, TrainOptions, RunContext } from './run-setup';
-export { buildRunContext, openRun } from './run-setup';
-export { predictBatches } from './batching';
+export type { TrainRequest, TrainOptions } from '../run/setup';
 
 export interface TrainResult {
   runDir: string;

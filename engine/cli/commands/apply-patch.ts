@@ -1,5 +1,5 @@
 /** `attune apply-patch --model <backbone.onnx> --patch <gps-patch.bin> --out <model.onnx> [--json]`: rebuilds a GPS export from the pretrained backbone. */
-import { applyGpsPatch } from '../../methods/gps-patch';
+import { applyGpsPatch } from '../../export/apply-gps-patch';
 import { saveModel } from '../../onnx/io';
 import { parseFlags, rejectUnknown, required } from '../args';
 

@@ -122,7 +122,7 @@ export const scanCommand = {
         cache: !args.noCache,
         frames: framesOption(args.frames),
         cacheDir: args.cacheDir,
-        onProgress: showProgress ? (done, total, phase) => process.stderr.write(`\r  ${phase === 'hash' ? 'checking duplicates' : 'reading headers'} ${done}/${total}   `) : undefined,
+        onEvent: showProgress ? (e) => { if (e.type === 'progress') process.stderr.write(`\r  ${e.phase === 'scan:duplicates' ? 'checking duplicates' : 'reading headers'} ${e.done}/${e.total}   `); } : undefined,
       });
       if (showProgress) process.stderr.write('\r\x1b[K');
       // the value mapping a training run would use, checked against what the scan found

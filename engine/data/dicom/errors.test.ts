@@ -51,6 +51,7 @@ test('an unsupported transfer syntax is named', async () => {
   const f = await put('mpeg.dcm', retagged(zoo('MR/MR_small.dcm'), '1.2.840.10008.1.2.4.102'));
   const h = await readDicomHeader(f);
   assert.equal(h.transferSyntaxName, 'MPEG-4 AVC/H.264 video');
+  assert.equal(h.decodable, false);
   await rejectsWith(readDicomImage(f), 'unsupported-transfer-syntax', /MPEG-4 AVC\/H\.264/);
   const odd = await put('odd.dcm', retagged(zoo('MR/MR_small.dcm'), '1.2.3.4.5'));
   await rejectsWith(readDicomImage(odd), 'unsupported-transfer-syntax', /unknown transfer syntax 1\.2\.3\.4\.5/);

@@ -29,6 +29,8 @@ export interface DicomHeader {
   transferSyntaxName: string;
   /** true when the transfer syntax may be lossy (the pixels may differ from what the scanner produced) */
   lossy: boolean;
+  /** false when no decoder handles the transfer syntax (readDicomImage throws unsupported-transfer-syntax) */
+  decodable: boolean;
   rescaleSlope: number;
   rescaleIntercept: number;
   /** first value when several ('30\-550' → 30) */
@@ -125,6 +127,7 @@ export function headerFromDataSet(ds: DataSet, bytes: Uint8Array): DicomHeader {
     transferSyntaxUid: tsUid,
     transferSyntaxName: syntax.name,
     lossy: syntax.lossy || clean(ds.string('x00282110')) === '01',
+    decodable: syntax.encoding !== 'unsupported',
     rescaleSlope: decimal(ds, 'x00281053') || 1,
     rescaleIntercept: decimal(ds, 'x00281052') ?? 0,
     window: center !== undefined && width !== undefined && width > 0 ? { center, width } : undefined,

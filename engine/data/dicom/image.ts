@@ -69,7 +69,7 @@ function toRgb(s: Samples, h: DicomHeader, width: number, height: number): Float
   else if (photometric.startsWith('YBR_PARTIAL')) ybrToRgb(values, h.bitsStored, true);
   else if (photometric === 'YBR_ICT' || photometric === 'YBR_RCT') {
     // Only valid inside JPEG 2000, where the codec inverts the transform; reaching here means it did not.
-    throw new Error(`${photometric} outside JPEG 2000`);
+    throw new Error(`${photometric} is only valid in JPEG 2000`);
   }
   return Float32Array.from(values);
 }
@@ -92,7 +92,7 @@ export async function readDicomImage(file: string, opts: { frame?: number } = {}
     throw new AttuneError(
       'unsupported-transfer-syntax',
       `${file} is encoded as ${syntax.name}, which Attune cannot decode.`,
-      'Convert it to an uncompressed or JPEG 2000 transfer syntax (e.g. with dcmtk\'s dcmconv or gdcmconv) first.',
+      'Export it again uncompressed (or convert it, e.g. with gdcmconv --raw) and scan again.',
       { file, transferSyntaxUid: header.transferSyntaxUid },
     );
   }
@@ -106,23 +106,24 @@ export async function readDicomImage(file: string, opts: { frame?: number } = {}
     );
   }
   const el = ds.elements[PIXEL_DATA]!;
-  const { rows: height, columns: width } = header;
-  let samples: Samples;
-  if (el.encapsulatedPixelData) {
-    const fragments = el.fragments ?? [];
-    if (fragments.some((f) => f.position + f.length > ds.byteArray.length)) throw truncatedError(file);
-    const isJpeg = syntax.encoding.startsWith('jpeg-');
-    try {
-      const data = encapsulatedFrame(ds, el, header, frameIndex, isJpeg);
-      samples = await frameSamples(syntax.encoding, data, header, el);
-    } catch (e) {
-      throw unreadableError(file, `frame ${frameIndex} (${syntax.name}) is corrupt (${(e as Error).message ?? e})`);
-    }
-  } else {
-    const data = nativeFrame(ds, el, header, frameIndex);
-    if (!data) throw truncatedError(file);
-    samples = await frameSamples(syntax.encoding, data, header, el);
+  const fragments = el.fragments ?? [];
+  if (fragments.some((f) => f.position + f.length > ds.byteArray.length)) throw truncatedError(file);
+  const native = el.encapsulatedPixelData ? undefined : nativeFrame(ds, el, header, frameIndex);
+  if (!el.encapsulatedPixelData && !native) throw truncatedError(file);
+  try {
+    const data = native ?? encapsulatedFrame(ds, el, header, frameIndex, syntax.encoding.startsWith('jpeg-'));
+    return toImage(file, ds, header, frameIndex, await frameSamples(syntax.encoding, data, header, el));
+  } catch (e) {
+    if (e instanceof AttuneError) throw e;
+    // Codecs throw strings, numbers (WASM) or Errors; none is worth more than a short description here.
+    const what = e instanceof Error ? e.message : String(e);
+    throw unreadableError(file, `frame ${frameIndex} (${syntax.name}) is corrupt or unsupported (${what})`);
   }
+}
+
+/** Decoded stored samples → the float image: palette or YBR to RGB, or the Modality LUT for monochrome. */
+function toImage(file: string, ds: DataSet, header: DicomHeader, frameIndex: number, samples: Samples): DicomImage {
+  const { rows: height, columns: width } = header;
   const components = header.photometric === 'PALETTE COLOR' ? 1 : samples.components;
   // Native 4:2:2 data holds two samples per pixel (Y Y Cb Cr per pair); everything else `components`.
   const expected = width * height * (isSubsampled(header, samples) ? 2 : components);

@@ -10,7 +10,7 @@ export interface Samples {
   values: Float64Array;
   /** samples per pixel as stored (2 for native 4:2:2 pixel pairs is still counted 3: see colour.ts) */
   components: number;
-  /** true when the codec already turned YBR into RGB (JPEG via libjpeg, JPEG 2000 with a colour transform) */
+  /** true when the codec already turned YBR into RGB (JPEG via libjpeg, JPEG 2000 YBR_ICT/RCT) */
   rgbFromCodec: boolean;
 }
 
@@ -23,6 +23,8 @@ function readUnsigned(data: Uint8Array, bytes: number, bigEndian: boolean, swap8
     // 8-bit data in an OW element of a big-endian file is byte-swapped within each 16-bit word.
     if (swap8InWords) for (let i = 0; i < n; i++) out[i] = data[i ^ 1] ?? 0;
     else for (let i = 0; i < n; i++) out[i] = data[i]!;
+  } else if (bytes === 2 && !bigEndian && data.byteOffset % 2 === 0) {
+    out.set(new Uint16Array(data.buffer, data.byteOffset, n)); // the common case, without per-sample calls
   } else if (bytes === 2) {
     for (let i = 0; i < n; i++) out[i] = view.getUint16(2 * i, !bigEndian);
   } else if (bytes === 4) {
@@ -65,18 +67,18 @@ export function nativeSamples(data: Uint8Array, h: DicomHeader, bigEndian: boole
   return { values, components: h.samplesPerPixel, rgbFromCodec: false };
 }
 
-function fromCodec(f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean, codecSigned: boolean): Samples {
+function fromCodec(f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean, codecKnowsSign: boolean): Samples {
   // A damaged codestream can "decode" to nonsense rather than fail: hold it to the header.
   if (f.width !== h.columns || f.height !== h.rows || f.components < 1) {
     throw new Error(`it decodes to ${f.width}×${f.height}×${f.components}, not ${h.columns}×${h.rows}`);
   }
   const bytes = f.bitsPerSample > 8 ? 2 : 1;
   const values = readUnsigned(f.bytes, bytes, false, false);
-  if (codecSigned && f.signed) {
+  if (codecKnowsSign && f.signed) {
     // The codec gives two's complement at its own width.
     const range = 2 ** (8 * bytes);
     for (let i = 0; i < values.length; i++) if (values[i]! >= range / 2) values[i]! -= range;
-  } else if (codecSigned) {
+  } else if (codecKnowsSign) {
     // Unsigned codestream in a signed image (a common encoder quirk): reinterpret at BitsStored, never mask, so a
     // lossy overshoot above the stored range is kept rather than wrapped.
     if (h.pixelRepresentation === 1) {
@@ -91,6 +93,9 @@ function fromCodec(f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean
   }
   return { values, components: f.components, rgbFromCodec };
 }
+
+/** JPEG 2000 inverts its own colour transform (YBR_ICT/RCT); YBR_FULL stored in it stays YBR for colour.ts. */
+const j2kColourTransform = (h: DicomHeader): boolean => h.photometric === 'YBR_ICT' || h.photometric === 'YBR_RCT';
 
 /** Decodes one frame's bytes (native slice or compressed stream) to stored values. */
 export async function frameSamples(
@@ -121,9 +126,9 @@ export async function frameSamples(
     case 'jpeg-extended':
       return fromCodec(await codecs.decodeJpegExtended(data), h, true, false);
     case 'jpeg2000':
-      return fromCodec(await codecs.decodeJpeg2000(data), h, true, true);
+      return fromCodec(await codecs.decodeJpeg2000(data), h, j2kColourTransform(h), true);
     case 'htj2k':
-      return fromCodec(await codecs.decodeHtj2k(data), h, true, true);
+      return fromCodec(await codecs.decodeHtj2k(data), h, j2kColourTransform(h), true);
     default:
       throw new Error(`no decoder for ${encoding}`);
   }

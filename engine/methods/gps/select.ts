@@ -9,14 +9,14 @@
  * ∂L/∂W for every weight matrix; the host sums them over one pass of the training set (the official code
  * accumulates `param.grad` the same way) and takes |G| at the end.
  */
-import { differentiate } from '../autodiff/differentiate';
-import { FEATURES } from '../backbone/prepare';
-import { Builder } from '../ir/builder';
-import { foldConstants, probe, type ShapeMap } from '../ir/fold';
-import { int, pruneDead, topoSort, type Model } from '../ir/graph';
-import { tensor, type Tensor } from '../ir/tensor';
-import { createSession } from '../runtime/session';
-import { flatIndex, weightMatrices, type WeightMatrix } from './layers';
+import { differentiate } from '../../autodiff/differentiate';
+import { FEATURES } from '../../backbone/prepare';
+import { Builder } from '../../ir/builder';
+import { foldConstants, probe, type ShapeMap } from '../../ir/fold';
+import { int, pruneDead, topoSort, type Model } from '../../ir/graph';
+import { tensor, type Tensor } from '../../ir/tensor';
+import { createSession } from '../../runtime/session';
+import { flatIndex, weightMatrices, type WeightMatrix } from '../layers';
 
 export const SUPCON_TAU = 0.07;
 const POS = 'gps_pos';

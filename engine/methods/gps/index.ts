@@ -1,39 +1,23 @@
 /**
  * GPS — Gradient-based Parameter Selection (METHODS.md §GPS; Zhang et al., CVPR 2024; code FightingFighting/GPS).
- *  1. Selection (prepare): SupCon on two augmented views per training image, one pass, G = Σ ∂L/∂W (gps-select.ts).
+ *  1. Selection (prepare): SupCon on two augmented views per training image, one pass, G = Σ ∂L/∂W (select.ts).
  *  2. Per-neuron top-K of |G| for every weight matrix (Linear/Gemm/MatMul and Conv incl. the patch embedding).
  *  3. Masked training: W = W0 + scatter(idx, δ), written as W0 + Σ_k δ[:, k] ⊙ onehot_k (Mul with a constant
  *     one-hot, whose gradient is exactly gather(∂L/∂W, idx)); δ [rows, K] is the only trainable tensor per
  *     matrix, with weight decay 0 (decay would move frozen entries). Biases and the new head train;
  *     norms, position embeddings and the class token stay frozen.
- *  4. Export: dense merged weights; plus a sparse patch (gps-patch.ts) that `attune apply-patch` turns back into the export.
+ *  4. Export: dense merged weights; plus a sparse patch (patch.ts) that `attune apply-patch` turns back into the export.
  * Defaults follow the official VTAB scripts: Adam(W) lr 1e-3, batch 32, K = 1, cosine with warm-up.
  */
-import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
-import type { Builder } from '../ir/builder';
-import { replaceUses, type Graph, type Model } from '../ir/graph';
-import { tensor, type Tensor } from '../ir/tensor';
-import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './gps-select';
-import { writeGpsPatch } from './gps-patch';
-import { biasTensors, flatIndex, weightMatrices, type WeightMatrix } from './layers';
-import { headParameters, mergeByName, sizeOfTensors, type Method, type MethodState } from './method';
-
-export const gpsDelta = (w: string) => `${w}::gps_delta`;
-
-export interface GpsMatrix extends WeightMatrix {
-  /** [rows, K] selected column indices, row-major, in rank order */
-  idx: number[];
-}
-
-export interface GpsState extends MethodState {
-  k: number;
-  tau: number;
-  matrices: GpsMatrix[];
-  /** selected entries per block ("block 3", or "outside blocks" for the patch embedding) */
-  blockCounts: Record<string, number>;
-  selected: number;
-  totalWeights: number;
-}
+import { HEAD_BIAS, HEAD_WEIGHT } from '../../backbone/prepare';
+import type { Builder } from '../../ir/builder';
+import { replaceUses, type Graph, type Model } from '../../ir/graph';
+import { tensor, type Tensor } from '../../ir/tensor';
+import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './select';
+import { writeGpsPatch } from './patch';
+import { gpsDelta, mergeGpsWeight, type GpsMatrix, type GpsState } from './weights';
+import { biasTensors, flatIndex, weightMatrices } from '../layers';
+import { headParameters, mergeByName, sizeOfTensors, type Method, type MethodState } from '../method';
 
 const blockLabel = (b: number) => (b >= 0 ? `block ${b}` : 'outside blocks');
 
@@ -46,7 +30,7 @@ async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise
   const inputShape = program.model.graph.inputs.find((i) => i.name === program.imageInput)!.shape as number[];
   const rowSize = inputShape.slice(1).reduce((a, b) => a * b, 1);
   ctx.onEvent?.({ type: 'phase', phase: 'gps-select', detail: `SupCon gradients over the training set (two views per image, τ = ${SUPCON_TAU})` });
-  const G = await accumulateGradients(program, ctx.trainBatches(2), rowSize, (done) => ctx.onEvent?.({ type: 'progress', phase: 'gps:select', done: done / 2, total: 0, detail: 'images' }), ctx.signal);
+  const G = await accumulateGradients(program, ctx.trainBatches(2), rowSize, (done) => ctx.onEvent?.({ type: 'progress', phase: 'gps-select', done: done / 2, total: 0, detail: 'images' }), ctx.signal);
   const matrices: GpsMatrix[] = program.weights.map((w) => ({ ...w, idx: Array.from(topKPerRow(G.get(w.name)!, w, k)) }));
   const blockCounts: Record<string, number> = {};
   for (const m of matrices) blockCounts[blockLabel(m.block)] = (blockCounts[blockLabel(m.block)] ?? 0) + m.idx.length;
@@ -68,18 +52,6 @@ function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
   const d = b.reshape(b.transpose(gpsDelta(m.name), [1, 0]), bshape);
   const scattered = b.reduceSum(b.mul(d, S), [0], false);
   return b.add(m.name, scattered);
-}
-
-/** Dense merged weight: W0 with the selected entries replaced by W0 + δ (float32, as the graph computes it). */
-export function mergeGpsWeight(w0: Tensor, m: GpsMatrix, K: number, delta: Tensor): Tensor {
-  const out = new Float32Array(w0.data as Float32Array);
-  const d = delta.data as Float32Array;
-  for (let r = 0; r < m.rows; r++)
-    for (let j = 0; j < K; j++) {
-      const at = flatIndex(m, r, m.idx[r * K + j]);
-      out[at] = Math.fround(out[at] + d[r * K + j]);
-    }
-  return { dtype: 'float32', dims: [...w0.dims], data: out };
 }
 
 export const gps: Method = {

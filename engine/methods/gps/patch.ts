@@ -3,24 +3,19 @@
  * model — indices and values of the selected weights, every trained dense tensor (biases, the head),
  * how the head is attached, and the backbone's sha256. One binary file:
  *   "ATGPSPT1" | u32 LE header length | header JSON (utf-8) | zero padding to 4 bytes | data
+ * Applying a patch is export work (export/apply-gps-patch.ts).
  * Sparse entries store flat element offsets (int32) and the final float32 values (not δ), so applying
  * the patch reproduces the export's initializers bit for bit.
  */
-import { readFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { attachHead, type FeatureInfo } from '../backbone/prepare';
-import { loadBackbone } from '../backbone/load';
-import { AttuneError } from '../errors';
-import { withProbabilities } from '../export/export';
-import type { Model } from '../ir/graph';
-import { tensor, type Tensor } from '../ir/tensor';
-import { loadModel } from '../onnx/io';
-import { writeFileAtomic } from '../util/fs';
-import { flatIndex } from './layers';
-import type { GpsState } from './gps';
-import { gpsDelta, mergeGpsWeight } from './gps';
-import { HEAD_WEIGHT } from '../backbone/prepare';
+import { HEAD_WEIGHT, type FeatureInfo } from '../../backbone/prepare';
+import { AttuneError } from '../../errors';
+import type { Model } from '../../ir/graph';
+import { tensor, type Tensor } from '../../ir/tensor';
+import { loadModel } from '../../onnx/io';
+import { writeFileAtomic } from '../../util/fs';
+import { flatIndex } from '../layers';
+import { gpsDelta, mergeGpsWeight, type GpsState } from './weights';
 
 const MAGIC = 'ATGPSPT1';
 export const PATCH_FILE = 'gps-patch.bin';
@@ -124,30 +119,4 @@ export async function writeGpsPatch(outDir: string, backbone: Model, trained: Ma
   const path = join(outDir, PATCH_FILE);
   await writeFileAtomic(path, encodePatch(header, sparse, dense));
   return path;
-}
-
-/** Rebuilds the exported model from the pretrained backbone file and a patch. */
-export async function applyGpsPatch(backbonePath: string, patchPath: string): Promise<Model> {
-  const patch = decodePatch(new Uint8Array(await readFile(patchPath)));
-  const bytes = await readFile(backbonePath);
-  const sha = createHash('sha256').update(bytes).digest('hex');
-  if (patch.header.backboneSha256 && sha !== patch.header.backboneSha256)
-    throw new AttuneError('patch-backbone', `This patch was made for a different backbone (sha256 ${patch.header.backboneSha256.slice(0, 12)}…, this file is ${sha.slice(0, 12)}…).`, 'Pass the exact pretrained model the run was trained from.');
-  const bb = await loadBackbone(backbonePath);
-  const f = patch.header.features;
-  const head = { weight: patch.dense.get('attune_head.weight')!, bias: patch.dense.get('attune_head.bias')! };
-  const prepared = attachHead(bb.model, f, bb.shapes.get(f.source)!.dims, patch.header.numClasses, 0, head);
-  const init = prepared.model.graph.initializers;
-  for (const [name, s] of patch.sparse) {
-    const w0 = init.get(name);
-    if (!w0) throw new AttuneError('patch-mismatch', `The backbone has no weight called ${name}.`, 'Pass the pretrained model the run was trained from.');
-    const data = new Float32Array(w0.data as Float32Array);
-    s.offsets.forEach((o, i) => (data[o] = s.values[i]));
-    init.set(name, { dtype: 'float32', dims: [...w0.dims], data });
-  }
-  for (const [name, t] of patch.dense) if (init.has(name)) init.set(name, t);
-  const model = withProbabilities(prepared.model, patch.header.numClasses);
-  model.metadata = { ...patch.header.metadata };
-  model.producer = patch.header.producer;
-  return model;
 }

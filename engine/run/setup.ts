@@ -25,8 +25,8 @@ import { getMethod } from '../methods/registry';
 import type { Method, MethodOptions, PreparedMethod } from '../methods/method';
 import type { ProviderRequest } from '../runtime/providers';
 import { writeJsonAtomic } from '../util/fs';
-import { defaultLoader, type BatchLoaderFactory } from './batches';
-import { loadRunSpec, runFiles, saveRunSpec, type Hyper, type RunSpec } from './run-spec';
+import { defaultLoader, type BatchLoaderFactory } from '../data/loader';
+import { loadRunSpec, runFiles, saveRunSpec, type Hyper, type RunSpec } from './spec';
 
 export interface TrainRequest {
   /** dataset folder (class subfolders, split folders, or the image root of a labels file) */
