@@ -39,6 +39,11 @@ export interface ScanReport {
   splits: Record<string, number> | null;
   problems: { file: string; kind: string; message: string; excluded: boolean }[];
   issues: { severity: 'error' | 'warning'; kind: string; message: string; class?: string }[];
+  /** split groups (patients for DICOM): each stays on one side of the split */
+  groups: number;
+  /** DICOM and multispectral summaries, counts only (no identifiers) */
+  dicom?: EngineScanReport['dicom'];
+  bands?: EngineScanReport['bands'];
 }
 
 function summariseImages(r: EngineScanReport): string | null {
@@ -74,6 +79,9 @@ export async function scanDataset(path: string, opts: { csvPath?: string; cacheD
     splits: Object.keys(splits).length ? splits : null,
     problems: r.problems.map((p) => ({ file: p.file, kind: p.kind, message: p.message, excluded: p.excluded })),
     issues: r.issues.map((i) => ({ severity: i.severity, kind: i.kind, message: i.message, class: i.class })),
+    groups: r.groups,
+    ...(r.dicom ? { dicom: r.dicom } : {}),
+    ...(r.bands ? { bands: r.bands } : {}),
   };
 }
 
