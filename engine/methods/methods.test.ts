@@ -76,7 +76,7 @@ test('LoRA: the merged export equals the adapter graph; B = 0 at init', async ()
   const m = await lora.prepare({ backbone: p, options: {}, seed: 1, batch: 2 });
   const x = randomTensor([2, 3, 32, 32], mulberry32(2), 2);
   assert.ok((await mergeGap(p, m, await randomParams(p, m, 3), x)) < 1e-4);
-  const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3 });
+  const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3, clipNorm: 1 });
   for (const [k, t] of tp.initial) if (k.endsWith('::lora_B')) assert.ok((t.data as Float32Array).every((v) => v === 0));
 });
 
@@ -86,7 +86,7 @@ test('PACE: Δh = 0 at step 0, merge equals the adapter graph with noise off, no
   const x = randomTensor([2, 3, 32, 32], mulberry32(2), 2);
   // step 0: Δh = 0, so the adapter graph reproduces the plain backbone (up to onnxruntime fusing the two graphs differently)
   const ev = await compileEvalProgram(p.model, m.program, 2);
-  const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3 });
+  const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3, clipNorm: 1 });
   const s = await createSession(ev.model, { provider: 'cpu' });
   const feeds: Record<string, Tensor> = { [ev.imageInput]: x };
   for (const k of ev.trainable) feeds[k] = tp.initial.get(k)!;
@@ -122,7 +122,7 @@ test('PACE: Δh = 0 at step 0, merge equals the adapter graph with noise off, no
 test('PACE with λ = 0 (its base adapter, noisy or not) trains on one pass: no doubled batch, no consistency term', async () => {
   const p = await prepared(TINY_VIT);
   const m = await pace.prepare({ backbone: p, options: { lambda: 0 }, seed: 1, batch: 2 });
-  const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3 });
+  const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3, clipNorm: 1 });
   assert.ok(tp.extraInputs.length > 0);
   for (const e of tp.extraInputs) assert.ok((e.shape as number[]).includes(2) && !(e.shape as number[]).includes(4), `${e.name} [${e.shape}]`);
   assert.ok(!tp.model.graph.nodes.some((n) => n.op === 'Concat' && n.name === 'pace_concat'));
@@ -258,7 +258,7 @@ test('each method card\'s trainable-parameter count is exactly what its compiled
   const p = await prepared(TINY_VIT);
   for (const m of METHODS.filter((x) => x.name !== 'gps')) {
     const mp = await m.prepare({ backbone: p, options: {}, seed: 0, batch: 2 });
-    const prog = await compileTrainProgram(p.model, mp.program, { batch: 2, numClasses: p.numClasses });
+    const prog = await compileTrainProgram(p.model, mp.program, { batch: 2, numClasses: p.numClasses, clipNorm: 1 });
     const trained = [...prog.initial.values()].reduce((n, t) => n + t.data.length, 0);
     assert.equal(m.trainableParameters(p.model.graph, {}), trained, m.name);
   }

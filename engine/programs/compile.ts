@@ -57,7 +57,8 @@ export interface TrainProgramOptions {
   numClasses: number;
   update?: UpdateRule;
   hyper?: AdamHyper;
-  clipNorm?: number | null;
+  /** global gradient-norm clip; null: no clipping (required, so no caller falls back to a hidden default) */
+  clipNorm: number | null;
 }
 
 export interface StateNames {
@@ -166,7 +167,7 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
 
   const grads = differentiate(g, shapes, LOSS, trainable.map((t) => t.name), { prefix: 'attune_grad', opset: model.opset });
   const ub = new Builder(g, 'attune_update', 'float32', model.opset);
-  const clipped = clipByGlobalNorm(ub, trainable.map((t) => grads.get(t.name)!), opts.clipNorm ?? 1.0);
+  const clipped = clipByGlobalNorm(ub, trainable.map((t) => grads.get(t.name)!), opts.clipNorm);
   g.nodes.push({ name: 'attune_grad_norm', op: 'Identity', domain: '', inputs: [clipped.norm], outputs: [GRAD_NORM], attrs: {} });
   const scalars: StepScalars = { lr: LR, bc1: BC1, bc2: BC2 };
   for (const s of [LR, BC1, BC2]) g.inputs.push({ name: s, dtype: 'float32', shape: [] });
