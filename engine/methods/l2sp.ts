@@ -14,7 +14,7 @@ export function l2spUpdate(lambda: number): UpdateRule {
   return (u) => {
     if (u.isHead) return adamW(u);
     const { b } = u;
-    const anchor = b.constant(u.initial, 'l2sp_anchor');
+    const anchor = b.constant(u.anchor, 'l2sp_anchor');
     const grad = b.add(u.grad, b.mul(b.scalar(lambda), b.sub(u.param, anchor)));
     return adamW({ ...u, grad, weightDecay: 0 });
   };

@@ -87,7 +87,8 @@ export const lora: Method = {
       program: {
         transform,
         trainable: () => [
-          ...[...init.keys()].map((name) => ({ name, weightDecay: wd })),
+          // adapter tensors: SPD anchors them at 0 (official README: PEFT parameters have no stored anchor)
+          ...[...init.keys()].map((name) => ({ name, weightDecay: wd, anchorAtZero: true })),
           { name: HEAD_WEIGHT, weightDecay: wd },
           { name: HEAD_BIAS, weightDecay: 0 },
         ],

@@ -212,6 +212,11 @@ test('every method trains one epoch and exports a model that reproduces the engi
       assert.ok(exp.maxAbsDiff < 1e-4, `${m.name}: export differs by ${exp.maxAbsDiff}`);
       const epoch = events.find((e) => e.type === 'epoch')!;
       if (spd) assert.ok('spd_projected' in epoch.diagnostics! && epoch.diagnostics!.spd_tensors > 0, 'SPD reports projections');
+      if (spd) {
+        // both shares METHODS.md asks for: condition held, and projection actually applied (never more often)
+        const d = epoch.diagnostics!;
+        assert.ok(d.spd_condition >= 0 && d.spd_condition <= 1 && d.spd_projected >= 0 && d.spd_projected <= d.spd_condition, JSON.stringify(d));
+      }
       if (m.name === 'pace') assert.ok(epoch.diagnostics!.fp_distance > 0 && 'pace_term' in epoch.diagnostics!);
       if (m.name !== 'gps') continue;
       // GPS: K = 1 per neuron; every unselected entry bit-identical to the backbone; patch → identical file

@@ -259,7 +259,7 @@ export const pace: Method = {
       program: {
         transform,
         evalTransform: (g, b, shapes) => adapt(g, b, shapes, 0, false),
-        trainable: () => [...trainableNames.map((name) => ({ name, weightDecay: wd })), { name: HEAD_WEIGHT, weightDecay: wd }, { name: HEAD_BIAS, weightDecay: 0 }],
+        trainable: () => [...trainableNames.map((name) => ({ name, weightDecay: wd, anchorAtZero: true })), { name: HEAD_WEIGHT, weightDecay: wd }, { name: HEAD_BIAS, weightDecay: 0 }],
         ...(lambda > 0 ? { extraLoss, reportScalars: { attune_pace_term: PACE_CONSISTENCY } } : {}),
         extraInputs,
         trainBatchMultiplier: twoPass ? 2 : 1,

@@ -85,7 +85,7 @@ export const gps: Method = {
         trainable: (g) => {
           biases = biasTensors(g);
           return [
-            ...[...deltas.keys()].filter((d) => g.initializers.has(d)).map((name) => ({ name, weightDecay: 0 })),
+            ...[...deltas.keys()].filter((d) => g.initializers.has(d)).map((name) => ({ name, weightDecay: 0, anchorAtZero: true })),
             ...biases.map((name) => ({ name, weightDecay: 0 })),
             { name: HEAD_WEIGHT, weightDecay: wd },
             { name: HEAD_BIAS, weightDecay: 0 },
