@@ -1,40 +1,12 @@
 /** SPD's defining properties (METHODS.md §SPD), on one tensor with onnxruntime running the emitted update. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Builder } from '../ir/builder';
-import { emptyGraph, type Model } from '../ir/graph';
-import { tensor, type Tensor } from '../ir/tensor';
-import { ADAM_DEFAULTS, adamW, type UpdateRule } from '../programs/optimizer';
-import { createSession } from '../runtime/session';
-import { SPD_CONDITION, SPD_PROJECTED, spdUpdate } from './spd';
+import { adamW } from '../programs/optimizer';
+import { spdUpdate } from './spd';
+import { oneUpdate } from './testing/one-update';
 
 const N = 6;
-const LR = 0.01;
-
-/** Runs one update of `rule` on θ with gradient g, fresh moments at t = 1, anchor θ0. */
-async function step(rule: UpdateRule, theta: number[], g: number[], theta0: number[], isHead = false): Promise<{ param: Float32Array; fired?: number; moved?: number }> {
-  const graph = emptyGraph('spd');
-  const b = new Builder(graph, 'u');
-  for (const n of ['p', 'g', 'm', 'v']) graph.inputs.push({ name: n, dtype: 'float32', shape: [N] });
-  for (const n of ['lr', 'bc1', 'bc2']) graph.inputs.push({ name: n, dtype: 'float32', shape: [] });
-  const out = rule({ b, param: 'p', grad: 'g', m: 'm', v: 'v', scalars: { lr: 'lr', bc1: 'bc1', bc2: 'bc2' }, hyper: ADAM_DEFAULTS, weightDecay: 0, anchor: tensor('float32', [N], theta0), isHead });
-  graph.nodes.push({ name: 'o', op: 'Identity', domain: '', inputs: [out.param], outputs: ['param_out'], attrs: {} });
-  graph.outputs.push({ name: 'param_out', dtype: 'float32', shape: [N] });
-  // fired: SPD's condition held; moved: the projection changed the tensor (r > 0)
-  const diag = out.shares?.[SPD_CONDITION];
-  const moved = out.shares?.[SPD_PROJECTED];
-  if (diag && moved) {
-    graph.nodes.push({ name: 'd', op: 'Identity', domain: '', inputs: [diag], outputs: ['fired'], attrs: {} });
-    graph.nodes.push({ name: 'mv', op: 'Identity', domain: '', inputs: [moved], outputs: ['moved'], attrs: {} });
-    graph.outputs.push({ name: 'fired', dtype: 'float32', shape: [] }, { name: 'moved', dtype: 'float32', shape: [] });
-  }
-  const model: Model = { graph, opset: 17, extraOpsets: [], irVersion: 8, producer: 't', metadata: {} };
-  const s = await createSession(model, { provider: 'cpu' });
-  const f = (v: number[] | number, dims: number[]): Tensor => tensor('float32', dims, Array.isArray(v) ? v : [v]);
-  const r = await s.run({ p: f(theta, [N]), g: f(g, [N]), m: f(new Array(N).fill(0), [N]), v: f(new Array(N).fill(0), [N]), lr: f(LR, []), bc1: f(1 - ADAM_DEFAULTS.beta1, []), bc2: f(1 - ADAM_DEFAULTS.beta2, []) });
-  await s.release();
-  return { param: r.param_out.data as Float32Array, fired: diag ? (r.fired.data as Float32Array)[0] : undefined, moved: moved ? (r.moved.data as Float32Array)[0] : undefined };
-}
+const step = oneUpdate;
 
 const norm = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
 const theta0 = [0.5, -0.2, 0.1, 0.3, -0.4, 0.2];

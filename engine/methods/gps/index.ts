@@ -10,6 +10,7 @@
  * Defaults follow the official VTAB scripts: Adam(W) lr 1e-3, batch 32, K = 1, cosine with warm-up.
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../../backbone/prepare';
+import { AttuneError } from '../../errors';
 import type { Builder } from '../../ir/builder';
 import { replaceUses, type Graph, type Model } from '../../ir/graph';
 import { tensor, type Tensor } from '../../ir/tensor';
@@ -25,12 +26,21 @@ const blockLabel = (b: number) => (b >= 0 ? `block ${b}` : 'outside blocks');
 async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise<GpsState> {
   if (!ctx.trainBatches) throw new Error('GPS needs the training images to select parameters');
   const prepared = ctx.backbone.model;
+  // K entries per neuron must exist in every matrix: a narrower row would shift every later row's indices
+  const narrowest = weightMatrices(prepared.graph).reduce((a, m) => (m.cols < a.cols ? m : a));
+  if (k > narrowest.cols)
+    throw new AttuneError('gps-k-too-large', `GPS cannot select K = ${k} weights per neuron: ${narrowest.name} has only ${narrowest.cols} weights per neuron.`, `Choose --gps-k ${narrowest.cols} or less.`);
   const views = 2 * ctx.batch;
   const program = await compileSelectionProgram(prepared, views);
   const inputShape = program.model.graph.inputs.find((i) => i.name === program.imageInput)!.shape as number[];
   const rowSize = inputShape.slice(1).reduce((a, b) => a * b, 1);
   ctx.onEvent?.({ type: 'phase', phase: 'gps-select', detail: `SupCon gradients over the training set (two views per image, τ = ${SUPCON_TAU})` });
   const G = await accumulateGradients(program, ctx.trainBatches(2), rowSize, (done) => ctx.onEvent?.({ type: 'progress', phase: 'gps-select', done: done / 2, total: 0, detail: 'images' }), ctx.signal);
+  for (const w of program.weights) {
+    const bad = G.get(w.name)!.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0)
+      throw new AttuneError('gps-gradient-not-finite', `GPS selection failed: the contrastive gradient of ${w.name} is not a finite number (${G.get(w.name)![bad]}).`, 'Check that the images load correctly and that the backbone gives finite features (attune scan, then train a linear probe).');
+  }
   const matrices: GpsMatrix[] = program.weights.map((w) => ({ ...w, idx: Array.from(topKPerRow(G.get(w.name)!, w, k)) }));
   const blockCounts: Record<string, number> = {};
   for (const m of matrices) blockCounts[blockLabel(m.block)] = (blockCounts[blockLabel(m.block)] ?? 0) + m.idx.length;
@@ -39,6 +49,23 @@ async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise
   ctx.onEvent?.({ type: 'selection', method: 'gps', selected, total: totalWeights, perBlock: blockCounts });
   ctx.onEvent?.({ type: 'log', level: 'info', message: `GPS selected ${selected} of ${totalWeights} weights (${((100 * selected) / totalWeights).toFixed(3)} %), K = ${k} per neuron.` });
   return { k, tau: SUPCON_TAU, matrices, blockCounts, selected, totalWeights };
+}
+
+/**
+ * The saved selection must cover exactly the weight matrices of the graph being trained: a matrix the selection
+ * lacks would stay frozen without anyone being told, and one the graph lacks has nowhere to go.
+ */
+function checkCoverage(g: Graph, state: GpsState): void {
+  const inGraph = new Set(weightMatrices(g).map((m) => m.name));
+  const selected = new Set(state.matrices.map((m) => m.name));
+  const unselected = [...inGraph].filter((n) => !selected.has(n));
+  const absent = [...selected].filter((n) => !inGraph.has(n));
+  if (unselected.length || absent.length)
+    throw new AttuneError(
+      'gps-state-mismatch',
+      `The GPS selection does not match this backbone: ${unselected.length ? `no selection for ${unselected.slice(0, 3).join(', ')}` : ''}${unselected.length && absent.length ? '; ' : ''}${absent.length ? `selected weights missing from the model: ${absent.slice(0, 3).join(', ')}` : ''}.`,
+      'Train the run again with the backbone file it will be used with (the selection is saved per run in method-state.json).',
+    );
 }
 
 /** W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout. */
@@ -72,8 +99,8 @@ export const gps: Method = {
     return {
       program: {
         transform: (g, b) => {
+          checkCoverage(g, state);
           for (const m of state.matrices) {
-            if (!g.initializers.has(m.name)) continue;
             g.initializers.set(gpsDelta(m.name), tensor('float32', [m.rows, K]));
             const w = maskedWeight(g, b, m, K);
             // every reader of W0 now reads W0 + scatter(idx, δ); the Add that forms it keeps reading W0
@@ -97,7 +124,9 @@ export const gps: Method = {
         const merged = mergeByName(backbone, trained);
         for (const [d, m] of deltas) {
           const delta = trained.get(d);
-          if (delta) merged.graph.initializers.set(m.name, mergeGpsWeight(backbone.graph.initializers.get(m.name)!, m, K, delta));
+          const w0 = backbone.graph.initializers.get(m.name);
+          if (!delta || !w0) throw new AttuneError('gps-state-mismatch', `The GPS run has no trained update for ${m.name}, or the backbone has no such weight.`, 'Export with the backbone the run was trained on; if it is the same file, train the run again.');
+          merged.graph.initializers.set(m.name, mergeGpsWeight(w0, m, K, delta));
         }
         return merged;
       },
