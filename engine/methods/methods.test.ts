@@ -151,8 +151,17 @@ function supconHost(f: Float32Array, labels: number[], dim: number, tau: number)
   return total / anchors;
 }
 
-test('GPS selection: SupCon gradients match central differences of a host reference; exactly K per neuron, lowest-index ties', async () => {
-  const p = await prepared(TINY_CNN);
+/** The fixture with every float parameter nudged: tiny-vit-random has an all-zero head and class token. */
+async function perturbed(path: string): Promise<PreparedBackbone> {
+  const p = await prepared(path);
+  const rng = mulberry32(11);
+  for (const [k, t] of p.model.graph.initializers) if (t.dtype === 'float32' && t.dims.length > 0) p.model.graph.initializers.set(k, tensor('float32', t.dims, Array.from(t.data as Float32Array, (v) => v + (rng() - 0.5) * 0.1)));
+  return p;
+}
+
+for (const [fixture, path] of [['CNN', TINY_CNN], ['ViT', TINY_VIT]] as const)
+  test(`GPS selection (${fixture} fixture): SupCon gradients match central differences of a host reference; exactly K per neuron, lowest-index ties`, async () => {
+  const p = fixture === 'ViT' ? await perturbed(path) : await prepared(path);
   const M = 6;
   const labels = [0, 1, 2, 0, 1, 2]; // two views each of three images
   const rng = mulberry32(7);

@@ -25,6 +25,8 @@ import { headParameters, mergeByName, type HeldOutBatch, type Method } from './m
 
 export const paceNames = (w: string) => ({ wd: `${w}::pace_Wd`, wu: `${w}::pace_Wu`, pd: `${w}::pace_Pd`, pu: `${w}::pace_Pu`, db: `${w}::pace_db` });
 export const PACE_CONSISTENCY = 'attune_pace_consistency';
+/** the consistency term as a reported scalar (the epoch diagnostics show it as pace_term) */
+export const PACE_TERM = 'attune_pace_term';
 const PREV_LOGITS = 'pace_prev_logits';
 const PREV_MASK = 'pace_prev_mask';
 const LOGITS_ALL = 'pace_logits_all';
@@ -260,7 +262,7 @@ export const pace: Method = {
         transform,
         evalTransform: (g, b, shapes) => adapt(g, b, shapes, 0, false),
         trainable: () => [...trainableNames.map((name) => ({ name, weightDecay: wd, anchorAtZero: true })), { name: HEAD_WEIGHT, weightDecay: wd }, { name: HEAD_BIAS, weightDecay: 0 }],
-        ...(lambda > 0 ? { extraLoss, reportScalars: { attune_pace_term: PACE_CONSISTENCY } } : {}),
+        ...(lambda > 0 ? { extraLoss, reportScalars: { [PACE_TERM]: PACE_CONSISTENCY } } : {}),
         extraInputs,
         trainBatchMultiplier: twoPass ? 2 : 1,
       },

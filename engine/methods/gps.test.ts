@@ -1,0 +1,79 @@
+/**
+ * GPS beyond K = 1 and its failure modes (METHODS.md §GPS), with the real selection and trainer on the tiny ViT:
+ *  - K = 2 end to end: two distinct entries per neuron, every other entry bit-identical to the backbone after
+ *    training, the export reproduces the engine, and the sparse patch rebuilds the export byte for byte;
+ *  - clear errors for K wider than a row, a non-finite selection gradient, and a saved selection that does not
+ *    cover the graph's weight matrices.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBackbone, withNewHead } from '../backbone/load';
+import { AttuneError } from '../errors';
+import { applyGpsPatch } from '../export/apply-gps-patch';
+import { exportRun } from '../export/export';
+import { loadModel, saveModel } from '../onnx/io';
+import { compileTrainProgram } from '../programs/compile';
+import { runFiles } from '../run/spec';
+import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
+import { trainRun } from '../train/trainer';
+import { gps } from './gps/index';
+import type { GpsState } from './gps/weights';
+import { flatIndex, weightMatrices } from './layers';
+import type { MethodContext } from './method';
+
+const isCode = (code: string) => (e: unknown) => e instanceof AttuneError && e.code === code;
+
+test('GPS with K = 2: two entries per neuron train, all others stay bit-identical; export and patch reproduce it', async () => {
+  const data = sampleDataset(DATASETS.aid, ['Airport', 'BareLand', 'Beach'], 6);
+  const out = tempDir('attune-gps-k2-');
+  const r = await trainRun({ data, model: MODELS.tinyVit, method: 'gps', methodOptions: { k: 2 }, epochs: 1, batch: 4, seed: 2, outDir: join(out, 'run') });
+  assert.equal(r.status, 'done');
+  const exp = await exportRun(r.runDir, join(out, 'export'));
+  assert.ok(exp.maxAbsDiff < 1e-4, `export differs by ${exp.maxAbsDiff}`);
+  const state = JSON.parse(readFileSync(runFiles(r.runDir).methodState, 'utf8')) as GpsState;
+  assert.equal(state.k, 2);
+  const before = withNewHead(await loadBackbone(MODELS.tinyVit), 3, 2).model.graph.initializers;
+  const after = loadModel(exp.modelPath).graph.initializers;
+  let changed = 0;
+  for (const w of state.matrices) {
+    assert.equal(w.idx.length, 2 * w.rows, `${w.name}: two entries per neuron`);
+    const sel = new Set<number>();
+    for (let row = 0; row < w.rows; row++) {
+      assert.notEqual(w.idx[2 * row], w.idx[2 * row + 1], `${w.name} row ${row}: distinct entries`);
+      for (const j of [0, 1]) sel.add(flatIndex(w, row, w.idx[2 * row + j]));
+    }
+    const a = new Uint32Array((before.get(w.name)!.data as Float32Array).slice().buffer);
+    const b = new Uint32Array((after.get(w.name)!.data as Float32Array).slice().buffer);
+    for (let i = 0; i < a.length; i++) {
+      if (!sel.has(i)) assert.equal(b[i], a[i], `${w.name}[${i}] moved but was not selected`);
+      else if (a[i] !== b[i]) changed++;
+    }
+  }
+  assert.ok(changed > state.matrices.length, `selected entries trained (${changed} changed)`);
+  const rebuilt = await applyGpsPatch(MODELS.tinyVit, exp.extraFiles[0]);
+  await saveModel(rebuilt, join(out, 'rebuilt.onnx'));
+  assert.ok(Buffer.compare(readFileSync(join(out, 'rebuilt.onnx')), readFileSync(exp.modelPath)) === 0, 'patch rebuilds the export byte for byte');
+});
+
+test('GPS: K wider than a row, a non-finite gradient, and a selection that misses a matrix are clear errors', async () => {
+  const p = withNewHead(await loadBackbone(MODELS.tinyVit), 3, 0);
+  const narrowest = Math.min(...weightMatrices(p.model.graph).map((m) => m.cols));
+  const batches = (x: Float32Array): MethodContext['trainBatches'] =>
+    async function* () {
+      yield { x, labels: Int32Array.from([0, 0, 1, 1]), count: 4 };
+    };
+  const rows = 4 * 3 * 32 * 32;
+  await assert.rejects(gps.prepare({ backbone: p, options: { k: narrowest + 1 }, seed: 0, batch: 2, trainBatches: batches(new Float32Array(rows)) }), isCode('gps-k-too-large'));
+  // a NaN pixel makes every gradient NaN: the selection must stop, not pick index −1
+  const x = new Float32Array(rows).map((_, i) => Math.sin(i));
+  x[5] = NaN;
+  await assert.rejects(gps.prepare({ backbone: p, options: {}, seed: 0, batch: 2, trainBatches: batches(x) }), isCode('gps-gradient-not-finite'));
+  // a selection saved without one of the graph's matrices
+  const ok = await gps.prepare({ backbone: p, options: {}, seed: 0, batch: 2, trainBatches: batches(x.map((v) => (Number.isNaN(v) ? 0 : v))) });
+  const state = ok.state as GpsState;
+  const partial: GpsState = { ...state, matrices: state.matrices.slice(1) };
+  const stale = await gps.prepare({ backbone: p, options: {}, seed: 0, batch: 2 }, partial);
+  await assert.rejects(compileTrainProgram(p.model, stale.program, { batch: 2, numClasses: 3, clipNorm: null }), isCode('gps-state-mismatch'));
+});
