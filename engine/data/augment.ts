@@ -11,15 +11,15 @@ export type AugmentPreset = 'none' | 'natural' | 'aerial' | 'medical';
 
 export interface AugmentOptions {
   preset: AugmentPreset;
-  /** probability of converting a view to grey (SimCLR/GPS-style views use 0.2); default 0 */
-  grayscaleProbability?: number;
+  /** probability of converting a view to grey (SimCLR/GPS-style views use p = 0.2); default 0 */
+  grayscale?: number;
   /** probability of applying colour jitter (natural, aerial); default 0.8 */
   colorJitterProbability?: number;
 }
 
 export function normaliseAugment(a: AugmentPreset | AugmentOptions | undefined): Required<AugmentOptions> {
   const o: AugmentOptions = typeof a === 'string' ? { preset: a } : (a ?? { preset: 'none' });
-  return { preset: o.preset, grayscaleProbability: o.grayscaleProbability ?? 0, colorJitterProbability: o.colorJitterProbability ?? 0.8 };
+  return { preset: o.preset, grayscale: o.grayscale ?? 0, colorJitterProbability: o.colorJitterProbability ?? 0.8 };
 }
 
 /** Where an output view comes from, in base-image pixels. */
@@ -329,7 +329,7 @@ export function augmentToTensor(
     const params = sampleColour(rng); // drawn either way so later draws do not shift
     if (apply) applyColour(img, n, params);
   }
-  if (aug.grayscaleProbability > 0 && rng() < aug.grayscaleProbability) toGrey(img, n);
+  if (aug.grayscale > 0 && rng() < aug.grayscale) toGrey(img, n);
   for (let c = 0; c < 3; c++) {
     const a = 1 / pre.std[c];
     const b = -pre.mean[c] / pre.std[c];

@@ -53,7 +53,7 @@ test('no augmentation reproduces loadImageTensor exactly; every preset yields fi
   const per = 3 * 64 * 64;
   assert.deepEqual(batch.x.subarray(per, 2 * per), await loadImageTensor(items[1].file, pre));
   for (const preset of ['natural', 'aerial', 'medical'] as const) {
-    const [v1, v2] = await loadImageViews(items[0].file, pre, { augment: { preset, grayscaleProbability: 0.2 }, rng: mulberry32(5) });
+    const [v1, v2] = await loadImageViews(items[0].file, pre, { augment: { preset, grayscale: 0.2 }, rng: mulberry32(5) });
     assert.equal(v1.length, per);
     assert.ok(v1.every(Number.isFinite) && v1.every((v) => v >= -1.0001 && v <= 1.0001));
     assert.notDeepEqual(v1, v2, `${preset} views should differ`);

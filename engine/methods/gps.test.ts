@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBackbone, withNewHead } from '../backbone/load';
+import { defaultLoader, type BatchLoaderFactory } from '../data/loader';
+import type { DatasetSplit } from '../data/split';
 import { AttuneError } from '../errors';
+import type { Preprocessing } from '../preprocessing';
 import { applyGpsPatch } from '../export/apply-gps-patch';
 import { exportRun } from '../export/export';
 import { loadModel, saveModel } from '../onnx/io';
@@ -18,18 +21,49 @@ import { compileTrainProgram } from '../programs/compile';
 import { runFiles } from '../run/spec';
 import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
 import { trainRun } from '../train/trainer';
-import { gps } from './gps/index';
+import { GPS_SELECTION_VIEWS, gps } from './gps/index';
 import type { GpsState } from './gps/weights';
 import { flatIndex, weightMatrices } from './layers';
 import type { MethodContext } from './method';
+
+/** View i of a normalised batch is grey when its de-normalised R, G and B planes are equal. */
+function isGrey(x: Float32Array, i: number, pre: Preprocessing): boolean {
+  const plane = pre.size * pre.size;
+  const at = i * 3 * plane;
+  for (let j = 0; j < plane; j += 7) {
+    const [r, g, b] = [0, 1, 2].map((c) => x[at + c * plane + j] * pre.std[c] + pre.mean[c]);
+    if (Math.abs(r - g) > 1e-4 || Math.abs(g - b) > 1e-4) return false;
+  }
+  return true;
+}
 
 const isCode = (code: string) => (e: unknown) => e instanceof AttuneError && e.code === code;
 
 test('GPS with K = 2: two entries per neuron train, all others stay bit-identical; export and patch reproduce it', async () => {
   const data = sampleDataset(DATASETS.aid, ['Airport', 'BareLand', 'Beach'], 6);
   const out = tempDir('attune-gps-k2-');
-  const r = await trainRun({ data, model: MODELS.tinyVit, method: 'gps', methodOptions: { k: 2 }, epochs: 1, batch: 4, seed: 2, outDir: join(out, 'run') });
+  // the real loader, watched: the selection pass asks for two SupCon views per image with greyscale p = 0.2
+  let views = 0;
+  let grey = 0;
+  const loader: BatchLoaderFactory = (o) => {
+    if (o.views !== 2) return defaultLoader(o);
+    assert.deepEqual(o.augment, GPS_SELECTION_VIEWS);
+    assert.equal(GPS_SELECTION_VIEWS.grayscale, 0.2);
+    return (async function* () {
+      for await (const bt of defaultLoader(o)) {
+        for (const x of [bt.x, bt.x2!]) for (let i = 0; i < bt.count; i++) {
+          views++;
+          if (isGrey(x, i, o.pre)) grey++;
+        }
+        yield bt;
+      }
+    })();
+  };
+  const r = await trainRun({ data, model: MODELS.tinyVit, method: 'gps', methodOptions: { k: 2 }, epochs: 1, batch: 4, seed: 2, outDir: join(out, 'run') }, { loader });
   assert.equal(r.status, 'done');
+  const trainImages = (JSON.parse(readFileSync(runFiles(r.runDir).split, 'utf8')) as DatasetSplit).items.filter((i) => i.split === 'train').length;
+  assert.equal(views, 2 * trainImages, 'two views of each training image');
+  assert.ok(grey > 0 && grey < views, `some but not all selection views are grey (${grey} of ${views})`);
   const exp = await exportRun(r.runDir, join(out, 'export'));
   assert.ok(exp.maxAbsDiff < 1e-4, `export differs by ${exp.maxAbsDiff}`);
   const state = JSON.parse(readFileSync(runFiles(r.runDir).methodState, 'utf8')) as GpsState;

@@ -9,6 +9,7 @@ import type { Tensor } from '../ir/tensor';
 import type { MethodProgram } from '../programs/compile';
 import type { UpdateRule } from '../programs/optimizer';
 import type { EventSink } from '../events';
+import type { AugmentOptions } from '../data/augment';
 
 export type OptionValue = number | string | boolean;
 export type MethodOptions = Record<string, OptionValue>;
@@ -40,8 +41,11 @@ export interface MethodContext {
   backbone: PreparedBackbone;
   options: MethodOptions;
   seed: number;
-  /** yields augmented training batches: GPS runs its selection pass over them */
-  trainBatches?: (views: 1 | 2) => AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }>;
+  /**
+   * yields training batches, each image as `views` views augmented as the method asks (GPS: its SupCon views);
+   * with 2 views the rows are [view 1 of every image; view 2 of every image]
+   */
+  trainBatches?: (views: 1 | 2, augment: AugmentOptions) => AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }>;
   batch: number;
   onEvent?: EventSink;
   signal?: AbortSignal;

@@ -11,7 +11,7 @@ import type { PreparedBackbone } from '../backbone/prepare';
 import { loadBackbone, withNewHead, type LoadedBackbone } from '../backbone/load';
 import { scanDataset } from '../data/scan';
 import { loadSplit, saveSplit, splitDataset, splitItems, type DatasetSplit } from '../data/split';
-import type { AugmentPreset } from '../data/image';
+import type { AugmentOptions, AugmentPreset } from '../data/image';
 import { type Tensor } from '../ir/tensor';
 import { getMethod } from '../methods/registry';
 import type { Method, MethodOptions, PreparedMethod } from '../methods/method';
@@ -150,7 +150,7 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
       batch: spec.hyper.batch,
       onEvent: opts.onEvent,
       signal: opts.signal,
-      trainBatches: (views) => twoViewBatches(loader, items.train, spec, views),
+      trainBatches: (views, augment) => twoViewBatches(loader, items.train, spec, views, augment),
     },
     savedState,
   );
@@ -158,9 +158,9 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
   return { spec, split, backbone, prepared, method, methodPrepared, items };
 }
 
-/** Training images with `views` independent augmentations each, stacked [view1 rows; view2 rows]. */
-async function* twoViewBatches(loader: BatchLoaderFactory, items: { file: string; label: number }[], spec: RunSpec, views: 1 | 2): AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }> {
-  for await (const bt of loader({ items, pre: spec.preprocessing, augment: 'natural', batchSize: spec.hyper.batch, seed: spec.seed, epoch: 0, shuffle: true, views })) {
+/** Training images with `views` independent augmentations each (as the method asks), stacked [view1 rows; view2 rows]. */
+async function* twoViewBatches(loader: BatchLoaderFactory, items: { file: string; label: number }[], spec: RunSpec, views: 1 | 2, augment: AugmentOptions): AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }> {
+  for await (const bt of loader({ items, pre: spec.preprocessing, augment, batchSize: spec.hyper.batch, seed: spec.seed, epoch: 0, shuffle: true, views })) {
     if (views === 1 || !bt.x2) {
       yield bt;
       continue;

@@ -10,6 +10,7 @@
  * Defaults follow the official VTAB scripts: Adam(W) lr 1e-3, batch 32, K = 1, cosine with warm-up.
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../../backbone/prepare';
+import type { AugmentOptions } from '../../data/augment';
 import { AttuneError } from '../../errors';
 import type { Builder } from '../../ir/builder';
 import { replaceUses, type Graph, type Model } from '../../ir/graph';
@@ -21,6 +22,13 @@ import { biasTensors, flatIndex, weightMatrices } from '../layers';
 import { headParameters, mergeByName, sizeOfTensors, type Method, type MethodState } from '../method';
 
 const blockLabel = (b: number) => (b >= 0 ? `block ${b}` : 'outside blocks');
+
+/**
+ * The two SupCon views per image (METHODS.md §GPS step 1; FightingFighting/GPS data/transforms_factory.py,
+ * transforms_contrastaug_train): RandomResizedCrop scale 0.08–1 and horizontal flip ('natural'),
+ * ColorJitter(0.4, 0.4, 0.4, 0.1) with p = 0.8, RandomGrayscale p = 0.2.
+ */
+export const GPS_SELECTION_VIEWS: AugmentOptions = { preset: 'natural', colorJitterProbability: 0.8, grayscale: 0.2 };
 
 /** The selection phase: SupCon gradients over one pass of two-view batches, then per-neuron top-K. */
 async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise<GpsState> {
@@ -35,7 +43,7 @@ async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise
   const inputShape = program.model.graph.inputs.find((i) => i.name === program.imageInput)!.shape as number[];
   const rowSize = inputShape.slice(1).reduce((a, b) => a * b, 1);
   ctx.onEvent?.({ type: 'phase', phase: 'gps-select', detail: `SupCon gradients over the training set (two views per image, τ = ${SUPCON_TAU})` });
-  const G = await accumulateGradients(program, ctx.trainBatches(2), rowSize, (done) => ctx.onEvent?.({ type: 'progress', phase: 'gps-select', done: done / 2, total: 0, detail: 'images' }), ctx.signal);
+  const G = await accumulateGradients(program, ctx.trainBatches(2, GPS_SELECTION_VIEWS), rowSize, (done) => ctx.onEvent?.({ type: 'progress', phase: 'gps-select', done: done / 2, total: 0, detail: 'images' }), ctx.signal);
   for (const w of program.weights) {
     const bad = G.get(w.name)!.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0)
