@@ -55,7 +55,8 @@ export const lora: Method = {
   ],
   // A [in, r] and B [r, out] per adapted layer, plus the head
   trainableParameters: (g, o) => blockLinears(g).reduce((n, l) => n + Number(o.rank ?? 8) * (l.inFeatures + l.outFeatures), 0) + headParameters(g),
-  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
+  // as the LoRA baseline of the PACE code (Vision/train.py --adapter LoRAadd): AdamW lr 1e-3, wd 1e-4, no clipping
+  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   async prepare(ctx) {
     const r = Number(ctx.options.rank ?? 8);
     const alpha = Number(ctx.options.alpha ?? 0) || r; // METHODS.md: α = r by default

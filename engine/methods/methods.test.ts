@@ -26,7 +26,7 @@ import type { GpsState } from './gps/weights';
 import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './gps/select';
 import { flatIndex } from './layers';
 import { lora } from './lora';
-import { noiseTensor, pace, paceSigmas } from './pace';
+import { noiseTensor, pace, paceSigmas } from './pace/index';
 import { METHODS } from './registry';
 
 const TINY_VIT = '../shared/models/tiny-vit-random.onnx';
@@ -98,8 +98,9 @@ test('PACE: Δh = 0 at step 0, merge equals the adapter graph with noise off, no
   // the train step takes [B, …] images and runs [x; x]; noise inputs are [2B, out] draws laid out per sample and channel
   const img = tp.model.graph.inputs.find((i) => i.name === tp.imageInput)!;
   assert.equal(img.shape[0], 2);
-  assert.ok(tp.extraInputs.length > 0);
-  for (const e of tp.extraInputs) {
+  const noiseInputs = tp.extraInputs.filter((e) => e.name.startsWith('pace_noise_'));
+  assert.ok(noiseInputs.length > 0);
+  for (const e of noiseInputs) {
     const dims = e.shape as number[];
     assert.equal(dims.filter((d) => d !== 1).length, 2, `noise ${e.name} [${dims}] has one batch and one channel axis`);
     assert.ok(dims.includes(4), 'batch axis is 2B');

@@ -16,7 +16,8 @@ import { buildTargets } from '../programs/loss';
 import { createSession } from '../runtime/session';
 import { MODELS } from '../testing/fixtures';
 import { mulberry32 } from '../util/random';
-import { PACE_TERM, pace } from './pace';
+import { PACE_TERM, pace } from './pace/index';
+import { dropPathMask, dropPathRates, PACE_DROP_PATH_RATE } from './pace/drop-path';
 
 const B = 2;
 const C = 3;
@@ -78,7 +79,7 @@ test('PACE: loss = CE(f1) + λ·mean‖f1 − f2‖² over two passes with indep
         return [e.name, tensor('float32', e.shape as number[], z.subarray(i * half, (i + 1) * half))];
       }),
     );
-  for (const e of one.tp.extraInputs) {
+  for (const e of one.tp.extraInputs.filter((x) => x.name.startsWith('pace_noise_'))) {
     const z = noise2[e.name].data as Float32Array;
     const half = z.length / 2;
     assert.ok(z.subarray(0, half).some((v, j) => v !== z[half + j]), `${e.name}: the two copies draw independent noise`);
@@ -124,4 +125,49 @@ test('PACE-fast: no term without stored logits; then λ·mean‖f − f_prev‖�
   assert.ok(expected > 1e-5, 'different noise gives different logits');
   assert.ok(Math.abs(second.term - expected) < 1e-4 * (1 + expected), `term ${second.term} vs ${expected}`);
   await fast.session.release();
+});
+
+test('PACE drop-path: one mask per residual branch, shared by the two copies; with no noise the copies agree', async () => {
+  // σ = 0: no noise at all, so any difference between the copies could only come from unshared drop-path masks
+  const two = await setup({ lambda: 1, sigma: 0 });
+  assert.equal(two.m.describe().dropPath, PACE_DROP_PATH_RATE);
+  const masks = two.tp.extraInputs.filter((e) => e.name.startsWith('pace_drop_path_'));
+  assert.equal(two.tp.extraInputs.length, masks.length, 'σ = 0: no noise inputs');
+  const blocks = Number(two.m.state.blocks);
+  assert.equal(masks.length, 2 * dropPathRates(blocks).filter((r) => r > 0).length, 'attention and MLP branch of every block with a non-zero rate');
+  const params = randomAdapters(two.tp);
+  const neutral = await two.session.run(feedsFor(two.tp, params, Object.fromEntries(masks.map((e) => [e.name, e.neutral()]))));
+  // a step whose masks drop at least one branch of one sample
+  let step = 0;
+  const fill = (s: number) => Object.fromEntries(masks.map((e) => [e.name, e.fill!({ epoch: 0, step: s, seed: 3, batchFiles: [], count: B })]));
+  while (!Object.values(fill(step)).some((t) => (t.data as Float32Array).some((v) => v === 0))) step++;
+  const dropped = await two.session.run(feedsFor(two.tp, params, fill(step)));
+  assert.ok(scalar(dropped, PACE_TERM) < 1e-8, `shared masks: the copies agree (term ${scalar(dropped, PACE_TERM)})`);
+  const a = dropped[LOGITS].data as Float32Array;
+  const b = neutral[LOGITS].data as Float32Array;
+  assert.ok(a.some((v, i) => Math.abs(v - b[i]) > 1e-5), 'a dropped branch changes the logits');
+  await two.session.release();
+});
+
+test('PACE drop-path masks: rates rise linearly to 0.1 as timm assigns them; copies share a mask; divided by its mean', () => {
+  assert.deepEqual(dropPathRates(12).map((r) => +r.toFixed(6)), Array.from({ length: 12 }, (_, l) => +((0.1 * l) / 11).toFixed(6)));
+  const spec = { name: 'm', rate: 0.3, shape: [2000, 1, 1], rows: 2000, copies: 2 as const, byMean: true, branch: 1 };
+  const m = dropPathMask(spec, { seed: 1, epoch: 0, step: 0 }).data as Float32Array;
+  for (let i = 0; i < 1000; i++) assert.equal(m[i], m[1000 + i], 'copy 2 reuses copy 1\'s mask');
+  const mean = m.reduce((s, v) => s + v, 0) / m.length;
+  assert.ok(Math.abs(mean - 1) < 1e-5, `mean ${mean}`);
+  const dropShare = m.filter((v) => v === 0).length / m.length;
+  assert.ok(Math.abs(dropShare - 0.3) < 0.05, `drop share ${dropShare}`);
+  // plain timm DropPath (PACE's base adapter, λ = 0): kept samples scaled by 1/keep
+  const plain = dropPathMask({ ...spec, copies: 1, byMean: false }, { seed: 1, epoch: 0, step: 0 }).data as Float32Array;
+  assert.ok(plain.every((v) => v === 0 || Math.abs(v - 1 / 0.7) < 1e-6));
+});
+
+test('ViT-Tiny/16: PACE drop-path covers both residual branches of blocks 1–11 (block 0 has rate 0)', async () => {
+  const p = withNewHead(await loadBackbone(MODELS.vitTiny), 3, 0);
+  const m = await pace.prepare({ backbone: p, options: {}, seed: 1, batch: 1 });
+  const tp = await compileTrainProgram(p.model, m.program, { batch: 1, numClasses: 3, clipNorm: null });
+  const masks = tp.extraInputs.filter((e) => e.name.startsWith('pace_drop_path_'));
+  assert.equal(masks.length, 22);
+  for (const e of masks) assert.deepEqual((e.shape as number[]).filter((d) => d !== 1), [2], `${e.name} [${e.shape}]: one entry per row of [x; x]`);
 });

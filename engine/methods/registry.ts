@@ -7,7 +7,7 @@ import { l2sp } from './l2sp';
 import { linear } from './linear';
 import { lora } from './lora';
 import type { Method } from './method';
-import { pace } from './pace';
+import { pace } from './pace/index';
 
 export const METHODS: Method[] = [linear, full, bitfit, lora, l2sp, gps, pace];
 

@@ -7,7 +7,8 @@
  *     matrix, with weight decay 0 (decay would move frozen entries). Biases and the new head train;
  *     norms, position embeddings and the class token stay frozen.
  *  4. Export: dense merged weights; plus a sparse patch (patch.ts) that `attune apply-patch` turns back into the export.
- * Defaults follow the official VTAB scripts: Adam(W) lr 1e-3, batch 32, K = 1, cosine with warm-up.
+ * Defaults follow the official VTAB scripts: Adam with weight decay 0 (head included), no gradient clipping,
+ * lr 1e-3, batch 32, K = 1, cosine with warm-up.
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../../backbone/prepare';
 import type { AugmentOptions } from '../../data/augment';
@@ -96,7 +97,8 @@ export const gps: Method = {
   options: [{ name: 'k', flag: '--gps-k', description: 'weights selected per neuron (K)', default: 1, kind: 'integer', min: 1 }],
   // K entries per neuron of every weight matrix, all biases, the head (METHODS.md §GPS step 3)
   trainableParameters: (g, o) => weightMatrices(g).reduce((n, m) => n + Math.min(m.cols, Number(o.k ?? 1)) * m.rows, 0) + sizeOfTensors(g, biasTensors(g)) + headParameters(g),
-  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
+  // official train_scripts: `--opt adam --weight-decay 0`, no --clip-grad (timm default: no clipping), --smoothing 0
+  defaults: { lr: 1e-3, weightDecay: 0, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   async prepare(ctx, saved) {
     const k = Number(ctx.options.k ?? 1);
     const state = (saved as GpsState | undefined) ?? (await select(ctx, k));

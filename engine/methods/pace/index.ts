@@ -12,16 +12,17 @@
  * Export: noise off, merged exactly: W = W0 ⊙ (1 + Wd·Wu), b = b0 ⊙ (1 + δb) + W0·p.
  * Linear layers without a bias get only the LoRAmul part (a VPT shift would need an extra Add on export).
  */
-import { HEAD_BIAS, HEAD_WEIGHT, LOGITS, FEATURES } from '../backbone/prepare';
-import { Builder } from '../ir/builder';
-import { foldConstants, type ShapeMap } from '../ir/fold';
-import { cloneModel, int, producers, pruneDead, replaceUses, topoSort, type Graph, type Model } from '../ir/graph';
-import { tensor, type Tensor } from '../ir/tensor';
-import { INV_WEIGHT, TARGETS, type ExtraInput } from '../programs/compile';
-import { createSession } from '../runtime/session';
-import { deriveSeed, mulberry32, normal } from '../util/random';
-import { blockLinears, setOwnedInput, type LinearLayer } from './layers';
-import { headParameters, mergeByName, type HeldOutBatch, type Method } from './method';
+import { HEAD_BIAS, HEAD_WEIGHT, LOGITS, FEATURES } from '../../backbone/prepare';
+import { Builder } from '../../ir/builder';
+import { foldConstants, type ShapeMap } from '../../ir/fold';
+import { cloneModel, int, producers, pruneDead, replaceUses, topoSort, type Graph, type Model } from '../../ir/graph';
+import { tensor, type Tensor } from '../../ir/tensor';
+import { INV_WEIGHT, TARGETS, type ExtraInput } from '../../programs/compile';
+import { createSession } from '../../runtime/session';
+import { deriveSeed, mulberry32, normal } from '../../util/random';
+import { blockLinears, setOwnedInput, type LinearLayer } from '../layers';
+import { insertDropPath, PACE_DROP_PATH_RATE } from './drop-path';
+import { headParameters, mergeByName, type HeldOutBatch, type Method } from '../method';
 
 export const paceNames = (w: string) => ({ wd: `${w}::pace_Wd`, wu: `${w}::pace_Wu`, pd: `${w}::pace_Pd`, pu: `${w}::pace_Pu`, db: `${w}::pace_db` });
 export const PACE_CONSISTENCY = 'attune_pace_consistency';
@@ -144,13 +145,13 @@ export const pace: Method = {
     { name: 'lambda', flag: '--pace-lambda', description: 'consistency weight λ', default: 1, kind: 'number', min: 0 },
     { name: 'fast', flag: '--pace-fast', description: 'PACE-fast: one pass, consistency with last epoch\'s logits', default: false, kind: 'boolean' },
   ],
-  // METHODS.md: AdamW lr 1e-3, weight decay 1e-4, batch 64, cosine with warm-up
+  // METHODS.md and Vision/train.py: AdamW lr 1e-3, weight decay 1e-4, batch 64, cosine with warm-up, no gradient clipping
   // per adapted layer: Wd [out, r] and Wu [r, in]; with a bias also Pd [in, r], Pu [r, 1], δb [out]
   trainableParameters: (g, o) => {
     const r = Number(o.rank ?? 10);
     return blockLinears(g).reduce((n, l) => n + r * (l.outFeatures + l.inFeatures) + (l.bias ? r * l.inFeatures + r + l.outFeatures : 0), 0) + headParameters(g);
   },
-  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 64, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
+  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 64, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   async prepare(ctx) {
     const r = Number(ctx.options.rank ?? 10);
     const sigma = Number(ctx.options.sigma ?? 1.5);
@@ -179,9 +180,10 @@ export const pace: Method = {
     const noise: NoiseSpec[] = [];
     const history = new Map<string, Float32Array>(); // PACE-fast: last logits per training file
 
-    /** Inserts the adapters; `rows` = batch rows of the forward, `withNoise` = training. */
+    /** Inserts the adapters; `rows` = batch rows of the forward, `withNoise` = training. Returns each layer's new output. */
     const adapt = (g: Graph, b: Builder, shapes: ShapeMap, rows: number, withNoise: boolean) => {
       for (const [k, t] of init) g.initializers.set(k, t);
+      const adapted: { layer: LinearLayer; value: string }[] = [];
       blockLinears(g).forEach((l, i) => {
         if (!weights.has(l.weight)) return;
         // a bias the backbone ties to other layers is not adapted if prepare did not see it as this layer's own
@@ -199,10 +201,14 @@ export const pace: Method = {
         const adder = g.nodes[g.nodes.length - 1];
         replaceUses(g, l.output, y);
         adder.inputs[0] = l.output;
+        adapted.push({ layer: l, value: y });
       });
+      return adapted;
     };
 
     const B = ctx.batch;
+    let dropPath: number | 'off' = PACE_DROP_PATH_RATE;
+    let warned = false;
     // with λ = 0 the consistency term vanishes and the second pass only costs: train the noisy adapter on one pass
     const twoPass = !fast && lambda > 0;
     const transform = (g: Graph, b: Builder, shapes: ShapeMap) => {
@@ -217,7 +223,15 @@ export const pace: Method = {
         g.nodes.unshift({ name: 'pace_concat', op: 'Concat', domain: '', inputs: [inp.name, inp.name], outputs: [doubled], attrs: { axis: int(0) } });
         inp.shape = [B, ...inp.shape.slice(1)];
       }
-      adapt(g, b, shapes, rows, true);
+      const adapted = adapt(g, b, shapes, rows, true);
+      // drop-path as the official training runs it: masks shared by the two copies, normalised by their mean for PACE
+      const dp = insertDropPath(g, b, shapes, adapted, { rows, copies: twoPass ? 2 : 1, byMean: lambda > 0, blocks: L });
+      extraInputs.push(...dp.inputs);
+      dropPath = dp.skipped ? 'off' : PACE_DROP_PATH_RATE;
+      if (dp.skipped && !warned) {
+        warned = true;
+        ctx.onEvent?.({ type: 'log', level: 'warn', message: `PACE trains without drop-path on this backbone (${dp.skipped}); the official code uses drop-path 0.1.` });
+      }
       if (twoPass) {
         const head = producers(g).get(LOGITS)!;
         head.outputs = head.outputs.map((o) => (o === LOGITS ? LOGITS_ALL : o));
@@ -279,7 +293,7 @@ export const pace: Method = {
         }
         return merged;
       },
-      describe: () => ({ trains: 'PACE adapters (LoRAmul + VPTadd) and head', rank: r, sigma, lambda, fast, adaptedLayers: layers.length }),
+      describe: () => ({ trains: 'PACE adapters (LoRAmul + VPTadd) and head', rank: r, sigma, lambda, fast, adaptedLayers: layers.length, dropPath }),
       afterStep: fast
         ? (s) => {
             for (let i = 0; i < s.count; i++) history.set(s.batchFiles[i], s.logits.slice(i * C, (i + 1) * C));
