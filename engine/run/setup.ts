@@ -75,7 +75,7 @@ const hyperFrom = (req: TrainRequest, m: Method): Hyper => ({
   warmupEpochs: req.warmupEpochs ?? Math.min(m.defaults.warmupEpochs, Math.max(0, (req.epochs ?? m.defaults.epochs) - 1)),
   labelSmoothing: req.labelSmoothing ?? m.defaults.labelSmoothing,
   clipNorm: req.clipNorm === undefined ? m.defaults.clipNorm : req.clipNorm,
-  optimizer: req.optimizer ?? 'adamw',
+  optimizer: req.optimizer ?? m.optimizer ?? 'adamw',
   spdLambda: req.spdLambda ?? 0.5,
 });
 
