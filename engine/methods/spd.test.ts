@@ -64,3 +64,31 @@ test('SPD with λ = 0 is plain Adam bit for bit, and the head is never projected
   const head = await step(spdUpdate({ lambda: 1 }), theta, g2, theta0, true);
   assert.deepEqual(Array.from(head.param), Array.from(adam.param));
 });
+
+test('SPD anchors: backbone tensors at their pretrained value, adapter tensors (LoRA A and B) at 0 as the official README', async () => {
+  const { loadBackbone, withNewHead } = await import('../backbone/load');
+  const { compileTrainProgram } = await import('../programs/compile');
+  const { MODELS } = await import('../testing/fixtures');
+  const { lora } = await import('./lora');
+  const { bitfit } = await import('./bitfit');
+  const p = withNewHead(await loadBackbone(MODELS.tinyVit), 3, 0);
+  const anchorsOf = async (method: typeof lora) => {
+    const mp = await method.prepare({ backbone: p, options: {}, seed: 1, batch: 2 });
+    const tp = await compileTrainProgram(p.model, mp.program, { batch: 2, numClasses: 3, clipNorm: null, update: spdUpdate({ lambda: 1 }) });
+    const g = tp.model.graph;
+    // the anchor is the initializer subtracted from the parameter: θ_{t−1} − θ0
+    const out = new Map<string, Float32Array>();
+    for (const n of g.nodes) if (n.op === 'Sub' && tp.initial.has(n.inputs[0]) && /spd_anchor/.test(n.inputs[1])) out.set(n.inputs[0], g.initializers.get(n.inputs[1])!.data as Float32Array);
+    return { tp, anchors: out };
+  };
+  const a = await anchorsOf(lora);
+  const loraA = [...a.anchors.keys()].filter((k) => k.endsWith('::lora_A'));
+  assert.ok(loraA.length > 0);
+  for (const k of loraA) {
+    assert.ok(a.tp.initial.get(k)!.data.some((v) => v !== 0), 'A starts random');
+    assert.ok(a.anchors.get(k)!.every((v) => v === 0), `${k} anchored at 0`);
+  }
+  const b = await anchorsOf(bitfit);
+  assert.ok(b.anchors.size > 0);
+  for (const [k, anchor] of b.anchors) assert.deepEqual(Array.from(anchor), Array.from(b.tp.initial.get(k)!.data as Float32Array), `${k} anchored at its pretrained value`);
+});
