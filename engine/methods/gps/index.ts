@@ -103,7 +103,8 @@ export const gps: Method = {
   options: [{ name: 'k', flag: '--gps-k', description: 'weights selected per neuron (K)', default: 1, kind: 'integer', min: 1 }],
   // K entries per neuron of every weight matrix, all biases, the head (METHODS.md §GPS step 3)
   trainableParameters: (g, o) => weightMatrices(g).reduce((n, m) => n + Math.min(m.cols, numberOption(gps.options, o, 'k')) * m.rows, 0) + sizeOfTensors(g, biasTensors(g)) + headParameters(g),
-  // official train_scripts: `--opt adam --weight-decay 0`, no --clip-grad (timm default: no clipping), --smoothing 0
+  // official train_scripts: `--opt adam --weight-decay 0`, no --clip-grad (timm default: no clipping), --smoothing 0.
+  // They also set --drop-path per task (0 for most, 0.1 for some); Attune's backbones train GPS without drop-path.
   defaults: { lr: 1e-3, weightDecay: 0, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   async prepare(ctx, saved) {
     const k = numberOption(gps.options, ctx.options, 'k');
