@@ -9,14 +9,14 @@ import { AttuneError } from './errors';
 import type { EngineEvent } from './events';
 import type { Preprocessing } from './preprocessing';
 import { loadBackbone, withNewHead } from './backbone/load';
-import { supportedOps } from './autodiff/differentiate';
+import { unsupportedOps } from './autodiff/differentiate';
 import { scanDataset as scanFolder } from './data/scan';
 import type { ScanReport as EngineScanReport } from './data/types';
 import type { EvaluationReport as EngineEvaluation } from './evaluate/metrics';
 import { exportRun as exportEngineRun } from './export/export';
 import { METHODS } from './methods/registry';
-import { full } from './methods/full';
-import { parameterCount } from './methods/layers';
+import { parameterCount } from './ir/parameters';
+import { forwardImagesPerSecond, secondsPerEpoch } from './methods/cost';
 import type { Method } from './methods/method';
 import { deviceBatch, recommendMethod, type Recommendation } from './methods/recommend';
 import { predictFiles } from './predict/predict';
@@ -99,14 +99,11 @@ export interface BackboneInfo {
   notes: string[];
 }
 
-const NO_GRADIENT_NEEDED = new Set(['Shape', 'Size', 'Constant', 'ConstantOfShape', 'Equal', 'Less', 'Greater', 'Not', 'And', 'Or', 'ArgMax', 'NonZero', 'Range']);
-
 /** Compatibility check: feature tensor, ops every method can train through, input size, preprocessing. */
 export async function inspectBackbone(modelPath: string): Promise<BackboneInfo> {
   try {
     const bb = await loadBackbone(modelPath);
-    const known = new Set(supportedOps());
-    const unsupported = [...new Set(bb.model.graph.nodes.filter((n) => !NO_GRADIENT_NEEDED.has(n.op) && (!known.has(n.op) || n.domain)).map((n) => (n.domain ? `${n.domain}.${n.op}` : n.op)))];
+    const unsupported = unsupportedOps(bb.model.graph);
     const notes = [`Features: ${bb.features.description} (${bb.featureDim} values per image).`];
     if (unsupported.length) notes.push(`Only the linear probe can train this model: Attune cannot differentiate ${unsupported.join(', ')}.`);
     return { modelPath, ok: true, featureTensor: bb.features.source, featureDim: bb.featureDim, unsupportedOps: unsupported, inputSize: bb.inputSize, preprocessing: bb.preprocessing, parameterCount: bb.parameterCount, notes };
@@ -121,9 +118,20 @@ export async function inspectBackbone(modelPath: string): Promise<BackboneInfo> 
 export interface MethodInfo {
   name: string;
   title: string;
+  /** what the method does (mechanism, not a promise of accuracy) */
   summary: string;
+  /** the paper's result, stated as the paper's; absent for methods METHODS.md quotes no result for */
+  paper?: string;
+  /** when the method needs a long schedule to pay off, and how long its paper trained */
+  schedule?: string;
+  /** share of the network's parameters that train (counted on the chosen backbone with its new head) */
   trainableShare: number | null;
+  /** estimated seconds per epoch on this machine's CPU (see `costBasis`) */
   secondsPerEpoch: number | null;
+  /** how `secondsPerEpoch` was obtained, in one sentence */
+  costBasis?: string;
+  /** files an export writes besides model.onnx, labels.txt and the model card (GPS: its sparse patch) */
+  exports: { file: string; description: string }[];
   recommended: boolean;
   why?: string;
   defaults: { epochs: number; batchSize: number; learningRate: number } & Record<string, number>;
@@ -137,31 +145,36 @@ export interface MethodListing {
   recommendation: { name: string; why: string; alternative?: { name: string; why: string } } | null;
 }
 
-/** Rough per-image training cost relative to a forward pass: seconds per epoch relative to full fine-tuning's in bench/results/methods.md, times 3. */
-const COST_FACTOR: Record<string, number> = { linear: 0, full: 3, spd: 3, l2sp: 3, bitfit: 2.2, lora: 2.8, gps: 2.9, pace: 8.5 };
-/** Measured on 2 CPU cores: ViT-Tiny forward ≈ 40 img/s (npm run bench:train). Scaled by parameter count. */
-const CPU_FORWARD_IMAGES_PER_SECOND_VIT_TINY = 40;
-const VIT_TINY_PARAMETERS = 5.7e6;
+/** Forward speed measured once per backbone file on this machine (the model check's file, so a few per session). */
+const forwardRates = new Map<string, Promise<number>>();
 
 export async function listMethods(ctx: { modelPath?: string; trainCount?: number; numClasses?: number } = {}): Promise<MethodListing> {
   const plan = planProviders('auto', platformInfo());
   const device = plan.order[0] === 'cpu' ? 'CPU' : plan.order[0].toUpperCase();
   const rec = ctx.trainCount !== undefined ? recommendMethod(ctx.trainCount, { hasAccelerator: device !== 'CPU' }) : null;
   const bb = ctx.modelPath && existsSync(ctx.modelPath) ? await loadBackbone(ctx.modelPath) : undefined;
-  const params = bb?.parameterCount;
   const graph = bb ? withNewHead(bb, ctx.numClasses ?? 2, 0).model.graph : undefined;
   const total = graph ? parameterCount(graph) : 0;
-  const forwardRate = params ? (CPU_FORWARD_IMAGES_PER_SECOND_VIT_TINY * VIT_TINY_PARAMETERS) / params : undefined;
-  // SPD is an optimizer; as a card it means full fine-tuning with SPD (the CLI's --method spd)
-  const cards = [...METHODS, { ...full, name: 'spd', title: 'SPD (selective projection decay)', summary: 'Full fine-tuning that pulls back only the layers drifting away from the pretrained weights; steadier than plain full fine-tuning on small or shifted data.' }];
+  let forwardRate: number | undefined;
+  if (bb && ctx.trainCount && device === 'CPU') {
+    const key = `${bb.path}:${bb.sha256}`;
+    if (!forwardRates.has(key)) forwardRates.set(key, forwardImagesPerSecond(bb.model));
+    forwardRate = await forwardRates.get(key)!;
+  }
   return {
     device,
-    methods: cards.map((m) => ({
+    methods: METHODS.map((m) => ({
       name: m.name,
       title: m.title,
       summary: m.summary,
+      paper: m.card.paper,
+      schedule: m.card.schedule,
       trainableShare: graph ? m.trainableParameters(graph, {}) / total : null,
-      secondsPerEpoch: forwardRate && ctx.trainCount && device === 'CPU' ? (ctx.trainCount * Math.max(1, COST_FACTOR[m.name] ?? 3)) / forwardRate : null,
+      secondsPerEpoch: forwardRate && ctx.trainCount ? secondsPerEpoch(ctx.trainCount, m.relativeCost, forwardRate) : null,
+      costBasis: forwardRate
+        ? `Estimate: a forward pass of this backbone measured on this machine (${forwardRate.toFixed(1)} images/s) times ${m.relativeCost} forward-pass equivalents per image, this method's relative cost in Attune's methods benchmark.`
+        : undefined,
+      exports: m.exports ?? [],
       recommended: rec?.method === m.name,
       why: rec?.method === m.name ? rec.reason : undefined,
       // numeric method options (LoRA rank, GPS K, PACE σ and λ, …) by the names trainRun's `options` takes
@@ -215,14 +228,12 @@ export interface TrainResult {
 
 /** Trains, or resumes when `resumeFrom` (or `outDir`) holds an unfinished run. */
 export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {}): Promise<TrainResult> {
-  const isSpd = r.method === 'spd';
   const res = await trainEngineRun(
     {
       data: r.dataPath,
       labels: r.csvPath,
       model: r.modelPath,
-      method: isSpd ? 'full' : r.method,
-      optimizer: isSpd ? 'spd' : undefined,
+      method: r.method,
       epochs: r.epochs,
       batch: r.batchSize,
       lr: r.learningRate,

@@ -32,6 +32,16 @@ export function supportedOps(): string[] {
 }
 
 /**
+ * Ops of `g` that training cannot differentiate through (the model check reports them): ops with no gradient rule,
+ * or from a custom domain, other than those whose outputs are constants for differentiation.
+ */
+export function unsupportedOps(g: Graph): string[] {
+  const needsNone = (op: string) => NON_DIFFERENTIABLE.has(op) || op === 'Constant';
+  const bad = g.nodes.filter((n) => !needsNone(n.op) && (n.domain || !(n.op in GRADIENT_RULES)));
+  return [...new Set(bad.map((n) => (n.domain ? `${n.domain}.${n.op}` : n.op)))];
+}
+
+/**
  * Appends the backward pass for scalar `loss` with respect to `wrt` and returns, per wrt tensor,
  * the name of its gradient. `shapes` must hold every forward tensor's static shape.
  */

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { foldConstants, type ShapeMap } from '../ir/fold';
 import type { Model } from '../ir/graph';
+import { parameterCount } from '../ir/parameters';
 import { decodeModel } from '../onnx/io';
 import { AttuneError } from '../errors';
 import { defaultPreprocessing, IMAGENET_NORMALISATION, normalisePreprocessing, VIT_NORMALISATION, type Preprocessing } from '../preprocessing';
@@ -55,8 +56,6 @@ export async function loadBackbone(path: string, featureOverride?: string): Prom
   const features = findFeatures(model.graph, (n) => shapes.get(n)?.dims.length, featureOverride);
   const src = shapes.get(features.source)!.dims;
   const featureDim = features.how === 'global-pool' ? src[1] : src[src.length - 1];
-  let parameterCount = 0;
-  for (const t of model.graph.initializers.values()) if (t.dims.length > 0 && (t.dtype === 'float32' || t.dtype === 'float16')) parameterCount += t.data.length;
   return {
     path,
     sha256: createHash('sha256').update(bytes).digest('hex'),
@@ -67,7 +66,7 @@ export async function loadBackbone(path: string, featureOverride?: string): Prom
     inputName: inp.name,
     inputSize: size,
     preprocessing: guessPreprocessing(model, path, size),
-    parameterCount,
+    parameterCount: parameterCount(model.graph),
   };
 }
 

@@ -90,3 +90,21 @@ test('npm start on a machine without Electron or a display explains why and show
   assert.match(r.stdout, /Electron binary is not installed|No display found/);
   assert.match(r.stdout, /usage: npm run attune -- <command>/);
 });
+
+test('train method flags: --clip-norm none reaches the run as no clipping; --method spd is full fine-tuning with SPD', async () => {
+  const { readFileSync } = await import('node:fs');
+  const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 4);
+  const dir = tempDir();
+  const spec = (run: string) => JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as { method: string; hyper: { clipNorm: number | null; optimizer: string } };
+  const none = attune('train', '--data', data, '--model', MODELS.tinyCnn, '--method', 'full', '--epochs', '1', '--batch', '4', '--clip-norm', 'none', '--out', join(dir, 'none'), '--json');
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(spec(join(dir, 'none')).hyper.clipNorm, null);
+  const spd = attune('train', '--data', data, '--model', MODELS.tinyCnn, '--method', 'spd', '--epochs', '1', '--batch', '4', '--out', join(dir, 'spd'), '--json');
+  assert.equal(spd.code, 0, spd.stderr);
+  assert.deepEqual([spec(join(dir, 'spd')).method, spec(join(dir, 'spd')).hyper.optimizer], ['spd', 'spd']);
+  const epoch = spd.lines.find((l) => l.type === 'epoch') as { diagnostics: Record<string, number> };
+  assert.ok(epoch.diagnostics.spd_tensors > 0 && 'spd_condition' in epoch.diagnostics && 'spd_projected' in epoch.diagnostics);
+  const clash = attune('train', '--data', data, '--model', MODELS.tinyCnn, '--method', 'spd', '--optimizer', 'adamw', '--out', join(dir, 'clash'));
+  assert.notEqual(clash.code, 0);
+  assert.match(clash.stderr, /--method spd trains with --optimizer spd/);
+});

@@ -212,9 +212,7 @@ export function createBatchLoader(opts: BatchLoaderOptions): BatchLoader {
 export type LoaderBatch = Pick<Batch, 'x' | 'x2' | 'labels' | 'count' | 'files'>;
 
 /** What the trainer asks of the data pipeline; the loader reports bad files itself through `onEvent`. */
-export type LoaderOptions = Pick<BatchLoaderOptions, 'items' | 'pre' | 'batchSize' | 'seed' | 'epoch' | 'shuffle' | 'views' | 'onEvent'> & {
-  augment: AugmentPreset;
-};
+export type LoaderOptions = Pick<BatchLoaderOptions, 'items' | 'pre' | 'augment' | 'batchSize' | 'seed' | 'epoch' | 'shuffle' | 'views' | 'onEvent'>;
 
 export type BatchLoaderFactory = (o: LoaderOptions) => AsyncIterable<LoaderBatch>;
 

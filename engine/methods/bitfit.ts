@@ -6,8 +6,10 @@ import { headParameters, mergeByName, sizeOfTensors, type Method } from './metho
 export const bitfit: Method = {
   name: 'bitfit',
   title: 'BitFit (biases only)',
-  summary: 'Trains only the bias vectors and the new output layer (well under 1 % of the weights): cheap and hard to overfit, but it needs many epochs to catch up with methods that train more.',
+  summary: 'Trains only the bias vectors and the new output layer (well under 1 % of the weights).',
   options: [],
+  card: {},
+  relativeCost: 2.2,
   trainableParameters: (g) => sizeOfTensors(g, biasTensors(g)) + headParameters(g),
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
   async prepare(ctx) {

@@ -8,13 +8,13 @@
  */
 import { adamW, type UpdateRule } from '../programs/optimizer';
 import { full, trainableWeights } from './full';
-import { mergeByName, type Method } from './method';
+import { mergeByName, numberOption, type Method } from './method';
 
 export function l2spUpdate(lambda: number): UpdateRule {
   return (u) => {
     if (u.isHead) return adamW(u);
     const { b } = u;
-    const anchor = b.constant(u.initial, 'l2sp_anchor');
+    const anchor = b.constant(u.anchor, 'l2sp_anchor');
     const grad = b.add(u.grad, b.mul(b.scalar(lambda), b.sub(u.param, anchor)));
     return adamW({ ...u, grad, weightDecay: 0 });
   };
@@ -23,7 +23,9 @@ export function l2spUpdate(lambda: number): UpdateRule {
 export const l2sp: Method = {
   name: 'l2sp',
   title: 'L2-SP (full fine-tuning anchored to the pretrained weights)',
-  summary: 'Trains every weight but pulls them back towards the pretrained values instead of towards zero: full fine-tuning that forgets less.',
+  summary: 'Trains every weight with a penalty that pulls it towards its pretrained value instead of towards zero.',
+  card: {},
+  relativeCost: 3,
   options: [
     // Li et al. use α = 0.1 for the SP term with SGD; with Adam the same λ is a mild pull
     { name: 'lambda', flag: '--l2sp-lambda', description: 'strength λ of the (λ/2)·‖θ − θ0‖² penalty', default: 0.1, kind: 'number', min: 0 },
@@ -31,7 +33,7 @@ export const l2sp: Method = {
   trainableParameters: (g, o) => full.trainableParameters(g, o),
   defaults: { lr: 1e-4, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0.1, clipNorm: 1 },
   async prepare(ctx) {
-    const lambda = Number(ctx.options.lambda ?? 0.1);
+    const lambda = numberOption(l2sp.options, ctx.options, 'lambda');
     const wd = Number(ctx.options.weightDecay ?? l2sp.defaults.weightDecay);
     return {
       program: {

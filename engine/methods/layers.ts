@@ -143,12 +143,7 @@ export function biasTensors(g: Graph): string[] {
   return [...out];
 }
 
-/** Number of float parameters of rank ≥ 1 (what "trainable %" is measured against), head included. */
-export function parameterCount(g: Graph): number {
-  let n = 0;
-  for (const t of g.initializers.values()) if (isFloat(t.dtype) && t.dims.length > 0) n += t.data.length;
-  return n;
-}
+export { parameterCount } from '../ir/parameters';
 
 /**
  * Sets the value a node reads at `input` in a merged model. Exporters tie identical tensors (torch's

@@ -10,7 +10,7 @@ import type { Graph, Model } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { deriveSeed, mulberry32, normal } from '../util/random';
 import { blockLinears, setOwnedInput, type LinearLayer } from './layers';
-import { headParameters, mergeByName, type Method } from './method';
+import { headParameters, mergeByName, numberOption, type Method } from './method';
 
 export const loraA = (w: string) => `${w}::lora_A`;
 export const loraB = (w: string) => `${w}::lora_B`;
@@ -49,16 +49,19 @@ export const lora: Method = {
   name: 'lora',
   title: 'LoRA (low-rank adapters)',
   summary: 'Learns a small low-rank update for every attention and MLP weight; merged into the weights on export, so the model runs as fast as the original.',
+  card: { paper: 'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 74.5 % against 68.9 % for full fine-tuning, FGVC 89.5 % against 85.9 %.' },
+  relativeCost: 2.8,
   options: [
     { name: 'rank', flag: '--rank', description: 'rank r of the update A·B', default: 8, kind: 'integer', min: 1 },
     { name: 'alpha', flag: '--lora-alpha', description: 'scale α (the update is multiplied by α/r); default: α = r', default: 0, kind: 'number', min: 0 },
   ],
   // A [in, r] and B [r, out] per adapted layer, plus the head
-  trainableParameters: (g, o) => blockLinears(g).reduce((n, l) => n + Number(o.rank ?? 8) * (l.inFeatures + l.outFeatures), 0) + headParameters(g),
-  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
+  trainableParameters: (g, o) => blockLinears(g).reduce((n, l) => n + numberOption(lora.options, o, 'rank') * (l.inFeatures + l.outFeatures), 0) + headParameters(g),
+  // as the LoRA baseline of the PACE code (Vision/train.py --adapter LoRAadd): AdamW lr 1e-3, wd 1e-4, no clipping
+  defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   async prepare(ctx) {
-    const r = Number(ctx.options.rank ?? 8);
-    const alpha = Number(ctx.options.alpha ?? 0) || r; // METHODS.md: α = r by default
+    const r = numberOption(lora.options, ctx.options, 'rank');
+    const alpha = numberOption(lora.options, ctx.options, 'alpha') || r; // METHODS.md: α = r by default (declared as 0)
     const scale = alpha / r;
     const wd = Number(ctx.options.weightDecay ?? lora.defaults.weightDecay);
     const layers = blockLinears(ctx.backbone.model.graph);
@@ -87,7 +90,8 @@ export const lora: Method = {
       program: {
         transform,
         trainable: () => [
-          ...[...init.keys()].map((name) => ({ name, weightDecay: wd })),
+          // adapter tensors: SPD anchors them at 0 (official README: PEFT parameters have no stored anchor)
+          ...[...init.keys()].map((name) => ({ name, weightDecay: wd, anchorAtZero: true })),
           { name: HEAD_WEIGHT, weightDecay: wd },
           { name: HEAD_BIAS, weightDecay: 0 },
         ],

@@ -9,6 +9,7 @@ import type { Tensor } from '../ir/tensor';
 import type { MethodProgram } from '../programs/compile';
 import type { UpdateRule } from '../programs/optimizer';
 import type { EventSink } from '../events';
+import type { AugmentOptions } from '../data/augment';
 
 export type OptionValue = number | string | boolean;
 export type MethodOptions = Record<string, OptionValue>;
@@ -40,8 +41,11 @@ export interface MethodContext {
   backbone: PreparedBackbone;
   options: MethodOptions;
   seed: number;
-  /** yields augmented training batches: GPS runs its selection pass over them */
-  trainBatches?: (views: 1 | 2) => AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }>;
+  /**
+   * yields training batches, each image as `views` views augmented as the method asks (GPS: its SupCon views);
+   * with 2 views the rows are [view 1 of every image; view 2 of every image]
+   */
+  trainBatches?: (views: 1 | 2, augment: AugmentOptions) => AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }>;
   batch: number;
   onEvent?: EventSink;
   signal?: AbortSignal;
@@ -84,13 +88,37 @@ export interface HeldOutBatch {
   files: string[];
 }
 
+/**
+ * What a method card may say beyond the measured trainable share and cost. No sentence claims an accuracy
+ * without saying where it was measured: results on the user's own data come from comparisons run there.
+ */
+export interface MethodCardFacts {
+  /** the paper's result, stated as the paper's (METHODS.md, paper anchors) */
+  paper?: string;
+  /** when the method needs a long schedule to pay off, and how long the paper trained */
+  schedule?: string;
+}
+
 export interface Method {
   name: string;
   title: string;
-  /** one sentence for the method card */
+  /** one sentence for the method card: what the method does (mechanism, not a promise of accuracy) */
   summary: string;
   options: OptionSpec[];
   defaults: MethodDefaults;
+  card: MethodCardFacts;
+  /**
+   * training cost per image and epoch in forward-pass equivalents (forward + backward ≈ 3), from the methods
+   * benchmark's seconds per epoch relative to full fine-tuning; the card multiplies it by the forward speed
+   * measured on the user's machine
+   */
+  relativeCost: number;
+  /** the largest batch to propose on a machine without an accelerator, where the default would not fit */
+  cpuBatch?: number;
+  /** files an export writes besides model.onnx, labels.txt and the model card */
+  exports?: { file: string; description: string }[];
+  /** the update rule the method implies (spd: full fine-tuning trained with SPD) */
+  optimizer?: 'spd';
   /** true when the method trains only the head on cached features (no backbone passes per epoch) */
   cachedFeatures?: boolean;
   /**
@@ -122,3 +150,16 @@ export function mergeByName(backbone: Model, trained: Map<string, Tensor>): Mode
   }
   return { ...backbone, graph };
 }
+
+/** The option `name` of a method: the given value, else its declared default (declared once, in `options`). */
+export function optionValue(options: readonly OptionSpec[], given: MethodOptions, name: string): OptionValue {
+  const spec = options.find((o) => o.name === name);
+  if (!spec) throw new Error(`method option "${name}" is not declared`);
+  return given[name] ?? spec.default;
+}
+
+export const numberOption = (options: readonly OptionSpec[], given: MethodOptions, name: string): number => Number(optionValue(options, given, name));
+export const booleanOption = (options: readonly OptionSpec[], given: MethodOptions, name: string): boolean => {
+  const v = optionValue(options, given, name);
+  return v === true || v === 'true';
+};

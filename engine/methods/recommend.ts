@@ -1,13 +1,12 @@
 /**
- * Which method to suggest for a dataset, with one honest line of why. Presets by training-set size:
- * tiny (< 500 images), small (< 5 000), large. The reasons rest on our own benchmark where it measured something
- * (bench/results/methods.md: ViT-Tiny on 90–300 images of aerial scenes and breast ultrasound, CPU) and on the
- * papers' ViT-B results (METHODS.md, paper anchors) where it did not; they say which is which.
- * In that benchmark full fine-tuning with SPD was the most accurate method that trains the backbone on both sets,
- * and GPS, BitFit and PACE did not reach full fine-tuning in the short runs a CPU allows, so none of them is the
- * first suggestion; PACE is offered as the alternative where an accelerator makes its cost reasonable.
+ * Which method to suggest for a dataset, by training-set size: tiny (< 500 images), small (< 5 000), large.
+ * Every reason says where its evidence comes from. Attune's own benchmark (bench/results/methods.md: ViT-Tiny on
+ * 90–300 images, 3 seeds, short CPU schedules) could not separate full fine-tuning, L2-SP and SPD and measured no
+ * large set, so no reason quotes it; the reasons cite the papers (METHODS.md anchors) and say so. Which method is
+ * best on the user's own data is for a comparison run there to measure.
  */
 import type { MethodDefaults, MethodOptions } from './method';
+import { getMethod } from './registry';
 
 export type SizeClass = 'tiny' | 'small' | 'large';
 
@@ -25,13 +24,13 @@ export function sizeClass(trainImages: number): SizeClass {
   return trainImages < 500 ? 'tiny' : trainImages < 5000 ? 'small' : 'large';
 }
 
-/**
- * A batch that fits a machine without an accelerator: PACE runs the batch twice in one pass, so its default 64 means
- * 128 rows through every layer (about 16 GB with ViT-Tiny at 224 on CPU, bench/results/methods.md); 16 stays under 5 GB.
- */
+/** The batch to propose: the method's default, capped at its declared CPU batch on a machine without an accelerator. */
 export function deviceBatch(method: string, batch: number, hasAccelerator: boolean): number {
-  return method === 'pace' && !hasAccelerator ? Math.min(batch, 16) : batch;
+  const cap = getMethod(method).cpuBatch;
+  return cap !== undefined && !hasAccelerator ? Math.min(batch, cap) : batch;
 }
+
+const COMPARE = 'Which method is best on your images is not known until you compare them on your data.';
 
 export function recommendMethod(trainImages: number, opts: { hasAccelerator?: boolean } = {}): Recommendation {
   const size = sizeClass(trainImages);
@@ -42,22 +41,19 @@ export function recommendMethod(trainImages: number, opts: { hasAccelerator?: bo
       method: 'spd',
       options: {},
       hyper: { lr: 1e-4, weightDecay: 0.05, epochs: 10, batch: 32 },
-      reason:
-        size === 'tiny'
-          ? 'Few images: in our benchmark full fine-tuning with SPD was the most accurate method that adapts the backbone, on aerial scenes (87.8 %) and ultrasound (70.4 %, far above the linear probe\'s 40.7 %); SPD holds back layers that drift from the pretrained weights.'
-          : 'Hundreds to a few thousand images: full fine-tuning with SPD was the most accurate backbone-training method in our (smaller) benchmark; SPD holds back layers that drift from the pretrained weights.',
+      reason: `Adapts every layer while SPD holds back layers drifting from the pretrained weights; its paper (Tian et al., NeurIPS 2024) reports better accuracy than ordinary weight decay when fine-tuning. ${COMPARE}`,
       alternative: gpu
-        ? { method: 'pace', reason: 'The most accurate method in its paper on 1 000-image tasks (VTAB-1k 79.0 vs 68.9 for full fine-tuning); it did not beat full fine-tuning in our short CPU runs, and costs about 3× per epoch — worth a try on a GPU.' }
+        ? { method: 'pace', reason: 'From its paper: VTAB-1k 79.0 % against 68.9 % for full fine-tuning (ViT-B/16, 1 000 images per task, 300 epochs); two passes per batch, so a GPU makes it affordable.' }
         : size === 'tiny'
-          ? { method: 'linear', reason: 'Trains in seconds; best in our benchmark on aerial photos (92.2 %), which resemble its pretraining images, but far behind on ultrasound (40.7 %).' }
-          : { method: 'lora', reason: 'Close behind in our benchmark (84.4 % vs 87.8 % on aerial scenes) with a fraction of the optimizer memory, and ahead of full fine-tuning in its paper on FGVC (89.5 vs 85.9).' },
+          ? { method: 'linear', reason: 'Trains only the output layer on features computed once, so it finishes in seconds; in the papers it trails full fine-tuning (VTAB-1k 57.6 % against 68.9 %).' }
+          : { method: 'lora', reason: 'Trains a small fraction of the weights and merges into them on export; from its paper: FGVC 89.5 % against 85.9 % for full fine-tuning (ViT-B/16).' },
     };
   return {
     size,
     method: 'full',
     options: {},
     hyper: { lr: 1e-4, weightDecay: 0.05, epochs: 10, batch: 32 },
-    reason: 'Many images: full fine-tuning has enough data not to overfit and was the strongest method in our benchmark and in the papers\' large-data results; add --optimizer spd to keep it closer to the pretrained weights.',
-    alternative: { method: 'lora', reason: 'Nearly as accurate with a fraction of the optimizer memory; merged into the weights on export.' },
+    reason: `Trains every weight, the usual default when data is plentiful; neither Attune's benchmark nor the papers' anchors (1 000-image tasks) measured a set this large. ${COMPARE}`,
+    alternative: { method: 'lora', reason: 'Trains a small fraction of the weights (less optimizer memory) and merges into them on export, so the model runs as fast as the original.' },
   };
 }

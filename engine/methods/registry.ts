@@ -7,9 +7,10 @@ import { l2sp } from './l2sp';
 import { linear } from './linear';
 import { lora } from './lora';
 import type { Method } from './method';
-import { pace } from './pace';
+import { pace } from './pace/index';
+import { spdFull } from './spd-full';
 
-export const METHODS: Method[] = [linear, full, bitfit, lora, l2sp, gps, pace];
+export const METHODS: Method[] = [linear, full, bitfit, lora, l2sp, gps, pace, spdFull];
 
 export function getMethod(name: string): Method {
   const m = METHODS.find((x) => x.name === name);

@@ -1,37 +1,12 @@
 /** SPD's defining properties (METHODS.md §SPD), on one tensor with onnxruntime running the emitted update. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Builder } from '../ir/builder';
-import { emptyGraph, type Model } from '../ir/graph';
-import { tensor, type Tensor } from '../ir/tensor';
-import { ADAM_DEFAULTS, adamW, type UpdateRule } from '../programs/optimizer';
-import { createSession } from '../runtime/session';
-import { SPD_PROJECTED, spdUpdate } from './spd';
+import { adamW } from '../programs/optimizer';
+import { spdUpdate } from './spd';
+import { oneUpdate } from './testing/one-update';
 
 const N = 6;
-const LR = 0.01;
-
-/** Runs one update of `rule` on θ with gradient g, fresh moments at t = 1, anchor θ0. */
-async function step(rule: UpdateRule, theta: number[], g: number[], theta0: number[], isHead = false): Promise<{ param: Float32Array; fired?: number }> {
-  const graph = emptyGraph('spd');
-  const b = new Builder(graph, 'u');
-  for (const n of ['p', 'g', 'm', 'v']) graph.inputs.push({ name: n, dtype: 'float32', shape: [N] });
-  for (const n of ['lr', 'bc1', 'bc2']) graph.inputs.push({ name: n, dtype: 'float32', shape: [] });
-  const out = rule({ b, param: 'p', grad: 'g', m: 'm', v: 'v', scalars: { lr: 'lr', bc1: 'bc1', bc2: 'bc2' }, hyper: ADAM_DEFAULTS, weightDecay: 0, initial: tensor('float32', [N], theta0), isHead });
-  graph.nodes.push({ name: 'o', op: 'Identity', domain: '', inputs: [out.param], outputs: ['param_out'], attrs: {} });
-  graph.outputs.push({ name: 'param_out', dtype: 'float32', shape: [N] });
-  const diag = out.diagnostics?.[SPD_PROJECTED];
-  if (diag) {
-    graph.nodes.push({ name: 'd', op: 'Identity', domain: '', inputs: [diag], outputs: ['fired'], attrs: {} });
-    graph.outputs.push({ name: 'fired', dtype: 'float32', shape: [] });
-  }
-  const model: Model = { graph, opset: 17, extraOpsets: [], irVersion: 8, producer: 't', metadata: {} };
-  const s = await createSession(model, { provider: 'cpu' });
-  const f = (v: number[] | number, dims: number[]): Tensor => tensor('float32', dims, Array.isArray(v) ? v : [v]);
-  const r = await s.run({ p: f(theta, [N]), g: f(g, [N]), m: f(new Array(N).fill(0), [N]), v: f(new Array(N).fill(0), [N]), lr: f(LR, []), bc1: f(1 - ADAM_DEFAULTS.beta1, []), bc2: f(1 - ADAM_DEFAULTS.beta2, []) });
-  await s.release();
-  return { param: r.param_out.data as Float32Array, fired: diag ? (r.fired.data as Float32Array)[0] : undefined };
-}
+const step = oneUpdate;
 
 const norm = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
 const theta0 = [0.5, -0.2, 0.1, 0.3, -0.4, 0.2];
@@ -44,6 +19,7 @@ test('SPD projects exactly when ⟨g, θ − θ0⟩ > 0, by r = clip((‖θ̃−
   const adam = await step(adamW, theta, grow, theta0);
   const a = await step(spdUpdate({ lambda: 1 }), theta, grow, theta0);
   assert.equal(a.fired, 0);
+  assert.equal(a.moved, 0);
   assert.deepEqual(Array.from(a.param), Array.from(adam.param));
 
   // ⟨g, θ−θ0⟩ > 0 (one large aligned coordinate) while Adam's sign-like first step grows the deviation on the others
@@ -51,6 +27,7 @@ test('SPD projects exactly when ⟨g, θ − θ0⟩ > 0, by r = clip((‖θ̃−
   const adam2 = await step(adamW, theta, g2, theta0);
   const b2 = await step(spdUpdate({ lambda: 0.7 }), theta, g2, theta0);
   assert.equal(b2.fired, 1);
+  assert.equal(b2.moved, 1, 'the condition held and r > 0: the projection moved the tensor');
   const nt = norm(adam2.param, theta0);
   const np = norm(theta, theta0);
   const r = Math.min(1, Math.max(0, (nt - np) / nt));
@@ -65,6 +42,7 @@ test('SPD: r is clipped to 0 when the Adam step shrinks the deviation, and to �
   const adam = await step(adamW, theta, g, theta0);
   const s = await step(spdUpdate({ lambda: 1 }), theta, g, theta0);
   assert.equal(s.fired, 1);
+  assert.equal(s.moved, 0, 'the condition held but r = 0: nothing moved, the step was plain Adam');
   assert.ok(norm(adam.param, theta0) < norm(theta, theta0));
   assert.deepEqual(Array.from(s.param), Array.from(adam.param));
   // θ exactly at θ0 would make the inner product 0: no projection, no division by zero
@@ -82,6 +60,35 @@ test('SPD with λ = 0 is plain Adam bit for bit, and the head is never projected
   const adam = await step(adamW, theta, g2, theta0);
   const zero = await step(spdUpdate({ lambda: 0 }), theta, g2, theta0);
   assert.deepEqual(Array.from(zero.param), Array.from(adam.param));
+  assert.equal(zero.moved, 0, 'λ = 0 never moves a tensor, whatever the condition');
   const head = await step(spdUpdate({ lambda: 1 }), theta, g2, theta0, true);
   assert.deepEqual(Array.from(head.param), Array.from(adam.param));
+});
+
+test('SPD anchors: backbone tensors at their pretrained value, adapter tensors (LoRA A and B) at 0 as the official README', async () => {
+  const { loadBackbone, withNewHead } = await import('../backbone/load');
+  const { compileTrainProgram } = await import('../programs/compile');
+  const { MODELS } = await import('../testing/fixtures');
+  const { lora } = await import('./lora');
+  const { bitfit } = await import('./bitfit');
+  const p = withNewHead(await loadBackbone(MODELS.tinyVit), 3, 0);
+  const anchorsOf = async (method: typeof lora) => {
+    const mp = await method.prepare({ backbone: p, options: {}, seed: 1, batch: 2 });
+    const tp = await compileTrainProgram(p.model, mp.program, { batch: 2, numClasses: 3, clipNorm: null, update: spdUpdate({ lambda: 1 }) });
+    const g = tp.model.graph;
+    // the anchor is the initializer subtracted from the parameter: θ_{t−1} − θ0
+    const out = new Map<string, Float32Array>();
+    for (const n of g.nodes) if (n.op === 'Sub' && tp.initial.has(n.inputs[0]) && /spd_anchor/.test(n.inputs[1])) out.set(n.inputs[0], g.initializers.get(n.inputs[1])!.data as Float32Array);
+    return { tp, anchors: out };
+  };
+  const a = await anchorsOf(lora);
+  const loraA = [...a.anchors.keys()].filter((k) => k.endsWith('::lora_A'));
+  assert.ok(loraA.length > 0);
+  for (const k of loraA) {
+    assert.ok(a.tp.initial.get(k)!.data.some((v) => v !== 0), 'A starts random');
+    assert.ok(a.anchors.get(k)!.every((v) => v === 0), `${k} anchored at 0`);
+  }
+  const b = await anchorsOf(bitfit);
+  assert.ok(b.anchors.size > 0);
+  for (const [k, anchor] of b.anchors) assert.deepEqual(Array.from(anchor), Array.from(b.tp.initial.get(k)!.data as Float32Array), `${k} anchored at its pretrained value`);
 });

@@ -21,6 +21,11 @@ export interface TrainableSpec {
   weightDecay: number;
   /** update rule for this tensor (default: the program's) */
   update?: UpdateRule;
+  /**
+   * an adapter tensor (LoRA A/B, PACE's, GPS's δ): SPD anchors it at 0, as the official code does for PEFT
+   * parameters, whatever its initial value; backbone tensors are anchored at their pretrained value
+   */
+  anchorAtZero?: boolean;
 }
 
 /** Extra per-step inputs a method feeds (e.g. PACE noise), with a host function that fills them. */
@@ -57,7 +62,8 @@ export interface TrainProgramOptions {
   numClasses: number;
   update?: UpdateRule;
   hyper?: AdamHyper;
-  clipNorm?: number | null;
+  /** global gradient-norm clip; null: no clipping (required, so no caller falls back to a hidden default) */
+  clipNorm: number | null;
 }
 
 export interface StateNames {
@@ -166,19 +172,21 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
 
   const grads = differentiate(g, shapes, LOSS, trainable.map((t) => t.name), { prefix: 'attune_grad', opset: model.opset });
   const ub = new Builder(g, 'attune_update', 'float32', model.opset);
-  const clipped = clipByGlobalNorm(ub, trainable.map((t) => grads.get(t.name)!), opts.clipNorm ?? 1.0);
+  const clipped = clipByGlobalNorm(ub, trainable.map((t) => grads.get(t.name)!), opts.clipNorm);
   g.nodes.push({ name: 'attune_grad_norm', op: 'Identity', domain: '', inputs: [clipped.norm], outputs: [GRAD_NORM], attrs: {} });
   const scalars: StepScalars = { lr: LR, bc1: BC1, bc2: BC2 };
   for (const s of [LR, BC1, BC2]) g.inputs.push({ name: s, dtype: 'float32', shape: [] });
   const state: StateNames[] = [];
   const diagnostics: Record<string, string[]> = {};
+  const shares: Record<string, string[]> = {};
   trainable.forEach((t, i) => {
     const names = stateNames(t.name);
     const dims = initial.get(t.name)!.dims;
     g.inputs.push({ name: names.m, dtype: 'float32', shape: dims }, { name: names.v, dtype: 'float32', shape: dims });
     const rule = t.update ?? opts.update ?? adamW;
-    const out = rule({ b: ub, param: t.name, grad: clipped.grads[i], m: names.m, v: names.v, scalars, hyper: opts.hyper ?? ADAM_DEFAULTS, weightDecay: t.weightDecay, initial: initial.get(t.name)!, isHead: t.name === HEAD_WEIGHT || t.name === HEAD_BIAS });
+    const out = rule({ b: ub, param: t.name, grad: clipped.grads[i], m: names.m, v: names.v, scalars, hyper: opts.hyper ?? ADAM_DEFAULTS, weightDecay: t.weightDecay, anchor: t.anchorAtZero ? tensor('float32', dims) : initial.get(t.name)!, isHead: t.name === HEAD_WEIGHT || t.name === HEAD_BIAS });
     for (const [k, v] of Object.entries(out.diagnostics ?? {})) (diagnostics[k] ??= []).push(v);
+    for (const [k, v] of Object.entries(out.shares ?? {})) (shares[k] ??= []).push(v);
     g.nodes.push(
       { name: `${names.paramOut}/id`, op: 'Identity', domain: '', inputs: [out.param], outputs: [names.paramOut], attrs: {} },
       { name: `${names.mOut}/id`, op: 'Identity', domain: '', inputs: [out.m], outputs: [names.mOut], attrs: {} },
@@ -193,12 +201,17 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
   });
   const scalarOutputs = [LOSS, GRAD_NORM];
   g.outputs.push({ name: GRAD_NORM, dtype: 'float32', shape: [] });
-  // per-tensor diagnostics are summed into one scalar each (e.g. how many tensors SPD projected)
-  for (const [k, list] of Object.entries(diagnostics)) {
-    g.nodes.push({ name: `attune_diag_${k}`, op: list.length > 1 ? 'Sum' : 'Identity', domain: '', inputs: list, outputs: [k], attrs: {} });
-    g.outputs.push({ name: k, dtype: 'float32', shape: [] });
-    scalarOutputs.push(k);
-  }
+  // per-tensor diagnostics become one scalar each: counts are summed (how many tensors SPD governs),
+  // shares averaged (the fraction of those tensors where SPD's condition held)
+  const aggregate = (all: Record<string, string[]>, op: 'Sum' | 'Mean') => {
+    for (const [k, list] of Object.entries(all)) {
+      g.nodes.push({ name: `attune_diag_${k}`, op: list.length > 1 ? op : 'Identity', domain: '', inputs: list, outputs: [k], attrs: {} });
+      g.outputs.push({ name: k, dtype: 'float32', shape: [] });
+      scalarOutputs.push(k);
+    }
+  };
+  aggregate(diagnostics, 'Sum');
+  aggregate(shares, 'Mean');
   for (const [k, v] of Object.entries(method.reportScalars ?? {})) {
     g.nodes.push({ name: `attune_report_${k}`, op: 'Identity', domain: '', inputs: [v], outputs: [k], attrs: {} });
     g.outputs.push({ name: k, dtype: 'float32', shape: [] });

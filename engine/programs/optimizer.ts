@@ -32,8 +32,11 @@ export interface UpdateInput {
   scalars: StepScalars;
   hyper: AdamHyper;
   weightDecay: number;
-  /** the tensor's value before training: SPD's anchor θ0 (METHODS.md) */
-  initial: Tensor;
+  /**
+   * θ0 for SPD and L2-SP (METHODS.md): the tensor's pretrained value, or zeros for adapter tensors
+   * (TrainableSpec.anchorAtZero)
+   */
+  anchor: Tensor;
   /** the new classification head (SPD excludes it: its anchor would be a random init) */
   isHead: boolean;
 }
@@ -42,8 +45,10 @@ export interface UpdateOutput {
   param: string;
   m: string;
   v: string;
-  /** named scalar diagnostics (e.g. SPD: 1 when the projection fired) */
+  /** named scalar diagnostics, summed over tensors by the compiler (e.g. SPD: 1 per tensor it governs) */
   diagnostics?: Record<string, string>;
+  /** named 0/1 scalars, averaged over the tensors reporting them: the share of tensors where something held */
+  shares?: Record<string, string>;
 }
 
 export type UpdateRule = (u: UpdateInput) => UpdateOutput;

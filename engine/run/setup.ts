@@ -19,7 +19,7 @@ import { inputChannels, type ValueMapping, type VoiRule } from '../preprocessing
 import { widenBackbone } from '../backbone/widen-input';
 import { trainWidenedInput } from '../methods/widened-input';
 import { loadSplit, saveSplit, splitDataset, splitItems, type DatasetSplit } from '../data/split';
-import type { AugmentPreset } from '../data/image';
+import type { AugmentOptions, AugmentPreset } from '../data/image';
 import { type Tensor } from '../ir/tensor';
 import { getMethod } from '../methods/registry';
 import type { Method, MethodOptions, PreparedMethod } from '../methods/method';
@@ -91,7 +91,7 @@ const hyperFrom = (req: TrainRequest, m: Method): Hyper => ({
   warmupEpochs: req.warmupEpochs ?? Math.min(m.defaults.warmupEpochs, Math.max(0, (req.epochs ?? m.defaults.epochs) - 1)),
   labelSmoothing: req.labelSmoothing ?? m.defaults.labelSmoothing,
   clipNorm: req.clipNorm === undefined ? m.defaults.clipNorm : req.clipNorm,
-  optimizer: req.optimizer ?? 'adamw',
+  optimizer: req.optimizer ?? m.optimizer ?? 'adamw',
   spdLambda: req.spdLambda ?? 0.5,
 });
 
@@ -228,7 +228,7 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
       batch: spec.hyper.batch,
       onEvent: opts.onEvent,
       signal: opts.signal,
-      trainBatches: (views) => twoViewBatches(loader, items.train, spec, views),
+      trainBatches: (views, augment) => twoViewBatches(loader, items.train, spec, views, augment),
     },
     savedState,
   );
@@ -237,9 +237,9 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
   return { spec, split, backbone, prepared, method, methodPrepared, items };
 }
 
-/** Training images with `views` independent augmentations each, stacked [view1 rows; view2 rows]. */
-async function* twoViewBatches(loader: BatchLoaderFactory, items: { file: string; label: number }[], spec: RunSpec, views: 1 | 2): AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }> {
-  for await (const bt of loader({ items, pre: spec.preprocessing, augment: 'natural', batchSize: spec.hyper.batch, seed: spec.seed, epoch: 0, shuffle: true, views })) {
+/** Training images with `views` independent augmentations each (as the method asks), stacked [view1 rows; view2 rows]. */
+async function* twoViewBatches(loader: BatchLoaderFactory, items: { file: string; label: number }[], spec: RunSpec, views: 1 | 2, augment: AugmentOptions): AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }> {
+  for await (const bt of loader({ items, pre: spec.preprocessing, augment, batchSize: spec.hyper.batch, seed: spec.seed, epoch: 0, shuffle: true, views })) {
     if (views === 1 || !bt.x2) {
       yield bt;
       continue;

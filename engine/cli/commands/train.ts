@@ -8,7 +8,7 @@ import { AttuneError } from '../../errors';
 import type { ProviderRequest } from '../../runtime/providers';
 import type { AugmentPreset } from '../../data/image';
 
-export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${[...METHODS.map((m) => m.name), 'spd'].join('|')}> --out <runDir>
+export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${METHODS.map((m) => m.name).join('|')}> --out <runDir>
   [--epochs N] [--batch B] [--lr X] [--seed S] [--weight-decay X] [--warmup EPOCHS] [--label-smoothing X] [--clip-norm X|none]
   [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider auto|cpu|cuda|dml|coreml|webgpu]
   [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
@@ -28,7 +28,7 @@ export const trainCommand = {
     const booleans = METHODS.flatMap((m) => m.options.filter((o) => o.kind === 'boolean').map((o) => o.flag.replace(/^--/, '')));
     const p = parseFlags(argv, new Set(['json', ...booleans]));
     const methodName = required(p, 'method', TRAIN_USAGE);
-    const method = getMethod(methodName === 'spd' ? 'full' : methodName);
+    const method = getMethod(methodName);
     // a flag may be shared by methods (--rank: LoRA and PACE); it applies when the chosen method declares it
     const optionFlags = new Set(METHODS.flatMap((m) => m.options.map((o) => o.flag.replace(/^--/, ''))));
     rejectUnknown(p, new Set([...BASE, ...optionFlags]), TRAIN_USAGE);
@@ -43,8 +43,10 @@ export const trainCommand = {
     }
     const clip = str(p, 'clip-norm');
     const ratios = str(p, 'ratios')?.split(',').map(Number) as [number, number, number] | undefined;
-    const optimizer = (str(p, 'optimizer') ?? (methodName === 'spd' ? 'spd' : undefined)) as TrainRequest['optimizer'];
+    const optimizer = str(p, 'optimizer') as TrainRequest['optimizer'];
     if (optimizer && optimizer !== 'adamw' && optimizer !== 'spd') throw new AttuneError('usage', `Unknown optimizer "${optimizer}".`, 'Use --optimizer adamw or --optimizer spd.');
+    if (method.optimizer && optimizer && optimizer !== method.optimizer)
+      throw new AttuneError('usage', `--method ${method.name} trains with --optimizer ${method.optimizer}, not ${optimizer}.`, `Leave out --optimizer, or choose another method (e.g. --method full for AdamW).`);
     const req: TrainRequest = {
       data: required(p, 'data', TRAIN_USAGE),
       model: required(p, 'model', TRAIN_USAGE),

@@ -99,7 +99,7 @@ export async function writeGpsPatch(outDir: string, backbone: Model, trained: Ma
   for (const m of state.matrices) {
     const delta = trained.get(gpsDelta(m.name));
     const w0 = backbone.graph.initializers.get(m.name);
-    if (!delta || !w0) continue;
+    if (!delta || !w0) throw new AttuneError('gps-state-mismatch', `The GPS patch cannot be written: no trained update for ${m.name}, or the backbone has no such weight.`, 'Export with the backbone the run was trained on.');
     const merged = mergeGpsWeight(w0, m, K, delta).data as Float32Array;
     const offsets = new Int32Array(m.rows * K);
     for (let r = 0; r < m.rows; r++) for (let j = 0; j < K; j++) offsets[r * K + j] = flatIndex(m, r, m.idx[r * K + j]);

@@ -141,7 +141,9 @@ export async function accumulateGradients(p: SelectionProgram, batches: AsyncIte
  * in rank order. (The official code uses numpy argsort, whose tie order is unspecified; the spec fixes it.)
  */
 export function topKPerRow(g: ArrayLike<number>, w: Pick<WeightMatrix, 'rows' | 'cols' | 'layout'>, k: number): Int32Array {
-  const K = Math.min(k, w.cols);
+  // callers check K against the narrowest matrix and G for NaN (GPS prepare); here they are programming errors
+  if (!Number.isInteger(k) || k < 1 || k > w.cols) throw new Error(`topKPerRow: K = ${k} does not fit rows of ${w.cols} entries`);
+  const K = k;
   const idx = new Int32Array(w.rows * K);
   const taken = new Uint8Array(w.cols);
   for (let r = 0; r < w.rows; r++) {
@@ -157,6 +159,7 @@ export function topKPerRow(g: ArrayLike<number>, w: Pick<WeightMatrix, 'rows' | 
           best = c;
         }
       }
+      if (best < 0) throw new Error(`topKPerRow: row ${r} has no finite |G| left to select`);
       taken[best] = 1;
       idx[r * K + j] = best;
     }

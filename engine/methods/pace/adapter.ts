@@ -1,0 +1,104 @@
+/**
+ * PACE's base adapter "LoRAmul + VPTadd" (METHODS.md §PACE; MaxwellYaoNi/PACE Vision/pace/residual_adapters.py):
+ *   Δh(x) = x·(W0 ⊙ (Wd·Wu))ᵀ + W0·p + b0 ⊙ δb,  p = Pd·Pu,
+ * its initial tensors, its graph ops and its exact merge W = W0 ⊙ (1 + Wd·Wu), b = b0 ⊙ (1 + δb) + W0·p.
+ */
+import type { Builder } from '../../ir/builder';
+import { int, producers, type Graph, type Model } from '../../ir/graph';
+import { tensor, type Tensor } from '../../ir/tensor';
+import { deriveSeed, mulberry32 } from '../../util/random';
+import { setOwnedInput, type LinearLayer } from '../layers';
+import { mergeByName } from '../method';
+
+export const paceNames = (w: string) => ({ wd: `${w}::pace_Wd`, wu: `${w}::pace_Wu`, pd: `${w}::pace_Pd`, pu: `${w}::pace_Pu`, db: `${w}::pace_db` });
+
+/** xavier_uniform_ for a [fanOut, fanIn] torch parameter. */
+function xavier(rows: number, cols: number, rng: () => number): Float32Array {
+  const bound = Math.sqrt(6 / (rows + cols));
+  return Float32Array.from({ length: rows * cols }, () => (rng() * 2 - 1) * bound);
+}
+
+/**
+ * Initial adapter tensors as LoRAmul_VPTadd_Linear: Wd [out, r], Pd [in, r], δb [out] zeros; Wu [r, in] and
+ * Pu [r, 1] xavier_uniform, so Δh = 0 at step 0. Layers without a bias get only the LoRAmul part.
+ */
+export function initAdapters(layers: LinearLayer[], r: number, seed: number): Map<string, Tensor> {
+  const init = new Map<string, Tensor>();
+  layers.forEach((l, i) => {
+    const n = paceNames(l.weight);
+    const rng = mulberry32(deriveSeed(seed, 0x9ace, 1, i));
+    init.set(n.wd, tensor('float32', [l.outFeatures, r]));
+    init.set(n.wu, tensor('float32', [r, l.inFeatures], xavier(r, l.inFeatures, rng)));
+    if (l.bias) {
+      init.set(n.pd, tensor('float32', [l.inFeatures, r]));
+      init.set(n.pu, tensor('float32', [r, 1], xavier(r, 1, rng)));
+      init.set(n.db, tensor('float32', [l.outFeatures]));
+    }
+  });
+  return init;
+}
+
+/** Host merge: W = W0 ⊙ (1 + Wd·Wu), b = b0 ⊙ (1 + δb) + W0·p (float64, rounded once). */
+export function mergePace(l: Pick<LinearLayer, 'layout' | 'inFeatures' | 'outFeatures'>, w0: Tensor, b0: Tensor | undefined, t: Record<'wd' | 'wu' | 'pd' | 'pu' | 'db', Tensor>): { w: Tensor; b?: Tensor } {
+  const [inF, out] = [l.inFeatures, l.outFeatures];
+  const r = t.wd.dims[1];
+  const Wd = t.wd.data as Float32Array;
+  const Wu = t.wu.data as Float32Array;
+  const W0 = w0.data as Float32Array;
+  const at = (o: number, i: number) => (l.layout === 'out-in' ? o * inF + i : i * out + o);
+  const w = new Float32Array(W0.length);
+  for (let o = 0; o < out; o++)
+    for (let i = 0; i < inF; i++) {
+      let s = 0;
+      for (let k = 0; k < r; k++) s += Wd[o * r + k] * Wu[k * inF + i];
+      w[at(o, i)] = W0[at(o, i)] * (1 + s);
+    }
+  if (!b0) return { w: { dtype: 'float32', dims: [...w0.dims], data: w } };
+  const p = new Float64Array(inF);
+  const Pd = t.pd.data as Float32Array;
+  const Pu = t.pu.data as Float32Array;
+  for (let i = 0; i < inF; i++) for (let k = 0; k < r; k++) p[i] += Pd[i * r + k] * Pu[k];
+  const B0 = b0.data as Float32Array;
+  const db = t.db.data as Float32Array;
+  const b = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    let s = 0;
+    for (let i = 0; i < inF; i++) s += W0[at(o, i)] * p[i];
+    b[o] = B0[o] * (1 + db[o]) + s;
+  }
+  return { w: { dtype: 'float32', dims: [...w0.dims], data: w }, b: { dtype: 'float32', dims: [...b0.dims], data: b } };
+}
+
+/** The node that adds a layer's bias: the Gemm itself, or the Add producing its output. */
+function biasReader(g: Graph, l: LinearLayer): string {
+  return l.node.op === 'Gemm' ? l.node.name : producers(g).get(l.output)!.name;
+}
+
+/** The deployable model: every adapted layer merged into its weight and bias, no adapter op left. */
+export function mergeAdapters(backbone: Model, trained: Map<string, Tensor>, layers: LinearLayer[], init: Map<string, Tensor>): Model {
+  const merged = mergeByName(backbone, trained);
+  const init0 = backbone.graph.initializers;
+  for (const l of layers) {
+    const n = paceNames(l.weight);
+    const get = (k: string) => trained.get(k) ?? init.get(k) ?? tensor('float32', [0]);
+    const m = mergePace(l, init0.get(l.weight)!, l.bias ? init0.get(l.bias) : undefined, { wd: get(n.wd), wu: get(n.wu), pd: get(n.pd), pu: get(n.pu), db: get(n.db) });
+    setOwnedInput(merged, l.node.name, l.weight, m.w);
+    if (l.bias && m.b) setOwnedInput(merged, biasReader(backbone.graph, l), l.bias, m.b);
+  }
+  return merged;
+}
+
+/** Δh for one layer, as graph ops in the layer's own layout. */
+export function adapterOutput(b: Builder, l: LinearLayer): string {
+  const n = paceNames(l.weight);
+  const x = l.node.inputs[0];
+  const P = b.matmul(n.wd, n.wu); // [out, in]
+  let lin: string;
+  if (l.layout === 'out-in') lin = b.op('Gemm', [x, b.mul(l.weight, P)], { transB: int(1) });
+  else lin = b.matmul(x, b.mul(l.weight, b.transpose(P, [1, 0])));
+  if (!l.bias) return lin;
+  const p = b.matmul(n.pd, n.pu); // [in, 1]
+  const w0p = l.layout === 'out-in' ? b.reshape(b.matmul(l.weight, p), [l.outFeatures]) : b.reshape(b.matmul(b.reshape(p, [1, l.inFeatures]), l.weight), [l.outFeatures]);
+  return b.add(lin, b.add(w0p, b.mul(l.bias, n.db)));
+}
+
