@@ -74,6 +74,25 @@ describe('IPC validation', () => {
   });
 });
 
+describe('Previews of DICOM images', () => {
+  it('thumbnails of DICOM files come from the engine, through the chosen window', async () => {
+    const ctx = await context();
+    const dir = join(shared, 'datasets/ct-contrast-dicom/CONTRAST_1');
+    ctx.allow.allow(dir);
+    const file = join(dir, 'ID_0000_AGE_0060_CONTRAST_1_CT.dcm');
+    const plain = await dispatch(ctx, 'data:thumbnails', { files: [file] });
+    const lung = await dispatch(ctx, 'data:thumbnails', { files: [file], window: 'lung' });
+    const bone = await dispatch(ctx, 'data:thumbnails', { files: [file], window: '400,1800' });
+    assert.ok(plain.ok && lung.ok && bone.ok);
+    const url = (r: typeof plain) => (r.ok ? (r.value as { dataUrl: string | null }[])[0].dataUrl : null);
+    assert.match(url(plain) ?? '', /^data:image\/jpeg;base64,/);
+    assert.notEqual(url(lung), url(bone), 'the window changes the preview');
+    const bad = await dispatch(ctx, 'data:thumbnails', { files: [file], window: 'rm -rf /; echo' });
+    assert.ok(!bad.ok && bad.error.code === 'invalid-request');
+    ctx.jobs.dispose();
+  });
+});
+
 describe('AllowList', () => {
   it('allows chosen roots and their children only', () => {
     const a = new AllowList();

@@ -7,7 +7,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttuneError } from './errors';
 import type { EngineEvent } from './events';
-import type { Preprocessing } from './preprocessing';
+import { parseWindow, type Preprocessing } from './preprocessing';
+import { parseBandSelection } from './data/bands';
+import { previewDataUrl } from './data/preview';
 import { loadBackbone, withNewHead } from './backbone/load';
 import { unsupportedOps } from './autodiff/differentiate';
 import { scanDataset as scanFolder } from './data/scan';
@@ -302,6 +304,19 @@ export interface Prediction {
 }
 
 /** Predictions come from the exported file itself, so "Try it" shows what deployment will do. */
+/**
+ * A preview of the model's view of an image, as a JPEG data URL: DICOM and 16-bit images through `window`
+ * (the --window forms), multispectral images through `bands` ('R,G,B' or 'all': true colour).
+ */
+export async function previewImage(file: string, opts: { window?: string; valueOffset?: number; bands?: string; size?: number } = {}): Promise<string> {
+  return previewDataUrl(file, {
+    ...(opts.window ? { window: parseWindow(opts.window) } : {}),
+    ...(opts.valueOffset !== undefined ? { valueOffset: opts.valueOffset } : {}),
+    ...(opts.bands ? { bands: parseBandSelection(opts.bands) } : {}),
+    size: opts.size,
+  });
+}
+
 export async function predictWithModel(modelPath: string, files: string[]): Promise<Prediction[]> {
   const preds = await predictFiles(modelPath, files, { topK: 1000 });
   return preds.map((p) => ({ file: p.file, label: p.label, confidence: p.probability, probabilities: p.top.map((t) => ({ label: t.label, p: t.probability })) }));

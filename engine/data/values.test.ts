@@ -245,3 +245,18 @@ test('multi-frame DICOM: middle frame by default; --frames all makes every frame
   }
   assert.notDeepEqual(Array.from(ref3.data.subarray(0, 500)), Array.from(ref5.data.subarray(0, 500)));
 });
+
+test('previews: a CT slice through two windows differs; a 13-band GeoTIFF previews in true colour', async () => {
+  const { previewRgbImage } = await import('./preview');
+  const ct = path.join(SHARED, 'datasets/ct-contrast-dicom/CONTRAST_0', readdirSync(path.join(SHARED, 'datasets/ct-contrast-dicom/CONTRAST_0')).sort()[0]);
+  const lung = await previewRgbImage(ct, { window: { kind: 'window', center: -600, width: 1500 }, size: 64 });
+  const brain = await previewRgbImage(ct, { window: { kind: 'window', center: 40, width: 80 }, size: 64 });
+  assert.equal(lung.data.length, 64 * 64 * 3);
+  let diff = 0;
+  for (let i = 0; i < lung.data.length; i++) diff += Math.abs(lung.data[i] - brain.data[i]);
+  assert.ok(diff / lung.data.length > 10, 'the window shows in the preview');
+  const ms = path.join(SHARED, 'datasets/eurosat-ms/Forest');
+  const tile = await previewRgbImage(path.join(ms, readdirSync(ms).sort()[0]), { size: 32 });
+  assert.equal(tile.data.length, 32 * 32 * 3);
+  assert.ok(Math.max(...tile.data) > 100, 'stretched, not black');
+});

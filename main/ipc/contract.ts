@@ -49,7 +49,13 @@ export const contract = {
   'data:chooseCsv': z.object({ projectId: id }).strict(),
   'data:useDropped': z.object({ projectId: id, path: absPath }).strict(),
   'data:scan': z.object({ projectId: id }).strict(),
-  'data:thumbnails': z.object({ files: z.array(absPath).max(64) }).strict(),
+  'data:thumbnails': z
+    .object({
+      files: z.array(absPath).max(64),
+      /** preview DICOM/16-bit images through this window (the --window forms) */
+      window: z.string().max(40).regex(/^[a-z0-9.,:\- ]+$/i).optional(),
+    })
+    .strict(),
 
   'models:catalogue': none,
   'models:download': z.object({ entryId: z.string().regex(/^[a-zA-Z0-9._-]{1,80}$/) }).strict(),

@@ -239,7 +239,7 @@ export const handlers: Handlers = {
   },
   async 'data:thumbnails'(req, ctx) {
     const files = req.files.map((f) => ctx.allow.check(f));
-    return ctx.jobs.call('thumbnails', [files]);
+    return ctx.jobs.call('thumbnails', [files, undefined, req.window ? { window: req.window } : {}]);
   },
 
   async 'models:catalogue'(_req, ctx) {

@@ -35,6 +35,8 @@ export interface EngineContract {
   evaluateRun(runDir: string): Promise<EvaluationReport>;
   exportRun(runDir: string, outDir: string, opts: { signal: AbortSignal; onEvent: (e: EngineEvent) => void }): Promise<ExportResult>;
   predictWithModel(modelPath: string, files: string[]): Promise<Prediction[]>;
+  /** JPEG data URL of the model's view of a DICOM / 16-bit / multispectral image (window, bands) */
+  previewImage(file: string, opts: { window?: string; bands?: string; size?: number }): Promise<string>;
 }
 
 export type EngineMethod = keyof EngineContract;

@@ -62,8 +62,8 @@ async function call(msg: Extract<ToWorker, { type: 'call' }>): Promise<void> {
       }
       case 'capabilities': value = await engineCapabilities(); break;
       case 'thumbnails': {
-        const [files, size] = msg.args as Parameters<typeof makeThumbnails>;
-        value = await makeThumbnails(files, size);
+        const [files, size, view] = msg.args as Parameters<typeof makeThumbnails>;
+        value = await makeThumbnails(files, size, view);
         break;
       }
       case 'crash': process.exit(70); // test hook: lets tests prove a worker crash is reported, not fatal

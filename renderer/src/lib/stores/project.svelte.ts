@@ -12,6 +12,8 @@ class ProjectStore {
   scanning = $state(false);
   scanProgress = $state<{ phase: string; done: number; total: number } | null>(null);
   thumbs = $state<Record<string, string | null>>({});
+  /** window the DICOM/16-bit thumbnails are shown through ('' = each file's own) */
+  thumbWindow = $state('');
 
   constructor() {
     app.subscribe((e) => {
@@ -115,11 +117,18 @@ class ProjectStore {
     if (this.current) await app.attempt(() => call('jobs:cancel', { jobId: `scan-${this.current!.id}` }));
   }
 
+  /** Shows the thumbnails through another window (live preview of the choice). */
+  async setThumbWindow(window: string, files: string[]): Promise<void> {
+    this.thumbWindow = window;
+    this.thumbs = {};
+    await this.loadThumbs(files);
+  }
+
   async loadThumbs(files: string[]): Promise<void> {
     const missing = files.filter((f) => !(f in this.thumbs)).slice(0, 64);
     if (!missing.length) return;
     try {
-      const res = await call('data:thumbnails', { files: missing });
+      const res = await call('data:thumbnails', { files: missing, ...(this.thumbWindow ? { window: this.thumbWindow } : {}) });
       const next = { ...this.thumbs };
       for (const r of res) next[r.file] = r.dataUrl;
       this.thumbs = next;
