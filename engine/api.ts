@@ -217,6 +217,10 @@ export interface TrainRequest {
   resumeFrom?: string;
   splitFile?: string;
   scanCacheDir?: string;
+  /** DICOM/16-bit window (the --window forms, e.g. 'lung', '40,400'); default each file's own */
+  window?: string;
+  /** multispectral bands ('4,3,2' or 'all') */
+  bands?: string;
 }
 
 export interface TrainResult {
@@ -245,6 +249,8 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
       ratios: [1 - r.split.valFraction - r.split.testFraction, r.split.valFraction, r.split.testFraction],
       splitFile: r.splitFile,
       methodOptions: r.options,
+      ...(r.window ? { window: parseWindow(r.window) } : {}),
+      ...(r.bands ? { bands: parseBandSelection(r.bands) } : {}),
     },
     { signal: opts.signal, onEvent: opts.onEvent, scanCacheDir: r.scanCacheDir },
   );
