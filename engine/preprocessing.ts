@@ -56,7 +56,10 @@ export interface BandMapping {
 /** Stored samples → model values, before resize/crop/augmentation (all in float). */
 export interface ValueMapping {
   voi: VoiRule;
-  /** subtracted from the samples of 16-bit PNG/TIFF before the VOI rule (32768 for HU + 32768 data); DICOM uses its modality LUT */
+  /**
+   * subtracted from the samples of 16-bit PNG/TIFF before the VOI rule (32768 for HU + 32768 data);
+   * DICOM uses its modality LUT instead
+   */
   offset: number;
   /** MONOCHROME1 images are inverted after the VOI window (always on; recorded so that the export says so) */
   invertMonochrome1: true;
@@ -105,18 +108,25 @@ export function parseWindow(text: string): VoiRule {
     if (low >= 0 && high <= 100 && low < high) return { kind: 'percentile', low, high, scope: pm[1] ? 'image' : 'dataset' };
   }
   const cw = /^(-?[\d.]+)\s*,\s*([\d.]+)$/.exec(t);
-  if (cw && Number.isFinite(Number(cw[1])) && Number(cw[2]) > 0) return { kind: 'window', center: Number(cw[1]), width: Number(cw[2]) };
+  if (cw && Number.isFinite(Number(cw[1])) && Number(cw[2]) > 0) {
+    return { kind: 'window', center: Number(cw[1]), width: Number(cw[2]) };
+  }
   throw new AttuneError('usage', `--window ${JSON.stringify(text)} is not a window rule.`,
-    'Use file (the DICOM file\'s own window), lung, mediastinum, bone, brain, percentile (0.5–99.5 of the training images; or percentile:1,99), image-percentile (per image), full-range, or CENTER,WIDTH in the image\'s units (HU for CT), e.g. 40,400.');
+    "Use file (the DICOM file's own window), lung, mediastinum, bone, brain, percentile (0.5–99.5 of the training " +
+      'images; or percentile:1,99), image-percentile (per image), full-range, or CENTER,WIDTH in the ' +
+      "image's units (HU for CT), e.g. 40,400.");
 }
 
 /** Reads a recorded preprocessing, including those of exports made before `values` existed (`bitDepthRule`). */
 export function normalisePreprocessing(raw: Preprocessing & { bitDepthRule?: string }): Preprocessing {
   if (raw.values) return raw;
   const { bitDepthRule, ...rest } = raw;
-  const voi: VoiRule = bitDepthRule === 'percentile-0.5-99.5' ? { kind: 'percentile', low: 0.5, high: 99.5, scope: 'image' } : { kind: 'full-range' };
+  const voi: VoiRule =
+    bitDepthRule === 'percentile-0.5-99.5' ? { kind: 'percentile', low: 0.5, high: 99.5, scope: 'image' } : { kind: 'full-range' };
   return { ...rest, values: { ...DEFAULT_VALUES, voi } };
 }
+
+const fitted = (f: { lo: number; hi: number } | undefined) => (f ? ` [${+f.lo.toFixed(2)}, ${+f.hi.toFixed(2)}]` : '');
 
 /** A short human description of the value mapping, for logs and model cards. */
 export function describeValues(v: ValueMapping): string {
@@ -125,15 +135,18 @@ export function describeValues(v: ValueMapping): string {
       : v.voi.kind === 'window' ? `window C ${v.voi.center} / W ${v.voi.width}${v.voi.preset ? ` (${v.voi.preset})` : ''}`
         : v.voi.kind === 'percentile'
           ? v.voi.scope === 'image' ? `per-image ${v.voi.low}–${v.voi.high} percentile window`
-            : `training-set ${v.voi.low}–${v.voi.high} percentile window${v.voi.fitted ? ` [${+v.voi.fitted.lo.toFixed(2)}, ${+v.voi.fitted.hi.toFixed(2)}]` : ''}`
+            : `training-set ${v.voi.low}–${v.voi.high} percentile window${fitted(v.voi.fitted)}`
           : '16-bit full range (v/65535)';
-  const parts = [`8-bit images x/255; deeper images: DICOM modality LUT (rescale slope/intercept)${v.offset ? `, PNG/TIFF value − ${v.offset}` : ''}, then ${voi}, then MONOCHROME1 inverted`];
+  const offset = v.offset ? `, PNG/TIFF value − ${v.offset}` : '';
+  const parts = [`8-bit images x/255; deeper images: DICOM modality LUT (rescale slope/intercept)${offset}, then ${voi}, then MONOCHROME1 inverted`];
   if (v.bands) {
     const b = v.bands;
     const scale = b.scaling ? ` (values × ${b.scaling.valueScale} first)` : '';
     parts.push(b.selection.mode === 'map'
-      ? `multispectral: bands ${b.selection.bands.join(',')} of ${b.bandCount} as RGB, each stretched from its training 2nd–98th percentile to [0, 1]${scale}`
-      : `multispectral: all ${b.bandCount} bands as input channels, each standardised (v − mean)/std with the training split's statistics${scale}; the first convolution takes ${b.bandCount} channels`);
+      ? `multispectral: bands ${b.selection.bands.join(',')} of ${b.bandCount} as RGB, each stretched from its ` +
+        `training 2nd–98th percentile to [0, 1]${scale}`
+      : `multispectral: all ${b.bandCount} bands as input channels, each standardised (v − mean)/std with the ` +
+        `training split's statistics${scale}; the first convolution takes ${b.bandCount} channels`);
   }
   return parts.join('; ');
 }

@@ -58,6 +58,7 @@ export async function previewRgbImage(file: string, opts: PreviewOptions = {}): 
 /** The preview as a JPEG data URL. */
 export async function previewDataUrl(file: string, opts: PreviewOptions = {}): Promise<string> {
   const img = await previewRgbImage(file, opts);
-  const jpeg = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).jpeg({ quality: 80 }).toBuffer();
+  const raw = { width: img.width, height: img.height, channels: 3 as const };
+  const jpeg = await sharp(img.data, { raw }).jpeg({ quality: 80 }).toBuffer();
   return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
 }

@@ -83,7 +83,8 @@ export async function openDicom(file: string, values: ValueMapping, frame?: numb
   const storedHi = h.pixelRepresentation === 1 ? 2 ** (h.bitsStored - 1) - 1 : 2 ** h.bitsStored - 1;
   const a = storedLo * h.rescaleSlope + h.rescaleIntercept;
   const b = storedHi * h.rescaleSlope + h.rescaleIntercept;
-  return applyVoi(image, values.voi, { fileWindow: h.window, invert: img.invert, minValue: Math.min(a, b), maxValue: Math.max(a, b) });
+  const range = { minValue: Math.min(a, b), maxValue: Math.max(a, b) };
+  return applyVoi(image, values.voi, { fileWindow: h.window, invert: img.invert, ...range });
 }
 
 /**
@@ -92,7 +93,8 @@ export async function openDicom(file: string, values: ValueMapping, frame?: numb
  */
 export async function openGeoTiff(file: string, m: BandMapping): Promise<FloatImage> {
   if (!m.scaling) {
-    throw new AttuneError('band-scaling-missing', `No band scaling is known for ${file}.`, 'Band scaling is fitted on the training split when a run starts; predict with a model exported by Attune.', { file });
+    throw new AttuneError('band-scaling-missing', `No band scaling is known for ${file}.`,
+      'Band scaling is fitted on the training split when a run starts; predict with a model exported by Attune.', { file });
   }
   const r = await readRaster(file, { expectBands: m.bandCount });
   const planar = applyBandScaling({ ...r, file }, m.selection, m.scaling);

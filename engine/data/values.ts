@@ -39,7 +39,11 @@ export interface VoiContext {
 }
 
 /** The window [lo, hi] a rule picks for an image, as centre/width of the linear function. */
-export function voiWindow(samples: Float32Array, rule: VoiRule, ctx: VoiContext): { center: number; width: number } | { lo: number; hi: number } {
+export function voiWindow(
+  samples: Float32Array,
+  rule: VoiRule,
+  ctx: VoiContext,
+): { center: number; width: number } | { lo: number; hi: number } {
   if (rule.kind === 'window') return { center: rule.center, width: rule.width };
   if (rule.kind === 'file' && ctx.fileWindow && ctx.fileWindow.width > 0) return ctx.fileWindow;
   if (rule.kind === 'full-range') return { lo: ctx.minValue ?? 0, hi: ctx.maxValue ?? 65535 };

@@ -149,13 +149,21 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
  * The value mapping of a new run: the request's window and offset; for multispectral data the band
  * selection and its per-band scaling, fitted on the training split only (val/test must not leak into it).
  */
-async function valueMapping(req: TrainRequest, report: ScanReport, split: DatasetSplit, base: ValueMapping, emit: EventSink): Promise<ValueMapping> {
+async function valueMapping(
+  req: TrainRequest,
+  report: ScanReport,
+  split: DatasetSplit,
+  base: ValueMapping,
+  emit: EventSink,
+): Promise<ValueMapping> {
   const values: ValueMapping = { ...base, ...(req.window ? { voi: req.window } : {}), offset: req.valueOffset ?? base.offset };
   if (values.voi.kind === 'percentile' && values.voi.scope === 'dataset' && !values.voi.fitted) {
-    const fitted = await fitPercentiles(splitItems(split, report.root, 'train').map((i) => i.file), values, values.voi.low, values.voi.high);
+    const { low, high } = values.voi;
+    const fitted = await fitPercentiles(splitItems(split, report.root, 'train').map((i) => i.file), values, low, high);
     if (fitted) {
       values.voi = { ...values.voi, fitted };
-      emit({ type: 'log', level: 'info', message: `Window from the training images' ${values.voi.low}–${values.voi.high} percentiles: ${fitted.lo.toFixed(1)} to ${fitted.hi.toFixed(1)}.` });
+      const message = `Window from the training images' ${low}–${high} percentiles: ${fitted.lo.toFixed(1)} to ${fitted.hi.toFixed(1)}.`;
+      emit({ type: 'log', level: 'info', message });
     }
   }
   if (!report.bands) {
@@ -164,19 +172,26 @@ async function valueMapping(req: TrainRequest, report: ScanReport, split: Datase
   }
   const bandCount = report.bands.bands;
   const sentinel2 = report.items.some((i) => i.raster && i.raster.bands === 13 && i.raster.sampleType === 'uint16');
-  const selection: BandSelection = req.bands ?? (sentinel2 ? { mode: 'map', bands: [...SENTINEL2_PRESETS['true-colour']] } : undefined) ?? noBands(bandCount);
+  const trueColour: BandSelection = { mode: 'map', bands: [...SENTINEL2_PRESETS['true-colour']] };
+  const selection: BandSelection = req.bands ?? (sentinel2 ? trueColour : undefined) ?? noBands(bandCount);
   checkBandSelection(selection, bandCount);
   const train = splitItems(split, report.root, 'train');
   emit({ type: 'log', level: 'info', message: `Fitting the band scaling on ${train.length} training images (${bandCount} bands).` });
   async function* rasters() {
     for (const it of train) yield { ...(await readRaster(it.file, { expectBands: bandCount })), file: it.file };
   }
-  const scaling = await fitBandScaling(rasters(), { valueScale: sentinel2 ? SENTINEL2_REFLECTANCE_SCALE : 1, seed: req.seed ?? 0 });
+  const valueScale = sentinel2 ? SENTINEL2_REFLECTANCE_SCALE : 1;
+  const scaling = await fitBandScaling(rasters(), { valueScale, seed: req.seed ?? 0 });
   return { ...values, bands: { selection, bandCount, scaling } };
 }
 
 /** Percentiles of the training images' values pooled (at most 40 images, ~4 M samples), or undefined for 8-bit data. */
-async function fitPercentiles(files: string[], values: ValueMapping, low: number, high: number): Promise<{ lo: number; hi: number } | undefined> {
+async function fitPercentiles(
+  files: string[],
+  values: ValueMapping,
+  low: number,
+  high: number,
+): Promise<{ lo: number; hi: number } | undefined> {
   const pick = files.filter((_, i) => i % Math.max(1, Math.ceil(files.length / 40)) === 0);
   const parts: Float32Array[] = [];
   for (const f of pick) {
@@ -209,7 +224,8 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
   // all bands of a multispectral image: the first convolution takes N channels (deterministic, so resumes match)
   const channels = inputChannels(spec.preprocessing);
   const bands = spec.preprocessing.values.bands;
-  const backbone = channels === 3 ? loaded : await widenBackbone(loaded, channels, { rgbBands: bands?.bandCount === 13 ? [...SENTINEL2_PRESETS['true-colour']] : [1, 2, 3] });
+  const rgbBands: [number, number, number] = bands?.bandCount === 13 ? [...SENTINEL2_PRESETS['true-colour']] : [1, 2, 3];
+  const backbone = channels === 3 ? loaded : await widenBackbone(loaded, channels, { rgbBands });
   const prepared = withNewHead(backbone, spec.classes.length, spec.seed, head);
   const method = getMethod(spec.method);
   const items = {
