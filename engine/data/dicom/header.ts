@@ -63,6 +63,8 @@ const NON_IMAGE_CLASSES: [prefix: string, reason: string][] = [
   ['1.2.840.10008.5.1.4.1.1.30', 'parametric map (floating-point values, not supported)'],
 ];
 
+const NO_PIXEL_DATA = 'no pixel data';
+
 function skipReasonFor(sopClass: string | undefined, ds: DataSet, bitsAllocated: number): string | undefined {
   if (sopClass) {
     for (const [prefix, reason] of NON_IMAGE_CLASSES) {
@@ -71,7 +73,7 @@ function skipReasonFor(sopClass: string | undefined, ds: DataSet, bitsAllocated:
   }
   if (!ds.elements[PIXEL_DATA]) {
     if (ds.elements.x7fe00008 || ds.elements.x7fe00009) return 'floating-point pixel data (not supported)';
-    return 'no pixel data';
+    return NO_PIXEL_DATA;
   }
   if (bitsAllocated === 1) return '1-bit pixel data (a mask, not an image)';
   return undefined;
@@ -160,7 +162,14 @@ export async function readDicomHeader(file: string): Promise<DicomHeader> {
       const { bytesRead } = await fh.read(buf, 0, want, 0);
       const bytes = buf.subarray(0, bytesRead);
       try {
-        return headerFromDataSet(parseDataSet(bytes, true), bytes);
+        const header = headerFromDataSet(parseDataSet(bytes, true), bytes);
+        // a header read that ends on an element boundary before the pixel data parses cleanly: only a read of the
+        // whole file may say there is none (gdcm-US-ALOKA-16 has 98 KiB of segmented palettes before its pixels)
+        if (header.kind === 'skip' && header.skipReason === NO_PIXEL_DATA && want < size) {
+          want = Math.min(size, want * 8);
+          continue;
+        }
+        return header;
       } catch (e) {
         if (!(e instanceof ParseFailure)) throw e;
         if (want < size) {

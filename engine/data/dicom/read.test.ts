@@ -1,7 +1,7 @@
 /** readDicomHeader / readDicomImage on real files: header, Modality LUT by hand, colour, frames, lossless twins. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readDicomHeader, readDicomImage } from './index';
 import { tempDir } from '../../testing/fixtures';
@@ -197,4 +197,16 @@ test('native YBR_FULL and YBR_FULL_422 (made from a real RGB ultrasound) convert
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the header of every zoo image says image: a short header read never concludes "no pixel data"', async () => {
+  const root = join(DATASETS, 'dicom-zoo');
+  const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.dcm'));
+  assert.ok(files.length >= 49);
+  for (const f of files) {
+    const h = await readDicomHeader(join(root, f));
+    assert.equal(h.kind, 'image', `${f}: ${h.skipReason}`);
+  }
+  // gdcm-US-ALOKA-16 carries 98 KiB of segmented palettes before its pixel data, beyond the first header read
+  assert.equal((await readDicomHeader(zoo('US/gdcm-US-ALOKA-16.dcm'))).rows, 480);
 });
