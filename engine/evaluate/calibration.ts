@@ -3,6 +3,8 @@
  * the negative log-likelihood of softmax(logits / T). It changes confidences, never the predicted class.
  */
 
+import type { CalibrationBin } from './metrics';
+
 /** Mean NLL of softmax(logits / T) against the labels; logits row-major [n, C]. */
 export function temperedNll(logits: ArrayLike<number>, labels: ArrayLike<number>, C: number, T: number): number {
   const n = labels.length;
@@ -74,4 +76,9 @@ export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<numb
   // no held-out labels, or no gain: keep T = 1 rather than fit noise
   const temperature = labels.length && nllAfter < nllBefore ? Math.exp(u) : 1;
   return { temperature, nllBefore, nllAfter: Math.min(nllAfter, nllBefore), split, count: labels.length };
+}
+
+/** Temperature scaling fitted on val, and what it did to calibration on test (before = T 1). */
+export interface CalibrationSummary extends TemperatureFit {
+  test?: { eceBefore: number; eceAfter: number; reliabilityBefore: CalibrationBin[]; reliabilityAfter: CalibrationBin[] };
 }

@@ -10,7 +10,7 @@ import type { EngineEvent, EventSink } from '../events';
 import { LOGITS } from '../backbone/prepare';
 import { type DatasetSplit } from '../data/split';
 import { evaluatePredictions, type EvaluationReport } from '../evaluate/metrics';
-import { fitTemperature, temperedSoftmax, type TemperatureFit } from '../evaluate/calibration';
+import { fitTemperature, temperedSoftmax, type CalibrationSummary } from '../evaluate/calibration';
 import { tensor, type Tensor } from '../ir/tensor';
 import type { Model } from '../ir/graph';
 import { BC1, BC2, compileEvalProgram, compileTrainProgram, INV_WEIGHT, LOSS, LR, TARGETS, type TrainProgram } from '../programs/compile';
@@ -56,11 +56,6 @@ interface PendingStep {
   count: number;
   labels: Int32Array;
   files: string[];
-}
-
-/** Temperature scaling fitted on val, and what it did to calibration on test (before = T 1). */
-export interface CalibrationSummary extends TemperatureFit {
-  test?: { eceBefore: number; eceAfter: number; reliabilityBefore: EvaluationReport['calibration']; reliabilityAfter: EvaluationReport['calibration'] };
 }
 
 /** The figure of a validation report that checkpoint selection compares. */
