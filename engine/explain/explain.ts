@@ -2,6 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { AttuneError } from '../errors';
+import type { Model } from '../ir/graph';
 import type { EventSink } from '../events';
 import { loadImageTensor } from '../data/image';
 import { createExplainer } from './gradcam';
@@ -21,7 +22,7 @@ export interface Explanation {
   overlayPath?: string;
 }
 
-export async function explainFiles(modelPath: string, files: string[], opts: { outDir?: string; classIndex?: number; onEvent?: EventSink; onError?: (file: string, e: AttuneError) => void } = {}): Promise<Explanation[]> {
+export async function explainFiles(modelPath: string | Model, files: string[], opts: { outDir?: string; classIndex?: number; onEvent?: EventSink; onError?: (file: string, e: AttuneError) => void } = {}): Promise<Explanation[]> {
   const ex = await createExplainer(modelPath);
   if (opts.classIndex !== undefined && !(opts.classIndex >= 0 && opts.classIndex < ex.numClasses))
     throw new AttuneError('usage', `Class index ${opts.classIndex} is out of range (the model has ${ex.numClasses} classes).`, 'Leave it out to explain the predicted class.');

@@ -6,7 +6,7 @@
  * The score is the head's logit when the graph has it (Attune exports), else log p or the raw output.
  */
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { AttuneError } from '../errors';
 import { differentiate } from '../autodiff/differentiate';
 import { LOGITS, OUTPUT_NAME } from '../backbone/prepare';
@@ -66,12 +66,18 @@ export interface Explainer {
   release(): Promise<void>;
 }
 
-/** Builds the explanation graph once for a model file (batch 1); `explain` runs it per image. */
-export async function createExplainer(modelPath: string): Promise<Explainer> {
-  const bytes = await readFile(modelPath).catch(() => {
-    throw new AttuneError('model-missing', `No model file at ${modelPath}.`, 'Check the path to model.onnx.');
-  });
-  const original = decodeModel(bytes);
+/** Builds the explanation graph once for a model (file or in memory, batch 1); `explain` runs it per image. */
+export async function createExplainer(source: string | Model): Promise<Explainer> {
+  const modelPath = typeof source === 'string' ? source : 'model.onnx';
+  const original =
+    typeof source === 'string'
+      ? decodeModel(
+          await readFile(source).catch(() => {
+            throw new AttuneError('model-missing', `No model file at ${source}.`, 'Check the path to model.onnx.');
+          }),
+          dirname(source),
+        )
+      : source;
   const inp = original.graph.inputs[0];
   if (inp.dtype !== 'float32' || inp.shape.length !== 4)
     throw new AttuneError('explain-unsupported', `${basename(modelPath)} takes ${inp.dtype} [${inp.shape.join(', ')}] input.`, 'Explain model.onnx (the float32 [N, 3, H, W] export), not model-image.onnx.');

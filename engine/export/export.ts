@@ -92,25 +92,37 @@ export function exportMetadata(spec: RunSpec, facts: Record<string, unknown>, te
   };
 }
 
+/**
+ * The deployable classifier of a trained run, in memory: trained weights merged, softmax(logits / T) with the
+ * temperature fitted after training, labels/preprocessing metadata. What model.onnx holds (and what
+ * explanations of a run are computed on before it is exported).
+ */
+export async function calibratedClassifier(runDir: string, onEvent?: EventSink) {
+  const files = runFiles(runDir);
+  if (!existsSync(files.best)) throw new AttuneError('run-untrained', `${runDir} has no trained weights yet.`, 'Finish (or resume) training first: `attune train --out <runDir> …`.');
+  const spec = await loadRunSpec(runDir);
+  const split = await loadSplit(files.split);
+  const best = (await loadCheckpoint(files.best)).tensors;
+  const ctx = await buildRunContext(spec, split, runDir, { onEvent });
+  const facts = ctx.methodPrepared.describe();
+  const evaluation: SavedEvaluation = existsSync(files.evaluation) ? JSON.parse(await readFile(files.evaluation, 'utf8')) : {};
+  const temperature = evaluation.calibration?.temperature ?? 1;
+  const merged = withProbabilities(ctx.methodPrepared.merge(ctx.prepared.model, best), spec.classes.length, temperature);
+  merged.metadata = { ...merged.metadata, ...exportMetadata(spec, facts, evaluation.test, { calibration: evaluation.calibration }) };
+  merged.producer = 'attune';
+  return { spec, ctx, best, facts, evaluation, temperature, merged };
+}
+
 export async function exportRun(runDir: string, outDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const checkCancel = () => {
     if (opts.signal?.aborted) throw new AttuneError('cancelled', 'The export was cancelled; files written so far are complete but unverified.', 'Export again to get a verified model.');
   };
   runDir = resolve(runDir);
   const files = runFiles(runDir);
-  if (!existsSync(files.best)) throw new AttuneError('run-untrained', `${runDir} has no trained weights yet.`, 'Finish (or resume) training first: `attune train --out <runDir> …`.');
-  const spec = await loadRunSpec(runDir);
-  const split = await loadSplit(files.split);
-  const best = (await loadCheckpoint(files.best)).tensors;
-  const ctx = await buildRunContext(spec, split, runDir, { onEvent: opts.onEvent });
-  const facts = ctx.methodPrepared.describe();
-  const evaluation: SavedEvaluation = existsSync(files.evaluation) ? JSON.parse(await readFile(files.evaluation, 'utf8')) : {};
-  const temperature = evaluation.calibration?.temperature ?? 1;
+  const { spec, ctx, best, facts, evaluation, temperature, merged } = await calibratedClassifier(runDir, opts.onEvent);
   const op = opts.operatingPoint ? await fitOperatingPoint(files.predictions, spec.classes, opts.operatingPoint) : undefined;
   const referral = opts.referBelow !== undefined ? await referralOnTest(files.predictions, spec.classes.length, opts.referBelow) : undefined;
-  const merged = withProbabilities(ctx.methodPrepared.merge(ctx.prepared.model, best), spec.classes.length, temperature);
   merged.metadata = { ...merged.metadata, ...exportMetadata(spec, facts, evaluation.test, { calibration: evaluation.calibration, operatingPoint: op, referBelow: opts.referBelow }) };
-  merged.producer = 'attune';
 
   checkCancel();
   const modelPath = join(outDir, 'model.onnx');
@@ -172,7 +184,7 @@ async function referralOnTest(predictionsPath: string, C: number, referBelow: nu
 }
 
 /** The operating point from the calibrated predictions training saved: fitted on val, reported on test. */
-async function fitOperatingPoint(predictionsPath: string, classes: string[], want: NonNullable<ExportOptions['operatingPoint']>): Promise<OperatingPoint> {
+export async function fitOperatingPoint(predictionsPath: string, classes: string[], want: NonNullable<ExportOptions['operatingPoint']>): Promise<OperatingPoint> {
   const c = classes.indexOf(want.positiveClass);
   if (c < 0) throw new AttuneError('usage', `There is no class "${want.positiveClass}" in this run.`, `Choose one of: ${classes.join(', ')}.`);
   if (!(want.atLeast > 0 && want.atLeast <= 1)) throw new AttuneError('usage', `The ${want.metric} target must be between 0 and 1, not ${want.atLeast}.`, 'For example 0.95 for "sensitivity ≥ 95 %".');
