@@ -115,4 +115,8 @@ test('evaluation report: counts beside every figure, intervals that contain the 
   // the bootstrap keeps every class's count in each resample (stratified)
   const kept = stratifiedBootstrap(labels, (rows) => Array.from(rows).filter((i) => labels[i] === 2).length, { resamples: 50 });
   assert.deepEqual([kept.value, kept.lower, kept.upper], [12, 12, 12]);
+  // a class of 1–4 images would give a zero-width interval: the whole range and a note instead
+  const tiny = stratifiedBootstrap([0, 0, 0, 0, 0, 1], (rows) => rows.length / 6);
+  assert.deepEqual([tiny.lower, tiny.upper], [0, 1]);
+  assert.match(tiny.note!, /only 1 image/);
 });

@@ -15,7 +15,15 @@ export interface Estimate {
   lower: number;
   upper: number;
   method: 'wilson' | 'bootstrap';
+  /** why the interval is the whole range rather than estimated */
+  note?: string;
 }
+
+/**
+ * A class with fewer images than this makes a stratified bootstrap degenerate (one image resampled is always
+ * itself: a zero-width interval); such figures get the whole [0, 1] and a note instead of a false precision.
+ */
+export const MIN_PER_CLASS_FOR_BOOTSTRAP = 5;
 
 const Z95 = 1.959963984540054;
 
@@ -41,6 +49,9 @@ export function stratifiedBootstrap(labels: ArrayLike<number>, stat: (rows: Int3
   const byClass = new Map<number, number[]>();
   for (let i = 0; i < n; i++) byClass.set(labels[i], [...(byClass.get(labels[i]) ?? []), i]);
   const groups = [...byClass.values()];
+  const smallest = Math.min(...groups.map((g) => g.length));
+  if (B > 0 && smallest < MIN_PER_CLASS_FOR_BOOTSTRAP)
+    return { value, n, lower: 0, upper: 1, method: 'bootstrap', note: `a class has only ${smallest} image${smallest === 1 ? '' : 's'}: too few for an interval` };
   const rng = mulberry32(opts.seed ?? 12345);
   const stats: number[] = [];
   const rows = new Int32Array(n);
@@ -60,5 +71,5 @@ export function formatEstimate(e: Estimate | undefined, digits = 1): string {
   if (!e) return 'n/a';
   const pct = (x: number) => (x * 100).toFixed(digits);
   const count = e.k !== undefined ? `${e.k}/${e.n}` : `n = ${e.n}`;
-  return `${pct(e.value)} % (${count}; 95 % CI ${pct(e.lower)}–${pct(e.upper)} %)`;
+  return `${pct(e.value)} % (${count}; 95 % CI ${e.note ? `not estimable, ${e.note}` : `${pct(e.lower)}–${pct(e.upper)} %`})`;
 }

@@ -32,7 +32,7 @@ function evaluationSection(test: EvaluationReport): string {
     return `Accuracy ${pct(test.accuracy)}, balanced accuracy ${pct(test.balancedAccuracy)}, macro F1 ${test.macroF1.toFixed(3)} on ${test.count} images (no intervals: retrain to get them).`;
   }
   const rows = test.perClass
-    .map((c) => `| ${c.name} | ${c.support} | ${formatEstimate(c.recallEstimate)} | ${formatEstimate(c.precisionEstimate)} | ${formatEstimate(c.specificity)} | ${c.auc ? `${c.auc.value.toFixed(3)} (${c.auc.lower.toFixed(3)}–${c.auc.upper.toFixed(3)})` : 'n/a'} |`)
+    .map((c) => `| ${c.name} | ${c.support} | ${formatEstimate(c.recallEstimate)} | ${formatEstimate(c.precisionEstimate)} | ${formatEstimate(c.specificity)} | ${c.auc ? `${c.auc.value.toFixed(3)} (${c.auc.note ? 'no interval: ' + c.auc.note : `${c.auc.lower.toFixed(3)}–${c.auc.upper.toFixed(3)}`})` : 'n/a'} |`)
     .join('\n');
   const warn = roughWarning(test);
   return `On ${test.count} held-out test images (95 % intervals: Wilson for proportions, stratified bootstrap for the others):
