@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { balancedOrder, classCounts, classWeights } from './balance';
 import { trainRun } from './trainer';
 import { exportRun } from '../export/export';
+import { temperedSoftmax } from '../evaluate/calibration';
 import { decodeModel } from '../onnx/io';
 import { DATASETS, MODELS, tempDir } from '../testing/fixtures';
 import type { EngineEvent } from '../events';
@@ -42,6 +43,17 @@ test('class weights are n / (C · n_c); balanced sampling draws every class abou
 
 const data = imbalancedBusi({ benign: 45, malignant: 18, normal: 12 });
 
+/** Mean uncalibrated probability of the given classes over a run's val and test images. */
+function meanProbability(runDir: string, classes: number[]): number {
+  const saved = JSON.parse(readFileSync(join(runDir, 'predictions.json'), 'utf8'));
+  const logits: number[] = [...saved.val.logits, ...saved.test.logits];
+  const p = temperedSoftmax(logits, 3, 1);
+  let sum = 0;
+  for (let i = 0; i < p.length / 3; i++) for (const c of classes) sum += p[i * 3 + c];
+  return sum / (p.length / 3);
+}
+let weightedRun = '';
+
 test('BUSI with --balance weights: balanced-accuracy selection, intervals, calibration, operating point, model-image.onnx, card', async () => {
   const out = tempDir();
   const events: EngineEvent[] = [];
@@ -50,6 +62,7 @@ test('BUSI with --balance weights: balanced-accuracy selection, intervals, calib
     { onEvent: (e) => events.push(e) },
   );
   assert.equal(r.status, 'done');
+  weightedRun = r.runDir;
   assert.equal(r.selectedBy, 'balanced-accuracy');
   assert.ok(events.some((e) => e.type === 'log' && /Class-weighted loss/.test(e.message)));
   const epochs = events.filter((e): e is Extract<EngineEvent, { type: 'epoch' }> => e.type === 'epoch');
@@ -93,6 +106,16 @@ test('BUSI with --balance weights: balanced-accuracy selection, intervals, calib
   const card = readFileSync(exp.cardPath, 'utf8');
   for (const s of ['95 % CI', '## Calibration', 'T = ', '## Operating point', 'malignant', '## How it fails', 'model-image.onnx', 'Rough figures', 'Balanced accuracy'])
     assert.ok(card.includes(s), `card mentions ${s}`);
+});
+
+test('class weights shift probability towards the small classes (same data, seed and schedule, balance none vs weights)', async () => {
+  assert.ok(weightedRun, 'runs after the weighted run');
+  const plain = await trainRun({ data, model: MODELS.vitTiny, method: 'linear', epochs: 6, batch: 16, lr: 0.01, seed: 2, balance: 'none', ratios: [0.5, 0.25, 0.25], outDir: join(tempDir(), 'run') });
+  // malignant (1) and normal (2) are the small classes of the 45/18/12 sample
+  const withWeights = meanProbability(weightedRun, [1, 2]);
+  const without = meanProbability(plain.runDir, [1, 2]);
+  console.log(`mean p(malignant or normal) on val+test: weights ${withWeights.toFixed(3)}, none ${without.toFixed(3)}`);
+  assert.ok(withWeights > without);
 });
 
 test('BUSI with --balance sampling: the trainer’s epochs draw every class about equally (tiny CNN, full fine-tuning)', async () => {

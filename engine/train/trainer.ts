@@ -301,7 +301,8 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   };
   const selection = { selectedBy: spec.selectBy, bestValScore: progress.bestScore ?? progress.bestValAccuracy };
   await writeJsonAtomic(files.evaluation, { classes: spec.classes, bestEpoch: progress.bestEpoch, ...selection, balance: spec.balance, calibration, val, test });
-  const rows = (r: typeof valRaw) => r && { probs: Array.from(temperedSoftmax(r.logits, C, T)), labels: r.labels, files: r.files };
+  // calibrated probabilities (what the export answers) and the raw logits (to recalibrate or compare runs)
+  const rows = (r: typeof valRaw) => r && { probs: Array.from(temperedSoftmax(r.logits, C, T)), logits: Array.from(r.logits), labels: r.labels, files: r.files };
   await writeJsonAtomic(files.predictions, { classes: spec.classes, temperature: T, val: rows(valRaw), test: rows(testRaw) });
   await saveStatus(runDir, 'done', { bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, ...selection, testAccuracy: test?.accuracy });
   await releaseAll();
