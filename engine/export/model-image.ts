@@ -14,13 +14,18 @@ import { resizeTarget } from '../data/image';
 
 export const IMAGE_INPUT = 'image';
 const RESIZE_OPSET = 18;
-/** ops whose signature changed between opset 13 and 18 in a way that a plain opset bump would misread */
-const CHANGED_BY_18 = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare', 'Pad', 'Resize', 'Upsample', 'ScatterElements', 'ScatterND', 'Split']);
+/**
+ * Ops whose form changed between opset 13 and 18 so that a plain opset bump would misread them: the Reduce ops
+ * (axes moved from attribute to input at 18). Split, Pad, Resize and the Scatter ops only gained optional
+ * inputs or attributes after 13, so their meaning is kept.
+ */
+const CHANGED_BY_18 = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
 
 /** Why this model cannot get in-graph preprocessing, or undefined when it can. */
 export function modelImageUnsupported(model: Model, pre: Preprocessing): string | undefined {
   if (pre.resize !== 'shorter-crop' && pre.resize !== 'squash') return `its preprocessing ("${pre.resize}") pads the image, which the image model does not do in-graph yet`;
   if (pre.bitDepthRule !== 'full-range') return 'its images are mapped from 16 bit by percentiles, which needs the whole image; feed model.onnx the normalised tensor instead';
+  if (model.opset < 13) return `it is an opset ${model.opset} model; the image model needs opset 13 or later to raise to 18`;
   if (model.opset < RESIZE_OPSET) {
     const changed = [...new Set(model.graph.nodes.filter((n) => !n.domain && CHANGED_BY_18.has(n.op)).map((n) => n.op))];
     if (changed.length) return `it uses ${changed.join(', ')} at opset ${model.opset}, whose form changed by opset 18`;
