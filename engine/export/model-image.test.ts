@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadModel } from '../onnx/io';
 import { loadBackbone } from '../backbone/load';
 import { MODELS, PROBE_DIR } from '../testing/fixtures';
-import { checkImageModel, withImagePreprocessing, IMAGE_INPUT } from './model-image';
+import { checkImageModel, modelImageUnsupported, withImagePreprocessing, IMAGE_INPUT } from './model-image';
 
 test('model-image.onnx (uint8 HWC of any size → in-graph resize, crop, normalise) agrees with the engine pipeline', async () => {
   const files = readdirSync(PROBE_DIR).filter((f) => f.endsWith('.JPEG')).map((f) => join(PROBE_DIR, f));
@@ -26,4 +26,16 @@ test('model-image.onnx (uint8 HWC of any size → in-graph resize, crop, normali
   assert.ok(r.top1Agreement >= 16 / 17, `agreement ${r.top1Agreement}`);
   for (const d of r.disagreements) assert.ok(d.engineMargin < 0.02, `${d.file}: engine margin ${d.engineMargin}`);
   assert.ok(r.maxProbabilityDiff < 0.05, `max probability difference ${r.maxProbabilityDiff}`);
+});
+
+test('model-image.onnx with "squash" preprocessing (resize to S × S, no crop) agrees too; "pad" and percentile mapping are refused with why', async () => {
+  const files = readdirSync(PROBE_DIR).filter((f) => f.endsWith('.JPEG')).slice(0, 5).map((f) => join(PROBE_DIR, f));
+  const bb = await loadBackbone(MODELS.vitTiny);
+  const classifier = loadModel(MODELS.vitTiny);
+  const squash = { ...bb.preprocessing, resize: 'squash' as const };
+  const r = await checkImageModel(withImagePreprocessing(classifier, squash), classifier, files, squash, { logits: true });
+  assert.ok(r.top1Agreement >= 4 / 5 && r.maxProbabilityDiff < 0.05, JSON.stringify(r));
+  for (const d of r.disagreements) assert.ok(d.engineMargin < 0.02, `${d.file}: engine margin ${d.engineMargin}`);
+  assert.match(modelImageUnsupported(classifier, { ...bb.preprocessing, resize: 'pad' })!, /pads the image/);
+  assert.match(modelImageUnsupported(classifier, { ...bb.preprocessing, bitDepthRule: 'percentile-0.5-99.5' })!, /percentiles/);
 });
