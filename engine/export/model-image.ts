@@ -10,7 +10,9 @@ import { Builder } from '../ir/builder';
 import { cloneModel, int, str, type Model } from '../ir/graph';
 import { tensor } from '../ir/tensor';
 import type { Preprocessing } from '../preprocessing';
-import { resizeTarget } from '../data/image';
+import { loadImageTensor, resizeTarget } from '../data/image';
+import { openImage, toRgb } from '../data/decode';
+import { createSession } from '../runtime/session';
 
 export const IMAGE_INPUT = 'image';
 const RESIZE_OPSET = 18;
@@ -120,7 +122,6 @@ const argmax = (p: Float32Array) => p.reduce((best, v, i) => (v > p[best] ? i : 
  * of the same file; `logits`: both output logits, compared after softmax.
  */
 export async function checkImageModel(imageModel: Model | Uint8Array, classifier: Model | Uint8Array, files: string[], pre: Preprocessing, opts: { logits?: boolean } = {}): Promise<ImageModelCheck> {
-  const [{ createSession }, { openImage, toRgb }, { loadImageTensor }] = await Promise.all([import('../runtime/session'), import('../data/decode'), import('../data/image')]);
   const img = await createSession(imageModel, { provider: 'cpu' });
   const ref = await createSession(classifier, { provider: 'cpu' });
   let agree = 0;
