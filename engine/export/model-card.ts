@@ -79,7 +79,7 @@ and do not use it for decisions about individual patients without clinical valid
 - \`model.onnx\`: input \`float32\` [batch, 3, ${p.size}, ${p.size}], RGB, ${preText}.
 ${
   extras.imageModelCheck
-    ? `- \`model-image.onnx\` (the file to deploy): input \`uint8\` [batch, height, width, 3], decoded 8-bit RGB pixels of any size (one size per batch); it resizes, crops and normalises inside the graph (ONNX opset 18, Resize with antialias). Checked against Attune's own preprocessing on ${extras.imageModelCheck.images} images: same top class on ${pct(extras.imageModelCheck.top1Agreement)}, max probability difference ${extras.imageModelCheck.maxProbabilityDiff.toExponential(1)}.`
+    ? `- \`model-image.onnx\` (the file to deploy): input \`uint8\` [batch, height, width, 3], decoded 8-bit RGB pixels of any size (one size per batch); it resizes, crops and normalises inside the graph (ONNX opset 18, Resize with antialias). Grey-scale images go in as three equal channels; 16-bit images (PNG/TIFF, DICOM pixel data) must first be mapped to 8 bit as Attune did in training: round(v / 257). Checked against Attune's own preprocessing on ${extras.imageModelCheck.images} images: same top class on ${pct(extras.imageModelCheck.top1Agreement)}, max probability difference ${extras.imageModelCheck.maxProbabilityDiff.toExponential(1)}.`
     : `- No \`model-image.onnx\`: ${extras.imageModelSkipped ?? 'not built'}. Deploy \`model.onnx\` and reproduce the preprocessing above${nonRgb8 ? ` (16-bit images are mapped to 8 bit by the rule "${p.bitDepthRule}" first)` : ''}.`
 }
 - Output \`probabilities\` [batch, ${spec.classes.length}] in the order of \`labels.txt\`${cal && cal.temperature !== 1 ? ', calibrated (see below)' : ''}.
