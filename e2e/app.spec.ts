@@ -143,6 +143,8 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByRole('button', { name: /Compare runs/ }).click();
     await page.getByRole('heading', { name: 'Compare' }).waitFor();
     await page.getByRole('checkbox').first().waitFor();
+    // the test balanced accuracy with its 95 % interval, from the run's evaluation
+    await page.getByTestId('compare-bal-acc').filter({ hasText: /%.*(CI|–|interval)/s }).first().waitFor({ timeout: 30_000 });
     await shot(page, '10-compare');
   });
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAbsolute, join } from 'node:path';
-import { evaluateRun, exportRun, inspectBackbone, listMethods, predictWithModel, scanDataset, trainRun } from './api';
+import { evaluateRun, explainImages, exportRun, inspectBackbone, listMethods, operatingPointForRun, predictWithModel, scanDataset, trainRun } from './api';
 import { DATASETS, MODELS, sampleDataset, tempDir } from './testing/fixtures';
 
 test('scan report for the app: classes with example files, layout, image summary, BUSI duplicate flagged', async () => {
@@ -14,6 +14,9 @@ test('scan report for the app: classes with example files, layout, image summary
   assert.equal(r.layout, 'class-folders');
   assert.match(r.imageSummary!, /PNG/);
   assert.ok(r.problems.some((p) => p.kind === 'duplicate'));
+  // 437:133 ≥ 3:1, so the app proposes class balancing
+  assert.equal(r.imbalance.proposedBalance, 'weights');
+  assert.ok(Math.abs(r.imbalance.ratio - 437 / 133) < 1e-9 && /balanced accuracy/.test(r.imbalance.message!));
 });
 
 test('backbone check for all four shared models; a broken file is reported, not thrown', async () => {
@@ -67,4 +70,20 @@ test('train → evaluate → export → predict through the façade', async () =
   const p = await predictWithModel(ex.files[0], [join(data, 'Forest', 'forest_1.jpg')].filter(Boolean));
   assert.equal(p.length, 1);
   assert.equal(p[0].probabilities.length, 3);
+  // the figures the Evaluate screen shows beside each metric: counts, intervals, rough-figure warning, calibration
+  assert.equal(ev.estimates!.accuracy.n, ev.count);
+  assert.equal(ev.perClass[0].recallEstimate!.n, ev.perClass[0].support);
+  assert.equal(ev.rough, true);
+  assert.match(ev.roughMessage!, /Rough figures/);
+  assert.ok(ev.temperature && ev.temperature.value > 0 && ev.reliabilityBefore!.length === 10);
+  assert.equal(ev.selectedBy, 'balanced-accuracy');
+  assert.ok(Array.isArray(p[0].caveats));
+  const op = await operatingPointForRun(r.runDir, 'Forest', 'sensitivity', 0.9);
+  assert.equal(op.fitted.split, 'val');
+  // heatmaps for the misclassified gallery (the run's calibrated classifier) and for "Try it" (the exported file)
+  const img = join(data, 'Forest', 'forest_1.jpg');
+  const [fromRun] = await explainImages({ runDir: r.runDir }, [img]);
+  const [fromFile] = await explainImages({ modelPath: ex.files[0] }, [img]);
+  assert.equal(fromRun.heatmap.length, fromRun.gridH * fromRun.gridW);
+  assert.deepEqual(fromRun.heatmap, fromFile.heatmap, 'the run and its export explain the same graph');
 });

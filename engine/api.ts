@@ -15,7 +15,14 @@ import { unsupportedOps } from './autodiff/differentiate';
 import { scanDataset as scanFolder } from './data/scan';
 import type { ScanReport as EngineScanReport } from './data/types';
 import type { EvaluationReport as EngineEvaluation } from './evaluate/metrics';
-import { exportRun as exportEngineRun } from './export/export';
+import { calibratedClassifier, exportRun as exportEngineRun, fitOperatingPoint } from './export/export';
+import type { SavedEvaluation } from './export/model-card';
+import type { Estimate } from './evaluate/intervals';
+import type { CoveragePoint, OperatingPoint, RocPoint } from './evaluate/roc';
+import { roughWarning } from './evaluate/summary';
+import { explainFiles, type Explanation } from './explain/explain';
+import { decodeModel } from './onnx/io';
+import type { BalanceMode, SelectBy } from './run/spec';
 import { METHODS } from './methods/registry';
 import { parameterCount } from './ir/parameters';
 import { forwardImagesPerSecond, secondsPerEpoch } from './methods/cost';
@@ -27,7 +34,10 @@ import { planProviders, type ProviderRequest } from './runtime/providers';
 import { loadRunSpec, runFiles } from './run/spec';
 import { trainRun as trainEngineRun } from './train/trainer';
 
-export type { EngineEvent, Preprocessing };
+export type { EngineEvent, Preprocessing, Estimate, OperatingPoint, CoveragePoint, RocPoint, Explanation, BalanceMode, SelectBy };
+
+/** From this largest/smallest class ratio the app proposes class balancing (issue: "ratio ≥ 3:1"). */
+export const PROPOSE_BALANCE_AT_RATIO = 3;
 
 // ---------- scan ----------
 
@@ -46,6 +56,19 @@ export interface ScanReport {
   /** DICOM and multispectral summaries, counts only (no identifiers) */
   dicom?: EngineScanReport['dicom'];
   bands?: EngineScanReport['bands'];
+  /** largest/smallest class ratio, and the balancing the app proposes from 3:1 (null below) */
+  imbalance: { ratio: number; proposedBalance: BalanceMode | null; message: string | null };
+}
+
+function imbalanceOf(classes: { count: number }[]): ScanReport['imbalance'] {
+  const counts = classes.map((c) => c.count).filter((n) => n > 0);
+  const ratio = counts.length > 1 ? Math.max(...counts) / Math.min(...counts) : 1;
+  if (ratio < PROPOSE_BALANCE_AT_RATIO) return { ratio, proposedBalance: null, message: null };
+  return {
+    ratio,
+    proposedBalance: 'weights',
+    message: `The largest class has ${ratio.toFixed(1)}× the images of the smallest. Training with class-weighted loss (or class-balanced sampling) keeps the model from favouring the large class; the best epoch is chosen by balanced accuracy.`,
+  };
 }
 
 function summariseImages(r: EngineScanReport): string | null {
@@ -84,6 +107,7 @@ export async function scanDataset(path: string, opts: { csvPath?: string; cacheD
     groups: r.groups,
     ...(r.dicom ? { dicom: r.dicom } : {}),
     ...(r.bands ? { bands: r.bands } : {}),
+    imbalance: imbalanceOf(r.classes),
   };
 }
 
@@ -221,6 +245,10 @@ export interface TrainRequest {
   window?: string;
   /** multispectral bands ('4,3,2' or 'all') */
   bands?: string;
+  /** class imbalance: none (default), class-weighted loss, or class-balanced sampling */
+  balance?: BalanceMode;
+  /** the validation figure that picks the best epoch (default balanced accuracy) */
+  selectBy?: SelectBy;
 }
 
 export interface TrainResult {
@@ -230,6 +258,7 @@ export interface TrainResult {
   bestEpoch?: number;
   bestValAccuracy?: number;
   testAccuracy?: number;
+  selectedBy?: SelectBy;
 }
 
 /** Trains, or resumes when `resumeFrom` (or `outDir`) holds an unfinished run. */
@@ -251,22 +280,56 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
       methodOptions: r.options,
       ...(r.window ? { window: parseWindow(r.window) } : {}),
       ...(r.bands ? { bands: parseBandSelection(r.bands) } : {}),
+      balance: r.balance,
+      selectBy: r.selectBy,
     },
     { signal: opts.signal, onEvent: opts.onEvent, scanCacheDir: r.scanCacheDir },
   );
-  return { runDir: res.runDir, status: res.status, provider: res.provider, bestEpoch: res.bestEpoch, bestValAccuracy: res.bestValAccuracy, testAccuracy: res.test?.accuracy };
+  return { runDir: res.runDir, status: res.status, provider: res.provider, bestEpoch: res.bestEpoch, bestValAccuracy: res.bestValAccuracy, testAccuracy: res.test?.accuracy, selectedBy: res.selectedBy };
 }
+
+type Bins = { lower: number; upper: number; confidence: number; accuracy: number; count: number }[];
 
 export interface EvaluationReport {
   split: string;
   accuracy: number;
   balancedAccuracy: number;
   classes: string[];
-  perClass: { name: string; precision: number; recall: number; f1: number; support: number }[];
+  perClass: {
+    name: string;
+    precision: number;
+    recall: number;
+    f1: number;
+    support: number;
+    /** counts and 95 % intervals (absent for runs trained before they existed) */
+    recallEstimate?: Estimate;
+    precisionEstimate?: Estimate;
+    specificity?: Estimate;
+    auc?: Estimate | null;
+  }[];
   confusion: number[][];
   misclassified: { file: string; trueClass: string; predictedClass: string; confidence: number }[];
-  calibration: { lower: number; upper: number; confidence: number; accuracy: number; count: number }[];
+  /** reliability bins of the (calibrated) model on this split */
+  calibration: Bins;
   ece?: number;
+  count?: number;
+  macroF1?: number;
+  /** accuracy (Wilson), balanced accuracy and macro-F1 (stratified bootstrap) with counts and 95 % intervals */
+  estimates?: { accuracy: Estimate; balancedAccuracy: Estimate; macroF1: Estimate };
+  roc?: { name: string; points: RocPoint[] }[];
+  coverage?: CoveragePoint[];
+  topConfusions?: { trueClass: string; predictedClass: string; count: number; ofClass: number }[];
+  /** fewer than 30 images in some class: say plainly the figures are rough (and offer k-fold where sweeps exist) */
+  rough?: boolean;
+  roughMessage?: string | null;
+  minClassSupport?: number;
+  /** temperature scaling fitted on val after training; ECE and reliability on this split before and after */
+  temperature?: { value: number; fittedOn: string; images: number; nllBefore: number; nllAfter: number } | null;
+  eceBefore?: number | null;
+  reliabilityBefore?: Bins | null;
+  /** the validation figure that chose the best epoch, and the imbalance handling of the run */
+  selectedBy?: string;
+  balance?: string;
 }
 
 /** The test-split evaluation of a finished run (validation if there is no test split). */
@@ -274,8 +337,9 @@ export async function evaluateRun(runDir: string): Promise<EvaluationReport> {
   const file = runFiles(runDir).evaluation;
   if (!existsSync(file)) throw new AttuneError('run-unevaluated', 'This run has not finished training, so it has no evaluation yet.', 'Resume the run and let it finish.');
   const spec = await loadRunSpec(runDir);
-  const ev = JSON.parse(await readFile(file, 'utf8')) as { test?: EngineEvaluation; val?: EngineEvaluation };
+  const ev = JSON.parse(await readFile(file, 'utf8')) as SavedEvaluation & { test?: EngineEvaluation; val?: EngineEvaluation };
   const r = ev.test ?? ev.val;
+  const cal = ev.calibration;
   if (!r) throw new AttuneError('run-unevaluated', 'This run had no held-out images to evaluate on.', 'Train again with a test split (e.g. 10 %).');
   return {
     split: r.split,
@@ -287,19 +351,55 @@ export async function evaluateRun(runDir: string): Promise<EvaluationReport> {
     misclassified: r.misclassified.map((m) => ({ file: m.file, trueClass: spec.classes[m.label], predictedClass: spec.classes[m.predicted], confidence: m.confidence })),
     calibration: r.calibration,
     ece: r.ece,
+    count: r.count,
+    macroF1: r.macroF1,
+    estimates: r.estimates,
+    roc: r.roc,
+    coverage: r.coverage,
+    topConfusions: r.topConfusions,
+    rough: r.rough,
+    roughMessage: r.estimates ? (roughWarning(r) ?? null) : null,
+    minClassSupport: r.minClassSupport,
+    temperature: cal ? { value: cal.temperature, fittedOn: cal.split, images: cal.count, nllBefore: cal.nllBefore, nllAfter: cal.nllAfter } : null,
+    eceBefore: r.split === 'test' ? (cal?.test?.eceBefore ?? null) : null,
+    reliabilityBefore: r.split === 'test' ? (cal?.test?.reliabilityBefore ?? null) : null,
+    selectedBy: ev.selectedBy,
+    balance: ev.balance,
   };
+}
+
+/** A decision threshold for one class, fitted on the validation split and reported on test (before exporting). */
+export async function operatingPointForRun(runDir: string, positiveClass: string, metric: 'sensitivity' | 'specificity', atLeast: number): Promise<OperatingPoint> {
+  const spec = await loadRunSpec(runDir);
+  return fitOperatingPoint(runFiles(runDir).predictions, spec.classes, { positiveClass, metric, atLeast });
 }
 
 export interface ExportResult {
   outDir: string;
   files: string[];
   verification?: { maxAbsDiff: number; images: number };
+  /** model-image.onnx (uint8 RGB in) and its agreement with Attune's preprocessing, or why it was not built */
+  imageModel?: { path: string; images: number; top1Agreement: number; maxProbabilityDiff: number } | { skipped: string };
+  operatingPoint?: OperatingPoint;
+  temperature?: number;
 }
 
-export async function exportRun(runDir: string, outDir: string, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {}): Promise<ExportResult> {
+export async function exportRun(
+  runDir: string,
+  outDir: string,
+  opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void; operatingPoint?: { positiveClass: string; metric: 'sensitivity' | 'specificity'; atLeast: number }; referBelow?: number } = {},
+): Promise<ExportResult> {
   if (opts.signal?.aborted) throw new AttuneError('cancelled', 'The export was cancelled before it started.', 'Start it again when you are ready.');
-  const r = await exportEngineRun(runDir, outDir, { onEvent: opts.onEvent, signal: opts.signal });
-  return { outDir, files: [r.modelPath, r.labelsPath, r.cardPath, ...r.extraFiles], verification: { maxAbsDiff: r.maxAbsDiff, images: r.verifiedImages } };
+  const r = await exportEngineRun(runDir, outDir, { onEvent: opts.onEvent, signal: opts.signal, operatingPoint: opts.operatingPoint, referBelow: opts.referBelow });
+  const c = r.imageModelCheck;
+  return {
+    outDir,
+    files: [r.modelPath, ...(r.imageModelPath ? [r.imageModelPath] : []), r.labelsPath, r.cardPath, ...r.extraFiles],
+    verification: { maxAbsDiff: r.maxAbsDiff, images: r.verifiedImages },
+    imageModel: r.imageModelPath && c ? { path: r.imageModelPath, images: c.images, top1Agreement: c.top1Agreement, maxProbabilityDiff: c.maxProbabilityDiff } : { skipped: r.imageModelSkipped ?? 'not built' },
+    operatingPoint: r.operatingPoint,
+    temperature: r.temperature,
+  };
 }
 
 export interface Prediction {
@@ -307,6 +407,19 @@ export interface Prediction {
   label: string;
   confidence: number;
   probabilities: { label: string; p: number }[];
+  /** what the model's test evaluation says about answers like this one, e.g. that it misses half of a class */
+  caveats?: string[];
+}
+
+/** Classes the model finds fewer than 80 % of on test, from the metrics in an export's metadata. */
+export function modelCaveats(metadata: Record<string, string>): string[] {
+  const m = metadata['attune.metrics'] ? (JSON.parse(metadata['attune.metrics']) as { perClass?: { name: string; recall?: Estimate }[] }) : {};
+  const out = (m.perClass ?? [])
+    .filter((c) => c.recall && c.recall.n > 0 && c.recall.value < 0.8)
+    .map((c) => `On test images this model found only ${c.recall!.k} of ${c.recall!.n} "${c.name}" cases (recall ${(c.recall!.value * 100).toFixed(0)} %, 95 % CI ${(c.recall!.lower * 100).toFixed(0)}–${(c.recall!.upper * 100).toFixed(0)} %).`);
+  const op = metadata['attune.operating_point'] ? (JSON.parse(metadata['attune.operating_point']) as OperatingPoint) : undefined;
+  if (op) out.push(`Operating point: "${op.positiveClass}" is flagged from p ≥ ${op.threshold.toFixed(3)} (fitted for ${op.target.metric} ≥ ${(op.target.atLeast * 100).toFixed(0)} %), not only when it is the top class.`);
+  return out;
 }
 
 /** Predictions come from the exported file itself, so "Try it" shows what deployment will do. */
@@ -325,5 +438,15 @@ export async function previewImage(file: string, opts: { window?: string; valueO
 
 export async function predictWithModel(modelPath: string, files: string[]): Promise<Prediction[]> {
   const preds = await predictFiles(modelPath, files, { topK: 1000 });
-  return preds.map((p) => ({ file: p.file, label: p.label, confidence: p.probability, probabilities: p.top.map((t) => ({ label: t.label, p: t.probability })) }));
+  const caveats = existsSync(modelPath) ? modelCaveats(decodeModel(await readFile(modelPath)).metadata) : [];
+  return preds.map((p) => ({ file: p.file, label: p.label, confidence: p.probability, probabilities: p.top.map((t) => ({ label: t.label, p: t.probability })), caveats }));
+}
+
+/**
+ * Grad-CAM heatmaps for "Try it" (an exported model file) or the misclassified gallery (a run: its calibrated
+ * classifier, the graph model.onnx will hold), computed through Attune's autodiff. With `outDir`, PNG overlays too.
+ */
+export async function explainImages(source: { modelPath: string } | { runDir: string }, files: string[], opts: { outDir?: string } = {}): Promise<Explanation[]> {
+  const model = 'modelPath' in source ? source.modelPath : (await calibratedClassifier(source.runDir)).merged;
+  return explainFiles(model, files, { outDir: opts.outDir });
 }

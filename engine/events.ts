@@ -39,6 +39,10 @@ export type EngineEvent =
       trainAccuracy: number;
       valLoss: number;
       valAccuracy: number;
+      valBalancedAccuracy?: number;
+      valMacroF1?: number;
+      /** the validation figure that picks the best epoch */
+      selectedBy?: 'balanced-accuracy' | 'macro-f1' | 'accuracy';
       seconds: number;
       best: boolean;
       /** method diagnostics, e.g. SPD projection share, PACE gradient norm */
@@ -46,7 +50,15 @@ export type EngineEvent =
     }
   /** GPS: how many weights were selected in each block (METHODS.md §GPS: the budget spreads over every layer) */
   | { type: 'selection'; method: string; selected: number; total: number; perBlock: Record<string, number> }
-  | { type: 'done'; runDir: string; bestEpoch: number; bestValAccuracy: number; testAccuracy?: number }
+  | {
+      type: 'done';
+      runDir: string;
+      bestEpoch: number;
+      bestValAccuracy: number;
+      testAccuracy?: number;
+      selectedBy?: 'balanced-accuracy' | 'macro-f1' | 'accuracy';
+      bestValScore?: number;
+    }
   | { type: 'cancelled'; runDir: string; resumable: boolean };
 
 export type EventSink = (event: EngineEvent) => void;

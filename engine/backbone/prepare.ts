@@ -119,10 +119,19 @@ export function unusedAfterCut(original: Graph, prepared: Graph): string[] {
   return original.nodes.filter((n) => !kept.has(n.name)).map((n) => n.name);
 }
 
-/** Adds softmax and names the output; keeps the input's dynamic batch. */
-export function withProbabilities(merged: Model, numClasses: number): Model {
+/**
+ * Adds softmax and names the output; keeps the input's dynamic batch. A `temperature` ≠ 1 (temperature
+ * scaling, fitted after training) divides the logits first: softmax(logits / T).
+ */
+export function withProbabilities(merged: Model, numClasses: number, temperature = 1): Model {
   const m = cloneModel(merged);
-  m.graph.nodes.push({ name: 'attune_softmax', op: 'Softmax', domain: '', inputs: [LOGITS], outputs: [OUTPUT_NAME], attrs: { axis: int(-1) } });
+  let logits = LOGITS;
+  if (temperature !== 1) {
+    m.graph.initializers.set('attune_temperature', tensor('float32', [], [temperature]));
+    logits = 'attune_logits_tempered';
+    m.graph.nodes.push({ name: 'attune_temperature_scale', op: 'Div', domain: '', inputs: [LOGITS, 'attune_temperature'], outputs: [logits], attrs: {} });
+  }
+  m.graph.nodes.push({ name: 'attune_softmax', op: 'Softmax', domain: '', inputs: [logits], outputs: [OUTPUT_NAME], attrs: { axis: int(-1) } });
   m.graph.outputs = [{ name: OUTPUT_NAME, dtype: 'float32', shape: [m.graph.inputs[0].shape[0], numClasses] }];
   pruneDead(m.graph);
   return m;

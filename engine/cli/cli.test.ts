@@ -73,8 +73,22 @@ test('bad usage and bad input say what is wrong and what to do', () => {
   assert.ok(img.lines[0].error && img.lines[0].hint);
 });
 
+test('the imbalance, operating-point and explain options refuse bad values with what to do', () => {
+  const b = attune('train', '--data', '/nope', '--model', MODELS.tinyCnn, '--method', 'linear', '--balance', 'oversample', '--out', join(tempDir(), 'r'));
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /Unknown --balance "oversample"[\s\S]*none, weights, sampling/);
+  const s = attune('train', '--data', '/nope', '--model', MODELS.tinyCnn, '--method', 'linear', '--select-by', 'loss', '--out', join(tempDir(), 'r'));
+  assert.equal(s.code, 2);
+  const p = attune('export', '--run', '/nope', '--out', join(tempDir(), 'e'), '--positive', 'malignant');
+  assert.equal(p.code, 2);
+  assert.match(p.stderr, /exactly one of --sensitivity or --specificity/);
+  const e = attune('explain', '--model', MODELS.tinyCnn);
+  assert.equal(e.code, 2);
+  assert.match(e.stderr, /No image files given/);
+});
+
 test('every command prints its usage with --help', () => {
-  for (const c of ['scan', 'train', 'export', 'predict', 'apply-patch']) {
+  for (const c of ['scan', 'train', 'export', 'predict', 'explain', 'apply-patch']) {
     const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', c, '--help'], { encoding: 'utf8' });
     assert.equal(r.status, 0, c);
     assert.match(r.stdout, new RegExp(`usage: attune ${c}`));

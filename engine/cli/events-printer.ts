@@ -35,7 +35,7 @@ export function eventPrinter(json: boolean): { sink: EventSink; stop: () => void
       case 'epoch': {
         stopBar();
         const d = Object.entries(e.diagnostics).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join('  ');
-        console.error(`epoch ${e.epoch + 1}/${e.epochs}  train loss ${e.trainLoss.toFixed(4)} acc ${(e.trainAccuracy * 100).toFixed(1)}%  val acc ${(e.valAccuracy * 100).toFixed(1)}%${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)} s  ${d}`);
+        console.error(`epoch ${e.epoch + 1}/${e.epochs}  train loss ${e.trainLoss.toFixed(4)} acc ${(e.trainAccuracy * 100).toFixed(1)}%  val acc ${(e.valAccuracy * 100).toFixed(1)}%${e.valBalancedAccuracy !== undefined ? ` bal ${(e.valBalancedAccuracy * 100).toFixed(1)}%` : ''}${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)} s  ${d}`);
         break;
       }
       case 'selection':
@@ -55,7 +55,7 @@ export function eventPrinter(json: boolean): { sink: EventSink; stop: () => void
         break;
       case 'done':
         stopBar();
-        console.error(`done: best val accuracy ${(e.bestValAccuracy * 100).toFixed(1)}% (epoch ${e.bestEpoch + 1})${e.testAccuracy !== undefined ? `, test accuracy ${(e.testAccuracy * 100).toFixed(1)}%` : ''} — ${e.runDir}`);
+        console.error(`done: best epoch ${e.bestEpoch + 1} by val ${e.selectedBy ?? 'accuracy'} ${((e.bestValScore ?? e.bestValAccuracy) * 100).toFixed(1)}% (val accuracy ${(e.bestValAccuracy * 100).toFixed(1)}%)${e.testAccuracy !== undefined ? `, test accuracy ${(e.testAccuracy * 100).toFixed(1)}%` : ''} — ${e.runDir}`);
         break;
       case 'cancelled':
         stopBar();

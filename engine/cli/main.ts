@@ -5,6 +5,7 @@
 import { isAttuneError } from '../errors';
 import { applyPatchCommand } from './commands/apply-patch';
 import { exportCommand } from './commands/export';
+import { explainCommand } from './commands/explain';
 import { predictCommand } from './commands/predict';
 import { scanCommand } from './commands/scan';
 import { trainCommand } from './commands/train';
@@ -16,7 +17,7 @@ interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Command[] = [scanCommand, trainCommand, exportCommand, predictCommand, applyPatchCommand];
+const COMMANDS: Command[] = [scanCommand, trainCommand, exportCommand, predictCommand, explainCommand, applyPatchCommand];
 
 function help(): void {
   console.log('usage: npm run attune -- <command> [options]\n\ncommands:');

@@ -27,7 +27,10 @@ export async function applyGpsPatch(backbonePath: string, patchPath: string): Pr
     init.set(name, { dtype: 'float32', dims: [...w0.dims], data });
   }
   for (const [name, t] of patch.dense) if (init.has(name)) init.set(name, t);
-  const model = withProbabilities(prepared.model, patch.header.numClasses);
+  // the export's temperature (calibration) is in its metadata, which the patch carries
+  const calibration = patch.header.metadata['attune.calibration'];
+  const temperature = calibration ? (JSON.parse(calibration) as { temperature: number }).temperature : 1;
+  const model = withProbabilities(prepared.model, patch.header.numClasses, temperature);
   model.metadata = { ...patch.header.metadata };
   model.producer = patch.header.producer;
   return model;

@@ -26,7 +26,7 @@ import type { Method, MethodOptions, PreparedMethod } from '../methods/method';
 import type { ProviderRequest } from '../runtime/providers';
 import { writeJsonAtomic } from '../util/fs';
 import { defaultLoader, type BatchLoaderFactory } from '../data/loader';
-import { loadRunSpec, runFiles, saveRunSpec, type Hyper, type RunSpec } from './spec';
+import { loadRunSpec, runFiles, saveRunSpec, type BalanceMode, type Hyper, type RunSpec, type SelectBy } from './spec';
 
 export interface TrainRequest {
   /** dataset folder (class subfolders, split folders, or the image root of a labels file) */
@@ -61,6 +61,10 @@ export interface TrainRequest {
   seed?: number;
   provider?: ProviderRequest;
   stepsPerRun?: number;
+  /** class imbalance: none (default), class-weighted loss, or class-balanced sampling */
+  balance?: BalanceMode;
+  /** the validation figure that picks the best epoch (default balanced accuracy) */
+  selectBy?: SelectBy;
   outDir: string;
 }
 
@@ -137,6 +141,8 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
     seed: req.seed ?? 0,
     provider: req.provider ?? 'auto',
     stepsPerRun: req.stepsPerRun ?? 1,
+    balance: req.balance ?? 'none',
+    selectBy: req.selectBy ?? 'balanced-accuracy',
     createdAt: new Date().toISOString(),
   };
   await mkdir(runDir, { recursive: true });

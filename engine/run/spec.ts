@@ -69,6 +69,13 @@ export const PreprocessingSchema = z.object({
   values: ValueMappingSchema,
 });
 
+/** How training counters class imbalance: nothing, class-weighted loss, or class-balanced sampling. */
+export const BALANCE_MODES = ['none', 'weights', 'sampling'] as const;
+export type BalanceMode = (typeof BALANCE_MODES)[number];
+/** The validation figure that picks the best epoch; balanced accuracy by default (plain accuracy rewards the majority class). */
+export const SELECT_BY = ['balanced-accuracy', 'macro-f1', 'accuracy'] as const;
+export type SelectBy = (typeof SELECT_BY)[number];
+
 export const RunSpecSchema = z.object({
   version: z.literal(1),
   data: z.object({
@@ -91,6 +98,9 @@ export const RunSpecSchema = z.object({
   provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']),
   /** steps per session.run inside an ONNX Loop (1 = plain step graph) */
   stepsPerRun: z.number().int().positive(),
+  /** runs from before these options existed read as none / accuracy, which is what they did */
+  balance: z.enum(BALANCE_MODES).default('none'),
+  selectBy: z.enum(SELECT_BY).default('accuracy'),
   createdAt: z.string(),
 });
 export type RunSpec = z.infer<typeof RunSpecSchema>;
@@ -103,6 +113,8 @@ export const runFiles = (runDir: string) => ({
   best: join(runDir, 'state', 'best.ckpt'),
   methodState: join(runDir, 'method-state.json'),
   evaluation: join(runDir, 'evaluation.json'),
+  /** calibrated val/test probabilities, for operating points fitted after training */
+  predictions: join(runDir, 'predictions.json'),
   status: join(runDir, 'status.json'),
 });
 

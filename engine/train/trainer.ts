@@ -11,6 +11,7 @@ import type { EngineEvent, EventSink } from '../events';
 import { LOGITS } from '../backbone/prepare';
 import { type DatasetSplit } from '../data/split';
 import { evaluatePredictions, type EvaluationReport } from '../evaluate/metrics';
+import { fitTemperature, temperedSoftmax, type CalibrationSummary } from '../evaluate/calibration';
 import { tensor, type Tensor } from '../ir/tensor';
 import type { Model } from '../ir/graph';
 import { BC1, BC2, compileEvalProgram, compileTrainProgram, INV_WEIGHT, LOSS, LR, TARGETS, type TrainProgram } from '../programs/compile';
@@ -21,7 +22,8 @@ import { createSession } from '../runtime/session';
 import { writeJsonAtomic } from '../util/fs';
 import { defaultLoader, type LoaderBatch } from '../data/loader';
 import { loadCheckpoint, saveCheckpoint } from '../run/checkpoint';
-import { runFiles, type RunSpec } from '../run/spec';
+import { runFiles, type RunSpec, type SelectBy } from '../run/spec';
+import { balancedOrder, classWeights } from './balance';
 import { cosineWithWarmup } from './schedule';
 import { TrainingState } from './state';
 import { featureModel, headModel } from './head-model';
@@ -38,6 +40,10 @@ export interface TrainResult {
   status: 'done' | 'cancelled';
   bestEpoch: number;
   bestValAccuracy: number;
+  /** the validation figure that chose the best epoch, and its value there */
+  selectedBy: SelectBy;
+  bestValScore: number;
+  calibration?: CalibrationSummary;
   test?: EvaluationReport;
   val?: EvaluationReport;
   provider: string;
@@ -53,6 +59,11 @@ interface PendingStep {
   files: string[];
 }
 
+/** The figure of a validation report that checkpoint selection compares. */
+export function selectionScore(r: EvaluationReport, by: SelectBy): number {
+  return by === 'macro-f1' ? r.macroF1 : by === 'accuracy' ? r.accuracy : r.balancedAccuracy;
+}
+
 interface Progress {
   /** next epoch to run (0-based) and the step inside it to resume from */
   epoch: number;
@@ -60,6 +71,8 @@ interface Progress {
   globalStep: number;
   bestEpoch: number;
   bestValAccuracy: number;
+  /** selection figure at the best epoch (absent in checkpoints from before selection by balanced accuracy) */
+  bestScore?: number;
 }
 
 async function appendMetrics(runDir: string, e: EngineEvent): Promise<void> {
@@ -94,6 +107,9 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   const B = hyper.batch;
   const S = spec.preprocessing.size;
   const fast = ctx.method.cachedFeatures === true;
+  const trainLabels = ctx.items.train.map((i) => i.label);
+  const weightOf = spec.balance === 'weights' ? classWeights(trainLabels, C) : undefined;
+  if (spec.balance !== 'none') emit({ type: 'log', level: 'info', message: spec.balance === 'weights' ? `Class-weighted loss: ${spec.classes.map((c, i) => `${c} ×${weightOf![i].toFixed(2)}`).join(', ')}.` : 'Class-balanced sampling: every class is drawn equally often.' });
 
   // programs: the linear fast path trains a head-only graph on cached features
   emit({ type: 'phase', phase: 'compile', detail: `${ctx.method.title}, batch ${B}` });
@@ -154,11 +170,14 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   const warmupSteps = Math.round(hyper.warmupEpochs * stepsPerEpoch);
 
   const trainBatches = (epoch: number): AsyncIterable<LoaderBatch> => {
+    const balanced = spec.balance === 'sampling' ? balancedOrder(trainLabels, C, spec.seed, epoch) : undefined;
     if (cached) {
-      const order = shuffleOrder(cached.train.labels.length, spec.seed, epoch);
+      const order = balanced ?? shuffleOrder(cached.train.labels.length, spec.seed, epoch);
       return featureBatches(cached.train.rows, cached.train.labels, cached.train.files, ctx.prepared.featureDim, B, order);
     }
-    return loader({ items: ctx.items.train, pre: spec.preprocessing, augment: spec.augment, batchSize: B, seed: spec.seed, epoch, shuffle: true, onEvent: emit });
+    // balanced sampling: the drawn list (with repeats) is already in random order; repeats get their own augmentation
+    const items = balanced ? balanced.map((i) => ctx.items.train[i]) : ctx.items.train;
+    return loader({ items, pre: spec.preprocessing, augment: spec.augment, batchSize: B, seed: spec.seed, epoch, shuffle: !balanced, onEvent: emit });
   };
   const evalBatches = (which: 'val' | 'test'): AsyncIterable<LoaderBatch> => {
     if (cached) {
@@ -167,9 +186,11 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     }
     return loader({ items: ctx.items[which], pre: spec.preprocessing, augment: 'none', batchSize: B, seed: spec.seed, epoch: 0, shuffle: false });
   };
+  const predict = (which: 'val' | 'test', params: Map<string, Tensor>) => predictBatches(evalSession, evalProgram, params, evalBatches(which), rowDims, C);
+  // per epoch only the point figures matter (no bootstrap); the final report has the intervals
   const evaluate = async (which: 'val' | 'test', params: Map<string, Tensor>): Promise<EvaluationReport> => {
-    const r = await predictBatches(evalSession, evalProgram, params, evalBatches(which), rowDims, C);
-    return evaluatePredictions(which, spec.classes, r.probs, r.labels, r.files);
+    const r = await predict(which, params);
+    return evaluatePredictions(which, spec.classes, r.probs, r.labels, r.files, 10, { resamples: 0 });
   };
 
   const save = async (path: string, tensors: Map<string, Tensor>, p: Progress) => saveCheckpoint(path, tensors, { progress: p, savedAt: new Date().toISOString() });
@@ -207,6 +228,7 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
         continue;
       }
       const { x, labels, weights } = padBatch(bt, B, rowSize);
+      if (weightOf) for (let r = 0; r < bt.count; r++) weights[r] = weightOf[labels[r]];
       const { targets, invWeight } = buildTargets(labels, weights, C, hyper.labelSmoothing);
       const globalStep = progress.globalStep + pending.length;
       const t = globalStep + 1;
@@ -229,15 +251,17 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
         await saveStatus(runDir, 'cancelled');
         emit({ type: 'cancelled', runDir, resumable: true });
         await releaseAll();
-        return { runDir, status: 'cancelled', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, provider: trainSession.provider };
+        return { runDir, status: 'cancelled', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, selectedBy: spec.selectBy, bestValScore: progress.bestScore ?? progress.bestValAccuracy, provider: trainSession.provider };
       }
     }
     await flush();
     const params = state.params();
     const val = ctx.items.val.length ? await evaluate('val', params) : undefined;
     const valAccuracy = val?.accuracy ?? correct / Math.max(1, seen);
-    const best = valAccuracy > progress.bestValAccuracy;
-    progress = { ...progress, epoch: epoch + 1, stepInEpoch: 0, ...(best ? { bestEpoch: epoch, bestValAccuracy: valAccuracy } : {}) };
+    // without a validation split the only figure is training accuracy
+    const score = val ? selectionScore(val, spec.selectBy) : valAccuracy;
+    const best = score > (progress.bestScore ?? progress.bestValAccuracy);
+    progress = { ...progress, epoch: epoch + 1, stepInEpoch: 0, ...(best ? { bestEpoch: epoch, bestValAccuracy: valAccuracy, bestScore: score } : {}) };
     if (best) await save(files.best, params, progress);
     await save(files.last, state.values, progress);
     const diagnostics: Record<string, number> = {};
@@ -251,6 +275,8 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
       trainAccuracy: correct / Math.max(1, seen),
       valLoss: val?.loss ?? NaN,
       valAccuracy,
+      ...(val ? { valBalancedAccuracy: val.balancedAccuracy, valMacroF1: val.macroF1 } : {}),
+      selectedBy: spec.selectBy,
       seconds: (performance.now() - t0) / 1000,
       best,
       diagnostics,
@@ -259,14 +285,29 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     await appendMetrics(runDir, ev);
   }
 
-  // final evaluation with the best weights
+  // final evaluation with the best weights, calibrated by a temperature fitted on val (the export folds it in)
+  emit({ type: 'phase', phase: 'evaluate', detail: 'best epoch, calibration, intervals' });
   const bestParams = (await loadCheckpoint(files.best)).tensors;
-  const val = ctx.items.val.length ? await evaluate('val', bestParams) : undefined;
-  const test = ctx.items.test.length ? await evaluate('test', bestParams) : undefined;
-  await writeJsonAtomic(files.evaluation, { classes: spec.classes, bestEpoch: progress.bestEpoch, val, test });
-  await saveStatus(runDir, 'done', { bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, testAccuracy: test?.accuracy });
+  const valRaw = ctx.items.val.length ? await predict('val', bestParams) : undefined;
+  const testRaw = ctx.items.test.length ? await predict('test', bestParams) : undefined;
+  const fit = valRaw ? fitTemperature(valRaw.logits, valRaw.labels, C, 'val') : undefined;
+  const T = fit?.temperature ?? 1;
+  const report = (r: NonNullable<typeof valRaw>, which: 'val' | 'test') => evaluatePredictions(which, spec.classes, temperedSoftmax(r.logits, C, T), r.labels, r.files);
+  const val = valRaw && report(valRaw, 'val');
+  const test = testRaw && report(testRaw, 'test');
+  const uncalibrated = testRaw && evaluatePredictions('test', spec.classes, testRaw.probs, testRaw.labels, testRaw.files, 10, { resamples: 0 });
+  const calibration: CalibrationSummary | undefined = fit && {
+    ...fit,
+    ...(test && uncalibrated ? { test: { eceBefore: uncalibrated.ece, eceAfter: test.ece, reliabilityBefore: uncalibrated.calibration, reliabilityAfter: test.calibration } } : {}),
+  };
+  const selection = { selectedBy: spec.selectBy, bestValScore: progress.bestScore ?? progress.bestValAccuracy };
+  await writeJsonAtomic(files.evaluation, { classes: spec.classes, bestEpoch: progress.bestEpoch, ...selection, balance: spec.balance, calibration, val, test });
+  // calibrated probabilities (what the export answers) and the raw logits (to recalibrate or compare runs)
+  const rows = (r: typeof valRaw) => r && { probs: Array.from(temperedSoftmax(r.logits, C, T)), logits: Array.from(r.logits), labels: r.labels, files: r.files };
+  await writeJsonAtomic(files.predictions, { classes: spec.classes, temperature: T, val: rows(valRaw), test: rows(testRaw) });
+  await saveStatus(runDir, 'done', { bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, ...selection, testAccuracy: test?.accuracy });
   await releaseAll();
-  emit({ type: 'done', runDir, bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, testAccuracy: test?.accuracy });
-  return { runDir, status: 'done', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, test, val, provider: trainSession.provider };
+  emit({ type: 'done', runDir, bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, ...selection, testAccuracy: test?.accuracy });
+  return { runDir, status: 'done', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, ...selection, calibration, test, val, provider: trainSession.provider };
 }
 

@@ -7,17 +7,19 @@ import type { MethodOptions } from '../../methods/method';
 import { AttuneError } from '../../errors';
 import type { ProviderRequest } from '../../runtime/providers';
 import type { AugmentPreset } from '../../data/image';
+import { BALANCE_MODES, SELECT_BY, type BalanceMode, type SelectBy } from '../../run/spec';
+import { evaluationSummary } from '../../evaluate/summary';
 
 export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${METHODS.map((m) => m.name).join('|')}> --out <runDir>
   [--epochs N] [--batch B] [--lr X] [--seed S] [--weight-decay X] [--warmup EPOCHS] [--label-smoothing X] [--clip-norm X|none]
   [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider auto|cpu|cuda|dml|coreml|webgpu]
   [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
-  [--feature tensorName] [--steps-per-run K] [--json]
+  [--feature tensorName] [--steps-per-run K] [--balance none|weights|sampling] [--select-by balanced-accuracy|macro-f1|accuracy] [--json]
   ${VALUE_USAGE} [--frames middle|all]   (DICOM/16-bit window; multispectral bands; multi-frame DICOM)
   method options: ${METHODS.filter((m) => m.options.length).map((m) => `${m.name}: ${m.options.map((o) => o.flag).join(' ')}`).join('; ')}
 Running the same command again resumes an unfinished run.`;
 
-const BASE = ['data', 'model', 'method', 'out', 'epochs', 'batch', 'lr', 'seed', 'weight-decay', 'warmup', 'label-smoothing', 'clip-norm', 'optimizer', 'spd-lambda', 'augment', 'provider', 'labels', 'path-column', 'label-column', 'group-column', 'split', 'ratios', 'feature', 'steps-per-run', 'json', 'frames', ...VALUE_FLAGS];
+const BASE = ['data', 'model', 'method', 'out', 'epochs', 'batch', 'lr', 'seed', 'weight-decay', 'warmup', 'label-smoothing', 'clip-norm', 'optimizer', 'spd-lambda', 'augment', 'provider', 'labels', 'path-column', 'label-column', 'group-column', 'split', 'ratios', 'feature', 'steps-per-run', 'balance', 'select-by', 'json', 'frames', ...VALUE_FLAGS];
 
 export const trainCommand = {
   name: 'train',
@@ -70,10 +72,14 @@ export const trainCommand = {
       ratios,
       feature: str(p, 'feature'),
       stepsPerRun: num(p, 'steps-per-run', { integer: true, min: 1 }),
+      balance: str(p, 'balance') as BalanceMode | undefined,
+      selectBy: str(p, 'select-by') as SelectBy | undefined,
       methodOptions,
       ...valueOptions(p),
       frames: framesOption(str(p, 'frames')),
     };
+    if (req.balance && !BALANCE_MODES.includes(req.balance)) throw new AttuneError('usage', `Unknown --balance "${req.balance}".`, `Use ${BALANCE_MODES.join(', ')}.`);
+    if (req.selectBy && !SELECT_BY.includes(req.selectBy)) throw new AttuneError('usage', `Unknown --select-by "${req.selectBy}".`, `Use ${SELECT_BY.join(', ')}.`);
     if (req.augment && !['none', 'natural', 'aerial', 'medical'].includes(req.augment)) throw new AttuneError('usage', `Unknown augmentation preset "${req.augment}".`, 'Use none, natural, aerial or medical.');
     const printer = eventPrinter(p.flags.has('json'));
     const abort = new AbortController();
@@ -85,6 +91,11 @@ export const trainCommand = {
     process.on('SIGINT', onSigint);
     try {
       const r = await trainRun(req, { signal: abort.signal, onEvent: printer.sink });
+      printer.stop();
+      if (!p.flags.has('json')) {
+        if (r.calibration) console.error(`calibration: temperature ${r.calibration.temperature.toFixed(3)} fitted on val (NLL ${r.calibration.nllBefore.toFixed(3)} → ${r.calibration.nllAfter.toFixed(3)})${r.calibration.test ? `; test ECE ${(r.calibration.test.eceBefore * 100).toFixed(1)} % → ${(r.calibration.test.eceAfter * 100).toFixed(1)} %` : ''}`);
+        if (r.test) for (const line of evaluationSummary(r.test)) console.error(line);
+      }
       return r.status === 'done' ? 0 : 130;
     } finally {
       process.off('SIGINT', onSigint);
