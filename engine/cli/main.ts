@@ -7,6 +7,7 @@ import { applyPatchCommand } from './commands/apply-patch';
 import { exportCommand } from './commands/export';
 import { predictCommand } from './commands/predict';
 import { scanCommand } from './commands/scan';
+import { sweepCommand } from './commands/sweep';
 import { trainCommand } from './commands/train';
 
 interface Command {
@@ -16,7 +17,7 @@ interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Command[] = [scanCommand, trainCommand, exportCommand, predictCommand, applyPatchCommand];
+const COMMANDS: Command[] = [scanCommand, trainCommand, sweepCommand, exportCommand, predictCommand, applyPatchCommand];
 
 function help(): void {
   console.log('usage: npm run attune -- <command> [options]\n\ncommands:');

@@ -1,0 +1,74 @@
+/**
+ * The job description shared by every backend: one shell script per trial (`jobs/<index>.sh`) that runs
+ * `attune train` into the trial's run folder, appends its output to `train.log` and records the exit code.
+ * Local processes, Slurm array tasks and Kubernetes completion indexes all run `jobs/$INDEX.sh`.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { SweepConfig, Trial } from './grid';
+import type { SweepSpec } from './spec';
+import { getMethod } from '../methods/registry';
+
+/** The repository root (where `node --import tsx engine/cli/main.ts` runs). */
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+
+
+export const trialDir = (sweepDir: string, t: Trial): string => join(resolve(sweepDir), 'trials', t.id);
+export const splitFileFor = (sweepDir: string, fold: number, folds: number): string =>
+  join(resolve(sweepDir), 'splits', folds > 1 ? `fold-${fold}.json` : 'split.json');
+
+/** `attune train` arguments for one trial. */
+export function trainArgs(sweepDir: string, spec: SweepSpec, c: SweepConfig, t: Trial, folds: number): string[] {
+  const a = ['train', '--data', spec.data, '--model', spec.model, '--method', c.method, '--out', trialDir(sweepDir, t),
+    '--seed', String(t.seed), '--split', splitFileFor(sweepDir, t.fold, folds), '--json'];
+  const epochs = t.epochs ?? c.epochs ?? spec.epochs;
+  const put = (flag: string, v: number | string | undefined) => v !== undefined && a.push(flag, String(v));
+  put('--epochs', epochs);
+  put('--batch', c.batch ?? spec.batch);
+  put('--lr', c.lr ?? spec.lr);
+  put('--weight-decay', c.weightDecay);
+  put('--augment', spec.augment);
+  put('--provider', spec.provider);
+  if (spec.labels) {
+    a.push('--labels', spec.labels);
+    put('--path-column', spec.columns?.path);
+    put('--label-column', spec.columns?.label);
+    put('--group-column', spec.columns?.group);
+  }
+  const flags = new Map(getMethod(c.method).options.map((o) => [o.name, o.flag]));
+  for (const [k, v] of Object.entries(c.options)) {
+    const flag = flags.get(k)!;
+    if (typeof v === 'boolean') a.push(`${flag}=${v}`);
+    else a.push(flag, String(v));
+  }
+  return a;
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** Writes jobs/<index>.sh for each trial. ATTUNE_THREADS (or Slurm's cpus per task) caps onnxruntime's threads;
+ * ATTUNE_ROOT and ATTUNE_NODE point at Attune's checkout and node where they differ from this machine's (a container). */
+export async function writeJobScripts(sweepDir: string, spec: SweepSpec, configs: SweepConfig[], trials: Trial[], folds: number): Promise<void> {
+  const dir = join(resolve(sweepDir), 'jobs');
+  await mkdir(dir, { recursive: true });
+  const byId = new Map(configs.map((c) => [c.id, c]));
+  for (const t of trials) {
+    const run = trialDir(sweepDir, t);
+    const args = trainArgs(sweepDir, spec, byId.get(t.config)!, t, folds);
+    const script = [
+      '#!/usr/bin/env bash',
+      `# trial ${t.id} (index ${t.index}), written by attune sweep; runs attune train into its run folder`,
+      `run=${q(run)}`,
+      'mkdir -p "$run" && rm -f "$run/exit-code"',
+      'export ATTUNE_THREADS="${ATTUNE_THREADS:-${SLURM_CPUS_PER_TASK:-}}"',
+      `cd "\${ATTUNE_ROOT:-${REPO_ROOT.replace(/"/g, '\\"')}}" || exit 1`,
+      `echo "== $(date -u +%FT%TZ) start on $(hostname)" >>"$run/train.log"`,
+      `"\${ATTUNE_NODE:-${process.execPath}}" --import tsx engine/cli/main.ts ${args.map(q).join(' ')} >>"$run/train.log" 2>&1`,
+      'rc=$?',
+      'echo "$rc" >"$run/exit-code"',
+      'exit "$rc"',
+      '',
+    ].join('\n');
+    await writeFile(join(dir, `${t.index}.sh`), script, { mode: 0o755 });
+  }
+}
