@@ -6,12 +6,16 @@ import type { SweepSpec } from './spec';
 export interface SweepConfig {
   /** stable, file-name-safe id, e.g. `lora-rank4-lr0.001` */
   id: string;
+  /** the method entry it came from (its name): the unit a paper's selection on validation picks within */
+  group: string;
   method: string;
   options: MethodOptions;
   lr?: number;
   batch?: number;
   epochs?: number;
   weightDecay?: number;
+  optimizer?: 'adamw' | 'spd';
+  spdLambda?: number;
 }
 
 export interface Trial {
@@ -34,16 +38,19 @@ const safe = (s: string) => s.replace(/[^A-Za-z0-9._+-]+/g, '_');
 export function expandConfigs(spec: SweepSpec): SweepConfig[] {
   const out: SweepConfig[] = [];
   for (const entry of spec.methods) {
-    const e = typeof entry === 'string' ? { method: entry, options: {} as MethodOptions, name: undefined } : { method: entry.method, options: entry.options ?? {}, name: entry.name };
+    const e = typeof entry === 'string' ? { method: entry, options: {} as MethodOptions, name: undefined } : { ...entry, options: entry.options ?? {} };
     const method = getMethod(e.method);
     const axes: [string, (number | string | boolean)[]][] = [];
-    for (const [k, vs] of Object.entries(spec.grid.options ?? {})) if (method.options.some((o) => o.name === k) && !(k in e.options)) axes.push([`opt:${k}`, vs]);
+    const own = typeof entry === 'string' ? {} : entry.grid ?? {};
+    for (const [k, vs] of Object.entries(own)) axes.push([k === 'spdLambda' ? k : `opt:${k}`, vs]);
+    for (const [k, vs] of Object.entries(spec.grid.options ?? {})) if (method.options.some((o) => o.name === k) && !(k in e.options) && !(k in own)) axes.push([`opt:${k}`, vs]);
     for (const k of ['lr', 'batch', 'epochs', 'weightDecay'] as const) {
       const vs = spec.grid[k];
-      if (vs) axes.push([k, vs]);
+      if (vs && (typeof entry === 'string' || entry[k] === undefined)) axes.push([k, vs]);
     }
     for (const combo of cartesian(axes.map(([, vs]) => vs))) {
-      const c: SweepConfig = { id: '', method: method.name, options: { ...e.options } };
+      const fixed = typeof entry === 'string' ? {} : { lr: entry.lr, batch: entry.batch, epochs: entry.epochs, weightDecay: entry.weightDecay, optimizer: entry.optimizer, spdLambda: entry.spdLambda };
+      const c: SweepConfig = { id: '', group: e.name ?? method.name, method: method.name, options: { ...e.options }, ...Object.fromEntries(Object.entries(fixed).filter(([, v]) => v !== undefined)) };
       const parts = [e.name ?? method.name, ...(e.name ? [] : Object.entries(e.options).map(([k, v]) => `${k}${v}`))];
       combo.forEach((v, i) => {
         const key = axes[i][0];

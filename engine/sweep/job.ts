@@ -27,6 +27,8 @@ export function trainArgs(sweepDir: string, spec: SweepSpec, c: SweepConfig, t: 
   put('--batch', c.batch ?? spec.batch);
   put('--lr', c.lr ?? spec.lr);
   put('--weight-decay', c.weightDecay);
+  put('--optimizer', c.optimizer);
+  put('--spd-lambda', c.spdLambda);
   put('--augment', spec.augment);
   put('--provider', spec.provider);
   if (spec.labels) {

@@ -12,6 +12,8 @@ import type { Sweep } from './sweep';
 
 export interface ConfigResult {
   config: string;
+  /** the method entry it belongs to */
+  group: string;
   method: string;
   trials: number;
   done: number;
@@ -27,6 +29,8 @@ export interface SweepResults {
   interval: string;
   best?: string;
   configs: ConfigResult[];
+  /** per method entry with several configurations: the one with the best mean validation accuracy (the papers' selection) */
+  selectedOnValidation: { group: string; config: string; valAccuracy: number; testAccuracy: Summary }[];
   missing: { trial: string; state: string; error?: string }[];
   trials: number;
 }
@@ -42,6 +46,7 @@ export function computeResults(sweep: Sweep, statuses: TrialStatus[] = sweepStat
     const done = xs.filter((s) => s.state === 'done');
     return {
       config: c.id,
+      group: c.group ?? c.method,
       method: c.method,
       trials: xs.length,
       done: done.length,
@@ -55,12 +60,20 @@ export function computeResults(sweep: Sweep, statuses: TrialStatus[] = sweepStat
     const bestAcc = acc(perConfig.get(best)!);
     for (const c of configs) if (c.config !== best && c.testAccuracy.n > 0) c.vsBest = pairedDifference(acc(perConfig.get(c.config)!), bestAcc);
   }
+  const groups = [...new Set(configs.map((c) => c.group))];
+  const selectedOnValidation = groups.flatMap((g) => {
+    const cs = configs.filter((c) => c.group === g && c.valAccuracy.n > 0);
+    if (configs.filter((c) => c.group === g).length < 2 || !cs.length) return [];
+    const sel = cs.reduce((a, b) => (b.valAccuracy.mean > a.valAccuracy.mean ? b : a));
+    return [{ group: g, config: sel.config, valAccuracy: sel.valAccuracy.mean, testAccuracy: sel.testAccuracy }];
+  });
   return {
     sweep: sweep.dir,
     metric: 'test accuracy',
     interval: '95 % Student-t interval over seeds × folds; paired differences use the same seeds and folds (paired t-interval)',
     best,
     configs,
+    selectedOnValidation,
     missing: statuses.filter((s) => s.state !== 'done').map((s) => ({ trial: s.trial.id, state: s.state, ...(s.error ? { error: s.error } : {}) })),
     trials: statuses.length,
   };
@@ -85,6 +98,8 @@ export function resultsMarkdown(r: SweepResults, title = 'Sweep results'): strin
       return `| ${c.config}${c.config === r.best ? ' (best)' : ''} | ${c.done}/${c.trials} | ${t.n ? `${pct(t.mean)} ± ${t.sd === null ? '—' : pct(t.sd)}` : '—'} | ${ci(t)} | ${d ? `${pct(d.mean)}${d.significant ? ' *' : ''} (n = ${d.n})` : c.config === r.best ? '0' : '—'} | ${d ? ci(d) : '—'} |`;
     }),
     '',
+    ...(r.selectedOnValidation.length ? ['Selected on validation (per method, the configuration with the best mean validation accuracy; its test accuracy):', '',
+      ...r.selectedOnValidation.map((s) => `- ${s.group}: ${s.config} — val ${pct(s.valAccuracy)}, test ${pct(s.testAccuracy.mean)} ${ci(s.testAccuracy)}`), ''] : []),
     r.missing.length ? `**${r.missing.length} of ${r.trials} trials are missing** from these figures:` : `All ${r.trials} trials finished.`,
     ...r.missing.map((m) => `- ${m.trial}: ${m.state}${m.error ? ` — ${m.error.split('\n')[0]}` : ''}`),
     '',

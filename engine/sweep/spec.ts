@@ -17,6 +17,14 @@ const MethodEntry = z.union([
     /** label in the results (default: the method name plus its options) */
     name: z.string().optional(),
     options: z.record(z.string(), Value).optional(),
+    /** this entry's own grid: method option names (or spdLambda) → values */
+    grid: z.record(z.string(), z.array(Value).min(1)).optional(),
+    lr: z.number().positive().optional(),
+    batch: z.number().int().positive().optional(),
+    epochs: z.number().int().positive().optional(),
+    weightDecay: z.number().min(0).optional(),
+    optimizer: z.enum(['adamw', 'spd']).optional(),
+    spdLambda: z.number().min(0).max(1).optional(),
   }).strict(),
 ]);
 
@@ -66,8 +74,10 @@ export function validateSweepSpec(raw: unknown, source = 'the sweep spec'): Swee
     const name = typeof m === 'string' ? m : m.method;
     const method = METHODS.find((x) => x.name === name);
     if (!method) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: methods[${i}]: no method called "${name}".`, `Use one of ${METHODS.map((x) => x.name).join(', ')}.`);
-    if (typeof m !== 'string') for (const k of Object.keys(m.options ?? {}))
-      if (!method.options.some((o) => o.name === k)) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: methods[${i}].options.${k}: ${name} has no option "${k}".`, `${name} takes ${method.options.map((o) => o.name).join(', ') || 'no options'}.`);
+    if (typeof m === 'string') return;
+    for (const [field, keys] of [['options', Object.keys(m.options ?? {})], ['grid', Object.keys(m.grid ?? {}).filter((k) => k !== 'spdLambda')]] as const)
+      for (const k of keys)
+        if (!method.options.some((o) => o.name === k)) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: methods[${i}].${field}.${k}: ${name} has no option "${k}".`, `${name} takes ${method.options.map((o) => o.name).join(', ') || 'no options'}.`);
   });
   for (const k of Object.keys(spec.grid.options ?? {}))
     if (!METHODS.some((m) => m.options.some((o) => o.name === k))) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: grid.options.${k}: no method has an option "${k}".`, 'Use an option name from `attune train --help`.');
