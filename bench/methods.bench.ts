@@ -56,6 +56,7 @@ const datasets = [
   { name: 'busi-ultrasound', classes: 3 },
 ].filter((d) => !flag('datasets') || flag('datasets')!.split(',').includes(d.name));
 const work = flag('keep') ?? mkdtempSync(path.join(os.tmpdir(), 'attune-bench-methods-'));
+mkdirSync(work, { recursive: true });
 
 /** The sweep's method entries: a label per benchmark method, with the paper protocol's searches on validation. */
 function entry(label: string): SweepSpecInput['methods'][number] {
@@ -78,9 +79,12 @@ function entry(label: string): SweepSpecInput['methods'][number] {
   return e;
 }
 
-function subset(name: string, classes: number): string {
+/** A copy of the first images of the first classes; a fixed name, so that a run with --keep DIR resumes its sweeps. */
+function subset(name: string, classes: number, tag = ''): string {
   const src = path.join(root, 'datasets', name);
-  const dir = mkdtempSync(path.join(work, `data-${name}-`));
+  const dir = path.join(work, `data-${name}-${classes}x${perClass}${tag}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
   for (const c of readdirSync(src).sort().slice(0, classes)) {
     mkdirSync(path.join(dir, c));
     for (const f of readdirSync(path.join(src, c)).sort().slice(0, perClass)) copyFileSync(path.join(src, c, f), path.join(dir, c, f));
@@ -109,7 +113,7 @@ const secondsPerEpoch = (sweep: Sweep, config: string): number => {
 
 /** Measures one epoch per method on a small subset on this device, and extrapolates to the paper protocol. */
 async function estimatePaper(ds: { name: string; classes: number }, data: string, trainImages: number): Promise<number> {
-  const probe = subset(ds.name, ds.classes);
+  const probe = subset(ds.name, ds.classes, '-probe');
   for (const c of readdirSync(probe)) for (const f of readdirSync(path.join(probe, c)).slice(Math.ceil(96 / ds.classes))) rmSync(path.join(probe, c, f));
   const spec = validateSweepSpec({ data: probe, model, methods: methods.map((m) => ({ ...(entry(m) as object), grid: undefined, epochs: 1 })), seeds: [0], epochs: 1, provider });
   const sweep = await openSweep(spec, path.join(work, `estimate-${ds.name}`));

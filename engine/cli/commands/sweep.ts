@@ -29,7 +29,7 @@ export const SWEEP_USAGE = `usage: attune sweep --data <folder> --model <backbon
                       Ctrl-C stops and saves, the same command resumes
   --backend slurm     one job array through sbatch: [--partition P] [--gpus N] [--cpus N] [--mem 8G] [--time 2:00:00]
                       [--account A] [--parallel N] [--wait]; re-running submits only unfinished or failed trials
-  --backend k8s --emit job.yaml [--image I] [--pvc CLAIM] [--gpus N] [--cpus N] [--mem 8G]: a Kubernetes Indexed Job
+  --backend k8s --emit job.yaml [--image I] [--pvc CLAIM] [--mount-path DIR] [--gpus N] [--cpus N] [--mem 8G]: a Kubernetes Indexed Job
   --json              one JSON event per line; results.json and results.md are written to the sweep folder
   methods: ${METHODS.map((m) => m.name).join(', ')}
   spec file fields: data, model, methods (names or {method, name, options}), grid {lr, batch, epochs, weightDecay,
@@ -38,7 +38,7 @@ export const SWEEP_USAGE = `usage: attune sweep --data <folder> --model <backbon
 const OPTION_FLAGS = [...new Map(METHODS.flatMap((m) => m.options.map((o) => [o.flag.replace(/^--/, ''), o.name] as const)))];
 const KNOWN = new Set(['data', 'model', 'methods', 'out', 'spec', 'seeds', 'folds', 'epochs', 'batch', 'lr', 'weight-decay', 'augment', 'provider',
   'ratios', 'labels', 'path-column', 'label-column', 'group-column', 'race', 'backend', 'parallel', 'partition', 'gpus', 'cpus', 'mem',
-  'time', 'account', 'wait', 'emit', 'image', 'pvc', 'status', 'cancel', 'json', ...OPTION_FLAGS.map(([f]) => f)]);
+  'time', 'account', 'wait', 'emit', 'image', 'pvc', 'mount-path', 'status', 'cancel', 'json', ...OPTION_FLAGS.map(([f]) => f)]);
 
 const list = (p: ParsedArgs, name: string): number[] | undefined => {
   const v = str(p, name);
@@ -152,7 +152,7 @@ export const sweepCommand = {
       const sweep = await openSweep(spec, out, { onEvent: printer.sink });
       if (backend === 'k8s') {
         const file = required(p, 'emit', 'Write --backend k8s --emit job.yaml.');
-        await emitK8sJob(sweep, file, { image: str(p, 'image'), pvc: str(p, 'pvc'), parallel, gpus: num(p, 'gpus', { integer: true, min: 1 }), cpus: num(p, 'cpus', { integer: true, min: 1 }), mem: str(p, 'mem') });
+        await emitK8sJob(sweep, file, { image: str(p, 'image'), pvc: str(p, 'pvc'), mountPath: str(p, 'mount-path'), parallel, gpus: num(p, 'gpus', { integer: true, min: 1 }), cpus: num(p, 'cpus', { integer: true, min: 1 }), mem: str(p, 'mem') });
         printer.sink({ type: 'log', level: 'info', message: `wrote ${file}: an Indexed Job of ${sweep.trials.length} trials (kubectl apply -f ${file})` });
         return 0;
       }
