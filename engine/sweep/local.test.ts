@@ -1,7 +1,7 @@
 /** The local backend end to end with real trainings: a killed trial is reported and the re-run completes it; the race. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
@@ -81,4 +81,32 @@ test('method race on a tiny budget: successive halving keeps the best third on v
   const metrics = readFileSync(join(dir, 'rungs', 'r1', 'trials', `${race.winner}-s0`, 'metrics.jsonl'), 'utf8');
   assert.equal(metrics.split('\n').filter((l) => l.includes('"type":"epoch"')).length, 3);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'race.json'), 'utf8')).winner, race.winner);
+});
+
+test('local sweep: Ctrl-C saves and stops the running trial and starts no more; a damaged trial fails with its reason; the re-run finishes', async () => {
+  const spec = validateSweepSpec({ data, model: MODELS.tinyVit, methods: ['lora'], seeds: [0, 1, 2], epochs: 3, batch: 8 });
+  const sweep = await openSweep(spec, join(tempDir(), 'sweep'));
+  const [first, , damaged] = sweep.trials;
+  // bad input: a run folder whose run.json is damaged
+  mkdirSync(trialDir(sweep.dir, damaged), { recursive: true });
+  writeFileSync(join(trialDir(sweep.dir, damaged), 'run.json'), '{"version": 1, "method": ');
+  const abort = new AbortController();
+  const started: string[] = [];
+  const st = await runLocal(sweep, {
+    signal: abort.signal,
+    onStart: (t) => {
+      started.push(t.id);
+      void waitFor(join(trialDir(sweep.dir, first), 'train.log'), '"type":"step"').then(() => abort.abort());
+    },
+  });
+  assert.deepEqual(started, [first.id], 'no trial starts after Ctrl-C');
+  assert.equal(st[0].state, 'cancelled');
+  assert.deepEqual(st.slice(1).map((s) => s.state), ['pending', 'pending']);
+  const rest = await runLocal(sweep);
+  assert.deepEqual(rest.map((s) => s.state), ['done', 'done', 'failed']);
+  assert.match(rest[2].error!, /no readable run\.json/);
+  assert.ok(rest[2].logTail);
+  const r = computeResults(sweep, rest);
+  assert.deepEqual(r.missing.map((m) => m.trial), [damaged.id]);
+  assert.match(resultsMarkdown(r), /1 of 3 trials are missing[^]*lora-s2: failed — .*run\.json/);
 });

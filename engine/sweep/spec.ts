@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
+import type { OptionSpec } from '../methods/method';
 import { METHODS } from '../methods/registry';
 
 const Value = z.union([z.number(), z.string(), z.boolean()]);
@@ -75,13 +76,34 @@ export function validateSweepSpec(raw: unknown, source = 'the sweep spec'): Swee
     const method = METHODS.find((x) => x.name === name);
     if (!method) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: methods[${i}]: no method called "${name}".`, `Use one of ${METHODS.map((x) => x.name).join(', ')}.`);
     if (typeof m === 'string') return;
-    for (const [field, keys] of [['options', Object.keys(m.options ?? {})], ['grid', Object.keys(m.grid ?? {}).filter((k) => k !== 'spdLambda')]] as const)
-      for (const k of keys)
-        if (!method.options.some((o) => o.name === k)) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: methods[${i}].${field}.${k}: ${name} has no option "${k}".`, `${name} takes ${method.options.map((o) => o.name).join(', ') || 'no options'}.`);
+    const values: [string, string, unknown][] = [
+      ...Object.entries(m.options ?? {}).map(([k, v]) => [`methods[${i}].options.${k}`, k, v] as [string, string, unknown]),
+      ...Object.entries(m.grid ?? {}).filter(([k]) => k !== 'spdLambda').flatMap(([k, vs]) => vs.map((v, j) => [`methods[${i}].grid.${k}[${j}]`, k, v] as [string, string, unknown])),
+    ];
+    for (const [field, k, v] of values) {
+      const o = method.options.find((x) => x.name === k);
+      if (!o) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: ${field}: ${name} has no option "${k}".`, `${name} takes ${method.options.map((x) => x.name).join(', ') || 'no options'}.`);
+      checkOption(source, field, o, v);
+    }
+    for (const [j, v] of (m.grid?.spdLambda ?? []).entries())
+      if (typeof v !== 'number' || v < 0 || v > 1) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: methods[${i}].grid.spdLambda[${j}]: must be a number from 0 to 1.`, 'SPD\'s λ lies in [0, 1].');
   });
-  for (const k of Object.keys(spec.grid.options ?? {}))
-    if (!METHODS.some((m) => m.options.some((o) => o.name === k))) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: grid.options.${k}: no method has an option "${k}".`, 'Use an option name from `attune train --help`.');
+  for (const [k, vs] of Object.entries(spec.grid.options ?? {})) {
+    const specs = METHODS.flatMap((m) => m.options.filter((o) => o.name === k));
+    if (!specs.length) throw new AttuneError('sweep-spec-invalid', `${source} is not valid: grid.options.${k}: no method has an option "${k}".`, 'Use an option name from `attune train --help`.');
+    vs.forEach((v, j) => checkOption(source, `grid.options.${k}[${j}]`, specs[0], v));
+  }
   return spec;
+}
+
+/** A method option's value: its kind and bounds, as `attune train` would check them (but before any trial starts). */
+function checkOption(source: string, field: string, o: OptionSpec, v: unknown): void {
+  const ok = o.kind === 'boolean' ? typeof v === 'boolean' : o.kind === 'string' ? typeof v === 'string'
+    : typeof v === 'number' && Number.isFinite(v) && (o.kind !== 'integer' || Number.isInteger(v)) && (o.min === undefined || v >= o.min) && (o.max === undefined || v <= o.max);
+  if (!ok) {
+    const want = o.kind === 'integer' || o.kind === 'number' ? `${o.kind === 'integer' ? 'a whole number' : 'a number'}${o.min !== undefined ? ` ≥ ${o.min}` : ''}${o.max !== undefined ? ` ≤ ${o.max}` : ''}` : `a ${o.kind}`;
+    throw new AttuneError('sweep-spec-invalid', `${source} is not valid: ${field}: must be ${want}, not ${JSON.stringify(v)}.`, `${o.name}: ${o.description}.`);
+  }
 }
 
 /** Reads a JSON or YAML spec file; relative data/model/labels paths are relative to the file's folder. */

@@ -26,6 +26,10 @@ test('spec errors name the bad field', () => {
   bad({ ...base, methods: [{ method: 'lora', options: { rnak: 4 } }] }, /methods\[0\]\.options\.rnak/);
   bad({ ...base, methods: ['lora'], grid: { options: { nope: [1] } } }, /grid\.options\.nope/);
   bad({ model: '/m', methods: ['linear'] }, /data: /);
+  bad({ ...base, methods: [{ method: 'lora', options: { rank: 0 } }] }, /methods\[0\]\.options\.rank: must be a whole number ≥ 1, not 0/);
+  bad({ ...base, methods: [{ method: 'pace', grid: { sigma: [0.5, 'big'] } }] }, /methods\[0\]\.grid\.sigma\[1\]: must be a number/);
+  bad({ ...base, methods: ['lora'], grid: { options: { rank: [4, 2.5] } } }, /grid\.options\.rank\[1\]/);
+  bad({ ...base, methods: [{ method: 'full', optimizer: 'spd', grid: { spdLambda: [0.5, 2] } }] }, /methods\[0\]\.grid\.spdLambda\[1\]/);
 });
 
 test('a YAML spec expands to methods × grid × seeds × folds, options only where a method has them', async () => {
@@ -44,6 +48,11 @@ test('a YAML spec expands to methods × grid × seeds × folds, options only whe
   const trials = expandTrials(configs, spec);
   assert.equal(trials.length, 10 * 3 * 5);
   assert.deepEqual(trials.map((t) => t.index), [...trials.keys()]);
+  // a method entry's own grid and hyper-parameters (the papers' searches): PACE λ × σ, SPD's λ
+  const own = expandConfigs(validateSweepSpec({ ...base, methods: [{ method: 'pace', grid: { lambda: [0.1, 1], sigma: [0.5, 1.5] }, batch: 16 }, { method: 'full', name: 'full+spd', optimizer: 'spd', grid: { spdLambda: [0.25, 1] } }] }));
+  assert.equal(own.length, 6);
+  assert.ok(own.filter((c) => c.group === 'pace').every((c) => c.batch === 16 && typeof c.options.lambda === 'number' && typeof c.options.sigma === 'number'));
+  assert.deepEqual(own.filter((c) => c.group === 'full+spd').map((c) => [c.optimizer, c.spdLambda]), [['spd', 0.25], ['spd', 1]]);
   assert.equal(new Set(trials.map((t) => t.id)).size, trials.length);
 });
 
