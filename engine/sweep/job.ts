@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { SweepConfig, Trial } from './grid';
 import type { SweepSpec } from './spec';
 import { getMethod } from '../methods/registry';
+import type { TrainRequest } from '../train/trainer';
 
 /** The repository root (where `node --import tsx engine/cli/main.ts` runs). */
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -17,28 +18,50 @@ export const trialDir = (sweepDir: string, t: Trial): string => join(resolve(swe
 export const splitFileFor = (sweepDir: string, fold: number, folds: number): string =>
   join(resolve(sweepDir), 'splits', folds > 1 ? `fold-${fold}.json` : 'split.json');
 
-/** `attune train` arguments for one trial. */
-export function trainArgs(sweepDir: string, spec: SweepSpec, c: SweepConfig, t: Trial, folds: number): string[] {
-  const a = ['train', '--data', spec.data, '--model', spec.model, '--method', c.method, '--out', trialDir(sweepDir, t),
-    '--seed', String(t.seed), '--split', splitFileFor(sweepDir, t.fold, folds), '--json'];
-  const epochs = t.epochs ?? c.epochs ?? spec.epochs;
+/** The engine's train request for one trial: the one description that both the CLI arguments and in-process runs use. */
+export function trainRequest(sweepDir: string, spec: SweepSpec, c: SweepConfig, t: Trial, folds: number): TrainRequest {
+  const req: TrainRequest = {
+    data: spec.data,
+    model: spec.model,
+    method: c.method,
+    outDir: trialDir(sweepDir, t),
+    seed: t.seed,
+    splitFile: splitFileFor(sweepDir, t.fold, folds),
+    epochs: t.epochs ?? c.epochs ?? spec.epochs,
+    batch: c.batch ?? spec.batch,
+    lr: c.lr ?? spec.lr,
+    weightDecay: c.weightDecay,
+    optimizer: c.optimizer,
+    spdLambda: c.spdLambda,
+    augment: spec.augment,
+    provider: spec.provider,
+    labels: spec.labels,
+    columns: spec.labels ? spec.columns : undefined,
+    methodOptions: c.options,
+  };
+  return Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as TrainRequest;
+}
+
+/** The same request as `attune train` arguments (what jobs/<index>.sh runs). */
+export function trainArgs(req: TrainRequest): string[] {
+  const a = ['train', '--data', req.data, '--model', req.model, '--method', req.method, '--out', req.outDir, '--json'];
   const put = (flag: string, v: number | string | undefined) => v !== undefined && a.push(flag, String(v));
-  put('--epochs', epochs);
-  put('--batch', c.batch ?? spec.batch);
-  put('--lr', c.lr ?? spec.lr);
-  put('--weight-decay', c.weightDecay);
-  put('--optimizer', c.optimizer);
-  put('--spd-lambda', c.spdLambda);
-  put('--augment', spec.augment);
-  put('--provider', spec.provider);
-  if (spec.labels) {
-    a.push('--labels', spec.labels);
-    put('--path-column', spec.columns?.path);
-    put('--label-column', spec.columns?.label);
-    put('--group-column', spec.columns?.group);
-  }
-  const flags = new Map(getMethod(c.method).options.map((o) => [o.name, o.flag]));
-  for (const [k, v] of Object.entries(c.options)) {
+  put('--seed', req.seed);
+  put('--split', req.splitFile);
+  put('--epochs', req.epochs);
+  put('--batch', req.batch);
+  put('--lr', req.lr);
+  put('--weight-decay', req.weightDecay);
+  put('--optimizer', req.optimizer);
+  put('--spd-lambda', req.spdLambda);
+  put('--augment', req.augment);
+  put('--provider', req.provider);
+  put('--labels', req.labels);
+  put('--path-column', req.columns?.path);
+  put('--label-column', req.columns?.label);
+  put('--group-column', req.columns?.group);
+  const flags = new Map(getMethod(req.method).options.map((o) => [o.name, o.flag]));
+  for (const [k, v] of Object.entries(req.methodOptions ?? {})) {
     const flag = flags.get(k)!;
     if (typeof v === 'boolean') a.push(`${flag}=${v}`);
     else a.push(flag, String(v));
@@ -56,7 +79,7 @@ export async function writeJobScripts(sweepDir: string, spec: SweepSpec, configs
   const byId = new Map(configs.map((c) => [c.id, c]));
   for (const t of trials) {
     const run = trialDir(sweepDir, t);
-    const args = trainArgs(sweepDir, spec, byId.get(t.config)!, t, folds);
+    const args = trainArgs(trainRequest(sweepDir, spec, byId.get(t.config)!, t, folds));
     const script = [
       '#!/usr/bin/env bash',
       `# trial ${t.id} (index ${t.index}), written by attune sweep; runs attune train into its run folder`,
