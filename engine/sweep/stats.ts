@@ -1,3 +1,4 @@
+/// <reference path="./jstat.d.ts" />
 /**
  * Summary statistics for a sweep: mean ± sd with a two-sided 95 % Student-t interval over seeds/folds, and
  * paired differences (same seed and fold) with a paired t-interval, so a gap between configurations can be
