@@ -155,7 +155,8 @@ for (const ds of datasets) {
   }
   sections.push(`### ${ds.name}${paper ? '' : ` (${perClass} images per class of ${ds.classes} classes)`}`, '', `Sweep folder: \`${sweep.dir}\`; ${r.trials - r.missing.length}/${r.trials} trials finished${r.missing.length ? ` (missing: ${r.missing.map((m) => `${m.trial} ${m.state}`).join(', ')})` : ''}.`, '',
     ...(r.selectedOnValidation.length ? ['Selected on validation (the papers\' protocol): ' + r.selectedOnValidation.map((s) => `${s.group} → ${s.config}`).join('; ') + '.', ''] : []));
-  const pct = (x: number) => (100 * x).toFixed(1);
+  // (rounding −0.04 to "-0.0" would read as a loss)
+const pct = (x: number) => (Math.abs(100 * x) < 0.05 ? 0 : 100 * x).toFixed(1);
   const ci = (s: { ci95: [number, number] | null }) => (s.ci95 ? `[${pct(s.ci95[0])}, ${pct(s.ci95[1])}]` : '—');
   sections.push('| method | test acc. % (mean ± sd) | 95 % interval | Δ vs best, paired | 95 % interval of Δ | trainable % | s / epoch |', '|---|---|---|---|---|---|---|');
   for (const row of rows.filter((x) => x.dataset === ds.name).sort((a, b) => (b.testAccuracy as { mean: number }).mean - (a.testAccuracy as { mean: number }).mean)) {

@@ -79,7 +79,8 @@ export function computeResults(sweep: Sweep, statuses: TrialStatus[] = sweepStat
   };
 }
 
-const pct = (x: number) => (100 * x).toFixed(1);
+// (rounding −0.04 to "-0.0" would read as a loss)
+const pct = (x: number) => (Math.abs(100 * x) < 0.05 ? 0 : 100 * x).toFixed(1);
 const ci = (s: Summary) => (s.ci95 ? `[${pct(s.ci95[0])}, ${pct(s.ci95[1])}]` : '—');
 
 export function resultsMarkdown(r: SweepResults, title = 'Sweep results'): string {
