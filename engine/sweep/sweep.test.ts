@@ -1,12 +1,12 @@
 /** Sweep spec, grid, k-fold splits, statistics and the Kubernetes manifest (no training here). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { AttuneError } from '../errors';
 import { scanDataset } from '../data/scan';
-import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
+import { DATASETS, MODELS, SHARED, sampleDataset, tempDir } from '../testing/fixtures';
 import { assignFolds, kFoldSplits } from './folds';
 import { expandConfigs, expandTrials } from './grid';
 import { k8sJob } from './k8s';
@@ -102,6 +102,31 @@ test('k folds on a real dataset folder: sweep folder holds k split files that tr
   // the same spec reopens the folder; another spec is refused
   assert.equal((await openSweep(spec, sweep.dir)).trials.length, 12);
   await assert.rejects(openSweep({ ...spec, seeds: [0] }, sweep.dir), /different sweep/);
+});
+
+test('k folds on real CT slices with patient ids: no patient spans folds, every image in exactly one test fold', async () => {
+  // the 16-bit PNG export of ct-contrast-dicom; its patient ids come from the DICOM set's labels.csv (54 patients)
+  const data = join(SHARED, 'datasets/ct-contrast-png16');
+  const rows = readFileSync(join(SHARED, 'datasets/ct-contrast-dicom/labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const labels = join(tempDir(), 'labels.csv');
+  writeFileSync(labels, ['file,label,patient_id', ...rows.map(([file, label, , , patient]) => `${file.replace(/\.dcm$/, '.png')},${label},${patient}`)].join('\n'));
+  const spec = validateSweepSpec({ data, labels, columns: { path: 'file', label: 'label', group: 'patient_id' }, model: MODELS.tinyVit, methods: ['linear'], folds: 5 });
+  const sweep = await openSweep(spec, join(tempDir(), 'sw'), { scanCacheDir: tempDir() });
+  const { loadSplit } = await import('../data/split');
+  const foldOf = new Map<string, number>();
+  const patientFolds = new Map<string, Set<number>>();
+  for (let f = 0; f < 5; f++) {
+    const s = await loadSplit(join(sweep.dir, 'splits', `fold-${f}.json`));
+    for (const it of s.items.filter((x) => x.split === 'test')) {
+      assert.ok(!foldOf.has(it.file), `${it.file} in two test folds`);
+      foldOf.set(it.file, f);
+      assert.ok(it.group, 'the patient id travels with the item');
+      patientFolds.set(it.group!, (patientFolds.get(it.group!) ?? new Set()).add(f));
+    }
+  }
+  assert.equal(foldOf.size, 100);
+  assert.equal(patientFolds.size, 54);
+  for (const [patient, folds] of patientFolds) assert.equal(folds.size, 1, `patient ${patient} spans folds`);
 });
 
 test('statistics: mean ± sd, t-interval and paired differences against known values', () => {
