@@ -5,13 +5,14 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { SweepConfig, Trial } from './grid';
 import type { SweepSpec } from './spec';
 import { getMethod } from '../methods/registry';
 import type { TrainRequest } from '../train/trainer';
 
-/** The repository root (where `node --import tsx engine/cli/main.ts` runs). */
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+/** The repository root (where `node --import tsx engine/cli/main.ts` runs); computed when a job script is written. */
+const repoRoot = (): string => fileURLToPath(new URL('../..', import.meta.url)).replace(/[\\/]$/, '');
 
 
 export const trialDir = (sweepDir: string, t: Trial): string => join(resolve(sweepDir), 'trials', t.id);
@@ -86,7 +87,7 @@ export async function writeJobScripts(sweepDir: string, spec: SweepSpec, configs
       `run=${q(run)}`,
       'mkdir -p "$run" && rm -f "$run/exit-code"',
       'export ATTUNE_THREADS="${ATTUNE_THREADS:-${SLURM_CPUS_PER_TASK:-}}"',
-      `cd "\${ATTUNE_ROOT:-${REPO_ROOT.replace(/"/g, '\\"')}}" || exit 1`,
+      `cd "\${ATTUNE_ROOT:-${repoRoot().replace(/"/g, '\\"')}}" || exit 1`,
       `echo "== $(date -u +%FT%TZ) start on $(hostname)" >>"$run/train.log"`,
       `"\${ATTUNE_NODE:-${process.execPath}}" --import tsx engine/cli/main.ts ${args.map(q).join(' ')} >>"$run/train.log" 2>&1`,
       'rc=$?',
