@@ -33,6 +33,9 @@ import { platformInfo } from './runtime/session';
 import { planProviders, type ProviderRequest } from './runtime/providers';
 import { loadRunSpec, runFiles } from './run/spec';
 import { trainRun as trainEngineRun } from './train/trainer';
+import { runInProcess } from './sweep/in-process';
+import { runRace, type RaceResult } from './sweep/race';
+import { validateSweepSpec } from './sweep/spec';
 
 export type { EngineEvent, Preprocessing, Estimate, OperatingPoint, CoveragePoint, RocPoint, Explanation, BalanceMode, SelectBy };
 
@@ -169,15 +172,23 @@ export interface MethodListing {
   device: string;
   methods: MethodInfo[];
   recommendation: { name: string; why: string; alternative?: { name: string; why: string } } | null;
+  /** the last method race on this data (ctx.raceDir), which replaces the fixed recommendation text */
+  race?: RaceSummary;
 }
 
 /** Forward speed measured once per backbone file on this machine (the model check's file, so a few per session). */
 const forwardRates = new Map<string, Promise<number>>();
 
-export async function listMethods(ctx: { modelPath?: string; trainCount?: number; numClasses?: number } = {}): Promise<MethodListing> {
+export async function listMethods(ctx: { modelPath?: string; trainCount?: number; numClasses?: number; raceDir?: string } = {}): Promise<MethodListing> {
   const plan = planProviders('auto', platformInfo());
   const device = plan.order[0] === 'cpu' ? 'CPU' : plan.order[0].toUpperCase();
-  const rec = ctx.trainCount !== undefined ? recommendMethod(ctx.trainCount, { hasAccelerator: device !== 'CPU' }) : null;
+  const race = ctx.raceDir ? await readRaceSummary(ctx.raceDir) : undefined;
+  const fixed = ctx.trainCount !== undefined ? recommendMethod(ctx.trainCount, { hasAccelerator: device !== 'CPU' }) : null;
+  // a race on this data beats the rule of thumb; the rule of thumb stays as the alternative
+  const rec: Recommendation | null = race?.winnerMethod
+    ? { size: fixed?.size ?? 'small', method: race.winnerMethod, options: {}, hyper: { epochs: race.budgetEpochs }, reason: raceReason(race),
+        alternative: fixed && fixed.method !== race.winnerMethod ? { method: fixed.method, reason: fixed.reason } : { method: 'linear', reason: 'The fastest baseline: trains in seconds on cached features.' } }
+    : fixed;
   const bb = ctx.modelPath && existsSync(ctx.modelPath) ? await loadBackbone(ctx.modelPath) : undefined;
   const graph = bb ? withNewHead(bb, ctx.numClasses ?? 2, 0).model.graph : undefined;
   const total = graph ? parameterCount(graph) : 0;
@@ -208,6 +219,7 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
       defaults: cardDefaults(m, rec, device !== 'CPU'),
     })),
     recommendation: rec ? { name: rec.method, why: rec.reason, alternative: { name: rec.alternative.method, why: rec.alternative.reason } } : null,
+    ...(race ? { race } : {}),
   };
 }
 
@@ -289,6 +301,82 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
 }
 
 type Bins = { lower: number; upper: number; confidence: number; accuracy: number; count: number }[];
+// ---------- method race ----------
+
+export interface RaceRequest {
+  dataPath: string;
+  csvPath?: string;
+  modelPath: string;
+  /** candidate methods (default: linear, full, spd, lora, gps, bitfit) */
+  methods?: string[];
+  /** full budget in epochs of the winner (default 9); rungs train 1/3, 1/9, … of it */
+  epochs?: number;
+  seeds?: number[];
+  batchSize?: number;
+  split?: { valFraction: number; testFraction: number };
+  provider?: string;
+  outDir: string;
+}
+
+export interface RaceSummary {
+  dir: string;
+  winner: string | null;
+  winnerMethod: string | null;
+  budgetEpochs: number;
+  /** the winner's test accuracy over its seeds: mean and 95 % t-interval (null with one seed) */
+  testAccuracy: { mean: number; ci95: [number, number] | null; n: number } | null;
+  rungs: { epochs: number; candidates: { name: string; valAccuracy: number; kept: boolean }[] }[];
+}
+
+/** Race candidates are plain method names (SPD is a method of its own), so the winner's name is its method. */
+const raceSummary = (dir: string, r: RaceResult): RaceSummary => ({
+  dir,
+  winner: r.winner ?? null,
+  winnerMethod: r.winner ?? null,
+  budgetEpochs: r.budgetEpochs,
+  testAccuracy: r.result ? { mean: r.result.testAccuracy.mean, ci95: r.result.testAccuracy.ci95, n: r.result.testAccuracy.n } : null,
+  rungs: r.rungs.map((g) => ({ epochs: g.epochs, candidates: g.candidates.map((c) => ({ name: c.config, valAccuracy: c.valAccuracy.mean, kept: c.kept })) })),
+});
+
+async function readRaceSummary(dir: string): Promise<RaceSummary | undefined> {
+  try {
+    const r = JSON.parse(await readFile(join(dir, 'race.json'), 'utf8')) as RaceResult;
+    return raceSummary(dir, r);
+  } catch {
+    return undefined;
+  }
+}
+
+function raceReason(r: RaceSummary): string {
+  const t = r.testAccuracy;
+  const acc = t ? `${(100 * t.mean).toFixed(1)} % test accuracy${t.ci95 ? ` (95 % interval ${(100 * t.ci95[0]).toFixed(1)}–${(100 * t.ci95[1]).toFixed(1)} %, ${t.n} seeds)` : ''}` : 'no test accuracy';
+  const first = r.rungs[0];
+  return `Won a method race on your data: ${first ? `${first.candidates.length} methods trained ${first.epochs} epoch(s) each, the best third went on` : 'one candidate'}, and it reached ${acc} after ${r.budgetEpochs} epochs.`;
+}
+
+/**
+ * "Find the best method for my data": successive halving over the candidate methods on the project's data (every trial
+ * an ordinary run folder under outDir), run inside this process. Cancelling keeps finished trials; running it again resumes.
+ */
+export async function raceMethods(r: RaceRequest, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {}): Promise<RaceSummary> {
+  const methods = r.methods ?? ['linear', 'full', 'spd', 'lora', 'gps', 'bitfit'];
+  const test = r.split?.testFraction ?? 0.1;
+  const val = r.split?.valFraction ?? 0.1;
+  const spec = validateSweepSpec({
+    data: r.dataPath,
+    model: r.modelPath,
+    ...(r.csvPath ? { labels: r.csvPath } : {}),
+    methods,
+    seeds: r.seeds ?? [0, 1],
+    epochs: r.epochs ?? 9,
+    ...(r.batchSize ? { batch: r.batchSize } : {}),
+    ratios: [1 - val - test, val, test],
+    ...(r.provider ? { provider: r.provider as ProviderRequest } : {}),
+    race: {},
+  }, 'the race request');
+  const result = await runRace(spec, r.outDir, (s) => runInProcess(s, opts), opts);
+  return raceSummary(r.outDir, result);
+}
 
 export interface EvaluationReport {
   split: string;

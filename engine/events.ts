@@ -13,7 +13,8 @@ export type EnginePhase =
   | 'evaluate'
   | 'export'
   | 'verify'
-  | 'predict';
+  | 'predict'
+  | 'sweep';
 
 export type EngineEvent =
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }

@@ -8,6 +8,7 @@ import { exportCommand } from './commands/export';
 import { explainCommand } from './commands/explain';
 import { predictCommand } from './commands/predict';
 import { scanCommand } from './commands/scan';
+import { sweepCommand } from './commands/sweep';
 import { trainCommand } from './commands/train';
 
 interface Command {
@@ -17,7 +18,7 @@ interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Command[] = [scanCommand, trainCommand, exportCommand, predictCommand, explainCommand, applyPatchCommand];
+const COMMANDS: Command[] = [scanCommand, trainCommand, sweepCommand, exportCommand, predictCommand, explainCommand, applyPatchCommand];
 
 function help(): void {
   console.log('usage: npm run attune -- <command> [options]\n\ncommands:');

@@ -56,6 +56,12 @@ function ortOptions(provider: ProviderName, threads: number | undefined): ort.In
   return threads ? { ...o, intraOpNumThreads: threads } : o;
 }
 
+/** ATTUNE_THREADS caps onnxruntime's threads (a sweep running trials side by side splits the cores between them). */
+function envThreads(): number | undefined {
+  const n = Number(process.env.ATTUNE_THREADS);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 /** Creates a session on the best available provider; reports which one, and why it fell back. */
 export async function createSession(model: Model | Uint8Array, opts: SessionOptions = {}): Promise<Session> {
   const bytes = model instanceof Uint8Array ? model : encodeModel(model);
@@ -64,7 +70,7 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
   const failures: string[] = [...plan.notes];
   for (const provider of plan.order) {
     try {
-      const s = await ort.InferenceSession.create(bytes, ortOptions(provider, opts.threads));
+      const s = await ort.InferenceSession.create(bytes, ortOptions(provider, opts.threads ?? envThreads()));
       if (provider === 'cpu' && request !== 'cpu' && request !== 'auto')
         opts.onEvent?.({ type: 'log', level: 'warn', message: `Falling back to CPU: ${failures.join(' ')}` });
       opts.onEvent?.({ type: 'provider', provider, requested: request, fallbackReason: failures.length ? failures.join(' ') : undefined });

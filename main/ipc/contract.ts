@@ -64,6 +64,14 @@ export const contract = {
   'models:inspect': z.object({ projectId: id }).strict(),
 
   'methods:list': z.object({ projectId: id }).strict(),
+  'methods:race': z
+    .object({
+      projectId: id,
+      /** candidates (default: the engine's) and the winner's full budget in epochs */
+      methods: z.array(z.string().regex(/^[a-z0-9-]{1,40}$/)).min(2).max(12).optional(),
+      epochs: z.number().int().min(1).max(300).optional(),
+    })
+    .strict(),
 
   'runs:recent': none,
   'runs:list': z.object({ projectId: id }).strict(),
@@ -118,6 +126,7 @@ export interface Responses {
   'models:openFile': Project | null;
   'models:inspect': BackboneInfo;
   'methods:list': MethodListing;
+  'methods:race': JobStarted & { raceDir: string };
   'runs:recent': RunSummary[];
   'runs:list': RunSummary[];
   'runs:get': RunRecord;

@@ -13,7 +13,7 @@ import type { SettingsStore } from '../settings';
 import { Workspace, runSummary } from '../workspace/workspace';
 import { ModelCache, loadCatalogue } from '../catalogue/catalogue';
 import type { AppEvent, Project, RunRecord, RunSummary } from './types';
-import type { EngineEvent, EvaluationReport, ExportResult, MethodListing, ScanReport, TrainRequest, TrainResult } from '../jobs/engine-contract';
+import type { EngineEvent, EvaluationReport, ExportResult, MethodListing, RaceRequest, RaceSummary, ScanReport, TrainRequest, TrainResult } from '../jobs/engine-contract';
 import { readJson, writeJsonAtomic } from '../workspace/atomic';
 
 export interface Dialogs {
@@ -305,7 +305,29 @@ export const handlers: Handlers = {
     const ws = await workspaceOf(ctx);
     const p = await ws.getProject(req.projectId);
     const trainCount = p.scan ? Math.round(p.scan.total * (1 - p.split.valFraction - p.split.testFraction)) : null;
-    return ctx.jobs.call<MethodListing>('listMethods', [{ modelPath: p.model?.path, trainCount: trainCount ?? undefined }]);
+    return ctx.jobs.call<MethodListing>('listMethods', [{ modelPath: p.model?.path, trainCount: trainCount ?? undefined, raceDir: ws.raceDir(p.id) }]);
+  },
+  async 'methods:race'(req, ctx) {
+    // "Find the best method for my data": a method race on the project's data and model, in the worker
+    const ws = await workspaceOf(ctx);
+    const p = grantProject(ctx, await ws.getProject(req.projectId));
+    const data = need(p.data, 'Choose the data first.', 'Open the Data screen and choose a folder.');
+    const model = need(p.model, 'Choose a model first.', 'Open the Model screen and pick a backbone.');
+    const raceDir = ws.raceDir(p.id);
+    const jobId = `race-${p.id}`;
+    if (ctx.live.has(jobId)) return { jobId, raceDir };
+    const controller = new AbortController();
+    ctx.live.set(jobId, controller);
+    const request: RaceRequest = { dataPath: ctx.allow.check(data.path), csvPath: data.csvPath ?? undefined, modelPath: ctx.allow.check(model.path), split: p.split, provider: (await ctx.settings.get()).provider, outDir: raceDir, methods: req.methods, epochs: req.epochs };
+    ctx.jobs
+      .call<RaceSummary>('raceMethods', [request], { dedicated: true, signal: controller.signal, onEvent: (event: EngineEvent) => ctx.emit({ type: 'job-event', jobId, event }) })
+      .then((value) => ctx.emit({ type: 'job-finished', jobId, ok: true, cancelled: false, value }))
+      .catch((e) => {
+        const cancelled = controller.signal.aborted;
+        ctx.emit({ type: 'job-finished', jobId, ok: false, cancelled, error: cancelled ? undefined : toUserError(e) });
+      })
+      .finally(() => ctx.live.delete(jobId));
+    return { jobId, raceDir };
   },
 
   async 'runs:recent'(_req, ctx) {

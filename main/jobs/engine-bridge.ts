@@ -10,7 +10,7 @@ import type { EngineContract, EngineEvent } from './engine-contract';
 
 /** Which façade functions the worker loaded: the worker's liveness check (the bridge imports the façade statically). */
 export async function engineCapabilities(): Promise<Record<string, boolean>> {
-  const names = ['scanDataset', 'inspectBackbone', 'listMethods', 'trainRun', 'evaluateRun', 'exportRun', 'predictWithModel', 'previewImage'] as const;
+  const names = ['scanDataset', 'inspectBackbone', 'listMethods', 'trainRun', 'evaluateRun', 'exportRun', 'predictWithModel', 'previewImage', 'raceMethods'] as const;
   const mod = api as unknown as Record<string, unknown>;
   return Object.fromEntries(names.map((n) => [n, typeof mod[n] === 'function']));
 }
@@ -24,6 +24,7 @@ export const engine: EngineContract = {
   exportRun: (runDir, outDir, opts) => api.exportRun(runDir, outDir, opts),
   predictWithModel: (modelPath, files) => api.predictWithModel(modelPath, files),
   previewImage: (file, opts) => api.previewImage(file, opts),
+  raceMethods: (request, opts) => api.raceMethods(request, opts),
 };
 
 export type { EngineEvent };

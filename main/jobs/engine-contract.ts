@@ -11,13 +11,15 @@ import type {
   MethodListing,
   Prediction,
   Preprocessing,
+  RaceRequest,
+  RaceSummary,
   ScanReport,
   TrainRequest,
   TrainResult,
 } from '../../engine/api';
 
 // the engine's façade defines these shapes once; the app uses them as they are
-export type { BackboneInfo, EngineEvent, EvaluationReport, ExportResult, MethodInfo, MethodListing, Prediction, Preprocessing, ScanReport, TrainRequest, TrainResult };
+export type { BackboneInfo, EngineEvent, EvaluationReport, ExportResult, MethodInfo, MethodListing, Prediction, Preprocessing, RaceRequest, RaceSummary, ScanReport, TrainRequest, TrainResult };
 export type ScanProblem = ScanReport['problems'][number];
 export type ScanIssue = ScanReport['issues'][number];
 export type ScanClass = ScanReport['classes'][number];
@@ -30,13 +32,15 @@ export type CalibrationBin = EvaluationReport['calibration'][number];
 export interface EngineContract {
   scanDataset(path: string, opts: { csvPath?: string; cacheDir?: string }, onEvent: (e: EngineEvent) => void): Promise<ScanReport>;
   inspectBackbone(modelPath: string): Promise<BackboneInfo>;
-  listMethods(ctx: { modelPath?: string; trainCount?: number }): Promise<MethodListing>;
+  listMethods(ctx: { modelPath?: string; trainCount?: number; raceDir?: string }): Promise<MethodListing>;
   trainRun(request: TrainRequest, opts: { signal: AbortSignal; onEvent: (e: EngineEvent) => void }): Promise<TrainResult>;
   evaluateRun(runDir: string): Promise<EvaluationReport>;
   exportRun(runDir: string, outDir: string, opts: { signal: AbortSignal; onEvent: (e: EngineEvent) => void }): Promise<ExportResult>;
   predictWithModel(modelPath: string, files: string[]): Promise<Prediction[]>;
   /** JPEG data URL of the model's view of a DICOM / 16-bit / multispectral image (window, bands) */
   previewImage(file: string, opts: { window?: string; bands?: string; size?: number }): Promise<string>;
+  /** "Find the best method for my data" (Compare screen) */
+  raceMethods(request: RaceRequest, opts: { signal: AbortSignal; onEvent: (e: EngineEvent) => void }): Promise<RaceSummary>;
 }
 
 export type EngineMethod = keyof EngineContract;

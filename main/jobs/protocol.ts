@@ -10,6 +10,7 @@ export type WorkerMethod =
   | 'evaluateRun'
   | 'exportRun'
   | 'predictWithModel'
+  | 'raceMethods'
   | 'capabilities'
   | 'thumbnails'
   | 'crash';

@@ -60,6 +60,10 @@ async function call(msg: Extract<ToWorker, { type: 'call' }>): Promise<void> {
         const a = args('predictWithModel'); value = await engine.predictWithModel(a[0], a[1]);
         break;
       }
+      case 'raceMethods': {
+        value = await engine.raceMethods(args('raceMethods')[0], opts);
+        break;
+      }
       case 'capabilities': value = await engineCapabilities(); break;
       case 'thumbnails': {
         const [files, size, view] = msg.args as Parameters<typeof makeThumbnails>;

@@ -43,6 +43,10 @@ export class Workspace {
   projectDir(id: string): string {
     return join(this.projectsDir, checkId(id));
   }
+  /** the project's last method race (Compare: "Find the best method for my data") */
+  raceDir(projectId: string): string {
+    return join(this.projectDir(projectId), 'race');
+  }
   runDir(projectId: string, runId: string): string {
     return join(this.projectDir(projectId), 'runs', checkId(runId));
   }

@@ -1,0 +1,72 @@
+/**
+ * A sweep folder: sweep.json (the spec, its configurations and trials: the job description), the shared split or
+ * the k folds under splits/, jobs/<index>.sh, and one ordinary run folder per trial under trials/.
+ * Opening an existing folder with the same spec reuses it (re-running a command resumes the sweep).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { AttuneError } from '../errors';
+import type { EventSink } from '../events';
+import { scanDataset } from '../data/scan';
+import { saveSplit, splitDataset } from '../data/split';
+import { writeJsonAtomic } from '../util/fs';
+import { kFoldSplits } from './folds';
+import { expandConfigs, expandTrials, foldCount, type SweepConfig, type Trial } from './grid';
+import { splitFileFor, writeJobScripts } from './job';
+import { validateSweepSpec, type SweepSpec } from './spec';
+
+export interface Sweep {
+  dir: string;
+  spec: SweepSpec;
+  configs: SweepConfig[];
+  trials: Trial[];
+  folds: number;
+}
+
+const SweepFileSchema = z.object({ version: z.literal(1), spec: z.unknown(), configs: z.array(z.unknown()), trials: z.array(z.unknown()), createdAt: z.string() });
+
+export const sweepFile = (dir: string) => join(resolve(dir), 'sweep.json');
+
+/** Reads an existing sweep folder (for --status, --cancel and re-runs). */
+export async function loadSweep(dir: string): Promise<Sweep> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(sweepFile(dir), 'utf8'));
+  } catch {
+    throw new AttuneError('sweep-missing', `${dir} is not an Attune sweep folder (no readable sweep.json).`, 'Choose the folder that `attune sweep --out` wrote.');
+  }
+  const f = SweepFileSchema.safeParse(raw);
+  if (!f.success) throw new AttuneError('sweep-invalid', `${dir}/sweep.json is damaged or from another version.`, 'Start the sweep in a new folder.');
+  const spec = validateSweepSpec(f.data.spec, `${dir}/sweep.json`);
+  return { dir: resolve(dir), spec, configs: f.data.configs as SweepConfig[], trials: f.data.trials as Trial[], folds: foldCount(spec) };
+}
+
+/** Creates the sweep folder (splits, job scripts) or reopens it when it holds the same spec. */
+export async function openSweep(spec: SweepSpec, dir: string, opts: { onEvent?: EventSink; scanCacheDir?: string; only?: string[]; epochs?: number } = {}): Promise<Sweep> {
+  const root = resolve(dir);
+  if (existsSync(sweepFile(root))) {
+    const old = await loadSweep(root);
+    if (JSON.stringify(old.spec) !== JSON.stringify(spec))
+      throw new AttuneError('sweep-mismatch', `${root} holds a different sweep.`, 'Re-run it with the same options (or --spec), or choose a new --out folder.');
+    return old;
+  }
+  // a method race's rung runs some of the configurations for a shorter budget
+  const configs = expandConfigs(spec).filter((c) => !opts.only || opts.only.includes(c.id));
+  const trials = expandTrials(configs, spec, { epochs: opts.epochs });
+  const folds = foldCount(spec);
+  const report = await scanDataset(spec.data, { labels: spec.labels, columns: spec.columns, cacheDir: opts.scanCacheDir, onEvent: opts.onEvent });
+  const blocking = report.issues.filter((i) => i.severity === 'error');
+  if (blocking.length)
+    throw new AttuneError('dataset-invalid', `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`, 'Fix the folder (see `attune scan`) and try again.');
+  await mkdir(join(root, 'splits'), { recursive: true });
+  // one split for every trial (seed 0 of the split, whatever the training seed), or k folds
+  if (folds > 1) {
+    const splits = kFoldSplits(report, folds, 0);
+    for (const [f, s] of splits.entries()) await saveSplit(splitFileFor(root, f, folds), s);
+  } else await saveSplit(splitFileFor(root, 0, 1), splitDataset(report, { seed: 0, ratios: spec.ratios }));
+  await writeJobScripts(root, spec, configs, trials, folds);
+  await writeJsonAtomic(sweepFile(root), { version: 1, spec, configs, trials, createdAt: new Date().toISOString() });
+  return { dir: root, spec, configs, trials, folds };
+}
