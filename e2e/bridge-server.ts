@@ -66,7 +66,7 @@ export async function startBridge(opts: BridgeOptions = {}): Promise<Bridge> {
     emit,
     version: '0.1.0-e2e',
     platform: process.platform,
-    transport: 'e2e-bridge',
+    transport: 'browser',
     catalogueOverride: opts.catalogue ?? null,
   });
 

@@ -45,7 +45,7 @@ async function context(dialogAnswers: (string | null)[] = [], emit: (e: AppEvent
     emit,
     version: 'test',
     platform: process.platform,
-    transport: 'e2e-bridge',
+    transport: 'browser',
     catalogueOverride: join(shared, 'models'),
   });
 }
@@ -135,8 +135,9 @@ describe('Job host', () => {
     const jobs = new JobHost(nodeWorkerFactory(worker));
     await assert.rejects(jobs.call('crash', [], { dedicated: true }), (e: Error & { code?: string; hint?: string }) => e.code === 'worker-crashed' && !!e.hint);
     await assert.rejects(jobs.call('crash', []), (e: Error & { code?: string }) => e.code === 'worker-crashed');
-    const caps = await jobs.call<Record<string, boolean>>('capabilities', []);
-    assert.equal(typeof caps.scanDataset, 'boolean');
+    // the shared worker is replaced and answers the next call
+    const listing = await jobs.call('listMethods', [{}]);
+    assert.ok(listing.methods.some((m) => m.name === 'linear'));
     jobs.dispose();
   });
 });
@@ -213,11 +214,10 @@ describe('Bundled worker (what Electron runs as a utility process)', () => {
   const bundled = join(repo, 'out/main/worker.js');
   it('scans with the engine bundled by electron-vite', { skip: existsSync(bundled) ? false : 'run `npm run build` first' }, async () => {
     const jobs = new JobHost(nodeWorkerFactory(bundled, []));
-    const caps = await jobs.call<Record<string, boolean>>('capabilities', []);
-    assert.equal(caps.scanDataset, true);
-    assert.equal(caps.trainRun, true);
+    const listing = await jobs.call('listMethods', [{}]);
+    assert.ok(listing.methods.some((m) => m.name === 'full'), 'the bundled engine lists its training methods');
     const scanDir = await mkdtemp(join(tmpdir(), 'attune-scan-'));
-    const report = await jobs.call<{ total: number }>('scanDataset', [join(shared, 'datasets', 'busi-ultrasound'), { cacheDir: scanDir }]);
+    const report = await jobs.call('scanDataset', [join(shared, 'datasets', 'busi-ultrasound'), { cacheDir: scanDir }]);
     assert.equal(report.total, 780);
     jobs.dispose();
   });

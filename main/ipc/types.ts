@@ -3,6 +3,8 @@ import type { BackboneInfo, EngineEvent, ScanReport, SplitSettings, TrainRequest
 import type { UserErrorInfo } from './errors';
 
 export type { UserErrorInfo };
+/** how the renderer reaches main: Electron IPC, or HTTP from a browser (npm start without a display) */
+export type Transport = 'electron' | 'browser';
 export type Provider = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
 
 export interface Settings {

@@ -1,8 +1,8 @@
 /** Projects: the list on Home, the open project, its data and scan report. */
 import { call, grantDropped } from '../api';
 import { app } from './app.svelte';
-import type { Project, ProjectSummary, RunSummary } from '../../../../main/ipc/types';
-import type { ScanReport, SplitSettings } from '../../../../main/jobs/engine-contract';
+import type { Project, ProjectSummary, RunSummary } from '@main/ipc/types';
+import type { ScanReport, SplitSettings } from '@main/jobs/engine-contract';
 
 class ProjectStore {
   list = $state<ProjectSummary[]>([]);
@@ -72,11 +72,13 @@ class ProjectStore {
   }
 
   async chooseFolder(): Promise<void> {
-    await this.afterDataChange(() => call('data:chooseFolder', { projectId: this.current!.id }));
+    const path = await app.pick('folder', 'Choose the folder with your labelled images');
+    if (path !== null) await this.afterDataChange(() => call('data:chooseFolder', { projectId: this.current!.id, path }));
   }
 
   async chooseCsv(): Promise<void> {
-    await this.afterDataChange(() => call('data:chooseCsv', { projectId: this.current!.id }));
+    const path = await app.pick('file', 'Choose a CSV of image paths and labels', ['csv']);
+    if (path !== null) await this.afterDataChange(() => call('data:chooseCsv', { projectId: this.current!.id, path }));
   }
 
   async useDropped(file: File): Promise<void> {
@@ -116,15 +118,17 @@ class ProjectStore {
   }
 
   async loadThumbs(files: string[]): Promise<void> {
-    const missing = files.filter((f) => !(f in this.thumbs)).slice(0, 64);
-    if (!missing.length) return;
-    try {
-      const res = await call('data:thumbnails', { files: missing });
-      const next = { ...this.thumbs };
-      for (const r of res) next[r.file] = r.dataUrl;
-      this.thumbs = next;
-    } catch {
-      // thumbnails are a nicety: a failure leaves placeholders, the report stays usable
+    const missing = [...new Set(files.filter((f) => !(f in this.thumbs)))];
+    // the channel takes 64 files a request: every class gets its examples, however many classes there are
+    for (let i = 0; i < missing.length; i += 64) {
+      try {
+        const res = await call('data:thumbnails', { files: missing.slice(i, i + 64) });
+        const next = { ...this.thumbs };
+        for (const r of res) next[r.file] = r.dataUrl;
+        this.thumbs = next;
+      } catch {
+        // thumbnails are a nicety: a failure leaves placeholders, the report stays usable
+      }
     }
   }
 
