@@ -19,6 +19,7 @@ import type { AppEvent } from '../main/ipc/types';
 import type { HandlerContext } from '../main/ipc/handlers';
 import type { Channel, Request, Response } from '../main/ipc/contract';
 import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 
 async function call<C extends Channel>(ctx: HandlerContext, channel: C, request: Request<C>): Promise<Response<C>> {
   const env = await dispatch(ctx, channel, request);
@@ -35,6 +36,12 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 }
 
 const worker = join(repo, 'main/jobs/worker.ts');
+
+/** Kills this test process's engine workers, as a crash would (not through the job host). */
+function killEngineProcesses(): void {
+  const pids = execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).split(/\s+/).filter(Boolean);
+  for (const pid of pids) process.kill(Number(pid), 'SIGKILL');
+}
 
 async function context(dialogAnswers: (string | null)[] = [], emit: (e: AppEvent) => void = () => undefined, userDataDir?: string) {
   const userData = userDataDir ?? (await mkdtemp(join(tmpdir(), 'attune-main-')));
@@ -61,6 +68,10 @@ describe('IPC validation', () => {
     assert.equal(extra.ok, false);
     const ok = await dispatch(ctx, 'projects:create', { name: 'Chest X-ray' });
     assert.ok(ok.ok);
+    // an out-of-range field is named in words, not as a schema path
+    const split = await dispatch(ctx, 'projects:update', { id: (ok.value as { id: string }).id, split: { valFraction: 0.9, testFraction: 0.15, seed: 1 } });
+    assert.ok(!split.ok);
+    assert.equal(split.error.message, 'Validation share must be at most 40 %.');
     ctx.jobs.dispose();
   });
 
@@ -160,7 +171,7 @@ describe('Engine jobs through the real handlers', () => {
     await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step') || !!finished(), 180_000, 'a training step');
     assert.equal(finished(), undefined, `training ended early: ${JSON.stringify(finished())}`);
 
-    ctx.jobs.dispose(); // the engine process dies mid-training
+    killEngineProcesses(); // the engine process dies mid-training (SIGKILL, as the OS's out-of-memory killer would)
     await until(() => !!finished(), 10_000, 'the crash report');
     const crash = finished() as Extract<AppEvent, { type: 'job-finished' }>;
     assert.equal(crash.ok, false);
@@ -206,6 +217,33 @@ describe('Cancelling training', () => {
     const run = await call(ctx, 'runs:get', { projectId: p.id, runId });
     assert.equal(run.status, 'cancelled');
     assert.equal(run.error, null);
+    // cancelled before its first validation: no accuracy to show (the engine's −1 placeholder once showed "−100.0 %")
+    assert.equal(run.bestValAccuracy, null);
+    ctx.jobs.dispose();
+  });
+});
+
+describe('Closing the app during training', () => {
+  it('leaves the run interrupted and resumable, not failed', { timeout: 300_000 }, async () => {
+    const events: AppEvent[] = [];
+    const ctx = await context([join(shared, 'datasets', 'busi-ultrasound')], (e) => events.push(e));
+    const p = await call(ctx, 'projects:create', { name: 'Close' });
+    await call(ctx, 'data:chooseFolder', { projectId: p.id });
+    await call(ctx, 'data:scan', { projectId: p.id });
+    const { jobId } = await call(ctx, 'models:download', { entryId: 'tiny-cnn-random' });
+    await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
+    await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-cnn-random' });
+    await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {} } });
+    const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
+    await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step'), 180_000, 'a training step');
+    ctx.jobs.dispose(); // what main does on before-quit
+    await until(() => events.some((e) => e.type === 'runs-changed' && !ctx.live.has(runId)), 10_000, 'the run to settle');
+    const run = await call(ctx, 'runs:get', { projectId: p.id, runId });
+    assert.equal(run.status, 'interrupted');
+    assert.equal(run.error, null, 'no error (and no advice about memory) for a run the user closed');
+    assert.equal(events.some((e) => e.type === 'job-finished' && e.runId === runId && !e.ok && !e.cancelled), false);
+    const resumed = await call(ctx, 'runs:resume', { projectId: p.id, runId });
+    assert.equal(resumed.runId, runId);
     ctx.jobs.dispose();
   });
 });

@@ -35,6 +35,11 @@ test('method listing recommends by dataset size and estimates time', async () =>
   assert.equal(l.methods.filter((m) => m.recommended).length, 1);
   assert.ok(l.recommendation?.why);
   assert.ok(l.methods.find((m) => m.name === 'full')!.secondsPerEpoch! > 0);
+  // the linear probe computes features once, then trains on the cache: its time is one pass, not one per epoch
+  const linear = l.methods.find((m) => m.name === 'linear')!;
+  assert.equal(linear.secondsPerEpoch, 0);
+  assert.ok(linear.setupSeconds! > 0);
+  assert.ok(linear.setupSeconds! * 3 === l.methods.find((m) => m.name === 'full')!.secondsPerEpoch!);
   assert.equal(l.methods.find((m) => m.name === 'gps')!.defaults.k, 1);
   assert.equal(l.methods.find((m) => m.name === 'pace')!.defaults.sigma, 1.5);
   // the recommended card carries the recommendation's preset; PACE's batch fits a CPU machine (two passes per batch)

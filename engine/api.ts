@@ -117,6 +117,8 @@ export interface MethodInfo {
   summary: string;
   trainableShare: number | null;
   secondsPerEpoch: number | null;
+  /** once per run before the first epoch: the linear probe's feature pass (its epochs then train on cached features) */
+  setupSeconds: number | null;
   recommended: boolean;
   why?: string;
   defaults: { epochs: number; batchSize: number; learningRate: number } & Record<string, number>;
@@ -154,7 +156,7 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
       title: m.title,
       summary: m.summary,
       trainableShare: graph ? m.trainableParameters(graph, {}) / total : null,
-      secondsPerEpoch: forwardRate && ctx.trainCount && device === 'CPU' ? (ctx.trainCount * Math.max(1, COST_FACTOR[m.name] ?? 3)) / forwardRate : null,
+      ...timeEstimate(m.name, forwardRate && ctx.trainCount && device === 'CPU' ? ctx.trainCount / forwardRate : null),
       recommended: rec?.method === m.name,
       why: rec?.method === m.name ? rec.reason : undefined,
       // numeric method options (LoRA rank, GPS K, PACE σ and λ, …) by the names trainRun's `options` takes
@@ -163,6 +165,17 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
     })),
     recommendation: rec ? { name: rec.method, why: rec.reason, alternative: { name: rec.alternative.method, why: rec.alternative.reason } } : null,
   };
+}
+
+/**
+ * Seconds per epoch (and once per run) from one forward pass over the training images, `forwardSeconds`.
+ * The linear probe (cost factor 0) runs that pass once to cache features; its epochs train a head on them.
+ */
+function timeEstimate(method: string, forwardSeconds: number | null): Pick<MethodInfo, 'secondsPerEpoch' | 'setupSeconds'> {
+  if (forwardSeconds === null) return { secondsPerEpoch: null, setupSeconds: null };
+  const factor = COST_FACTOR[method] ?? 3;
+  if (factor === 0) return { secondsPerEpoch: 0, setupSeconds: forwardSeconds };
+  return { secondsPerEpoch: forwardSeconds * factor, setupSeconds: 0 };
 }
 
 /**

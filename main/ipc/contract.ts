@@ -14,10 +14,23 @@ const picked = absPath.optional();
 const choose = z.object({ path: picked }).strict();
 
 export const split = z.object({
-  valFraction: z.number().min(0.05).max(0.4),
-  testFraction: z.number().min(0.05).max(0.4),
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  valFraction: z.number().min(0.05, 'must be at least 5 %').max(0.4, 'must be at most 40 %'),
+  testFraction: z.number().min(0.05, 'must be at least 5 %').max(0.4, 'must be at most 40 %'),
+  seed: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(2 ** 31 - 1, 'is too large'),
 });
+
+/** What people call the fields a request carries, for messages about invalid input. */
+export const FIELD_NAMES: Record<string, string> = {
+  'split.valFraction': 'Validation share',
+  'split.testFraction': 'Test share',
+  'split.seed': 'Split seed',
+  'method.epochs': 'Epochs',
+  'method.batchSize': 'Batch size',
+  'method.learningRate': 'Learning rate',
+  'method.seed': 'Training seed',
+  name: 'Name',
+  path: 'Location',
+};
 
 export const methodChoice = z.object({
   name: z.string().regex(/^[a-z0-9-]{1,40}$/),

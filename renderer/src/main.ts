@@ -1,7 +1,7 @@
+// first: defines window.attune in browser mode before any store subscribes to it (imports run in order)
+import './lib/web-bridge';
 import { mount } from 'svelte';
 import App from './App.svelte';
-import { installWebBridge } from './lib/web-bridge';
 import './app.css';
 
-installWebBridge();
 mount(App, { target: document.getElementById('app')! });

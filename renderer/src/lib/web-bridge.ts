@@ -42,3 +42,5 @@ export function installWebBridge(): void {
   };
   Object.defineProperty(window, 'attune', { value: Object.freeze(api), writable: false });
 }
+
+installWebBridge();
