@@ -2,6 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { etaSeconds, formatDuration, overallFraction, phaseLabel } from '../renderer/src/lib/eta';
+import { confusedPairs, orderClasses } from '../renderer/src/lib/confusion';
 import { applyEngineEvent, validAccuracy } from '../main/runs/apply-event';
 import type { EngineEvent } from '../main/jobs/engine-contract';
 
@@ -58,5 +59,27 @@ describe('applyEngineEvent (shared by main and the renderer store)', () => {
     assert.equal(validAccuracy(-1), null);
     assert.equal(validAccuracy(Number.NaN), null);
     assert.equal(validAccuracy(0.5), 0.5);
+  });
+});
+
+describe('confusion matrix helpers', () => {
+  // 0 and 2 are confused with each other; 1 is clean
+  const m = [
+    [5, 0, 4],
+    [0, 9, 0],
+    [3, 1, 6],
+  ];
+  it('lists the most confused pairs, largest first', () => {
+    assert.deepEqual(confusedPairs(m, 2), [
+      { t: 0, p: 2, count: 4 },
+      { t: 2, p: 0, count: 3 },
+    ]);
+  });
+  it('orders by recall or puts confused classes side by side', () => {
+    assert.deepEqual(orderClasses(m, 'listed'), [0, 1, 2]);
+    assert.deepEqual(orderClasses(m, 'recall'), [0, 2, 1]);
+    const c = orderClasses(m, 'clustered');
+    assert.equal(Math.abs(c.indexOf(0) - c.indexOf(2)), 1);
+    assert.deepEqual([...c].sort(), [0, 1, 2]);
   });
 });

@@ -65,7 +65,7 @@ export const contract = {
   'data:chooseCsv': z.object({ projectId: id, path: picked }).strict(),
   'data:useDropped': z.object({ projectId: id, path: absPath }).strict(),
   'data:scan': z.object({ projectId: id }).strict(),
-  'data:thumbnails': z.object({ files: z.array(absPath).max(64) }).strict(),
+  'data:thumbnails': z.object({ files: z.array(absPath).max(64), size: z.number().int().min(32).max(768).optional() }).strict(),
 
   'models:catalogue': none,
   'models:download': z.object({ entryId: z.string().regex(/^[a-zA-Z0-9._-]{1,80}$/) }).strict(),

@@ -55,6 +55,6 @@ export const dataHandlers = {
   },
   async 'data:thumbnails'(req, ctx) {
     const files = req.files.map((f) => ctx.allow.check(f));
-    return ctx.jobs.call('thumbnails', [files]);
+    return ctx.jobs.call('thumbnails', [files, req.size]);
   },
 } satisfies Partial<Handlers>;

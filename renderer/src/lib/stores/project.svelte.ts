@@ -12,6 +12,7 @@ class ProjectStore {
   scanning = $state(false);
   scanProgress = $state<{ phase: string; done: number; total: number } | null>(null);
   thumbs = $state<Record<string, string | null>>({});
+  large = $state<Record<string, string | null>>({});
 
   constructor() {
     app.subscribe((e) => {
@@ -130,6 +131,14 @@ class ProjectStore {
         // thumbnails are a nicety: a failure leaves placeholders, the report stays usable
       }
     }
+  }
+
+  /** a large preview of one image (the enlarged view of the gallery) */
+  async loadLarge(file: string): Promise<string | null> {
+    if (file in this.large) return this.large[file];
+    const [r] = await call('data:thumbnails', { files: [file], size: 640 }).catch(() => [null]);
+    this.large = { ...this.large, [file]: r?.dataUrl ?? null };
+    return this.large[file];
   }
 
   async updateSplit(split: SplitSettings): Promise<void> {
