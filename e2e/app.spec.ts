@@ -76,6 +76,13 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
   it('picks the linear probe and trains one epoch with live progress', async () => {
     await page.getByTestId('next').click();
     await page.getByRole('heading', { name: 'Method', exact: true }).waitFor();
+    // three presets, each with its time on this machine; "Start training" is visible without scrolling at 1280×800
+    await page.getByTestId('presets').waitFor();
+    assert.equal(await page.getByTestId('preset-time').count(), 3);
+    const start = (await page.getByTestId('start-training').boundingBox())!;
+    assert.ok(start.y + start.height <= 800, `Start training is below the fold (y = ${start.y})`);
+    await shot(page, '04a-method-presets');
+    await page.getByTestId('expert-toggle').click();
     await page.getByTestId('recommendation').waitFor();
     await page.getByTestId('method-linear').click();
     await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
