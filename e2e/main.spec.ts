@@ -233,13 +233,14 @@ describe('Closing the app during training', () => {
     const { jobId } = await call(ctx, 'models:download', { entryId: 'tiny-cnn-random' });
     await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
     await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-cnn-random' });
-    await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {} } });
+    await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {}, augment: 'medical' } });
     const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
     await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step'), 180_000, 'a training step');
     ctx.jobs.dispose(); // what main does on before-quit
     await until(() => events.some((e) => e.type === 'runs-changed' && !ctx.live.has(runId)), 10_000, 'the run to settle');
     const run = await call(ctx, 'runs:get', { projectId: p.id, runId });
     assert.equal(run.status, 'interrupted');
+    assert.equal(run.request.augment, 'medical', 'the medical augmentation preset chosen in the app reaches the engine');
     assert.equal(run.error, null, 'no error (and no advice about memory) for a run the user closed');
     assert.equal(events.some((e) => e.type === 'job-finished' && e.runId === runId && !e.ok && !e.cancelled), false);
     const resumed = await call(ctx, 'runs:resume', { projectId: p.id, runId });

@@ -205,6 +205,8 @@ export interface TrainRequest {
   provider: string;
   split: { valFraction: number; testFraction: number; seed: number };
   options?: Record<string, number>;
+  /** training image variations; default 'natural' (photos). 'medical': mild rotation and zoom, horizontal flip */
+  augment?: 'none' | 'natural' | 'aerial' | 'medical';
   resumeFrom?: string;
   splitFile?: string;
   scanCacheDir?: string;
@@ -238,6 +240,7 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
       ratios: [1 - r.split.valFraction - r.split.testFraction, r.split.valFraction, r.split.testFraction],
       splitFile: r.splitFile,
       methodOptions: r.options,
+      augment: r.augment,
     },
     { signal: opts.signal, onEvent: opts.onEvent, scanCacheDir: r.scanCacheDir },
   );

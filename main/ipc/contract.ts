@@ -39,6 +39,7 @@ export const methodChoice = z.object({
   learningRate: z.number().positive().max(1),
   seed: z.number().int().min(0).max(2 ** 31 - 1),
   options: z.record(z.string().regex(/^[a-zA-Z0-9_]{1,40}$/), z.number().finite()),
+  augment: z.enum(['none', 'natural', 'aerial', 'medical']).optional(),
 });
 
 export const contract = {

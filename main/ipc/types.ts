@@ -36,6 +36,8 @@ export interface MethodChoice {
   learningRate: number;
   seed: number;
   options: Record<string, number>;
+  /** image variations while training (the engine's presets); absent: natural photos */
+  augment?: TrainRequest['augment'];
 }
 
 export interface Project {
