@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { evaluateRun, exportRun, inspectBackbone, listMethods, predictWithModel, scanDataset, trainRun } from './api';
 import { DATASETS, MODELS, sampleDataset, tempDir } from './testing/fixtures';
@@ -14,6 +15,19 @@ test('scan report for the app: classes with example files, layout, image summary
   assert.equal(r.layout, 'class-folders');
   assert.match(r.imageSummary!, /PNG/);
   assert.ok(r.problems.some((p) => p.kind === 'duplicate'));
+  assert.equal(r.groups, null, 'a class-folder dataset has no patient ids');
+});
+
+test('scan report lists patient/group ids from a labels CSV, with their image counts', async () => {
+  const dir = tempDir();
+  const files = ['benign (1).png', 'benign (2).png', 'benign (3).png', 'benign (4).png'];
+  for (const f of files) copyFileSync(join(DATASETS.busi, 'benign', f), join(dir, f));
+  copyFileSync(join(DATASETS.busi, 'malignant', 'malignant (1).png'), join(dir, 'm1.png'));
+  copyFileSync(join(DATASETS.busi, 'malignant', 'malignant (2).png'), join(dir, 'm2.png'));
+  const rows = [...files.map((f, i) => `${f},benign,P${i < 3 ? 1 : 2}`), 'm1.png,malignant,P10', 'm2.png,malignant,P10'];
+  writeFileSync(join(dir, 'labels.csv'), ['path,label,patient_id', ...rows].join('\n'));
+  const r = await scanDataset(dir, { csvPath: join(dir, 'labels.csv'), cacheDir: tempDir() });
+  assert.deepEqual(r.groups, { count: 3, ids: [{ id: 'P1', images: 3 }, { id: 'P2', images: 1 }, { id: 'P10', images: 2 }] });
 });
 
 test('backbone check for all four shared models; a broken file is reported, not thrown', async () => {

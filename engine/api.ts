@@ -39,6 +39,17 @@ export interface ScanReport {
   splits: Record<string, number> | null;
   problems: { file: string; kind: string; message: string; excluded: boolean }[];
   issues: { severity: 'error' | 'warning'; kind: string; message: string; class?: string }[];
+  /** patient / group ids (CSV group column, DICOM patient): each stays within one split. Shown locally only. */
+  groups?: { count: number; ids: { id: string; images: number }[] } | null;
+}
+
+/** Patient/group ids with their image counts (the first 500), so the user can check the grouping. */
+function summariseGroups(r: EngineScanReport): ScanReport['groups'] {
+  const counts = new Map<string, number>();
+  for (const it of r.items) if (it.group) counts.set(it.group, (counts.get(it.group) ?? 0) + 1);
+  if (!counts.size) return null;
+  const ids = [...counts].map(([id, images]) => ({ id, images })).sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+  return { count: counts.size, ids: ids.slice(0, 500) };
 }
 
 function summariseImages(r: EngineScanReport): string | null {
@@ -75,6 +86,7 @@ export async function scanDataset(path: string, opts: { csvPath?: string; cacheD
     splits: Object.keys(splits).length ? splits : null,
     problems: r.problems.map((p) => ({ file: p.file, kind: p.kind, message: p.message, excluded: p.excluded })),
     issues: r.issues.map((i) => ({ severity: i.severity, kind: i.kind, message: i.message, class: i.class })),
+    groups: summariseGroups(r),
   };
 }
 
