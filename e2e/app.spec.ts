@@ -208,4 +208,31 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await shot(p, '13-data-dark');
     await dark.close();
   });
+  it('screenshots every screen at 1280×800 and 1920×1080, light and dark', { timeout: 300_000 }, async () => {
+    const screens = ['Data', 'Model', 'Method', 'Train', 'Evaluate', 'Export', 'Compare'];
+    for (const [width, height] of [[1280, 800], [1920, 1080]] as const) {
+      for (const scheme of ['light', 'dark'] as const) {
+        const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: scheme });
+        const p = await ctx.newPage();
+        await p.goto(bridge.openUrl);
+        await p.getByRole('heading', { name: 'Home' }).waitFor();
+        const tag = `${width}x${height}-${scheme}`;
+        await shot(p, `screens-${tag}-0-home`);
+        await p.getByRole('button', { name: /Breast ultrasound/ }).first().click();
+        const nav = p.getByRole('navigation', { name: 'Steps' });
+        for (const [i, name] of screens.entries()) {
+          await nav.getByRole('button', { name }).click();
+          await p.getByRole('heading', { name, exact: true }).waitFor();
+          if (name === 'Evaluate') await p.getByTestId('eval-summary').waitFor({ timeout: 120_000 });
+          if (name === 'Method') await p.getByTestId('presets').waitFor({ timeout: 60_000 });
+          await p.waitForTimeout(300);
+          await shot(p, `screens-${tag}-${i + 1}-${name.toLowerCase()}`);
+        }
+        await p.getByRole('button', { name: 'Settings' }).click();
+        await p.getByRole('heading', { name: 'Settings' }).waitFor();
+        await shot(p, `screens-${tag}-8-settings`);
+        await ctx.close();
+      }
+    }
+  });
 });
