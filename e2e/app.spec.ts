@@ -70,6 +70,7 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     const params = Number((await page.getByTestId('param-count').textContent())!.replace(/[^0-9]/g, ''));
     assert.ok(params > 5_000_000 && params < 6_500_000, `ViT-Tiny parameter count ${params}`);
     await page.getByText('On this computer').first().waitFor();
+    assert.match((await page.getByTestId('pretrained').textContent()) ?? '', /OK/, 'ViT-Tiny is recognised as pretrained');
     await shot(page, '03-model');
   });
 

@@ -56,6 +56,8 @@ describe('Thirty classes and an own model file', { skip: chromiumPath ? false : 
     await page.getByTestId('open-onnx').click();
     await pickInApp(page, join(shared, 'models', 'tiny-cnn-random.onnx'), 'file');
     await page.getByTestId('param-count').waitFor({ timeout: 60_000 });
+    // a random-weight model does not pass as pretrained
+    assert.match((await page.getByTestId('pretrained').textContent()) ?? '', /Not pretrained/);
     assert.equal(await page.getByTestId('next').isDisabled(), false);
   });
 

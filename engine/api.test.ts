@@ -36,6 +36,7 @@ test('backbone check for all four shared models; a broken file is reported, not 
     assert.ok(info.ok, info.notes.join(' '));
     assert.deepEqual(info.unsupportedOps, []);
     assert.ok(info.featureDim! > 0 && info.parameterCount > 0 && info.inputSize! > 0);
+    assert.equal(info.pretrained, !m.includes('random'), `${m}: pretrained is told from the weights`);
   }
   const bad = await inspectBackbone(join(tempDir(), 'missing.onnx'));
   assert.equal(bad.ok, false);

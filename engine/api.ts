@@ -9,6 +9,7 @@ import { AttuneError } from './errors';
 import type { EngineEvent } from './events';
 import type { Preprocessing } from './preprocessing';
 import { loadBackbone, withNewHead } from './backbone/load';
+import { weightStats } from './backbone/weight-stats';
 import { supportedOps } from './autodiff/differentiate';
 import { scanDataset as scanFolder } from './data/scan';
 import type { ScanReport as EngineScanReport } from './data/types';
@@ -101,6 +102,8 @@ export interface BackboneInfo {
   inputSize: number | null;
   preprocessing: Preprocessing | null;
   parameterCount: number;
+  /** from its weight statistics (engine/backbone/weight-stats.ts); null when it cannot be told */
+  pretrained: boolean | null;
   notes: string[];
 }
 
@@ -114,10 +117,14 @@ export async function inspectBackbone(modelPath: string): Promise<BackboneInfo> 
     const unsupported = [...new Set(bb.model.graph.nodes.filter((n) => !NO_GRADIENT_NEEDED.has(n.op) && (!known.has(n.op) || n.domain)).map((n) => (n.domain ? `${n.domain}.${n.op}` : n.op)))];
     const notes = [`Features: ${bb.features.description} (${bb.featureDim} values per image).`];
     if (unsupported.length) notes.push(`Only the linear probe can train this model: Attune cannot differentiate ${unsupported.join(', ')}.`);
-    return { modelPath, ok: true, featureTensor: bb.features.source, featureDim: bb.featureDim, unsupportedOps: unsupported, inputSize: bb.inputSize, preprocessing: bb.preprocessing, parameterCount: bb.parameterCount, notes };
+    const { looksPretrained: pretrained } = weightStats(bb.model.graph.initializers.values());
+    if (pretrained === false) {
+      notes.unshift('Its weights look randomly initialised, not pretrained: it has learned nothing yet, so fine-tuning starts from scratch and needs far more images. Use a pretrained model from the catalogue unless this is intended.');
+    }
+    return { modelPath, ok: true, featureTensor: bb.features.source, featureDim: bb.featureDim, unsupportedOps: unsupported, inputSize: bb.inputSize, preprocessing: bb.preprocessing, parameterCount: bb.parameterCount, pretrained, notes };
   } catch (e) {
     const msg = e instanceof AttuneError ? `${e.message} ${e.hint}` : (e as Error).message;
-    return { modelPath, ok: false, featureTensor: null, featureDim: null, unsupportedOps: [], inputSize: null, preprocessing: null, parameterCount: 0, notes: [msg] };
+    return { modelPath, ok: false, featureTensor: null, featureDim: null, unsupportedOps: [], inputSize: null, preprocessing: null, parameterCount: 0, pretrained: null, notes: [msg] };
   }
 }
 
