@@ -99,4 +99,22 @@ describe('Thirty classes and an own model file', { skip: chromiumPath ? false : 
     await shot(page, 'many-04-enlarged-error');
     await page.getByTestId('enlarged').getByRole('button', { name: 'Close' }).click();
   });
+  it('names the training phase, shows "Cancelling…", and no accuracy after an early cancel', { timeout: 400_000 }, async () => {
+    await page.getByRole('navigation', { name: 'Steps' }).getByRole('button', { name: 'Method' }).click();
+    await page.getByTestId('expert-toggle').click();
+    await page.getByTestId('method-full').click();
+    await page.locator('[data-testid="method-full"][aria-checked="true"]').waitFor();
+    await page.getByTestId('start-training').click();
+    await page.getByRole('heading', { name: 'Train', exact: true }).waitFor();
+    // once steps run, the phase says training (it once stayed on "Building the training program")
+    await page.getByTestId('phase').filter({ hasText: /^Training — epoch 1 of/ }).waitFor({ timeout: 300_000 });
+    await page.getByTestId('cancel-training').click();
+    const cancel = page.getByTestId('cancel-training');
+    const state = await cancel.evaluate((b: HTMLButtonElement) => ({ text: b.textContent, disabled: b.disabled })).catch(() => null);
+    // the run may have stopped already; if not, the button says so and cannot be pressed twice
+    if (state) assert.deepEqual(state, { text: 'Cancelling…', disabled: true });
+    await page.getByTestId('run-status').filter({ hasText: 'Cancelled' }).waitFor({ timeout: 60_000 });
+    assert.equal(await page.getByTestId('best-val').textContent(), '—');
+    await shot(page, 'many-05-cancelled');
+  });
 });
