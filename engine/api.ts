@@ -226,6 +226,8 @@ export interface TrainRequest {
   options?: Record<string, number>;
   /** training image variations; default 'natural' (photos). 'medical': mild rotation and zoom, horizontal flip */
   augment?: 'none' | 'natural' | 'aerial' | 'medical';
+  /** images to leave out and labels to correct (paths relative to dataPath, '/'-separated) */
+  overrides?: { exclude?: string[]; relabel?: Record<string, string> };
   resumeFrom?: string;
   splitFile?: string;
   scanCacheDir?: string;
@@ -260,6 +262,7 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
       splitFile: r.splitFile,
       methodOptions: r.options,
       augment: r.augment,
+      overrides: r.overrides,
     },
     { signal: opts.signal, onEvent: opts.onEvent, scanCacheDir: r.scanCacheDir },
   );
