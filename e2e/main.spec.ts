@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, stat, truncate, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, truncate, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createContext } from '../main/context';
@@ -234,8 +234,21 @@ describe('Closing the app during training', () => {
     await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
     await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-cnn-random' });
     await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {}, augment: 'medical' } });
+    // corrections from the gallery: kept in the project, applied to the run's split, the folder untouched
+    const busi = join(shared, 'datasets', 'busi-ultrasound');
+    await call(ctx, 'projects:override', { id: p.id, file: join(busi, 'benign', 'benign (1).png'), action: 'exclude' });
+    await call(ctx, 'projects:override', { id: p.id, file: join(busi, 'benign', 'benign (2).png'), action: 'relabel', label: 'malignant' });
+    await call(ctx, 'projects:override', { id: p.id, file: join(busi, 'benign', 'benign (3).png'), action: 'exclude' });
+    const corrected = await call(ctx, 'projects:override', { id: p.id, file: join(busi, 'benign', 'benign (3).png'), action: 'clear' });
+    assert.deepEqual(corrected.overrides, { exclude: ['benign/benign (1).png'], relabel: { 'benign/benign (2).png': 'malignant' } });
+    const outside = await dispatch(ctx, 'projects:override', { id: p.id, file: '/etc/passwd', action: 'exclude' });
+    assert.ok(!outside.ok);
     const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
     await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step'), 180_000, 'a training step');
+    const split = JSON.parse(await readFile(join((await call(ctx, 'runs:get', { projectId: p.id, runId })).runDir, 'split.json'), 'utf8')) as { items: { file: string; label: string }[] };
+    assert.equal(split.items.length, 779, 'the left-out image is not in the split');
+    assert.ok(!split.items.some((i) => i.file === 'benign/benign (1).png'));
+    assert.equal(split.items.find((i) => i.file === 'benign/benign (2).png')?.label, 'malignant');
     ctx.jobs.dispose(); // what main does on before-quit
     await until(() => events.some((e) => e.type === 'runs-changed' && !ctx.live.has(runId)), 10_000, 'the run to settle');
     const run = await call(ctx, 'runs:get', { projectId: p.id, runId });

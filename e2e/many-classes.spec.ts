@@ -98,6 +98,12 @@ describe('Thirty classes and an own model file', { skip: chromiumPath ? false : 
     await page.getByTestId('enlarged').locator('img').waitFor({ timeout: 30_000 });
     await shot(page, 'many-04-enlarged-error');
     await page.getByTestId('enlarged').getByRole('button', { name: 'Close' }).click();
+    // a correction from the gallery is kept in the project and listed on the Data screen, with Undo
+    await page.getByTestId('exclude-image').first().click();
+    await page.getByTestId('correction').filter({ hasText: 'Left out of training' }).waitFor();
+    await page.getByRole('navigation', { name: 'Steps' }).getByRole('button', { name: 'Data' }).click();
+    await page.getByTestId('corrections').filter({ hasText: 'Your corrections (1)' }).waitFor();
+    await shot(page, 'many-04b-corrections');
   });
   it('names the training phase, shows "Cancelling…", and no accuracy after an early cancel', { timeout: 400_000 }, async () => {
     await page.getByRole('navigation', { name: 'Steps' }).getByRole('button', { name: 'Method' }).click();

@@ -61,6 +61,9 @@ export const contract = {
     })
     .strict(),
   'projects:delete': z.object({ id }).strict(),
+  'projects:override': z
+    .object({ id, file: absPath, action: z.enum(['exclude', 'relabel', 'clear']), label: z.string().min(1).max(200).optional() })
+    .strict(),
 
   'data:chooseFolder': z.object({ projectId: id, path: picked }).strict(),
   'data:chooseCsv': z.object({ projectId: id, path: picked }).strict(),
@@ -121,6 +124,7 @@ export interface Responses {
   'projects:get': Project;
   'projects:update': Project;
   'projects:delete': { deleted: true };
+  'projects:override': Project;
   'data:chooseFolder': Project | null;
   'data:chooseCsv': Project | null;
   'data:useDropped': Project;

@@ -53,6 +53,13 @@ export interface Project {
   splitFrom: string | null;
   model: ModelChoice | null;
   method: MethodChoice | null;
+  /** the user's corrections, relative to the data folder ('/'-separated); the folder itself is never changed */
+  overrides?: DataOverrides;
+}
+
+export interface DataOverrides {
+  exclude: string[];
+  relabel: Record<string, string>;
 }
 
 export interface ProjectSummary {

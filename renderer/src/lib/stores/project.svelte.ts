@@ -141,6 +141,24 @@ class ProjectStore {
     return this.large[file];
   }
 
+  /** leave an image out of training, correct its label, or undo that ('clear'); stored in the project only */
+  async override(file: string, action: 'exclude' | 'relabel' | 'clear', label?: string): Promise<void> {
+    if (!this.current) return;
+    const p = await app.attempt(() => call('projects:override', { id: this.current!.id, file, action, label }));
+    if (p) this.current = p;
+  }
+
+  /** the correction of an image (absolute path), if any */
+  correction(file: string): { excluded: boolean; label: string | null } | null {
+    const o = this.current?.overrides;
+    const root = this.current?.data?.path;
+    if (!o || !root || !file.startsWith(root)) return null;
+    const key = file.slice(root.length).replace(/^[\\/]+/, '').split(/[\\/]/).join('/');
+    const excluded = o.exclude.includes(key);
+    const label = o.relabel[key] ?? null;
+    return excluded || label ? { excluded, label } : null;
+  }
+
   async updateSplit(split: SplitSettings): Promise<void> {
     if (!this.current) return;
     const p = await app.attempt(() => call('projects:update', { id: this.current!.id, split }));
