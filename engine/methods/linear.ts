@@ -8,7 +8,7 @@ import { headParameters, mergeByName, type Method } from './method';
 export const linear: Method = {
   name: 'linear',
   title: 'Linear probe',
-  summary: 'Keeps the backbone frozen and trains only a new output layer on its features: seconds to train, a solid first baseline.',
+  summary: 'Keeps the backbone frozen and trains only a new output layer on its features: one pass over the images to compute them, then each epoch takes seconds; a solid first baseline.',
   options: [],
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 30, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   cachedFeatures: true,
