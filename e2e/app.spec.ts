@@ -57,6 +57,15 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByText('malignant/malignant (145).png').waitFor();
     await page.locator('img[alt^="benign example"]').first().waitFor();
     await shot(page, '02-data');
+    // an invalid split value is named in words and stays in its field (it was once reverted silently)
+    await page.getByTestId('split-val').fill('90');
+    await page.getByTestId('split-val').press('Tab');
+    await page.getByTestId('split-error').filter({ hasText: 'Validation share must be between 5 % and 40 %' }).waitFor();
+    assert.equal(await page.getByTestId('split-val').inputValue(), '90');
+    await shot(page, '02b-data-split-error');
+    await page.getByTestId('split-val').fill('15');
+    await page.getByTestId('split-val').press('Tab');
+    await page.getByTestId('split-error').waitFor({ state: 'detached' });
   });
 
   it('picks the default backbone from the local catalogue and shows its compatibility check', async () => {
