@@ -50,15 +50,15 @@ export interface StartedApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(opts: { userData?: string; roots?: string[]; catalogue?: string } = {}): Promise<StartedApp> {
+export async function startApp(opts: { userData?: string; roots?: string[]; catalogue?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<StartedApp> {
   const userData = opts.userData ?? (await mkdtemp(join(tmpdir(), 'attune-e2e-')));
   const roots = opts.roots ?? [shared, tmpdir()];
-  const child = spawn('npm', ['start', '--silent', '--', '--browser', '--no-open'], {
+  const child = spawn('npm', ['start', '--silent', '--', ...(opts.args ?? ['--browser', '--no-open'])], {
     cwd: repo,
     // own process group, so stop() ends npm, the server and its engine workers together
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ATTUNE_USER_DATA: userData, ATTUNE_ROOTS: roots.join(delimiter), ATTUNE_CATALOGUE: opts.catalogue ?? join(shared, 'models') },
+    env: { ...(opts.env ?? process.env), ATTUNE_USER_DATA: userData, ATTUNE_ROOTS: roots.join(delimiter), ATTUNE_CATALOGUE: opts.catalogue ?? join(shared, 'models') },
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -123,6 +123,23 @@ describe('browser mode server (started by npm start)', () => {
   });
 });
 
+describe('npm start on a machine without a display', () => {
+  it('says why and serves the app in the browser instead', { timeout: 180_000 }, async () => {
+    const env = { ...process.env };
+    delete env.DISPLAY;
+    delete env.WAYLAND_DISPLAY;
+    const app = await startApp({ args: ['--no-open'], env });
+    try {
+      assert.match(app.output(), /No display here|not installed and cannot be downloaded|SSH session/);
+      assert.match(app.output(), /Attune is running in your browser at/);
+      const r = await send(app, `/?token=${app.token}`);
+      assert.equal(r.status, 302);
+    } finally {
+      await app.stop();
+    }
+  });
+});
+
 describe('request guard', () => {
   const hosts = allowedHosts(8000);
   const base = { host: '127.0.0.1:8000', origin: undefined, cookie: undefined, presented: 'tok' };
