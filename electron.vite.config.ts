@@ -36,6 +36,8 @@ export default defineConfig({
   },
   renderer: {
     root: resolve(root, 'renderer'),
+    // the renderer imports main's types and pure helpers as @main/… (never Node code: it is sandboxed)
+    resolve: { alias: { '@main': resolve(root, 'main') } },
     plugins: [svelte()],
     build: {
       outDir: resolve(root, 'out/renderer'),

@@ -1,6 +1,6 @@
 /**
- * The scripted user, in Debian's Chromium against the real handlers and the real engine (e2e/bridge-server.ts).
- * Screenshots of every screen go to e2e/artifacts/.
+ * The scripted user, in Debian's Chromium, against the product itself: `npm start` in browser mode (the real
+ * server, handlers and engine). Native dialogs are the in-app file browser here. Screenshots go to e2e/artifacts/.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,35 +8,33 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { PRELOAD_SHIM, startBridge, type Bridge } from './bridge-server';
-import { NO_CHROMIUM, findChromium, launch, shared, shot } from './helpers';
+import { NO_CHROMIUM, findChromium, launch, pickInApp, shared, shot, startApp, type StartedApp } from './helpers';
 
 const chromiumPath = findChromium();
 if (!chromiumPath) console.log(`SKIP browser e2e: ${NO_CHROMIUM}`);
 
 describe('Attune in the browser (real handlers, real engine)', { skip: chromiumPath ? false : NO_CHROMIUM }, () => {
-  let bridge: Bridge;
+  let bridge: StartedApp;
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
 
   before(async () => {
-    bridge = await startBridge({ catalogue: join(shared, 'models') });
+    bridge = await startApp();
     ({ browser, page } = await launch());
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text());
     });
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    await page.addInitScript({ content: PRELOAD_SHIM });
   });
 
   after(async () => {
     await browser?.close();
-    await bridge?.close();
+    await bridge?.stop();
   });
 
   it('shows Home with a way to create a project', async () => {
-    await page.goto(bridge.url);
+    await page.goto(bridge.openUrl);
     await page.getByRole('heading', { name: 'Home' }).waitFor();
     await page.getByRole('button', { name: 'New project' }).waitFor();
     await shot(page, '01-home');
@@ -47,8 +45,8 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByLabel('Project name').fill('Breast ultrasound');
     await page.getByRole('button', { name: 'New project' }).click();
     await page.getByRole('heading', { name: 'Data' }).waitFor();
-    bridge.dialogAnswers.push(join(shared, 'datasets', 'busi-ultrasound'));
     await page.getByTestId('choose-folder').click();
+    await pickInApp(page, join(shared, 'datasets', 'busi-ultrasound'));
     await page.getByTestId('scan-report').waitFor({ timeout: 60_000 });
     assert.equal(await page.getByTestId('scan-total').textContent(), '780');
     const rows = await page.getByTestId('class-row').allTextContents();
@@ -59,6 +57,15 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByText('malignant/malignant (145).png').waitFor();
     await page.locator('img[alt^="benign example"]').first().waitFor();
     await shot(page, '02-data');
+    // an invalid split value is named in words and stays in its field (it was once reverted silently)
+    await page.getByTestId('split-val').fill('90');
+    await page.getByTestId('split-val').press('Tab');
+    await page.getByTestId('split-error').filter({ hasText: 'Validation share must be between 5 % and 40 %' }).waitFor();
+    assert.equal(await page.getByTestId('split-val').inputValue(), '90');
+    await shot(page, '02b-data-split-error');
+    await page.getByTestId('split-val').fill('15');
+    await page.getByTestId('split-val').press('Tab');
+    await page.getByTestId('split-error').waitFor({ state: 'detached' });
   });
 
   it('picks the default backbone from the local catalogue and shows its compatibility check', async () => {
@@ -72,12 +79,20 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     const params = Number((await page.getByTestId('param-count').textContent())!.replace(/[^0-9]/g, ''));
     assert.ok(params > 5_000_000 && params < 6_500_000, `ViT-Tiny parameter count ${params}`);
     await page.getByText('On this computer').first().waitFor();
+    assert.match((await page.getByTestId('pretrained').textContent()) ?? '', /OK/, 'ViT-Tiny is recognised as pretrained');
     await shot(page, '03-model');
   });
 
   it('picks the linear probe and trains one epoch with live progress', async () => {
     await page.getByTestId('next').click();
     await page.getByRole('heading', { name: 'Method', exact: true }).waitFor();
+    // three presets, each with its time on this machine; "Start training" is visible without scrolling at 1280×800
+    await page.getByTestId('presets').waitFor();
+    assert.equal(await page.getByTestId('preset-time').count(), 3);
+    const start = (await page.getByTestId('start-training').boundingBox())!;
+    assert.ok(start.y + start.height <= 800, `Start training is below the fold (y = ${start.y})`);
+    await shot(page, '04a-method-presets');
+    await page.getByTestId('expert-toggle').click();
     await page.getByTestId('recommendation').waitFor();
     await page.getByTestId('method-linear').click();
     await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
@@ -113,30 +128,34 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await shot(page, '07-evaluate');
   });
 
-  it('exports the model and tries the exported file on an image', async (t) => {
+  it('exports the model and tries the exported file on an image', async () => {
     await page.getByTestId('next').click();
     await page.getByRole('heading', { name: 'Export' }).waitFor();
     const out = await mkdtemp(join(tmpdir(), 'attune-export-'));
-    bridge.dialogAnswers.push(out);
     await page.getByTestId('choose-export-dir').click();
+    await pickInApp(page, out);
     await page.getByTestId('export-dir').filter({ hasText: out }).waitFor();
     await page.getByTestId('export').click();
     await page.getByTestId('export-files').waitFor({ timeout: 300_000 });
     const files = await page.getByTestId('export-files').textContent();
     for (const f of ['model.onnx', 'labels.txt', 'README.md']) assert.ok(files?.includes(f), `${f} missing from ${files}`);
     await shot(page, '08-export');
-    const info = await page.evaluate(() => window.attune.invoke('app:info', {}));
-    if (info.ok && !info.value.engine.predictWithModel) {
-      // reported, not hidden: the step exists in the UI and says plainly that the engine lacks it
-      t.skip('engine/api.ts does not provide predictWithModel yet, so "Try it" cannot run');
-      return;
-    }
-    bridge.dialogAnswers.push(join(shared, 'datasets', 'busi-ultrasound', 'malignant', 'malignant (1).png'));
     await page.getByTestId('try-image').click();
+    await pickInApp(page, join(shared, 'datasets', 'busi-ultrasound', 'malignant', 'malignant (1).png'), 'file');
     await page.getByTestId('prediction').or(page.getByTestId('error-banner')).waitFor({ timeout: 120_000 });
     await shot(page, '09-try-it');
     assert.ok(await page.getByTestId('prediction').isVisible(), `Try it failed: ${await page.getByTestId('error-banner').textContent().catch(() => '')}`);
     assert.match((await page.getByTestId('predicted-label').textContent()) ?? '', /benign|malignant|normal/);
+  });
+
+  it('asks before replacing an earlier export, and "Try it" waits for the new one', async () => {
+    // the folder now holds model.onnx: exporting again must not overwrite it silently
+    await page.getByTestId('export').click();
+    await page.getByTestId('export-exists').waitFor({ timeout: 60_000 });
+    assert.equal(await page.getByTestId('try-image').count(), 0, '"Try it" must not offer the old export meanwhile');
+    await page.getByTestId('export-replace').click();
+    await page.getByTestId('export-files').waitFor({ timeout: 300_000 });
+    await page.getByTestId('try-image').waitFor();
   });
 
   it('compares the runs of the project', async () => {
@@ -164,11 +183,22 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await shot(page, '11-settings-keyboard-focus');
   });
 
+  it('a new project shows none of another project\'s runs', async () => {
+    await page.getByRole('button', { name: 'Home' }).first().click();
+    await page.getByLabel('Project name').fill('Second project');
+    await page.getByRole('button', { name: 'New project' }).click();
+    await page.getByRole('heading', { name: 'Data' }).waitFor();
+    const steps = page.getByRole('navigation', { name: 'Steps' });
+    for (const name of ['Train', 'Evaluate', 'Export']) {
+      assert.equal(await steps.getByRole('button', { name }).isDisabled(), true, `${name} must be disabled in a project without runs`);
+    }
+  });
+
   it('keeps projects and runs across a restart', async () => {
     const userData = bridge.userData;
-    await bridge.close();
-    bridge = await startBridge({ userData, catalogue: join(shared, 'models') });
-    await page.goto(bridge.url);
+    await bridge.stop();
+    bridge = await startApp({ userData });
+    await page.goto(bridge.openUrl);
     await page.getByRole('heading', { name: 'Home' }).waitFor();
     await page.getByRole('button', { name: /Breast ultrasound/ }).waitFor();
     await page.getByRole('cell', { name: 'done' }).waitFor();
@@ -179,8 +209,7 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
   it('follows the system dark theme', async () => {
     const dark = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: 'dark' });
     const p = await dark.newPage();
-    await p.addInitScript({ content: PRELOAD_SHIM });
-    await p.goto(bridge.url);
+    await p.goto(bridge.openUrl);
     await p.getByRole('heading', { name: 'Home' }).waitFor();
     await p.getByText('Breast ultrasound').first().waitFor();
     const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor);
@@ -190,5 +219,32 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await p.getByTestId('scan-report').waitFor();
     await shot(p, '13-data-dark');
     await dark.close();
+  });
+  it('screenshots every screen at 1280×800 and 1920×1080, light and dark', { timeout: 300_000 }, async () => {
+    const screens = ['Data', 'Model', 'Method', 'Train', 'Evaluate', 'Export', 'Compare'];
+    for (const [width, height] of [[1280, 800], [1920, 1080]] as const) {
+      for (const scheme of ['light', 'dark'] as const) {
+        const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: scheme });
+        const p = await ctx.newPage();
+        await p.goto(bridge.openUrl);
+        await p.getByRole('heading', { name: 'Home' }).waitFor();
+        const tag = `${width}x${height}-${scheme}`;
+        await shot(p, `screens-${tag}-0-home`);
+        await p.getByRole('button', { name: /Breast ultrasound/ }).first().click();
+        const nav = p.getByRole('navigation', { name: 'Steps' });
+        for (const [i, name] of screens.entries()) {
+          await nav.getByRole('button', { name }).click();
+          await p.getByRole('heading', { name, exact: true }).waitFor();
+          if (name === 'Evaluate') await p.getByTestId('eval-summary').waitFor({ timeout: 120_000 });
+          if (name === 'Method') await p.getByTestId('presets').waitFor({ timeout: 60_000 });
+          await p.waitForTimeout(300);
+          await shot(p, `screens-${tag}-${i + 1}-${name.toLowerCase()}`);
+        }
+        await p.getByRole('button', { name: 'Settings' }).click();
+        await p.getByRole('heading', { name: 'Settings' }).waitFor();
+        await shot(p, `screens-${tag}-8-settings`);
+        await ctx.close();
+      }
+    }
   });
 });

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -33,4 +35,76 @@ export async function shot(page: Page, name: string): Promise<string> {
   const file = join(artifacts, `${name}.png`);
   await page.screenshot({ path: file });
   return file;
+}
+
+/** The product as a user starts it: `npm start` in browser mode (what CI and headless machines get). */
+export interface StartedApp {
+  /** the address printed by npm start, with its token */
+  openUrl: string;
+  /** the same address without the token */
+  base: string;
+  port: number;
+  token: string;
+  userData: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startApp(opts: { userData?: string; roots?: string[]; catalogue?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<StartedApp> {
+  const userData = opts.userData ?? (await mkdtemp(join(tmpdir(), 'attune-e2e-')));
+  const roots = opts.roots ?? [shared, tmpdir()];
+  const child = spawn('npm', ['start', '--silent', '--', ...(opts.args ?? ['--browser', '--no-open'])], {
+    cwd: repo,
+    // own process group, so stop() ends npm, the server and its engine workers together
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...(opts.env ?? process.env), ATTUNE_USER_DATA: userData, ATTUNE_ROOTS: roots.join(delimiter), ATTUNE_CATALOGUE: opts.catalogue ?? join(shared, 'models') },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const openUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm start printed no address within 120 s:\n${out}`)), 120_000);
+    const look = () => {
+      const m = /http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]+/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[0]);
+      }
+    };
+    child.stdout!.on('data', look);
+    child.on('exit', (code) => reject(new Error(`npm start exited (${code}) before serving:\n${out}`)));
+  });
+  const u = new URL(openUrl);
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  return {
+    openUrl,
+    base: `${u.origin}/`,
+    port: Number(u.port),
+    token: u.searchParams.get('token')!,
+    userData,
+    output: () => out,
+    async stop() {
+      if (child.exitCode !== null) return;
+      process.kill(-child.pid!, 'SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+    },
+  };
+}
+
+/** Picks `path` in the in-app file browser (browser mode's stand-in for native dialogs). */
+export async function pickInApp(page: Page, path: string, kind: 'folder' | 'file' = 'folder'): Promise<void> {
+  const dialog = page.getByTestId('file-browser');
+  await dialog.waitFor();
+  await dialog.getByTestId('browse-path').fill(kind === 'folder' ? path : dirname(path));
+  await dialog.getByTestId('browse-go').click();
+  if (kind === 'file') {
+    const name = basename(path);
+    await dialog.getByTestId('browse-entry').filter({ hasText: name }).first().click();
+  } else {
+    await dialog.getByTestId('browse-choose').filter({ hasText: basename(path) }).waitFor();
+  }
+  await dialog.getByTestId('browse-choose').click();
+  await dialog.waitFor({ state: 'detached' });
 }

@@ -42,7 +42,7 @@ describe('Method race (Compare: "Find the best method for my data")', () => {
       emit: (e) => events.push(e),
       version: 'test',
       platform: process.platform,
-      transport: 'e2e-bridge',
+      transport: 'browser',
       catalogueOverride: join(shared, 'models'),
     });
     const p = await call(ctx, 'projects:create', { name: 'Race' });

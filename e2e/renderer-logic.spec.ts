@@ -2,6 +2,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { etaSeconds, formatDuration, overallFraction, phaseLabel } from '../renderer/src/lib/eta';
+import { confusedPairs, orderClasses } from '../renderer/src/lib/confusion';
+import { applyEngineEvent, validAccuracy } from '../main/runs/apply-event';
+import type { EngineEvent } from '../main/jobs/engine-contract';
 
 describe('progress arithmetic', () => {
   it('treats engine epochs as 0-based and steps as done-in-epoch', () => {
@@ -26,5 +29,57 @@ describe('progress arithmetic', () => {
     assert.equal(phaseLabel('features:val'), 'Computing image features — validation images');
     assert.equal(phaseLabel('compile', 'Linear probe, batch 32'), 'Building the training program — Linear probe, batch 32');
     assert.equal(phaseLabel('gps-select'), 'Gps-select');
+  });
+});
+
+describe('applyEngineEvent (shared by main and the renderer store)', () => {
+  const fresh = () => ({ provider: null as string | null, providerNote: null as string | null, epochs: [], steps: [], bestValAccuracy: null as number | null });
+  const epoch = (e: number, valAccuracy: number) =>
+    ({ type: 'epoch', epoch: e, epochs: 3, trainLoss: 1, valLoss: 1, trainAccuracy: 0.5, valAccuracy, seconds: 1 }) as unknown as EngineEvent;
+
+  it('words a provider fallback once, and saves it', () => {
+    const r = fresh();
+    assert.equal(applyEngineEvent(r, { type: 'provider', provider: 'cpu', requested: 'cuda', fallbackReason: 'no GPU found' }), true);
+    assert.equal(r.providerNote, 'Requested cuda; using cpu because no GPU found');
+    applyEngineEvent(r, { type: 'provider', provider: 'cuda', requested: 'cuda' });
+    assert.equal(r.providerNote, null);
+  });
+
+  it('keeps the best validation accuracy and never a placeholder below 0', () => {
+    const r = fresh();
+    applyEngineEvent(r, epoch(0, 0.6));
+    applyEngineEvent(r, epoch(1, 0.55));
+    assert.equal(r.bestValAccuracy, 0.6);
+    applyEngineEvent(r, epoch(1, 0.7)); // a resumed epoch replaces its earlier record
+    assert.equal(r.epochs.length, 2);
+    assert.equal(r.bestValAccuracy, 0.7);
+    const c = fresh();
+    applyEngineEvent(c, epoch(0, -1));
+    assert.equal(c.bestValAccuracy, null);
+    assert.equal(validAccuracy(-1), null);
+    assert.equal(validAccuracy(Number.NaN), null);
+    assert.equal(validAccuracy(0.5), 0.5);
+  });
+});
+
+describe('confusion matrix helpers', () => {
+  // 0 and 2 are confused with each other; 1 is clean
+  const m = [
+    [5, 0, 4],
+    [0, 9, 0],
+    [3, 1, 6],
+  ];
+  it('lists the most confused pairs, largest first', () => {
+    assert.deepEqual(confusedPairs(m, 2), [
+      { t: 0, p: 2, count: 4 },
+      { t: 2, p: 0, count: 3 },
+    ]);
+  });
+  it('orders by recall or puts confused classes side by side', () => {
+    assert.deepEqual(orderClasses(m, 'listed'), [0, 1, 2]);
+    assert.deepEqual(orderClasses(m, 'recall'), [0, 2, 1]);
+    const c = orderClasses(m, 'clustered');
+    assert.equal(Math.abs(c.indexOf(0) - c.indexOf(2)), 1);
+    assert.deepEqual([...c].sort(), [0, 1, 2]);
   });
 });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { evaluateRun, explainImages, exportRun, inspectBackbone, listMethods, operatingPointForRun, predictWithModel, scanDataset, trainRun } from './api';
 import { DATASETS, MODELS, sampleDataset, tempDir } from './testing/fixtures';
@@ -17,6 +18,19 @@ test('scan report for the app: classes with example files, layout, image summary
   // 437:133 ≥ 3:1, so the app proposes class balancing
   assert.equal(r.imbalance.proposedBalance, 'weights');
   assert.ok(Math.abs(r.imbalance.ratio - 437 / 133) < 1e-9 && /balanced accuracy/.test(r.imbalance.message!));
+  assert.equal(r.groupIds, null, 'a class-folder dataset has no patient ids');
+});
+
+test('scan report lists patient/group ids from a labels CSV, with their image counts', async () => {
+  const dir = tempDir();
+  const files = ['benign (1).png', 'benign (2).png', 'benign (3).png', 'benign (4).png'];
+  for (const f of files) copyFileSync(join(DATASETS.busi, 'benign', f), join(dir, f));
+  copyFileSync(join(DATASETS.busi, 'malignant', 'malignant (1).png'), join(dir, 'm1.png'));
+  copyFileSync(join(DATASETS.busi, 'malignant', 'malignant (2).png'), join(dir, 'm2.png'));
+  const rows = [...files.map((f, i) => `${f},benign,P${i < 3 ? 1 : 2}`), 'm1.png,malignant,P10', 'm2.png,malignant,P10'];
+  writeFileSync(join(dir, 'labels.csv'), ['path,label,patient_id', ...rows].join('\n'));
+  const r = await scanDataset(dir, { csvPath: join(dir, 'labels.csv'), cacheDir: tempDir() });
+  assert.deepEqual(r.groupIds, { count: 3, ids: [{ id: 'P1', images: 3 }, { id: 'P2', images: 1 }, { id: 'P10', images: 2 }] });
 });
 
 test('backbone check for all four shared models; a broken file is reported, not thrown', async () => {
@@ -25,6 +39,7 @@ test('backbone check for all four shared models; a broken file is reported, not 
     assert.ok(info.ok, info.notes.join(' '));
     assert.deepEqual(info.unsupportedOps, []);
     assert.ok(info.featureDim! > 0 && info.parameterCount > 0 && info.inputSize! > 0);
+    assert.equal(info.pretrained, !m.includes('random'), `${m}: pretrained is told from the weights`);
   }
   const bad = await inspectBackbone(join(tempDir(), 'missing.onnx'));
   assert.equal(bad.ok, false);
@@ -38,6 +53,11 @@ test('method listing recommends by dataset size and estimates time', async () =>
   assert.equal(l.methods.filter((m) => m.recommended).length, 1);
   assert.ok(l.recommendation?.why);
   assert.ok(l.methods.find((m) => m.name === 'full')!.secondsPerEpoch! > 0);
+  // the linear probe computes features once, then trains on the cache: its time is one pass, not one per epoch
+  const linear = l.methods.find((m) => m.name === 'linear')!;
+  assert.equal(linear.secondsPerEpoch, 0);
+  assert.ok(linear.setupSeconds! > 0);
+  assert.ok(linear.setupSeconds! * 3 === l.methods.find((m) => m.name === 'full')!.secondsPerEpoch!);
   assert.equal(l.methods.find((m) => m.name === 'gps')!.defaults.k, 1);
   assert.equal(l.methods.find((m) => m.name === 'pace')!.defaults.sigma, 1.5);
   // the recommended card carries the recommendation's preset; PACE's batch fits a CPU machine (two passes per batch)

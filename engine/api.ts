@@ -12,6 +12,7 @@ import { parseBandSelection } from './data/bands';
 import { previewDataUrl } from './data/preview';
 import { loadBackbone, withNewHead } from './backbone/load';
 import { unsupportedOps } from './autodiff/differentiate';
+import { weightStats } from './backbone/weight-stats';
 import { scanDataset as scanFolder } from './data/scan';
 import type { ScanReport as EngineScanReport } from './data/types';
 import type { EvaluationReport as EngineEvaluation } from './evaluate/metrics';
@@ -61,6 +62,17 @@ export interface ScanReport {
   bands?: EngineScanReport['bands'];
   /** largest/smallest class ratio, and the balancing the app proposes from 3:1 (null below) */
   imbalance: { ratio: number; proposedBalance: BalanceMode | null; message: string | null };
+  /** patient / group ids (CSV group column, DICOM patient): each stays within one split. Shown locally only. */
+  groupIds?: { count: number; ids: { id: string; images: number }[] } | null;
+}
+
+/** Patient/group ids with their image counts (the first 500), so the user can check the grouping. */
+function summariseGroups(r: EngineScanReport): ScanReport['groupIds'] {
+  const counts = new Map<string, number>();
+  for (const it of r.items) if (it.group) counts.set(it.group, (counts.get(it.group) ?? 0) + 1);
+  if (!counts.size) return null;
+  const ids = [...counts].map(([id, images]) => ({ id, images })).sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+  return { count: counts.size, ids: ids.slice(0, 500) };
 }
 
 function imbalanceOf(classes: { count: number }[]): ScanReport['imbalance'] {
@@ -111,6 +123,7 @@ export async function scanDataset(path: string, opts: { csvPath?: string; cacheD
     ...(r.dicom ? { dicom: r.dicom } : {}),
     ...(r.bands ? { bands: r.bands } : {}),
     imbalance: imbalanceOf(r.classes),
+    groupIds: summariseGroups(r),
   };
 }
 
@@ -125,6 +138,8 @@ export interface BackboneInfo {
   inputSize: number | null;
   preprocessing: Preprocessing | null;
   parameterCount: number;
+  /** from its weight statistics (engine/backbone/weight-stats.ts); null when it cannot be told */
+  pretrained: boolean | null;
   notes: string[];
 }
 
@@ -135,10 +150,14 @@ export async function inspectBackbone(modelPath: string): Promise<BackboneInfo> 
     const unsupported = unsupportedOps(bb.model.graph);
     const notes = [`Features: ${bb.features.description} (${bb.featureDim} values per image).`];
     if (unsupported.length) notes.push(`Only the linear probe can train this model: Attune cannot differentiate ${unsupported.join(', ')}.`);
-    return { modelPath, ok: true, featureTensor: bb.features.source, featureDim: bb.featureDim, unsupportedOps: unsupported, inputSize: bb.inputSize, preprocessing: bb.preprocessing, parameterCount: bb.parameterCount, notes };
+    const { looksPretrained: pretrained } = weightStats(bb.model.graph.initializers.values());
+    if (pretrained === false) {
+      notes.unshift('Its weights look randomly initialised, not pretrained: it has learned nothing yet, so fine-tuning starts from scratch and needs far more images. Use a pretrained model from the catalogue unless this is intended.');
+    }
+    return { modelPath, ok: true, featureTensor: bb.features.source, featureDim: bb.featureDim, unsupportedOps: unsupported, inputSize: bb.inputSize, preprocessing: bb.preprocessing, parameterCount: bb.parameterCount, pretrained, notes };
   } catch (e) {
     const msg = e instanceof AttuneError ? `${e.message} ${e.hint}` : (e as Error).message;
-    return { modelPath, ok: false, featureTensor: null, featureDim: null, unsupportedOps: [], inputSize: null, preprocessing: null, parameterCount: 0, notes: [msg] };
+    return { modelPath, ok: false, featureTensor: null, featureDim: null, unsupportedOps: [], inputSize: null, preprocessing: null, parameterCount: 0, pretrained: null, notes: [msg] };
   }
 }
 
@@ -161,6 +180,8 @@ export interface MethodInfo {
   costBasis?: string;
   /** files an export writes besides model.onnx, labels.txt and the model card (GPS: its sparse patch) */
   exports: { file: string; description: string }[];
+  /** once per run before the first epoch: the linear probe's feature pass (its epochs then train on cached features) */
+  setupSeconds: number | null;
   recommended: boolean;
   why?: string;
   defaults: { epochs: number; batchSize: number; learningRate: number } & Record<string, number>;
@@ -207,7 +228,7 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
       paper: m.card.paper,
       schedule: m.card.schedule,
       trainableShare: graph ? m.trainableParameters(graph, {}) / total : null,
-      secondsPerEpoch: forwardRate && ctx.trainCount ? secondsPerEpoch(ctx.trainCount, m.relativeCost, forwardRate) : null,
+      ...timeEstimate(m, forwardRate && ctx.trainCount ? secondsPerEpoch(ctx.trainCount, m.relativeCost, forwardRate) : null),
       costBasis: forwardRate
         ? `Estimate: a forward pass of this backbone measured on this machine (${forwardRate.toFixed(1)} images/s) times ${m.relativeCost} forward-pass equivalents per image, this method's relative cost in Attune's methods benchmark.`
         : undefined,
@@ -221,6 +242,15 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
     recommendation: rec ? { name: rec.method, why: rec.reason, alternative: { name: rec.alternative.method, why: rec.alternative.reason } } : null,
     ...(race ? { race } : {}),
   };
+}
+
+/**
+ * The method's estimated cost split into what runs once and what runs every epoch: the linear probe (cached
+ * features) spends its forward-pass cost once on the feature pass; its epochs train a head on them in seconds.
+ */
+function timeEstimate(m: Method, seconds: number | null): Pick<MethodInfo, 'secondsPerEpoch' | 'setupSeconds'> {
+  if (seconds === null) return { secondsPerEpoch: null, setupSeconds: null };
+  return m.cachedFeatures ? { secondsPerEpoch: 0, setupSeconds: seconds } : { secondsPerEpoch: seconds, setupSeconds: 0 };
 }
 
 /**
@@ -250,6 +280,10 @@ export interface TrainRequest {
   provider: string;
   split: { valFraction: number; testFraction: number; seed: number };
   options?: Record<string, number>;
+  /** training image variations; default 'natural' (photos). 'medical': mild rotation and zoom, horizontal flip */
+  augment?: 'none' | 'natural' | 'aerial' | 'medical';
+  /** images to leave out and labels to correct (paths relative to dataPath, '/'-separated) */
+  overrides?: { exclude?: string[]; relabel?: Record<string, string> };
   resumeFrom?: string;
   splitFile?: string;
   scanCacheDir?: string;
@@ -294,6 +328,8 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
       ...(r.bands ? { bands: parseBandSelection(r.bands) } : {}),
       balance: r.balance,
       selectBy: r.selectBy,
+      augment: r.augment,
+      overrides: r.overrides,
     },
     { signal: opts.signal, onEvent: opts.onEvent, scanCacheDir: r.scanCacheDir },
   );
@@ -301,6 +337,7 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
 }
 
 type Bins = { lower: number; upper: number; confidence: number; accuracy: number; count: number }[];
+
 // ---------- method race ----------
 
 export interface RaceRequest {

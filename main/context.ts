@@ -1,6 +1,6 @@
 /** Builds the handler context shared by the Electron app and the e2e bridge server. */
 import type { AppEvent } from './ipc/types';
-import type { Dialogs, HandlerContext } from './ipc/handlers';
+import type { Dialogs, HandlerContext } from './ipc/handler-context';
 import { AllowList } from './security/allow-list';
 import { JobHost, type WorkerFactory } from './jobs/job-host';
 import { SettingsStore } from './settings';
@@ -16,6 +16,8 @@ export interface ContextOptions {
   platform: string;
   transport: HandlerContext['transport'];
   catalogueOverride?: string | null;
+  /** browser mode: folders the in-app file browser may show */
+  browseRoots?: string[];
 }
 
 export async function createContext(o: ContextOptions): Promise<HandlerContext> {
@@ -37,6 +39,7 @@ export async function createContext(o: ContextOptions): Promise<HandlerContext> 
     version: o.version,
     platform: o.platform,
     transport: o.transport,
+    browseRoots: o.browseRoots ?? [],
     live: new Map(),
     interruptedRuns,
   };

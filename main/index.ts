@@ -9,7 +9,7 @@ import { createContext } from './context';
 import { dispatch } from './ipc/dispatch';
 import { EVENT_CHANNEL, GRANT_DROP_CHANNEL, INVOKE_CHANNEL } from './ipc/channels';
 import { electronWorkerFactory } from './jobs/electron-worker';
-import type { HandlerContext } from './ipc/handlers';
+import type { HandlerContext } from './ipc/handler-context';
 import type { AppEvent } from './ipc/types';
 import { buildMenu } from './menu';
 import { CSP, hardenWindow } from './security/window-security';
@@ -62,11 +62,12 @@ app.whenReady().then(async () => {
       userData: app.getPath('userData'),
       workerFactory: electronWorkerFactory(join(here, 'worker.js')),
       dialogs: {
+        // native dialogs: a path the page sends along is ignored
         async chooseFolder({ title, buttonLabel }) {
           const r = await dialog.showOpenDialog(win!, { title, buttonLabel, properties: ['openDirectory', 'createDirectory'] });
           return r.canceled ? null : (r.filePaths[0] ?? null);
         },
-        async chooseFile({ title, filters }) {
+        async chooseFile({ title, filters = [] }) {
           const r = await dialog.showOpenDialog(win!, { title, filters, properties: ['openFile'] });
           return r.canceled ? null : (r.filePaths[0] ?? null);
         },

@@ -95,16 +95,6 @@ test('every command prints its usage with --help', () => {
   }
 });
 
-test('npm start on a machine without Electron or a display explains why and shows the command line', () => {
-  const env = { ...process.env };
-  delete env.DISPLAY;
-  delete env.WAYLAND_DISPLAY;
-  const r = spawnSync(process.execPath, ['scripts/start.mjs'], { encoding: 'utf8', env });
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /Electron binary is not installed|No display found/);
-  assert.match(r.stdout, /usage: npm run attune -- <command>/);
-});
-
 test('train method flags: --clip-norm none reaches the run as no clipping; --method spd is full fine-tuning with SPD', async () => {
   const { readFileSync } = await import('node:fs');
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 4);

@@ -8,7 +8,7 @@ import { headParameters, mergeByName, type Method } from './method';
 export const linear: Method = {
   name: 'linear',
   title: 'Linear probe',
-  summary: 'Keeps the backbone frozen and trains only a new output layer, on features computed once: seconds to train.',
+  summary: 'Keeps the backbone frozen and trains only a new output layer on its features: one pass over the images to compute them, then each epoch takes seconds; a solid first baseline.',
   options: [],
   card: { paper: 'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 57.6 % against 68.9 % for full fine-tuning.' },
   // one forward pass per image to cache the features; the epochs on cached features cost next to nothing

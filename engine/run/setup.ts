@@ -2,6 +2,7 @@
  * Setting a run up: run.json and split.json for a new run (or read back for a resume), then the backbone,
  * its new head and the prepared method (GPS selection runs here). Shared by training and export.
  */
+import { applyOverrides, type DataOverrides } from '../data/overrides';
 import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -58,6 +59,8 @@ export interface TrainRequest {
   frames?: 'middle' | 'all';
   /** multispectral images: three bands onto RGB, or all bands (first conv widened); default Sentinel-2 true colour */
   bands?: BandSelection;
+  /** the user's corrections (left-out images, fixed labels), kept outside the data folder */
+  overrides?: DataOverrides;
   seed?: number;
   provider?: ProviderRequest;
   stepsPerRun?: number;
@@ -125,7 +128,10 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
   if (blocking.length)
     throw new AttuneError('dataset-invalid', `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`, 'Fix the folder (see `attune scan`) and try again.', { issues: blocking });
   for (const p of report.problems.filter((p) => p.excluded).slice(0, 20)) emit({ type: 'log', level: 'warn', message: `Skipping ${p.file}: ${p.message}` });
-  const split = req.splitFile ? await loadSplit(req.splitFile, report) : splitDataset(report, { seed: req.seed ?? 0, ratios: req.ratios });
+  const classes = report.classes.map((c) => c.name);
+  const split = req.splitFile
+    ? await loadSplit(req.splitFile, report).then((s) => ({ ...s, items: applyOverrides(s.items, req.overrides, s.classes) }))
+    : splitDataset(applyOverrides(report.items, req.overrides, classes), { seed: req.seed ?? 0, ratios: req.ratios });
   const backbone = await loadBackbone(req.model, req.feature);
   const values = await valueMapping(req, report, split, backbone.preprocessing.values, emit);
   const spec: RunSpec = {

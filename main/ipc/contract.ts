@@ -4,17 +4,33 @@
  */
 import { z } from 'zod';
 import type { EvaluationReport, ExportResult, MethodListing, Prediction, ScanReport, BackboneInfo } from '../jobs/engine-contract';
-import type { AppEvent, CatalogueEntryView, JobStarted, Project, ProjectSummary, RunRecord, RunSummary, Settings, UserErrorInfo } from './types';
+import type { AppEvent, Transport, CatalogueEntryView, JobStarted, Project, ProjectSummary, RunRecord, RunSummary, Settings, UserErrorInfo } from './types';
 
 const id = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a valid id');
 const absPath = z.string().min(1).max(4096).refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'must be an absolute path');
 const none = z.object({}).strict();
+/** browser mode: what the user picked in the in-app file browser (Electron uses native dialogs and ignores it) */
+const picked = absPath.optional();
+const choose = z.object({ path: picked }).strict();
 
 export const split = z.object({
-  valFraction: z.number().min(0.05).max(0.4),
-  testFraction: z.number().min(0.05).max(0.4),
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  valFraction: z.number().min(0.05, 'must be at least 5 %').max(0.4, 'must be at most 40 %'),
+  testFraction: z.number().min(0.05, 'must be at least 5 %').max(0.4, 'must be at most 40 %'),
+  seed: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(2 ** 31 - 1, 'is too large'),
 });
+
+/** What people call the fields a request carries, for messages about invalid input. */
+export const FIELD_NAMES: Record<string, string> = {
+  'split.valFraction': 'Validation share',
+  'split.testFraction': 'Test share',
+  'split.seed': 'Split seed',
+  'method.epochs': 'Epochs',
+  'method.batchSize': 'Batch size',
+  'method.learningRate': 'Learning rate',
+  'method.seed': 'Training seed',
+  name: 'Name',
+  path: 'Location',
+};
 
 export const methodChoice = z.object({
   name: z.string().regex(/^[a-z0-9-]{1,40}$/),
@@ -23,14 +39,15 @@ export const methodChoice = z.object({
   learningRate: z.number().positive().max(1),
   seed: z.number().int().min(0).max(2 ** 31 - 1),
   options: z.record(z.string().regex(/^[a-zA-Z0-9_]{1,40}$/), z.number().finite()),
+  augment: z.enum(['none', 'natural', 'aerial', 'medical']).optional(),
 });
 
 export const contract = {
   'app:info': none,
   'settings:get': none,
   'settings:update': z.object({ provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']).optional(), catalogueSource: z.string().max(4096).nullable().optional() }).strict(),
-  'settings:chooseWorkspace': none,
-  'settings:chooseCatalogue': none,
+  'settings:chooseWorkspace': choose,
+  'settings:chooseCatalogue': choose,
 
   'projects:list': none,
   'projects:create': z.object({ name: z.string().trim().min(1, 'Give the project a name').max(120) }).strict(),
@@ -44,23 +61,29 @@ export const contract = {
     })
     .strict(),
   'projects:delete': z.object({ id }).strict(),
+  'projects:override': z
+    .object({ id, file: absPath, action: z.enum(['exclude', 'relabel', 'clear']), label: z.string().min(1).max(200).optional() })
+    .strict(),
 
-  'data:chooseFolder': z.object({ projectId: id }).strict(),
-  'data:chooseCsv': z.object({ projectId: id }).strict(),
+  'data:chooseFolder': z.object({ projectId: id, path: picked }).strict(),
+  'data:chooseCsv': z.object({ projectId: id, path: picked }).strict(),
   'data:useDropped': z.object({ projectId: id, path: absPath }).strict(),
   'data:scan': z.object({ projectId: id }).strict(),
   'data:thumbnails': z
     .object({
       files: z.array(absPath).max(64),
+      size: z.number().int().min(32).max(768).optional(),
       /** preview DICOM/16-bit images through this window (the --window forms) */
       window: z.string().max(40).regex(/^[a-z0-9.,:\- ]+$/i).optional(),
+      /** preview multispectral images through these bands (the --bands forms) */
+      bands: z.string().max(40).regex(/^[a-z0-9,\- ]+$/i).optional(),
     })
     .strict(),
 
   'models:catalogue': none,
   'models:download': z.object({ entryId: z.string().regex(/^[a-zA-Z0-9._-]{1,80}$/) }).strict(),
   'models:useCatalogue': z.object({ projectId: id, entryId: z.string().regex(/^[a-zA-Z0-9._-]{1,80}$/) }).strict(),
-  'models:openFile': z.object({ projectId: id }).strict(),
+  'models:openFile': z.object({ projectId: id, path: picked }).strict(),
   'models:inspect': z.object({ projectId: id }).strict(),
 
   'methods:list': z.object({ projectId: id }).strict(),
@@ -82,12 +105,16 @@ export const contract = {
 
   'jobs:cancel': z.object({ jobId: z.string().min(1).max(120) }).strict(),
 
-  'export:chooseFolder': none,
-  'export:run': z.object({ projectId: id, runId: id, outDir: absPath }).strict(),
-  'export:chooseImage': none,
+  'export:chooseFolder': choose,
+  'export:run': z.object({ projectId: id, runId: id, outDir: absPath, replace: z.boolean().optional() }).strict(),
+  'export:chooseImage': choose,
   'export:try': z.object({ modelPath: absPath, file: absPath }).strict(),
 
   'shell:reveal': z.object({ path: absPath }).strict(),
+
+  'files:list': z
+    .object({ path: picked, files: z.boolean().optional(), extensions: z.array(z.string().regex(/^[a-z0-9]{1,8}$/)).max(16).optional() })
+    .strict(),
 } as const;
 
 export type Channel = keyof typeof contract;
@@ -99,9 +126,8 @@ export interface AppInfo {
   platform: string;
   workspace: string;
   catalogueSource: string | null;
-  engine: Record<string, boolean>;
   interruptedRuns: number;
-  transport: 'electron' | 'e2e-bridge';
+  transport: Transport;
 }
 
 export interface Responses {
@@ -115,6 +141,7 @@ export interface Responses {
   'projects:get': Project;
   'projects:update': Project;
   'projects:delete': { deleted: true };
+  'projects:override': Project;
   'data:chooseFolder': Project | null;
   'data:chooseCsv': Project | null;
   'data:useDropped': Project;
@@ -139,6 +166,15 @@ export interface Responses {
   'export:chooseImage': string | null;
   'export:try': Prediction;
   'shell:reveal': { shown: boolean };
+  'files:list': FileListing;
+}
+
+export interface FileListing {
+  /** null: the list of roots */
+  path: string | null;
+  /** null at a root */
+  parent: string | null;
+  entries: { name: string; path: string; kind: 'folder' | 'file' }[];
 }
 
 export type Response<C extends Channel> = Responses[C];
@@ -149,6 +185,6 @@ export type Envelope<T> = { ok: true; value: T } | { ok: false; error: UserError
 export interface AttuneApi {
   invoke<C extends Channel>(channel: C, request: Request<C>): Promise<Envelope<Response<C>>>;
   onEvent(cb: (e: AppEvent) => void): () => void;
-  /** path of a dropped File, granted for this session (desktop only) */
+  /** path of a dropped File, granted for this session (desktop only; browser mode throws with a hint) */
   grantDropped(file: File): Promise<string>;
 }

@@ -1,5 +1,5 @@
 /** Validate → handle → envelope. Used by every transport (Electron ipcMain, the e2e HTTP bridge). */
-import { contract, type Channel, type Envelope } from './contract';
+import { contract, FIELD_NAMES, type Channel, type Envelope } from './contract';
 import { handlers, type HandlerContext } from './handlers';
 import { CHANNEL_PREFIXES } from './channels';
 import { toUserError } from './errors';
@@ -15,12 +15,14 @@ export async function dispatch(ctx: HandlerContext, channel: unknown, raw: unkno
   const parsed = contract[channel].safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
+    const path = issue?.path.join('.') ?? '';
+    const field = FIELD_NAMES[path] ?? FIELD_NAMES[path.split('.').pop() ?? ''] ?? (path ? `The value “${path}”` : 'The request');
     return {
       ok: false,
       error: {
         code: 'invalid-request',
-        message: `Some input was not valid${issue ? `: ${issue.path.join('.') || 'request'} — ${issue.message}` : ''}.`,
-        hint: 'Correct the highlighted value and try again.',
+        message: issue ? `${field} ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}.` : 'Some input was not valid.',
+        hint: 'Correct the value and try again; nothing was changed.',
       },
     };
   }

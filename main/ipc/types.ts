@@ -3,6 +3,8 @@ import type { BackboneInfo, EngineEvent, ScanReport, SplitSettings, TrainRequest
 import type { UserErrorInfo } from './errors';
 
 export type { UserErrorInfo };
+/** how the renderer reaches main: Electron IPC, or HTTP from a browser (npm start without a display) */
+export type Transport = 'electron' | 'browser';
 export type Provider = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
 
 export interface Settings {
@@ -34,6 +36,8 @@ export interface MethodChoice {
   learningRate: number;
   seed: number;
   options: Record<string, number>;
+  /** image variations while training (the engine's presets); absent: natural photos */
+  augment?: TrainRequest['augment'];
 }
 
 export interface Project {
@@ -49,6 +53,13 @@ export interface Project {
   splitFrom: string | null;
   model: ModelChoice | null;
   method: MethodChoice | null;
+  /** the user's corrections, relative to the data folder ('/'-separated); the folder itself is never changed */
+  overrides?: DataOverrides;
+}
+
+export interface DataOverrides {
+  exclude: string[];
+  relabel: Record<string, string>;
 }
 
 export interface ProjectSummary {

@@ -1,30 +1,41 @@
 /**
- * The ONE place the app calls the engine: the façade `engine/api.ts`. Runs inside the job worker
- * (Electron utility process / forked Node process), never in Electron's main event loop.
- *
- * `EngineContract` (engine-contract.ts) is what the app needs; assigning the façade's functions to it below makes
- * the compiler check that the two still agree whenever either side changes.
+ * The ONE place the app calls the engine: the façade `engine/api.ts`, as a lookup table of jobs the worker runs.
+ * Each job takes the worker's job options (cancel signal, event sink) and the arguments main sent; its argument and
+ * result types come from the façade's own signatures, so the job host's calls are checked against the engine.
+ * Runs inside the job worker (Electron utility process / forked Node process), never in Electron's main event loop.
  */
 import * as api from '../../engine/api';
 import type { EngineContract, EngineEvent } from './engine-contract';
+import { makeThumbnails } from './thumbnails';
 
-/** Which façade functions the worker loaded: the worker's liveness check (the bridge imports the façade statically). */
-export async function engineCapabilities(): Promise<Record<string, boolean>> {
-  const names = ['scanDataset', 'inspectBackbone', 'listMethods', 'trainRun', 'evaluateRun', 'exportRun', 'predictWithModel', 'previewImage', 'raceMethods'] as const;
-  const mod = api as unknown as Record<string, unknown>;
-  return Object.fromEntries(names.map((n) => [n, typeof mod[n] === 'function']));
+export interface JobOptions {
+  signal: AbortSignal;
+  onEvent: (e: EngineEvent) => void;
 }
 
-export const engine: EngineContract = {
-  scanDataset: (path, opts, onEvent) => api.scanDataset(path, opts, onEvent),
-  inspectBackbone: (modelPath) => api.inspectBackbone(modelPath),
-  listMethods: (ctx) => api.listMethods(ctx),
-  trainRun: (request, opts) => api.trainRun(request, opts),
-  evaluateRun: (runDir) => api.evaluateRun(runDir),
-  exportRun: (runDir, outDir, opts) => api.exportRun(runDir, outDir, opts),
-  predictWithModel: (modelPath, files) => api.predictWithModel(modelPath, files),
-  previewImage: (file, opts) => api.previewImage(file, opts),
-  raceMethods: (request, opts) => api.raceMethods(request, opts),
-};
+/** a façade function that takes no job options */
+const plain =
+  <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+  (_job: JobOptions, ...a: A): Promise<R> =>
+    f(...a);
 
-export type { EngineEvent };
+type Fn<M extends keyof EngineContract> = Parameters<EngineContract[M]>;
+
+export const jobs = {
+  scanDataset: (job: JobOptions, path: Fn<'scanDataset'>[0], opts: Fn<'scanDataset'>[1] = {}) => api.scanDataset(path, opts, job.onEvent),
+  inspectBackbone: plain(api.inspectBackbone),
+  listMethods: plain(api.listMethods),
+  trainRun: (job: JobOptions, request: Fn<'trainRun'>[0]) => api.trainRun(request, job),
+  evaluateRun: plain(api.evaluateRun),
+  exportRun: (job: JobOptions, runDir: string, outDir: string) => api.exportRun(runDir, outDir, job),
+  predictWithModel: plain(api.predictWithModel),
+  raceMethods: (job: JobOptions, request: Fn<'raceMethods'>[0]) => api.raceMethods(request, job),
+  thumbnails: plain(makeThumbnails),
+  /** test hook: lets tests prove a worker crash is reported, not fatal */
+  crash: async (): Promise<never> => process.exit(70),
+} satisfies Record<string, (job: JobOptions, ...args: never[]) => Promise<unknown>>;
+
+export type WorkerJobs = typeof jobs;
+export type WorkerMethod = keyof WorkerJobs;
+export type WorkerArgs<M extends WorkerMethod> = WorkerJobs[M] extends (job: JobOptions, ...a: infer A) => unknown ? A : never;
+export type WorkerResult<M extends WorkerMethod> = Awaited<ReturnType<WorkerJobs[M]>>;

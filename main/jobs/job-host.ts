@@ -5,7 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { EngineEvent } from './engine-contract';
-import type { FromWorker, ToWorker, WorkerMethod } from './protocol';
+import type { FromWorker, ToWorker } from './protocol';
+import type { WorkerArgs, WorkerMethod, WorkerResult } from './engine-bridge';
 import { UserError, type UserErrorInfo } from '../ipc/errors';
 
 export interface WorkerHandle {
@@ -26,6 +27,9 @@ interface Pending {
 
 export class JobCrashed extends UserError {}
 
+/** error code of jobs ended because the app is closing (not a crash: the work can resume) */
+export const APP_CLOSING = 'app-closing';
+
 /** how long a cancelled dedicated job may take to stop by itself before its process is ended */
 export const CANCEL_GRACE_MS = 20_000;
 
@@ -42,13 +46,16 @@ export class JobHost {
   private shared: WorkerHandle | null = null;
   private pending = new Map<string, Pending>();
   private workers = new Set<WorkerHandle>();
+  /** workers ended by dispose(): their exit is the app closing, not a crash */
+  private closed = new WeakSet<WorkerHandle>();
 
   constructor(private readonly factory: WorkerFactory) {}
 
-  call<T>(method: WorkerMethod, args: unknown[], opts: CallOptions = {}): Promise<T> {
+  /** Arguments and result are typed from the worker's job table (engine-bridge.ts), itself typed from the façade. */
+  call<M extends WorkerMethod>(method: M, args: WorkerArgs<M>, opts: CallOptions = {}): Promise<WorkerResult<M>> {
     const id = randomUUID();
     const worker = opts.dedicated ? this.spawn(`attune-${method}`) : this.sharedWorker();
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<WorkerResult<M>>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: opts.onEvent, worker });
       if (opts.signal) {
         const cancel = () => {
@@ -66,8 +73,12 @@ export class JobHost {
     });
   }
 
+  /** Ends every worker (the app is closing): their jobs end with APP_CLOSING, not as crashes. */
   dispose(): void {
-    for (const w of this.workers) w.kill();
+    for (const w of this.workers) {
+      this.closed.add(w);
+      w.kill();
+    }
     this.workers.clear();
     this.shared = null;
   }
@@ -87,6 +98,10 @@ export class JobHost {
       for (const [id, p] of this.pending) {
         if (p.worker !== worker) continue;
         this.pending.delete(id);
+        if (this.closed.has(worker)) {
+          p.reject(new UserError(APP_CLOSING, 'Attune was closed while this was running.', 'Open Attune again and resume it.'));
+          continue;
+        }
         p.reject(
           new JobCrashed(
             'worker-crashed',

@@ -1,19 +1,9 @@
-/** Messages between the job host (main / e2e server) and the engine worker process. */
+/** Messages between the job host (main / browser-mode server) and the engine worker process. */
 import type { EngineEvent } from './engine-contract';
+import type { WorkerMethod } from './engine-bridge';
 import type { UserErrorInfo } from '../ipc/errors';
 
-export type WorkerMethod =
-  | 'scanDataset'
-  | 'inspectBackbone'
-  | 'listMethods'
-  | 'trainRun'
-  | 'evaluateRun'
-  | 'exportRun'
-  | 'predictWithModel'
-  | 'raceMethods'
-  | 'capabilities'
-  | 'thumbnails'
-  | 'crash';
+export type { WorkerMethod };
 
 export type ToWorker =
   | { type: 'call'; id: string; method: WorkerMethod; args: unknown[] }

@@ -4,14 +4,14 @@
  * engine's preview, so the thumbnail shows the window or bands the model will see.
  */
 import sharp from 'sharp';
-import { engine } from './engine-bridge';
+import { previewImage } from '../../engine/api';
 
 export async function makeThumbnails(files: string[], size = 112, view: { window?: string; bands?: string } = {}): Promise<{ file: string; dataUrl: string | null; error?: string }[]> {
   const out: { file: string; dataUrl: string | null; error?: string }[] = [];
   for (const file of files) {
     try {
       if (view.window || view.bands) {
-        out.push({ file, dataUrl: await engine.previewImage(file, { ...view, size }) });
+        out.push({ file, dataUrl: await previewImage(file, { ...view, size }) });
         continue;
       }
       const buf = await sharp(file, { failOn: 'none' })
@@ -19,7 +19,7 @@ export async function makeThumbnails(files: string[], size = 112, view: { window
         .then((m) => (m.depth === 'uchar' && (m.channels ?? 3) <= 4 ? sharp(file, { failOn: 'none' }).rotate().resize(size, size, { fit: 'cover' }).jpeg({ quality: 72 }).toBuffer() : undefined))
         .catch(() => undefined);
       if (!buf) {
-        out.push({ file, dataUrl: await engine.previewImage(file, { size }) });
+        out.push({ file, dataUrl: await previewImage(file, { size }) });
         continue;
       }
       out.push({ file, dataUrl: `data:image/jpeg;base64,${buf.toString('base64')}` });

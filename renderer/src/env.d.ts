@@ -1,6 +1,6 @@
 /// <reference types="svelte" />
 /// <reference types="vite/client" />
-import type { AttuneApi } from '../../main/ipc/contract';
+import type { AttuneApi } from '@main/ipc/contract';
 
 declare global {
   interface Window {

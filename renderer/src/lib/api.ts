@@ -1,6 +1,6 @@
 /** Typed access to `window.attune` (the preload API). Errors carry what happened and what to do. */
-import type { Channel, Request, Response } from '../../../main/ipc/contract';
-import type { AppEvent } from '../../../main/ipc/types';
+import type { Channel, Request, Response } from '@main/ipc/contract';
+import type { AppEvent } from '@main/ipc/types';
 
 export class ApiError extends Error {
   constructor(

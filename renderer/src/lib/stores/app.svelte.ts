@@ -1,7 +1,7 @@
 /** Navigation, app info, and the one place errors and notices are shown. */
 import { ApiError, asApiError, call, onAppEvent } from '../api';
-import type { AppInfo } from '../../../../main/ipc/contract';
-import type { AppEvent, Settings } from '../../../../main/ipc/types';
+import type { AppInfo } from '@main/ipc/contract';
+import type { AppEvent, Settings } from '@main/ipc/types';
 
 export type Route = 'home' | 'data' | 'model' | 'method' | 'train' | 'evaluate' | 'export' | 'compare' | 'settings';
 
@@ -17,12 +17,21 @@ export const FLOW: { route: Route; label: string }[] = [
   { route: 'compare', label: 'Compare' },
 ];
 
+/** A request for the in-app file browser (browser mode's stand-in for native dialogs). */
+export interface BrowseRequest {
+  kind: 'folder' | 'file';
+  title: string;
+  extensions?: string[];
+  done(path: string | null): void;
+}
+
 class AppStore {
   route = $state<Route>('home');
   info = $state<AppInfo | null>(null);
   settings = $state<Settings | null>(null);
   error = $state<ApiError | null>(null);
   notice = $state<string | null>(null);
+  browse = $state<BrowseRequest | null>(null);
   private listeners = new Set<(e: AppEvent) => void>();
 
   constructor() {
@@ -66,6 +75,23 @@ class AppStore {
     }
   }
 
+  /**
+   * Where a native dialog would open: in Electron, undefined (main opens the dialog); in browser mode, the path the
+   * user picks in the in-app file browser, or null when they cancel.
+   */
+  async pick(kind: 'folder' | 'file', title: string, extensions?: string[]): Promise<string | null | undefined> {
+    if (this.info?.transport !== 'browser') return undefined;
+    this.browse?.done(null);
+    return new Promise((done) => (this.browse = { kind, title, extensions, done: (p) => ((this.browse = null), done(p)) }));
+  }
+
+  /** pick(), then a choose channel with what was picked; null when the user cancelled */
+  async choose<T>(kind: 'folder' | 'file', title: string, send: (path: string | undefined) => Promise<T>, extensions?: string[]): Promise<T | null | undefined> {
+    const path = await this.pick(kind, title, extensions);
+    if (path === null) return null;
+    return this.attempt(() => send(path));
+  }
+
   async load(): Promise<void> {
     await this.attempt(async () => {
       this.info = await call('app:info', {});
@@ -79,7 +105,7 @@ class AppStore {
   }
 
   async chooseWorkspace(): Promise<void> {
-    const s = await this.attempt(() => call('settings:chooseWorkspace', {}));
+    const s = await this.choose('folder', 'Choose the workspace folder for projects and runs', (path) => call('settings:chooseWorkspace', { path }));
     if (s) {
       this.settings = s;
       this.notice = `Workspace changed to ${s.workspace}.`;
@@ -87,7 +113,7 @@ class AppStore {
   }
 
   async chooseCatalogue(): Promise<void> {
-    const s = await this.attempt(() => call('settings:chooseCatalogue', {}));
+    const s = await this.choose('folder', 'Choose a folder of ONNX models', (path) => call('settings:chooseCatalogue', { path }));
     if (s) this.settings = s;
   }
 }

@@ -2,8 +2,8 @@
 import { call } from '../api';
 import { app } from './app.svelte';
 import { project } from './project.svelte';
-import type { CatalogueEntryView, MethodChoice } from '../../../../main/ipc/types';
-import type { BackboneInfo, MethodListing } from '../../../../main/jobs/engine-contract';
+import type { CatalogueEntryView, MethodChoice } from '@main/ipc/types';
+import type { BackboneInfo, MethodListing } from '@main/jobs/engine-contract';
 
 export interface DownloadState {
   jobId: string;
@@ -67,7 +67,9 @@ class ModelsStore {
 
   async openFile(): Promise<void> {
     if (!project.current) return;
-    const p = await app.attempt(() => call('models:openFile', { projectId: project.current!.id }));
+    const path = await app.pick('file', 'Open an ONNX backbone', ['onnx']);
+    if (path === null) return;
+    const p = await app.attempt(() => call('models:openFile', { projectId: project.current!.id, path }));
     if (p) {
       project.current = p;
       await this.inspect();

@@ -1,8 +1,8 @@
 /** Projects: the list on Home, the open project, its data and scan report. */
 import { call, grantDropped } from '../api';
 import { app } from './app.svelte';
-import type { Project, ProjectSummary, RunSummary } from '../../../../main/ipc/types';
-import type { ScanReport, SplitSettings } from '../../../../main/jobs/engine-contract';
+import type { Project, ProjectSummary, RunSummary } from '@main/ipc/types';
+import type { ScanReport, SplitSettings } from '@main/jobs/engine-contract';
 
 class ProjectStore {
   list = $state<ProjectSummary[]>([]);
@@ -14,6 +14,7 @@ class ProjectStore {
   thumbs = $state<Record<string, string | null>>({});
   /** window the DICOM/16-bit thumbnails are shown through ('' = each file's own) */
   thumbWindow = $state('');
+  large = $state<Record<string, string | null>>({});
 
   constructor() {
     app.subscribe((e) => {
@@ -74,11 +75,13 @@ class ProjectStore {
   }
 
   async chooseFolder(): Promise<void> {
-    await this.afterDataChange(() => call('data:chooseFolder', { projectId: this.current!.id }));
+    const path = await app.pick('folder', 'Choose the folder with your labelled images');
+    if (path !== null) await this.afterDataChange(() => call('data:chooseFolder', { projectId: this.current!.id, path }));
   }
 
   async chooseCsv(): Promise<void> {
-    await this.afterDataChange(() => call('data:chooseCsv', { projectId: this.current!.id }));
+    const path = await app.pick('file', 'Choose a CSV of image paths and labels', ['csv']);
+    if (path !== null) await this.afterDataChange(() => call('data:chooseCsv', { projectId: this.current!.id, path }));
   }
 
   async useDropped(file: File): Promise<void> {
@@ -125,16 +128,44 @@ class ProjectStore {
   }
 
   async loadThumbs(files: string[]): Promise<void> {
-    const missing = files.filter((f) => !(f in this.thumbs)).slice(0, 64);
-    if (!missing.length) return;
-    try {
-      const res = await call('data:thumbnails', { files: missing, ...(this.thumbWindow ? { window: this.thumbWindow } : {}) });
-      const next = { ...this.thumbs };
-      for (const r of res) next[r.file] = r.dataUrl;
-      this.thumbs = next;
-    } catch {
-      // thumbnails are a nicety: a failure leaves placeholders, the report stays usable
+    const missing = [...new Set(files.filter((f) => !(f in this.thumbs)))];
+    // the channel takes 64 files a request: every class gets its examples, however many classes there are
+    for (let i = 0; i < missing.length; i += 64) {
+      try {
+        const res = await call('data:thumbnails', { files: missing.slice(i, i + 64), ...(this.thumbWindow ? { window: this.thumbWindow } : {}) });
+        const next = { ...this.thumbs };
+        for (const r of res) next[r.file] = r.dataUrl;
+        this.thumbs = next;
+      } catch {
+        // thumbnails are a nicety: a failure leaves placeholders, the report stays usable
+      }
     }
+  }
+
+  /** a large preview of one image (the enlarged view of the gallery) */
+  async loadLarge(file: string): Promise<string | null> {
+    if (file in this.large) return this.large[file];
+    const [r] = await call('data:thumbnails', { files: [file], size: 640 }).catch(() => [null]);
+    this.large = { ...this.large, [file]: r?.dataUrl ?? null };
+    return this.large[file];
+  }
+
+  /** leave an image out of training, correct its label, or undo that ('clear'); stored in the project only */
+  async override(file: string, action: 'exclude' | 'relabel' | 'clear', label?: string): Promise<void> {
+    if (!this.current) return;
+    const p = await app.attempt(() => call('projects:override', { id: this.current!.id, file, action, label }));
+    if (p) this.current = p;
+  }
+
+  /** the correction of an image (absolute path), if any */
+  correction(file: string): { excluded: boolean; label: string | null } | null {
+    const o = this.current?.overrides;
+    const root = this.current?.data?.path;
+    if (!o || !root || !file.startsWith(root)) return null;
+    const key = file.slice(root.length).replace(/^[\\/]+/, '').split(/[\\/]/).join('/');
+    const excluded = o.exclude.includes(key);
+    const label = o.relabel[key] ?? null;
+    return excluded || label ? { excluded, label } : null;
   }
 
   async updateSplit(split: SplitSettings): Promise<void> {

@@ -1,9 +1,10 @@
 /** Training (live events), evaluation, export and comparison of runs. */
-import { call } from '../api';
+import { asApiError, call } from '../api';
 import { app } from './app.svelte';
 import { project } from './project.svelte';
-import type { RunRecord } from '../../../../main/ipc/types';
-import type { EngineEvent, EvaluationReport, ExportResult, Prediction } from '../../../../main/jobs/engine-contract';
+import type { RunRecord } from '@main/ipc/types';
+import { applyEngineEvent } from '@main/runs/apply-event';
+import type { EngineEvent, EvaluationReport, ExportResult, Prediction } from '@main/jobs/engine-contract';
 import { phaseLabel, type StepSample } from '../eta';
 
 export interface LiveState {
@@ -17,15 +18,25 @@ export interface LiveState {
   log: { level: string; message: string }[];
 }
 
+function stepPhase(epoch: number, epochs: number, cached: boolean): string {
+  return `Training — epoch ${epoch + 1} of ${epochs}${cached ? ' (on cached image features)' : ''}`;
+}
+
 const emptyLive = (): LiveState => ({ phase: null, progress: null, firstStep: null, lastStep: null, imagesPerSecond: null, cachedFeatures: false, log: [] });
 
 class RunStore {
-  current = $state<RunRecord | null>(null);
+  /** the selected run; shown only while its project is the open one */
+  private selected = $state<RunRecord | null>(null);
+  /** export folder chosen for the selected run */
+  private exportTo = $state<{ runId: string; dir: string } | null>(null);
+  /** a cancel was asked for and the engine is stopping at its next step */
+  cancelling = $state(false);
   live = $state<LiveState>(emptyLive());
   starting = $state(false);
   evaluation = $state<EvaluationReport | null>(null);
   evaluating = $state(false);
-  exportDir = $state<string | null>(null);
+  /** the export folder holds an earlier model.onnx: the user confirms replacing it */
+  exportExists = $state(false);
   exported = $state<ExportResult | null>(null);
   exporting = $state(false);
   exportProgress = $state<{ phase: string; done: number; total: number } | null>(null);
@@ -40,11 +51,25 @@ class RunStore {
         if (e.jobId.startsWith('export-')) this.onExportEvent(e.event);
         else this.onEvent(e.event);
       } else if (e.type === 'job-finished' && e.runId && e.runId === this.current?.id && !e.jobId.startsWith('export-')) {
+        this.cancelling = false;
         void this.reload();
         if (e.error) app.fail(e.error);
         else if (e.cancelled) app.notice = 'Training was cancelled. The run can be resumed from where it stopped.';
       }
     });
+  }
+
+  get current(): RunRecord | null {
+    const r = this.selected;
+    return r && r.projectId === project.current?.id ? r : null;
+  }
+
+  set current(r: RunRecord | null) {
+    this.selected = r;
+  }
+
+  get exportDir(): string | null {
+    return this.exportTo && this.exportTo.runId === this.current?.id ? this.exportTo.dir : null;
   }
 
   get running(): boolean {
@@ -55,6 +80,7 @@ class RunStore {
     const r = this.current;
     if (!r) return;
     const live = this.live;
+    applyEngineEvent(r, ev);
     switch (ev.type) {
       case 'phase':
         live.phase = phaseLabel(ev.phase, ev.detail);
@@ -68,23 +94,17 @@ class RunStore {
         live.progress = { phase: label, done: ev.done, total: ev.total, detail: ev.detail, startedAt: same ? live.progress!.startedAt : now, startDone: same ? live.progress!.startDone : ev.done, at: now };
       }
         break;
-      case 'provider':
-        r.provider = ev.provider;
-        r.providerNote = ev.fallbackReason ? `Requested ${ev.requested}; using ${ev.provider} because ${ev.fallbackReason}` : null;
-        break;
       case 'step': {
         const s: StepSample = { epoch: ev.epoch, step: ev.step, stepsPerEpoch: ev.stepsPerEpoch, at: Date.now() };
         live.firstStep ??= s;
         live.lastStep = s;
         live.imagesPerSecond = ev.imagesPerSecond;
         live.cachedFeatures = ev.cachedFeatures === true;
-        r.steps.push({ epoch: ev.epoch, step: ev.step, loss: ev.loss });
+        // steps mean the program is built and training: the phase says so (not "Building …" any more)
+        live.phase = stepPhase(ev.epoch, r.request.epochs, live.cachedFeatures);
+        live.progress = null;
         break;
       }
-      case 'epoch':
-        r.epochs = r.epochs.filter((x) => x.epoch !== ev.epoch).concat(ev);
-        r.bestValAccuracy = Math.max(r.bestValAccuracy ?? 0, ev.valAccuracy);
-        break;
       case 'log':
         live.log = [...live.log.slice(-49), { level: ev.level, message: ev.message }];
         break;
@@ -99,8 +119,10 @@ class RunStore {
   }
 
   select(r: RunRecord): void {
-    if (this.current?.id !== r.id) {
+    if (this.selected?.id !== r.id) {
       this.live = emptyLive();
+      this.exportExists = false;
+      this.cancelling = false;
       this.evaluation = null;
       this.exported = null;
       this.prediction = null;
@@ -148,7 +170,10 @@ class RunStore {
   }
 
   async cancel(): Promise<void> {
-    if (this.current) await app.attempt(() => call('jobs:cancel', { jobId: this.current!.id }));
+    if (!this.current) return;
+    this.cancelling = true;
+    const r = await app.attempt(() => call('jobs:cancel', { jobId: this.current!.id }));
+    if (!r?.cancelled) this.cancelling = false;
   }
 
   async evaluate(): Promise<void> {
@@ -166,16 +191,29 @@ class RunStore {
   }
 
   async chooseExportDir(): Promise<void> {
-    const d = await app.attempt(() => call('export:chooseFolder', {}));
-    if (d) this.exportDir = d;
+    const runId = this.current?.id;
+    const d = await app.choose('folder', 'Choose where to write the exported model', (path) => call('export:chooseFolder', { path }));
+    if (d && runId) {
+      this.exportTo = { runId, dir: d };
+      this.exportExists = false;
+    }
   }
 
-  async export(): Promise<void> {
+  async export(replace = false): Promise<void> {
     if (!project.current || !this.current || !this.exportDir) return;
     this.exporting = true;
     this.exportProgress = null;
+    // the earlier export is being replaced: "Try it" must not use it meanwhile
+    this.exported = null;
+    this.prediction = null;
+    this.exportExists = false;
     try {
-      const r = await app.attempt(() => call('export:run', { projectId: project.current!.id, runId: this.current!.id, outDir: this.exportDir! }));
+      const r = await call('export:run', { projectId: project.current.id, runId: this.current.id, outDir: this.exportDir, replace }).catch((e: unknown) => {
+        const err = asApiError(e);
+        if (err.code === 'export-exists') this.exportExists = true;
+        else app.fail(err);
+        return null;
+      });
       if (r) this.exported = r;
     } finally {
       this.exporting = false;
@@ -191,7 +229,7 @@ class RunStore {
   }
 
   async chooseTryImage(): Promise<void> {
-    const f = await app.attempt(() => call('export:chooseImage', {}));
+    const f = await app.choose('file', 'Choose an image to try the exported model on', (path) => call('export:chooseImage', { path }), ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'bmp', 'webp']);
     if (f) await this.tryOn(f);
   }
 

@@ -1,0 +1,70 @@
+/** Training runs: list, start, resume, cancel, evaluate. The lifecycle itself is in main/runs/training.ts. */
+import { join } from 'node:path';
+import { grantProject, workspaceOf, type Handlers } from '../handler-context';
+import { UserError } from '../errors';
+import { runSummary } from '../../workspace/workspace';
+import { newRun, startTraining } from '../../runs/training';
+import { readJson, writeJsonAtomic } from '../../workspace/atomic';
+import type { RunSummary } from '../types';
+import type { EvaluationReport } from '../../jobs/engine-contract';
+
+export const runHandlers = {
+  async 'runs:recent'(_req, ctx) {
+    const ws = await workspaceOf(ctx);
+    const out: RunSummary[] = [];
+    for (const p of await ws.listProjects()) for (const r of await ws.listRuns(p.id)) out.push(runSummary(r, p.name));
+    return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, 12);
+  },
+  async 'runs:list'(req, ctx) {
+    const ws = await workspaceOf(ctx);
+    return (await ws.listRuns(req.projectId)).map((r) => runSummary(r));
+  },
+  async 'runs:get'(req, ctx) {
+    return (await workspaceOf(ctx)).getRun(req.projectId, req.runId);
+  },
+  async 'runs:start'(req, ctx) {
+    const ws = await workspaceOf(ctx);
+    const p = grantProject(ctx, await ws.getProject(req.projectId));
+    const record = await newRun(ctx, ws, p);
+    await ws.saveRun(record);
+    startTraining(ctx, ws, record);
+    ctx.emit({ type: 'runs-changed', projectId: p.id });
+    return { jobId: record.id, runId: record.id };
+  },
+  async 'runs:resume'(req, ctx) {
+    const ws = await workspaceOf(ctx);
+    const record = await ws.getRun(req.projectId, req.runId);
+    if (ctx.live.has(record.id)) return { jobId: record.id, runId: record.id };
+    if (record.status !== 'interrupted' && record.status !== 'cancelled' && record.status !== 'failed') {
+      throw new UserError('not-resumable', 'Only interrupted, cancelled or failed runs can be resumed.', 'Start a new run from the Method screen instead.');
+    }
+    ctx.allow.check(record.request.dataPath);
+    record.request = { ...record.request, resumeFrom: record.runDir };
+    record.status = 'running';
+    record.error = null;
+    record.finishedAt = null;
+    await ws.saveRun(record);
+    startTraining(ctx, ws, record);
+    return { jobId: record.id, runId: record.id };
+  },
+  async 'runs:evaluate'(req, ctx) {
+    const ws = await workspaceOf(ctx);
+    const p = grantProject(ctx, await ws.getProject(req.projectId));
+    const record = await ws.getRun(p.id, req.runId);
+    if (record.status !== 'done') throw new UserError('run-not-done', 'This run has not finished, so it cannot be evaluated yet.', 'Wait for training to finish, or resume the run.');
+    ctx.allow.allow(record.runDir);
+    ctx.allow.check(record.request.dataPath);
+    const cacheFile = join(ws.runDir(p.id, record.id), 'attune-eval.json');
+    const cached = await readJson<EvaluationReport>(cacheFile).catch(() => null);
+    if (cached) return cached;
+    const report = await ctx.jobs.call('evaluateRun', [record.runDir], { dedicated: true });
+    await writeJsonAtomic(cacheFile, report);
+    return report;
+  },
+
+  async 'jobs:cancel'(req, ctx) {
+    const c = ctx.live.get(req.jobId);
+    c?.abort();
+    return { cancelled: !!c };
+  },
+} satisfies Partial<Handlers>;
