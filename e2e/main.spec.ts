@@ -89,6 +89,15 @@ describe('Previews of DICOM images', () => {
     assert.notEqual(url(lung), url(bone), 'the window changes the preview');
     const bad = await dispatch(ctx, 'data:thumbnails', { files: [file], window: 'rm -rf /; echo' });
     assert.ok(!bad.ok && bad.error.code === 'invalid-request');
+    // the chosen window is the project's: saved with its data, and what training receives
+    const created = await dispatch(ctx, 'projects:create', { name: 'CT contrast' });
+    assert.ok(created.ok);
+    const id = (created.value as { id: string }).id;
+    assert.ok((await dispatch(ctx, 'data:useDropped', { projectId: id, path: dir })).ok);
+    const updated = await dispatch(ctx, 'projects:update', { id, window: 'mediastinum' });
+    assert.ok(updated.ok && (updated.value as { data?: { window?: string } }).data?.window === 'mediastinum');
+    const refused = await dispatch(ctx, 'projects:update', { id, window: '$(reboot)' });
+    assert.ok(!refused.ok && refused.error.code === 'invalid-request');
     ctx.jobs.dispose();
   });
 });

@@ -193,6 +193,7 @@ export const handlers: Handlers = {
       p.splitFrom = null; // a new split: later runs no longer share the old one
     }
     if (req.method) p.method = req.method;
+    if (req.window !== undefined && p.data) p.data = { ...p.data, window: req.window || undefined };
     return ws.saveProject(p);
   },
   async 'projects:delete'(req, ctx) {
@@ -344,6 +345,7 @@ export const handlers: Handlers = {
       split: p.split,
       options: method.options,
       scanCacheDir: join(ws.root, 'scan-cache'),
+      ...(data.window ? { window: data.window } : {}),
     };
     // every run of a project uses the split saved by its first run, so runs compare fairly
     if (p.splitFrom && (await stat(p.splitFrom).catch(() => null))) request.splitFile = p.splitFrom;

@@ -17,6 +17,8 @@ export interface DataSource {
   /** the image folder (for a CSV: the folder its paths are relative to) */
   path: string;
   csvPath?: string;
+  /** DICOM/16-bit window for training and previews (the --window forms); absent = each file's own */
+  window?: string;
 }
 
 export interface ModelChoice {

@@ -120,6 +120,11 @@ class ProjectStore {
   /** Shows the thumbnails through another window (live preview of the choice). */
   async setThumbWindow(window: string, files: string[]): Promise<void> {
     this.thumbWindow = window;
+    // the window the previews show is the one training uses
+    if (this.current) {
+      const p = await app.attempt(() => call('projects:update', { id: this.current!.id, window }));
+      if (p) this.current = p;
+    }
     this.thumbs = {};
     await this.loadThumbs(files);
   }
@@ -128,7 +133,8 @@ class ProjectStore {
     const missing = files.filter((f) => !(f in this.thumbs)).slice(0, 64);
     if (!missing.length) return;
     try {
-      const res = await call('data:thumbnails', { files: missing, ...(this.thumbWindow ? { window: this.thumbWindow } : {}) });
+      const voi = this.thumbWindow || this.current?.data?.window || '';
+      const res = await call('data:thumbnails', { files: missing, ...(voi ? { window: voi } : {}) });
       const next = { ...this.thumbs };
       for (const r of res) next[r.file] = r.dataUrl;
       this.thumbs = next;
