@@ -43,6 +43,8 @@ export const contract = {
       method: methodChoice.optional(),
       /** DICOM/16-bit window ('' = each file's own) */
       window: z.string().max(40).regex(/^[a-z0-9.,:\- ]*$/i).optional(),
+      /** multispectral bands ('' = default) */
+      bands: z.string().max(40).regex(/^[a-z0-9, -]*$/i).optional(),
     })
     .strict(),
   'projects:delete': z.object({ id }).strict(),
@@ -56,6 +58,8 @@ export const contract = {
       files: z.array(absPath).max(64),
       /** preview DICOM/16-bit images through this window (the --window forms) */
       window: z.string().max(40).regex(/^[a-z0-9.,:\- ]+$/i).optional(),
+      /** preview multispectral images through this band choice */
+      bands: z.string().max(40).regex(/^[a-z0-9, -]+$/i).optional(),
     })
     .strict(),
 

@@ -194,6 +194,7 @@ export const handlers: Handlers = {
     }
     if (req.method) p.method = req.method;
     if (req.window !== undefined && p.data) p.data = { ...p.data, window: req.window || undefined };
+    if (req.bands !== undefined && p.data) p.data = { ...p.data, bands: req.bands || undefined };
     return ws.saveProject(p);
   },
   async 'projects:delete'(req, ctx) {
@@ -240,7 +241,7 @@ export const handlers: Handlers = {
   },
   async 'data:thumbnails'(req, ctx) {
     const files = req.files.map((f) => ctx.allow.check(f));
-    return ctx.jobs.call('thumbnails', [files, undefined, req.window ? { window: req.window } : {}]);
+    return ctx.jobs.call('thumbnails', [files, undefined, { ...(req.window ? { window: req.window } : {}), ...(req.bands ? { bands: req.bands } : {}) }]);
   },
 
   async 'models:catalogue'(_req, ctx) {
@@ -346,6 +347,7 @@ export const handlers: Handlers = {
       options: method.options,
       scanCacheDir: join(ws.root, 'scan-cache'),
       ...(data.window ? { window: data.window } : {}),
+      ...(data.bands ? { bands: data.bands } : {}),
     };
     // every run of a project uses the split saved by its first run, so runs compare fairly
     if (p.splitFrom && (await stat(p.splitFrom).catch(() => null))) request.splitFile = p.splitFrom;

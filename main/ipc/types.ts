@@ -19,6 +19,8 @@ export interface DataSource {
   csvPath?: string;
   /** DICOM/16-bit window for training and previews (the --window forms); absent = each file's own */
   window?: string;
+  /** multispectral band choice ('4,3,2', a preset, or 'all') */
+  bands?: string;
 }
 
 export interface ModelChoice {

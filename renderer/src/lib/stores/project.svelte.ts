@@ -14,6 +14,8 @@ class ProjectStore {
   thumbs = $state<Record<string, string | null>>({});
   /** window the DICOM/16-bit thumbnails are shown through ('' = each file's own) */
   thumbWindow = $state('');
+  /** band choice the multispectral thumbnails are shown through ('' = the default) */
+  thumbBands = $state('');
 
   constructor() {
     app.subscribe((e) => {
@@ -129,12 +131,24 @@ class ProjectStore {
     await this.loadThumbs(files);
   }
 
+  /** Multispectral: the band choice for training and the thumbnails. */
+  async setThumbBands(bands: string, files: string[]): Promise<void> {
+    this.thumbBands = bands;
+    if (this.current) {
+      const p = await app.attempt(() => call('projects:update', { id: this.current!.id, bands }));
+      if (p) this.current = p;
+    }
+    this.thumbs = {};
+    await this.loadThumbs(files);
+  }
+
   async loadThumbs(files: string[]): Promise<void> {
     const missing = files.filter((f) => !(f in this.thumbs)).slice(0, 64);
     if (!missing.length) return;
     try {
       const voi = this.thumbWindow || this.current?.data?.window || '';
-      const res = await call('data:thumbnails', { files: missing, ...(voi ? { window: voi } : {}) });
+      const bands = this.thumbBands || this.current?.data?.bands || '';
+      const res = await call('data:thumbnails', { files: missing, ...(voi ? { window: voi } : {}), ...(bands ? { bands } : {}) });
       const next = { ...this.thumbs };
       for (const r of res) next[r.file] = r.dataUrl;
       this.thumbs = next;
