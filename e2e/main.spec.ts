@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, stat, truncate, writeFile, copyFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, truncate, writeFile, copyFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createContext } from '../main/context';
@@ -98,11 +98,29 @@ describe('Previews of DICOM images', () => {
     const lung = await dispatch(ctx, 'data:thumbnails', { files: [file], window: 'lung' });
     const bone = await dispatch(ctx, 'data:thumbnails', { files: [file], window: '400,1800' });
     assert.ok(plain.ok && lung.ok && bone.ok);
-    const url = (r: typeof plain) => (r.ok ? (r.value as { dataUrl: string | null }[])[0].dataUrl : null);
+    const url = (r: Awaited<ReturnType<typeof dispatch>>) => (r.ok ? (r.value as { dataUrl: string | null }[])[0].dataUrl : null);
     assert.match(url(plain) ?? '', /^data:image\/jpeg;base64,/);
     assert.notEqual(url(lung), url(bone), 'the window changes the preview');
     const bad = await dispatch(ctx, 'data:thumbnails', { files: [file], window: 'rm -rf /; echo' });
     assert.ok(!bad.ok && bad.error.code === 'invalid-request');
+    // the chosen window is the project's: saved with its data, and what training receives
+    const created = await dispatch(ctx, 'projects:create', { name: 'CT contrast' });
+    assert.ok(created.ok);
+    const id = (created.value as { id: string }).id;
+    assert.ok((await dispatch(ctx, 'data:useDropped', { projectId: id, path: dir })).ok);
+    const updated = await dispatch(ctx, 'projects:update', { id, window: 'mediastinum' });
+    assert.ok(updated.ok && (updated.value as { data?: { window?: string } }).data?.window === 'mediastinum');
+    const refused = await dispatch(ctx, 'projects:update', { id, window: '$(reboot)' });
+    assert.ok(!refused.ok && refused.error.code === 'invalid-request');
+    // multispectral: thumbnails through the band choice, saved with the project's data like the window
+    const ms = join(shared, 'datasets/eurosat-ms/Forest');
+    ctx.allow.allow(ms);
+    const tile = join(ms, (await readdir(ms)).sort()[0]);
+    const tc = await dispatch(ctx, 'data:thumbnails', { files: [tile], bands: 'true-colour' });
+    const fc = await dispatch(ctx, 'data:thumbnails', { files: [tile], bands: '8,4,3' });
+    assert.ok(url(tc) && url(fc) && url(tc) !== url(fc), 'band choice shows in the preview');
+    const withBands = await dispatch(ctx, 'projects:update', { id, bands: 'all' });
+    assert.ok(withBands.ok && (withBands.value as { data?: { bands?: string } }).data?.bands === 'all');
     ctx.jobs.dispose();
   });
 });

@@ -235,7 +235,6 @@ function jsonLine(text: string): Record<string, any> {
 }
 
 test('DICOM in a scan: recognised without extension, cut-short and non-image objects reported (skipped, not errors), --json summary with patients', async () => {
-  const zoo = path.join(DATASETS, 'dicom-zoo');
   const ct = path.join(DATASETS, 'ct-contrast-dicom');
   const root = await mkdtemp(path.join(os.tmpdir(), 'attune-dcm-scan-'));
   const c0 = (await readdir(path.join(ct, 'CONTRAST_0'))).sort().slice(0, 3);
@@ -246,14 +245,22 @@ test('DICOM in a scan: recognised without extension, cut-short and non-image obj
   for (const f of c1) await writeFile(path.join(root, 'yes', f), await readFile(path.join(ct, 'CONTRAST_1', f)));
   const whole = await readFile(path.join(ct, 'CONTRAST_1', c1[0]));
   await writeFile(path.join(root, 'yes', 'cut.dcm'), whole.subarray(0, Math.floor(whole.length / 2)));
-  await writeFile(path.join(root, 'yes', 'alokaSR'), await readFile(path.join(zoo, 'US/gdcm-US-ALOKA-16.dcm')));
+  // non-image objects as PACS exports hold them: a DICOMDIR and a structured report, both without extension
+  const { element, part10 } = await import('./dicom/test-dicom');
+  for (const [name, sop] of [['DICOMDIR', '1.2.840.10008.1.3.10'], ['alokaSR', '1.2.840.10008.5.1.4.1.1.88.11']]) {
+    const body = Buffer.concat([element(0x0008, 0x0016, 'UI', sop), element(0x0008, 0x0060, 'CS', 'OT'), element(0x0010, 0x0020, 'LO', 'PATIENT-123')]);
+    await writeFile(path.join(root, 'yes', name), part10(sop, '1.2.840.10008.1.2.1', body));
+  }
   const r = await scanDataset(root, { cache: false });
   assert.equal(r.total, 6, JSON.stringify(r.problems));
   assert.deepEqual(r.classes.map((c) => [c.name, c.count]), [['no', 3], ['yes', 3]]);
   const kind = (f: string) => r.problems.find((p) => p.file === f)?.kind;
   assert.equal(kind('yes/cut.dcm'), 'truncated');
   assert.equal(kind('yes/alokaSR'), 'skipped');
-  assert.match(r.problems.find((p) => p.file === 'yes/alokaSR')!.message, /no pixel data/);
+  assert.match(r.problems.find((p) => p.file === 'yes/alokaSR')!.message, /structured report/);
+  assert.equal(kind('yes/DICOMDIR'), 'skipped');
+  assert.match(r.problems.find((p) => p.file === 'yes/DICOMDIR')!.message, /DICOMDIR/);
+  assert.ok(!JSON.stringify(r).includes('PATIENT-123'), 'no patient id in the report');
   assert.equal(r.dicom?.files, 6);
   assert.deepEqual(r.dicom?.modalities, { CT: 6 });
   assert.ok(r.dicom!.patients >= 1 && r.groups === r.dicom!.patients);

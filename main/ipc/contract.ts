@@ -58,6 +58,10 @@ export const contract = {
       name: z.string().trim().min(1).max(120).optional(),
       split: split.optional(),
       method: methodChoice.optional(),
+      /** DICOM/16-bit window ('' = each file's own) */
+      window: z.string().max(40).regex(/^[a-z0-9.,:\- ]*$/i).optional(),
+      /** multispectral bands ('' = default) */
+      bands: z.string().max(40).regex(/^[a-z0-9, -]*$/i).optional(),
     })
     .strict(),
   'projects:delete': z.object({ id }).strict(),

@@ -19,6 +19,10 @@ export interface DataSource {
   /** the image folder (for a CSV: the folder its paths are relative to) */
   path: string;
   csvPath?: string;
+  /** DICOM/16-bit window for training and previews (the --window forms); absent = each file's own */
+  window?: string;
+  /** multispectral band choice ('4,3,2', a preset, or 'all') */
+  bands?: string;
 }
 
 export interface ModelChoice {

@@ -43,6 +43,8 @@ export async function newRun(ctx: HandlerContext, ws: Workspace, p: Project): Pr
     augment: method.augment,
     overrides: p.overrides && (p.overrides.exclude.length || Object.keys(p.overrides.relabel).length) ? p.overrides : undefined,
     scanCacheDir: join(ws.root, 'scan-cache'),
+    ...(data.window ? { window: data.window } : {}),
+    ...(data.bands ? { bands: data.bands } : {}),
   };
   // every run of a project uses the split saved by its first run, so runs compare fairly
   if (p.splitFrom && (await stat(p.splitFrom).catch(() => null))) request.splitFile = p.splitFrom;

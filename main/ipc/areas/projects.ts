@@ -22,6 +22,8 @@ export const projectHandlers = {
       p.splitFrom = null; // a new split: later runs no longer share the old one
     }
     if (req.method) p.method = req.method;
+    if (req.window !== undefined && p.data) p.data = { ...p.data, window: req.window || undefined };
+    if (req.bands !== undefined && p.data) p.data = { ...p.data, bands: req.bands || undefined };
     return ws.saveProject(p);
   },
   /** a correction from the gallery: stored in the project, never in the user's folder; 'clear' undoes it */

@@ -15,6 +15,8 @@ class ProjectStore {
   /** window the DICOM/16-bit thumbnails are shown through ('' = each file's own) */
   thumbWindow = $state('');
   large = $state<Record<string, string | null>>({});
+  /** band choice the multispectral thumbnails are shown through ('' = the default) */
+  thumbBands = $state('');
 
   constructor() {
     app.subscribe((e) => {
@@ -123,16 +125,34 @@ class ProjectStore {
   /** Shows the thumbnails through another window (live preview of the choice). */
   async setThumbWindow(window: string, files: string[]): Promise<void> {
     this.thumbWindow = window;
+    // the window the previews show is the one training uses
+    if (this.current) {
+      const p = await app.attempt(() => call('projects:update', { id: this.current!.id, window }));
+      if (p) this.current = p;
+    }
+    this.thumbs = {};
+    await this.loadThumbs(files);
+  }
+
+  /** Multispectral: the band choice for training and the thumbnails. */
+  async setThumbBands(bands: string, files: string[]): Promise<void> {
+    this.thumbBands = bands;
+    if (this.current) {
+      const p = await app.attempt(() => call('projects:update', { id: this.current!.id, bands }));
+      if (p) this.current = p;
+    }
     this.thumbs = {};
     await this.loadThumbs(files);
   }
 
   async loadThumbs(files: string[]): Promise<void> {
     const missing = [...new Set(files.filter((f) => !(f in this.thumbs)))];
+    const voi = this.thumbWindow || this.current?.data?.window || '';
+    const bands = this.thumbBands || this.current?.data?.bands || '';
     // the channel takes 64 files a request: every class gets its examples, however many classes there are
     for (let i = 0; i < missing.length; i += 64) {
       try {
-        const res = await call('data:thumbnails', { files: missing.slice(i, i + 64), ...(this.thumbWindow ? { window: this.thumbWindow } : {}) });
+        const res = await call('data:thumbnails', { files: missing.slice(i, i + 64), ...(voi ? { window: voi } : {}), ...(bands ? { bands } : {}) });
         const next = { ...this.thumbs };
         for (const r of res) next[r.file] = r.dataUrl;
         this.thumbs = next;
