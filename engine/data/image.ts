@@ -87,7 +87,7 @@ function baseFloat(img: FloatImage, pre: Preprocessing): FloatImage {
  * (after the value mapping) for 16-bit, DICOM and multispectral images.
  */
 export async function decodeEvalRgb(file: string, pre: Preprocessing): Promise<PixelImage> {
-  const src = await openSource(file, pre.values);
+  const src = await openSource(file, pre.values, { minSide: resizeTarget(pre) });
   if (src.kind === 'float') return evalFloat(src.image, pre);
   const opened = src.opened;
   const { width, height } = opened;
@@ -114,7 +114,7 @@ export async function decodeEvalRgb(file: string, pre: Preprocessing): Promise<P
  * random crops are not blurry.
  */
 export async function decodeBaseRgb(file: string, pre: Preprocessing): Promise<PixelImage> {
-  const src = await openSource(file, pre.values);
+  const src = await openSource(file, pre.values, { minSide: resizeTarget(pre) });
   if (src.kind === 'float') return baseFloat(src.image, pre);
   const opened = src.opened;
   const { width, height } = opened;

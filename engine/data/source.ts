@@ -64,13 +64,25 @@ function subtractOffset(img: FloatImage, offset: number): FloatImage {
   return img;
 }
 
+/** What the caller will resize to: DICOM JPEG 2000 frames decode no larger than that needs. */
+export interface OpenOptions {
+  /**
+   * The shorter side the pipeline needs at least (resizeTarget of the preprocessing). Part of the preprocessing
+   * contract: training, evaluation, previews and `attune predict` all pass it, so a large JPEG 2000 image is
+   * decoded at the same reduced wavelet level (its low-pass band, ≥ minSide on the shorter side) everywhere.
+   */
+  minSide?: number;
+}
+
 /**
  * DICOM: the reader applies the Modality LUT (slope/intercept) and marks padding NaN; then the VOI
  * rule, then MONOCHROME1 inversion (after the window, as PS3.4 N.2.1 orders it). Colour images
  * (RGB, YBR, palette) are already RGB and scale by their full intensity.
  */
-export async function openDicom(file: string, values: ValueMapping, frame?: number): Promise<FloatImage> {
-  const img = await readDicomImage(file, frame === undefined ? {} : { frame });
+export async function openDicom(
+  file: string, values: ValueMapping, frame?: number, opts: OpenOptions = {},
+): Promise<FloatImage> {
+  const img = await readDicomImage(file, { ...(frame === undefined ? {} : { frame }), minSide: opts.minSide });
   const image: FloatImage = { data: img.data, width: img.width, height: img.height, channels: img.channels };
   if (img.channels === 3) {
     const k = 1 / (img.colourMax ?? 255);
@@ -122,9 +134,9 @@ export async function readVoiValues(item: string, values: ValueMapping): Promise
 }
 
 /** Opens a file and maps its values: 8-bit images as a sharp pipeline, everything deeper as float. */
-export async function openSource(item: string, values: ValueMapping): Promise<SharpOpened> {
+export async function openSource(item: string, values: ValueMapping, opts: OpenOptions = {}): Promise<SharpOpened> {
   const frame = frameOf(item);
-  if (frame !== undefined) return { kind: 'float', image: await openDicom(framelessPath(item), values, frame) };
+  if (frame !== undefined) return { kind: 'float', image: await openDicom(framelessPath(item), values, frame, opts) };
   const file = item;
   // photos named as photos go straight to sharp (no extra read on the fast path); the content decides otherwise
   let opened: SharpOpened;
@@ -133,12 +145,16 @@ export async function openSource(item: string, values: ValueMapping): Promise<Sh
       opened = await openImage(file);
     } catch (err) {
       const head = await readHead(file).catch(() => new Uint8Array(0));
-      if (head.length > 0 && isDicomHead(head)) return { kind: 'float', image: await openDicom(file, values) };
+      if (head.length > 0 && isDicomHead(head)) {
+        return { kind: 'float', image: await openDicom(file, values, undefined, opts) };
+      }
       throw err;
     }
   } else {
     const head = await readHead(file).catch(() => new Uint8Array(0));
-    if (head.length > 0 && isDicomHead(head)) return { kind: 'float', image: await openDicom(file, values) };
+    if (head.length > 0 && isDicomHead(head)) {
+      return { kind: 'float', image: await openDicom(file, values, undefined, opts) };
+    }
     if (values.bands && sniffHead(head) === 'tiff') return { kind: 'float', image: await openGeoTiff(file, values.bands) };
     opened = await openImage(file);
   }

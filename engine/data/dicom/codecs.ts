@@ -30,6 +30,7 @@ interface WasmDecoder {
   getDecodedBuffer(): Uint8Array;
   getFrameInfo(): FrameInfo;
   decode(): void;
+  decodeSubResolution(level: number, layer: number): void;
   delete?(): void;
 }
 type DecoderModule = Record<string, new () => WasmDecoder>;
@@ -56,16 +57,23 @@ function cached(key: string, load: () => Promise<DecoderModule>): Promise<Decode
   return m;
 }
 
-async function runWasm(mod: DecoderModule, className: string, data: Uint8Array): Promise<DecodedFrame> {
+/**
+ * Decodes `data`; JPEG 2000 codecs can stop `level` wavelet levels early (level 0 = full resolution), which gives
+ * the image's low-pass band at ⌈width / 2^level⌉ × ⌈height / 2^level⌉ for a fraction of the work.
+ */
+async function runWasm(mod: DecoderModule, className: string, data: Uint8Array, level = 0): Promise<DecodedFrame> {
   const decoder = new mod[className]!();
   try {
     decoder.getEncodedBuffer(data.length).set(data);
-    decoder.decode();
+    if (level > 0) decoder.decodeSubResolution(level, 0); // layer 0: all quality layers
+    else decoder.decode();
     const info = decoder.getFrameInfo();
     // Copy out: the view points into WASM memory, which the next decode reuses.
     const bytes = decoder.getDecodedBuffer().slice();
+    // getFrameInfo reports the full size even after a reduced decode (the codecs' README says so).
+    const scale = 2 ** level;
     return {
-      width: info.width, height: info.height, components: info.componentCount,
+      width: Math.ceil(info.width / scale), height: Math.ceil(info.height / scale), components: info.componentCount,
       bitsPerSample: info.bitsPerSample, signed: info.isSigned ?? false, bytes,
     };
   } finally {
@@ -73,15 +81,35 @@ async function runWasm(mod: DecoderModule, className: string, data: Uint8Array):
   }
 }
 
-export async function decodeJpeg2000(data: Uint8Array): Promise<DecodedFrame> {
-  const mod = await cached('openjpeg', () =>
-    loadWasm('@cornerstonejs/codec-openjpeg', 'decodewasmjs', 'decodewasm'));
-  return runWasm(mod, 'J2KDecoder', data);
+/**
+ * Wavelet decomposition levels of a JPEG 2000 / HTJ2K codestream: SPcod's first byte in the main header's COD
+ * marker (ITU-T T.800 A.6.1). Undefined when there is no COD before the first tile (or the data is not a bare
+ * codestream): callers then decode at full resolution. A COC may give one component fewer levels; the decoder
+ * then fails and the caller falls back to full resolution.
+ */
+export function j2kDecompositionLevels(data: Uint8Array): number | undefined {
+  if (data[0] !== 0xff || data[1] !== 0x4f) return undefined; // SOC
+  let i = 2;
+  while (i + 4 <= data.length && data[i] === 0xff) {
+    const marker = data[i + 1]!;
+    if (marker === 0x90 || marker === 0x93) return undefined; // SOT / SOD: the main header ended without COD
+    const length = (data[i + 2]! << 8) | data[i + 3]!;
+    if (marker === 0x52) return i + 9 < data.length ? data[i + 9] : undefined; // FF52 Lcod Scod SGcod(4) SPcod
+    i += 2 + length;
+  }
+  return undefined;
 }
 
-export async function decodeHtj2k(data: Uint8Array): Promise<DecodedFrame> {
+/** `level`: wavelet levels to skip (see runWasm); at most j2kDecompositionLevels(data). */
+export async function decodeJpeg2000(data: Uint8Array, level = 0): Promise<DecodedFrame> {
+  const mod = await cached('openjpeg', () =>
+    loadWasm('@cornerstonejs/codec-openjpeg', 'decodewasmjs', 'decodewasm'));
+  return runWasm(mod, 'J2KDecoder', data, level);
+}
+
+export async function decodeHtj2k(data: Uint8Array, level = 0): Promise<DecodedFrame> {
   const mod = await cached('openjph', () => loadWasm('@cornerstonejs/codec-openjph', 'wasmjs', 'wasm'));
-  return runWasm(mod, 'HTJ2KDecoder', data);
+  return runWasm(mod, 'HTJ2KDecoder', data, level);
 }
 
 export async function decodeJpegLs(data: Uint8Array): Promise<DecodedFrame> {

@@ -7,7 +7,7 @@ import {
 } from './dataset';
 import { encapsulatedFrame, nativeFrame } from './frames';
 import { type DicomHeader, headerFromDataSet } from './header';
-import { type Samples, frameSamples } from './pixels';
+import { type Samples, frameSamples, reducedSize } from './pixels';
 import { transferSyntax } from './syntax';
 
 export interface DicomImage {
@@ -25,6 +25,20 @@ export interface DicomImage {
   invert: boolean;
   /** colour images: the value of full intensity (2^BitsStored − 1, or the palette's 2^bits − 1) */
   colourMax?: number;
+  /** wavelet levels a JPEG 2000 / HTJ2K frame was decoded short of full resolution (0: full; see `minSide`) */
+  level: number;
+}
+
+export interface ReadDicomOptions {
+  /** default: the middle frame */
+  frame?: number;
+  /**
+   * The shorter side the caller needs at least. JPEG 2000 / HTJ2K frames then decode at the smallest wavelet
+   * resolution level whose shorter side is still ≥ minSide (width and height halve per level), as DICOM viewers
+   * do; other syntaxes ignore it. Values are the codestream's low-pass band: the same Modality LUT, colour and
+   * padding rules apply. Without it every frame decodes at full resolution.
+   */
+  minSide?: number;
 }
 
 function notDicom(file: string): AttuneError {
@@ -75,7 +89,7 @@ function toRgb(s: Samples, h: DicomHeader, width: number, height: number): Float
 }
 
 /** Reads frame `opts.frame` (default: the middle one) of a DICOM image. */
-export async function readDicomImage(file: string, opts: { frame?: number } = {}): Promise<DicomImage> {
+export async function readDicomImage(file: string, opts: ReadDicomOptions = {}): Promise<DicomImage> {
   const bytes = await readFile(file);
   const ds = parseWhole(file, bytes);
   const header = headerFromDataSet(ds, bytes);
@@ -112,7 +126,8 @@ export async function readDicomImage(file: string, opts: { frame?: number } = {}
   if (!el.encapsulatedPixelData && !native) throw truncatedError(file);
   try {
     const data = native ?? encapsulatedFrame(ds, el, header, frameIndex, syntax.encoding.startsWith('jpeg-'));
-    return toImage(file, ds, header, frameIndex, await frameSamples(syntax.encoding, data, header, el));
+    const samples = await frameSamples(syntax.encoding, data, header, el, opts.minSide);
+    return toImage(file, ds, header, frameIndex, samples);
   } catch (e) {
     if (e instanceof AttuneError) throw e;
     // Codecs throw strings, numbers (WASM) or Errors; none is worth more than a short description here.
@@ -123,14 +138,14 @@ export async function readDicomImage(file: string, opts: { frame?: number } = {}
 
 /** Decoded stored samples → the float image: palette or YBR to RGB, or the Modality LUT for monochrome. */
 function toImage(file: string, ds: DataSet, header: DicomHeader, frameIndex: number, samples: Samples): DicomImage {
-  const { rows: height, columns: width } = header;
+  const { width, height } = reducedSize(header, samples.level);
   const components = header.photometric === 'PALETTE COLOR' ? 1 : samples.components;
   // Native 4:2:2 data holds two samples per pixel (Y Y Cb Cr per pair); everything else `components`.
   const expected = width * height * (isSubsampled(header, samples) ? 2 : components);
   if (samples.values.length !== expected) {
     throw unreadableError(file, `frame ${frameIndex} holds ${samples.values.length} samples, not ${expected}`);
   }
-  const base = { header, width, height, frameIndex, invert: false };
+  const base = { header, width, height, frameIndex, invert: false, level: samples.level ?? 0 };
   if (header.photometric === 'PALETTE COLOR') {
     const palette = readPalette(ds, header.pixelRepresentation === 1);
     if (!palette) throw unreadableError(file, 'its palette colour lookup tables are missing or segmented');

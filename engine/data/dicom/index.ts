@@ -11,4 +11,4 @@
  */
 export { looksLikeDicom } from './sniff';
 export { type DicomHeader, readDicomHeader } from './header';
-export { type DicomImage, readDicomImage } from './image';
+export { type DicomImage, type ReadDicomOptions, readDicomImage } from './image';

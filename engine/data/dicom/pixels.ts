@@ -12,6 +12,24 @@ export interface Samples {
   components: number;
   /** true when the codec already turned YBR into RGB (JPEG via libjpeg, JPEG 2000 YBR_ICT/RCT) */
   rgbFromCodec: boolean;
+  /** wavelet levels a reduced JPEG 2000 decode skipped: the frame is ⌈columns / 2^level⌉ × ⌈rows / 2^level⌉ */
+  level?: number;
+}
+
+/** The size of a frame decoded `level` wavelet levels short of full resolution. */
+export function reducedSize(h: DicomHeader, level = 0): { width: number; height: number } {
+  return { width: Math.ceil(h.columns / 2 ** level), height: Math.ceil(h.rows / 2 ** level) };
+}
+
+/**
+ * How many wavelet levels to skip so that the shorter side stays at least `minSide`: the largest k with
+ * min(rows, columns) / 2^k ≥ minSide and k ≤ the codestream's levels (0 without `minSide`).
+ */
+export function reductionLevel(h: DicomHeader, codestreamLevels: number | undefined, minSide?: number): number {
+  if (!codestreamLevels || !(minSide !== undefined && minSide > 0 && Number.isFinite(minSide))) return 0;
+  let k = 0;
+  while (k < codestreamLevels && Math.min(h.rows, h.columns) / 2 ** (k + 1) >= minSide) k++;
+  return k;
 }
 
 /** Reads unsigned little- or big-endian integers of `bytes` bytes each. */
@@ -67,10 +85,13 @@ export function nativeSamples(data: Uint8Array, h: DicomHeader, bigEndian: boole
   return { values, components: h.samplesPerPixel, rgbFromCodec: false };
 }
 
-function fromCodec(f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean, codecKnowsSign: boolean): Samples {
+function fromCodec(
+  f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean, codecKnowsSign: boolean, level = 0,
+): Samples {
   // A damaged codestream can "decode" to nonsense rather than fail: hold it to the header.
-  if (f.width !== h.columns || f.height !== h.rows || f.components < 1) {
-    throw new Error(`it decodes to ${f.width}×${f.height}×${f.components}, not ${h.columns}×${h.rows}`);
+  const want = reducedSize(h, level);
+  if (f.width !== want.width || f.height !== want.height || f.components < 1) {
+    throw new Error(`it decodes to ${f.width}×${f.height}×${f.components}, not ${want.width}×${want.height}`);
   }
   const bytes = f.bitsPerSample > 8 ? 2 : 1;
   const values = readUnsigned(f.bytes, bytes, false, false);
@@ -91,15 +112,35 @@ function fromCodec(f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean
   } else {
     storedValues(values, Math.min(h.bitsStored, 8 * bytes), h.pixelRepresentation === 1);
   }
-  return { values, components: f.components, rgbFromCodec };
+  return { values, components: f.components, rgbFromCodec, ...(level > 0 ? { level } : {}) };
 }
 
 /** JPEG 2000 inverts its own colour transform (YBR_ICT/RCT); YBR_FULL stored in it stays YBR for colour.ts. */
 const j2kColourTransform = (h: DicomHeader): boolean => h.photometric === 'YBR_ICT' || h.photometric === 'YBR_RCT';
 
-/** Decodes one frame's bytes (native slice or compressed stream) to stored values. */
+/**
+ * A JPEG 2000 / HTJ2K frame, `minSide` permitting at reduced resolution (see reductionLevel). A codestream whose
+ * components do not all have that many levels makes the codec fail; then the frame decodes at full resolution.
+ */
+async function waveletSamples(
+  decode: (data: Uint8Array, level?: number) => Promise<codecs.DecodedFrame>,
+  data: Uint8Array, h: DicomHeader, minSide?: number,
+): Promise<Samples> {
+  const level = reductionLevel(h, codecs.j2kDecompositionLevels(data), minSide);
+  if (level > 0) {
+    try {
+      return fromCodec(await decode(data, level), h, j2kColourTransform(h), true, level);
+    } catch { /* full resolution below, whose errors are the ones worth reporting */ }
+  }
+  return fromCodec(await decode(data), h, j2kColourTransform(h), true);
+}
+
+/**
+ * Decodes one frame's bytes (native slice or compressed stream) to stored values. `minSide`: the shorter side the
+ * caller needs at least; JPEG 2000 and HTJ2K frames then decode only as many wavelet levels as that takes.
+ */
 export async function frameSamples(
-  encoding: PixelEncoding, data: Uint8Array, h: DicomHeader, el: Element,
+  encoding: PixelEncoding, data: Uint8Array, h: DicomHeader, el: Element, minSide?: number,
 ): Promise<Samples> {
   const pixels = h.rows * h.columns;
   switch (encoding) {
@@ -126,9 +167,9 @@ export async function frameSamples(
     case 'jpeg-extended':
       return fromCodec(await codecs.decodeJpegExtended(data), h, true, false);
     case 'jpeg2000':
-      return fromCodec(await codecs.decodeJpeg2000(data), h, j2kColourTransform(h), true);
+      return waveletSamples(codecs.decodeJpeg2000, data, h, minSide);
     case 'htj2k':
-      return fromCodec(await codecs.decodeHtj2k(data), h, j2kColourTransform(h), true);
+      return waveletSamples(codecs.decodeHtj2k, data, h, minSide);
     default:
       throw new Error(`no decoder for ${encoding}`);
   }
