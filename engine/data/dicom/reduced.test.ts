@@ -35,8 +35,8 @@ function frameBytes(file: string, k = 0, isJpeg = false): { data: Uint8Array; fr
 
 /**
  * Area average of s×s blocks (partial blocks at the edges), the blocks offset by `shift` pixels. A wavelet
- * low-pass sample n sits at 2^k·n of the full grid (even-index centring), not at the block centre 2^k·n + (2^k−1)/2:
- * shift = s/2 centres the blocks on it, which shows how much of the difference is that half-block offset.
+ * low-pass sample n sits at 2^k·n of the full grid (even-index centring), not at the block centre
+ * 2^k·n + (2^k−1)/2: shift = s/2 centres the blocks on it, showing how much of the difference is that offset.
  */
 function areaAverage(d: Float32Array, w: number, h: number, s: number, shift: number): Float64Array {
   const W = Math.ceil(w / s);
@@ -129,7 +129,8 @@ test('the level never exceeds the codestream\'s decomposition levels, and small 
 
 test('HTJ2K (OpenJPH) decodes at a reduced level too', async () => {
   const src = await readDicomImage(zoo('MR/MR2_UNCR.dcm')); // 1024×1024, 12 bits stored, slope ≠ 1
-  const stored = Uint16Array.from(src.data, (v) => Math.round((v - src.header.rescaleIntercept) / src.header.rescaleSlope));
+  const { rescaleIntercept: b, rescaleSlope: m } = src.header;
+  const stored = Uint16Array.from(src.data, (v) => Math.round((v - b) / m));
   const stream = await encodeFrame('@cornerstonejs/codec-openjph', 'HTJ2KEncoder', stored, 1024, 1024, 12,
     (e) => e.setQuality!(true, 0));
   const body = Buffer.concat([
