@@ -36,7 +36,8 @@ export interface ReadDicomOptions {
    * The shorter side the caller needs at least. JPEG 2000 / HTJ2K frames then decode at the smallest wavelet
    * resolution level whose shorter side is still ≥ minSide (width and height halve per level), as DICOM viewers
    * do; other syntaxes ignore it. Values are the codestream's low-pass band: the same Modality LUT, colour and
-   * padding rules apply. Without it every frame decodes at full resolution.
+   * padding rules apply. Its samples sit at 2^k·n of the full grid, not at block centres: a (1 − 2^−k)/2-pixel
+   * offset against an area average (reduced.test.ts measures both). Without it every frame decodes at full size.
    */
   minSide?: number;
 }
