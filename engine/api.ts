@@ -27,7 +27,9 @@ import type { BalanceMode, SelectBy } from './run/spec';
 import { METHODS } from './methods/registry';
 import { parameterCount } from './ir/parameters';
 import { forwardImagesPerSecond, secondsPerEpoch } from './methods/cost';
-import type { Method } from './methods/method';
+import type { Method, MethodOptions } from './methods/method';
+import type { AugmentPreset } from './data/image';
+import type { CalibrationSummary } from './evaluate/calibration';
 import { deviceBatch, recommendMethod, type Recommendation } from './methods/recommend';
 import { predictFiles } from './predict/predict';
 import { platformInfo } from './runtime/session';
@@ -267,21 +269,38 @@ function cardDefaults(m: Method, rec: Recommendation | null, hasAccelerator: boo
 
 // ---------- train, evaluate, export, predict ----------
 
+/**
+ * The one request to train (or resume) a run, used by the app and by `attune train`: everything but the data,
+ * model, method and output folder is optional and falls back to the method's defaults (METHODS.md).
+ */
 export interface TrainRequest {
   dataPath: string;
+  /** labels file (CSV), and its column names when they are not the defaults */
   csvPath?: string;
+  columns?: { path?: string; label?: string; group?: string };
   modelPath: string;
+  /** the backbone tensor to train on (default: found from the graph) */
+  feature?: string;
   method: string;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
+  /** method options by name (LoRA rank, GPS k, PACE σ and λ, …) */
+  options?: MethodOptions;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  weightDecay?: number;
+  warmupEpochs?: number;
+  labelSmoothing?: number;
+  /** gradient clipping norm; null: none */
+  clipNorm?: number | null;
+  optimizer?: 'adamw' | 'spd';
+  spdLambda?: number;
+  seed?: number;
   outDir: string;
-  provider: string;
-  split: { valFraction: number; testFraction: number; seed: number };
-  options?: Record<string, number>;
+  provider?: string;
+  /** shares of the images held out (train gets the rest, or `trainFraction` when given); default 80/10/10 */
+  split?: { valFraction: number; testFraction: number; trainFraction?: number; seed?: number };
   /** training image variations; default 'natural' (photos). 'medical': mild rotation and zoom, horizontal flip */
-  augment?: 'none' | 'natural' | 'aerial' | 'medical';
+  augment?: AugmentPreset;
   /** images to leave out and labels to correct (paths relative to dataPath, '/'-separated) */
   overrides?: { exclude?: string[]; relabel?: Record<string, string> };
   resumeFrom?: string;
@@ -289,8 +308,14 @@ export interface TrainRequest {
   scanCacheDir?: string;
   /** DICOM/16-bit window (the --window forms, e.g. 'lung', '40,400'); default each file's own */
   window?: string;
+  /** subtracted from 16-bit PNG/TIFF values before the window (32768 for HU + 32768 data) */
+  valueOffset?: number;
   /** multispectral bands ('4,3,2' or 'all') */
   bands?: string;
+  /** multi-frame DICOM: the middle frame of each file (default) or every frame as its own sample */
+  frames?: 'middle' | 'all';
+  /** training steps compiled into one session run */
+  stepsPerRun?: number;
   /** class imbalance: none (default), class-weighted loss, or class-balanced sampling */
   balance?: BalanceMode;
   /** the validation figure that picks the best epoch (default balanced accuracy) */
@@ -305,27 +330,42 @@ export interface TrainResult {
   bestValAccuracy?: number;
   testAccuracy?: number;
   selectedBy?: SelectBy;
+  /** temperature scaling fitted on val, and the test evaluation (what `attune train` prints) */
+  calibration?: CalibrationSummary;
+  test?: EngineEvaluation;
 }
 
 /** Trains, or resumes when `resumeFrom` (or `outDir`) holds an unfinished run. */
 export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {}): Promise<TrainResult> {
+  const s = r.split;
   const res = await trainEngineRun(
     {
       data: r.dataPath,
       labels: r.csvPath,
+      columns: r.columns,
       model: r.modelPath,
+      feature: r.feature,
       method: r.method,
+      methodOptions: r.options,
       epochs: r.epochs,
       batch: r.batchSize,
       lr: r.learningRate,
+      weightDecay: r.weightDecay,
+      warmupEpochs: r.warmupEpochs,
+      labelSmoothing: r.labelSmoothing,
+      clipNorm: r.clipNorm,
+      optimizer: r.optimizer,
+      spdLambda: r.spdLambda,
       seed: r.seed,
       outDir: r.resumeFrom ?? r.outDir,
-      provider: r.provider as ProviderRequest,
-      ratios: [1 - r.split.valFraction - r.split.testFraction, r.split.valFraction, r.split.testFraction],
+      provider: r.provider as ProviderRequest | undefined,
+      ratios: s ? [s.trainFraction ?? 1 - s.valFraction - s.testFraction, s.valFraction, s.testFraction] : undefined,
       splitFile: r.splitFile,
-      methodOptions: r.options,
       ...(r.window ? { window: parseWindow(r.window) } : {}),
+      ...(r.valueOffset !== undefined ? { valueOffset: r.valueOffset } : {}),
       ...(r.bands ? { bands: parseBandSelection(r.bands) } : {}),
+      frames: r.frames,
+      stepsPerRun: r.stepsPerRun,
       balance: r.balance,
       selectBy: r.selectBy,
       augment: r.augment,
@@ -333,7 +373,17 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
     },
     { signal: opts.signal, onEvent: opts.onEvent, scanCacheDir: r.scanCacheDir },
   );
-  return { runDir: res.runDir, status: res.status, provider: res.provider, bestEpoch: res.bestEpoch, bestValAccuracy: res.bestValAccuracy, testAccuracy: res.test?.accuracy, selectedBy: res.selectedBy };
+  return {
+    runDir: res.runDir,
+    status: res.status,
+    provider: res.provider,
+    bestEpoch: res.bestEpoch,
+    bestValAccuracy: res.bestValAccuracy,
+    testAccuracy: res.test?.accuracy,
+    selectedBy: res.selectedBy,
+    calibration: res.calibration,
+    test: res.test,
+  };
 }
 
 type Bins = { lower: number; upper: number; confidence: number; accuracy: number; count: number }[];

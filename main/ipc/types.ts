@@ -1,5 +1,5 @@
 /** Data shapes shared by main and the renderer (types only). */
-import type { BackboneInfo, EngineEvent, ScanReport, SplitSettings, TrainRequest } from '../jobs/engine-contract';
+import type { BackboneInfo, EngineEvent, ScanReport, SplitSettings, AppTrainRequest, TrainRequest } from '../jobs/engine-contract';
 import type { UserErrorInfo } from './errors';
 
 export type { UserErrorInfo };
@@ -80,7 +80,7 @@ export interface RunRecord {
   createdAt: string;
   finishedAt: string | null;
   status: RunStatus;
-  request: TrainRequest;
+  request: AppTrainRequest;
   runDir: string;
   modelName: string;
   provider: string | null;

@@ -11,7 +11,7 @@ import { toUserError } from '../ipc/errors';
 import { APP_CLOSING } from '../jobs/job-host';
 import type { Workspace } from '../workspace/workspace';
 import type { Project, RunRecord } from '../ipc/types';
-import type { EngineEvent, TrainRequest } from '../jobs/engine-contract';
+import type { AppTrainRequest, EngineEvent } from '../jobs/engine-contract';
 import { applyEngineEvent, validAccuracy } from './apply-event';
 
 export function newRunId(): string {
@@ -27,7 +27,7 @@ export async function newRun(ctx: HandlerContext, ws: Workspace, p: Project): Pr
   const s = await ctx.settings.get();
   const id = newRunId();
   const runDir = ws.runDir(p.id, id);
-  const request: TrainRequest = {
+  const request: AppTrainRequest = {
     dataPath: ctx.allow.check(data.path),
     csvPath: data.csvPath ? ctx.allow.check(data.csvPath) : undefined,
     modelPath: ctx.allow.check(model.path),
