@@ -48,7 +48,7 @@ export function check(req: GuardInput, token: string, port: number, hosts: Set<s
   // a rebound DNS name reaches us with its own Host header: refuse it before anything else
   if (!req.host || !hosts.has(req.host.toLowerCase())) return { ok: false, status: 403, reason: 'unknown Host' };
   if (req.origin !== undefined) {
-    let originHost: string | null = null;
+    let originHost: string | null;
     try {
       const u = new URL(req.origin);
       originHost = u.protocol === 'http:' ? u.host.toLowerCase() : null;

@@ -105,7 +105,7 @@ export class Workspace {
 
   async listRuns(projectId: string): Promise<RunRecord[]> {
     const dir = join(this.projectDir(projectId), 'runs');
-    let ids: string[] = [];
+    let ids: string[];
     try {
       ids = await readdir(dir);
     } catch {
