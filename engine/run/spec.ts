@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
 import { writeJsonAtomic } from '../util/fs';
+import { PROVIDER_REQUESTS } from '../runtime/providers';
 import { normalisePreprocessing, type Preprocessing } from '../preprocessing';
 
 export const HyperSchema = z.object({
@@ -95,7 +96,7 @@ export const RunSpecSchema = z.object({
   methodOptions: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
   hyper: HyperSchema,
   seed: z.number().int(),
-  provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']),
+  provider: z.enum(PROVIDER_REQUESTS),
   /** steps per session.run inside an ONNX Loop (1 = plain step graph) */
   stepsPerRun: z.number().int().positive(),
   /** runs from before these options existed read as none / accuracy, which is what they did */

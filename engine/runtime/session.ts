@@ -10,8 +10,6 @@ import type { Tensor } from '../ir/tensor';
 import { encodeModel } from '../onnx/io';
 import { planProviders, type PlatformInfo, type ProviderName, type ProviderRequest } from './providers';
 
-const EP_NAME: Record<ProviderName, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu' };
-
 export function platformInfo(): PlatformInfo {
   const require = createRequire(import.meta.url);
   const binDir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
@@ -48,7 +46,7 @@ export function fromOrt(t: ort.Tensor): Tensor {
 
 function ortOptions(provider: ProviderName, threads: number | undefined): ort.InferenceSession.SessionOptions {
   const o: ort.InferenceSession.SessionOptions = {
-    executionProviders: [EP_NAME[provider]],
+    executionProviders: [provider],
     graphOptimizationLevel: 'all',
     interOpNumThreads: 1,
     logSeverityLevel: 3,
