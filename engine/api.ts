@@ -88,13 +88,13 @@ function imbalanceOf(classes: { count: number }[]): ScanReport['imbalance'] {
   };
 }
 
+/** One line from the scan's own image summary: formats with counts, then the size (or the range of sizes). */
 function summariseImages(r: EngineScanReport): string | null {
   if (!r.items.length) return null;
-  const formats = new Map<string, number>();
-  for (const it of r.items) formats.set(it.format.toUpperCase(), (formats.get(it.format.toUpperCase()) ?? 0) + 1);
-  const sizes = new Set(r.items.map((i) => `${i.width}×${i.height}`));
-  const fmt = [...formats].map(([f, n]) => `${n} ${f}`).join(', ');
-  return `${fmt}; ${sizes.size === 1 ? [...sizes][0] : `${sizes.size} different sizes`}`;
+  const { formats, commonSizes, width, height } = r.images;
+  const fmt = Object.entries(formats).map(([f, n]) => `${n} ${f.toUpperCase()}`).join(', ');
+  const size = commonSizes.length === 1 ? `${width.min}×${height.min}` : `${width.min}–${width.max} × ${height.min}–${height.max} pixels`;
+  return `${fmt}; ${size}`;
 }
 
 export async function scanDataset(path: string, opts: { csvPath?: string; cacheDir?: string } = {}, onEvent?: (e: EngineEvent) => void): Promise<ScanReport> {
