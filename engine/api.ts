@@ -43,7 +43,7 @@ import { validateSweepSpec } from './sweep/spec';
 export type { EngineEvent, Preprocessing, Estimate, OperatingPoint, CoveragePoint, RocPoint, Explanation, BalanceMode, SelectBy };
 
 /** From this largest/smallest class ratio the app proposes class balancing (issue: "ratio ≥ 3:1"). */
-export const PROPOSE_BALANCE_AT_RATIO = 3;
+const PROPOSE_BALANCE_AT_RATIO = 3;
 
 // ---------- scan ----------
 
@@ -587,7 +587,7 @@ export interface Prediction {
 }
 
 /** Classes the model finds fewer than 80 % of on test, from the metrics in an export's metadata. */
-export function modelCaveats(metadata: Record<string, string>): string[] {
+function modelCaveats(metadata: Record<string, string>): string[] {
   const m = metadata['attune.metrics'] ? (JSON.parse(metadata['attune.metrics']) as { perClass?: { name: string; recall?: Estimate }[] }) : {};
   const out = (m.perClass ?? [])
     .filter((c) => c.recall && c.recall.n > 0 && c.recall.value < 0.8)

@@ -7,7 +7,7 @@ import { writeJsonAtomic } from '../util/fs';
 import { PROVIDER_REQUESTS } from '../runtime/providers';
 import { normalisePreprocessing, type Preprocessing } from '../preprocessing';
 
-export const HyperSchema = z.object({
+const HyperSchema = z.object({
   lr: z.number().positive(),
   epochs: z.number().int().positive(),
   batch: z.number().int().positive(),
@@ -33,7 +33,7 @@ const VoiSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('full-range') }),
 ]);
 
-export const ValueMappingSchema = z.object({
+const ValueMappingSchema = z.object({
   voi: VoiSchema,
   offset: z.number(),
   invertMonochrome1: z.literal(true),
@@ -60,7 +60,7 @@ export const ValueMappingSchema = z.object({
     .optional(),
 });
 
-export const PreprocessingSchema = z.object({
+const PreprocessingSchema = z.object({
   size: z.number().int().positive(),
   resize: z.enum(['shorter-crop', 'squash', 'pad']),
   resizeTo: z.number().int().positive(),
@@ -77,7 +77,7 @@ export type BalanceMode = (typeof BALANCE_MODES)[number];
 export const SELECT_BY = ['balanced-accuracy', 'macro-f1', 'accuracy'] as const;
 export type SelectBy = (typeof SELECT_BY)[number];
 
-export const RunSpecSchema = z.object({
+const RunSpecSchema = z.object({
   version: z.literal(1),
   data: z.object({
     root: z.string(),

@@ -4,7 +4,7 @@
  * The chosen provider is always reported; falling back to CPU is announced, never silent.
  */
 /** onnxruntime's execution-provider names Attune knows (the one list; menus, schemas and usage derive from it). */
-export const PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+const PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 /** what a user may ask for: a provider by name, or `auto` (see planProviders) */
 export const PROVIDER_REQUESTS = ['auto', ...PROVIDERS] as const;

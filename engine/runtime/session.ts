@@ -100,7 +100,7 @@ function wrap(s: ort.InferenceSession, provider: ProviderName): Session {
 }
 
 /** onnxruntime's messages are for developers; say what the user can do. */
-export function translateOrtError(msg: string): AttuneError {
+function translateOrtError(msg: string): AttuneError {
   const m = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
   if (m)
     return new AttuneError('unsupported-op', `The operation ${m[1]} (opset ${m[2]}, node "${m[3]}") cannot run in this configuration.`, 'Use the linear probe, which runs the backbone unchanged, or export the backbone with a different opset.', { op: m[1], node: m[3] });

@@ -44,7 +44,7 @@ export function trainRequest(sweepDir: string, spec: SweepSpec, c: SweepConfig, 
 }
 
 /** The same request as `attune train` arguments (what jobs/<index>.sh runs). */
-export function trainArgs(req: TrainRequest): string[] {
+function trainArgs(req: TrainRequest): string[] {
   const a = ['train', '--data', req.data, '--model', req.model, '--method', req.method, '--out', req.outDir, '--json'];
   const put = (flag: string, v: number | string | undefined) => v !== undefined && a.push(flag, String(v));
   put('--seed', req.seed);

@@ -39,7 +39,7 @@ const GridSchema = z.object({
   options: z.record(z.string(), z.array(Value).min(1)).optional(),
 }).strict();
 
-export const SweepSpecSchema = z.object({
+const SweepSpecSchema = z.object({
   version: z.literal(1).default(1),
   data: z.string().min(1),
   labels: z.string().optional(),

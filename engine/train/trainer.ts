@@ -60,7 +60,7 @@ interface PendingStep {
 }
 
 /** The figure of a validation report that checkpoint selection compares. */
-export function selectionScore(r: EvaluationReport, by: SelectBy): number {
+function selectionScore(r: EvaluationReport, by: SelectBy): number {
   return by === 'macro-f1' ? r.macroF1 : by === 'accuracy' ? r.accuracy : r.balancedAccuracy;
 }
 

@@ -181,7 +181,7 @@ export class ModelCache {
   }
 }
 
-export async function sha256File(file: string): Promise<string> {
+async function sha256File(file: string): Promise<string> {
   const h = createHash('sha256');
   await pipeline(createReadStream(file), h);
   return h.digest('hex');

@@ -34,7 +34,7 @@ export const FIELD_NAMES: Record<string, string> = {
   path: 'Location',
 };
 
-export const methodChoice = z.object({
+const methodChoice = z.object({
   name: z.string().regex(/^[a-z0-9-]{1,40}$/),
   epochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(1024),

@@ -25,13 +25,13 @@ interface Pending {
   worker: WorkerHandle;
 }
 
-export class JobCrashed extends AttuneError {}
+class JobCrashed extends AttuneError {}
 
 /** error code of jobs ended because the app is closing (not a crash: the work can resume) */
 export const APP_CLOSING = 'app-closing';
 
 /** how long a cancelled dedicated job may take to stop by itself before its process is ended */
-export const CANCEL_GRACE_MS = 20_000;
+const CANCEL_GRACE_MS = 20_000;
 
 export interface CallOptions {
   onEvent?: (e: EngineEvent) => void;

@@ -14,7 +14,7 @@ import type { Project, RunRecord } from '../ipc/types';
 import type { AppTrainRequest, EngineEvent } from '../jobs/engine-contract';
 import { applyEngineEvent, validAccuracy } from './apply-event';
 
-export function newRunId(): string {
+function newRunId(): string {
   const t = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   return `${t}-${randomBytes(3).toString('hex')}`;
 }

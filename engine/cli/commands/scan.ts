@@ -51,12 +51,12 @@ function parseArgs(argv: string[]): ScanArgs | string {
 }
 
 /** The --json shape: the report without the per-image index, which can be large. */
-export function reportToJson(r: ScanReport): Record<string, unknown> {
+function reportToJson(r: ScanReport): Record<string, unknown> {
   const { items: _items, ...rest } = r;
   return rest;
 }
 
-export function formatReport(r: ScanReport): string {
+function formatReport(r: ScanReport): string {
   const lines: string[] = [];
   const layout =
     r.layout.kind === 'split-folders'

@@ -10,7 +10,7 @@ import type { AugmentPreset } from '../../data/image';
 import { BALANCE_MODES, SELECT_BY, type BalanceMode, type SelectBy } from '../../run/spec';
 import { evaluationSummary } from '../../evaluate/summary';
 
-export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${METHODS.map((m) => m.name).join('|')}> --out <runDir>
+const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${METHODS.map((m) => m.name).join('|')}> --out <runDir>
   [--epochs N] [--batch B] [--lr X] [--seed S] [--weight-decay X] [--warmup EPOCHS] [--label-smoothing X] [--clip-norm X|none]
   [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider ${PROVIDER_REQUESTS.join('|')}]
   [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
