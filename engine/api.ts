@@ -1,6 +1,7 @@
 /**
- * The engine's façade for the desktop app: one function per capability, plain JSON-serialisable
- * inputs and outputs (they cross the utility-process boundary). The CLI calls the same modules.
+ * The engine's façade: one function per capability, plain JSON-serialisable inputs and outputs (they cross the
+ * app's utility-process boundary). `attune train` sends the same TrainRequest as the app; the other commands print
+ * the engine's full reports (their --json output), which the app's summaries here leave out.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
