@@ -14,7 +14,7 @@ import { previewDataUrl } from './data/preview';
 import { loadBackbone, withNewHead } from './backbone/load';
 import { unsupportedOps } from './autodiff/differentiate';
 import { weightStats } from './backbone/weight-stats';
-import { scanDataset as scanFolder } from './data/scan';
+import { IMBALANCE_RATIO, scanDataset as scanFolder } from './data/scan';
 import type { ScanReport as EngineScanReport } from './data/types';
 import type { EvaluationReport as EngineEvaluation } from './evaluate/metrics';
 import { calibratedClassifier, exportRun as exportEngineRun, fitOperatingPoint } from './export/export';
@@ -43,8 +43,6 @@ import { validateSweepSpec } from './sweep/spec';
 
 export type { EngineEvent, Preprocessing, Estimate, OperatingPoint, CoveragePoint, RocPoint, Explanation, BalanceMode, SelectBy };
 
-/** From this largest/smallest class ratio the app proposes class balancing (issue: "ratio ≥ 3:1"). */
-const PROPOSE_BALANCE_AT_RATIO = 3;
 
 // ---------- scan ----------
 
@@ -81,7 +79,8 @@ function summariseGroups(r: EngineScanReport): ScanReport['groupIds'] {
 function imbalanceOf(classes: { count: number }[]): ScanReport['imbalance'] {
   const counts = classes.map((c) => c.count).filter((n) => n > 0);
   const ratio = counts.length > 1 ? Math.max(...counts) / Math.min(...counts) : 1;
-  if (ratio < PROPOSE_BALANCE_AT_RATIO) return { ratio, proposedBalance: null, message: null };
+  // from the ratio the scan reports as imbalance (3:1), the app proposes class balancing
+  if (ratio < IMBALANCE_RATIO) return { ratio, proposedBalance: null, message: null };
   return {
     ratio,
     proposedBalance: 'weights',
@@ -98,12 +97,27 @@ function summariseImages(r: EngineScanReport): string | null {
   return `${fmt}; ${size}`;
 }
 
-export async function scanDataset(path: string, opts: { csvPath?: string; cacheDir?: string } = {}, onEvent?: (e: EngineEvent) => void): Promise<ScanReport> {
-  const r = await scanFolder(path, {
-    labels: opts.csvPath,
-    cacheDir: opts.cacheDir,
-    onEvent,
-  });
+/** How to scan a folder, for the app and `attune scan` alike. */
+export interface ScanRequest {
+  /** labels file (CSV), and its column names when they are not the defaults */
+  csvPath?: string;
+  columns?: { path?: string; label?: string; group?: string };
+  /** multi-frame DICOM: the middle frame of each file (default) or every frame as its own sample */
+  frames?: 'middle' | 'all';
+  /** false: always rescan; `cacheDir`: where cached scans live (outside the dataset) */
+  cache?: boolean;
+  cacheDir?: string;
+}
+
+/** The engine's full scan report (every image, its size and format): what `attune scan` prints. */
+export function scanFolderReport(path: string, opts: ScanRequest = {}, onEvent?: (e: EngineEvent) => void): Promise<EngineScanReport> {
+  const { csvPath, ...rest } = opts;
+  return scanFolder(path, { labels: csvPath, ...rest, onEvent });
+}
+
+/** The app's view of a scan: counts, examples, problems, imbalance and group ids. */
+export async function scanDataset(path: string, opts: ScanRequest = {}, onEvent?: (e: EngineEvent) => void): Promise<ScanReport> {
+  const r = await scanFolderReport(path, opts, onEvent);
   const examples = new Map<string, string[]>();
   for (const it of r.items) {
     const list = examples.get(it.label) ?? [];
