@@ -634,9 +634,14 @@ export async function predictWithModel(modelPath: string, files: string[]): Prom
 
 /**
  * Grad-CAM heatmaps for "Try it" (an exported model file) or the misclassified gallery (a run: its calibrated
- * classifier, the graph model.onnx will hold), computed through Attune's autodiff. With `outDir`, PNG overlays too.
+ * classifier, the graph model.onnx will hold), computed through Attune's autodiff. With `outDir`, PNG overlays too;
+ * `classIndex` explains that class instead of the predicted one; `onError` hears of images left out.
  */
-export async function explainImages(source: { modelPath: string } | { runDir: string }, files: string[], opts: { outDir?: string } = {}): Promise<Explanation[]> {
+export async function explainImages(
+  source: { modelPath: string } | { runDir: string },
+  files: string[],
+  opts: { outDir?: string; classIndex?: number; onError?: (file: string, e: AttuneError) => void } = {},
+): Promise<Explanation[]> {
   const model = 'modelPath' in source ? source.modelPath : (await calibratedClassifier(source.runDir)).merged;
-  return explainFiles(model, files, { outDir: opts.outDir });
+  return explainFiles(model, files, { outDir: opts.outDir, classIndex: opts.classIndex, onError: opts.onError });
 }
