@@ -93,7 +93,8 @@ function summariseImages(r: EngineScanReport): string | null {
   if (!r.items.length) return null;
   const { formats, commonSizes, width, height } = r.images;
   const fmt = Object.entries(formats).map(([f, n]) => `${n} ${f.toUpperCase()}`).join(', ');
-  const size = commonSizes.length === 1 ? `${width.min}×${height.min}` : `${width.min}–${width.max} × ${height.min}–${height.max} pixels`;
+  const size =
+    commonSizes.length === 1 ? `${width.min}×${height.min}` : `${width.min}–${width.max} × ${height.min}–${height.max} pixels`;
   return `${fmt}; ${size}`;
 }
 
@@ -110,13 +111,21 @@ export interface ScanRequest {
 }
 
 /** The engine's full scan report (every image, its size and format): what `attune scan` prints. */
-export function scanFolderReport(path: string, opts: ScanRequest = {}, onEvent?: (e: EngineEvent) => void): Promise<EngineScanReport> {
+export function scanFolderReport(
+  path: string,
+  opts: ScanRequest = {},
+  onEvent?: (e: EngineEvent) => void,
+): Promise<EngineScanReport> {
   const { csvPath, ...rest } = opts;
   return scanFolder(path, { labels: csvPath, ...rest, onEvent });
 }
 
 /** The app's view of a scan: counts, examples, problems, imbalance and group ids. */
-export async function scanDataset(path: string, opts: ScanRequest = {}, onEvent?: (e: EngineEvent) => void): Promise<ScanReport> {
+export async function scanDataset(
+  path: string,
+  opts: ScanRequest = {},
+  onEvent?: (e: EngineEvent) => void,
+): Promise<ScanReport> {
   const r = await scanFolderReport(path, opts, onEvent);
   const examples = new Map<string, string[]>();
   for (const it of r.items) {

@@ -27,7 +27,9 @@ export type ScanClass = ScanReport['classes'][number];
 export type SplitSettings = Required<Pick<NonNullable<TrainRequest['split']>, 'valFraction' | 'testFraction' | 'seed'>>;
 /** A run request as the app makes it: the façade's request with the hyper-parameters the app always sets. */
 export type AppTrainRequest = TrainRequest &
-  Required<Pick<TrainRequest, 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'provider'>> & { split: SplitSettings };
+  Required<Pick<TrainRequest, 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'provider'>> & {
+    split: SplitSettings;
+  };
 export type ClassMetrics = EvaluationReport['perClass'][number];
 export type Misclassified = EvaluationReport['misclassified'][number];
 export type CalibrationBin = EvaluationReport['calibration'][number];

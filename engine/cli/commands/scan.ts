@@ -124,7 +124,13 @@ export const scanCommand = {
       };
       const report = await scanFolderReport(
         args.folder!,
-        { csvPath: args.labels, columns, cache: !args.noCache, frames: framesOption(args.frames), cacheDir: args.cacheDir },
+        {
+          csvPath: args.labels,
+          columns,
+          cache: !args.noCache,
+          frames: framesOption(args.frames),
+          cacheDir: args.cacheDir,
+        },
         showProgress ? progress : undefined,
       );
       if (showProgress) process.stderr.write('\r\x1b[K');

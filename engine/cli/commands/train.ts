@@ -50,7 +50,11 @@ export const trainCommand = {
     if (method.optimizer && optimizer && optimizer !== method.optimizer)
       throw new AttuneError('usage', `--method ${method.name} trains with --optimizer ${method.optimizer}, not ${optimizer}.`, `Leave out --optimizer, or choose another method (e.g. --method full for AdamW).`);
     if (ratios && ratios.length !== 3)
-      throw new AttuneError('usage', `--ratios takes three numbers (train,val,test), not "${str(p, 'ratios')}".`, 'E.g. --ratios 0.8,0.1,0.1.');
+      throw new AttuneError(
+        'usage',
+        `--ratios takes three numbers (train,val,test), not "${str(p, 'ratios')}".`,
+        'E.g. --ratios 0.8,0.1,0.1.',
+      );
     const req: TrainRequest = {
       dataPath: required(p, 'data', TRAIN_USAGE),
       modelPath: required(p, 'model', TRAIN_USAGE),
