@@ -1,6 +1,7 @@
 /**
- * The engine's façade for the desktop app: one function per capability, plain JSON-serialisable
- * inputs and outputs (they cross the utility-process boundary). The CLI calls the same modules.
+ * The engine's façade: one function per capability, plain JSON-serialisable inputs and outputs (they cross the
+ * app's utility-process boundary). `attune train` sends the same TrainRequest as the app; the other commands print
+ * the engine's full reports (their --json output), which the app's summaries here leave out.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -13,7 +14,7 @@ import { previewDataUrl } from './data/preview';
 import { loadBackbone, withNewHead } from './backbone/load';
 import { unsupportedOps } from './autodiff/differentiate';
 import { weightStats } from './backbone/weight-stats';
-import { scanDataset as scanFolder } from './data/scan';
+import { IMBALANCE_RATIO, scanDataset as scanFolder } from './data/scan';
 import type { ScanReport as EngineScanReport } from './data/types';
 import type { EvaluationReport as EngineEvaluation } from './evaluate/metrics';
 import { calibratedClassifier, exportRun as exportEngineRun, fitOperatingPoint } from './export/export';
@@ -27,7 +28,9 @@ import type { BalanceMode, SelectBy } from './run/spec';
 import { METHODS } from './methods/registry';
 import { parameterCount } from './ir/parameters';
 import { forwardImagesPerSecond, secondsPerEpoch } from './methods/cost';
-import type { Method } from './methods/method';
+import type { Method, MethodOptions } from './methods/method';
+import type { AugmentPreset } from './data/image';
+import type { CalibrationSummary } from './evaluate/calibration';
 import { deviceBatch, recommendMethod, type Recommendation } from './methods/recommend';
 import { predictFiles } from './predict/predict';
 import { platformInfo } from './runtime/session';
@@ -40,8 +43,6 @@ import { validateSweepSpec } from './sweep/spec';
 
 export type { EngineEvent, Preprocessing, Estimate, OperatingPoint, CoveragePoint, RocPoint, Explanation, BalanceMode, SelectBy };
 
-/** From this largest/smallest class ratio the app proposes class balancing (issue: "ratio ≥ 3:1"). */
-export const PROPOSE_BALANCE_AT_RATIO = 3;
 
 // ---------- scan ----------
 
@@ -78,7 +79,8 @@ function summariseGroups(r: EngineScanReport): ScanReport['groupIds'] {
 function imbalanceOf(classes: { count: number }[]): ScanReport['imbalance'] {
   const counts = classes.map((c) => c.count).filter((n) => n > 0);
   const ratio = counts.length > 1 ? Math.max(...counts) / Math.min(...counts) : 1;
-  if (ratio < PROPOSE_BALANCE_AT_RATIO) return { ratio, proposedBalance: null, message: null };
+  // from the ratio the scan reports as imbalance (3:1), the app proposes class balancing
+  if (ratio < IMBALANCE_RATIO) return { ratio, proposedBalance: null, message: null };
   return {
     ratio,
     proposedBalance: 'weights',
@@ -86,21 +88,45 @@ function imbalanceOf(classes: { count: number }[]): ScanReport['imbalance'] {
   };
 }
 
+/** One line from the scan's own image summary: formats with counts, then the size (or the range of sizes). */
 function summariseImages(r: EngineScanReport): string | null {
   if (!r.items.length) return null;
-  const formats = new Map<string, number>();
-  for (const it of r.items) formats.set(it.format.toUpperCase(), (formats.get(it.format.toUpperCase()) ?? 0) + 1);
-  const sizes = new Set(r.items.map((i) => `${i.width}×${i.height}`));
-  const fmt = [...formats].map(([f, n]) => `${n} ${f}`).join(', ');
-  return `${fmt}; ${sizes.size === 1 ? [...sizes][0] : `${sizes.size} different sizes`}`;
+  const { formats, commonSizes, width, height } = r.images;
+  const fmt = Object.entries(formats).map(([f, n]) => `${n} ${f.toUpperCase()}`).join(', ');
+  const size =
+    commonSizes.length === 1 ? `${width.min}×${height.min}` : `${width.min}–${width.max} × ${height.min}–${height.max} pixels`;
+  return `${fmt}; ${size}`;
 }
 
-export async function scanDataset(path: string, opts: { csvPath?: string; cacheDir?: string } = {}, onEvent?: (e: EngineEvent) => void): Promise<ScanReport> {
-  const r = await scanFolder(path, {
-    labels: opts.csvPath,
-    cacheDir: opts.cacheDir,
-    onEvent,
-  });
+/** How to scan a folder, for the app and `attune scan` alike. */
+export interface ScanRequest {
+  /** labels file (CSV), and its column names when they are not the defaults */
+  csvPath?: string;
+  columns?: { path?: string; label?: string; group?: string };
+  /** multi-frame DICOM: the middle frame of each file (default) or every frame as its own sample */
+  frames?: 'middle' | 'all';
+  /** false: always rescan; `cacheDir`: where cached scans live (outside the dataset) */
+  cache?: boolean;
+  cacheDir?: string;
+}
+
+/** The engine's full scan report (every image, its size and format): what `attune scan` prints. */
+export function scanFolderReport(
+  path: string,
+  opts: ScanRequest = {},
+  onEvent?: (e: EngineEvent) => void,
+): Promise<EngineScanReport> {
+  const { csvPath, ...rest } = opts;
+  return scanFolder(path, { labels: csvPath, ...rest, onEvent });
+}
+
+/** The app's view of a scan: counts, examples, problems, imbalance and group ids. */
+export async function scanDataset(
+  path: string,
+  opts: ScanRequest = {},
+  onEvent?: (e: EngineEvent) => void,
+): Promise<ScanReport> {
+  const r = await scanFolderReport(path, opts, onEvent);
   const examples = new Map<string, string[]>();
   for (const it of r.items) {
     const list = examples.get(it.label) ?? [];
@@ -267,21 +293,38 @@ function cardDefaults(m: Method, rec: Recommendation | null, hasAccelerator: boo
 
 // ---------- train, evaluate, export, predict ----------
 
+/**
+ * The one request to train (or resume) a run, used by the app and by `attune train`: everything but the data,
+ * model, method and output folder is optional and falls back to the method's defaults (METHODS.md).
+ */
 export interface TrainRequest {
   dataPath: string;
+  /** labels file (CSV), and its column names when they are not the defaults */
   csvPath?: string;
+  columns?: { path?: string; label?: string; group?: string };
   modelPath: string;
+  /** the backbone tensor to train on (default: found from the graph) */
+  feature?: string;
   method: string;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  seed: number;
+  /** method options by name (LoRA rank, GPS k, PACE σ and λ, …) */
+  options?: MethodOptions;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  weightDecay?: number;
+  warmupEpochs?: number;
+  labelSmoothing?: number;
+  /** gradient clipping norm; null: none */
+  clipNorm?: number | null;
+  optimizer?: 'adamw' | 'spd';
+  spdLambda?: number;
+  seed?: number;
   outDir: string;
-  provider: string;
-  split: { valFraction: number; testFraction: number; seed: number };
-  options?: Record<string, number>;
+  provider?: string;
+  /** shares of the images held out (train gets the rest, or `trainFraction` when given); default 80/10/10 */
+  split?: { valFraction: number; testFraction: number; trainFraction?: number; seed?: number };
   /** training image variations; default 'natural' (photos). 'medical': mild rotation and zoom, horizontal flip */
-  augment?: 'none' | 'natural' | 'aerial' | 'medical';
+  augment?: AugmentPreset;
   /** images to leave out and labels to correct (paths relative to dataPath, '/'-separated) */
   overrides?: { exclude?: string[]; relabel?: Record<string, string> };
   resumeFrom?: string;
@@ -289,8 +332,14 @@ export interface TrainRequest {
   scanCacheDir?: string;
   /** DICOM/16-bit window (the --window forms, e.g. 'lung', '40,400'); default each file's own */
   window?: string;
+  /** subtracted from 16-bit PNG/TIFF values before the window (32768 for HU + 32768 data) */
+  valueOffset?: number;
   /** multispectral bands ('4,3,2' or 'all') */
   bands?: string;
+  /** multi-frame DICOM: the middle frame of each file (default) or every frame as its own sample */
+  frames?: 'middle' | 'all';
+  /** training steps compiled into one session run */
+  stepsPerRun?: number;
   /** class imbalance: none (default), class-weighted loss, or class-balanced sampling */
   balance?: BalanceMode;
   /** the validation figure that picks the best epoch (default balanced accuracy) */
@@ -305,27 +354,42 @@ export interface TrainResult {
   bestValAccuracy?: number;
   testAccuracy?: number;
   selectedBy?: SelectBy;
+  /** temperature scaling fitted on val, and the test evaluation (what `attune train` prints) */
+  calibration?: CalibrationSummary;
+  test?: EngineEvaluation;
 }
 
 /** Trains, or resumes when `resumeFrom` (or `outDir`) holds an unfinished run. */
 export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {}): Promise<TrainResult> {
+  const s = r.split;
   const res = await trainEngineRun(
     {
       data: r.dataPath,
       labels: r.csvPath,
+      columns: r.columns,
       model: r.modelPath,
+      feature: r.feature,
       method: r.method,
+      methodOptions: r.options,
       epochs: r.epochs,
       batch: r.batchSize,
       lr: r.learningRate,
+      weightDecay: r.weightDecay,
+      warmupEpochs: r.warmupEpochs,
+      labelSmoothing: r.labelSmoothing,
+      clipNorm: r.clipNorm,
+      optimizer: r.optimizer,
+      spdLambda: r.spdLambda,
       seed: r.seed,
       outDir: r.resumeFrom ?? r.outDir,
-      provider: r.provider as ProviderRequest,
-      ratios: [1 - r.split.valFraction - r.split.testFraction, r.split.valFraction, r.split.testFraction],
+      provider: r.provider as ProviderRequest | undefined,
+      ratios: s ? [s.trainFraction ?? 1 - s.valFraction - s.testFraction, s.valFraction, s.testFraction] : undefined,
       splitFile: r.splitFile,
-      methodOptions: r.options,
       ...(r.window ? { window: parseWindow(r.window) } : {}),
+      ...(r.valueOffset !== undefined ? { valueOffset: r.valueOffset } : {}),
       ...(r.bands ? { bands: parseBandSelection(r.bands) } : {}),
+      frames: r.frames,
+      stepsPerRun: r.stepsPerRun,
       balance: r.balance,
       selectBy: r.selectBy,
       augment: r.augment,
@@ -333,7 +397,17 @@ export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; on
     },
     { signal: opts.signal, onEvent: opts.onEvent, scanCacheDir: r.scanCacheDir },
   );
-  return { runDir: res.runDir, status: res.status, provider: res.provider, bestEpoch: res.bestEpoch, bestValAccuracy: res.bestValAccuracy, testAccuracy: res.test?.accuracy, selectedBy: res.selectedBy };
+  return {
+    runDir: res.runDir,
+    status: res.status,
+    provider: res.provider,
+    bestEpoch: res.bestEpoch,
+    bestValAccuracy: res.bestValAccuracy,
+    testAccuracy: res.test?.accuracy,
+    selectedBy: res.selectedBy,
+    calibration: res.calibration,
+    test: res.test,
+  };
 }
 
 type Bins = { lower: number; upper: number; confidence: number; accuracy: number; count: number }[];
@@ -537,7 +611,7 @@ export interface Prediction {
 }
 
 /** Classes the model finds fewer than 80 % of on test, from the metrics in an export's metadata. */
-export function modelCaveats(metadata: Record<string, string>): string[] {
+function modelCaveats(metadata: Record<string, string>): string[] {
   const m = metadata['attune.metrics'] ? (JSON.parse(metadata['attune.metrics']) as { perClass?: { name: string; recall?: Estimate }[] }) : {};
   const out = (m.perClass ?? [])
     .filter((c) => c.recall && c.recall.n > 0 && c.recall.value < 0.8)
@@ -569,9 +643,14 @@ export async function predictWithModel(modelPath: string, files: string[]): Prom
 
 /**
  * Grad-CAM heatmaps for "Try it" (an exported model file) or the misclassified gallery (a run: its calibrated
- * classifier, the graph model.onnx will hold), computed through Attune's autodiff. With `outDir`, PNG overlays too.
+ * classifier, the graph model.onnx will hold), computed through Attune's autodiff. With `outDir`, PNG overlays too;
+ * `classIndex` explains that class instead of the predicted one; `onError` hears of images left out.
  */
-export async function explainImages(source: { modelPath: string } | { runDir: string }, files: string[], opts: { outDir?: string } = {}): Promise<Explanation[]> {
+export async function explainImages(
+  source: { modelPath: string } | { runDir: string },
+  files: string[],
+  opts: { outDir?: string; classIndex?: number; onError?: (file: string, e: AttuneError) => void } = {},
+): Promise<Explanation[]> {
   const model = 'modelPath' in source ? source.modelPath : (await calibratedClassifier(source.runDir)).merged;
-  return explainFiles(model, files, { outDir: opts.outDir });
+  return explainFiles(model, files, { outDir: opts.outDir, classIndex: opts.classIndex, onError: opts.onError });
 }

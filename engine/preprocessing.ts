@@ -20,7 +20,7 @@ export type WindowPreset = 'lung' | 'mediastinum' | 'bone' | 'brain';
  * "Windowing (CT)" (https://radiopaedia.org/articles/windowing-ct): lungs W1500 L−600, mediastinum
  * W350 L50, bone W1800 L400, brain W80 L40.
  */
-export const WINDOW_PRESETS: Record<WindowPreset, { center: number; width: number }> = {
+const WINDOW_PRESETS: Record<WindowPreset, { center: number; width: number }> = {
   lung: { center: -600, width: 1500 },
   mediastinum: { center: 50, width: 350 },
   bone: { center: 400, width: 1800 },

@@ -27,10 +27,6 @@ const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'Equal', 'Less', 'Greater',
   // piecewise constant: zero gradient almost everywhere
   'Sign', 'Floor', 'Ceil', 'Round', 'IsNaN', 'IsInf', 'Xor', 'Range', 'EyeLike', 'Bernoulli', 'Multinomial']);
 
-export function supportedOps(): string[] {
-  return Object.keys(GRADIENT_RULES);
-}
-
 /**
  * Ops of `g` that training cannot differentiate through (the model check reports them): ops with no gradient rule,
  * or from a custom domain, other than those whose outputs are constants for differentiation.

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mulberry32 } from '../data/rng';
+import { mulberry32 } from '../util/random';
 import { Builder } from '../ir/builder';
 import { emptyGraph, int, ints, type Model } from '../ir/graph';
 import { scalar, sizeOf, tensor, type Tensor } from '../ir/tensor';

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mulberry32 } from '../data/rng';
+import { mulberry32 } from '../util/random';
 import { emptyGraph, int, ints, str, type Attr, type Model } from '../ir/graph';
 import { castFloat, sizeOf, tensor, type Tensor } from '../ir/tensor';
 import { createSession } from '../runtime/session';

@@ -113,12 +113,6 @@ export function attachHead(model: Model, features: FeatureInfo, sourceShape: num
   return { model: m, features, featureDim, numClasses };
 }
 
-/** Tensors of the original graph downstream of the features that the cut removed (for reporting). */
-export function unusedAfterCut(original: Graph, prepared: Graph): string[] {
-  const kept = new Set(prepared.nodes.map((n) => n.name));
-  return original.nodes.filter((n) => !kept.has(n.name)).map((n) => n.name);
-}
-
 /**
  * Adds softmax and names the output; keeps the input's dynamic batch. A `temperature` ≠ 1 (temperature
  * scaling, fitted after training) divides the logits first: softmax(logits / T).

@@ -44,7 +44,7 @@ export interface WidenedInput {
   normalisation: string[];
 }
 
-export const WIDENED_METADATA = 'attune.input_widened';
+const WIDENED_METADATA = 'attune.input_widened';
 
 export interface WidenOptions {
   /** 1-based channels holding red, green, blue (Sentinel-2: [4, 3, 2]); default [1, 2, 3] */

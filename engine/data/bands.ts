@@ -5,7 +5,7 @@
  */
 import { AttuneError } from '../errors';
 import type { RgbImage } from './decode';
-import { mulberry32 } from './rng';
+import { mulberry32 } from '../util/random';
 
 export type BandSelection = { mode: 'map'; bands: [number, number, number] /* 1-based */ } | { mode: 'all' };
 

@@ -6,7 +6,7 @@ import { defaultPreprocessing, VIT_NORMALISATION } from '../preprocessing';
 import { DecodedImageCache } from './image-cache';
 import { loadImageTensor } from './image';
 import { createBatchLoader, loadImageViews, type Batch, type BatchLoaderOptions } from './loader';
-import { mulberry32 } from './rng';
+import { mulberry32 } from '../util/random';
 
 const AID = path.resolve(process.cwd(), '../shared/datasets/aid-satellite-subset');
 const pre = defaultPreprocessing(64, VIT_NORMALISATION.mean, VIT_NORMALISATION.std);

@@ -14,7 +14,7 @@ import { describeDecodeError } from './decode';
 import type { PixelImage } from './pixels';
 import { decodeBaseRgb, decodeEvalRgb, rgbToTensor } from './image';
 import { DecodedImageCache, sharedImageCache } from './image-cache';
-import { rngFor, shuffleInPlace } from './rng';
+import { rngFor, shuffleInPlace } from '../util/random';
 
 export interface LoaderItem {
   /** absolute path (or relative to the working directory) */

@@ -25,10 +25,6 @@ export function isFloatImage(img: PixelImage): img is FloatImage {
   return img.data instanceof Float32Array;
 }
 
-export function channelsOf(img: PixelImage): number {
-  return isFloatImage(img) ? img.channels : 3;
-}
-
 /** Grey (1 channel) → three equal channels; other images unchanged. */
 export function greyToRgb(img: FloatImage): FloatImage {
   if (img.channels !== 1) return img;

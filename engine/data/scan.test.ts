@@ -222,6 +222,7 @@ test('real datasets: BUSI (spaces, parentheses, imbalance, a cross-class duplica
 });
 
 /** The command's JSON line (the test runner's own reporting may share stdout while it is captured). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test reads arbitrary fields of the printed report
 function jsonLine(text: string): Record<string, any> {
   for (let i = text.indexOf('{"'); i >= 0; i = text.indexOf('{"', i + 1)) {
     const end = text.indexOf('\n', i);

@@ -675,8 +675,3 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   }
   return report;
 }
-
-/** Absolute path of a report item. */
-export function itemPath(report: Pick<ScanReport, 'root'>, item: Pick<ScanItem, 'file'>): string {
-  return path.resolve(report.root, item.file);
-}

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
-import { rngFor, shuffleInPlace } from './rng';
+import { rngFor, shuffleInPlace } from '../util/random';
 import { writeFileAtomic } from '../util/fs';
 import { SPLIT_NAMES, type ScanReport, type SplitName } from './types';
 

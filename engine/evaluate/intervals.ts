@@ -23,7 +23,7 @@ export interface Estimate {
  * A class with fewer images than this makes a stratified bootstrap degenerate (one image resampled is always
  * itself: a zero-width interval); such figures get the whole [0, 1] and a note instead of a false precision.
  */
-export const MIN_PER_CLASS_FOR_BOOTSTRAP = 5;
+const MIN_PER_CLASS_FOR_BOOTSTRAP = 5;
 
 const Z95 = 1.959963984540054;
 

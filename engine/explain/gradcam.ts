@@ -32,7 +32,7 @@ export interface ExplainTarget {
 }
 
 /** The feature map Grad-CAM reads: the last spatial CNN map, or the last block's normed patch tokens for a ViT. */
-export function findExplainTarget(g: Graph, shapes: ShapeMap): ExplainTarget {
+function findExplainTarget(g: Graph, shapes: ShapeMap): ExplainTarget {
   const prod = producers(g);
   // ViT: the last attention Softmax over T × T; the LayerNormalization feeding its block (norm1)
   // (exports differ in rank: [1, heads, T, T] or [heads, T, T])
@@ -149,7 +149,7 @@ function softmax(y: Float32Array): Float32Array {
 }
 
 /** ReLU(Σ_k α_k A_k) with α_k the mean gradient of channel k over positions, scaled to max 1. */
-export function gradCam(A: Float32Array, dA: Float32Array, dims: number[], target: ExplainTarget): Float32Array {
+function gradCam(A: Float32Array, dA: Float32Array, dims: number[], target: ExplainTarget): Float32Array {
   const { h, w } = target;
   const P = h * w;
   const cam = new Float32Array(P);

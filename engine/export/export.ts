@@ -65,7 +65,7 @@ interface SavedSplitPredictions {
   files: string[];
 }
 
-export function exportMetadata(spec: RunSpec, facts: Record<string, unknown>, test: EvaluationReport | undefined, extra: { calibration?: CalibrationSummary; operatingPoint?: OperatingPoint; referBelow?: number } = {}): Record<string, string> {
+function exportMetadata(spec: RunSpec, facts: Record<string, unknown>, test: EvaluationReport | undefined, extra: { calibration?: CalibrationSummary; operatingPoint?: OperatingPoint; referBelow?: number } = {}): Record<string, string> {
   return {
     ...(extra.calibration ? { 'attune.calibration': JSON.stringify({ method: 'temperature', temperature: extra.calibration.temperature, fittedOn: extra.calibration.split, images: extra.calibration.count, eceTestBefore: extra.calibration.test?.eceBefore, eceTestAfter: extra.calibration.test?.eceAfter }) } : {}),
     ...(extra.operatingPoint ? { 'attune.operating_point': JSON.stringify(extra.operatingPoint) } : {}),

@@ -26,7 +26,7 @@ const PROBE_CHUNK_BYTES = 1 << 30;
 const MAX_FOLDED_ELEMENTS = 1 << 20;
 
 /** Constant nodes become initializers (every value_* form of the op). */
-export function constantsToInitializers(g: Graph): void {
+function constantsToInitializers(g: Graph): void {
   const keep: Node[] = [];
   for (const n of g.nodes) {
     if (n.op !== 'Constant') {

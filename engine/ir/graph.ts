@@ -52,7 +52,7 @@ export function emptyGraph(name = 'graph'): Graph {
   return { name, nodes: [], initializers: new Map(), inputs: [], outputs: [] };
 }
 
-export function cloneGraph(g: Graph): Graph {
+function cloneGraph(g: Graph): Graph {
   return {
     name: g.name,
     nodes: g.nodes.map((n) => ({ ...n, inputs: [...n.inputs], outputs: [...n.outputs], attrs: { ...n.attrs } })),

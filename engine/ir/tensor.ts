@@ -54,20 +54,6 @@ export function tensor(dtype: DType, dims: number[], values?: ArrayLike<number> 
 export const scalar = (dtype: DType, v: number): Tensor => tensor(dtype, [], [v]);
 export const int64s = (values: number[]): Tensor => tensor('int64', [values.length], values);
 
-/** Values as JS numbers (int64 converted; safe for shapes and indices). */
-export function toNumbers(t: Tensor): number[] {
-  return Array.from(t.data as ArrayLike<number | bigint>, (v) => Number(v));
-}
-
-export function cloneTensor(t: Tensor): Tensor {
-  return { dtype: t.dtype, dims: [...t.dims], data: t.data.slice() };
-}
-
-/** Float data widened to float64 (for checks and reductions). */
-export function toFloat64(t: Tensor): Float64Array {
-  return Float64Array.from(t.data as ArrayLike<number>);
-}
-
 export function castFloat(t: Tensor, dtype: 'float32' | 'float64'): Tensor {
   if (t.dtype === dtype) return t;
   const out = allocate(dtype, t.data.length) as Float32Array | Float64Array;

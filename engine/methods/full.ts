@@ -5,7 +5,7 @@ import type { TrainableSpec } from '../programs/compile';
 import { mergeByName, sizeOfTensors, type Method } from './method';
 
 /** Every float initializer of rank ≥ 1 is a parameter; decay only matrices and kernels (timm convention). */
-export function allParameters(g: Graph, weightDecay: number): TrainableSpec[] {
+function allParameters(g: Graph, weightDecay: number): TrainableSpec[] {
   return [...g.initializers]
     .filter(([, t]) => isFloat(t.dtype) && t.dims.length > 0)
     .filter(([k]) => !/running_(mean|var)|\.(mean|var)$/.test(k))
@@ -13,7 +13,7 @@ export function allParameters(g: Graph, weightDecay: number): TrainableSpec[] {
 }
 
 /** BatchNormalization statistics are not parameters: they stay frozen (METHODS.md: frozen statistics). */
-export function batchNormStatistics(g: Graph): Set<string> {
+function batchNormStatistics(g: Graph): Set<string> {
   const s = new Set<string>();
   for (const n of g.nodes) if (n.op === 'BatchNormalization') for (const i of n.inputs.slice(3)) if (i) s.add(i);
   return s;

@@ -32,13 +32,13 @@ const isHead = (name: string) => name === HEAD_WEIGHT || name === HEAD_BIAS;
  * Block index of a node from the exporter's scope names: torchvision `/encoder/layers/encoder_layer_3/…`,
  * timm `/blocks/blocks.3/…`, Hugging Face `/vit/encoder/layer.3/…`, GPT-style `/h.3/…`.
  */
-export function blockOfName(name: string): number | undefined {
+function blockOfName(name: string): number | undefined {
   const m = name.match(/(?:^|[/._])(?:encoder_layer|blocks?|layers?|layer|h)[._]?(\d+)(?=[/._]|$)/);
   return m ? Number(m[1]) : undefined;
 }
 
 /** Every MatMul / Gemm whose second operand is a constant 2-D weight, in graph order (the head excluded). */
-export function linearLayers(g: Graph): LinearLayer[] {
+function linearLayers(g: Graph): LinearLayer[] {
   const cons = consumers(g);
   const out: LinearLayer[] = [];
   // fallback block numbering when scope names are missing: two LayerNorms per pre-norm block

@@ -13,7 +13,7 @@ import { blockLinears, setOwnedInput, type LinearLayer } from './layers';
 import { headParameters, mergeByName, numberOption, type Method } from './method';
 
 export const loraA = (w: string) => `${w}::lora_A`;
-export const loraB = (w: string) => `${w}::lora_B`;
+const loraB = (w: string) => `${w}::lora_B`;
 
 /** A·B as an [in, out] host matrix times `scale`, in float64 then rounded once. */
 function product(a: Tensor, bm: Tensor, scale: number): Float64Array {
@@ -32,7 +32,7 @@ function product(a: Tensor, bm: Tensor, scale: number): Float64Array {
 }
 
 /** W' = W + scale·A·B on the host, in W's storage layout. */
-export function mergeLora(w: Tensor, layout: LinearLayer['layout'], a: Tensor, bm: Tensor, scale: number): Tensor {
+function mergeLora(w: Tensor, layout: LinearLayer['layout'], a: Tensor, bm: Tensor, scale: number): Tensor {
   const p = product(a, bm, scale);
   const [inF, out] = [a.dims[0], bm.dims[1]];
   const W = w.data as Float32Array;

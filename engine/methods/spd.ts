@@ -17,7 +17,7 @@ import { adamDirection, type UpdateRule } from '../programs/optimizer';
 
 export const SPD_CONDITION = 'attune_spd_condition';
 export const SPD_PROJECTED = 'attune_spd_projected';
-export const SPD_TENSORS = 'attune_spd_tensors';
+const SPD_TENSORS = 'attune_spd_tensors';
 
 export interface SpdSettings {
   /** λ ∈ [0, 1]; 1 projects back onto the previous deviation radius */

@@ -61,7 +61,7 @@ export function classifierInfo(metadata: Record<string, string>, modelForGuess: 
 }
 
 /** The recorded preprocessing with the caller's overrides; the band mapping must keep the model's channel count. */
-export function withOverrides(pre: Preprocessing, opts: Pick<PredictOptions, 'window' | 'valueOffset' | 'bands'>): Preprocessing {
+function withOverrides(pre: Preprocessing, opts: Pick<PredictOptions, 'window' | 'valueOffset' | 'bands'>): Preprocessing {
   const values = { ...pre.values, ...(opts.window ? { voi: opts.window } : {}), ...(opts.valueOffset !== undefined ? { offset: opts.valueOffset } : {}) };
   if (opts.bands) {
     const b = pre.values.bands;

@@ -29,7 +29,11 @@ import { writeJsonAtomic } from '../util/fs';
 import { defaultLoader, type BatchLoaderFactory } from '../data/loader';
 import { loadRunSpec, runFiles, saveRunSpec, type BalanceMode, type Hyper, type RunSpec, type SelectBy } from './spec';
 
-export interface TrainRequest {
+/**
+ * A run as the engine sets it up: the façade's TrainRequest (engine/api.ts, what the app and `attune train` send)
+ * with the window and bands parsed and the names of run.json. Sweeps and tests build it directly.
+ */
+export interface RunRequest {
   /** dataset folder (class subfolders, split folders, or the image root of a labels file) */
   data: string;
   labels?: string;
@@ -90,7 +94,7 @@ export interface RunContext {
   items: Record<'train' | 'val' | 'test', { file: string; label: number }[]>;
 }
 
-const hyperFrom = (req: TrainRequest, m: Method): Hyper => ({
+const hyperFrom = (req: RunRequest, m: Method): Hyper => ({
   lr: req.lr ?? m.defaults.lr,
   epochs: req.epochs ?? m.defaults.epochs,
   batch: req.batch ?? m.defaults.batch,
@@ -103,7 +107,7 @@ const hyperFrom = (req: TrainRequest, m: Method): Hyper => ({
 });
 
 /** Creates run.json and split.json for a new run, or reads them back for a resume. */
-export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ spec: RunSpec; split: DatasetSplit; resumed: boolean }> {
+export async function openRun(req: RunRequest, opts: TrainOptions): Promise<{ spec: RunSpec; split: DatasetSplit; resumed: boolean }> {
   const runDir = resolve(req.outDir);
   const files = runFiles(runDir);
   if (existsSync(files.spec)) {
@@ -162,7 +166,7 @@ export async function openRun(req: TrainRequest, opts: TrainOptions): Promise<{ 
  * selection and its per-band scaling, fitted on the training split only (val/test must not leak into it).
  */
 async function valueMapping(
-  req: TrainRequest,
+  req: RunRequest,
   report: ScanReport,
   split: DatasetSplit,
   base: ValueMapping,

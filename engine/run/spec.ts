@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
 import { writeJsonAtomic } from '../util/fs';
+import { PROVIDER_REQUESTS } from '../runtime/providers';
 import { normalisePreprocessing, type Preprocessing } from '../preprocessing';
 
-export const HyperSchema = z.object({
+const HyperSchema = z.object({
   lr: z.number().positive(),
   epochs: z.number().int().positive(),
   batch: z.number().int().positive(),
@@ -32,7 +33,7 @@ const VoiSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('full-range') }),
 ]);
 
-export const ValueMappingSchema = z.object({
+const ValueMappingSchema = z.object({
   voi: VoiSchema,
   offset: z.number(),
   invertMonochrome1: z.literal(true),
@@ -59,7 +60,7 @@ export const ValueMappingSchema = z.object({
     .optional(),
 });
 
-export const PreprocessingSchema = z.object({
+const PreprocessingSchema = z.object({
   size: z.number().int().positive(),
   resize: z.enum(['shorter-crop', 'squash', 'pad']),
   resizeTo: z.number().int().positive(),
@@ -76,7 +77,7 @@ export type BalanceMode = (typeof BALANCE_MODES)[number];
 export const SELECT_BY = ['balanced-accuracy', 'macro-f1', 'accuracy'] as const;
 export type SelectBy = (typeof SELECT_BY)[number];
 
-export const RunSpecSchema = z.object({
+const RunSpecSchema = z.object({
   version: z.literal(1),
   data: z.object({
     root: z.string(),
@@ -95,7 +96,7 @@ export const RunSpecSchema = z.object({
   methodOptions: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
   hyper: HyperSchema,
   seed: z.number().int(),
-  provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']),
+  provider: z.enum(PROVIDER_REQUESTS),
   /** steps per session.run inside an ONNX Loop (1 = plain step graph) */
   stepsPerRun: z.number().int().positive(),
   /** runs from before these options existed read as none / accuracy, which is what they did */

@@ -3,8 +3,12 @@
  * CUDA needs provider libraries installed on request, DirectML is Windows-only, CoreML macOS-only.
  * The chosen provider is always reported; falling back to CPU is announced, never silent.
  */
-export type ProviderName = 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
-export type ProviderRequest = ProviderName | 'auto';
+/** onnxruntime's execution-provider names Attune knows (the one list; menus, schemas and usage derive from it). */
+const PROVIDERS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+/** what a user may ask for: a provider by name, or `auto` (see planProviders) */
+export const PROVIDER_REQUESTS = ['auto', ...PROVIDERS] as const;
+export type ProviderRequest = (typeof PROVIDER_REQUESTS)[number];
 
 export interface PlatformInfo {
   platform: NodeJS.Platform;

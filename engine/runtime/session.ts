@@ -10,8 +10,6 @@ import type { Tensor } from '../ir/tensor';
 import { encodeModel } from '../onnx/io';
 import { planProviders, type PlatformInfo, type ProviderName, type ProviderRequest } from './providers';
 
-const EP_NAME: Record<ProviderName, string> = { cpu: 'cpu', cuda: 'cuda', dml: 'dml', coreml: 'coreml', webgpu: 'webgpu' };
-
 export function platformInfo(): PlatformInfo {
   const require = createRequire(import.meta.url);
   const binDir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
@@ -48,7 +46,7 @@ export function fromOrt(t: ort.Tensor): Tensor {
 
 function ortOptions(provider: ProviderName, threads: number | undefined): ort.InferenceSession.SessionOptions {
   const o: ort.InferenceSession.SessionOptions = {
-    executionProviders: [EP_NAME[provider]],
+    executionProviders: [provider],
     graphOptimizationLevel: 'all',
     interOpNumThreads: 1,
     logSeverityLevel: 3,
@@ -102,7 +100,7 @@ function wrap(s: ort.InferenceSession, provider: ProviderName): Session {
 }
 
 /** onnxruntime's messages are for developers; say what the user can do. */
-export function translateOrtError(msg: string): AttuneError {
+function translateOrtError(msg: string): AttuneError {
   const m = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
   if (m)
     return new AttuneError('unsupported-op', `The operation ${m[1]} (opset ${m[2]}, node "${m[3]}") cannot run in this configuration.`, 'Use the linear probe, which runs the backbone unchanged, or export the backbone with a different opset.', { op: m[1], node: m[3] });

@@ -5,7 +5,7 @@
  */
 import type { DatasetSplit, SplitInputItem } from '../data/split';
 import { splitDataset } from '../data/split';
-import { rngFor, shuffleInPlace } from '../data/rng';
+import { rngFor, shuffleInPlace } from '../util/random';
 import { AttuneError } from '../errors';
 
 /** Fold index (0..k-1) for every item, in input order. */

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { SweepConfig, Trial } from './grid';
 import type { SweepSpec } from './spec';
 import { getMethod } from '../methods/registry';
-import type { TrainRequest } from '../train/trainer';
+import type { RunRequest } from '../train/trainer';
 
 /** The repository root (where `node --import tsx engine/cli/main.ts` runs); computed when a job script is written. */
 const repoRoot = (): string => fileURLToPath(new URL('../..', import.meta.url)).replace(/[\\/]$/, '');
@@ -20,8 +20,8 @@ export const splitFileFor = (sweepDir: string, fold: number, folds: number): str
   join(resolve(sweepDir), 'splits', folds > 1 ? `fold-${fold}.json` : 'split.json');
 
 /** The engine's train request for one trial: the one description that both the CLI arguments and in-process runs use. */
-export function trainRequest(sweepDir: string, spec: SweepSpec, c: SweepConfig, t: Trial, folds: number): TrainRequest {
-  const req: TrainRequest = {
+export function trainRequest(sweepDir: string, spec: SweepSpec, c: SweepConfig, t: Trial, folds: number): RunRequest {
+  const req: RunRequest = {
     data: spec.data,
     model: spec.model,
     method: c.method,
@@ -40,11 +40,11 @@ export function trainRequest(sweepDir: string, spec: SweepSpec, c: SweepConfig, 
     columns: spec.labels ? spec.columns : undefined,
     methodOptions: c.options,
   };
-  return Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as TrainRequest;
+  return Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as RunRequest;
 }
 
 /** The same request as `attune train` arguments (what jobs/<index>.sh runs). */
-export function trainArgs(req: TrainRequest): string[] {
+function trainArgs(req: RunRequest): string[] {
   const a = ['train', '--data', req.data, '--model', req.model, '--method', req.method, '--out', req.outDir, '--json'];
   const put = (flag: string, v: number | string | undefined) => v !== undefined && a.push(flag, String(v));
   put('--seed', req.seed);

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { AttuneError } from '../errors';
 import type { OptionSpec } from '../methods/method';
 import { METHODS } from '../methods/registry';
+import { PROVIDER_REQUESTS } from '../runtime/providers';
 
 const Value = z.union([z.number(), z.string(), z.boolean()]);
 const MethodEntry = z.union([
@@ -38,7 +39,7 @@ const GridSchema = z.object({
   options: z.record(z.string(), z.array(Value).min(1)).optional(),
 }).strict();
 
-export const SweepSpecSchema = z.object({
+const SweepSpecSchema = z.object({
   version: z.literal(1).default(1),
   data: z.string().min(1),
   labels: z.string().optional(),
@@ -54,7 +55,7 @@ export const SweepSpecSchema = z.object({
   batch: z.number().int().positive().optional(),
   lr: z.number().positive().optional(),
   augment: z.enum(['none', 'natural', 'aerial', 'medical']).optional(),
-  provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']).optional(),
+  provider: z.enum(PROVIDER_REQUESTS).optional(),
   /** successive halving: keep this fraction per rung (default a third) */
   race: z.object({ keep: z.number().gt(0).lt(1).default(1 / 3) }).strict().optional(),
 }).strict();

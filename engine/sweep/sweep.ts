@@ -27,7 +27,7 @@ export interface Sweep {
 
 const SweepFileSchema = z.object({ version: z.literal(1), spec: z.unknown(), configs: z.array(z.unknown()), trials: z.array(z.unknown()), createdAt: z.string() });
 
-export const sweepFile = (dir: string) => join(resolve(dir), 'sweep.json');
+const sweepFile = (dir: string) => join(resolve(dir), 'sweep.json');
 
 /** Reads an existing sweep folder (for --status, --cancel and re-runs). */
 export async function loadSweep(dir: string): Promise<Sweep> {

@@ -3,7 +3,7 @@
  * class equally often on average) and class-balanced sampling (each draw picks a class uniformly, then one
  * of its images; with replacement, one epoch = as many draws as training images).
  */
-import { rngFor } from '../data/rng';
+import { rngFor } from '../util/random';
 
 export function classCounts(labels: ArrayLike<number>, C: number): number[] {
   const counts = new Array<number>(C).fill(0);

@@ -2,7 +2,7 @@
 import { inputChannels } from '../preprocessing';
 import type { EngineEvent, EnginePhase } from '../events';
 import { FEATURES } from '../backbone/prepare';
-import { rngFor, shuffleInPlace } from '../data/rng';
+import { rngFor, shuffleInPlace } from '../util/random';
 import { tensor } from '../ir/tensor';
 import { type Session } from '../runtime/session';
 import type { BatchLoaderFactory, LoaderBatch } from '../data/loader';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { trainRun, type TrainRequest } from './trainer';
+import { trainRun, type RunRequest } from './trainer';
 import { loadCheckpoint } from '../run/checkpoint';
 import { runFiles } from '../run/spec';
 import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
@@ -28,7 +28,7 @@ function hashTree(dir: string): string {
   return h.digest('hex');
 }
 
-const request = (outDir: string, extra: Partial<TrainRequest> = {}): TrainRequest => ({ data, model: MODELS.tinyCnn, method: 'full', epochs: 3, batch: 4, lr: 1e-3, seed: 7, outDir, ...extra });
+const request = (outDir: string, extra: Partial<RunRequest> = {}): RunRequest => ({ data, model: MODELS.tinyCnn, method: 'full', epochs: 3, batch: 4, lr: 1e-3, seed: 7, outDir, ...extra });
 
 async function finalWeights(runDir: string): Promise<Map<string, Float32Array>> {
   const ck = await loadCheckpoint(runFiles(runDir).last);

@@ -29,11 +29,11 @@ import { TrainingState } from './state';
 import { featureModel, headModel } from './head-model';
 import { resolveSpdUpdate } from './optimizer-choice';
 
-import { buildRunContext, openRun, type TrainOptions, type TrainRequest } from '../run/setup';
+import { buildRunContext, openRun, type TrainOptions, type RunRequest } from '../run/setup';
 import { argmaxRows, extractFeatures, featureBatches, shuffleOrder } from './batching';
 import { padBatch, predictBatches } from '../evaluate/predict-batches';
 
-export type { TrainRequest, TrainOptions } from '../run/setup';
+export type { RunRequest, TrainOptions } from '../run/setup';
 
 export interface TrainResult {
   runDir: string;
@@ -60,7 +60,7 @@ interface PendingStep {
 }
 
 /** The figure of a validation report that checkpoint selection compares. */
-export function selectionScore(r: EvaluationReport, by: SelectBy): number {
+function selectionScore(r: EvaluationReport, by: SelectBy): number {
   return by === 'macro-f1' ? r.macroF1 : by === 'accuracy' ? r.accuracy : r.balancedAccuracy;
 }
 
@@ -84,7 +84,7 @@ async function saveStatus(runDir: string, state: 'running' | 'cancelled' | 'done
 }
 
 /** Trains (or resumes) a run to completion or cancellation. */
-export async function trainRun(req: TrainRequest, opts: TrainOptions = {}): Promise<TrainResult> {
+export async function trainRun(req: RunRequest, opts: TrainOptions = {}): Promise<TrainResult> {
   const emit = opts.onEvent ?? (() => {});
   const runDir = resolve(req.outDir);
   const { spec, split, resumed } = await openRun(req, opts);

@@ -3,6 +3,8 @@
  * request types are derived from the schemas, response types are listed beside them.
  */
 import { z } from 'zod';
+// a plain list (no engine code comes with it)
+import { PROVIDER_REQUESTS } from '../../engine/runtime/providers';
 import type { EvaluationReport, ExportResult, MethodListing, Prediction, ScanReport, BackboneInfo } from '../jobs/engine-contract';
 import type { AppEvent, Transport, CatalogueEntryView, JobStarted, Project, ProjectSummary, RunRecord, RunSummary, Settings, UserErrorInfo } from './types';
 
@@ -32,7 +34,7 @@ export const FIELD_NAMES: Record<string, string> = {
   path: 'Location',
 };
 
-export const methodChoice = z.object({
+const methodChoice = z.object({
   name: z.string().regex(/^[a-z0-9-]{1,40}$/),
   epochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(1024),
@@ -45,7 +47,7 @@ export const methodChoice = z.object({
 export const contract = {
   'app:info': none,
   'settings:get': none,
-  'settings:update': z.object({ provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']).optional(), catalogueSource: z.string().max(4096).nullable().optional() }).strict(),
+  'settings:update': z.object({ provider: z.enum(PROVIDER_REQUESTS).optional(), catalogueSource: z.string().max(4096).nullable().optional() }).strict(),
   'settings:chooseWorkspace': choose,
   'settings:chooseCatalogue': choose,
 

@@ -4,7 +4,7 @@ import { handlers, type HandlerContext } from './handlers';
 import { CHANNEL_PREFIXES } from './channels';
 import { toUserError } from './errors';
 
-export function isChannel(c: unknown): c is Channel {
+function isChannel(c: unknown): c is Channel {
   return typeof c === 'string' && Object.hasOwn(contract, c) && CHANNEL_PREFIXES.some((p) => c.startsWith(p));
 }
 

@@ -1,20 +1,7 @@
-/** The error shape every IPC response carries: what happened, and what the user can do about it. */
-export interface UserErrorInfo {
-  code: string;
-  message: string;
-  hint: string;
-}
+/** Errors in the main process are the engine's: one class (AttuneError) and one shape (UserErrorInfo). */
+import { AttuneError, type UserErrorInfo } from '../../engine/errors';
 
-export class UserError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-    this.name = 'UserError';
-  }
-}
+export { AttuneError, type UserErrorInfo };
 
 /** Any thrown value → a message + hint for the user (engine AttuneErrors keep their own). */
 export function toUserError(e: unknown): UserErrorInfo {

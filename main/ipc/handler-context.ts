@@ -1,6 +1,6 @@
 /** What every handler receives, and the small helpers the handler areas share. */
 import type { Channel, ParsedRequest, Response } from './contract';
-import { UserError } from './errors';
+import { AttuneError } from './errors';
 import type { AllowList } from '../security/allow-list';
 import type { JobHost } from '../jobs/job-host';
 import type { SettingsStore } from '../settings';
@@ -61,7 +61,7 @@ export function grantProject(ctx: HandlerContext, p: Project): Project {
 }
 
 export function need<T>(v: T | null | undefined, message: string, hint: string): T {
-  if (v === null || v === undefined) throw new UserError('incomplete', message, hint);
+  if (v === null || v === undefined) throw new AttuneError('incomplete', message, hint);
   return v;
 }
 
@@ -73,7 +73,7 @@ export async function cancellable<T>(ctx: HandlerContext, jobId: string, message
   try {
     return await run(controller.signal);
   } catch (e) {
-    if (controller.signal.aborted) throw new UserError('cancelled', message, 'Start it again when you are ready.');
+    if (controller.signal.aborted) throw new AttuneError('cancelled', message, 'Start it again when you are ready.');
     throw e;
   } finally {
     if (ctx.live.get(jobId) === controller) ctx.live.delete(jobId);

@@ -1,11 +1,12 @@
 /** Data shapes shared by main and the renderer (types only). */
-import type { BackboneInfo, EngineEvent, ScanReport, SplitSettings, TrainRequest } from '../jobs/engine-contract';
+import type { BackboneInfo, EngineEvent, ScanReport, SplitSettings, AppTrainRequest, TrainRequest } from '../jobs/engine-contract';
 import type { UserErrorInfo } from './errors';
+import type { ProviderRequest } from '../../engine/runtime/providers';
 
 export type { UserErrorInfo };
 /** how the renderer reaches main: Electron IPC, or HTTP from a browser (npm start without a display) */
 export type Transport = 'electron' | 'browser';
-export type Provider = 'auto' | 'cpu' | 'cuda' | 'dml' | 'coreml' | 'webgpu';
+export type Provider = ProviderRequest;
 
 export interface Settings {
   workspace: string;
@@ -84,7 +85,7 @@ export interface RunRecord {
   createdAt: string;
   finishedAt: string | null;
   status: RunStatus;
-  request: TrainRequest;
+  request: AppTrainRequest;
   runDir: string;
   modelName: string;
   provider: string | null;

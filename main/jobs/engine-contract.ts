@@ -23,7 +23,13 @@ export type { BackboneInfo, EngineEvent, EvaluationReport, ExportResult, MethodI
 export type ScanProblem = ScanReport['problems'][number];
 export type ScanIssue = ScanReport['issues'][number];
 export type ScanClass = ScanReport['classes'][number];
-export type SplitSettings = TrainRequest['split'];
+/** The app's split settings: always all three (the engine's request also takes an explicit train share). */
+export type SplitSettings = Required<Pick<NonNullable<TrainRequest['split']>, 'valFraction' | 'testFraction' | 'seed'>>;
+/** A run request as the app makes it: the façade's request with the hyper-parameters the app always sets. */
+export type AppTrainRequest = TrainRequest &
+  Required<Pick<TrainRequest, 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'provider'>> & {
+    split: SplitSettings;
+  };
 export type ClassMetrics = EvaluationReport['perClass'][number];
 export type Misclassified = EvaluationReport['misclassified'][number];
 export type CalibrationBin = EvaluationReport['calibration'][number];

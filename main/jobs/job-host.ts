@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { EngineEvent } from './engine-contract';
 import type { FromWorker, ToWorker } from './protocol';
 import type { WorkerArgs, WorkerMethod, WorkerResult } from './engine-bridge';
-import { UserError, type UserErrorInfo } from '../ipc/errors';
+import { AttuneError, type UserErrorInfo } from '../ipc/errors';
 
 export interface WorkerHandle {
   send(msg: ToWorker): void;
@@ -25,13 +25,13 @@ interface Pending {
   worker: WorkerHandle;
 }
 
-export class JobCrashed extends UserError {}
+class JobCrashed extends AttuneError {}
 
 /** error code of jobs ended because the app is closing (not a crash: the work can resume) */
 export const APP_CLOSING = 'app-closing';
 
 /** how long a cancelled dedicated job may take to stop by itself before its process is ended */
-export const CANCEL_GRACE_MS = 20_000;
+const CANCEL_GRACE_MS = 20_000;
 
 export interface CallOptions {
   onEvent?: (e: EngineEvent) => void;
@@ -99,7 +99,7 @@ export class JobHost {
         if (p.worker !== worker) continue;
         this.pending.delete(id);
         if (this.closed.has(worker)) {
-          p.reject(new UserError(APP_CLOSING, 'Attune was closed while this was running.', 'Open Attune again and resume it.'));
+          p.reject(new AttuneError(APP_CLOSING, 'Attune was closed while this was running.', 'Open Attune again and resume it.'));
           continue;
         }
         p.reject(
@@ -124,6 +124,6 @@ export class JobHost {
   }
 }
 
-function fromInfo(info: UserErrorInfo): UserError {
-  return new UserError(info.code, info.message, info.hint);
+function fromInfo(info: UserErrorInfo): AttuneError {
+  return new AttuneError(info.code, info.message, info.hint);
 }

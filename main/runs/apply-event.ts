@@ -8,7 +8,7 @@ import type { RunRecord } from '../ipc/types';
 export type RunProgressFields = Pick<RunRecord, 'provider' | 'providerNote' | 'epochs' | 'steps' | 'bestValAccuracy'>;
 
 /** the loss curve keeps at most this many points (halved when full) */
-export const MAX_STEPS = 4000;
+const MAX_STEPS = 4000;
 
 /** An accuracy worth showing: the engine reports −1 (or nothing) when no epoch was validated, e.g. after a cancel. */
 export function validAccuracy(a: number | null | undefined): number | null {

@@ -11,10 +11,10 @@ import { toUserError } from '../ipc/errors';
 import { APP_CLOSING } from '../jobs/job-host';
 import type { Workspace } from '../workspace/workspace';
 import type { Project, RunRecord } from '../ipc/types';
-import type { EngineEvent, TrainRequest } from '../jobs/engine-contract';
+import type { AppTrainRequest, EngineEvent } from '../jobs/engine-contract';
 import { applyEngineEvent, validAccuracy } from './apply-event';
 
-export function newRunId(): string {
+function newRunId(): string {
   const t = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
   return `${t}-${randomBytes(3).toString('hex')}`;
 }
@@ -27,7 +27,7 @@ export async function newRun(ctx: HandlerContext, ws: Workspace, p: Project): Pr
   const s = await ctx.settings.get();
   const id = newRunId();
   const runDir = ws.runDir(p.id, id);
-  const request: TrainRequest = {
+  const request: AppTrainRequest = {
     dataPath: ctx.allow.check(data.path),
     csvPath: data.csvPath ? ctx.allow.check(data.csvPath) : undefined,
     modelPath: ctx.allow.check(model.path),

@@ -3,7 +3,7 @@
  * plus the workspace and the model cache. Every path-taking handler checks here.
  */
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import { UserError } from '../ipc/errors';
+import { AttuneError } from '../ipc/errors';
 
 export class AllowList {
   private roots = new Set<string>();
@@ -27,7 +27,7 @@ export class AllowList {
 
   check(path: string): string {
     if (!this.isAllowed(path)) {
-      throw new UserError(
+      throw new AttuneError(
         'not-allowed',
         'Attune can only open files and folders you chose.',
         'Choose the folder or file again with the button or by dropping it onto the window.',

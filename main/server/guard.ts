@@ -9,7 +9,7 @@ export function newToken(): string {
   return randomBytes(24).toString('base64url');
 }
 
-export function sameToken(a: string | null | undefined, b: string): boolean {
+function sameToken(a: string | null | undefined, b: string): boolean {
   if (!a) return false;
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -19,7 +19,7 @@ export function sameToken(a: string | null | undefined, b: string): boolean {
 /** cookie name per port, so two Attune servers on one machine do not overwrite each other's cookie */
 export const cookieName = (port: number) => `attune-token-${port}`;
 
-export function cookieValue(header: string | undefined, name: string): string | null {
+function cookieValue(header: string | undefined, name: string): string | null {
   for (const part of (header ?? '').split(';')) {
     const i = part.indexOf('=');
     if (i > 0 && part.slice(0, i).trim() === name) return decodeURIComponent(part.slice(i + 1).trim());
@@ -48,7 +48,7 @@ export function check(req: GuardInput, token: string, port: number, hosts: Set<s
   // a rebound DNS name reaches us with its own Host header: refuse it before anything else
   if (!req.host || !hosts.has(req.host.toLowerCase())) return { ok: false, status: 403, reason: 'unknown Host' };
   if (req.origin !== undefined) {
-    let originHost: string | null = null;
+    let originHost: string | null;
     try {
       const u = new URL(req.origin);
       originHost = u.protocol === 'http:' ? u.host.toLowerCase() : null;

@@ -13,7 +13,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { createContext } from '../context';
 import { dispatch } from '../ipc/dispatch';
-import { UserError } from '../ipc/errors';
+import { AttuneError } from '../ipc/errors';
 import type { Dialogs, HandlerContext } from '../ipc/handler-context';
 import { withinRoots } from '../ipc/areas/files';
 import type { WorkerFactory } from '../jobs/job-host';
@@ -81,13 +81,13 @@ function readBody(req: IncomingMessage, limit = 1_000_000): Promise<string> {
 /** the in-app file browser in place of native dialogs: what the page picked, checked against the allowed roots */
 function browserDialogs(roots: () => string[]): Dialogs {
   const pick = async (chosen: string | undefined, kind: 'folder' | 'file', extensions?: string[]) => {
-    if (!chosen) throw new UserError('pick-in-app', 'Choose the location in Attune’s file browser.', 'Reload the page if the browser did not open.');
+    if (!chosen) throw new AttuneError('pick-in-app', 'Choose the location in Attune’s file browser.', 'Reload the page if the browser did not open.');
     const real = await withinRoots(roots(), chosen);
     const st = await stat(real);
-    if (kind === 'folder' && !st.isDirectory()) throw new UserError('not-a-folder', `${chosen} is a file, not a folder.`, 'Pick a folder.');
-    if (kind === 'file' && !st.isFile()) throw new UserError('not-a-file', `${chosen} is a folder, not a file.`, 'Open the folder and pick a file in it.');
+    if (kind === 'folder' && !st.isDirectory()) throw new AttuneError('not-a-folder', `${chosen} is a file, not a folder.`, 'Pick a folder.');
+    if (kind === 'file' && !st.isFile()) throw new AttuneError('not-a-file', `${chosen} is a folder, not a file.`, 'Open the folder and pick a file in it.');
     if (kind === 'file' && extensions?.length && !extensions.some((e) => real.toLowerCase().endsWith(`.${e}`))) {
-      throw new UserError('wrong-file-type', `${chosen} is not a ${extensions.join(' / ')} file.`, `Pick a file ending in .${extensions.join(', .')}.`);
+      throw new AttuneError('wrong-file-type', `${chosen} is not a ${extensions.join(' / ')} file.`, `Pick a file ending in .${extensions.join(', .')}.`);
     }
     return real;
   };

@@ -7,12 +7,12 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { readJson, writeJsonAtomic } from './atomic';
 import type { Project, ProjectSummary, RunRecord, RunSummary } from '../ipc/types';
-import { UserError } from '../ipc/errors';
+import { AttuneError } from '../ipc/errors';
 
 const ID = /^[a-z0-9-]{1,64}$/;
 
 function checkId(id: string): string {
-  if (!ID.test(id)) throw new UserError('bad-id', 'That project or run id is not valid.', 'Go back to Home and open the project from the list.');
+  if (!ID.test(id)) throw new AttuneError('bad-id', 'That project or run id is not valid.', 'Go back to Home and open the project from the list.');
   return id;
 }
 
@@ -89,7 +89,7 @@ export class Workspace {
 
   async getProject(id: string): Promise<Project> {
     const p = await readJson<Project>(join(this.projectDir(id), 'project.json'));
-    if (!p) throw new UserError('project-missing', 'This project no longer exists in the workspace.', 'Go back to Home; if you moved the workspace, choose it again in Settings.');
+    if (!p) throw new AttuneError('project-missing', 'This project no longer exists in the workspace.', 'Go back to Home; if you moved the workspace, choose it again in Settings.');
     return p;
   }
 
@@ -105,7 +105,7 @@ export class Workspace {
 
   async listRuns(projectId: string): Promise<RunRecord[]> {
     const dir = join(this.projectDir(projectId), 'runs');
-    let ids: string[] = [];
+    let ids: string[];
     try {
       ids = await readdir(dir);
     } catch {
@@ -122,7 +122,7 @@ export class Workspace {
 
   async getRun(projectId: string, runId: string): Promise<RunRecord> {
     const r = await readJson<RunRecord>(join(this.runDir(projectId, runId), 'attune-run.json'));
-    if (!r) throw new UserError('run-missing', 'This run no longer exists in the workspace.', 'Open the project again from Home to see its runs.');
+    if (!r) throw new AttuneError('run-missing', 'This run no longer exists in the workspace.', 'Open the project again from Home to see its runs.');
     return r;
   }
 

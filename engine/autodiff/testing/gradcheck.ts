@@ -3,7 +3,7 @@
  * Loss = Σ_k ReduceSum(Y_k ⊙ R_k) for fixed random R_k, so every output element matters.
  * Ops without float64 kernels are lowered first (lower-f64.ts), in the forward and the backward.
  */
-import { mulberry32 } from '../../data/rng';
+import { mulberry32 } from '../../util/random';
 import { Builder } from '../../ir/builder';
 import { cloneModel, emptyGraph, pruneDead, type Attr, type Model } from '../../ir/graph';
 import { sizeOf, tensor, type Tensor } from '../../ir/tensor';

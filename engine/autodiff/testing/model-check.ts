@@ -1,5 +1,5 @@
 /** Whole-model gradient checks: a real exported graph, folded, in float64, every parameter trainable. */
-import { mulberry32 } from '../../data/rng';
+import { mulberry32 } from '../../util/random';
 import { foldConstants, parameterNames } from '../../ir/fold';
 import type { Model } from '../../ir/graph';
 import { sizeOf, tensor, type Tensor } from '../../ir/tensor';

@@ -1,5 +1,5 @@
 /** `attune explain --model <model.onnx> [--out dir] [--class K] [--json] <image files…>`: Grad-CAM heatmaps. */
-import { explainFiles } from '../../explain/explain';
+import { explainImages } from '../../api';
 import { AttuneError } from '../../errors';
 import { num, parseFlags, rejectUnknown, required, str } from '../args';
 
@@ -17,7 +17,7 @@ export const explainCommand = {
     if (!p.positionals.length) throw new AttuneError('usage', 'No image files given.', USAGE);
     const json = p.flags.has('json');
     let failed = 0;
-    const res = await explainFiles(required(p, 'model', USAGE), p.positionals, {
+    const res = await explainImages({ modelPath: required(p, 'model', USAGE) }, p.positionals, {
       outDir: str(p, 'out'),
       classIndex: num(p, 'class', { integer: true, min: 0 }),
       onError: (file, e) => {

@@ -3,8 +3,9 @@
  * Exit codes: 0 usable dataset, 1 dataset has blocking errors, 2 bad usage or unreadable folder.
  */
 import { AttuneError, isAttuneError } from '../../errors';
-import { scanDataset } from '../../data/scan';
+import { scanFolderReport } from '../../api';
 import type { ScanReport } from '../../data/types';
+import type { EngineEvent } from '../../events';
 import { checkBandSelection, formatBandSelection, parseBandSelection } from '../../data/bands';
 import { framesOption } from '../args';
 import { describeValues, DEFAULT_VALUES, parseWindow, type ValueMapping } from '../../preprocessing';
@@ -51,12 +52,12 @@ function parseArgs(argv: string[]): ScanArgs | string {
 }
 
 /** The --json shape: the report without the per-image index, which can be large. */
-export function reportToJson(r: ScanReport): Record<string, unknown> {
+function reportToJson(r: ScanReport): Record<string, unknown> {
   const { items: _items, ...rest } = r;
   return rest;
 }
 
-export function formatReport(r: ScanReport): string {
+function formatReport(r: ScanReport): string {
   const lines: string[] = [];
   const layout =
     r.layout.kind === 'split-folders'
@@ -116,14 +117,22 @@ export const scanCommand = {
     try {
       const columns = args.pathColumn || args.labelColumn || args.groupColumn ? { path: args.pathColumn, label: args.labelColumn, group: args.groupColumn } : undefined;
       const showProgress = !args.json && process.stderr.isTTY;
-      const report = await scanDataset(args.folder!, {
-        labels: args.labels,
-        columns,
-        cache: !args.noCache,
-        frames: framesOption(args.frames),
-        cacheDir: args.cacheDir,
-        onEvent: showProgress ? (e) => { if (e.type === 'progress') process.stderr.write(`\r  ${e.phase === 'scan:duplicates' ? 'checking duplicates' : 'reading headers'} ${e.done}/${e.total}   `); } : undefined,
-      });
+      const progress = (e: EngineEvent) => {
+        if (e.type !== 'progress') return;
+        const what = e.phase === 'scan:duplicates' ? 'checking duplicates' : 'reading headers';
+        process.stderr.write(`\r  ${what} ${e.done}/${e.total}   `);
+      };
+      const report = await scanFolderReport(
+        args.folder!,
+        {
+          csvPath: args.labels,
+          columns,
+          cache: !args.noCache,
+          frames: framesOption(args.frames),
+          cacheDir: args.cacheDir,
+        },
+        showProgress ? progress : undefined,
+      );
       if (showProgress) process.stderr.write('\r\x1b[K');
       // the value mapping a training run would use, checked against what the scan found
       const values: ValueMapping = {

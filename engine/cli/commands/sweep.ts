@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { num, parseFlags, rejectUnknown, required, str, type ParsedArgs } from '../args';
 import { eventPrinter } from '../events-printer';
 
-export const SWEEP_USAGE = `usage: attune sweep --data <folder> --model <backbone.onnx> --methods a,b,… --out <sweepDir> [grid options]
+const SWEEP_USAGE = `usage: attune sweep --data <folder> --model <backbone.onnx> --methods a,b,… --out <sweepDir> [grid options]
        attune sweep --spec sweep.yaml|sweep.json --out <sweepDir>
        attune sweep --status <sweepDir> | --cancel <sweepDir>
   grid: [--seeds 0,1,2] [--folds K] [--epochs N] [--batch B[,B2…]] [--lr X[,X2…]] [--weight-decay X[,…]]

@@ -1,18 +1,18 @@
 /** `attune train --data <folder> --model <backbone.onnx> --method <name> --epochs N --out <runDir> [options]` */
 import { METHODS, getMethod } from '../../methods/registry';
-import { trainRun, type TrainRequest } from '../../train/trainer';
-import { framesOption, num, parseFlags, rejectUnknown, required, str, VALUE_FLAGS, VALUE_USAGE, valueOptions } from '../args';
+import { trainRun, type TrainRequest } from '../../api';
+import { framesOption, num, parseFlags, rejectUnknown, required, str, VALUE_FLAGS, VALUE_USAGE } from '../args';
 import { eventPrinter } from '../events-printer';
 import type { MethodOptions } from '../../methods/method';
 import { AttuneError } from '../../errors';
-import type { ProviderRequest } from '../../runtime/providers';
+import { PROVIDER_REQUESTS } from '../../runtime/providers';
 import type { AugmentPreset } from '../../data/image';
 import { BALANCE_MODES, SELECT_BY, type BalanceMode, type SelectBy } from '../../run/spec';
 import { evaluationSummary } from '../../evaluate/summary';
 
-export const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${METHODS.map((m) => m.name).join('|')}> --out <runDir>
+const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx> --method <${METHODS.map((m) => m.name).join('|')}> --out <runDir>
   [--epochs N] [--batch B] [--lr X] [--seed S] [--weight-decay X] [--warmup EPOCHS] [--label-smoothing X] [--clip-norm X|none]
-  [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider auto|cpu|cuda|dml|coreml|webgpu]
+  [--optimizer adamw|spd] [--spd-lambda X] [--augment none|natural|aerial|medical] [--provider ${PROVIDER_REQUESTS.join('|')}]
   [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
   [--feature tensorName] [--steps-per-run K] [--balance none|weights|sampling] [--select-by balanced-accuracy|macro-f1|accuracy] [--json]
   ${VALUE_USAGE} [--frames middle|all]   (DICOM/16-bit window; multispectral bands; multi-frame DICOM)
@@ -44,19 +44,25 @@ export const trainCommand = {
       if (optionFlags.has(k) && !method.options.some((o) => o.flag === `--${k}`)) throw new AttuneError('usage', `--${k} does not apply to ${method.name}.`, TRAIN_USAGE);
     }
     const clip = str(p, 'clip-norm');
-    const ratios = str(p, 'ratios')?.split(',').map(Number) as [number, number, number] | undefined;
+    const ratios = str(p, 'ratios')?.split(',').map(Number);
     const optimizer = str(p, 'optimizer') as TrainRequest['optimizer'];
     if (optimizer && optimizer !== 'adamw' && optimizer !== 'spd') throw new AttuneError('usage', `Unknown optimizer "${optimizer}".`, 'Use --optimizer adamw or --optimizer spd.');
     if (method.optimizer && optimizer && optimizer !== method.optimizer)
       throw new AttuneError('usage', `--method ${method.name} trains with --optimizer ${method.optimizer}, not ${optimizer}.`, `Leave out --optimizer, or choose another method (e.g. --method full for AdamW).`);
+    if (ratios && ratios.length !== 3)
+      throw new AttuneError(
+        'usage',
+        `--ratios takes three numbers (train,val,test), not "${str(p, 'ratios')}".`,
+        'E.g. --ratios 0.8,0.1,0.1.',
+      );
     const req: TrainRequest = {
-      data: required(p, 'data', TRAIN_USAGE),
-      model: required(p, 'model', TRAIN_USAGE),
+      dataPath: required(p, 'data', TRAIN_USAGE),
+      modelPath: required(p, 'model', TRAIN_USAGE),
       method: method.name,
       outDir: required(p, 'out', TRAIN_USAGE),
       epochs: num(p, 'epochs', { integer: true, min: 1 }),
-      batch: num(p, 'batch', { integer: true, min: 1 }),
-      lr: num(p, 'lr', { min: 0 }),
+      batchSize: num(p, 'batch', { integer: true, min: 1 }),
+      learningRate: num(p, 'lr', { min: 0 }),
       seed: num(p, 'seed', { integer: true }),
       weightDecay: num(p, 'weight-decay', { min: 0 }),
       warmupEpochs: num(p, 'warmup', { min: 0 }),
@@ -65,17 +71,19 @@ export const trainCommand = {
       optimizer,
       spdLambda: num(p, 'spd-lambda', { min: 0, max: 1 }),
       augment: str(p, 'augment') as AugmentPreset | undefined,
-      provider: str(p, 'provider') as ProviderRequest | undefined,
-      labels: str(p, 'labels'),
+      provider: str(p, 'provider'),
+      csvPath: str(p, 'labels'),
       columns: str(p, 'labels') ? { path: str(p, 'path-column'), label: str(p, 'label-column'), group: str(p, 'group-column') } : undefined,
       splitFile: str(p, 'split'),
-      ratios,
+      split: ratios ? { trainFraction: ratios[0], valFraction: ratios[1], testFraction: ratios[2] } : undefined,
       feature: str(p, 'feature'),
       stepsPerRun: num(p, 'steps-per-run', { integer: true, min: 1 }),
       balance: str(p, 'balance') as BalanceMode | undefined,
       selectBy: str(p, 'select-by') as SelectBy | undefined,
-      methodOptions,
-      ...valueOptions(p),
+      options: methodOptions,
+      window: str(p, 'window'),
+      valueOffset: num(p, 'value-offset'),
+      bands: str(p, 'bands'),
       frames: framesOption(str(p, 'frames')),
     };
     if (req.balance && !BALANCE_MODES.includes(req.balance)) throw new AttuneError('usage', `Unknown --balance "${req.balance}".`, `Use ${BALANCE_MODES.join(', ')}.`);

@@ -168,8 +168,11 @@ function setTag(bytes: Buffer, tag: number, value: number): Buffer {
   for (let i = 0; i < u16(ifd); i++) {
     const e = ifd + 2 + i * 12;
     if (u16(e) !== tag) continue;
-    if (u16(e + 2) === 3) le ? out.writeUInt16LE(value, e + 8) : out.writeUInt16BE(value, e + 8);
-    else le ? out.writeUInt32LE(value, e + 8) : out.writeUInt32BE(value, e + 8);
+    if (u16(e + 2) === 3) {
+      if (le) out.writeUInt16LE(value, e + 8);
+      else out.writeUInt16BE(value, e + 8);
+    } else if (le) out.writeUInt32LE(value, e + 8);
+    else out.writeUInt32BE(value, e + 8);
     return out;
   }
   throw new Error(`no tag ${tag}`);

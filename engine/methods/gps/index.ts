@@ -20,7 +20,7 @@ import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } 
 import { PATCH_FILE, writeGpsPatch } from './patch';
 import { gpsDelta, mergeGpsWeight, type GpsMatrix, type GpsState } from './weights';
 import { biasTensors, flatIndex, weightMatrices } from '../layers';
-import { headParameters, mergeByName, numberOption, sizeOfTensors, type Method, type MethodState } from '../method';
+import { headParameters, mergeByName, numberOption, sizeOfTensors, type Method } from '../method';
 
 const blockLabel = (b: number) => (b >= 0 ? `block ${b}` : 'outside blocks');
 

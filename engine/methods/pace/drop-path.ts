@@ -54,7 +54,16 @@ export function dropPathMask(s: DropPathSpec, at: { seed: number; epoch: number;
 function fromInput(g: Graph, readers: Map<string, Node[]>): Set<string> {
   const seen = new Set([g.inputs[0].name]);
   const queue = [g.inputs[0].name];
-  while (queue.length) for (const n of readers.get(queue.pop()!) ?? []) for (const o of n.outputs) if (o && !seen.has(o)) seen.add(o), queue.push(o);
+  while (queue.length) {
+    for (const n of readers.get(queue.pop()!) ?? []) {
+      for (const o of n.outputs) {
+        if (o && !seen.has(o)) {
+          seen.add(o);
+          queue.push(o);
+        }
+      }
+    }
+  }
   return seen;
 }
 

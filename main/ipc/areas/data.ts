@@ -2,7 +2,7 @@
 import { dirname, join } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { cancellable, grantProject, need, workspaceOf, type HandlerContext, type Handlers } from '../handler-context';
-import { UserError } from '../errors';
+import { AttuneError } from '../errors';
 import type { Project } from '../types';
 
 async function setData(ctx: HandlerContext, projectId: string, data: Project['data']): Promise<Project> {
@@ -33,7 +33,7 @@ export const dataHandlers = {
     const st = await stat(path);
     if (st.isDirectory()) return setData(ctx, req.projectId, { kind: 'folder', path });
     if (path.toLowerCase().endsWith('.csv')) return setData(ctx, req.projectId, { kind: 'csv', path: ctx.allow.allow(dirname(path)), csvPath: path });
-    throw new UserError('not-a-dataset', 'That is a single file, not a dataset.', 'Drop the folder that holds one subfolder per class, or a CSV file listing images and labels.');
+    throw new AttuneError('not-a-dataset', 'That is a single file, not a dataset.', 'Drop the folder that holds one subfolder per class, or a CSV file listing images and labels.');
   },
   async 'data:scan'(req, ctx) {
     const ws = await workspaceOf(ctx);

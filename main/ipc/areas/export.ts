@@ -1,7 +1,7 @@
 /** Export a run as a standalone ONNX model, try it on an image, show files in the system's file manager. */
 import { readdir } from 'node:fs/promises';
 import { cancellable, need, workspaceOf, type Handlers } from '../handler-context';
-import { UserError } from '../errors';
+import { AttuneError } from '../errors';
 
 const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'dcm', 'dicom'];
 
@@ -16,7 +16,7 @@ export const exportHandlers = {
     const outDir = ctx.allow.check(req.outDir);
     // never overwrite an earlier export silently: the user confirms replacing it
     if (!req.replace && (await readdir(outDir).catch(() => [] as string[])).includes('model.onnx')) {
-      throw new UserError(
+      throw new AttuneError(
         'export-exists',
         'This folder already holds an exported model (model.onnx).',
         'Choose another folder, or click "Replace it" to overwrite the earlier export.',

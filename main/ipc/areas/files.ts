@@ -5,10 +5,10 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Handlers } from '../handler-context';
-import { UserError } from '../errors';
+import { AttuneError } from '../errors';
 
 const outsideRoots = () =>
-  new UserError('outside-roots', 'That location is outside the folders Attune may show.', 'Pick a folder inside one of the listed places, or restart Attune with --root <folder> to add one.');
+  new AttuneError('outside-roots', 'That location is outside the folders Attune may show.', 'Pick a folder inside one of the listed places, or restart Attune with --root <folder> to add one.');
 
 function inside(root: string, p: string): boolean {
   const rel = relative(root, p);
@@ -19,7 +19,7 @@ function inside(root: string, p: string): boolean {
 export async function withinRoots(roots: string[], path: string): Promise<string> {
   if (!isAbsolute(path)) throw outsideRoots();
   const real = await realpath(path).catch(() => {
-    throw new UserError('not-found', `${path} does not exist.`, 'Check the spelling, or pick it from the list.');
+    throw new AttuneError('not-found', `${path} does not exist.`, 'Check the spelling, or pick it from the list.');
   });
   for (const root of roots) {
     const r = await realpath(root).catch(() => null);
@@ -30,10 +30,10 @@ export async function withinRoots(roots: string[], path: string): Promise<string
 
 export const fileHandlers = {
   async 'files:list'(req, ctx) {
-    if (ctx.transport !== 'browser') throw new UserError('not-available', 'The in-app file browser is for browser mode.', 'Use the Choose buttons: they open the system dialog.');
+    if (ctx.transport !== 'browser') throw new AttuneError('not-available', 'The in-app file browser is for browser mode.', 'Use the Choose buttons: they open the system dialog.');
     if (!req.path) return { path: null, parent: null, entries: ctx.browseRoots.map((r) => ({ name: r, path: r, kind: 'folder' as const })) };
     const dir = await withinRoots(ctx.browseRoots, req.path);
-    if (!(await stat(dir)).isDirectory()) throw new UserError('not-a-folder', `${basename(dir)} is a file, not a folder.`, 'Pick a folder.');
+    if (!(await stat(dir)).isDirectory()) throw new AttuneError('not-a-folder', `${basename(dir)} is a file, not a folder.`, 'Pick a folder.');
     const exts = req.extensions?.map((e) => `.${e.toLowerCase()}`);
     const entries = (await readdir(dir, { withFileTypes: true }))
       .filter((d) => !d.name.startsWith('.'))

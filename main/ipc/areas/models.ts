@@ -2,7 +2,7 @@
 import { dirname } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { cancellable, grantProject, need, workspaceOf, type HandlerContext, type Handlers } from '../handler-context';
-import { UserError, toUserError } from '../errors';
+import { AttuneError, toUserError } from '../errors';
 import { ModelCache, loadCatalogue } from '../../catalogue/catalogue';
 import type { EngineEvent, RaceRequest } from '../../jobs/engine-contract';
 
@@ -46,7 +46,7 @@ export const modelHandlers = {
     const { entries, cache } = await catalogue(ctx);
     const entry = need(entries.find((e) => e.id === req.entryId), 'That model is not in the catalogue.', 'Reload the Model screen.');
     const path = cache.pathFor(entry);
-    if (!(await stat(path).catch(() => null))) throw new UserError('not-downloaded', `${entry.name} has not been downloaded yet.`, 'Click "Download" on its card first.');
+    if (!(await stat(path).catch(() => null))) throw new AttuneError('not-downloaded', `${entry.name} has not been downloaded yet.`, 'Click "Download" on its card first.');
     const ws = await workspaceOf(ctx);
     const p = await ws.getProject(req.projectId);
     p.model = { source: 'catalogue', catalogueId: entry.id, path, name: entry.name };

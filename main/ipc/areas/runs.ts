@@ -1,7 +1,7 @@
 /** Training runs: list, start, resume, cancel, evaluate. The lifecycle itself is in main/runs/training.ts. */
 import { join } from 'node:path';
 import { grantProject, workspaceOf, type Handlers } from '../handler-context';
-import { UserError } from '../errors';
+import { AttuneError } from '../errors';
 import { runSummary } from '../../workspace/workspace';
 import { newRun, startTraining } from '../../runs/training';
 import { readJson, writeJsonAtomic } from '../../workspace/atomic';
@@ -36,7 +36,7 @@ export const runHandlers = {
     const record = await ws.getRun(req.projectId, req.runId);
     if (ctx.live.has(record.id)) return { jobId: record.id, runId: record.id };
     if (record.status !== 'interrupted' && record.status !== 'cancelled' && record.status !== 'failed') {
-      throw new UserError('not-resumable', 'Only interrupted, cancelled or failed runs can be resumed.', 'Start a new run from the Method screen instead.');
+      throw new AttuneError('not-resumable', 'Only interrupted, cancelled or failed runs can be resumed.', 'Start a new run from the Method screen instead.');
     }
     ctx.allow.check(record.request.dataPath);
     record.request = { ...record.request, resumeFrom: record.runDir };
@@ -51,7 +51,7 @@ export const runHandlers = {
     const ws = await workspaceOf(ctx);
     const p = grantProject(ctx, await ws.getProject(req.projectId));
     const record = await ws.getRun(p.id, req.runId);
-    if (record.status !== 'done') throw new UserError('run-not-done', 'This run has not finished, so it cannot be evaluated yet.', 'Wait for training to finish, or resume the run.');
+    if (record.status !== 'done') throw new AttuneError('run-not-done', 'This run has not finished, so it cannot be evaluated yet.', 'Wait for training to finish, or resume the run.');
     ctx.allow.allow(record.runDir);
     ctx.allow.check(record.request.dataPath);
     const cacheFile = join(ws.runDir(p.id, record.id), 'attune-eval.json');

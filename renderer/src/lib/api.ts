@@ -1,8 +1,13 @@
 /** Typed access to `window.attune` (the preload API). Errors carry what happened and what to do. */
 import type { Channel, Request, Response } from '@main/ipc/contract';
 import type { AppEvent } from '@main/ipc/types';
+import type { UserErrorInfo } from '@main/ipc/errors';
 
-export class ApiError extends Error {
+/**
+ * An error from main (or the bridge), rebuilt in the renderer: the engine's AttuneError shape, as a class of its own
+ * because the sandboxed renderer takes only types from main and the engine.
+ */
+export class ApiError extends Error implements UserErrorInfo {
   constructor(
     readonly code: string,
     message: string,

@@ -6,7 +6,7 @@
 import type { AttuneApi } from '@main/ipc/contract';
 import type { AppEvent } from '@main/ipc/types';
 
-export function installWebBridge(): void {
+function installWebBridge(): void {
   if (window.attune) return;
   const listeners = new Set<(e: AppEvent) => void>();
   let source: EventSource | null = null;
