@@ -1,24 +1,30 @@
 /**
- * npm run bench:train [-- --json] [--batch 32] [--steps 5] [--profile]
- * Images/s of a ViT-Tiny training step at 224 (full fine-tuning; linear probe through the backbone; linear probe
- * on cached features), achieved GFLOP/s as a fraction of a MatMul peak measured on this machine, peak memory,
- * and with --profile the share of step time per op type (onnxruntime's profiler).
+ * npm run bench:train [-- --json] [--batch 32] [--steps 5] [--profile] [--methods a,b] [--out file.md]
+ * Images/s of a ViT-Tiny training step at 224 for every method (each in a fresh process, so its peak memory is its
+ * own), as a ratio to full fine-tuning of the same run; achieved GFLOP/s as a fraction of a MatMul peak measured on
+ * this machine; peak RSS; with --profile the share of kernel time per op type (onnxruntime's profiler).
+ * Cases: the registry's methods, `pace-base` (PACE's adapter alone: σ = 0, λ = 0), `pace-fast`, `gps-select` (GPS's
+ * selection pass: SupCon forward and backward over two views of every image), `linear-cached-features`.
+ * Writes bench/results/train.md (unless --out -), with the command and the machine's load average.
  */
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { loadBackbone, withNewHead } from '../engine/backbone/load';
 import { tensor, type Tensor } from '../engine/ir/tensor';
 import { encodeModel } from '../engine/onnx/io';
 import { BC1, BC2, compileTrainProgram, INV_WEIGHT, LR, TARGETS, type TrainProgram } from '../engine/programs/compile';
 import { buildTargets } from '../engine/programs/loss';
-import { full } from '../engine/methods/full';
-import { linear } from '../engine/methods/linear';
+import { getMethod } from '../engine/methods/registry';
+import { compileSelectionProgram, supconMasks, topKPerRow } from '../engine/methods/gps/select';
+import type { GpsState } from '../engine/methods/gps/weights';
+import { weightMatrices } from '../engine/methods/layers';
+import type { MethodOptions } from '../engine/methods/method';
 import { headModel } from '../engine/train/head-model';
 import { TrainingState } from '../engine/train/state';
 import { toOrt } from '../engine/runtime/session';
-import type { Method } from '../engine/methods/method';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -26,6 +32,15 @@ const flag = (n: string, d: number) => (args.includes(n) ? Number(args[args.inde
 const B = flag('--batch', 32);
 const STEPS = flag('--steps', 5);
 const PROFILE = args.includes('--profile');
+const str = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1] : undefined);
+const CASE = str('--case');
+const CASES = ['full', 'linear', 'linear-cached-features', 'bitfit', 'lora', 'l2sp', 'spd', 'gps', 'gps-select', 'pace-base', 'pace', 'pace-fast'];
+/** variants of registry methods, as the CLI names them */
+const VARIANTS: Record<string, { method: string; options: MethodOptions }> = {
+  'pace-base': { method: 'pace', options: { sigma: 0, lambda: 0 } },
+  'pace-fast': { method: 'pace', options: { fast: true } },
+  'linear-cached-features': { method: 'linear', options: {} },
+};
 const MODEL = '../shared/models/vit-tiny-patch16-224.onnx';
 const C = 10;
 const log = (...a: unknown[]) => !json && console.log(...a);
@@ -85,42 +100,23 @@ async function matmulPeak(): Promise<number> {
   return (2 * N ** 3) / (best / 1000) / 1e9;
 }
 
-interface Case {
-  method: string;
-  program: TrainProgram;
-  rowDims: number[];
+/** One session measured: warm-up step, then the median of STEPS steps, then one profiled step. */
+interface Stepper {
+  name: string;
+  bytes: Uint8Array;
+  /** images one step trains on (the batch; GPS's selection reads two views of each) */
+  images: number;
+  feeds(step: number): Record<string, ort.Tensor>;
+  /** host work after a step that training does too (state update, gradient accumulation) */
+  after(out: ort.InferenceSession.OnnxValueMapType): void;
 }
 
-async function runCase(c: Case, peak: number): Promise<Record<string, number | string>> {
-  const p = c.program;
-  const bytes = encodeModel(p.model);
-  const profilePrefix = `/tmp/attune-bench-${c.method}`;
-  const session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-  const state = TrainingState.fresh(p);
-  const x = tensor('float32', [B, ...c.rowDims]);
-  for (let i = 0; i < x.data.length; i++) (x.data as Float32Array)[i] = Math.sin(i * 0.001);
-  const labels = Array.from({ length: B }, (_, i) => i % C);
-  const { targets, invWeight } = buildTargets(labels, labels.map(() => 1), C, 0.1);
-  const feeds = (step: number): Record<string, ort.Tensor> => {
-    const f: Record<string, Tensor> = {
-      [p.imageInput]: x,
-      [TARGETS]: tensor('float32', [B, C], targets),
-      [INV_WEIGHT]: tensor('float32', [], [invWeight]),
-      [LR]: tensor('float32', [], [1e-5]),
-      [BC1]: tensor('float32', [], [1 - 0.9 ** step]),
-      [BC2]: tensor('float32', [], [1 - 0.999 ** step]),
-    };
-    state.feeds(f);
-    const o: Record<string, ort.Tensor> = {};
-    for (const [k, v] of Object.entries(f)) o[k] = toOrt(v);
-    return o;
-  };
-  const run = async (step: number) => {
-    const out = await session.run(feeds(step));
-    const st: Record<string, Tensor> = {};
-    for (const [k, v] of Object.entries(out)) st[k] = { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array };
-    state.update(st);
-  };
+async function measure(c: Stepper, peak: number): Promise<Record<string, number | string>> {
+  const session = await ort.InferenceSession.create(c.bytes, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  // RSS while stepping (sampled), besides the process's peak, which includes compiling the program
+  let stepRss = 0;
+  const sampler = setInterval(() => (stepRss = Math.max(stepRss, process.memoryUsage.rss())), 20);
+  const run = async (step: number) => c.after(await session.run(c.feeds(step)));
   await run(1); // warm-up: allocations, kernel selection
   const times: number[] = [];
   for (let s = 0; s < STEPS; s++) {
@@ -128,12 +124,14 @@ async function runCase(c: Case, peak: number): Promise<Record<string, number | s
     await run(s + 2);
     times.push(performance.now() - t);
   }
+  clearInterval(sampler);
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
   await session.release();
   // one profiled step: FLOPs from the recorded kernel shapes, and where the time goes
-  const profiled = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: profilePrefix, logSeverityLevel: 3 });
-  await profiled.run(feeds(2));
+  const profilePrefix = `/tmp/attune-bench-${c.name}-${process.pid}`;
+  const profiled = await ort.InferenceSession.create(c.bytes, { graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: profilePrefix, logSeverityLevel: 3 });
+  await profiled.run(c.feeds(2));
   (profiled as unknown as { endProfiling(): void }).endProfiling();
   await profiled.release();
   // the binding does not return the file name: it is <prefix>_<timestamp>.json
@@ -144,48 +142,175 @@ async function runCase(c: Case, peak: number): Promise<Record<string, number | s
   const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args?.op_name);
   const flops = kernels.reduce((a, e) => a + kernelFlops(e), 0);
   const gflops = flops / (median / 1000) / 1e9;
-  const result = {
+  const byOp = new Map<string, number>();
+  let total = 0;
+  for (const e of kernels) {
+    byOp.set(e.args!.op_name!, (byOp.get(e.args!.op_name!) ?? 0) + e.dur);
+    total += e.dur;
+  }
+  const matmulShare = ['MatMul', 'FusedMatMul', 'Gemm', 'FusedGemm', 'Conv', 'FusedConv'].reduce((a, op) => a + (byOp.get(op) ?? 0), 0) / total;
+  if (PROFILE) {
+    console.error(`  where the time goes (${c.name}, share of kernel time in one step, ${kernels.length} kernels):`);
+    for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.error(`    ${op.padEnd(22)} ${((100 * us) / total).toFixed(1)} %`);
+  }
+  return {
     model: 'vit-tiny-patch16-224',
-    method: c.method,
+    method: c.name,
     batch: B,
-    imagesPerSecond: (B * 1000) / median,
+    imagesPerSecond: (c.images * 1000) / median,
     gflops,
     peakFraction: gflops / peak,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    stepRssMB: stepRss / 2 ** 20,
     stepMs: median,
     gflopPerStep: flops / 1e9,
+    matmulShareOfKernelTime: matmulShare,
+    kernels: kernels.length,
   };
-  if (PROFILE) {
-    const byOp = new Map<string, number>();
-    let total = 0;
-    for (const e of kernels) {
-      byOp.set(e.args!.op_name!, (byOp.get(e.args!.op_name!) ?? 0) + e.dur);
-      total += e.dur;
-    }
-    log(`  where the time goes (${c.method}, share of kernel time in one step):`);
-    for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 12)) log(`    ${op.padEnd(22)} ${((100 * us) / total).toFixed(1)} %`);
-  }
-  return result;
-
 }
 
-async function compileFor(method: Method, headOnly: boolean): Promise<Case> {
+const images = (rowDims: number[], rows: number): Tensor => {
+  const x = tensor('float32', [rows, ...rowDims]);
+  for (let i = 0; i < x.data.length; i++) (x.data as Float32Array)[i] = Math.sin(i * 0.001);
+  return x;
+};
+const toOrtFeeds = (f: Record<string, Tensor>) => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, toOrt(v)]));
+
+/** A train step of `label` (a registry method or a variant), as the trainer compiles it. */
+async function trainStepper(label: string): Promise<Stepper> {
+  const variant = VARIANTS[label];
+  const method = getMethod(variant?.method ?? label);
+  const headOnly = label === 'linear-cached-features';
   const bb = await loadBackbone(MODEL);
   const prepared = withNewHead(bb, C, 0);
-  const mp = await method.prepare({ backbone: prepared, options: {}, seed: 0, batch: B });
+  const saved = method.name === 'gps' ? benchSelection(prepared.model.graph) : undefined;
+  const mp = await method.prepare({ backbone: prepared, options: variant?.options ?? {}, seed: 0, batch: B }, saved);
   const model = headOnly ? headModel(prepared) : prepared.model;
   const t = performance.now();
-  const program = await compileTrainProgram(model, mp.program, { batch: B, numClasses: C, clipNorm: 1 });
-  log(`compiled ${method.name}${headOnly ? ' (cached features)' : ''} in ${((performance.now() - t) / 1000).toFixed(1)} s: ${program.model.graph.nodes.length} nodes`);
-  return { method: headOnly ? 'linear-cached-features' : method.name, program, rowDims: headOnly ? [prepared.featureDim] : [3, 224, 224] };
+  const p = await compileTrainProgram(model, mp.program, { batch: B, numClasses: C, clipNorm: method.defaults.clipNorm, update: mp.update });
+  console.error(`compiled ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`);
+  const rowDims = headOnly ? [prepared.featureDim] : [3, 224, 224];
+  return programStepper(label, p, images(rowDims, B));
+}
+
+function programStepper(name: string, p: TrainProgram, x: Tensor): Stepper {
+  const state = TrainingState.fresh(p);
+  const labels = Array.from({ length: B }, (_, i) => i % C);
+  const files = labels.map((_, i) => `image-${i}.png`);
+  const { targets, invWeight } = buildTargets(labels, labels.map(() => 1), C, 0.1);
+  return {
+    name,
+    bytes: encodeModel(p.model),
+    images: B,
+    feeds: (step) => {
+      const f: Record<string, Tensor> = {
+        [p.imageInput]: x,
+        [TARGETS]: tensor('float32', [B, C], targets),
+        [INV_WEIGHT]: tensor('float32', [], [invWeight]),
+        [LR]: tensor('float32', [], [1e-5]),
+        [BC1]: tensor('float32', [], [1 - 0.9 ** step]),
+        [BC2]: tensor('float32', [], [1 - 0.999 ** step]),
+      };
+      // per-step inputs of the method (PACE's noise and drop-path masks, PACE-fast's stored logits)
+      for (const e of p.extraInputs) f[e.name] = e.fill ? e.fill({ epoch: 0, step, seed: 0, batchFiles: files, count: B }) : e.neutral();
+      state.feeds(f);
+      return toOrtFeeds(f);
+    },
+    after: (out) => {
+      const st: Record<string, Tensor> = {};
+      for (const [k, v] of Object.entries(out)) st[k] = { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array };
+      state.update(st);
+    },
+  };
+}
+
+/** A GPS selection for timing: K = 1 per neuron from a fixed pseudo-gradient (which entries does not change the cost). */
+function benchSelection(g: Parameters<typeof weightMatrices>[0]): GpsState {
+  const matrices = weightMatrices(g).map((w) => ({ ...w, idx: Array.from(topKPerRow(Float64Array.from({ length: w.rows * w.cols }, (_, i) => Math.sin(i * 12.9898)), w, 1)) }));
+  const selected = matrices.reduce((a, m) => a + m.idx.length, 0);
+  return { k: 1, tau: 0.07, matrices, blockCounts: {}, selected, totalWeights: matrices.reduce((a, m) => a + m.rows * m.cols, 0) };
+}
+
+/** GPS's selection pass: per batch of B images, SupCon over their 2B views, ∂L/∂W summed on the host. */
+async function selectionStepper(): Promise<Stepper> {
+  const prepared = withNewHead(await loadBackbone(MODEL), C, 0);
+  const t = performance.now();
+  const p = await compileSelectionProgram(prepared.model, 2 * B);
+  console.error(`compiled gps-select in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`);
+  const x = images([3, 224, 224], 2 * B);
+  const labels = Int32Array.from({ length: 2 * B }, (_, i) => (i % B) % C);
+  const rowSize = 3 * 224 * 224;
+  // the masks of a batch where every image has its positive (its other view); the host sums ∂L/∂W as GPS does
+  const m = supconMasks(labels, 2 * B, 2 * B);
+  const [pos, colmask] = p.model.graph.inputs.filter((i) => i.name !== p.imageInput).map((i) => i.name);
+  const sums = new Map(p.weights.map((w) => [w.name, new Float64Array(w.rows * w.cols)]));
+  return {
+    name: 'gps-select',
+    bytes: encodeModel(p.model),
+    images: B,
+    feeds: () => toOrtFeeds({ [p.imageInput]: x, [pos]: tensor('float32', [2 * B, 2 * B], m.pos), [colmask]: tensor('float32', [2 * B, 2 * B], m.colmask) }),
+    after: (out) => {
+      for (const w of p.weights) {
+        const gdata = out[p.grads.get(w.name)!].data as Float32Array;
+        const s = sums.get(w.name)!;
+        for (let i = 0; i < s.length; i++) s[i] += gdata[i];
+      }
+    },
+  };
+}
+
+async function child(label: string): Promise<void> {
+  const peak = Number(str('--peak'));
+  const stepper = label === 'gps-select' ? await selectionStepper() : await trainStepper(label);
+  console.log(JSON.stringify(await measure(stepper, peak)));
+}
+
+if (CASE) {
+  await child(CASE);
+  process.exit(0);
 }
 
 const peak = await matmulPeak();
-log(`machine: ${cpus().length} cores (${cpus()[0]?.model}); onnxruntime MatMul peak ${peak.toFixed(1)} GFLOP/s (1024³ float32)`);
-if (json) console.log(JSON.stringify({ type: 'peak', matmulGflops: peak, cores: cpus().length }));
-for (const [method, headOnly] of [[full, false], [linear, false], [linear, true]] as const) {
-  const c = await compileFor(method, headOnly);
-  const r = await runCase(c, peak);
-  if (json) console.log(JSON.stringify(r));
-  else log(`${String(r.method).padEnd(24)} batch ${B}: ${Number(r.imagesPerSecond).toFixed(1)} img/s, ${Number(r.gflops).toFixed(1)} GFLOP/s (${(Number(r.peakFraction) * 100).toFixed(0)} % of peak), ${Number(r.gflopPerStep).toFixed(1)} GFLOP/step, peak RSS ${Number(r.peakRssMB).toFixed(0)} MB`);
+const load0 = loadavg();
+log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${load0.map((l) => l.toFixed(1)).join(' ')}; onnxruntime MatMul peak ${peak.toFixed(1)} GFLOP/s (1024³ float32)`);
+if (json) console.log(JSON.stringify({ type: 'peak', matmulGflops: peak, cores: cpus().length, loadAverage: load0 }));
+const cases = str('--methods')?.split(',') ?? CASES;
+const rows: Record<string, number | string>[] = [];
+for (const label of cases) {
+  // a fresh process per case: its peak RSS is its own, and nothing one case allocated slows the next
+  const forward = ['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])];
+  const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--case', label, '--peak', String(peak), ...forward], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) {
+    console.error(`${label}: failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
+    rows.push({ method: label, error: `exit ${r.status}${r.signal ? ` ${r.signal}` : ''}` });
+    continue;
+  }
+  const row = JSON.parse(line) as Record<string, number | string>;
+  rows.push(row);
+  if (json) console.log(line);
+  else log(`${label.padEnd(24)} batch ${B}: ${Number(row.imagesPerSecond).toFixed(1)} img/s, ${Number(row.gflops).toFixed(1)} GFLOP/s (${(Number(row.peakFraction) * 100).toFixed(0)} % of peak), peak RSS ${Number(row.peakRssMB).toFixed(0)} MB`);
+}
+const load1 = loadavg();
+const fullRow = rows.find((r) => r.method === 'full' && !r.error);
+const ratio = (r: Record<string, number | string>) => (fullRow && !r.error ? Number(fullRow.stepMs) > 0 ? Number(fullRow.imagesPerSecond) / Number(r.imagesPerSecond) : NaN : NaN);
+const mem = (r: Record<string, number | string>) => (fullRow && !r.error ? Number(r.peakRssMB) / Number(fullRow.peakRssMB) : NaN);
+const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '–');
+const outFile = str('--out') ?? join(import.meta.dirname, 'results', 'train.md');
+if (outFile !== '-') {
+  const md = [
+    '# Training step speed and memory per method (ViT-Tiny/16 at 224, CPU)',
+    '',
+    `Generated by \`npm run bench:train -- ${args.join(' ')}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpus()[0]?.model}).`,
+    `Load average (1, 5, 15 min) ${load0.map((l) => l.toFixed(1)).join(', ')} at the start and ${load1.map((l) => l.toFixed(1)).join(', ')} at the end: the machine is shared, so compare the ratios (same run), not the absolute figures.`,
+    `Batch ${B}, ${C} classes, median of ${STEPS} steps after one warm-up step; every case in its own process. onnxruntime MatMul peak on this machine: ${peak.toFixed(1)} GFLOP/s (1024³ float32).`,
+    '"× full" is the step time relative to full fine-tuning (lower is faster). Peak RSS is the process\'s maximum, compiling the program included; step RSS is sampled while stepping. gps-select is one batch of GPS\'s selection pass (2 views per image); pace-base is PACE\'s adapter alone (σ = 0, λ = 0).',
+    '',
+    '| method | img/s | step × full | GFLOP/s | % of MatMul peak | MatMul share of kernel time | peak RSS MB | × full | step RSS MB |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => r.error ? `| ${r.method} | failed: ${r.error} | | | | | | | |` : `| ${r.method} | ${f(Number(r.imagesPerSecond), 1)} | ${f(ratio(r))} | ${f(Number(r.gflops), 1)} | ${f(100 * Number(r.peakFraction), 0)} | ${f(100 * Number(r.matmulShareOfKernelTime), 0)} % | ${f(Number(r.peakRssMB), 0)} | ${f(mem(r))} | ${f(Number(r.stepRssMB), 0)} |`),
+    '',
+  ].join('\n');
+  writeFileSync(outFile, md);
+  log(md);
 }
