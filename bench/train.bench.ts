@@ -34,7 +34,7 @@ const STEPS = flag('--steps', 5);
 const PROFILE = args.includes('--profile');
 const str = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1] : undefined);
 const CASE = str('--case');
-const CASES = ['full', 'linear', 'linear-cached-features', 'bitfit', 'lora', 'l2sp', 'spd', 'gps', 'gps-select', 'pace-base', 'pace', 'pace-fast'];
+const CASES = ['full', 'linear', 'linear-cached-features', 'bitfit', 'lora', 'l2sp', 'spd', 'gps', 'gps-select', 'pace-base', 'pace', 'pace-fast', 'pytorch-reference'];
 /** variants of registry methods, as the CLI names them */
 const VARIANTS: Record<string, { method: string; options: MethodOptions }> = {
   'pace-base': { method: 'pace', options: { sigma: 0, lambda: 0 } },
@@ -152,6 +152,16 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
   if (PROFILE) {
     console.error(`  where the time goes (${c.name}, share of kernel time in one step, ${kernels.length} kernels):`);
     for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.error(`    ${op.padEnd(22)} ${((100 * us) / total).toFixed(1)} %`);
+    // element-wise kernels by output shape: which tensors the non-product time goes to
+    const byShape = new Map<string, { us: number; n: number }>();
+    for (const e of kernels) {
+      if (kernelFlops(e) > 0) continue;
+      const k = `${e.args!.op_name} [${shapeOf(e.args?.output_type_shape, 0).join(',')}]`;
+      const v = byShape.get(k) ?? { us: 0, n: 0 };
+      byShape.set(k, { us: v.us + e.dur, n: v.n + 1 });
+    }
+    console.error('  largest non-product kernels (op [output shape]: share, count):');
+    for (const [k, v] of [...byShape].sort((a, b) => b[1].us - a[1].us).slice(0, 16)) console.error(`    ${k.padEnd(40)} ${((100 * v.us) / total).toFixed(1)} %, ${v.n}`);
   }
   return {
     model: 'vit-tiny-patch16-224',
@@ -265,6 +275,17 @@ async function child(label: string): Promise<void> {
   console.log(JSON.stringify(await measure(stepper, peak)));
 }
 
+/** bench/reference: a PyTorch eager step of the same ViT-Tiny (needs Debian's python3-torch and python3-torchvision) */
+const REFERENCE = join(import.meta.dirname, 'reference', 'vit_tiny_step.py');
+/** The first Python that imports torch and torchvision (Debian's python3-torch lives in /usr/bin/python3's path). */
+function referencePython(): { python?: string; why?: string } {
+  for (const python of ['python3', '/usr/bin/python3']) {
+    const r = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
+    if (!r.error && r.status === 0) return { python };
+  }
+  return { why: 'PyTorch is not installed for python3 or /usr/bin/python3: apt-get install -y python3-torch python3-torchvision' };
+}
+
 if (CASE) {
   await child(CASE);
   process.exit(0);
@@ -274,27 +295,44 @@ const peak = await matmulPeak();
 const load0 = loadavg();
 log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${load0.map((l) => l.toFixed(1)).join(' ')}; onnxruntime MatMul peak ${peak.toFixed(1)} GFLOP/s (1024³ float32)`);
 if (json) console.log(JSON.stringify({ type: 'peak', matmulGflops: peak, cores: cpus().length, loadAverage: load0 }));
-const cases = str('--methods')?.split(',') ?? CASES;
+// full fine-tuning again at the end: on a shared machine the load drifts, and the ratios use the mean of both
+const cases = str('--methods')?.split(',') ?? [...CASES, 'full-repeat'];
 const rows: Record<string, number | string>[] = [];
 for (const label of cases) {
   // a fresh process per case: its peak RSS is its own, and nothing one case allocated slows the next
   const forward = ['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])];
-  const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--case', label, '--peak', String(peak), ...forward], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  if (label === 'pytorch-reference') {
+    const { why } = referencePython();
+    if (why) {
+      console.error(`pytorch-reference: skipped (${why})`);
+      rows.push({ method: label, error: `skipped: ${why}` });
+      continue;
+    }
+  }
+  const cmd = label === 'pytorch-reference' ? [referencePython().python!, [REFERENCE, '--batch', String(B), '--steps', String(STEPS)]] as const : [process.execPath, [...process.execArgv, process.argv[1], '--case', label === 'full-repeat' ? 'full' : label, '--peak', String(peak), ...forward]] as const;
+  const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) {
     console.error(`${label}: failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
     rows.push({ method: label, error: `exit ${r.status}${r.signal ? ` ${r.signal}` : ''}` });
     continue;
   }
-  const row = JSON.parse(line) as Record<string, number | string>;
+  const row: Record<string, number | string> = { ...(JSON.parse(line) as Record<string, number | string>), method: label };
   rows.push(row);
-  if (json) console.log(line);
+  if (json) console.log(JSON.stringify(row));
   else log(`${label.padEnd(24)} batch ${B}: ${Number(row.imagesPerSecond).toFixed(1)} img/s, ${Number(row.gflops).toFixed(1)} GFLOP/s (${(Number(row.peakFraction) * 100).toFixed(0)} % of peak), peak RSS ${Number(row.peakRssMB).toFixed(0)} MB`);
 }
 const load1 = loadavg();
-const fullRow = rows.find((r) => r.method === 'full' && !r.error);
-const ratio = (r: Record<string, number | string>) => (fullRow && !r.error ? Number(fullRow.stepMs) > 0 ? Number(fullRow.imagesPerSecond) / Number(r.imagesPerSecond) : NaN : NaN);
-const mem = (r: Record<string, number | string>) => (fullRow && !r.error ? Number(r.peakRssMB) / Number(fullRow.peakRssMB) : NaN);
+// the reference runs the same model: its GFLOP/s are full fine-tuning's FLOPs per step over its step time
+const fullFlops = Number(rows.find((r) => r.method === 'full' && !r.error)?.gflopPerStep);
+for (const r of rows) if (r.method === 'pytorch-reference' && !r.error && fullFlops) Object.assign(r, { gflops: fullFlops / (Number(r.stepMs) / 1000), peakFraction: fullFlops / (Number(r.stepMs) / 1000) / peak });
+const fulls = rows.filter((r) => (r.method === 'full' || r.method === 'full-repeat') && !r.error);
+const fullIps = fulls.reduce((a, r) => a + Number(r.imagesPerSecond), 0) / fulls.length;
+const fullRss = Math.max(...fulls.map((r) => Number(r.peakRssMB)));
+/** seconds per image relative to full fine-tuning (mean of its runs): the issue's "× full" */
+const ratio = (r: Record<string, number | string>) => (fulls.length && !r.error ? fullIps / Number(r.imagesPerSecond) : NaN);
+const mem = (r: Record<string, number | string>) => (fulls.length && !r.error ? Number(r.peakRssMB) / fullRss : NaN);
+if (json) for (const r of rows) if (!r.error) console.log(JSON.stringify({ type: 'ratio', method: r.method, secondsPerImageVsFull: ratio(r), peakRssVsFull: mem(r) }));
 const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '–');
 const outFile = str('--out') ?? join(import.meta.dirname, 'results', 'train.md');
 if (outFile !== '-') {

@@ -142,7 +142,7 @@ export const gps: Method = {
             // a weight read only as linear layers' weights trains in the gather form; anything else (the patch
             // embedding's convolution, whose input is the image) through the dense masked weight
             const at = linears.filter((l) => l.weight === m.name);
-            if (at.length && at.length === (readers.get(m.name) ?? []).length) {
+            if (process.env.ATTUNE_GPS_DENSE !== '1' && at.length && at.length === (readers.get(m.name) ?? []).length) {
               for (const l of at) gatheredUpdate(g, b, shapes, l, m, K);
               continue;
             }

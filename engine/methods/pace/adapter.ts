@@ -125,3 +125,30 @@ export function mergeIntoLayer(g: Graph, b: Builder, l: LinearLayer): string {
   adder.inputs[0] = l.output;
   return y;
 }
+
+/**
+ * A noisy layer h = x·W0ᵀ + b0 + z ⊙ Δh (z per sample and output channel) as ONE batched product with a per-sample
+ * merged weight: h_s = x_s·(W0 + diag(z_s)·W')ᵀ + b0 + z_s ⊙ c, W' = W0 ⊙ (Wd·Wu), c the VPT shift. Building the
+ * rows weights costs about 1/tokens of the product; the backward is one batched ∂x and one batched ∂W_s (reduced over
+ * samples with z into ∂W'), where the two-product form costs two ∂x products and a ∂W' product.
+ * `view` is the layer output as [a, b, out] with the batch of `rows` on axis `batchAxis` (0 or 1); returns the new
+ * output (in the layer's output shape), or undefined when the layer does not have that form.
+ */
+export function perSampleLayer(g: Graph, b: Builder, l: LinearLayer, adapted: LinearLayer, o: { view: number[]; batchAxis: number; rows: number; outShape: number[]; noise: string }): string | undefined {
+  const { view, batchAxis, rows } = o;
+  if (view.length !== 3 || batchAxis > 1 || view[batchAxis] !== rows) return undefined;
+  let x = b.reshape(l.node.inputs[0], [view[0], view[1], l.inFeatures]);
+  if (batchAxis === 1) x = b.transpose(x, [1, 0, 2]); // [rows, tokens, in]
+  const z = b.reshape(o.noise, [rows, 1, l.outFeatures]);
+  const w0 = l.layout === 'in-out' ? l.weight : b.transpose(l.weight, [1, 0]); // [in, out]
+  const wa = adapterWeight(b, l);
+  const wp = l.layout === 'in-out' ? wa : b.transpose(wa, [1, 0]);
+  const ws = b.add(w0, b.mul(wp, z)); // [rows, in, out]
+  let y = b.matmul(x, ws); // [rows, tokens, out]
+  if (adapted.bias) y = b.add(y, b.mul(z, biasShift(b, adapted)));
+  if (l.bias) y = b.add(y, l.bias);
+  if (batchAxis === 1) y = b.transpose(y, [1, 0, 2]);
+  y = b.reshape(y, o.outShape);
+  replaceUses(g, l.output, y);
+  return y;
+}

@@ -20,13 +20,16 @@ import { tensor, type Tensor } from '../../ir/tensor';
 import type { ExtraInput } from '../../programs/compile';
 import { blockLinears, type LinearLayer } from '../layers';
 import { booleanOption, headParameters, numberOption, type HeldOutBatch, type Method } from '../method';
-import { adapterOutput, initAdapters, mergeAdapters, mergeIntoLayer, paceNames } from './adapter';
+import { adapterOutput, initAdapters, mergeAdapters, mergeIntoLayer, paceNames, perSampleLayer } from './adapter';
 import { consistencyLoss, doubleBatch, firstCopyLogits, LogitHistory, PACE_CONSISTENCY, PACE_TERM } from './consistency';
 import { insertDropPath, PACE_DROP_PATH_RATE } from './drop-path';
 import { fpDistance } from './fp-distance';
 import { noiseLayout, noiseTensor, paceSigmas, type NoiseSpec } from './noise';
 
 export { mergePace, paceNames } from './adapter';
+
+/** noisy layers as one batched product with per-sample merged weights (adapter.ts perSampleLayer), not two products */
+const PER_SAMPLE = process.env.ATTUNE_PACE_TWO_PRODUCTS !== '1';
 export { noiseTensor, paceSigmas } from './noise';
 export { PACE_CONSISTENCY, PACE_TERM } from './consistency';
 
@@ -85,11 +88,20 @@ export const pace: Method = {
           adapted.push({ layer: l, value: mergeIntoLayer(g, b, own) });
           return;
         }
-        const dh = adapterOutput(b, own);
         const lay = noiseLayout(g, shapes, l, rows);
         const spec: NoiseSpec = { name: `pace_noise_${i}`, layer: i, sigma: s, shape: lay.shape, rows, out: l.outFeatures };
         extraInputs.push({ name: spec.name, dtype: 'float32', shape: spec.shape, neutral: () => tensor('float32', spec.shape, new Float32Array(rows * spec.out).fill(1)), fill: (at) => noiseTensor(spec, at) });
         const ys = shapes.get(l.output)!.dims;
+        if (PER_SAMPLE) {
+          const view = lay.view ?? ys;
+          const batchAxis = (lay.view ?? lay.shape).slice(0, -1).findIndex((d) => d === rows);
+          const y = perSampleLayer(g, b, l, own, { view, batchAxis, rows, outShape: ys, noise: spec.name });
+          if (y) {
+            adapted.push({ layer: l, value: y });
+            return;
+          }
+        }
+        const dh = adapterOutput(b, own);
         const noisy = lay.view ? b.reshape(b.mul(b.reshape(dh, lay.view), spec.name), ys) : b.mul(dh, spec.name);
         const y = b.add(l.output, noisy);
         const adder = g.nodes[g.nodes.length - 1];
