@@ -18,13 +18,13 @@ import { encodeModel } from '../engine/onnx/io';
 import { BC1, BC2, compileTrainProgram, INV_WEIGHT, LR, TARGETS, type TrainProgram } from '../engine/programs/compile';
 import { buildTargets } from '../engine/programs/loss';
 import { getMethod } from '../engine/methods/registry';
-import { compileSelectionProgram, supconMasks, topKPerRow } from '../engine/methods/gps/select';
+import { compileSelectionProgram, SelectionRunner, topKPerRow } from '../engine/methods/gps/select';
 import type { GpsState } from '../engine/methods/gps/weights';
 import { weightMatrices } from '../engine/methods/layers';
 import type { MethodOptions } from '../engine/methods/method';
 import { headModel } from '../engine/train/head-model';
 import { TrainingState } from '../engine/train/state';
-import { toOrt } from '../engine/runtime/session';
+import { toOrt, type Session } from '../engine/runtime/session';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -100,45 +100,49 @@ async function matmulPeak(): Promise<number> {
   return (2 * N ** 3) / (best / 1000) / 1e9;
 }
 
-/** One session measured: warm-up step, then the median of STEPS steps, then one profiled step. */
+/** One program measured (one or more sessions): warm-up step, then the median of STEPS steps, then one profiled step. */
 interface Stepper {
   name: string;
-  bytes: Uint8Array;
+  /** the models of its sessions */
+  models: Uint8Array[];
   /** images one step trains on (the batch; GPS's selection reads two views of each) */
   images: number;
-  feeds(step: number): Record<string, ort.Tensor>;
-  /** host work after a step that training does too (state update, gradient accumulation) */
-  after(out: ort.InferenceSession.OnnxValueMapType): void;
+  /** one step, host work included (state update, gradient accumulation) */
+  step(sessions: ort.InferenceSession[], step: number): Promise<void>;
 }
 
 async function measure(c: Stepper, peak: number): Promise<Record<string, number | string>> {
-  const session = await ort.InferenceSession.create(c.bytes, { graphOptimizationLevel: 'all', logSeverityLevel: 3 });
+  const open = (o: ort.InferenceSession.SessionOptions) => Promise.all(c.models.map((m, i) => ort.InferenceSession.create(m, { ...o, ...(o.enableProfiling ? { profileFilePrefix: `${o.profileFilePrefix}-${i}` } : {}) })));
+  const sessions = await open({ graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   // RSS while stepping (sampled), besides the process's peak, which includes compiling the program
   let stepRss = 0;
   const sampler = setInterval(() => (stepRss = Math.max(stepRss, process.memoryUsage.rss())), 20);
-  const run = async (step: number) => c.after(await session.run(c.feeds(step)));
-  await run(1); // warm-up: allocations, kernel selection
+  await c.step(sessions, 1); // warm-up: allocations, kernel selection
   const times: number[] = [];
   for (let s = 0; s < STEPS; s++) {
     const t = performance.now();
-    await run(s + 2);
+    await c.step(sessions, s + 2);
     times.push(performance.now() - t);
   }
   clearInterval(sampler);
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)];
-  await session.release();
+  for (const s of sessions) await s.release();
   // one profiled step: FLOPs from the recorded kernel shapes, and where the time goes
   const profilePrefix = `/tmp/attune-bench-${c.name}-${process.pid}`;
-  const profiled = await ort.InferenceSession.create(c.bytes, { graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: profilePrefix, logSeverityLevel: 3 });
-  await profiled.run(c.feeds(2));
-  (profiled as unknown as { endProfiling(): void }).endProfiling();
-  await profiled.release();
-  // the binding does not return the file name: it is <prefix>_<timestamp>.json
+  const profiled = await open({ graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: profilePrefix, logSeverityLevel: 3 });
+  await c.step(profiled, 2);
+  for (const s of profiled) {
+    (s as unknown as { endProfiling(): void }).endProfiling();
+    await s.release();
+  }
+  // the binding does not return the file names: they are <prefix>-<i>_<timestamp>.json
   const dir = dirname(profilePrefix);
-  const file = readdirSync(dir).filter((f) => f.startsWith(basename(profilePrefix) + '_') && f.endsWith('.json')).map((f) => join(dir, f)).sort().pop() ?? '';
-  const events = JSON.parse(readFileSync(file, 'utf8')) as ProfileEvent[];
-  rmSync(file, { force: true });
+  const events: ProfileEvent[] = [];
+  for (const f of readdirSync(dir).filter((f) => f.startsWith(basename(profilePrefix) + '-') && f.endsWith('.json'))) {
+    events.push(...(JSON.parse(readFileSync(join(dir, f), 'utf8')) as ProfileEvent[]));
+    rmSync(join(dir, f), { force: true });
+  }
   const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args?.op_name);
   const flops = kernels.reduce((a, e) => a + kernelFlops(e), 0);
   const gflops = flops / (median / 1000) / 1e9;
@@ -208,25 +212,26 @@ function programStepper(name: string, p: TrainProgram, x: Tensor): Stepper {
   const labels = Array.from({ length: B }, (_, i) => i % C);
   const files = labels.map((_, i) => `image-${i}.png`);
   const { targets, invWeight } = buildTargets(labels, labels.map(() => 1), C, 0.1);
+  const feeds = (step: number) => {
+    const f: Record<string, Tensor> = {
+      [p.imageInput]: x,
+      [TARGETS]: tensor('float32', [B, C], targets),
+      [INV_WEIGHT]: tensor('float32', [], [invWeight]),
+      [LR]: tensor('float32', [], [1e-5]),
+      [BC1]: tensor('float32', [], [1 - 0.9 ** step]),
+      [BC2]: tensor('float32', [], [1 - 0.999 ** step]),
+    };
+    // per-step inputs of the method (PACE's noise and drop-path masks, PACE-fast's stored logits)
+    for (const e of p.extraInputs) f[e.name] = e.fill ? e.fill({ epoch: 0, step, seed: 0, batchFiles: files, count: B }) : e.neutral();
+    state.feeds(f);
+    return toOrtFeeds(f);
+  };
   return {
     name,
-    bytes: encodeModel(p.model),
+    models: [encodeModel(p.model)],
     images: B,
-    feeds: (step) => {
-      const f: Record<string, Tensor> = {
-        [p.imageInput]: x,
-        [TARGETS]: tensor('float32', [B, C], targets),
-        [INV_WEIGHT]: tensor('float32', [], [invWeight]),
-        [LR]: tensor('float32', [], [1e-5]),
-        [BC1]: tensor('float32', [], [1 - 0.9 ** step]),
-        [BC2]: tensor('float32', [], [1 - 0.999 ** step]),
-      };
-      // per-step inputs of the method (PACE's noise and drop-path masks, PACE-fast's stored logits)
-      for (const e of p.extraInputs) f[e.name] = e.fill ? e.fill({ epoch: 0, step, seed: 0, batchFiles: files, count: B }) : e.neutral();
-      state.feeds(f);
-      return toOrtFeeds(f);
-    },
-    after: (out) => {
+    step: async ([session], step) => {
+      const out = await session.run(feeds(step));
       const st: Record<string, Tensor> = {};
       for (const [k, v] of Object.entries(out)) st[k] = { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array };
       state.update(st);
@@ -241,29 +246,38 @@ function benchSelection(g: Parameters<typeof weightMatrices>[0]): GpsState {
   return { k: 1, tau: 0.07, matrices, blockCounts: {}, selected, totalWeights: matrices.reduce((a, m) => a + m.rows * m.cols, 0) };
 }
 
-/** GPS's selection pass: per batch of B images, SupCon over their 2B views, ∂L/∂W summed on the host. */
+/** GPS's selection pass: per batch of B images, SupCon over their 2B views, ∂L/∂W summed on the host (as GPS runs it). */
 async function selectionStepper(): Promise<Stepper> {
   const prepared = withNewHead(await loadBackbone(MODEL), C, 0);
   const t = performance.now();
   const p = await compileSelectionProgram(prepared.model, 2 * B);
   console.error(`compiled gps-select in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`);
-  const x = images([3, 224, 224], 2 * B);
+  const x = images([3, 224, 224], 2 * B).data as Float32Array;
   const labels = Int32Array.from({ length: 2 * B }, (_, i) => (i % B) % C);
-  const rowSize = 3 * 224 * 224;
-  // the masks of a batch where every image has its positive (its other view); the host sums ∂L/∂W as GPS does
-  const m = supconMasks(labels, 2 * B, 2 * B);
-  const [pos, colmask] = p.model.graph.inputs.filter((i) => i.name !== p.imageInput).map((i) => i.name);
   const sums = new Map(p.weights.map((w) => [w.name, new Float64Array(w.rows * w.cols)]));
+  const models = [p.features, p.supcon, p.model];
   return {
     name: 'gps-select',
-    bytes: encodeModel(p.model),
+    models: models.map((m) => encodeModel(m)),
     images: B,
-    feeds: () => toOrtFeeds({ [p.imageInput]: x, [pos]: tensor('float32', [2 * B, 2 * B], m.pos), [colmask]: tensor('float32', [2 * B, 2 * B], m.colmask) }),
-    after: (out) => {
+    step: async (sessions) => {
+      // the engine's runner over these sessions (so the profiler sees them)
+      const asEngine = (s: ort.InferenceSession): Session => ({
+        provider: 'cpu',
+        inputNames: s.inputNames,
+        outputNames: s.outputNames,
+        run: async (feeds, fetch) => {
+          const out = fetch ? await s.run(toOrtFeeds(feeds), fetch) : await s.run(toOrtFeeds(feeds));
+          return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array }]));
+        },
+        release: async () => {},
+      });
+      const runner = await SelectionRunner.create(p, async (m) => asEngine(sessions[models.indexOf(m)]));
+      const grads = (await runner.step(x, labels, 2 * B, 3 * 224 * 224))!;
       for (const w of p.weights) {
-        const gdata = out[p.grads.get(w.name)!].data as Float32Array;
+        const g = grads.get(w.name)!;
         const s = sums.get(w.name)!;
-        for (let i = 0; i < s.length; i++) s[i] += gdata[i];
+        for (let i = 0; i < s.length; i++) s[i] += g[i];
       }
     },
   };
