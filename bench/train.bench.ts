@@ -5,7 +5,8 @@
  * this machine; peak RSS; with --profile the share of kernel time per op type (onnxruntime's profiler).
  * Cases: the registry's methods, `pace-base` (PACE's adapter alone: σ = 0, λ = 0), `pace-fast`, `gps-select` (GPS's
  * selection pass: SupCon forward and backward over two views of every image), `linear-cached-features`.
- * Writes bench/results/train.md (unless --out -), with the command and the machine's load average.
+ * Writes bench/results/train.md (unless --out -), with the command and the machine's load average; a section
+ * "## Notes" at its end is kept.
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -363,6 +364,14 @@ if (outFile !== '-') {
     ...rows.map((r) => r.error ? `| ${r.method} | failed: ${r.error} | | | | | | | |` : `| ${r.method} | ${f(Number(r.imagesPerSecond), 1)} | ${f(ratio(r))} | ${f(Number(r.gflops), 1)} | ${f(100 * Number(r.peakFraction), 0)} | ${f(100 * Number(r.matmulShareOfKernelTime), 0)} % | ${f(Number(r.peakRssMB), 0)} | ${f(mem(r))} | ${f(Number(r.stepRssMB), 0)} |`),
     '',
   ].join('\n');
-  writeFileSync(outFile, md);
+  // the hand-written analysis below the table (from "## Notes" on) survives a new run
+  let notes = '';
+  try {
+    const old = readFileSync(outFile, 'utf8');
+    notes = old.includes('\n## Notes') ? old.slice(old.indexOf('\n## Notes')) : '';
+  } catch {
+    // first run: no notes yet
+  }
+  writeFileSync(outFile, md + notes);
   log(md);
 }

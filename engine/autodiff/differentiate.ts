@@ -41,6 +41,43 @@ export function unsupportedOps(g: Graph): string[] {
   return [...new Set(bad.map((n) => (n.domain ? `${n.domain}.${n.op}` : n.op)))];
 }
 
+/** A scalar initializer's value, if `name` is one. */
+function scalarValue(g: Graph, name: string): number | undefined {
+  const t = g.initializers.get(name);
+  return t && t.data.length === 1 && isFloat(t.dtype) ? Number(t.data[0]) : undefined;
+}
+
+const near = (v: number | undefined, want: number) => v !== undefined && Math.abs(v - want) <= 1e-6 * Math.abs(want);
+
+/**
+ * torch's exported exact GELU, y = (x·(erf(x/√2) + 1))·0.5: its five nodes, each intermediate read only by the next.
+ * Differentiated as one op (∂y/∂x = Φ(x) + x·φ(x), from x alone), the backward reads no intermediate, so
+ * onnxruntime fuses the forward into one Gelu kernel, and the backward is one chain instead of five rules' worth.
+ */
+function geluChains(g: Graph): Map<Node, { x: string; chain: Node[] }> {
+  const readers = new Map<string, Node[]>();
+  for (const n of g.nodes) for (const i of n.inputs) if (i) (readers.get(i) ?? readers.set(i, []).get(i)!).push(n);
+  const only = (t: string, op: string): Node | undefined => {
+    const r = readers.get(t) ?? [];
+    return r.length === 1 && r[0].op === op && !r[0].domain && !g.outputs.some((o) => o.name === t) ? r[0] : undefined;
+  };
+  const other = (n: Node, t: string) => (n.inputs[0] === t ? n.inputs[1] : n.inputs[1] === t ? n.inputs[0] : undefined);
+  const found = new Map<Node, { x: string; chain: Node[] }>();
+  for (const div of g.nodes) {
+    if (div.domain || !((div.op === 'Div' && near(scalarValue(g, div.inputs[1]), Math.SQRT2)) || (div.op === 'Mul' && near(scalarValue(g, div.inputs[1]), Math.SQRT1_2)))) continue;
+    const x = div.inputs[0];
+    const erf = only(div.outputs[0], 'Erf');
+    const add = erf && only(erf.outputs[0], 'Add');
+    if (!erf || !add || !near(scalarValue(g, other(add, erf.outputs[0]) ?? ''), 1)) continue;
+    const mul = only(add.outputs[0], 'Mul');
+    if (!mul || other(mul, add.outputs[0]) !== x) continue;
+    const half = only(mul.outputs[0], 'Mul');
+    if (!half || !near(scalarValue(g, other(half, mul.outputs[0]) ?? ''), 0.5)) continue;
+    found.set(half, { x, chain: [div, erf, add, mul] });
+  }
+  return found;
+}
+
 /**
  * Appends the backward pass for scalar `loss` with respect to `wrt` and returns, per wrt tensor,
  * the name of its gradient. `shapes` must hold every forward tensor's static shape.
@@ -80,9 +117,25 @@ export function differentiate(g: Graph, shapes: ShapeMap, loss: string, wrt: str
     return s.dims;
   };
 
+  const gelus = geluChains(g);
+  const inGelu = new Set([...gelus.values()].flatMap((c) => c.chain));
   for (let i = forward.length - 1; i >= 0; i--) {
     const n = forward[i];
-    if (NON_DIFFERENTIABLE.has(n.op)) continue;
+    if (NON_DIFFERENTIABLE.has(n.op) || inGelu.has(n)) continue;
+    const gelu = gelus.get(n);
+    if (gelu) {
+      const dy = gradOf(n.outputs[0]);
+      if (!dy || !active.has(gelu.x)) continue;
+      // ∂y/∂x = Φ(x) + x·φ(x) = 0.5·(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π)
+      const x = gelu.x;
+      const cdf2 = b.add(b.op('Erf', [b.mul(x, b.scalar(Math.SQRT1_2))]), b.scalar(1));
+      const xpdf = b.mul(b.mul(x, b.scalar(2 / Math.sqrt(2 * Math.PI))), b.exp(b.mul(b.mul(x, x), b.scalar(-0.5))));
+      const dx = b.mul(b.mul(dy, b.scalar(0.5)), b.add(cdf2, xpdf));
+      const list = grads.get(x);
+      if (list) list.push(dx);
+      else grads.set(x, [dx]);
+      continue;
+    }
     const needs = n.inputs.map((inp) => !!inp && active.has(inp) && toLoss.has(inp));
     if (!needs.some(Boolean)) continue;
     const dy = n.outputs.map((o) => (o ? gradOf(o) : null));

@@ -2,8 +2,8 @@
  * GPS — Gradient-based Parameter Selection (METHODS.md §GPS; Zhang et al., CVPR 2024; code FightingFighting/GPS).
  *  1. Selection (prepare): SupCon on two augmented views per training image, one pass, G = Σ ∂L/∂W (select.ts).
  *  2. Per-neuron top-K of |G| for every weight matrix (Linear/Gemm/MatMul and Conv incl. the patch embedding).
- *  3. Masked training: W = W0 + scatter(idx, δ), computed for a linear layer as x·W0 + Σ_k δ[:, k] ⊙ x[…, idx[:, k]]
- *     (gather form: no dense ∂L/∂W), for a convolution as W0 + Σ_k δ[:, k] ⊙ onehot_k; δ [rows, K] is the only trainable tensor per
+ *  3. Masked training: W = W0 + scatter(idx, δ), written as W0 + Σ_k δ[:, k] ⊙ onehot_k (Mul with a constant
+ *     one-hot, whose gradient is exactly gather(∂L/∂W, idx)); δ [rows, K] is the only trainable tensor per
  *     matrix, with weight decay 0 (decay would move frozen entries). Biases and the new head train;
  *     norms, position embeddings and the class token stay frozen.
  *  4. Export: dense merged weights; plus a sparse patch (patch.ts) that `attune apply-patch` turns back into the export.
@@ -14,13 +14,12 @@ import { HEAD_BIAS, HEAD_WEIGHT } from '../../backbone/prepare';
 import type { AugmentOptions } from '../../data/augment';
 import { AttuneError } from '../../errors';
 import type { Builder } from '../../ir/builder';
-import type { ShapeMap } from '../../ir/fold';
-import { consumers, int, replaceUses, type Graph, type Model } from '../../ir/graph';
+import { replaceUses, type Graph, type Model } from '../../ir/graph';
 import { tensor, type Tensor } from '../../ir/tensor';
 import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './select';
 import { PATCH_FILE, writeGpsPatch } from './patch';
 import { gpsDelta, mergeGpsWeight, type GpsMatrix, type GpsState } from './weights';
-import { biasTensors, flatIndex, linearLayers, weightMatrices, type LinearLayer } from '../layers';
+import { biasTensors, flatIndex, weightMatrices } from '../layers';
 import { headParameters, mergeByName, numberOption, sizeOfTensors, type Method, type MethodState } from '../method';
 
 const blockLabel = (b: number) => (b >= 0 ? `block ${b}` : 'outside blocks');
@@ -78,7 +77,11 @@ function checkCoverage(g: Graph, state: GpsState): void {
     );
 }
 
-/** W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout (for a convolution kernel: its input is the image). */
+/**
+ * W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout. Its backward forms the dense ∂L/∂W (one GEMM per layer); the
+ * gather form y += δ ⊙ x[…, idx] avoids that GEMM but ran 2.6× slower on onnxruntime CPU with ViT-Tiny (its Gather
+ * and ScatterND over activation-sized tensors cost more than the GEMM: bench/results/train.md, Notes).
+ */
 function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
   const size = m.shape.reduce((a, c) => a * c, 1);
   const onehot = new Float32Array(K * size);
@@ -89,23 +92,6 @@ function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
   const d = b.reshape(b.transpose(gpsDelta(m.name), [1, 0]), bshape);
   const scattered = b.reduceSum(b.mul(d, S), [0], false);
   return b.add(m.name, scattered);
-}
-
-/**
- * The same function for a linear layer without a dense update: y += Σ_k δ[:, k] ⊙ x[…, idx[:, k]], a gather of input
- * columns and a row-wise product. Its backward is ∂δ[r, k] = Σ_t ∂y[t, r]·x[t, idx[r, k]] and a scatter-add into ∂x,
- * so no dense ∂L/∂W is ever formed (the frozen W0 keeps its plain product).
- */
-function gatheredUpdate(g: Graph, b: Builder, shapes: ShapeMap, l: LinearLayer, m: GpsMatrix, K: number): void {
-  const lead = shapes.get(l.output)?.dims.slice(0, -1);
-  if (!lead) throw new Error(`GPS: no shape for ${l.output}`);
-  const cols = b.op('Gather', [l.node.inputs[0], b.constant(tensor('int64', [m.rows * K], m.idx), 'gps_idx')], { axis: int(-1) });
-  const d = gpsDelta(m.name);
-  const upd = K === 1 ? b.mul(cols, b.reshape(d, [m.rows])) : b.reduceSum(b.mul(b.reshape(cols, [...lead, m.rows, K]), d), [lead.length + 1], false);
-  const y = b.add(l.output, upd);
-  const adder = g.nodes[g.nodes.length - 1];
-  replaceUses(g, l.output, y);
-  adder.inputs[0] = l.output;
 }
 
 export const gps: Method = {
@@ -133,19 +119,10 @@ export const gps: Method = {
     let biases: string[] = [];
     return {
       program: {
-        transform: (g, b, shapes) => {
+        transform: (g, b) => {
           checkCoverage(g, state);
-          const linears = linearLayers(g);
-          const readers = consumers(g);
           for (const m of state.matrices) {
             g.initializers.set(gpsDelta(m.name), tensor('float32', [m.rows, K]));
-            // a weight read only as linear layers' weights trains in the gather form; anything else (the patch
-            // embedding's convolution, whose input is the image) through the dense masked weight
-            const at = linears.filter((l) => l.weight === m.name);
-            if (process.env.ATTUNE_GPS_DENSE !== '1' && at.length && at.length === (readers.get(m.name) ?? []).length) {
-              for (const l of at) gatheredUpdate(g, b, shapes, l, m, K);
-              continue;
-            }
             const w = maskedWeight(g, b, m, K);
             // every reader of W0 now reads W0 + scatter(idx, δ); the Add that forms it keeps reading W0
             const adder = g.nodes[g.nodes.length - 1];
