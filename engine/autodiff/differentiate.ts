@@ -5,7 +5,7 @@
  */
 import { AttuneError } from '../errors';
 import { Builder } from '../ir/builder';
-import type { Graph, Node } from '../ir/graph';
+import { int, type Graph, type Node } from '../ir/graph';
 import type { ShapeMap } from '../ir/fold';
 import { isFloat, tensor, type DType } from '../ir/tensor';
 import type { GradContext } from './rule';
@@ -79,6 +79,42 @@ function geluChains(g: Graph): Map<Node, { x: string; chain: Node[] }> {
 }
 
 /**
+ * Gradients that are zero-padded pieces of one tensor tiling one axis (the Slice rule's Pads for q, k and v sliced
+ * from one projection): their sum is the Concat of the pieces, one copy instead of a full-size Pad per piece and a Sum.
+ * Returns undefined when `parts` are not exactly that.
+ */
+function tiled(g: Graph, parts: string[], dims: number[] | undefined): string | undefined {
+  if (!dims) return undefined;
+  const rank = dims.length;
+  const wanted = new Set(parts);
+  const byOutput = new Map<string, Node>();
+  for (const n of g.nodes) if (wanted.has(n.outputs[0])) byOutput.set(n.outputs[0], n);
+  const pieces: { src: string; begin: number; len: number; axis: number }[] = [];
+  for (const p of parts) {
+    const pad = byOutput.get(p);
+    const pads = pad?.op === 'Pad' && pad.inputs.length === 2 ? g.initializers.get(pad.inputs[1]) : undefined;
+    if (!pad || !pads || pads.data.length !== 2 * rank) return undefined;
+    const v = Array.from(pads.data as ArrayLike<number | bigint>, Number);
+    const axes = [...Array(rank).keys()].filter((a) => v[a] !== 0 || v[a + rank] !== 0);
+    if (axes.length !== 1 || v.some((x) => x < 0)) return undefined;
+    const a = axes[0];
+    pieces.push({ src: pad.inputs[0], begin: v[a], len: dims[a] - v[a] - v[a + rank], axis: a });
+  }
+  const axis = pieces[0].axis;
+  if (pieces.some((p) => p.axis !== axis)) return undefined;
+  pieces.sort((p, q) => p.begin - q.begin);
+  let at = 0;
+  for (const p of pieces) {
+    if (p.begin !== at) return undefined;
+    at += p.len;
+  }
+  if (at !== dims[axis]) return undefined;
+  const out = `${parts[0]}/tiled`;
+  g.nodes.push({ name: `${out}/concat`, op: 'Concat', domain: '', inputs: pieces.map((p) => p.src), outputs: [out], attrs: { axis: int(axis) } });
+  return out;
+}
+
+/**
  * Appends the backward pass for scalar `loss` with respect to `wrt` and returns, per wrt tensor,
  * the name of its gradient. `shapes` must hold every forward tensor's static shape.
  */
@@ -108,7 +144,7 @@ export function differentiate(g: Graph, shapes: ShapeMap, loss: string, wrt: str
   const gradOf = (t: string): string | null => {
     const list = grads.get(t);
     if (!list || list.length === 0) return null;
-    if (list.length > 1) grads.set(t, [b.sum(list)]);
+    if (list.length > 1) grads.set(t, [tiled(g, list, shapes.get(t)?.dims) ?? b.sum(list)]);
     return grads.get(t)![0];
   };
   const shapeOf = (name: string): number[] => {

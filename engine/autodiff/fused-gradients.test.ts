@@ -2,7 +2,8 @@
  * torch's exported exact GELU, (x·(erf(x/√2) + 1))·0.5, is differentiated as one op (differentiate.ts geluChains):
  * checked against central differences in float64, and checked to leave the forward's intermediates unread by the
  * backward (so onnxruntime can fuse the forward into one Gelu kernel). A chain whose intermediate is read elsewhere
- * falls back to the per-op rules and is checked the same way.
+ * falls back to the per-op rules and is checked the same way. Also the Concat that sums the padded gradients of slices
+ * tiling one axis (differentiate.ts tiled).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -45,3 +46,20 @@ for (const leak of [false, true])
     if (leak) assert.ok(readIntermediates.length > 0, 'the per-op rules read the chain');
     else assert.deepEqual(readIntermediates, [], 'the backward reads only x');
   });
+
+test('slices tiling one axis: their padded gradients are summed as one Concat, and ∂x matches central differences', async () => {
+  const g = emptyGraph('qkv');
+  g.inputs.push({ name: 'x', dtype: 'float64', shape: [2, 6] });
+  const b = new Builder(g, 'qkv', 'float64', 17);
+  const part = (s: number, e: number) => b.op('Slice', ['x', b.ints([s]), b.ints([e]), b.ints([1])]);
+  const [q, k, v] = [part(0, 2), part(2, 4), part(4, 6)];
+  const y = b.add(b.mul(q, k), b.op('Exp', [v]));
+  g.outputs.push({ name: y, dtype: 'float64', shape: [2, 2] });
+  const m: Model = { graph: g, opset: 17, extraOpsets: [], irVersion: 8, producer: 'test', metadata: {} };
+  const loss = await addProjectionLoss(m, [y], mulberry32(4));
+  const r = mulberry32(2);
+  const rep = await checkGradients(m, loss, ['x'], { x: tensor('float64', [2, 6], Array.from({ length: 12 }, () => r() - 0.5)) });
+  assert.equal(rep.checked, 12);
+  assert.deepEqual(rep.failures, []);
+  assert.ok(rep.model.graph.nodes.some((n) => n.op === 'Concat' && n.name.endsWith('/tiled/concat')), 'the pieces are concatenated');
+});
