@@ -1,5 +1,5 @@
 /**
- * npm run bench:train [-- --json] [--batch 32] [--steps 5] [--profile] [--methods a,b] [--out file.md]
+ * npm run bench:train [-- --json] [--batch 32] [--steps 5] [--rounds 1] [--profile] [--methods a,b] [--out file.md]
  * Images/s of a ViT-Tiny training step at 224 for every method (each in a fresh process, so its peak memory is its
  * own), as a ratio to full fine-tuning of the same run; achieved GFLOP/s as a fraction of a MatMul peak measured on
  * this machine; peak RSS; with --profile the share of kernel time per op type (onnxruntime's profiler).
@@ -127,6 +127,8 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
   }
   clearInterval(sampler);
   times.sort((a, b) => a - b);
+  // the fastest step: on a shared machine the slower ones measure the other tenants (the median is reported too)
+  const best = times[0];
   const median = times[Math.floor(times.length / 2)];
   for (const s of sessions) await s.release();
   // one profiled step: FLOPs from the recorded kernel shapes, and where the time goes
@@ -146,7 +148,7 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
   }
   const kernels = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.args?.op_name);
   const flops = kernels.reduce((a, e) => a + kernelFlops(e), 0);
-  const gflops = flops / (median / 1000) / 1e9;
+  const gflops = flops / (best / 1000) / 1e9;
   const byOp = new Map<string, number>();
   let total = 0;
   for (const e of kernels) {
@@ -172,12 +174,13 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
     model: 'vit-tiny-patch16-224',
     method: c.name,
     batch: B,
-    imagesPerSecond: (c.images * 1000) / median,
+    imagesPerSecond: (c.images * 1000) / best,
     gflops,
     peakFraction: gflops / peak,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     stepRssMB: stepRss / 2 ** 20,
-    stepMs: median,
+    stepMs: best,
+    medianStepMs: median,
     gflopPerStep: flops / 1e9,
     matmulShareOfKernelTime: matmulShare,
     kernels: kernels.length,
@@ -308,14 +311,31 @@ if (CASE) {
   process.exit(0);
 }
 
-const peak = await matmulPeak();
+const peak0 = await matmulPeak();
 const load0 = loadavg();
-log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${load0.map((l) => l.toFixed(1)).join(' ')}; onnxruntime MatMul peak ${peak.toFixed(1)} GFLOP/s (1024³ float32)`);
-if (json) console.log(JSON.stringify({ type: 'peak', matmulGflops: peak, cores: cpus().length, loadAverage: load0 }));
-// full fine-tuning again at the end: on a shared machine the load drifts, and the ratios use the mean of both
-const cases = str('--methods')?.split(',') ?? [...CASES, 'full-repeat'];
+log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${load0.map((l) => l.toFixed(1)).join(' ')}; onnxruntime MatMul peak ${peak0.toFixed(1)} GFLOP/s (1024³ float32)`);
+
+// --rounds N: every case N times, round-robin, the fastest kept (the load of a shared machine drifts); with one round,
+// full fine-tuning runs again at the end and the ratios use the mean of both
+const ROUNDS = flag('--rounds', 1);
+const cases = str('--methods')?.split(',') ?? [...CASES, ...(ROUNDS === 1 ? ['full-repeat'] : [])];
 const rows: Record<string, number | string>[] = [];
+/** every round's img/s per case; the row kept is the case's fastest round */
+const runs = new Map<string, number[]>();
+/** keeps a case's fastest run; its peak RSS is the largest of its runs */
+function keep(row: Record<string, number | string>): void {
+  const at = rows.findIndex((r) => r.method === row.method);
+  if (at < 0) rows.push(row);
+  else if (rows[at].error || (!row.error && Number(row.imagesPerSecond) > Number(rows[at].imagesPerSecond))) rows[at] = { ...row, peakRssMB: Math.max(Number(row.peakRssMB), Number(rows[at].peakRssMB) || 0) };
+  else if (!row.error) rows[at].peakRssMB = Math.max(Number(row.peakRssMB), Number(rows[at].peakRssMB));
+}
+let peak = await matmulPeak();
+for (let round = 1; round <= ROUNDS; round++)
 for (const label of cases) {
+  // the peak too is the best seen: measured again before each case
+  if (!label.startsWith('pytorch')) peak = Math.max(peak, await matmulPeak());
+  // the eager reference is slow: once, in the last round
+  if (label === 'pytorch-reference' && round < ROUNDS) continue;
   // a fresh process per case: its peak RSS is its own, and nothing one case allocated slows the next
   const forward = ['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])];
   if (label === 'pytorch-reference') {
@@ -331,20 +351,23 @@ for (const label of cases) {
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !line.startsWith('{')) {
     console.error(`${label}: failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
-    rows.push({ method: label, error: `exit ${r.status}${r.signal ? ` ${r.signal}` : ''}` });
+    keep({ method: label, error: `exit ${r.status}${r.signal ? ` ${r.signal}` : ''}` });
     continue;
   }
-  const row: Record<string, number | string> = { ...(JSON.parse(line) as Record<string, number | string>), method: label };
-  rows.push(row);
+  const row: Record<string, number | string> = { ...(JSON.parse(line) as Record<string, number | string>), method: label, round };
+  (runs.get(label) ?? runs.set(label, []).get(label)!).push(Number(row.imagesPerSecond));
+  keep(row);
   if (json) console.log(JSON.stringify(row));
   else log(`${label.padEnd(24)} batch ${B}: ${Number(row.imagesPerSecond).toFixed(1)} img/s, ${Number(row.gflops).toFixed(1)} GFLOP/s (${(Number(row.peakFraction) * 100).toFixed(0)} % of peak), peak RSS ${Number(row.peakRssMB).toFixed(0)} MB`);
 }
 const load1 = loadavg();
+if (json) console.log(JSON.stringify({ type: 'peak', matmulGflops: peak, cores: cpus().length, loadAverage: [load0, load1] }));
+for (const r of rows) if (!r.error && r.gflops !== undefined) r.peakFraction = Number(r.gflops) / peak;
 // the reference runs the same model: its GFLOP/s are full fine-tuning's FLOPs per step over its step time
 const fullFlops = Number(rows.find((r) => r.method === 'full' && !r.error)?.gflopPerStep);
 for (const r of rows) if (r.method === 'pytorch-reference' && !r.error && fullFlops) Object.assign(r, { gflops: fullFlops / (Number(r.stepMs) / 1000), peakFraction: fullFlops / (Number(r.stepMs) / 1000) / peak });
 const fulls = rows.filter((r) => (r.method === 'full' || r.method === 'full-repeat') && !r.error);
-const fullIps = fulls.reduce((a, r) => a + Number(r.imagesPerSecond), 0) / fulls.length;
+const fullIps = fulls.reduce((a, r) => a + Number(r.imagesPerSecond), 0) / fulls.length; // one row per round count
 const fullRss = Math.max(...fulls.map((r) => Number(r.peakRssMB)));
 /** seconds per image relative to full fine-tuning (mean of its runs): the issue's "× full" */
 const ratio = (r: Record<string, number | string>) => (fulls.length && !r.error ? fullIps / Number(r.imagesPerSecond) : NaN);
@@ -358,12 +381,12 @@ if (outFile !== '-') {
     '',
     `Generated by \`npm run bench:train -- ${args.join(' ')}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpus()[0]?.model}).`,
     `Load average (1, 5, 15 min) ${load0.map((l) => l.toFixed(1)).join(', ')} at the start and ${load1.map((l) => l.toFixed(1)).join(', ')} at the end: the machine is shared, so compare the ratios (same run), not the absolute figures.`,
-    `Batch ${B}, ${C} classes, median of ${STEPS} steps after one warm-up step (the PyTorch reference: ${REFERENCE_STEPS}); every case in its own process. onnxruntime MatMul peak on this machine: ${peak.toFixed(1)} GFLOP/s (1024³ float32).`,
+    `Batch ${B}, ${C} classes, the fastest of ${STEPS} steps after one warm-up step (the PyTorch reference: ${REFERENCE_STEPS}); every case in its own process, ${ROUNDS} round(s) round-robin, the fastest round kept (img/s of every round in the last column; the reference runs in the last round only). onnxruntime MatMul peak on this machine: ${peak.toFixed(1)} GFLOP/s (1024³ float32, the best of the measurements before each case).`,
     '"× full" is the step time relative to full fine-tuning (lower is faster). Peak RSS is the process\'s maximum, compiling the program included; step RSS is sampled while stepping. gps-select is one batch of GPS\'s selection pass (2 views per image); pace-base is PACE\'s adapter alone (σ = 0, λ = 0).',
     '',
-    '| method | img/s | step × full | GFLOP/s | % of MatMul peak | MatMul share of kernel time | peak RSS MB | × full | step RSS MB |',
-    '|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => r.error ? `| ${r.method} | failed: ${r.error} | | | | | | | |` : `| ${r.method} | ${f(Number(r.imagesPerSecond), 1)} | ${f(ratio(r))} | ${f(Number(r.gflops), 1)} | ${f(100 * Number(r.peakFraction), 0)} | ${f(100 * Number(r.matmulShareOfKernelTime), 0)} % | ${f(Number(r.peakRssMB), 0)} | ${f(mem(r))} | ${f(Number(r.stepRssMB), 0)} |`),
+    '| method | img/s | step × full | GFLOP/s | % of MatMul peak | MatMul share of kernel time | peak RSS MB | × full | step RSS MB | img/s per round |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => r.error ? `| ${r.method} | failed: ${r.error} | | | | | | | | |` : `| ${r.method} | ${f(Number(r.imagesPerSecond), 1)} | ${f(ratio(r))} | ${f(Number(r.gflops), 1)} | ${f(100 * Number(r.peakFraction), 0)} | ${f(100 * Number(r.matmulShareOfKernelTime), 0)} % | ${f(Number(r.peakRssMB), 0)} | ${f(mem(r))} | ${f(Number(r.stepRssMB), 0)} | ${(runs.get(String(r.method)) ?? []).map((v) => v.toFixed(1)).join(', ')} |`),
     '',
   ].join('\n');
   // the hand-written analysis below the table (from "## Notes" on) survives a new run
