@@ -5,7 +5,7 @@
  */
 import { AttuneError } from '../errors';
 import { Builder } from '../ir/builder';
-import type { Graph, Node } from '../ir/graph';
+import { int, type Graph, type Node } from '../ir/graph';
 import type { ShapeMap } from '../ir/fold';
 import { isFloat, tensor, type DType } from '../ir/tensor';
 import type { GradContext } from './rule';
@@ -35,6 +35,79 @@ export function unsupportedOps(g: Graph): string[] {
   const needsNone = (op: string) => NON_DIFFERENTIABLE.has(op) || op === 'Constant';
   const bad = g.nodes.filter((n) => !needsNone(n.op) && (n.domain || !(n.op in GRADIENT_RULES)));
   return [...new Set(bad.map((n) => (n.domain ? `${n.domain}.${n.op}` : n.op)))];
+}
+
+/** A scalar initializer's value, if `name` is one. */
+function scalarValue(g: Graph, name: string): number | undefined {
+  const t = g.initializers.get(name);
+  return t && t.data.length === 1 && isFloat(t.dtype) ? Number(t.data[0]) : undefined;
+}
+
+const near = (v: number | undefined, want: number) => v !== undefined && Math.abs(v - want) <= 1e-6 * Math.abs(want);
+
+/**
+ * torch's exported exact GELU, y = (x·(erf(x/√2) + 1))·0.5: its five nodes, each intermediate read only by the next.
+ * Differentiated as one op (∂y/∂x = Φ(x) + x·φ(x), from x alone), the backward reads no intermediate, so
+ * onnxruntime fuses the forward into one Gelu kernel, and the backward is one chain instead of five rules' worth.
+ */
+function geluChains(g: Graph): Map<Node, { x: string; chain: Node[] }> {
+  const readers = new Map<string, Node[]>();
+  for (const n of g.nodes) for (const i of n.inputs) if (i) (readers.get(i) ?? readers.set(i, []).get(i)!).push(n);
+  const only = (t: string, op: string): Node | undefined => {
+    const r = readers.get(t) ?? [];
+    return r.length === 1 && r[0].op === op && !r[0].domain && !g.outputs.some((o) => o.name === t) ? r[0] : undefined;
+  };
+  const other = (n: Node, t: string) => (n.inputs[0] === t ? n.inputs[1] : n.inputs[1] === t ? n.inputs[0] : undefined);
+  const found = new Map<Node, { x: string; chain: Node[] }>();
+  for (const div of g.nodes) {
+    if (div.domain || !((div.op === 'Div' && near(scalarValue(g, div.inputs[1]), Math.SQRT2)) || (div.op === 'Mul' && near(scalarValue(g, div.inputs[1]), Math.SQRT1_2)))) continue;
+    const x = div.inputs[0];
+    const erf = only(div.outputs[0], 'Erf');
+    const add = erf && only(erf.outputs[0], 'Add');
+    if (!erf || !add || !near(scalarValue(g, other(add, erf.outputs[0]) ?? ''), 1)) continue;
+    const mul = only(add.outputs[0], 'Mul');
+    if (!mul || other(mul, add.outputs[0]) !== x) continue;
+    const half = only(mul.outputs[0], 'Mul');
+    if (!half || !near(scalarValue(g, other(half, mul.outputs[0]) ?? ''), 0.5)) continue;
+    found.set(half, { x, chain: [div, erf, add, mul] });
+  }
+  return found;
+}
+
+/**
+ * Gradients that are zero-padded pieces of one tensor tiling one axis (the Slice rule's Pads for q, k and v sliced
+ * from one projection): their sum is the Concat of the pieces, one copy instead of a full-size Pad per piece and a Sum.
+ * Returns undefined when `parts` are not exactly that.
+ */
+function tiled(g: Graph, parts: string[], dims: number[] | undefined): string | undefined {
+  if (!dims) return undefined;
+  const rank = dims.length;
+  const wanted = new Set(parts);
+  const byOutput = new Map<string, Node>();
+  for (const n of g.nodes) if (wanted.has(n.outputs[0])) byOutput.set(n.outputs[0], n);
+  const pieces: { src: string; begin: number; len: number; axis: number }[] = [];
+  for (const p of parts) {
+    const pad = byOutput.get(p);
+    const pads = pad?.op === 'Pad' && pad.inputs.length === 2 ? g.initializers.get(pad.inputs[1]) : undefined;
+    if (!pad || !pads || pads.data.length !== 2 * rank) return undefined;
+    const v = Array.from(pads.data as ArrayLike<number | bigint>, Number);
+    const axes = [...Array(rank).keys()].filter((a) => v[a] !== 0 || v[a + rank] !== 0);
+    if (axes.length !== 1 || v.some((x) => x < 0)) return undefined;
+    const a = axes[0];
+    pieces.push({ src: pad.inputs[0], begin: v[a], len: dims[a] - v[a] - v[a + rank], axis: a });
+  }
+  const axis = pieces[0].axis;
+  if (pieces.some((p) => p.axis !== axis)) return undefined;
+  pieces.sort((p, q) => p.begin - q.begin);
+  let at = 0;
+  for (const p of pieces) {
+    if (p.begin !== at) return undefined;
+    at += p.len;
+  }
+  if (at !== dims[axis]) return undefined;
+  const out = `${parts[0]}/tiled`;
+  g.nodes.push({ name: `${out}/concat`, op: 'Concat', domain: '', inputs: pieces.map((p) => p.src), outputs: [out], attrs: { axis: int(axis) } });
+  return out;
 }
 
 /**
@@ -67,7 +140,7 @@ export function differentiate(g: Graph, shapes: ShapeMap, loss: string, wrt: str
   const gradOf = (t: string): string | null => {
     const list = grads.get(t);
     if (!list || list.length === 0) return null;
-    if (list.length > 1) grads.set(t, [b.sum(list)]);
+    if (list.length > 1) grads.set(t, [tiled(g, list, shapes.get(t)?.dims) ?? b.sum(list)]);
     return grads.get(t)![0];
   };
   const shapeOf = (name: string): number[] => {
@@ -76,9 +149,25 @@ export function differentiate(g: Graph, shapes: ShapeMap, loss: string, wrt: str
     return s.dims;
   };
 
+  const gelus = geluChains(g);
+  const inGelu = new Set([...gelus.values()].flatMap((c) => c.chain));
   for (let i = forward.length - 1; i >= 0; i--) {
     const n = forward[i];
-    if (NON_DIFFERENTIABLE.has(n.op)) continue;
+    if (NON_DIFFERENTIABLE.has(n.op) || inGelu.has(n)) continue;
+    const gelu = gelus.get(n);
+    if (gelu) {
+      const dy = gradOf(n.outputs[0]);
+      if (!dy || !active.has(gelu.x)) continue;
+      // ∂y/∂x = Φ(x) + x·φ(x) = 0.5·(1 + erf(x/√2)) + x·exp(−x²/2)/√(2π)
+      const x = gelu.x;
+      const cdf2 = b.add(b.op('Erf', [b.mul(x, b.scalar(Math.SQRT1_2))]), b.scalar(1));
+      const xpdf = b.mul(b.mul(x, b.scalar(2 / Math.sqrt(2 * Math.PI))), b.exp(b.mul(b.mul(x, x), b.scalar(-0.5))));
+      const dx = b.mul(b.mul(dy, b.scalar(0.5)), b.add(cdf2, xpdf));
+      const list = grads.get(x);
+      if (list) list.push(dx);
+      else grads.set(x, [dx]);
+      continue;
+    }
     const needs = n.inputs.map((inp) => !!inp && active.has(inp) && toLoss.has(inp));
     if (!needs.some(Boolean)) continue;
     const dy = n.outputs.map((o) => (o ? gradOf(o) : null));

@@ -86,6 +86,8 @@ const CASES: Record<string, Case[]> = {
     { inputs: [x(4, 3), { value: tensor('int64', [], [2]) }] },
     { inputs: [x(2, 5, 3), { value: tensor('int64', [2, 3], [0, -1, 4, 2, 2, -5]) }], attrs: { axis: int(1) } },
     { inputs: [x(2, 3, 4), i64([3, -1, 0])], attrs: { axis: int(-1) } },
+    // before opset 16 (no ScatterND reduction): the one-hot product
+    { inputs: [x(2, 5, 3), { value: tensor('int64', [2, 3], [0, -1, 4, 2, 2, -5]) }], attrs: { axis: int(1) }, opset: 13 },
   ],
   ReduceSum: [
     { inputs: [x(2, 3, 4), i64([1])] },

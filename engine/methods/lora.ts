@@ -1,12 +1,12 @@
 /**
  * LoRA, additive (METHODS.md, baselines; Hu et al. 2022): for every attention (qkv, output projection)
  * and MLP (fc1, fc2) weight of every block, W' = W + (α/r)·A·B with A [in, r] random normal and
- * B [r, out] zeros, so W' = W at step 0. Only A, B and the head train; export merges A·B into W.
+ * B [r, out] zeros, so W' = W at step 0 (trained as y = x·W + (α/r)·(x·A)·B, the same function). Only A, B and the head train; export merges A·B into W.
  * A's init: METHODS.md says "random normal"; we use std 1/r, Hugging Face PEFT's `init_lora_weights="gaussian"`.
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
 import type { Builder } from '../ir/builder';
-import type { Graph, Model } from '../ir/graph';
+import { replaceUses, type Graph, type Model } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { deriveSeed, mulberry32, normal } from '../util/random';
 import { blockLinears, setOwnedInput, type LinearLayer } from './layers';
@@ -74,16 +74,20 @@ export const lora: Method = {
       init.set(loraA(l.weight), tensor('float32', [l.inFeatures, r], Array.from({ length: l.inFeatures * r }, () => normal(rng) / r)));
       init.set(loraB(l.weight), tensor('float32', [r, l.outFeatures]));
     });
+    // y = x·W (+ bias) + scale·(x·A)·B: two rank-r products instead of a dense W + A·B, so the backward never forms
+    // the dense ∂L/∂W' (which would cost a full weight-gradient GEMM per layer) and ∂A, ∂B are rank-r products too
     const transform = (g: Graph, b: Builder) => {
       for (const l of blockLinears(g)) {
         if (!layouts.has(l.weight)) continue;
         const [a, bb] = [loraA(l.weight), loraB(l.weight)];
         g.initializers.set(a, init.get(a)!);
         g.initializers.set(bb, init.get(bb)!);
-        let delta = b.matmul(a, bb); // [in, out]
-        if (l.layout === 'out-in') delta = b.transpose(delta, [1, 0]);
+        let delta = b.matmul(b.matmul(l.node.inputs[0], a), bb); // [..., out] in either layout
         if (scale !== 1) delta = b.mul(delta, b.scalar(scale));
-        l.node.inputs[1] = b.add(l.weight, delta);
+        const y = b.add(l.output, delta);
+        const adder = g.nodes[g.nodes.length - 1];
+        replaceUses(g, l.output, y);
+        adder.inputs[0] = l.output;
       }
     };
     return {

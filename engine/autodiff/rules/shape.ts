@@ -1,5 +1,5 @@
 /** Gradient rules for ops that only move data: reshape-like, Transpose, Expand, Concat, Split, Slice, Gather. */
-import { attrInt, attrInts, int, ints } from '../../ir/graph';
+import { attrInt, attrInts, int, ints, str } from '../../ir/graph';
 import { tensor } from '../../ir/tensor';
 import { constInts, invertPerm, normAxis, unbroadcast } from '../helpers';
 import type { GradRule } from '../rule';
@@ -92,8 +92,9 @@ export const Slice: GradRule = (ctx) => {
 };
 
 /**
- * Gather with compile-time indices: dX = Mᵀ·dY along the gathered axis, where M is the one-hot
- * matrix of the indices; repeated indices add up, as they must.
+ * Gather with compile-time indices: dX scatters dY back along the gathered axis, repeated indices adding up.
+ * From opset 16 this is one ScatterND with reduction 'add' into zeros (cost: the size of dY); before, the one-hot
+ * product Mᵀ·dY (cost: depth × the size of dY, which is a dense GEMM when a layer gathers many columns, as GPS does).
  */
 export const Gather: GradRule = (ctx) => {
   const b = ctx.b;
@@ -103,9 +104,6 @@ export const Gather: GradRule = (ctx) => {
   const axis = normAxis(attrInt(ctx.node, 'axis', 0), rank);
   const idx = constInts(ctx, idxN, 'indices')!.map((i) => (i < 0 ? i + xs[axis] : i));
   const depth = xs[axis];
-  const oneHot = new Array<number>(depth * idx.length).fill(0);
-  idx.forEach((v, j) => (oneHot[v * idx.length + j] += 1));
-  const m = b.floats([depth, idx.length], oneHot);
   // move the gathered axis to the front: dY has the index dims in place of `axis`
   const ys = ctx.shape(ctx.node.outputs[0]);
   const idxRank = ys.length - rank + 1;
@@ -113,12 +111,19 @@ export const Gather: GradRule = (ctx) => {
   const post = xs.slice(axis + 1);
   const perm = [...Array(idxRank).keys()].map((k) => axis + k);
   const rest = [...Array(axis).keys(), ...[...Array(ys.length - axis - idxRank).keys()].map((k) => axis + idxRank + k)];
-  let g = b.transpose(ctx.dy[0]!, [...perm, ...rest]);
+  const order = [...perm, ...rest];
+  let g = order.every((p, i) => p === i) ? ctx.dy[0]! : b.transpose(ctx.dy[0]!, order);
   const restSize = [...pre, ...post].reduce((p, d) => p * d, 1);
   g = b.reshape(g, [idx.length, restSize]);
-  g = b.matmul(m, g); // [depth, rest]
+  if (b.opset >= 16) {
+    const zeros = b.op('ConstantOfShape', [b.ints([depth, restSize])], { value: { kind: 'tensor', value: tensor(ctx.dtype(x), [1]) } });
+    g = b.op('ScatterND', [zeros, b.constant(tensor('int64', [idx.length, 1], idx), 'gather_idx'), g], { reduction: str('add') });
+  } else {
+    const oneHot = new Array<number>(depth * idx.length).fill(0);
+    idx.forEach((v, j) => (oneHot[v * idx.length + j] += 1));
+    g = b.matmul(b.floats([depth, idx.length], oneHot), g); // [depth, rest]
+  }
   g = b.reshape(g, [depth, ...pre, ...post]);
   const back = [...Array(rank).keys()].map((k) => (k < axis ? k + 1 : k === axis ? 0 : k));
-  return [b.transpose(g, back), null];
+  return [axis === 0 ? g : b.transpose(g, back), null];
 };
-

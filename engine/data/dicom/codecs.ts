@@ -11,7 +11,8 @@ import { createRequire } from 'node:module';
 import { Decoder as LosslessJpegDecoder } from '@cornerstonejs/jpeg-lossless-decoder-js';
 import JpegImage from './vendor/jpeg12.js';
 
-const require = createRequire(import.meta.url);
+// not named `require`: electron-vite's ESM output declares its own top-level `require` shim
+const requireCodec = createRequire(import.meta.url);
 
 /** The stored samples of one frame, interleaved (pixel by pixel, sample by sample). */
 export interface DecodedFrame {
@@ -39,9 +40,9 @@ type Factory = (opts: { wasmBinary: Uint8Array; print?: (s: string) => void; pri
 
 /** Loads an Emscripten module from `pkg`'s exported JS/WASM entry points. */
 async function loadWasm(pkg: string, jsEntry: string, wasmEntry: string): Promise<DecoderModule> {
-  const mod = require(`${pkg}/${jsEntry}`) as Factory | { default: Factory };
+  const mod = requireCodec(`${pkg}/${jsEntry}`) as Factory | { default: Factory };
   const factory = typeof mod === 'function' ? mod : mod.default;
-  const wasmBinary = readFileSync(require.resolve(`${pkg}/${wasmEntry}`));
+  const wasmBinary = readFileSync(requireCodec.resolve(`${pkg}/${wasmEntry}`));
   // The codecs print diagnostics to stdout; keep them out of CLI output.
   return factory({ wasmBinary, print: () => {}, printErr: () => {} });
 }

@@ -4,8 +4,8 @@ import { AttuneError } from '../../errors';
 import { bareDatasetVr, hasPart10Prefix } from './sniff';
 
 // dicom-parser is a UMD bundle: require it (its ESM named exports are not statically detectable).
-const require = createRequire(import.meta.url);
-export const dicomParser = require('dicom-parser') as typeof import('dicom-parser');
+// not named `require`: electron-vite's ESM output declares its own top-level `require` shim
+export const dicomParser = createRequire(import.meta.url)('dicom-parser') as typeof import('dicom-parser');
 export type DataSet = import('dicom-parser').DataSet;
 export type Element = import('dicom-parser').Element;
 

@@ -77,7 +77,11 @@ function checkCoverage(g: Graph, state: GpsState): void {
     );
 }
 
-/** W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout. */
+/**
+ * W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout. Its backward forms the dense ∂L/∂W (one GEMM per layer); the
+ * gather form y += δ ⊙ x[…, idx] avoids that GEMM but ran 2.6× slower on onnxruntime CPU with ViT-Tiny (its Gather
+ * and ScatterND over activation-sized tensors cost more than the GEMM: bench/results/train.md, Notes).
+ */
 function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
   const size = m.shape.reduce((a, c) => a * c, 1);
   const onehot = new Float32Array(K * size);

@@ -4,7 +4,7 @@
  * its initial tensors, its graph ops and its exact merge W = W0 ⊙ (1 + Wd·Wu), b = b0 ⊙ (1 + δb) + W0·p.
  */
 import type { Builder } from '../../ir/builder';
-import { int, producers, type Graph, type Model } from '../../ir/graph';
+import { int, producers, replaceUses, type Graph, type Model } from '../../ir/graph';
 import { tensor, type Tensor } from '../../ir/tensor';
 import { deriveSeed, mulberry32 } from '../../util/random';
 import { setOwnedInput, type LinearLayer } from '../layers';
@@ -88,17 +88,67 @@ export function mergeAdapters(backbone: Model, trained: Map<string, Tensor>, lay
   return merged;
 }
 
-/** Δh for one layer, as graph ops in the layer's own layout. */
-export function adapterOutput(b: Builder, l: LinearLayer): string {
+/** The VPT shift W0·p + b0 ⊙ δb [out] of a layer with a bias. */
+function biasShift(b: Builder, l: LinearLayer): string {
   const n = paceNames(l.weight);
-  const x = l.node.inputs[0];
-  const P = b.matmul(n.wd, n.wu); // [out, in]
-  let lin: string;
-  if (l.layout === 'out-in') lin = b.op('Gemm', [x, b.mul(l.weight, P)], { transB: int(1) });
-  else lin = b.matmul(x, b.mul(l.weight, b.transpose(P, [1, 0])));
-  if (!l.bias) return lin;
   const p = b.matmul(n.pd, n.pu); // [in, 1]
   const w0p = l.layout === 'out-in' ? b.reshape(b.matmul(l.weight, p), [l.outFeatures]) : b.reshape(b.matmul(b.reshape(p, [1, l.inFeatures]), l.weight), [l.outFeatures]);
-  return b.add(lin, b.add(w0p, b.mul(l.bias, n.db)));
+  return b.add(w0p, b.mul(l.bias!, n.db));
 }
 
+/** W0 ⊙ (Wd·Wu) in the layer's storage layout. */
+function adapterWeight(b: Builder, l: LinearLayer): string {
+  const n = paceNames(l.weight);
+  const P = b.matmul(n.wd, n.wu); // [out, in]
+  return b.mul(l.weight, l.layout === 'out-in' ? P : b.transpose(P, [1, 0]));
+}
+
+/** Δh for one layer, as graph ops in the layer's own layout (a second product: for a noisy layer, Δh is scaled). */
+export function adapterOutput(b: Builder, l: LinearLayer): string {
+  const x = l.node.inputs[0];
+  const w = adapterWeight(b, l);
+  const lin = l.layout === 'out-in' ? b.op('Gemm', [x, w], { transB: int(1) }) : b.matmul(x, w);
+  return l.bias ? b.add(lin, biasShift(b, l)) : lin;
+}
+
+/**
+ * A layer without noise as one product: its weight input becomes W0 + W0 ⊙ (Wd·Wu) (= the export's merged weight,
+ * rounded the same way as h0 + Δh up to float32 summation order) and the shift is added to its output.
+ * Returns the value that carries the layer's output.
+ */
+export function mergeIntoLayer(g: Graph, b: Builder, l: LinearLayer): string {
+  l.node.inputs[1] = b.add(l.weight, adapterWeight(b, l));
+  if (!l.bias) return l.output;
+  const y = b.add(l.output, biasShift(b, l));
+  const adder = g.nodes[g.nodes.length - 1];
+  replaceUses(g, l.output, y);
+  adder.inputs[0] = l.output;
+  return y;
+}
+
+/**
+ * A noisy layer h = x·W0ᵀ + b0 + z ⊙ Δh (z per sample and output channel) as ONE batched product with a per-sample
+ * merged weight: h_s = x_s·(W0 + diag(z_s)·W')ᵀ + b0 + z_s ⊙ c, W' = W0 ⊙ (Wd·Wu), c the VPT shift. Building the
+ * rows weights costs about 1/tokens of the product; the backward is one batched ∂x and one batched ∂W_s (reduced over
+ * samples with z into ∂W'), where the two-product form costs two ∂x products and a ∂W' product.
+ * `view` is the layer output as [a, b, out] with the batch of `rows` on axis `batchAxis` (0 or 1); returns the new
+ * output (in the layer's output shape), or undefined when the layer does not have that form.
+ */
+export function perSampleLayer(g: Graph, b: Builder, l: LinearLayer, adapted: LinearLayer, o: { view: number[]; batchAxis: number; rows: number; outShape: number[]; noise: string }): string | undefined {
+  const { view, batchAxis, rows } = o;
+  if (view.length !== 3 || batchAxis > 1 || view[batchAxis] !== rows) return undefined;
+  let x = b.reshape(l.node.inputs[0], [view[0], view[1], l.inFeatures]);
+  if (batchAxis === 1) x = b.transpose(x, [1, 0, 2]); // [rows, tokens, in]
+  const z = b.reshape(o.noise, [rows, 1, l.outFeatures]);
+  const w0 = l.layout === 'in-out' ? l.weight : b.transpose(l.weight, [1, 0]); // [in, out]
+  const wa = adapterWeight(b, l);
+  const wp = l.layout === 'in-out' ? wa : b.transpose(wa, [1, 0]);
+  const ws = b.add(w0, b.mul(wp, z)); // [rows, in, out]
+  let y = b.matmul(x, ws); // [rows, tokens, out]
+  if (adapted.bias) y = b.add(y, b.mul(z, biasShift(b, adapted)));
+  if (l.bias) y = b.add(y, l.bias);
+  if (batchAxis === 1) y = b.transpose(y, [1, 0, 2]);
+  y = b.reshape(y, o.outShape);
+  replaceUses(g, l.output, y);
+  return y;
+}
