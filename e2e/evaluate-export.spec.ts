@@ -3,8 +3,7 @@
  * the imbalance proposal on Method, heatmaps over the misclassified gallery and in Try it, the operating point and
  * referral before export, the image-input model, Try it's caveats; and two waits the app must honour: Continue
  * stays disabled while the model check runs, and Try it offers no export while a new one is being written.
- * The waits are made observable by holding the request in the browser (playwright's page.route) until the test
- * has looked. Screenshots go to e2e/artifacts/.
+ * The waits are made observable by holding the request in the page (a wrapped fetch) until the test has looked. Screenshots go to e2e/artifacts/.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,26 +15,29 @@ import { NO_CHROMIUM, findChromium, launch, pickInApp, shared, shot, startApp, t
 
 const chromiumPath = findChromium();
 
-/** Holds every app request on `channel` (matching `when`) until release() is called; `seen` once one was held. */
-async function hold(page: Page, channel: string, when: (req: Record<string, unknown>) => boolean = () => true) {
-  let release!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  let seenIt!: () => void;
-  const seen = new Promise<void>((r) => (seenIt = r));
-  await page.route('**/api/invoke', async (route) => {
-    const body = route.request().postDataJSON() as { channel: string; request: Record<string, unknown> };
-    if (body.channel === channel && when(body.request)) {
-      seenIt();
-      await released;
-    }
-    await route.continue();
-  });
+/**
+ * Holds the page's next app request on `channel` (with `replace` as given, when given) before it is sent, until
+ * release(): the request is pending for the app exactly as a slow engine job would be. (A script string: tsx's
+ * helpers do not exist in the page.)
+ */
+async function hold(page: Page, channel: string, replace?: boolean) {
+  await page.evaluate(`(() => {
+    const send = window.fetch.bind(window);
+    let release;
+    const released = new Promise((r) => (release = r));
+    window.__hold = { held: false, release: () => { window.fetch = send; release(); } };
+    window.fetch = async (input, init) => {
+      const body = typeof init?.body === 'string' ? JSON.parse(init.body) : null;
+      if (body?.channel === ${JSON.stringify(channel)} && (${JSON.stringify(replace ?? null)} === null || body.request?.replace === ${JSON.stringify(replace ?? null)})) {
+        window.__hold.held = true;
+        await released;
+      }
+      return send(input, init);
+    };
+  })()`);
   return {
-    seen,
-    release: async () => {
-      release();
-      await page.unrouteAll({ behavior: 'wait' });
-    },
+    seen: () => page.waitForFunction('window.__hold?.held === true', null, { timeout: 60_000 }),
+    release: () => page.evaluate('window.__hold.release()'),
   };
 }
 
@@ -76,7 +78,7 @@ describe('Evaluate and Export: heatmaps, imbalance, operating point, and waits',
     const check = await hold(page, 'models:inspect');
     await page.getByTestId('open-onnx').click();
     await pickInApp(page, join(shared, 'models', 'tiny-cnn-random.onnx'), 'file');
-    await check.seen;
+    await check.seen();
     await page.getByText('Reading the model graph…').waitFor();
     assert.equal(await page.getByTestId('next').isDisabled(), true, 'Continue must wait for the compatibility check');
     await page.getByText('Wait for the compatibility check to finish.').waitFor();
@@ -168,9 +170,9 @@ describe('Evaluate and Export: heatmaps, imbalance, operating point, and waits',
   it('offers no Try it while a new export is being written, then uses the new one', { timeout: 300_000 }, async () => {
     await page.getByTestId('export').click();
     await page.getByTestId('export-exists').waitFor({ timeout: 60_000 });
-    const writing = await hold(page, 'export:run', (r) => r.replace === true);
+    const writing = await hold(page, 'export:run', true);
     await page.getByTestId('export-replace').click();
-    await writing.seen;
+    await writing.seen();
     await page.getByRole('button', { name: 'Exporting…' }).waitFor();
     const tryButton = page.getByTestId('try-image');
     assert.ok((await tryButton.count()) === 0 || (await tryButton.isDisabled()), '"Try it" must not use the old export while a new one is written');

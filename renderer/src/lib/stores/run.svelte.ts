@@ -54,6 +54,7 @@ class RunStore {
   /** what the next export fixes besides the model: an operating point and a referral threshold */
   exportChoices = $state<ExportChoices>({});
   operatingPoint = $state<OperatingPoint | null>(null);
+  private opRequests = 0;
 
   constructor() {
     app.subscribe((e) => {
@@ -305,9 +306,11 @@ class RunStore {
   async setOperatingPoint(op: ExportChoices['operatingPoint'] | null): Promise<void> {
     this.exportChoices = { ...this.exportChoices, operatingPoint: op ?? undefined };
     this.operatingPoint = null;
+    const asked = ++this.opRequests;
     if (!op || !project.current || !this.current) return;
     const r = await app.attempt(() => call('runs:operatingPoint', { projectId: project.current!.id, runId: this.current!.id, operatingPoint: op }));
-    if (r && this.exportChoices.operatingPoint === op) this.operatingPoint = r;
+    // only the latest request's answer (the user may have changed the target meanwhile)
+    if (r && asked === this.opRequests) this.operatingPoint = r;
   }
 
   setReferBelow(v: number | null): void {
