@@ -129,6 +129,12 @@ describe('Evaluate and Export: heatmaps, imbalance, operating point, and waits',
     await page.waitForTimeout(300);
     await shot(page, 'evx-03-evaluate-heatmaps');
     await page.getByTestId('show-heatmaps').uncheck();
+    // the channel is validated: at most 16 images a request, absolute paths only
+    const refused = (await page.evaluate(`Promise.all([
+      window.attune.invoke('runs:explain', { projectId: 'x', runId: 'y', files: Array.from({ length: 17 }, (_, i) => '/tmp/' + i + '.png') }),
+      window.attune.invoke('export:explain', { modelPath: 'model.onnx', file: '/tmp/a.png' }),
+    ])`)) as { ok: boolean }[];
+    assert.deepEqual(refused.map((r) => r.ok), [false, false]);
     assert.equal(await page.getByTestId('error-gallery').getByTestId('heatmap').count(), 0);
   });
 
