@@ -126,6 +126,7 @@ describe('Evaluate and Export: heatmaps, imbalance, operating point, and waits',
     assert.equal(img.src, 'data:image/png;base64,');
     assert.ok(img.w >= 2 && img.h >= 2 && img.w <= 64, `grid ${img.w}×${img.h}`);
     assert.equal(img.shown, 88);
+    await page.getByTestId('error-gallery').scrollIntoViewIfNeeded();
     await page.waitForTimeout(300);
     await shot(page, 'evx-03-evaluate-heatmaps');
     await page.getByTestId('show-heatmaps').uncheck();
@@ -170,6 +171,7 @@ describe('Evaluate and Export: heatmaps, imbalance, operating point, and waits',
     await page.getByTestId('caveats').filter({ hasText: 'Operating point: "malignant" is flagged from p ≥' }).waitFor();
     await page.getByTestId('show-heatmaps').check();
     await page.getByTestId('prediction').getByTestId('heatmap').waitFor({ timeout: 120_000 });
+    await page.getByTestId('prediction').scrollIntoViewIfNeeded();
     await shot(page, 'evx-06-try-it-heatmap');
   });
 
