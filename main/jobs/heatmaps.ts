@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { explainImages } from '../../engine/api';
 import type { Explanation } from './engine-contract';
 
-export type ExplanationView = Omit<Explanation, 'heatmap'> & { heatmap: number[]; overlay: string };
+export type ExplanationView = Explanation & { overlay: string };
 
 /** blue → yellow → red, alpha rising with the value so that the image stays visible where the map is cold */
 function colour(v: number): [number, number, number, number] {
