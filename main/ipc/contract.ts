@@ -5,7 +5,8 @@
 import { z } from 'zod';
 // a plain list (no engine code comes with it)
 import { PROVIDER_REQUESTS } from '../../engine/runtime/providers';
-import type { EvaluationReport, ExportResult, MethodListing, Prediction, ScanReport, BackboneInfo } from '../jobs/engine-contract';
+import type { EvaluationReport, ExportResult, MethodListing, OperatingPoint, Prediction, ScanReport, BackboneInfo } from '../jobs/engine-contract';
+import type { ExplanationView } from '../jobs/heatmaps';
 import type { AppEvent, Transport, CatalogueEntryView, JobStarted, Project, ProjectSummary, RunRecord, RunSummary, Settings, UserErrorInfo } from './types';
 
 const id = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a valid id');
@@ -42,7 +43,14 @@ const methodChoice = z.object({
   seed: z.number().int().min(0).max(2 ** 31 - 1),
   options: z.record(z.string().regex(/^[a-zA-Z0-9_]{1,40}$/), z.number().finite()),
   augment: z.enum(['none', 'natural', 'aerial', 'medical']).optional(),
+  /** class imbalance: unset = the scan's proposal (see main/runs/balance.ts) */
+  balance: z.enum(['none', 'weights', 'sampling']).optional(),
 });
+
+/** the operating point fitted on validation before exporting: positive class and a sensitivity/specificity floor */
+const operatingPoint = z
+  .object({ positiveClass: z.string().min(1).max(200), metric: z.enum(['sensitivity', 'specificity']), atLeast: z.number().min(0.5).max(1) })
+  .strict();
 
 export const contract = {
   'app:info': none,
@@ -108,13 +116,28 @@ export const contract = {
   'runs:start': z.object({ projectId: id }).strict(),
   'runs:resume': z.object({ projectId: id, runId: id }).strict(),
   'runs:evaluate': z.object({ projectId: id, runId: id }).strict(),
+  /** heatmaps for images of the run's test set (the misclassified gallery) */
+  'runs:explain': z.object({ projectId: id, runId: id, files: z.array(absPath).min(1).max(16) }).strict(),
+  /** the operating point as it would be exported: fitted on validation, reported on test */
+  'runs:operatingPoint': z.object({ projectId: id, runId: id, operatingPoint }).strict(),
 
   'jobs:cancel': z.object({ jobId: z.string().min(1).max(120) }).strict(),
 
   'export:chooseFolder': choose,
-  'export:run': z.object({ projectId: id, runId: id, outDir: absPath, replace: z.boolean().optional() }).strict(),
+  'export:run': z
+    .object({
+      projectId: id,
+      runId: id,
+      outDir: absPath,
+      replace: z.boolean().optional(),
+      operatingPoint: operatingPoint.optional(),
+      /** the exported model refers images below this confidence to a person */
+      referBelow: z.number().min(0).max(0.99).optional(),
+    })
+    .strict(),
   'export:chooseImage': choose,
   'export:try': z.object({ modelPath: absPath, file: absPath }).strict(),
+  'export:explain': z.object({ modelPath: absPath, file: absPath }).strict(),
 
   'shell:reveal': z.object({ path: absPath }).strict(),
 
@@ -166,11 +189,14 @@ export interface Responses {
   'runs:start': JobStarted & { runId: string };
   'runs:resume': JobStarted & { runId: string };
   'runs:evaluate': EvaluationReport;
+  'runs:explain': ExplanationView[];
+  'runs:operatingPoint': OperatingPoint;
   'jobs:cancel': { cancelled: boolean };
   'export:chooseFolder': string | null;
   'export:run': ExportResult;
   'export:chooseImage': string | null;
   'export:try': Prediction;
+  'export:explain': ExplanationView;
   'shell:reveal': { shown: boolean };
   'files:list': FileListing;
 }

@@ -43,6 +43,8 @@ export interface MethodChoice {
   options: Record<string, number>;
   /** image variations while training (the engine's presets); absent: natural photos */
   augment?: TrainRequest['augment'];
+  /** class imbalance handling; absent: what the scan proposes (balanceFor in main/runs/balance.ts) */
+  balance?: TrainRequest['balance'];
 }
 
 export interface Project {

@@ -5,8 +5,9 @@
  * Runs inside the job worker (Electron utility process / forked Node process), never in Electron's main event loop.
  */
 import * as api from '../../engine/api';
-import type { EngineContract, EngineEvent } from './engine-contract';
+import type { EngineContract, EngineEvent, ExportChoices } from './engine-contract';
 import { makeThumbnails } from './thumbnails';
+import { explainWithOverlays } from './heatmaps';
 
 export interface JobOptions {
   signal: AbortSignal;
@@ -27,8 +28,10 @@ export const jobs = {
   listMethods: plain(api.listMethods),
   trainRun: (job: JobOptions, request: Fn<'trainRun'>[0]) => api.trainRun(request, job),
   evaluateRun: plain(api.evaluateRun),
-  exportRun: (job: JobOptions, runDir: string, outDir: string) => api.exportRun(runDir, outDir, job),
+  exportRun: (job: JobOptions, runDir: string, outDir: string, choices: ExportChoices = {}) => api.exportRun(runDir, outDir, { ...job, ...choices }),
   predictWithModel: plain(api.predictWithModel),
+  operatingPointForRun: plain(api.operatingPointForRun),
+  explainImages: plain(explainWithOverlays),
   raceMethods: (job: JobOptions, request: Fn<'raceMethods'>[0]) => api.raceMethods(request, job),
   thumbnails: plain(makeThumbnails),
   /** test hook: lets tests prove a worker crash is reported, not fatal */

@@ -7,9 +7,11 @@ import type {
   BackboneInfo,
   EngineEvent,
   EvaluationReport,
+  Explanation,
   ExportResult,
   MethodInfo,
   MethodListing,
+  OperatingPoint,
   Prediction,
   Preprocessing,
   RaceRequest,
@@ -19,7 +21,7 @@ import type {
   TrainResult,
 } from '../../engine/api';
 
-export type { BackboneInfo, EngineEvent, EvaluationReport, ExportResult, MethodInfo, MethodListing, Prediction, Preprocessing, RaceRequest, RaceSummary, ScanReport, TrainRequest, TrainResult };
+export type { BackboneInfo, EngineEvent, EvaluationReport, Explanation, ExportResult, OperatingPoint, MethodInfo, MethodListing, Prediction, Preprocessing, RaceRequest, RaceSummary, ScanReport, TrainRequest, TrainResult };
 export type ScanProblem = ScanReport['problems'][number];
 export type ScanIssue = ScanReport['issues'][number];
 export type ScanClass = ScanReport['classes'][number];
@@ -37,6 +39,17 @@ export type CalibrationBin = EvaluationReport['calibration'][number];
 /** The façade functions the app calls, with their signatures taken from the façade itself. */
 export type EngineContract = Pick<
   typeof Api,
-  'scanDataset' | 'inspectBackbone' | 'listMethods' | 'trainRun' | 'evaluateRun' | 'exportRun' | 'predictWithModel' | 'raceMethods'
+  | 'scanDataset'
+  | 'inspectBackbone'
+  | 'listMethods'
+  | 'trainRun'
+  | 'evaluateRun'
+  | 'exportRun'
+  | 'predictWithModel'
+  | 'raceMethods'
+  | 'explainImages'
+  | 'operatingPointForRun'
 >;
+export type BalanceMode = NonNullable<TrainRequest['balance']>;
+export type ExportChoices = Pick<NonNullable<Parameters<typeof Api.exportRun>[2]>, 'operatingPoint' | 'referBelow'>;
 export type EngineMethod = keyof EngineContract;

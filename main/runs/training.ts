@@ -13,6 +13,7 @@ import type { Workspace } from '../workspace/workspace';
 import type { Project, RunRecord } from '../ipc/types';
 import type { AppTrainRequest, EngineEvent } from '../jobs/engine-contract';
 import { applyEngineEvent, validAccuracy } from './apply-event';
+import { balanceFor } from './balance';
 
 function newRunId(): string {
   const t = new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14);
@@ -41,6 +42,7 @@ export async function newRun(ctx: HandlerContext, ws: Workspace, p: Project): Pr
     split: p.split,
     options: method.options,
     augment: method.augment,
+    balance: balanceFor(p),
     overrides: p.overrides && (p.overrides.exclude.length || Object.keys(p.overrides.relabel).length) ? p.overrides : undefined,
     scanCacheDir: join(ws.root, 'scan-cache'),
     ...(data.window ? { window: data.window } : {}),

@@ -24,7 +24,7 @@ export const exportHandlers = {
     }
     const jobId = `export-${record.id}`;
     const result = await cancellable(ctx, jobId, 'The export was cancelled.', (signal) =>
-      ctx.jobs.call('exportRun', [record.runDir, outDir], {
+      ctx.jobs.call('exportRun', [record.runDir, outDir, { operatingPoint: req.operatingPoint, referBelow: req.referBelow }], {
         dedicated: true,
         signal,
         cancelGraceMs: 2000,
@@ -49,6 +49,12 @@ export const exportHandlers = {
     const file = ctx.allow.check(req.file);
     const [prediction] = await ctx.jobs.call('predictWithModel', [modelPath, [file]]);
     return need(prediction, 'The model returned no prediction for this image.', 'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).');
+  },
+  async 'export:explain'(req, ctx) {
+    const modelPath = ctx.allow.check(req.modelPath);
+    const file = ctx.allow.check(req.file);
+    const [explanation] = await ctx.jobs.call('explainImages', [{ modelPath }, [file]]);
+    return need(explanation, 'The model gave no explanation for this image.', 'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).');
   },
 
   async 'shell:reveal'(req, ctx) {

@@ -1,12 +1,23 @@
 /** Training runs: list, start, resume, cancel, evaluate. The lifecycle itself is in main/runs/training.ts. */
 import { join } from 'node:path';
-import { grantProject, workspaceOf, type Handlers } from '../handler-context';
+import { grantProject, workspaceOf, type HandlerContext, type Handlers } from '../handler-context';
 import { AttuneError } from '../errors';
 import { runSummary } from '../../workspace/workspace';
 import { newRun, startTraining } from '../../runs/training';
 import { readJson, writeJsonAtomic } from '../../workspace/atomic';
-import type { RunSummary } from '../types';
+import type { RunRecord, RunSummary } from '../types';
 import type { EvaluationReport } from '../../jobs/engine-contract';
+
+/** a finished run of the project, with its run folder and data granted (evaluation, explanations, thresholds) */
+async function doneRun(ctx: HandlerContext, projectId: string, runId: string): Promise<RunRecord> {
+  const ws = await workspaceOf(ctx);
+  const p = grantProject(ctx, await ws.getProject(projectId));
+  const record = await ws.getRun(p.id, runId);
+  if (record.status !== 'done') throw new AttuneError('run-not-done', 'This run has not finished, so it cannot be evaluated yet.', 'Wait for training to finish, or resume the run.');
+  ctx.allow.allow(record.runDir);
+  ctx.allow.check(record.request.dataPath);
+  return record;
+}
 
 export const runHandlers = {
   async 'runs:recent'(_req, ctx) {
@@ -49,17 +60,23 @@ export const runHandlers = {
   },
   async 'runs:evaluate'(req, ctx) {
     const ws = await workspaceOf(ctx);
-    const p = grantProject(ctx, await ws.getProject(req.projectId));
-    const record = await ws.getRun(p.id, req.runId);
-    if (record.status !== 'done') throw new AttuneError('run-not-done', 'This run has not finished, so it cannot be evaluated yet.', 'Wait for training to finish, or resume the run.');
-    ctx.allow.allow(record.runDir);
-    ctx.allow.check(record.request.dataPath);
-    const cacheFile = join(ws.runDir(p.id, record.id), 'attune-eval.json');
+    const record = await doneRun(ctx, req.projectId, req.runId);
+    const cacheFile = join(ws.runDir(req.projectId, record.id), 'attune-eval.json');
     const cached = await readJson<EvaluationReport>(cacheFile).catch(() => null);
     if (cached) return cached;
     const report = await ctx.jobs.call('evaluateRun', [record.runDir], { dedicated: true });
     await writeJsonAtomic(cacheFile, report);
     return report;
+  },
+  async 'runs:explain'(req, ctx) {
+    const record = await doneRun(ctx, req.projectId, req.runId);
+    const files = req.files.map((f) => ctx.allow.check(f));
+    return ctx.jobs.call('explainImages', [{ runDir: record.runDir }, files], { dedicated: true });
+  },
+  async 'runs:operatingPoint'(req, ctx) {
+    const record = await doneRun(ctx, req.projectId, req.runId);
+    const op = req.operatingPoint;
+    return ctx.jobs.call('operatingPointForRun', [record.runDir, op.positiveClass, op.metric, op.atLeast]);
   },
 
   async 'jobs:cancel'(req, ctx) {

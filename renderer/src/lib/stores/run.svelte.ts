@@ -4,7 +4,8 @@ import { app } from './app.svelte';
 import { project } from './project.svelte';
 import type { RunRecord } from '@main/ipc/types';
 import { applyEngineEvent } from '@main/runs/apply-event';
-import type { EngineEvent, EvaluationReport, ExportResult, Prediction } from '@main/jobs/engine-contract';
+import type { EngineEvent, EvaluationReport, ExportChoices, ExportResult, OperatingPoint, Prediction } from '@main/jobs/engine-contract';
+import type { ExplanationView } from '@main/jobs/heatmaps';
 import { phaseLabel, type StepSample } from '../eta';
 
 export interface LiveState {
@@ -44,6 +45,16 @@ class RunStore {
   prediction = $state<Prediction | null>(null);
   predicting = $state(false);
   compared = $state<RunRecord[]>([]);
+  /** "Show where the model looked": Grad-CAM overlays on the misclassified gallery and in Try it */
+  showHeatmaps = $state(false);
+  heatmaps = $state<Record<string, ExplanationView>>({});
+  /** the Try-it image's heatmap, from the export it was predicted with */
+  tryExplanation = $state<ExplanationView | null>(null);
+  explaining = $state(false);
+  /** what the next export fixes besides the model: an operating point and a referral threshold */
+  exportChoices = $state<ExportChoices>({});
+  operatingPoint = $state<OperatingPoint | null>(null);
+  private opRequests = 0;
 
   constructor() {
     app.subscribe((e) => {
@@ -127,6 +138,10 @@ class RunStore {
       this.exported = null;
       this.prediction = null;
       this.tryFile = null;
+      this.heatmaps = {};
+      this.tryExplanation = null;
+      this.exportChoices = {};
+      this.operatingPoint = null;
     }
     this.current = r;
   }
@@ -206,9 +221,11 @@ class RunStore {
     // the earlier export is being replaced: "Try it" must not use it meanwhile
     this.exported = null;
     this.prediction = null;
+    this.tryExplanation = null;
     this.exportExists = false;
     try {
-      const r = await call('export:run', { projectId: project.current.id, runId: this.current.id, outDir: this.exportDir, replace }).catch((e: unknown) => {
+      const req = { projectId: project.current.id, runId: this.current.id, outDir: this.exportDir, replace, ...this.exportChoices };
+      const r = await call('export:run', req).catch((e: unknown) => {
         const err = asApiError(e);
         if (err.code === 'export-exists') this.exportExists = true;
         else app.fail(err);
@@ -238,6 +255,7 @@ class RunStore {
     if (!model) return;
     this.tryFile = file;
     this.prediction = null;
+    this.tryExplanation = null;
     this.predicting = true;
     try {
       const p = await app.attempt(() => call('export:try', { modelPath: model, file }));
@@ -246,6 +264,57 @@ class RunStore {
     } finally {
       this.predicting = false;
     }
+    if (this.showHeatmaps) await this.explainTry();
+  }
+
+  /** the heatmap of the Try-it image, from the exported file itself */
+  private async explainTry(): Promise<void> {
+    const exported = this.exported;
+    const model = this.exportedModel;
+    const file = this.tryFile;
+    if (!model || !file || this.tryExplanation) return;
+    this.explaining = true;
+    try {
+      const e = await app.attempt(() => call('export:explain', { modelPath: model, file }));
+      // still the same image and export (a new export or image clears it)
+      if (e && this.tryFile === file && this.exported === exported) this.tryExplanation = e;
+    } finally {
+      this.explaining = false;
+    }
+  }
+
+  /** heatmaps of test images (the misclassified gallery), from the run's own classifier, 16 at a time */
+  async explainRunImages(files: string[]): Promise<void> {
+    if (!project.current || !this.current) return;
+    const todo = files.filter((f) => !this.heatmaps[f]).slice(0, 16);
+    if (!todo.length || this.explaining) return;
+    this.explaining = true;
+    try {
+      const r = await app.attempt(() => call('runs:explain', { projectId: project.current!.id, runId: this.current!.id, files: todo }));
+      if (r) this.heatmaps = { ...this.heatmaps, ...Object.fromEntries(r.map((e) => [e.file, e])) };
+    } finally {
+      this.explaining = false;
+    }
+  }
+
+  async toggleHeatmaps(on: boolean): Promise<void> {
+    this.showHeatmaps = on;
+    if (on) await this.explainTry();
+  }
+
+  /** sets (or clears) the operating point for the next export and previews it: fitted on validation, reported on test */
+  async setOperatingPoint(op: ExportChoices['operatingPoint'] | null): Promise<void> {
+    this.exportChoices = { ...this.exportChoices, operatingPoint: op ?? undefined };
+    this.operatingPoint = null;
+    const asked = ++this.opRequests;
+    if (!op || !project.current || !this.current) return;
+    const r = await app.attempt(() => call('runs:operatingPoint', { projectId: project.current!.id, runId: this.current!.id, operatingPoint: op }));
+    // only the latest request's answer (the user may have changed the target meanwhile)
+    if (r && asked === this.opRequests) this.operatingPoint = r;
+  }
+
+  setReferBelow(v: number | null): void {
+    this.exportChoices = { ...this.exportChoices, referBelow: v ?? undefined };
   }
 
   async reveal(path: string): Promise<void> {
