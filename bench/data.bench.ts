@@ -28,7 +28,13 @@ const outFile = arg('--out');
 const root = path.resolve(import.meta.dirname, '../../shared/datasets');
 const base = defaultPreprocessing(224, VIT_NORMALISATION.mean, VIT_NORMALISATION.std);
 
-async function epoch(items: { file: string; label: number }[], pre: Preprocessing, augment: AugmentPreset, cache: DecodedImageCache | false, epochNo: number): Promise<number> {
+async function epoch(
+  items: { file: string; label: number }[],
+  pre: Preprocessing,
+  augment: AugmentPreset,
+  cache: DecodedImageCache | false,
+  epochNo: number,
+): Promise<number> {
   const loader = createBatchLoader({ items, pre, augment, batchSize, seed: 1, epoch: epochNo, shuffle: true, cache });
   const t0 = performance.now();
   let n = 0;
@@ -44,22 +50,39 @@ interface Case {
   values?: (items: { file: string }[]) => Promise<Preprocessing['values']>;
 }
 
-const bandValues = (selection: BandSelection) => async (items: { file: string }[]): Promise<Preprocessing['values']> => {
-  async function* rasters() {
-    for (const it of items) yield await readRaster(it.file);
-  }
-  const scaling = await fitBandScaling(rasters(), { valueScale: SENTINEL2_REFLECTANCE_SCALE });
-  return { ...base.values, bands: { selection, bandCount: 13, scaling } };
-};
+const bandValues =
+  (selection: BandSelection) =>
+  async (items: { file: string }[]): Promise<Preprocessing['values']> => {
+    async function* rasters() {
+      for (const it of items) yield await readRaster(it.file);
+    }
+    const scaling = await fitBandScaling(rasters(), { valueScale: SENTINEL2_REFLECTANCE_SCALE });
+    return { ...base.values, bands: { selection, bandCount: 13, scaling } };
+  };
 
 const CASES: Case[] = [
   { name: 'aid-satellite-subset', dataset: 'aid-satellite-subset', augment: 'natural' },
   { name: 'busi-ultrasound', dataset: 'busi-ultrasound', augment: 'natural' },
-  { name: 'ct-contrast-png16 (16-bit, HU window)', dataset: 'ct-contrast-png16', augment: 'medical', values: async () => ({ ...base.values, voi: { kind: 'window', center: 50, width: 350 }, offset: 32768 }) },
+  {
+    name: 'ct-contrast-png16 (16-bit, HU window)',
+    dataset: 'ct-contrast-png16',
+    augment: 'medical',
+    values: async () => ({ ...base.values, voi: { kind: 'window', center: 50, width: 350 }, offset: 32768 }),
+  },
   { name: 'ct-contrast-dicom (file window)', dataset: 'ct-contrast-dicom', augment: 'medical' },
   { name: 'dicom-zoo (JPEG 2000, JPEG-LS, RLE, …)', dataset: 'dicom-zoo', augment: 'medical' },
-  { name: 'eurosat-ms 13-band → RGB 4,3,2', dataset: 'eurosat-ms', augment: 'aerial', values: bandValues({ mode: 'map', bands: [4, 3, 2] }) },
-  { name: 'eurosat-ms 13-band, all bands', dataset: 'eurosat-ms', augment: 'aerial', values: bandValues({ mode: 'all' }) },
+  {
+    name: 'eurosat-ms 13-band → RGB 4,3,2',
+    dataset: 'eurosat-ms',
+    augment: 'aerial',
+    values: bandValues({ mode: 'map', bands: [4, 3, 2] }),
+  },
+  {
+    name: 'eurosat-ms 13-band, all bands',
+    dataset: 'eurosat-ms',
+    augment: 'aerial',
+    values: bandValues({ mode: 'all' }),
+  },
 ];
 
 const rows: Record<string, unknown>[] = [];
@@ -73,14 +96,35 @@ for (const c of CASES) {
   const cache = new DecodedImageCache(2 * 1024 ** 3);
   await epoch(items, pre, c.augment, cache, 0); // fill
   const cached = await epoch(items, pre, c.augment, cache, 1);
-  for (const [mode, ips] of [['cold', cold], ['cached', cached]] as const) {
-    const row = { dataset: c.name, mode, imagesPerSecond: Math.round(ips), images: items.length, batchSize, augment: c.augment, size: 224, cores: os.availableParallelism(), scanMs: Math.round(report.durationMs) };
+  for (const [mode, ips] of [
+    ['cold', cold],
+    ['cached', cached],
+  ] as const) {
+    const row = {
+      dataset: c.name,
+      mode,
+      imagesPerSecond: Math.round(ips),
+      images: items.length,
+      batchSize,
+      augment: c.augment,
+      size: 224,
+      cores: os.availableParallelism(),
+      scanMs: Math.round(report.durationMs),
+    };
     rows.push(row);
     if (json) console.log(JSON.stringify(row));
-    else console.log(`${c.name.padEnd(42)} ${mode.padEnd(7)} ${String(row.imagesPerSecond).padStart(6)} images/s  (${items.length} images, ${c.augment}, batch ${batchSize}, scan ${row.scanMs} ms)`);
+    else
+      console.log(
+        `${c.name.padEnd(42)} ${mode.padEnd(7)} ${String(row.imagesPerSecond).padStart(6)} images/s  (${items.length} images, ${c.augment}, batch ${batchSize}, scan ${row.scanMs} ms)`,
+      );
   }
 }
 if (outFile) {
-  const table = rows.map((r) => `| ${r.dataset} | ${r.mode} | ${r.imagesPerSecond} | ${r.images} | ${r.augment} | ${r.scanMs} |`).join('\n');
-  writeFileSync(outFile, `| dataset | mode | images/s | images | augment | scan ms |\n|---|---|---|---|---|---|\n${table}\n`);
+  const table = rows
+    .map((r) => `| ${r.dataset} | ${r.mode} | ${r.imagesPerSecond} | ${r.images} | ${r.augment} | ${r.scanMs} |`)
+    .join('\n');
+  writeFileSync(
+    outFile,
+    `| dataset | mode | images/s | images | augment | scan ms |\n|---|---|---|---|---|---|\n${table}\n`,
+  );
 }

@@ -10,16 +10,27 @@ import path from 'node:path';
 import { readDicomHeader, readDicomImage } from '../engine/data/dicom';
 
 export interface DicomDecodeTiming {
-  syntax: string; file: string; pixels: number; medianMs: number; reducedMs: number; reducedSize: string;
+  syntax: string;
+  file: string;
+  pixels: number;
+  medianMs: number;
+  reducedMs: number;
+  reducedSize: string;
 }
 const MIN_SIDE = 256;
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function dicomDecodeTimings(zoo: string, repeats = 5): Promise<{
-  decode: DicomDecodeTiming[]; headerMsPerFile: number;
+export async function dicomDecodeTimings(
+  zoo: string,
+  repeats = 5,
+): Promise<{
+  decode: DicomDecodeTiming[];
+  headerMsPerFile: number;
 }> {
-  const files = readdirSync(zoo, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.dcm')).sort();
+  const files = readdirSync(zoo, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.dcm'))
+    .sort();
   const largest = new Map<string, { file: string; size: number }>();
   const t0 = performance.now();
   for (const f of files) {
@@ -64,7 +75,9 @@ if (process.argv[1] && import.meta.filename === path.resolve(process.argv[1])) {
   for (const d of decode) {
     const px = String(d.pixels).padStart(8);
     const reduced = `minSide ${MIN_SIDE}: ${d.reducedMs.toFixed(1)} ms (${d.reducedSize})`;
-    console.log(`${d.syntax.padEnd(48)} ${d.file.padEnd(36)} ${px} px  ${d.medianMs.toFixed(1).padStart(6)} ms  ${reduced}`);
+    console.log(
+      `${d.syntax.padEnd(48)} ${d.file.padEnd(36)} ${px} px  ${d.medianMs.toFixed(1).padStart(6)} ms  ${reduced}`,
+    );
   }
   console.log(`readDicomHeader: ${headerMsPerFile.toFixed(2)} ms per file`);
 }

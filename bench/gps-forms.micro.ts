@@ -16,9 +16,26 @@ const T = 32 * 197;
 const REPS = Number(process.argv[2] ?? 5);
 
 async function build(form: 'dense' | 'gather', inF: number, out: number): Promise<Model> {
-  const g: Graph = { name: 'layer', nodes: [], initializers: new Map(), inputs: [{ name: 'x', dtype: 'float32', shape: [T, inF] }, { name: 'r', dtype: 'float32', shape: [T, out] }, { name: 'delta', dtype: 'float32', shape: [out, 1] }], outputs: [] };
+  const g: Graph = {
+    name: 'layer',
+    nodes: [],
+    initializers: new Map(),
+    inputs: [
+      { name: 'x', dtype: 'float32', shape: [T, inF] },
+      { name: 'r', dtype: 'float32', shape: [T, out] },
+      { name: 'delta', dtype: 'float32', shape: [out, 1] },
+    ],
+    outputs: [],
+  };
   const b = new Builder(g, 'f');
-  const w0 = b.constant(tensor('float32', [inF, out], Float32Array.from({ length: inF * out }, (_, i) => Math.sin(i))), 'w0');
+  const w0 = b.constant(
+    tensor(
+      'float32',
+      [inF, out],
+      Float32Array.from({ length: inF * out }, (_, i) => Math.sin(i)),
+    ),
+    'w0',
+  );
   const idx = Array.from({ length: out }, (_, r) => (r * 7) % inF);
   let y: string;
   if (form === 'dense') {
@@ -41,9 +58,27 @@ async function build(form: 'dense' | 'gather', inF: number, out: number): Promis
   return m;
 }
 
-for (const [inF, out] of [[192, 576], [192, 192], [192, 768], [768, 192]]) {
-  const sessions = { dense: await ort.InferenceSession.create(encodeModel(await build('dense', inF, out)), { logSeverityLevel: 3 }), gather: await ort.InferenceSession.create(encodeModel(await build('gather', inF, out)), { logSeverityLevel: 3 }) };
-  const feeds = { x: toOrt(tensor('float32', [T, inF], Float32Array.from({ length: T * inF }, (_, i) => Math.cos(i)))), r: toOrt(tensor('float32', [T, out], new Float32Array(T * out).fill(1))), delta: toOrt(tensor('float32', [out, 1])) };
+for (const [inF, out] of [
+  [192, 576],
+  [192, 192],
+  [192, 768],
+  [768, 192],
+]) {
+  const sessions = {
+    dense: await ort.InferenceSession.create(encodeModel(await build('dense', inF, out)), { logSeverityLevel: 3 }),
+    gather: await ort.InferenceSession.create(encodeModel(await build('gather', inF, out)), { logSeverityLevel: 3 }),
+  };
+  const feeds = {
+    x: toOrt(
+      tensor(
+        'float32',
+        [T, inF],
+        Float32Array.from({ length: T * inF }, (_, i) => Math.cos(i)),
+      ),
+    ),
+    r: toOrt(tensor('float32', [T, out], new Float32Array(T * out).fill(1))),
+    delta: toOrt(tensor('float32', [out, 1])),
+  };
   const times: Record<string, number[]> = { dense: [], gather: [] };
   for (let i = 0; i <= REPS; i++)
     for (const k of ['dense', 'gather'] as const) {
@@ -52,5 +87,7 @@ for (const [inF, out] of [[192, 576], [192, 192], [192, 768], [768, 192]]) {
       if (i > 0) times[k].push(performance.now() - t);
     }
   const med = (a: number[]) => a.sort((p, q) => p - q)[Math.floor(a.length / 2)];
-  console.log(`in ${inF} out ${out}: dense ${med(times.dense).toFixed(1)} ms, gather ${med(times.gather).toFixed(1)} ms`);
+  console.log(
+    `in ${inF} out ${out}: dense ${med(times.dense).toFixed(1)} ms, gather ${med(times.gather).toFixed(1)} ms`,
+  );
 }

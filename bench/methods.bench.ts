@@ -73,7 +73,8 @@ function entry(label: string): SweepSpecInput['methods'][number] {
   if (paper) {
     // METHODS.md: the papers' searches, selected on validation accuracy
     if (name === 'gps') Object.assign(e, { grid: { k: [1, 2] }, lr: 1e-3 });
-    if (name === 'pace' && base !== 'pace-base') e.grid = { lambda: [0.02, 0.05, 0.1, 0.2, 0.5, 1], sigma: [0.1, 0.5, 1, 1.5, 2] };
+    if (name === 'pace' && base !== 'pace-base')
+      e.grid = { lambda: [0.02, 0.05, 0.1, 0.2, 0.5, 1], sigma: [0.1, 0.5, 1, 1.5, 2] };
     if (opt === 'spd') e.grid = { spdLambda: [0.1, 0.25, 0.5, 0.75, 1] };
   }
   return e;
@@ -87,7 +88,8 @@ function subset(name: string, classes: number, tag = ''): string {
   mkdirSync(dir, { recursive: true });
   for (const c of readdirSync(src).sort().slice(0, classes)) {
     mkdirSync(path.join(dir, c));
-    for (const f of readdirSync(path.join(src, c)).sort().slice(0, perClass)) copyFileSync(path.join(src, c, f), path.join(dir, c, f));
+    for (const f of readdirSync(path.join(src, c)).sort().slice(0, perClass))
+      copyFileSync(path.join(src, c, f), path.join(dir, c, f));
   }
   return dir;
 }
@@ -101,28 +103,56 @@ function paperRatios(n: number): [number, number, number] {
 }
 
 const secondsPerEpoch = (sweep: Sweep, config: string): number => {
-  const xs = sweep.trials.filter((t) => t.config === config).flatMap((t) => {
-    try {
-      return readFileSync(runFiles(trialDir(sweep.dir, t)).metrics, 'utf8').split('\n').filter((l) => l.includes('"type":"epoch"')).map((l) => (JSON.parse(l) as { seconds: number }).seconds);
-    } catch {
-      return [];
-    }
-  });
+  const xs = sweep.trials
+    .filter((t) => t.config === config)
+    .flatMap((t) => {
+      try {
+        return readFileSync(runFiles(trialDir(sweep.dir, t)).metrics, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes('"type":"epoch"'))
+          .map((l) => (JSON.parse(l) as { seconds: number }).seconds);
+      } catch {
+        return [];
+      }
+    });
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 };
 
 /** Measures one epoch per method on a small subset on this device, and extrapolates to the paper protocol. */
-async function estimatePaper(ds: { name: string; classes: number }, data: string, trainImages: number): Promise<number> {
+async function estimatePaper(
+  ds: { name: string; classes: number },
+  data: string,
+  trainImages: number,
+): Promise<number> {
   const probe = subset(ds.name, ds.classes, '-probe');
-  for (const c of readdirSync(probe)) for (const f of readdirSync(path.join(probe, c)).slice(Math.ceil(96 / ds.classes))) rmSync(path.join(probe, c, f));
-  const spec = validateSweepSpec({ data: probe, model, methods: methods.map((m) => ({ ...(entry(m) as object), grid: undefined, epochs: 1 })), seeds: [0], epochs: 1, provider });
+  for (const c of readdirSync(probe))
+    for (const f of readdirSync(path.join(probe, c)).slice(Math.ceil(96 / ds.classes))) rmSync(path.join(probe, c, f));
+  const spec = validateSweepSpec({
+    data: probe,
+    model,
+    methods: methods.map((m) => ({ ...(entry(m) as object), grid: undefined, epochs: 1 })),
+    seeds: [0],
+    epochs: 1,
+    provider,
+  });
   const sweep = await openSweep(spec, path.join(work, `estimate-${ds.name}`));
   await runLocal(sweep);
   const probeTrain = Math.round(countImages(probe) * 0.8);
-  const full = validateSweepSpec({ data, model, methods: methods.map(entry), seeds: Array.from({ length: seeds }, (_, i) => i), epochs, provider });
+  const full = validateSweepSpec({
+    data,
+    model,
+    methods: methods.map(entry),
+    seeds: Array.from({ length: seeds }, (_, i) => i),
+    epochs,
+    provider,
+  });
   let total = 0;
   for (const c of expandConfigs(full)) {
-    const perImage = secondsPerEpoch(sweep, spec.methods.map((m) => (typeof m === 'string' ? m : m.name!)).find((n) => n === c.group)!) / probeTrain;
+    const perImage =
+      secondsPerEpoch(
+        sweep,
+        spec.methods.map((m) => (typeof m === 'string' ? m : m.name!)).find((n) => n === c.group)!,
+      ) / probeTrain;
     total += seeds * (c.epochs ?? epochs ?? 1) * trainImages * perImage;
   }
   return total;
@@ -137,10 +167,22 @@ for (const ds of datasets) {
   const ratios = paper ? paperRatios(n) : undefined;
   if (paper) {
     const est = await estimatePaper(ds, data, Math.round(n * ratios![0]));
-    console.error(`${ds.name}: paper protocol, estimated ${(est / 3600).toFixed(1)} h of training on this device (${provider ?? 'auto'} provider; measured from one epoch per method)`);
+    console.error(
+      `${ds.name}: paper protocol, estimated ${(est / 3600).toFixed(1)} h of training on this device (${provider ?? 'auto'} provider; measured from one epoch per method)`,
+    );
     if (argv.includes('--estimate-only')) continue;
   }
-  const spec = validateSweepSpec({ data, model, methods: methods.map(entry), seeds: Array.from({ length: seeds }, (_, i) => i), folds, epochs, batch, provider, ratios });
+  const spec = validateSweepSpec({
+    data,
+    model,
+    methods: methods.map(entry),
+    seeds: Array.from({ length: seeds }, (_, i) => i),
+    folds,
+    epochs,
+    batch,
+    provider,
+    ratios,
+  });
   const sweep = await openSweep(spec, path.join(work, `sweep-${ds.name}`));
   const statuses = await runLocal(sweep, { parallel, onEvent: (e) => e.type === 'log' && console.error(e.message) });
   const r: SweepResults = await writeResults(sweep, statuses);
@@ -148,21 +190,59 @@ for (const ds of datasets) {
   const params = parameterCount(withNewHead(backbone, ds.classes, 0).model.graph);
   for (const c of r.configs) {
     const t = sweep.trials.find((x) => x.config === c.config && r.missing.every((m) => m.trial !== x.id));
-    const trainable = t ? [...(await loadCheckpoint(runFiles(trialDir(sweep.dir, t)).best)).tensors.values()].reduce((a, x) => a + x.data.length, 0) : NaN;
-    const row = { dataset: ds.name, config: c.config, group: c.group, protocol, seeds, folds, n: c.testAccuracy.n, testAccuracy: c.testAccuracy, vsBest: c.vsBest, valAccuracy: c.valAccuracy.mean, trainablePercent: (100 * trainable) / params, secondsPerEpoch: secondsPerEpoch(sweep, c.config), best: c.config === r.best };
+    const trainable = t
+      ? [...(await loadCheckpoint(runFiles(trialDir(sweep.dir, t)).best)).tensors.values()].reduce(
+          (a, x) => a + x.data.length,
+          0,
+        )
+      : NaN;
+    const row = {
+      dataset: ds.name,
+      config: c.config,
+      group: c.group,
+      protocol,
+      seeds,
+      folds,
+      n: c.testAccuracy.n,
+      testAccuracy: c.testAccuracy,
+      vsBest: c.vsBest,
+      valAccuracy: c.valAccuracy.mean,
+      trainablePercent: (100 * trainable) / params,
+      secondsPerEpoch: secondsPerEpoch(sweep, c.config),
+      best: c.config === r.best,
+    };
     rows.push(row);
     if (json) console.log(JSON.stringify(row));
   }
-  sections.push(`### ${ds.name}${paper ? '' : ` (${perClass} images per class of ${ds.classes} classes)`}`, '', `Sweep folder: \`${sweep.dir}\`; ${r.trials - r.missing.length}/${r.trials} trials finished${r.missing.length ? ` (missing: ${r.missing.map((m) => `${m.trial} ${m.state}`).join(', ')})` : ''}.`, '',
-    ...(r.selectedOnValidation.length ? ['Selected on validation (the papers\' protocol): ' + r.selectedOnValidation.map((s) => `${s.group} → ${s.config}`).join('; ') + '.', ''] : []));
+  sections.push(
+    `### ${ds.name}${paper ? '' : ` (${perClass} images per class of ${ds.classes} classes)`}`,
+    '',
+    `Sweep folder: \`${sweep.dir}\`; ${r.trials - r.missing.length}/${r.trials} trials finished${r.missing.length ? ` (missing: ${r.missing.map((m) => `${m.trial} ${m.state}`).join(', ')})` : ''}.`,
+    '',
+    ...(r.selectedOnValidation.length
+      ? [
+          "Selected on validation (the papers' protocol): " +
+            r.selectedOnValidation.map((s) => `${s.group} → ${s.config}`).join('; ') +
+            '.',
+          '',
+        ]
+      : []),
+  );
   // (rounding −0.04 to "-0.0" would read as a loss)
-const pct = (x: number) => (Math.abs(100 * x) < 0.05 ? 0 : 100 * x).toFixed(1);
+  const pct = (x: number) => (Math.abs(100 * x) < 0.05 ? 0 : 100 * x).toFixed(1);
   const ci = (s: { ci95: [number, number] | null }) => (s.ci95 ? `[${pct(s.ci95[0])}, ${pct(s.ci95[1])}]` : '—');
-  sections.push('| method | test acc. % (mean ± sd) | 95 % interval | Δ vs best, paired | 95 % interval of Δ | trainable % | s / epoch |', '|---|---|---|---|---|---|---|');
-  for (const row of rows.filter((x) => x.dataset === ds.name).sort((a, b) => (b.testAccuracy as { mean: number }).mean - (a.testAccuracy as { mean: number }).mean)) {
+  sections.push(
+    '| method | test acc. % (mean ± sd) | 95 % interval | Δ vs best, paired | 95 % interval of Δ | trainable % | s / epoch |',
+    '|---|---|---|---|---|---|---|',
+  );
+  for (const row of rows
+    .filter((x) => x.dataset === ds.name)
+    .sort((a, b) => (b.testAccuracy as { mean: number }).mean - (a.testAccuracy as { mean: number }).mean)) {
     const t = row.testAccuracy as { mean: number; sd: number | null; ci95: [number, number] | null; n: number };
     const d = row.vsBest as { mean: number; ci95: [number, number] | null; significant: boolean } | undefined;
-    sections.push(`| ${row.config}${row.best ? ' (best)' : ''} | ${t.n ? `${pct(t.mean)} ± ${t.sd === null ? '—' : pct(t.sd)}` : '—'} | ${ci(t)} | ${d ? `${pct(d.mean)}${d.significant ? ' *' : ''}` : row.best ? '0' : '—'} | ${d ? ci(d) : '—'} | ${(row.trainablePercent as number).toFixed(3)} | ${(row.secondsPerEpoch as number).toFixed(1)} |`);
+    sections.push(
+      `| ${row.config}${row.best ? ' (best)' : ''} | ${t.n ? `${pct(t.mean)} ± ${t.sd === null ? '—' : pct(t.sd)}` : '—'} | ${ci(t)} | ${d ? `${pct(d.mean)}${d.significant ? ' *' : ''}` : row.best ? '0' : '—'} | ${d ? ci(d) : '—'} | ${(row.trainablePercent as number).toFixed(3)} | ${(row.secondsPerEpoch as number).toFixed(1)} |`,
+    );
   }
   sections.push('');
 }
@@ -177,7 +257,7 @@ if (!(paper && argv.includes('--estimate-only'))) {
       : `**Protocol: reduced** (CPU-sized; not the papers' protocol): ${perClass} images per class, the same seeded 80/10/10 split for every method, epochs ${epochs ?? 'method default'} (the linear probe keeps its default: its epochs run on cached features), batch ${batch ?? 'method default'}.`,
     `${seeds} seed(s)${folds > 1 ? ` × ${folds} folds` : ''} per method, run by the sweep code (\`attune sweep\`; each trial an \`attune train\` run folder).`,
     'Intervals: 95 % Student-t intervals over seeds × folds. Δ vs best: the method minus the best method on the same seeds/folds, with a paired t-interval; * marks an interval that excludes 0 (the gap is unlikely to be noise); with one seed there is no interval.',
-    'Trainable % counts trained tensors (adapters, δ, biases, head) against the network being trained (the backbone up to its features and the new head). pace-base is PACE\'s adapter without noise or consistency (σ = 0, λ = 0).',
+    "Trainable % counts trained tensors (adapters, δ, biases, head) against the network being trained (the backbone up to its features and the new head). pace-base is PACE's adapter without noise or consistency (σ = 0, λ = 0).",
     '',
     ...sections,
   ].join('\n');

@@ -35,7 +35,21 @@ const STEPS = flag('--steps', 5);
 const PROFILE = args.includes('--profile');
 const str = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1] : undefined);
 const CASE = str('--case');
-const CASES = ['full', 'linear', 'linear-cached-features', 'bitfit', 'lora', 'l2sp', 'spd', 'gps', 'gps-select', 'pace-base', 'pace', 'pace-fast', 'pytorch-reference'];
+const CASES = [
+  'full',
+  'linear',
+  'linear-cached-features',
+  'bitfit',
+  'lora',
+  'l2sp',
+  'spd',
+  'gps',
+  'gps-select',
+  'pace-base',
+  'pace',
+  'pace-fast',
+  'pytorch-reference',
+];
 /** variants of registry methods, as the CLI names them */
 const VARIANTS: Record<string, { method: string; options: MethodOptions }> = {
   'pace-base': { method: 'pace', options: { sigma: 0, lambda: 0 } },
@@ -50,11 +64,16 @@ interface ProfileEvent {
   cat: string;
   name: string;
   dur: number;
-  args?: { op_name?: string; input_type_shape?: Record<string, number[]>[]; output_type_shape?: Record<string, number[]>[] };
+  args?: {
+    op_name?: string;
+    input_type_shape?: Record<string, number[]>[];
+    output_type_shape?: Record<string, number[]>[];
+  };
 }
 
 const prod = (d: number[]) => d.reduce((a, b) => a * b, 1);
-const shapeOf = (l: Record<string, number[]>[] | undefined, i: number): number[] => Object.values(l?.[i] ?? {})[0] ?? [];
+const shapeOf = (l: Record<string, number[]>[] | undefined, i: number): number[] =>
+  Object.values(l?.[i] ?? {})[0] ?? [];
 
 /** FLOPs of one kernel from the shapes onnxruntime's profiler recorded: 2·M·N·K for MatMul/Gemm/Conv/ConvTranspose. */
 function kernelFlops(e: ProfileEvent): number {
@@ -84,13 +103,24 @@ async function matmulPeak(): Promise<number> {
       name: 'peak',
       nodes: [{ name: 'mm', op: 'MatMul', domain: '', inputs: ['a', 'b'], outputs: ['y'], attrs: {} }],
       initializers: new Map(),
-      inputs: [{ name: 'a', dtype: 'float32', shape: [N, N] }, { name: 'b', dtype: 'float32', shape: [N, N] }],
+      inputs: [
+        { name: 'a', dtype: 'float32', shape: [N, N] },
+        { name: 'b', dtype: 'float32', shape: [N, N] },
+      ],
       outputs: [{ name: 'y', dtype: 'float32', shape: [N, N] }],
     },
-    opset: 17, extraOpsets: [], irVersion: 8, producer: 'bench', metadata: {},
+    opset: 17,
+    extraOpsets: [],
+    irVersion: 8,
+    producer: 'bench',
+    metadata: {},
   });
   const s = await ort.InferenceSession.create(m);
-  const a = new ort.Tensor('float32', Float32Array.from({ length: N * N }, (_, i) => Math.sin(i)), [N, N]);
+  const a = new ort.Tensor(
+    'float32',
+    Float32Array.from({ length: N * N }, (_, i) => Math.sin(i)),
+    [N, N],
+  );
   await s.run({ a, b: a });
   let best = Infinity;
   for (let i = 0; i < 8; i++) {
@@ -113,7 +143,15 @@ interface Stepper {
 }
 
 async function measure(c: Stepper, peak: number): Promise<Record<string, number | string>> {
-  const open = (o: ort.InferenceSession.SessionOptions) => Promise.all(c.models.map((m, i) => ort.InferenceSession.create(m, { ...o, ...(o.enableProfiling ? { profileFilePrefix: `${o.profileFilePrefix}-${i}` } : {}) })));
+  const open = (o: ort.InferenceSession.SessionOptions) =>
+    Promise.all(
+      c.models.map((m, i) =>
+        ort.InferenceSession.create(m, {
+          ...o,
+          ...(o.enableProfiling ? { profileFilePrefix: `${o.profileFilePrefix}-${i}` } : {}),
+        }),
+      ),
+    );
   const sessions = await open({ graphOptimizationLevel: 'all', logSeverityLevel: 3 });
   // RSS while stepping (sampled), besides the process's peak, which includes compiling the program
   let stepRss = 0;
@@ -133,7 +171,12 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
   for (const s of sessions) await s.release();
   // one profiled step: FLOPs from the recorded kernel shapes, and where the time goes
   const profilePrefix = `/tmp/attune-bench-${c.name}-${process.pid}`;
-  const profiled = await open({ graphOptimizationLevel: 'all', enableProfiling: true, profileFilePrefix: profilePrefix, logSeverityLevel: 3 });
+  const profiled = await open({
+    graphOptimizationLevel: 'all',
+    enableProfiling: true,
+    profileFilePrefix: profilePrefix,
+    logSeverityLevel: 3,
+  });
   await c.step(profiled, 2);
   for (const s of profiled) {
     (s as unknown as { endProfiling(): void }).endProfiling();
@@ -155,10 +198,13 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
     byOp.set(e.args!.op_name!, (byOp.get(e.args!.op_name!) ?? 0) + e.dur);
     total += e.dur;
   }
-  const matmulShare = ['MatMul', 'FusedMatMul', 'Gemm', 'FusedGemm', 'Conv', 'FusedConv'].reduce((a, op) => a + (byOp.get(op) ?? 0), 0) / total;
+  const matmulShare =
+    ['MatMul', 'FusedMatMul', 'Gemm', 'FusedGemm', 'Conv', 'FusedConv'].reduce((a, op) => a + (byOp.get(op) ?? 0), 0) /
+    total;
   if (PROFILE) {
     console.error(`  where the time goes (${c.name}, share of kernel time in one step, ${kernels.length} kernels):`);
-    for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.error(`    ${op.padEnd(22)} ${((100 * us) / total).toFixed(1)} %`);
+    for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 14))
+      console.error(`    ${op.padEnd(22)} ${((100 * us) / total).toFixed(1)} %`);
     // element-wise kernels by output shape: which tensors the non-product time goes to
     const byShape = new Map<string, { us: number; n: number }>();
     for (const e of kernels) {
@@ -168,7 +214,8 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
       byShape.set(k, { us: v.us + e.dur, n: v.n + 1 });
     }
     console.error('  largest non-product kernels (op [output shape]: share, count):');
-    for (const [k, v] of [...byShape].sort((a, b) => b[1].us - a[1].us).slice(0, 16)) console.error(`    ${k.padEnd(40)} ${((100 * v.us) / total).toFixed(1)} %, ${v.n}`);
+    for (const [k, v] of [...byShape].sort((a, b) => b[1].us - a[1].us).slice(0, 16))
+      console.error(`    ${k.padEnd(40)} ${((100 * v.us) / total).toFixed(1)} %, ${v.n}`);
   }
   return {
     model: 'vit-tiny-patch16-224',
@@ -205,8 +252,15 @@ async function trainStepper(label: string): Promise<Stepper> {
   const mp = await method.prepare({ backbone: prepared, options: variant?.options ?? {}, seed: 0, batch: B }, saved);
   const model = headOnly ? headModel(prepared) : prepared.model;
   const t = performance.now();
-  const p = await compileTrainProgram(model, mp.program, { batch: B, numClasses: C, clipNorm: method.defaults.clipNorm, update: mp.update });
-  console.error(`compiled ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`);
+  const p = await compileTrainProgram(model, mp.program, {
+    batch: B,
+    numClasses: C,
+    clipNorm: method.defaults.clipNorm,
+    update: mp.update,
+  });
+  console.error(
+    `compiled ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`,
+  );
   const rowDims = headOnly ? [prepared.featureDim] : [3, 224, 224];
   return programStepper(label, p, images(rowDims, B));
 }
@@ -215,7 +269,12 @@ function programStepper(name: string, p: TrainProgram, x: Tensor): Stepper {
   const state = TrainingState.fresh(p);
   const labels = Array.from({ length: B }, (_, i) => i % C);
   const files = labels.map((_, i) => `image-${i}.png`);
-  const { targets, invWeight } = buildTargets(labels, labels.map(() => 1), C, 0.1);
+  const { targets, invWeight } = buildTargets(
+    labels,
+    labels.map(() => 1),
+    C,
+    0.1,
+  );
   const feeds = (step: number) => {
     const f: Record<string, Tensor> = {
       [p.imageInput]: x,
@@ -226,7 +285,8 @@ function programStepper(name: string, p: TrainProgram, x: Tensor): Stepper {
       [BC2]: tensor('float32', [], [1 - 0.999 ** step]),
     };
     // per-step inputs of the method (PACE's noise and drop-path masks, PACE-fast's stored logits)
-    for (const e of p.extraInputs) f[e.name] = e.fill ? e.fill({ epoch: 0, step, seed: 0, batchFiles: files, count: B }) : e.neutral();
+    for (const e of p.extraInputs)
+      f[e.name] = e.fill ? e.fill({ epoch: 0, step, seed: 0, batchFiles: files, count: B }) : e.neutral();
     state.feeds(f);
     return toOrtFeeds(f);
   };
@@ -237,7 +297,8 @@ function programStepper(name: string, p: TrainProgram, x: Tensor): Stepper {
     step: async ([session], step) => {
       const out = await session.run(feeds(step));
       const st: Record<string, Tensor> = {};
-      for (const [k, v] of Object.entries(out)) st[k] = { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array };
+      for (const [k, v] of Object.entries(out))
+        st[k] = { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array };
       state.update(st);
     },
   };
@@ -245,9 +306,25 @@ function programStepper(name: string, p: TrainProgram, x: Tensor): Stepper {
 
 /** A GPS selection for timing: K = 1 per neuron from a fixed pseudo-gradient (which entries does not change the cost). */
 function benchSelection(g: Parameters<typeof weightMatrices>[0]): GpsState {
-  const matrices = weightMatrices(g).map((w) => ({ ...w, idx: Array.from(topKPerRow(Float64Array.from({ length: w.rows * w.cols }, (_, i) => Math.sin(i * 12.9898)), w, 1)) }));
+  const matrices = weightMatrices(g).map((w) => ({
+    ...w,
+    idx: Array.from(
+      topKPerRow(
+        Float64Array.from({ length: w.rows * w.cols }, (_, i) => Math.sin(i * 12.9898)),
+        w,
+        1,
+      ),
+    ),
+  }));
   const selected = matrices.reduce((a, m) => a + m.idx.length, 0);
-  return { k: 1, tau: 0.07, matrices, blockCounts: {}, selected, totalWeights: matrices.reduce((a, m) => a + m.rows * m.cols, 0) };
+  return {
+    k: 1,
+    tau: 0.07,
+    matrices,
+    blockCounts: {},
+    selected,
+    totalWeights: matrices.reduce((a, m) => a + m.rows * m.cols, 0),
+  };
 }
 
 /** GPS's selection pass: per batch of B images, SupCon over their 2B views, ∂L/∂W summed on the host (as GPS runs it). */
@@ -255,7 +332,9 @@ async function selectionStepper(): Promise<Stepper> {
   const prepared = withNewHead(await loadBackbone(MODEL), C, 0);
   const t = performance.now();
   const p = await compileSelectionProgram(prepared.model, 2 * B);
-  console.error(`compiled gps-select in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`);
+  console.error(
+    `compiled gps-select in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`,
+  );
   const x = images([3, 224, 224], 2 * B).data as Float32Array;
   const labels = Int32Array.from({ length: 2 * B }, (_, i) => (i % B) % C);
   const sums = new Map(p.weights.map((w) => [w.name, new Float64Array(w.rows * w.cols)]));
@@ -272,7 +351,12 @@ async function selectionStepper(): Promise<Stepper> {
         outputNames: s.outputNames,
         run: async (feeds, fetch) => {
           const out = fetch ? await s.run(toOrtFeeds(feeds), fetch) : await s.run(toOrtFeeds(feeds));
-          return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array }]));
+          return Object.fromEntries(
+            Object.entries(out).map(([k, v]) => [
+              k,
+              { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array },
+            ]),
+          );
         },
         release: async () => {},
       });
@@ -303,7 +387,9 @@ function referencePython(): { python?: string; why?: string } {
     const r = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
     if (!r.error && r.status === 0) return { python };
   }
-  return { why: 'PyTorch is not installed for python3 or /usr/bin/python3: apt-get install -y python3-torch python3-torchvision' };
+  return {
+    why: 'PyTorch is not installed for python3 or /usr/bin/python3: apt-get install -y python3-torch python3-torchvision',
+  };
 }
 
 if (CASE) {
@@ -313,7 +399,9 @@ if (CASE) {
 
 const peak0 = await matmulPeak();
 const load0 = loadavg();
-log(`machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${load0.map((l) => l.toFixed(1)).join(' ')}; onnxruntime MatMul peak ${peak0.toFixed(1)} GFLOP/s (1024³ float32)`);
+log(
+  `machine: ${cpus().length} cores (${cpus()[0]?.model}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB; load average ${load0.map((l) => l.toFixed(1)).join(' ')}; onnxruntime MatMul peak ${peak0.toFixed(1)} GFLOP/s (1024³ float32)`,
+);
 
 // --rounds N: every case N times, round-robin, the fastest kept (the load of a shared machine drifts); with one round,
 // full fine-tuning runs again at the end and the ratios use the mean of both
@@ -326,53 +414,87 @@ const runs = new Map<string, number[]>();
 function keep(row: Record<string, number | string>): void {
   const at = rows.findIndex((r) => r.method === row.method);
   if (at < 0) rows.push(row);
-  else if (rows[at].error || (!row.error && Number(row.imagesPerSecond) > Number(rows[at].imagesPerSecond))) rows[at] = { ...row, peakRssMB: Math.max(Number(row.peakRssMB), Number(rows[at].peakRssMB) || 0) };
+  else if (rows[at].error || (!row.error && Number(row.imagesPerSecond) > Number(rows[at].imagesPerSecond)))
+    rows[at] = { ...row, peakRssMB: Math.max(Number(row.peakRssMB), Number(rows[at].peakRssMB) || 0) };
   else if (!row.error) rows[at].peakRssMB = Math.max(Number(row.peakRssMB), Number(rows[at].peakRssMB));
 }
 let peak = await matmulPeak();
 for (let round = 1; round <= ROUNDS; round++)
-for (const label of cases) {
-  // the peak too is the best seen: measured again before each case
-  if (!label.startsWith('pytorch')) peak = Math.max(peak, await matmulPeak());
-  // the eager reference is slow: once, in the last round
-  if (label === 'pytorch-reference' && round < ROUNDS) continue;
-  // a fresh process per case: its peak RSS is its own, and nothing one case allocated slows the next
-  const forward = ['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])];
-  if (label === 'pytorch-reference') {
-    const { why } = referencePython();
-    if (why) {
-      console.error(`pytorch-reference: skipped (${why})`);
-      rows.push({ method: label, error: `skipped: ${why}` });
+  for (const label of cases) {
+    // the peak too is the best seen: measured again before each case
+    if (!label.startsWith('pytorch')) peak = Math.max(peak, await matmulPeak());
+    // the eager reference is slow: once, in the last round
+    if (label === 'pytorch-reference' && round < ROUNDS) continue;
+    // a fresh process per case: its peak RSS is its own, and nothing one case allocated slows the next
+    const forward = ['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])];
+    if (label === 'pytorch-reference') {
+      const { why } = referencePython();
+      if (why) {
+        console.error(`pytorch-reference: skipped (${why})`);
+        rows.push({ method: label, error: `skipped: ${why}` });
+        continue;
+      }
+    }
+    const cmd =
+      label === 'pytorch-reference'
+        ? ([referencePython().python!, [REFERENCE, '--batch', String(B), '--steps', String(REFERENCE_STEPS)]] as const)
+        : ([
+            process.execPath,
+            [
+              ...process.execArgv,
+              process.argv[1],
+              '--case',
+              label === 'full-repeat' ? 'full' : label,
+              '--peak',
+              String(peak),
+              ...forward,
+            ],
+          ] as const);
+    const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.status !== 0 || !line.startsWith('{')) {
+      console.error(`${label}: failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
+      keep({ method: label, error: `exit ${r.status}${r.signal ? ` ${r.signal}` : ''}` });
       continue;
     }
+    const row: Record<string, number | string> = {
+      ...(JSON.parse(line) as Record<string, number | string>),
+      method: label,
+      round,
+    };
+    (runs.get(label) ?? runs.set(label, []).get(label)!).push(Number(row.imagesPerSecond));
+    keep(row);
+    if (json) console.log(JSON.stringify(row));
+    else
+      log(
+        `${label.padEnd(24)} batch ${B}: ${Number(row.imagesPerSecond).toFixed(1)} img/s, ${Number(row.gflops).toFixed(1)} GFLOP/s (${(Number(row.peakFraction) * 100).toFixed(0)} % of peak), peak RSS ${Number(row.peakRssMB).toFixed(0)} MB`,
+      );
   }
-  const cmd = label === 'pytorch-reference' ? [referencePython().python!, [REFERENCE, '--batch', String(B), '--steps', String(REFERENCE_STEPS)]] as const : [process.execPath, [...process.execArgv, process.argv[1], '--case', label === 'full-repeat' ? 'full' : label, '--peak', String(peak), ...forward]] as const;
-  const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || !line.startsWith('{')) {
-    console.error(`${label}: failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
-    keep({ method: label, error: `exit ${r.status}${r.signal ? ` ${r.signal}` : ''}` });
-    continue;
-  }
-  const row: Record<string, number | string> = { ...(JSON.parse(line) as Record<string, number | string>), method: label, round };
-  (runs.get(label) ?? runs.set(label, []).get(label)!).push(Number(row.imagesPerSecond));
-  keep(row);
-  if (json) console.log(JSON.stringify(row));
-  else log(`${label.padEnd(24)} batch ${B}: ${Number(row.imagesPerSecond).toFixed(1)} img/s, ${Number(row.gflops).toFixed(1)} GFLOP/s (${(Number(row.peakFraction) * 100).toFixed(0)} % of peak), peak RSS ${Number(row.peakRssMB).toFixed(0)} MB`);
-}
 const load1 = loadavg();
-if (json) console.log(JSON.stringify({ type: 'peak', matmulGflops: peak, cores: cpus().length, loadAverage: [load0, load1] }));
+if (json)
+  console.log(JSON.stringify({ type: 'peak', matmulGflops: peak, cores: cpus().length, loadAverage: [load0, load1] }));
 for (const r of rows) if (!r.error && r.gflops !== undefined) r.peakFraction = Number(r.gflops) / peak;
 // the reference runs the same model: its GFLOP/s are full fine-tuning's FLOPs per step over its step time
 const fullFlops = Number(rows.find((r) => r.method === 'full' && !r.error)?.gflopPerStep);
-for (const r of rows) if (r.method === 'pytorch-reference' && !r.error && fullFlops) Object.assign(r, { gflops: fullFlops / (Number(r.stepMs) / 1000), peakFraction: fullFlops / (Number(r.stepMs) / 1000) / peak });
+for (const r of rows)
+  if (r.method === 'pytorch-reference' && !r.error && fullFlops)
+    Object.assign(r, {
+      gflops: fullFlops / (Number(r.stepMs) / 1000),
+      peakFraction: fullFlops / (Number(r.stepMs) / 1000) / peak,
+    });
 const fulls = rows.filter((r) => (r.method === 'full' || r.method === 'full-repeat') && !r.error);
 const fullIps = fulls.reduce((a, r) => a + Number(r.imagesPerSecond), 0) / fulls.length; // one row per round count
 const fullRss = Math.max(...fulls.map((r) => Number(r.peakRssMB)));
 /** seconds per image relative to full fine-tuning (mean of its runs): the issue's "× full" */
-const ratio = (r: Record<string, number | string>) => (fulls.length && !r.error ? fullIps / Number(r.imagesPerSecond) : NaN);
+const ratio = (r: Record<string, number | string>) =>
+  fulls.length && !r.error ? fullIps / Number(r.imagesPerSecond) : NaN;
 const mem = (r: Record<string, number | string>) => (fulls.length && !r.error ? Number(r.peakRssMB) / fullRss : NaN);
-if (json) for (const r of rows) if (!r.error) console.log(JSON.stringify({ type: 'ratio', method: r.method, secondsPerImageVsFull: ratio(r), peakRssVsFull: mem(r) }));
+if (json)
+  for (const r of rows)
+    if (!r.error)
+      console.log(
+        JSON.stringify({ type: 'ratio', method: r.method, secondsPerImageVsFull: ratio(r), peakRssVsFull: mem(r) }),
+      );
 const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '–');
 const outFile = str('--out') ?? join(import.meta.dirname, 'results', 'train.md');
 if (outFile !== '-') {
@@ -382,11 +504,15 @@ if (outFile !== '-') {
     `Generated by \`npm run bench:train -- ${args.join(' ')}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpus()[0]?.model}).`,
     `Load average (1, 5, 15 min) ${load0.map((l) => l.toFixed(1)).join(', ')} at the start and ${load1.map((l) => l.toFixed(1)).join(', ')} at the end: the machine is shared, so compare the ratios (same run), not the absolute figures.`,
     `Batch ${B}, ${C} classes, the fastest of ${STEPS} steps after one warm-up step (the PyTorch reference: ${REFERENCE_STEPS}); every case in its own process, ${ROUNDS} round(s) round-robin, the fastest round kept (img/s of every round in the last column; the reference runs in the last round only). onnxruntime MatMul peak on this machine: ${peak.toFixed(1)} GFLOP/s (1024³ float32, the best of the measurements before each case).`,
-    '"× full" is the step time relative to full fine-tuning (lower is faster). Peak RSS is the process\'s maximum, compiling the program included; step RSS is sampled while stepping. gps-select is one batch of GPS\'s selection pass (2 views per image); pace-base is PACE\'s adapter alone (σ = 0, λ = 0).',
+    "\"× full\" is the step time relative to full fine-tuning (lower is faster). Peak RSS is the process's maximum, compiling the program included; step RSS is sampled while stepping. gps-select is one batch of GPS's selection pass (2 views per image); pace-base is PACE's adapter alone (σ = 0, λ = 0).",
     '',
     '| method | img/s | step × full | GFLOP/s | % of MatMul peak | MatMul share of kernel time | peak RSS MB | × full | step RSS MB | img/s per round |',
     '|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => r.error ? `| ${r.method} | failed: ${r.error} | | | | | | | | |` : `| ${r.method} | ${f(Number(r.imagesPerSecond), 1)} | ${f(ratio(r))} | ${f(Number(r.gflops), 1)} | ${f(100 * Number(r.peakFraction), 0)} | ${f(100 * Number(r.matmulShareOfKernelTime), 0)} % | ${f(Number(r.peakRssMB), 0)} | ${f(mem(r))} | ${f(Number(r.stepRssMB), 0)} | ${(runs.get(String(r.method)) ?? []).map((v) => v.toFixed(1)).join(', ')} |`),
+    ...rows.map((r) =>
+      r.error
+        ? `| ${r.method} | failed: ${r.error} | | | | | | | | |`
+        : `| ${r.method} | ${f(Number(r.imagesPerSecond), 1)} | ${f(ratio(r))} | ${f(Number(r.gflops), 1)} | ${f(100 * Number(r.peakFraction), 0)} | ${f(100 * Number(r.matmulShareOfKernelTime), 0)} % | ${f(Number(r.peakRssMB), 0)} | ${f(mem(r))} | ${f(Number(r.stepRssMB), 0)} | ${(runs.get(String(r.method)) ?? []).map((v) => v.toFixed(1)).join(', ')} |`,
+    ),
     '',
   ].join('\n');
   // the hand-written analysis below the table (from "## Notes" on) survives a new run

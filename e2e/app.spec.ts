@@ -60,7 +60,10 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     // an invalid split value is named in words and stays in its field (it was once reverted silently)
     await page.getByTestId('split-val').fill('90');
     await page.getByTestId('split-val').press('Tab');
-    await page.getByTestId('split-error').filter({ hasText: 'Validation share must be between 5 % and 40 %' }).waitFor();
+    await page
+      .getByTestId('split-error')
+      .filter({ hasText: 'Validation share must be between 5 % and 40 %' })
+      .waitFor();
     assert.equal(await page.getByTestId('split-val').inputValue(), '90');
     await shot(page, '02b-data-split-error');
     await page.getByTestId('split-val').fill('15');
@@ -79,7 +82,11 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     const params = Number((await page.getByTestId('param-count').textContent())!.replace(/[^0-9]/g, ''));
     assert.ok(params > 5_000_000 && params < 6_500_000, `ViT-Tiny parameter count ${params}`);
     await page.getByText('On this computer').first().waitFor();
-    assert.match((await page.getByTestId('pretrained').textContent()) ?? '', /OK/, 'ViT-Tiny is recognised as pretrained');
+    assert.match(
+      (await page.getByTestId('pretrained').textContent()) ?? '',
+      /OK/,
+      'ViT-Tiny is recognised as pretrained',
+    );
     await shot(page, '03-model');
   });
 
@@ -107,11 +114,22 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByTestId('run-status').filter({ hasText: 'Training' }).waitFor();
     await page.getByTestId('cancel-training').waitFor();
     // live progress from the engine (feature extraction for the linear probe), or the end if it was quicker
-    await page.getByTestId('phase').filter({ hasText: 'Computing image features' }).or(page.getByTestId('run-status').filter({ hasText: /Finished|Failed/ })).first().waitFor({ timeout: 180_000 });
+    await page
+      .getByTestId('phase')
+      .filter({ hasText: 'Computing image features' })
+      .or(page.getByTestId('run-status').filter({ hasText: /Finished|Failed/ }))
+      .first()
+      .waitFor({ timeout: 180_000 });
     await page.waitForTimeout(1500);
     await shot(page, '05-train-running');
-    await page.getByTestId('run-status').filter({ hasText: /Finished|Failed/ }).waitFor({ timeout: 540_000 });
-    const failure = await page.locator('.failed').textContent().catch(() => null);
+    await page
+      .getByTestId('run-status')
+      .filter({ hasText: /Finished|Failed/ })
+      .waitFor({ timeout: 540_000 });
+    const failure = await page
+      .locator('.failed')
+      .textContent()
+      .catch(() => null);
     assert.equal(await page.getByTestId('run-status').textContent(), 'Finished', `training failed: ${failure}`);
     assert.notEqual(await page.getByTestId('provider').textContent(), '—');
     await shot(page, '06-train-done');
@@ -138,13 +156,20 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByTestId('export').click();
     await page.getByTestId('export-files').waitFor({ timeout: 300_000 });
     const files = await page.getByTestId('export-files').textContent();
-    for (const f of ['model.onnx', 'labels.txt', 'README.md']) assert.ok(files?.includes(f), `${f} missing from ${files}`);
+    for (const f of ['model.onnx', 'labels.txt', 'README.md'])
+      assert.ok(files?.includes(f), `${f} missing from ${files}`);
     await shot(page, '08-export');
     await page.getByTestId('try-image').click();
     await pickInApp(page, join(shared, 'datasets', 'busi-ultrasound', 'malignant', 'malignant (1).png'), 'file');
     await page.getByTestId('prediction').or(page.getByTestId('error-banner')).waitFor({ timeout: 120_000 });
     await shot(page, '09-try-it');
-    assert.ok(await page.getByTestId('prediction').isVisible(), `Try it failed: ${await page.getByTestId('error-banner').textContent().catch(() => '')}`);
+    assert.ok(
+      await page.getByTestId('prediction').isVisible(),
+      `Try it failed: ${await page
+        .getByTestId('error-banner')
+        .textContent()
+        .catch(() => '')}`,
+    );
     assert.match((await page.getByTestId('predicted-label').textContent()) ?? '', /benign|malignant|normal/);
   });
 
@@ -163,7 +188,11 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await page.getByRole('heading', { name: 'Compare' }).waitFor();
     await page.getByRole('checkbox').first().waitFor();
     // the test balanced accuracy with its 95 % interval, from the run's evaluation
-    await page.getByTestId('compare-bal-acc').filter({ hasText: /%.*(CI|–|interval)/s }).first().waitFor({ timeout: 30_000 });
+    await page
+      .getByTestId('compare-bal-acc')
+      .filter({ hasText: /%.*(CI|–|interval)/s })
+      .first()
+      .waitFor({ timeout: 30_000 });
     await shot(page, '10-compare');
   });
 
@@ -183,14 +212,18 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await shot(page, '11-settings-keyboard-focus');
   });
 
-  it('a new project shows none of another project\'s runs', async () => {
+  it("a new project shows none of another project's runs", async () => {
     await page.getByRole('button', { name: 'Home' }).first().click();
     await page.getByLabel('Project name').fill('Second project');
     await page.getByRole('button', { name: 'New project' }).click();
     await page.getByRole('heading', { name: 'Data' }).waitFor();
     const steps = page.getByRole('navigation', { name: 'Steps' });
     for (const name of ['Train', 'Evaluate', 'Export']) {
-      assert.equal(await steps.getByRole('button', { name }).isDisabled(), true, `${name} must be disabled in a project without runs`);
+      assert.equal(
+        await steps.getByRole('button', { name }).isDisabled(),
+        true,
+        `${name} must be disabled in a project without runs`,
+      );
     }
   });
 
@@ -222,7 +255,10 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
   });
   it('screenshots every screen at 1280×800 and 1920×1080, light and dark', { timeout: 300_000 }, async () => {
     const screens = ['Data', 'Model', 'Method', 'Train', 'Evaluate', 'Export', 'Compare'];
-    for (const [width, height] of [[1280, 800], [1920, 1080]] as const) {
+    for (const [width, height] of [
+      [1280, 800],
+      [1920, 1080],
+    ] as const) {
       for (const scheme of ['light', 'dark'] as const) {
         const ctx = await browser.newContext({ viewport: { width, height }, colorScheme: scheme });
         const p = await ctx.newPage();
@@ -230,7 +266,10 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
         await p.getByRole('heading', { name: 'Home' }).waitFor();
         const tag = `${width}x${height}-${scheme}`;
         await shot(p, `screens-${tag}-0-home`);
-        await p.getByRole('button', { name: /Breast ultrasound/ }).first().click();
+        await p
+          .getByRole('button', { name: /Breast ultrasound/ })
+          .first()
+          .click();
         const nav = p.getByRole('navigation', { name: 'Steps' });
         for (const [i, name] of screens.entries()) {
           await nav.getByRole('button', { name }).click();

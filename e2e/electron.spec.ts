@@ -16,7 +16,13 @@ function electronBinary(): { path: string | null; reason: string } {
   const dir = join(repo, 'node_modules', 'electron');
   const override = process.env.ELECTRON_OVERRIDE_DIST_PATH;
   const pathFile = join(dir, 'path.txt');
-  const rel = existsSync(pathFile) ? readFileSync(pathFile, 'utf8').trim() : process.platform === 'win32' ? 'electron.exe' : process.platform === 'darwin' ? 'Electron.app/Contents/MacOS/Electron' : 'electron';
+  const rel = existsSync(pathFile)
+    ? readFileSync(pathFile, 'utf8').trim()
+    : process.platform === 'win32'
+      ? 'electron.exe'
+      : process.platform === 'darwin'
+        ? 'Electron.app/Contents/MacOS/Electron'
+        : 'electron';
   const full = override ? join(override, rel) : join(dir, 'dist', rel);
   if (existsSync(full)) return { path: full, reason: '' };
   return {
@@ -51,7 +57,10 @@ describe('Attune as a real Electron app', { skip }, () => {
   it('opens Home in a hardened window', async () => {
     await page.getByRole('heading', { name: 'Home' }).waitFor();
     // sandboxed, context-isolated page: no Node globals, only window.attune
-    const globals = await page.evaluate(() => ({ process: typeof (globalThis as { process?: unknown }).process, module: typeof (globalThis as { module?: unknown }).module }));
+    const globals = await page.evaluate(() => ({
+      process: typeof (globalThis as { process?: unknown }).process,
+      module: typeof (globalThis as { module?: unknown }).module,
+    }));
     assert.deepEqual(globals, { process: 'undefined', module: 'undefined' });
     // navigation away and new windows are refused
     await page.evaluate(() => window.open('https://example.org'));

@@ -41,155 +41,213 @@ async function hold(page: Page, channel: string, replace?: boolean) {
   };
 }
 
-describe('Evaluate and Export: heatmaps, imbalance, operating point, and waits', { skip: chromiumPath ? false : NO_CHROMIUM }, () => {
-  let app: StartedApp;
-  let browser: Browser;
-  let page: Page;
+describe(
+  'Evaluate and Export: heatmaps, imbalance, operating point, and waits',
+  { skip: chromiumPath ? false : NO_CHROMIUM },
+  () => {
+    let app: StartedApp;
+    let browser: Browser;
+    let page: Page;
 
-  before(async () => {
-    app = await startApp();
-    ({ browser, page } = await launch());
-    await page.goto(app.openUrl);
-  });
+    before(async () => {
+      app = await startApp();
+      ({ browser, page } = await launch());
+      await page.goto(app.openUrl);
+    });
 
-  after(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+    after(async () => {
+      await browser?.close();
+      await app?.stop();
+    });
 
-  it('scans an imbalanced folder (40 benign, 10 malignant, 10 normal)', { timeout: 120_000 }, async () => {
-    const data = await mkdtemp(join(tmpdir(), 'attune-imbalanced-'));
-    for (const [c, n] of [['benign', 40], ['malignant', 10], ['normal', 10]] as const) {
-      await mkdir(join(data, c));
-      const src = join(shared, 'datasets', 'busi-ultrasound', c);
-      for (const f of (await readdir(src)).filter((x) => x.endsWith('.png') && !x.includes('mask')).sort().slice(0, n)) await cp(join(src, f), join(data, c, f));
-    }
-    await page.getByLabel('Project name').fill('Imbalanced ultrasound');
-    await page.getByRole('button', { name: 'New project' }).click();
-    await page.getByTestId('choose-folder').click();
-    await pickInApp(page, data);
-    await page.getByTestId('scan-report').waitFor({ timeout: 60_000 });
-    assert.equal(await page.getByTestId('scan-total').textContent(), '60');
-  });
+    it('scans an imbalanced folder (40 benign, 10 malignant, 10 normal)', { timeout: 120_000 }, async () => {
+      const data = await mkdtemp(join(tmpdir(), 'attune-imbalanced-'));
+      for (const [c, n] of [
+        ['benign', 40],
+        ['malignant', 10],
+        ['normal', 10],
+      ] as const) {
+        await mkdir(join(data, c));
+        const src = join(shared, 'datasets', 'busi-ultrasound', c);
+        for (const f of (await readdir(src))
+          .filter((x) => x.endsWith('.png') && !x.includes('mask'))
+          .sort()
+          .slice(0, n))
+          await cp(join(src, f), join(data, c, f));
+      }
+      await page.getByLabel('Project name').fill('Imbalanced ultrasound');
+      await page.getByRole('button', { name: 'New project' }).click();
+      await page.getByTestId('choose-folder').click();
+      await pickInApp(page, data);
+      await page.getByTestId('scan-report').waitFor({ timeout: 60_000 });
+      assert.equal(await page.getByTestId('scan-total').textContent(), '60');
+    });
 
-  it('keeps Continue disabled while the model check runs', { timeout: 120_000 }, async () => {
-    await page.getByTestId('next').click();
-    await page.getByRole('heading', { name: 'Model', exact: true }).waitFor();
-    const check = await hold(page, 'models:inspect');
-    await page.getByTestId('open-onnx').click();
-    await pickInApp(page, join(shared, 'models', 'tiny-cnn-random.onnx'), 'file');
-    await check.seen();
-    await page.getByText('Reading the model graph…').waitFor();
-    assert.equal(await page.getByTestId('next').isDisabled(), true, 'Continue must wait for the compatibility check');
-    await page.getByText('Wait for the compatibility check to finish.').waitFor();
-    await shot(page, 'evx-01-model-check-running');
-    await check.release();
-    await page.getByTestId('param-count').waitFor({ timeout: 60_000 });
-    assert.equal(await page.getByTestId('next').isDisabled(), false);
-  });
+    it('keeps Continue disabled while the model check runs', { timeout: 120_000 }, async () => {
+      await page.getByTestId('next').click();
+      await page.getByRole('heading', { name: 'Model', exact: true }).waitFor();
+      const check = await hold(page, 'models:inspect');
+      await page.getByTestId('open-onnx').click();
+      await pickInApp(page, join(shared, 'models', 'tiny-cnn-random.onnx'), 'file');
+      await check.seen();
+      await page.getByText('Reading the model graph…').waitFor();
+      assert.equal(await page.getByTestId('next').isDisabled(), true, 'Continue must wait for the compatibility check');
+      await page.getByText('Wait for the compatibility check to finish.').waitFor();
+      await shot(page, 'evx-01-model-check-running');
+      await check.release();
+      await page.getByTestId('param-count').waitFor({ timeout: 60_000 });
+      assert.equal(await page.getByTestId('next').isDisabled(), false);
+    });
 
-  it('proposes class-weighted loss for the imbalance; the choice reaches the run', { timeout: 600_000 }, async () => {
-    await page.getByTestId('next').click();
-    await page.getByRole('heading', { name: 'Method', exact: true }).waitFor();
-    await page.getByTestId('balance-proposal').filter({ hasText: /4\.0× .*balanced accuracy/ }).waitFor({ timeout: 60_000 });
-    assert.equal(await page.getByTestId('balance').inputValue(), 'weights', 'class-weighted loss is pre-selected');
-    const start = (await page.getByTestId('start-training').boundingBox())!;
-    assert.ok(start.y + start.height <= 800, `Start training is below the fold (y = ${start.y})`);
-    await shot(page, 'evx-02-method-imbalance');
-    await page.getByTestId('expert-toggle').click();
-    await page.getByTestId('method-linear').click();
-    await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
-    await page.getByText('Advanced settings').click();
-    await page.getByTestId('epochs').fill('1');
-    await page.getByTestId('epochs').press('Tab');
-    await page.getByText('1 epoch ·').waitFor();
-    // the user prefers sampling: the run trains with it (the evaluation reports what the engine used)
-    await page.getByTestId('balance').selectOption('sampling');
-    await page.waitForFunction(() => (document.querySelector('[data-testid="balance"]') as HTMLSelectElement | null)?.value === 'sampling');
-    await page.getByTestId('start-training').click();
-    await page.getByTestId('run-status').filter({ hasText: /Finished|Failed/ }).waitFor({ timeout: 540_000 });
-    const failure = (await page.locator('.failed').textContent().catch(() => null)) ?? '';
-    assert.equal(await page.getByTestId('run-status').textContent(), 'Finished', failure);
-  });
+    it('proposes class-weighted loss for the imbalance; the choice reaches the run', { timeout: 600_000 }, async () => {
+      await page.getByTestId('next').click();
+      await page.getByRole('heading', { name: 'Method', exact: true }).waitFor();
+      await page
+        .getByTestId('balance-proposal')
+        .filter({ hasText: /4\.0× .*balanced accuracy/ })
+        .waitFor({ timeout: 60_000 });
+      assert.equal(await page.getByTestId('balance').inputValue(), 'weights', 'class-weighted loss is pre-selected');
+      const start = (await page.getByTestId('start-training').boundingBox())!;
+      assert.ok(start.y + start.height <= 800, `Start training is below the fold (y = ${start.y})`);
+      await shot(page, 'evx-02-method-imbalance');
+      await page.getByTestId('expert-toggle').click();
+      await page.getByTestId('method-linear').click();
+      await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
+      await page.getByText('Advanced settings').click();
+      await page.getByTestId('epochs').fill('1');
+      await page.getByTestId('epochs').press('Tab');
+      await page.getByText('1 epoch ·').waitFor();
+      // the user prefers sampling: the run trains with it (the evaluation reports what the engine used)
+      await page.getByTestId('balance').selectOption('sampling');
+      await page.waitForFunction(
+        () => (document.querySelector('[data-testid="balance"]') as HTMLSelectElement | null)?.value === 'sampling',
+      );
+      await page.getByTestId('start-training').click();
+      await page
+        .getByTestId('run-status')
+        .filter({ hasText: /Finished|Failed/ })
+        .waitFor({ timeout: 540_000 });
+      const failure =
+        (await page
+          .locator('.failed')
+          .textContent()
+          .catch(() => null)) ?? '';
+      assert.equal(await page.getByTestId('run-status').textContent(), 'Finished', failure);
+    });
 
-  it('shows where the model looked on the misclassified test images', { timeout: 240_000 }, async () => {
-    await page.getByTestId('next').click();
-    await page.getByTestId('eval-summary').waitFor({ timeout: 180_000 });
-    await page.getByText(/Best epoch chosen by validation balanced accuracy; imbalance handled by class-balanced sampling/).waitFor();
-    await page.getByTestId('error-gallery').waitFor();
-    assert.equal(await page.getByTestId('error-gallery').getByTestId('heatmap').count(), 0, 'no overlay until asked');
-    await page.getByTestId('show-heatmaps').check();
-    const overlay = page.getByTestId('error-gallery').getByTestId('heatmap').first();
-    await overlay.waitFor({ timeout: 120_000 });
-    // one colour-mapped pixel per Grad-CAM cell, stretched over the thumbnail
-    const img = await overlay.evaluate((i: HTMLImageElement) => ({ src: i.src.slice(0, 22), w: i.naturalWidth, h: i.naturalHeight, shown: i.getBoundingClientRect().width }));
-    assert.equal(img.src, 'data:image/png;base64,');
-    assert.ok(img.w >= 2 && img.h >= 2 && img.w <= 64, `grid ${img.w}×${img.h}`);
-    assert.equal(img.shown, 88);
-    await page.getByTestId('error-gallery').scrollIntoViewIfNeeded();
-    await page.waitForTimeout(300);
-    await shot(page, 'evx-03-evaluate-heatmaps');
-    await page.getByTestId('show-heatmaps').uncheck();
-    // the channel is validated: at most 16 images a request, absolute paths only
-    const refused = (await page.evaluate(`Promise.all([
+    it('shows where the model looked on the misclassified test images', { timeout: 240_000 }, async () => {
+      await page.getByTestId('next').click();
+      await page.getByTestId('eval-summary').waitFor({ timeout: 180_000 });
+      await page
+        .getByText(/Best epoch chosen by validation balanced accuracy; imbalance handled by class-balanced sampling/)
+        .waitFor();
+      await page.getByTestId('error-gallery').waitFor();
+      assert.equal(await page.getByTestId('error-gallery').getByTestId('heatmap').count(), 0, 'no overlay until asked');
+      await page.getByTestId('show-heatmaps').check();
+      const overlay = page.getByTestId('error-gallery').getByTestId('heatmap').first();
+      await overlay.waitFor({ timeout: 120_000 });
+      // one colour-mapped pixel per Grad-CAM cell, stretched over the thumbnail
+      const img = await overlay.evaluate((i: HTMLImageElement) => ({
+        src: i.src.slice(0, 22),
+        w: i.naturalWidth,
+        h: i.naturalHeight,
+        shown: i.getBoundingClientRect().width,
+      }));
+      assert.equal(img.src, 'data:image/png;base64,');
+      assert.ok(img.w >= 2 && img.h >= 2 && img.w <= 64, `grid ${img.w}×${img.h}`);
+      assert.equal(img.shown, 88);
+      await page.getByTestId('error-gallery').scrollIntoViewIfNeeded();
+      await page.waitForTimeout(300);
+      await shot(page, 'evx-03-evaluate-heatmaps');
+      await page.getByTestId('show-heatmaps').uncheck();
+      // the channel is validated: at most 16 images a request, absolute paths only
+      const refused = (await page.evaluate(`Promise.all([
       window.attune.invoke('runs:explain', { projectId: 'x', runId: 'y', files: Array.from({ length: 17 }, (_, i) => '/tmp/' + i + '.png') }),
       window.attune.invoke('export:explain', { modelPath: 'model.onnx', file: '/tmp/a.png' }),
     ])`)) as { ok: boolean }[];
-    assert.deepEqual(refused.map((r) => r.ok), [false, false]);
-    assert.equal(await page.getByTestId('error-gallery').getByTestId('heatmap').count(), 0);
-  });
+      assert.deepEqual(
+        refused.map((r) => r.ok),
+        [false, false],
+      );
+      assert.equal(await page.getByTestId('error-gallery').getByTestId('heatmap').count(), 0);
+    });
 
-  it('exports with an operating point and referral, and reports the image-input model', { timeout: 300_000 }, async () => {
-    await page.getByTestId('next').click();
-    await page.getByRole('heading', { name: 'Export' }).waitFor();
-    const out = await mkdtemp(join(tmpdir(), 'attune-export-op-'));
-    await page.getByTestId('choose-export-dir').click();
-    await pickInApp(page, out);
-    await page.getByTestId('export-choices').locator('summary').click();
-    await page.getByTestId('op-class').selectOption('malignant');
-    await page.getByTestId('op-target').fill('90');
-    await page.getByTestId('op-target').press('Tab');
-    // the preview: fitted on validation, reported on test
-    await page.getByTestId('op-preview').filter({ hasText: /"malignant" is flagged from p ≥ 0?\.\d{3}: on val\w* .*sensitivity \d+ %/ }).waitFor({ timeout: 60_000 });
-    await page.getByTestId('refer-toggle').check();
-    await page.getByTestId('refer-below-export').fill('40');
-    await page.getByTestId('refer-below-export').press('Tab');
-    await shot(page, 'evx-04-export-choices');
-    await page.getByTestId('export').click();
-    await page.getByTestId('export-files').waitFor({ timeout: 240_000 });
-    await page.getByTestId('export-op').filter({ hasText: '"malignant" from p ≥' }).waitFor();
-    const im = (await page.getByTestId('image-model').textContent()) ?? '';
-    assert.match(im, /model-image\.onnx.*agrees with model\.onnx on the top class for \d+\.\d %|No image-input model/s);
-    await shot(page, 'evx-05-export-done');
-  });
+    it(
+      'exports with an operating point and referral, and reports the image-input model',
+      { timeout: 300_000 },
+      async () => {
+        await page.getByTestId('next').click();
+        await page.getByRole('heading', { name: 'Export' }).waitFor();
+        const out = await mkdtemp(join(tmpdir(), 'attune-export-op-'));
+        await page.getByTestId('choose-export-dir').click();
+        await pickInApp(page, out);
+        await page.getByTestId('export-choices').locator('summary').click();
+        await page.getByTestId('op-class').selectOption('malignant');
+        await page.getByTestId('op-target').fill('90');
+        await page.getByTestId('op-target').press('Tab');
+        // the preview: fitted on validation, reported on test
+        await page
+          .getByTestId('op-preview')
+          .filter({ hasText: /"malignant" is flagged from p ≥ 0?\.\d{3}: on val\w* .*sensitivity \d+ %/ })
+          .waitFor({ timeout: 60_000 });
+        await page.getByTestId('refer-toggle').check();
+        await page.getByTestId('refer-below-export').fill('40');
+        await page.getByTestId('refer-below-export').press('Tab');
+        await shot(page, 'evx-04-export-choices');
+        await page.getByTestId('export').click();
+        await page.getByTestId('export-files').waitFor({ timeout: 240_000 });
+        await page.getByTestId('export-op').filter({ hasText: '"malignant" from p ≥' }).waitFor();
+        const im = (await page.getByTestId('image-model').textContent()) ?? '';
+        assert.match(
+          im,
+          /model-image\.onnx.*agrees with model\.onnx on the top class for \d+\.\d %|No image-input model/s,
+        );
+        await shot(page, 'evx-05-export-done');
+      },
+    );
 
-  it('Try it shows the caveats and the heatmap from the exported file', { timeout: 180_000 }, async () => {
-    await page.getByTestId('try-image').click();
-    await pickInApp(page, join(shared, 'datasets', 'busi-ultrasound', 'malignant', 'malignant (3).png'), 'file');
-    await page.getByTestId('prediction').waitFor({ timeout: 120_000 });
-    // the operating point is stored in the model and said in words beside every answer
-    await page.getByTestId('caveats').filter({ hasText: 'Operating point: "malignant" is flagged from p ≥' }).waitFor();
-    await page.getByTestId('show-heatmaps').check();
-    await page.getByTestId('prediction').getByTestId('heatmap').waitFor({ timeout: 120_000 });
-    await page.getByTestId('prediction').scrollIntoViewIfNeeded();
-    await shot(page, 'evx-06-try-it-heatmap');
-  });
+    it('Try it shows the caveats and the heatmap from the exported file', { timeout: 180_000 }, async () => {
+      await page.getByTestId('try-image').click();
+      await pickInApp(page, join(shared, 'datasets', 'busi-ultrasound', 'malignant', 'malignant (3).png'), 'file');
+      await page.getByTestId('prediction').waitFor({ timeout: 120_000 });
+      // the operating point is stored in the model and said in words beside every answer
+      await page
+        .getByTestId('caveats')
+        .filter({ hasText: 'Operating point: "malignant" is flagged from p ≥' })
+        .waitFor();
+      await page.getByTestId('show-heatmaps').check();
+      await page.getByTestId('prediction').getByTestId('heatmap').waitFor({ timeout: 120_000 });
+      await page.getByTestId('prediction').scrollIntoViewIfNeeded();
+      await shot(page, 'evx-06-try-it-heatmap');
+    });
 
-  it('offers no Try it while a new export is being written, then uses the new one', { timeout: 300_000 }, async () => {
-    await page.getByTestId('export').click();
-    await page.getByTestId('export-exists').waitFor({ timeout: 60_000 });
-    const writing = await hold(page, 'export:run', true);
-    await page.getByTestId('export-replace').click();
-    await writing.seen();
-    await page.getByRole('button', { name: 'Exporting…' }).waitFor();
-    const tryButton = page.getByTestId('try-image');
-    assert.ok((await tryButton.count()) === 0 || (await tryButton.isDisabled()), '"Try it" must not use the old export while a new one is written');
-    assert.equal(await page.getByTestId('prediction').count(), 0, 'no prediction of the old export is left on screen');
-    await shot(page, 'evx-07-export-rewriting');
-    await writing.release();
-    await page.getByTestId('export-files').waitFor({ timeout: 240_000 });
-    await page.getByTestId('try-image').click();
-    await pickInApp(page, join(shared, 'datasets', 'busi-ultrasound', 'malignant', 'malignant (3).png'), 'file');
-    await page.getByTestId('prediction').waitFor({ timeout: 120_000 });
-  });
-});
+    it(
+      'offers no Try it while a new export is being written, then uses the new one',
+      { timeout: 300_000 },
+      async () => {
+        await page.getByTestId('export').click();
+        await page.getByTestId('export-exists').waitFor({ timeout: 60_000 });
+        const writing = await hold(page, 'export:run', true);
+        await page.getByTestId('export-replace').click();
+        await writing.seen();
+        await page.getByRole('button', { name: 'Exporting…' }).waitFor();
+        const tryButton = page.getByTestId('try-image');
+        assert.ok(
+          (await tryButton.count()) === 0 || (await tryButton.isDisabled()),
+          '"Try it" must not use the old export while a new one is written',
+        );
+        assert.equal(
+          await page.getByTestId('prediction').count(),
+          0,
+          'no prediction of the old export is left on screen',
+        );
+        await shot(page, 'evx-07-export-rewriting');
+        await writing.release();
+        await page.getByTestId('export-files').waitFor({ timeout: 240_000 });
+        await page.getByTestId('try-image').click();
+        await pickInApp(page, join(shared, 'datasets', 'busi-ultrasound', 'malignant', 'malignant (3).png'), 'file');
+        await page.getByTestId('prediction').waitFor({ timeout: 120_000 });
+      },
+    );
+  },
+);

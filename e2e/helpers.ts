@@ -10,20 +10,34 @@ export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const shared = resolve(repo, '..', 'shared');
 export const artifacts = join(repo, 'e2e', 'artifacts');
 
-const CANDIDATES = [process.env.ATTUNE_CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].filter(Boolean) as string[];
+const CANDIDATES = [
+  process.env.ATTUNE_CHROMIUM,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+].filter(Boolean) as string[];
 
 export function findChromium(): string | null {
   return CANDIDATES.find((p) => existsSync(p)) ?? null;
 }
 
 export const NO_CHROMIUM =
-  'Chromium was not found (looked at ' + CANDIDATES.join(', ') + '). Install it with `apt-get install -y chromium` or set ATTUNE_CHROMIUM to a Chromium/Chrome binary.';
+  'Chromium was not found (looked at ' +
+  CANDIDATES.join(', ') +
+  '). Install it with `apt-get install -y chromium` or set ATTUNE_CHROMIUM to a Chromium/Chrome binary.';
 
 export async function launch(colorScheme: 'light' | 'dark' = 'light'): Promise<{ browser: Browser; page: Page }> {
   const browser = await chromium.launch({
     executablePath: findChromium()!,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
   const page = await context.newPage();
@@ -50,7 +64,9 @@ export interface StartedApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(opts: { userData?: string; roots?: string[]; catalogue?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<StartedApp> {
+export async function startApp(
+  opts: { userData?: string; roots?: string[]; catalogue?: string; args?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<StartedApp> {
   const userData = opts.userData ?? (await mkdtemp(join(tmpdir(), 'attune-e2e-')));
   const roots = opts.roots ?? [shared, tmpdir()];
   const child = spawn('npm', ['start', '--silent', '--', ...(opts.args ?? ['--browser', '--no-open'])], {
@@ -58,7 +74,12 @@ export async function startApp(opts: { userData?: string; roots?: string[]; cata
     // own process group, so stop() ends npm, the server and its engine workers together
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...(opts.env ?? process.env), ATTUNE_USER_DATA: userData, ATTUNE_ROOTS: roots.join(delimiter), ATTUNE_CATALOGUE: opts.catalogue ?? join(shared, 'models') },
+    env: {
+      ...(opts.env ?? process.env),
+      ATTUNE_USER_DATA: userData,
+      ATTUNE_ROOTS: roots.join(delimiter),
+      ATTUNE_CATALOGUE: opts.catalogue ?? join(shared, 'models'),
+    },
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -103,7 +124,10 @@ export async function pickInApp(page: Page, path: string, kind: 'folder' | 'file
     const name = basename(path);
     await dialog.getByTestId('browse-entry').filter({ hasText: name }).first().click();
   } else {
-    await dialog.getByTestId('browse-choose').filter({ hasText: basename(path) }).waitFor();
+    await dialog
+      .getByTestId('browse-choose')
+      .filter({ hasText: basename(path) })
+      .waitFor();
   }
   await dialog.getByTestId('browse-choose').click();
   await dialog.waitFor({ state: 'detached' });

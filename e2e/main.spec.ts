@@ -40,18 +40,31 @@ const worker = join(repo, 'main/jobs/worker.ts');
 function killEngineProcesses(): void {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may contain spaces, so read after the last ')'
-    const stat = (() => { try { return readFileSync(`/proc/${pid}/stat`, 'utf8'); } catch { return ''; } })();
+    const stat = (() => {
+      try {
+        return readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        return '';
+      }
+    })();
     const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
     if (ppid === process.pid) process.kill(Number(pid), 'SIGKILL');
   }
 }
 
-async function context(dialogAnswers: (string | null)[] = [], emit: (e: AppEvent) => void = () => undefined, userDataDir?: string) {
+async function context(
+  dialogAnswers: (string | null)[] = [],
+  emit: (e: AppEvent) => void = () => undefined,
+  userDataDir?: string,
+) {
   const userData = userDataDir ?? (await mkdtemp(join(tmpdir(), 'attune-main-')));
   return createContext({
     userData,
     workerFactory: nodeWorkerFactory(worker),
-    dialogs: { chooseFolder: async () => dialogAnswers.shift() ?? null, chooseFile: async () => dialogAnswers.shift() ?? null },
+    dialogs: {
+      chooseFolder: async () => dialogAnswers.shift() ?? null,
+      chooseFile: async () => dialogAnswers.shift() ?? null,
+    },
     emit,
     version: 'test',
     platform: process.platform,
@@ -72,7 +85,10 @@ describe('IPC validation', () => {
     const ok = await dispatch(ctx, 'projects:create', { name: 'Chest X-ray' });
     assert.ok(ok.ok);
     // an out-of-range field is named in words, not as a schema path
-    const split = await dispatch(ctx, 'projects:update', { id: (ok.value as { id: string }).id, split: { valFraction: 0.9, testFraction: 0.15, seed: 1 } });
+    const split = await dispatch(ctx, 'projects:update', {
+      id: (ok.value as { id: string }).id,
+      split: { valFraction: 0.9, testFraction: 0.15, seed: 1 },
+    });
     assert.ok(!split.ok);
     assert.equal(split.error.message, 'Validation share must be at most 40 %.');
     ctx.jobs.dispose();
@@ -80,7 +96,9 @@ describe('IPC validation', () => {
 
   it('only reads files under folders the user chose', async () => {
     const ctx = await context();
-    const thumbs = await dispatch(ctx, 'data:thumbnails', { files: [join(shared, 'datasets/busi-ultrasound/benign/benign (1).png')] });
+    const thumbs = await dispatch(ctx, 'data:thumbnails', {
+      files: [join(shared, 'datasets/busi-ultrasound/benign/benign (1).png')],
+    });
     assert.ok(!thumbs.ok && thumbs.error.code === 'not-allowed');
     const tryIt = await dispatch(ctx, 'export:try', { modelPath: '/etc/model.onnx', file: '/etc/passwd' });
     assert.ok(!tryIt.ok && tryIt.error.code === 'not-allowed');
@@ -98,7 +116,8 @@ describe('Previews of DICOM images', () => {
     const lung = await dispatch(ctx, 'data:thumbnails', { files: [file], window: 'lung' });
     const bone = await dispatch(ctx, 'data:thumbnails', { files: [file], window: '400,1800' });
     assert.ok(plain.ok && lung.ok && bone.ok);
-    const url = (r: Awaited<ReturnType<typeof dispatch>>) => (r.ok ? (r.value as { dataUrl: string | null }[])[0].dataUrl : null);
+    const url = (r: Awaited<ReturnType<typeof dispatch>>) =>
+      r.ok ? (r.value as { dataUrl: string | null }[])[0].dataUrl : null;
     assert.match(url(plain) ?? '', /^data:image\/jpeg;base64,/);
     assert.notEqual(url(lung), url(bone), 'the window changes the preview');
     const bad = await dispatch(ctx, 'data:thumbnails', { files: [file], window: 'rm -rf /; echo' });
@@ -142,9 +161,33 @@ describe('Workspace', () => {
     const ws = new Workspace(root);
     const p = await ws.createProject('Aerial scenes');
     await ws.saveRun({
-      id: '20260101000000-abcdef', projectId: p.id, createdAt: new Date().toISOString(), finishedAt: null, status: 'running',
-      request: { dataPath: '/d', modelPath: '/m.onnx', method: 'linear-probe', epochs: 1, batchSize: 8, learningRate: 0.01, seed: 1, outDir: '/o', provider: 'cpu', split: { valFraction: 0.15, testFraction: 0.15, seed: 1 } },
-      runDir: '/o', modelName: 'm', provider: null, providerNote: null, epochs: [], steps: [], bestValAccuracy: null, testAccuracy: null, error: null, exports: [],
+      id: '20260101000000-abcdef',
+      projectId: p.id,
+      createdAt: new Date().toISOString(),
+      finishedAt: null,
+      status: 'running',
+      request: {
+        dataPath: '/d',
+        modelPath: '/m.onnx',
+        method: 'linear-probe',
+        epochs: 1,
+        batchSize: 8,
+        learningRate: 0.01,
+        seed: 1,
+        outDir: '/o',
+        provider: 'cpu',
+        split: { valFraction: 0.15, testFraction: 0.15, seed: 1 },
+      },
+      runDir: '/o',
+      modelName: 'm',
+      provider: null,
+      providerNote: null,
+      epochs: [],
+      steps: [],
+      bestValAccuracy: null,
+      testAccuracy: null,
+      error: null,
+      exports: [],
     });
     const again = new Workspace(root);
     assert.equal((await again.listProjects())[0].name, 'Aerial scenes');
@@ -165,7 +208,10 @@ describe('Model catalogue and cache', () => {
     await copyFile(vit.location!, part);
     await truncate(part, 5_000_000);
     let firstReport = -1;
-    const path = await cache.fetch(vit, { signal: new AbortController().signal, onProgress: (r) => (firstReport = firstReport < 0 ? r : firstReport) });
+    const path = await cache.fetch(vit, {
+      signal: new AbortController().signal,
+      onProgress: (r) => (firstReport = firstReport < 0 ? r : firstReport),
+    });
     assert.equal((await stat(path)).size, vit.sizeBytes);
     assert.ok(firstReport >= 5_000_000, 'resumed from the partial file');
     assert.equal((await cache.view(vit)).cached, true);
@@ -174,17 +220,41 @@ describe('Model catalogue and cache', () => {
   it('rejects a file whose checksum does not match', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'attune-badcat-'));
     await writeFile(join(dir, 'tiny.onnx'), 'not a model');
-    await writeFile(join(dir, 'catalogue.json'), JSON.stringify([{ id: 'tiny', name: 'Tiny', file: 'tiny.onnx', sha256: '0'.repeat(64), inputSize: 32, description: '', licence: 'x', recommended: false, url: null, sizeBytes: 11, parameters: 1, preprocessing: { size: 32, mean: [0, 0, 0], std: [1, 1, 1] } }]));
+    await writeFile(
+      join(dir, 'catalogue.json'),
+      JSON.stringify([
+        {
+          id: 'tiny',
+          name: 'Tiny',
+          file: 'tiny.onnx',
+          sha256: '0'.repeat(64),
+          inputSize: 32,
+          description: '',
+          licence: 'x',
+          recommended: false,
+          url: null,
+          sizeBytes: 11,
+          parameters: 1,
+          preprocessing: { size: 32, mean: [0, 0, 0], std: [1, 1, 1] },
+        },
+      ]),
+    );
     const [e] = await loadCatalogue(dir);
     const cache = new ModelCache(await mkdtemp(join(tmpdir(), 'attune-cache-')));
-    await assert.rejects(cache.fetch(e, { signal: new AbortController().signal, onProgress: () => undefined }), (err: Error & { code?: string }) => err.code === 'checksum');
+    await assert.rejects(
+      cache.fetch(e, { signal: new AbortController().signal, onProgress: () => undefined }),
+      (err: Error & { code?: string }) => err.code === 'checksum',
+    );
   });
 });
 
 describe('Job host', () => {
   it('reports a crashed worker as an error and keeps working', async () => {
     const jobs = new JobHost(nodeWorkerFactory(worker));
-    await assert.rejects(jobs.call('crash', [], { dedicated: true }), (e: Error & { code?: string; hint?: string }) => e.code === 'worker-crashed' && !!e.hint);
+    await assert.rejects(
+      jobs.call('crash', [], { dedicated: true }),
+      (e: Error & { code?: string; hint?: string }) => e.code === 'worker-crashed' && !!e.hint,
+    );
     await assert.rejects(jobs.call('crash', []), (e: Error & { code?: string }) => e.code === 'worker-crashed');
     // the shared worker is replaced and answers the next call
     const listing = await jobs.call('listMethods', [{}]);
@@ -195,47 +265,62 @@ describe('Job host', () => {
 
 describe('Engine jobs through the real handlers', () => {
   const linux = process.platform === 'linux' ? false : 'crashes the worker through /proc (Linux only)';
-  it('reports a crashed training process, keeps serving, and resumes the run', { timeout: 300_000, skip: linux }, async () => {
-    const events: AppEvent[] = [];
-    const busi = join(shared, 'datasets', 'busi-ultrasound');
-    const ctx = await context([busi], (e) => events.push(e));
-    const p = await call(ctx, 'projects:create', { name: 'Crash and resume' });
-    await call(ctx, 'data:chooseFolder', { projectId: p.id });
-    const scan = await call(ctx, 'data:scan', { projectId: p.id });
-    assert.equal(scan.total, 780);
-    const { jobId } = await call(ctx, 'models:download', { entryId: 'tiny-cnn-random' });
-    await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
-    await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-cnn-random' });
-    await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {} } });
-    const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
-    const finished = () => events.find((e) => e.type === 'job-finished' && e.runId === runId);
-    await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step') || !!finished(), 180_000, 'a training step');
-    assert.equal(finished(), undefined, `training ended early: ${JSON.stringify(finished())}`);
+  it(
+    'reports a crashed training process, keeps serving, and resumes the run',
+    { timeout: 300_000, skip: linux },
+    async () => {
+      const events: AppEvent[] = [];
+      const busi = join(shared, 'datasets', 'busi-ultrasound');
+      const ctx = await context([busi], (e) => events.push(e));
+      const p = await call(ctx, 'projects:create', { name: 'Crash and resume' });
+      await call(ctx, 'data:chooseFolder', { projectId: p.id });
+      const scan = await call(ctx, 'data:scan', { projectId: p.id });
+      assert.equal(scan.total, 780);
+      const { jobId } = await call(ctx, 'models:download', { entryId: 'tiny-cnn-random' });
+      await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
+      await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-cnn-random' });
+      await call(ctx, 'projects:update', {
+        id: p.id,
+        method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {} },
+      });
+      const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
+      const finished = () => events.find((e) => e.type === 'job-finished' && e.runId === runId);
+      await until(
+        () =>
+          events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step') || !!finished(),
+        180_000,
+        'a training step',
+      );
+      assert.equal(finished(), undefined, `training ended early: ${JSON.stringify(finished())}`);
 
-    killEngineProcesses(); // the engine process dies mid-training (SIGKILL, as the OS's out-of-memory killer would)
-    await until(() => !!finished(), 10_000, 'the crash report');
-    const crash = finished() as Extract<AppEvent, { type: 'job-finished' }>;
-    assert.equal(crash.ok, false);
-    assert.equal(crash.error?.code, 'worker-crashed');
-    const failed = await call(ctx, 'runs:get', { projectId: p.id, runId });
-    assert.equal(failed.status, 'failed');
-    assert.ok(failed.error?.hint);
-    assert.ok((await call(ctx, 'projects:list', {})).length === 1, 'the app keeps serving requests');
+      killEngineProcesses(); // the engine process dies mid-training (SIGKILL, as the OS's out-of-memory killer would)
+      await until(() => !!finished(), 10_000, 'the crash report');
+      const crash = finished() as Extract<AppEvent, { type: 'job-finished' }>;
+      assert.equal(crash.ok, false);
+      assert.equal(crash.error?.code, 'worker-crashed');
+      const failed = await call(ctx, 'runs:get', { projectId: p.id, runId });
+      assert.equal(failed.status, 'failed');
+      assert.ok(failed.error?.hint);
+      assert.ok((await call(ctx, 'projects:list', {})).length === 1, 'the app keeps serving requests');
 
-    events.length = 0;
-    await call(ctx, 'runs:resume', { projectId: p.id, runId });
-    await until(() => !!finished(), 240_000, 'the resumed run');
-    const done = finished() as Extract<AppEvent, { type: 'job-finished' }>;
-    assert.ok(done.ok, `resume failed: ${JSON.stringify(done.error)}`);
-    const run = await call(ctx, 'runs:get', { projectId: p.id, runId });
-    assert.equal(run.status, 'done');
-    assert.equal(run.epochs.length, 2);
-    assert.ok(run.provider, 'the execution provider is recorded');
-    const evaluation = await call(ctx, 'runs:evaluate', { projectId: p.id, runId });
-    assert.equal(evaluation.classes.length, 3);
-    assert.equal(evaluation.confusion.flat().reduce((a, b) => a + b, 0), evaluation.perClass.reduce((a, c) => a + c.support, 0));
-    ctx.jobs.dispose();
-  });
+      events.length = 0;
+      await call(ctx, 'runs:resume', { projectId: p.id, runId });
+      await until(() => !!finished(), 240_000, 'the resumed run');
+      const done = finished() as Extract<AppEvent, { type: 'job-finished' }>;
+      assert.ok(done.ok, `resume failed: ${JSON.stringify(done.error)}`);
+      const run = await call(ctx, 'runs:get', { projectId: p.id, runId });
+      assert.equal(run.status, 'done');
+      assert.equal(run.epochs.length, 2);
+      assert.ok(run.provider, 'the execution provider is recorded');
+      const evaluation = await call(ctx, 'runs:evaluate', { projectId: p.id, runId });
+      assert.equal(evaluation.classes.length, 3);
+      assert.equal(
+        evaluation.confusion.flat().reduce((a, b) => a + b, 0),
+        evaluation.perClass.reduce((a, c) => a + c.support, 0),
+      );
+      ctx.jobs.dispose();
+    },
+  );
 });
 
 describe('Cancelling training', () => {
@@ -248,10 +333,19 @@ describe('Cancelling training', () => {
     const { jobId } = await call(ctx, 'models:download', { entryId: 'tiny-vit-random' });
     await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
     await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-vit-random' });
-    await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 3, batchSize: 16, learningRate: 1e-3, seed: 1, options: {} } });
+    await call(ctx, 'projects:update', {
+      id: p.id,
+      method: { name: 'full', epochs: 3, batchSize: 16, learningRate: 1e-3, seed: 1, options: {} },
+    });
     const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
-    const finished = () => events.find((e) => e.type === 'job-finished' && e.runId === runId) as Extract<AppEvent, { type: 'job-finished' }> | undefined;
-    await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step') || !!finished(), 180_000, 'a training step');
+    const finished = () =>
+      events.find((e) => e.type === 'job-finished' && e.runId === runId) as
+        Extract<AppEvent, { type: 'job-finished' }> | undefined;
+    await until(
+      () => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step') || !!finished(),
+      180_000,
+      'a training step',
+    );
     assert.deepEqual(await call(ctx, 'jobs:cancel', { jobId: runId }), { cancelled: true });
     await until(() => !!finished(), 30_000, 'the cancel');
     assert.equal(finished()!.cancelled, true);
@@ -274,29 +368,61 @@ describe('Closing the app during training', () => {
     const { jobId } = await call(ctx, 'models:download', { entryId: 'tiny-cnn-random' });
     await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === jobId), 30_000, 'the model copy');
     await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-cnn-random' });
-    await call(ctx, 'projects:update', { id: p.id, method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {}, augment: 'medical' } });
+    await call(ctx, 'projects:update', {
+      id: p.id,
+      method: { name: 'full', epochs: 2, batchSize: 32, learningRate: 1e-3, seed: 1, options: {}, augment: 'medical' },
+    });
     // corrections from the gallery: kept in the project, applied to the run's split, the folder untouched
     const busi = join(shared, 'datasets', 'busi-ultrasound');
     await call(ctx, 'projects:override', { id: p.id, file: join(busi, 'benign', 'benign (1).png'), action: 'exclude' });
-    await call(ctx, 'projects:override', { id: p.id, file: join(busi, 'benign', 'benign (2).png'), action: 'relabel', label: 'malignant' });
+    await call(ctx, 'projects:override', {
+      id: p.id,
+      file: join(busi, 'benign', 'benign (2).png'),
+      action: 'relabel',
+      label: 'malignant',
+    });
     await call(ctx, 'projects:override', { id: p.id, file: join(busi, 'benign', 'benign (3).png'), action: 'exclude' });
-    const corrected = await call(ctx, 'projects:override', { id: p.id, file: join(busi, 'benign', 'benign (3).png'), action: 'clear' });
-    assert.deepEqual(corrected.overrides, { exclude: ['benign/benign (1).png'], relabel: { 'benign/benign (2).png': 'malignant' } });
+    const corrected = await call(ctx, 'projects:override', {
+      id: p.id,
+      file: join(busi, 'benign', 'benign (3).png'),
+      action: 'clear',
+    });
+    assert.deepEqual(corrected.overrides, {
+      exclude: ['benign/benign (1).png'],
+      relabel: { 'benign/benign (2).png': 'malignant' },
+    });
     const outside = await dispatch(ctx, 'projects:override', { id: p.id, file: '/etc/passwd', action: 'exclude' });
     assert.ok(!outside.ok);
     const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
-    await until(() => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step'), 180_000, 'a training step');
-    const split = JSON.parse(await readFile(join((await call(ctx, 'runs:get', { projectId: p.id, runId })).runDir, 'split.json'), 'utf8')) as { items: { file: string; label: string }[] };
+    await until(
+      () => events.some((e) => e.type === 'job-event' && e.runId === runId && e.event.type === 'step'),
+      180_000,
+      'a training step',
+    );
+    const split = JSON.parse(
+      await readFile(join((await call(ctx, 'runs:get', { projectId: p.id, runId })).runDir, 'split.json'), 'utf8'),
+    ) as { items: { file: string; label: string }[] };
     assert.equal(split.items.length, 779, 'the left-out image is not in the split');
     assert.ok(!split.items.some((i) => i.file === 'benign/benign (1).png'));
     assert.equal(split.items.find((i) => i.file === 'benign/benign (2).png')?.label, 'malignant');
     ctx.jobs.dispose(); // what main does on before-quit
-    await until(() => events.some((e) => e.type === 'runs-changed' && !ctx.live.has(runId)), 10_000, 'the run to settle');
+    await until(
+      () => events.some((e) => e.type === 'runs-changed' && !ctx.live.has(runId)),
+      10_000,
+      'the run to settle',
+    );
     const run = await call(ctx, 'runs:get', { projectId: p.id, runId });
     assert.equal(run.status, 'interrupted');
-    assert.equal(run.request.augment, 'medical', 'the medical augmentation preset chosen in the app reaches the engine');
+    assert.equal(
+      run.request.augment,
+      'medical',
+      'the medical augmentation preset chosen in the app reaches the engine',
+    );
     assert.equal(run.error, null, 'no error (and no advice about memory) for a run the user closed');
-    assert.equal(events.some((e) => e.type === 'job-finished' && e.runId === runId && !e.ok && !e.cancelled), false);
+    assert.equal(
+      events.some((e) => e.type === 'job-finished' && e.runId === runId && !e.ok && !e.cancelled),
+      false,
+    );
     const resumed = await call(ctx, 'runs:resume', { projectId: p.id, runId });
     assert.equal(resumed.runId, runId);
     ctx.jobs.dispose();
@@ -305,13 +431,23 @@ describe('Closing the app during training', () => {
 
 describe('Bundled worker (what Electron runs as a utility process)', () => {
   const bundled = join(repo, 'out/main/worker.js');
-  it('scans with the engine bundled by electron-vite', { skip: existsSync(bundled) ? false : 'run `npm run build` first' }, async () => {
-    const jobs = new JobHost(nodeWorkerFactory(bundled, []));
-    const listing = await jobs.call('listMethods', [{}]);
-    assert.ok(listing.methods.some((m) => m.name === 'full'), 'the bundled engine lists its training methods');
-    const scanDir = await mkdtemp(join(tmpdir(), 'attune-scan-'));
-    const report = await jobs.call('scanDataset', [join(shared, 'datasets', 'busi-ultrasound'), { cacheDir: scanDir }]);
-    assert.equal(report.total, 780);
-    jobs.dispose();
-  });
+  it(
+    'scans with the engine bundled by electron-vite',
+    { skip: existsSync(bundled) ? false : 'run `npm run build` first' },
+    async () => {
+      const jobs = new JobHost(nodeWorkerFactory(bundled, []));
+      const listing = await jobs.call('listMethods', [{}]);
+      assert.ok(
+        listing.methods.some((m) => m.name === 'full'),
+        'the bundled engine lists its training methods',
+      );
+      const scanDir = await mkdtemp(join(tmpdir(), 'attune-scan-'));
+      const report = await jobs.call('scanDataset', [
+        join(shared, 'datasets', 'busi-ultrasound'),
+        { cacheDir: scanDir },
+      ]);
+      assert.equal(report.total, 780);
+      jobs.dispose();
+    },
+  );
 });

@@ -27,19 +27,40 @@ describe('progress arithmetic', () => {
   it('words phases for people and hides file paths', () => {
     assert.equal(phaseLabel('prepare', '/tmp/run'), 'Preparing the run');
     assert.equal(phaseLabel('features:val'), 'Computing image features — validation images');
-    assert.equal(phaseLabel('compile', 'Linear probe, batch 32'), 'Building the training program — Linear probe, batch 32');
+    assert.equal(
+      phaseLabel('compile', 'Linear probe, batch 32'),
+      'Building the training program — Linear probe, batch 32',
+    );
     assert.equal(phaseLabel('gps-select'), 'Gps-select');
   });
 });
 
 describe('applyEngineEvent (shared by main and the renderer store)', () => {
-  const fresh = () => ({ provider: null as string | null, providerNote: null as string | null, epochs: [], steps: [], bestValAccuracy: null as number | null });
+  const fresh = () => ({
+    provider: null as string | null,
+    providerNote: null as string | null,
+    epochs: [],
+    steps: [],
+    bestValAccuracy: null as number | null,
+  });
   const epoch = (e: number, valAccuracy: number) =>
-    ({ type: 'epoch', epoch: e, epochs: 3, trainLoss: 1, valLoss: 1, trainAccuracy: 0.5, valAccuracy, seconds: 1 }) as unknown as EngineEvent;
+    ({
+      type: 'epoch',
+      epoch: e,
+      epochs: 3,
+      trainLoss: 1,
+      valLoss: 1,
+      trainAccuracy: 0.5,
+      valAccuracy,
+      seconds: 1,
+    }) as unknown as EngineEvent;
 
   it('words a provider fallback once, and saves it', () => {
     const r = fresh();
-    assert.equal(applyEngineEvent(r, { type: 'provider', provider: 'cpu', requested: 'cuda', fallbackReason: 'no GPU found' }), true);
+    assert.equal(
+      applyEngineEvent(r, { type: 'provider', provider: 'cpu', requested: 'cuda', fallbackReason: 'no GPU found' }),
+      true,
+    );
     assert.equal(r.providerNote, 'Requested cuda; using cpu because no GPU found');
     applyEngineEvent(r, { type: 'provider', provider: 'cuda', requested: 'cuda' });
     assert.equal(r.providerNote, null);

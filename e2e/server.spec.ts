@@ -17,7 +17,11 @@ interface Reply {
   body: string;
 }
 
-function send(app: StartedApp, path: string, o: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<Reply> {
+function send(
+  app: StartedApp,
+  path: string,
+  o: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<Reply> {
   const body = o.body === undefined ? undefined : JSON.stringify(o.body);
   return new Promise((resolve, reject) => {
     const req = request(
@@ -26,7 +30,11 @@ function send(app: StartedApp, path: string, o: { method?: string; headers?: Rec
         port: app.port,
         path,
         method: o.method ?? 'GET',
-        headers: { host: `127.0.0.1:${app.port}`, ...(body ? { 'content-type': 'application/json' } : {}), ...o.headers },
+        headers: {
+          host: `127.0.0.1:${app.port}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+          ...o.headers,
+        },
       },
       (res) => {
         let text = '';
@@ -62,7 +70,10 @@ describe('browser mode server (started by npm start)', () => {
   it('prints a tokened address on 127.0.0.1 and serves nothing without the token', async () => {
     assert.match(app.openUrl, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[\w-]{24,}$/);
     for (const path of ['/', '/index.html', '/api/events']) assert.equal((await send(app, path)).status, 401, path);
-    assert.equal((await send(app, '/api/invoke', { method: 'POST', body: { channel: 'app:info', request: {} } })).status, 401);
+    assert.equal(
+      (await send(app, '/api/invoke', { method: 'POST', body: { channel: 'app:info', request: {} } })).status,
+      401,
+    );
     assert.equal((await send(app, '/?token=wrong-token-of-the-same-length-00')).status, 401);
   });
 
@@ -95,7 +106,10 @@ describe('browser mode server (started by npm start)', () => {
     assert.equal(bad.error.code, 'invalid-request');
     const unknown = JSON.parse((await invoke('fs:readFile', { path: '/etc/passwd' })).body);
     assert.equal(unknown.error.code, 'unknown-channel');
-    assert.equal((await send(app, '/api/invoke', { method: 'POST', headers: { cookie, 'content-type': 'text/plain' } })).status, 405);
+    assert.equal(
+      (await send(app, '/api/invoke', { method: 'POST', headers: { cookie, 'content-type': 'text/plain' } })).status,
+      405,
+    );
   });
 
   it('lists only folders under the allowed roots, and refuses paths outside them (links included)', async () => {
@@ -108,14 +122,18 @@ describe('browser mode server (started by npm start)', () => {
       assert.equal(r.ok, false, path);
       assert.equal(r.error.code, 'outside-roots', path);
     }
-    const linkRoot = roots.value.entries.map((e: { path: string }) => e.path).find((p: string) => p.includes('attune-root-'));
+    const linkRoot = roots.value.entries
+      .map((e: { path: string }) => e.path)
+      .find((p: string) => p.includes('attune-root-'));
     const viaLink = JSON.parse((await invoke('files:list', { path: join(linkRoot, 'escape') })).body);
     assert.equal(viaLink.error?.code, 'outside-roots');
     // the choose channels check what the page picked in the same way
     const p = JSON.parse((await invoke('projects:create', { name: 'Roots' })).body).value;
     const chose = JSON.parse((await invoke('data:chooseFolder', { projectId: p.id, path: '/etc' })).body);
     assert.equal(chose.error?.code, 'outside-roots');
-    const ok = JSON.parse((await invoke('data:chooseFolder', { projectId: p.id, path: join(shared, 'datasets', 'busi-ultrasound') })).body);
+    const ok = JSON.parse(
+      (await invoke('data:chooseFolder', { projectId: p.id, path: join(shared, 'datasets', 'busi-ultrasound') })).body,
+    );
     assert.equal(ok.ok, true);
     // reading is confined to what was chosen
     const thumbs = JSON.parse((await invoke('data:thumbnails', { files: ['/etc/passwd'] })).body);
@@ -147,7 +165,9 @@ describe('request guard', () => {
     assert.deepEqual(check(base, 'tok', 8000, hosts), { ok: true });
     assert.deepEqual(check({ ...base, host: 'localhost:8000' }, 'tok', 8000, hosts), { ok: true });
     assert.equal(check({ ...base, presented: null }, 'tok', 8000, hosts).ok, false);
-    assert.deepEqual(check({ ...base, presented: null, cookie: 'a=b; attune-token-8000=tok' }, 'tok', 8000, hosts), { ok: true });
+    assert.deepEqual(check({ ...base, presented: null, cookie: 'a=b; attune-token-8000=tok' }, 'tok', 8000, hosts), {
+      ok: true,
+    });
     assert.equal(check({ ...base, cookie: 'attune-token-9000=tok', presented: null }, 'tok', 8000, hosts).ok, false);
     assert.equal(check({ ...base, host: 'attacker.test:8000' }, 'tok', 8000, hosts).ok, false);
     assert.equal(check({ ...base, host: '127.0.0.1:8001' }, 'tok', 8000, hosts).ok, false);
@@ -155,6 +175,8 @@ describe('request guard', () => {
   });
   it('answers to the --host name too', () => {
     const h = allowedHosts(8000, 'gpu-box.lan');
-    assert.deepEqual(check({ ...base, host: 'gpu-box.lan:8000', origin: 'http://gpu-box.lan:8000' }, 'tok', 8000, h), { ok: true });
+    assert.deepEqual(check({ ...base, host: 'gpu-box.lan:8000', origin: 'http://gpu-box.lan:8000' }, 'tok', 8000, h), {
+      ok: true,
+    });
   });
 });

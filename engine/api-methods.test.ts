@@ -12,9 +12,13 @@ import { getMethod, METHODS } from './methods/registry';
 import { recommendMethod } from './methods/recommend';
 import { MODELS } from './testing/fixtures';
 
-test('method cards: measured cost on this machine, the papers\' results as the papers\', long schedules, exports', async () => {
+test("method cards: measured cost on this machine, the papers' results as the papers', long schedules, exports", async () => {
   const l = await listMethods({ modelPath: MODELS.tinyVit, trainCount: 200 });
-  assert.deepEqual(l.methods.map((m) => m.name), METHODS.map((m) => m.name), 'one card per registered method, spd included');
+  assert.deepEqual(
+    l.methods.map((m) => m.name),
+    METHODS.map((m) => m.name),
+    'one card per registered method, spd included',
+  );
   for (const m of l.methods) {
     assert.ok(m.trainableShare! > 0 && m.trainableShare! <= 1, m.name);
     if (l.device === 'CPU') {
@@ -28,15 +32,23 @@ test('method cards: measured cost on this machine, the papers\' results as the p
   const card = (n: string) => l.methods.find((m) => m.name === n)!;
   assert.match(card('gps').schedule!, /100 epochs/);
   assert.match(card('pace').schedule!, /300 epochs/);
-  assert.deepEqual(card('gps').exports.map((e) => e.file), ['gps-patch.bin']);
+  assert.deepEqual(
+    card('gps').exports.map((e) => e.file),
+    ['gps-patch.bin'],
+  );
   assert.deepEqual(card('full').exports, []);
   // PACE costs more per epoch than full fine-tuning, the linear probe less (cost = measured forward × declared factor)
-  if (l.device === 'CPU') assert.ok(card('pace').secondsPerEpoch! > card('full').secondsPerEpoch! && card('linear').setupSeconds! < card('full').secondsPerEpoch!);
+  if (l.device === 'CPU')
+    assert.ok(
+      card('pace').secondsPerEpoch! > card('full').secondsPerEpoch! &&
+        card('linear').setupSeconds! < card('full').secondsPerEpoch!,
+    );
   // no recommendation rests on Attune's inconclusive benchmark
   for (const n of [100, 1000, 10000])
     for (const hasAccelerator of [false, true]) {
       const r = recommendMethod(n, { hasAccelerator });
-      for (const text of [r.reason, r.alternative.reason]) assert.doesNotMatch(text, /our benchmark|most accurate|steadier/i, text);
+      for (const text of [r.reason, r.alternative.reason])
+        assert.doesNotMatch(text, /our benchmark|most accurate|steadier/i, text);
     }
 });
 

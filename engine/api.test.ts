@@ -2,15 +2,36 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { evaluateRun, explainImages, exportRun, inspectBackbone, listMethods, operatingPointForRun, predictWithModel, scanDataset, trainRun } from './api';
+import {
+  evaluateRun,
+  explainImages,
+  exportRun,
+  inspectBackbone,
+  listMethods,
+  operatingPointForRun,
+  predictWithModel,
+  scanDataset,
+  trainRun,
+} from './api';
 import { DATASETS, MODELS, sampleDataset, tempDir } from './testing/fixtures';
 
 test('scan report for the app: classes with example files, layout, image summary, BUSI duplicate flagged', async () => {
   const progress: number[] = [];
-  const r = await scanDataset(DATASETS.busi, { cacheDir: tempDir() }, (e) => e.type === 'progress' && e.phase === 'scan' && progress.push(e.done));
+  const r = await scanDataset(
+    DATASETS.busi,
+    { cacheDir: tempDir() },
+    (e) => e.type === 'progress' && e.phase === 'scan' && progress.push(e.done),
+  );
   assert.ok(progress.length > 1 && progress.at(-1) === 780, 'scan progress is streamed');
   assert.equal(r.total, 780);
-  assert.deepEqual(r.classes.map((c) => [c.name, c.count]), [['benign', 437], ['malignant', 210], ['normal', 133]]);
+  assert.deepEqual(
+    r.classes.map((c) => [c.name, c.count]),
+    [
+      ['benign', 437],
+      ['malignant', 210],
+      ['normal', 133],
+    ],
+  );
   assert.ok(r.classes.every((c) => c.examples!.length > 0));
   assert.equal(r.layout, 'class-folders');
   assert.match(r.imageSummary!, /PNG/);
@@ -27,16 +48,30 @@ test('scan report lists patient/group ids from a labels CSV, with their image co
   for (const f of files) copyFileSync(join(DATASETS.busi, 'benign', f), join(dir, f));
   copyFileSync(join(DATASETS.busi, 'malignant', 'malignant (1).png'), join(dir, 'm1.png'));
   copyFileSync(join(DATASETS.busi, 'malignant', 'malignant (2).png'), join(dir, 'm2.png'));
-  const rows = [...files.map((f, i) => `${f},benign,P${i < 3 ? 1 : 2}`), 'm1.png,malignant,P10', 'm2.png,malignant,P10'];
+  const rows = [
+    ...files.map((f, i) => `${f},benign,P${i < 3 ? 1 : 2}`),
+    'm1.png,malignant,P10',
+    'm2.png,malignant,P10',
+  ];
   writeFileSync(join(dir, 'lesions.csv'), ['path,label,lesion_id', ...rows].join('\n'));
   const r = await scanDataset(dir, { csvPath: join(dir, 'lesions.csv'), cacheDir: tempDir() });
-  assert.deepEqual(r.groupIds, { count: 3, ids: [{ id: 'P1', images: 3 }, { id: 'P2', images: 1 }, { id: 'P10', images: 2 }] });
+  assert.deepEqual(r.groupIds, {
+    count: 3,
+    ids: [
+      { id: 'P1', images: 3 },
+      { id: 'P2', images: 1 },
+      { id: 'P10', images: 2 },
+    ],
+  });
   // a patient column is shown only as salted pseudonyms (the real ids never reach a report or its cache)
   writeFileSync(join(dir, 'patients.csv'), ['path,label,patient_id', ...rows].join('\n'));
   const p = await scanDataset(dir, { csvPath: join(dir, 'patients.csv'), cacheDir: tempDir() });
   assert.equal(p.groupIds!.count, 3);
   assert.deepEqual(p.groupIds!.ids.map((g) => g.images).sort(), [1, 2, 3]);
-  assert.ok(p.groupIds!.ids.every((g) => /^pt-[0-9a-f]{16}$/.test(g.id)), JSON.stringify(p.groupIds));
+  assert.ok(
+    p.groupIds!.ids.every((g) => /^pt-[0-9a-f]{16}$/.test(g.id)),
+    JSON.stringify(p.groupIds),
+  );
 });
 
 test('backbone check for all four shared models; a broken file is reported, not thrown', async () => {
@@ -76,16 +111,34 @@ test('method listing recommends by dataset size and estimates time', async () =>
   assert.equal(l.methods.find((m) => m.name === 'pace')!.defaults.batchSize, 16);
   const large = await listMethods({ modelPath: MODELS.vitTiny, trainCount: 20000 });
   assert.equal(large.methods.find((m) => m.name === 'pace')!.defaults.batchSize, 16);
-  assert.equal(large.methods.find((m) => m.name === 'pace')!.defaults.epochs, 10, 'METHODS.md defaults when not recommended');
+  assert.equal(
+    large.methods.find((m) => m.name === 'pace')!.defaults.epochs,
+    10,
+    'METHODS.md defaults when not recommended',
+  );
   assert.equal(large.methods.find((m) => m.name === 'lora')!.defaults.batchSize, 32);
   const share = Object.fromEntries(l.methods.map((m) => [m.name, m.trainableShare!]));
-  assert.ok(share.full > 0.99 && share.linear < 0.001 && share.gps < 0.02 && share.bitfit < 0.01 && share.lora < 0.1, JSON.stringify(share));
+  assert.ok(
+    share.full > 0.99 && share.linear < 0.001 && share.gps < 0.02 && share.bitfit < 0.01 && share.lora < 0.1,
+    JSON.stringify(share),
+  );
 });
 
 test('train → evaluate → export → predict through the façade', async () => {
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 10);
   const out = tempDir();
-  const r = await trainRun({ dataPath: data, modelPath: MODELS.tinyCnn, method: 'linear', epochs: 2, batchSize: 8, learningRate: 1e-2, seed: 0, outDir: join(out, 'run'), provider: 'auto', split: { valFraction: 0.2, testFraction: 0.2, seed: 0 } });
+  const r = await trainRun({
+    dataPath: data,
+    modelPath: MODELS.tinyCnn,
+    method: 'linear',
+    epochs: 2,
+    batchSize: 8,
+    learningRate: 1e-2,
+    seed: 0,
+    outDir: join(out, 'run'),
+    provider: 'auto',
+    split: { valFraction: 0.2, testFraction: 0.2, seed: 0 },
+  });
   assert.equal(r.status, 'done');
   const ev = await evaluateRun(r.runDir);
   assert.deepEqual(ev.classes, ['Beach', 'Forest', 'Parking']);

@@ -41,8 +41,17 @@ import { runInProcess } from './sweep/in-process';
 import { runRace, type RaceResult } from './sweep/race';
 import { validateSweepSpec } from './sweep/spec';
 
-export type { EngineEvent, Preprocessing, Estimate, OperatingPoint, CoveragePoint, RocPoint, Explanation, BalanceMode, SelectBy };
-
+export type {
+  EngineEvent,
+  Preprocessing,
+  Estimate,
+  OperatingPoint,
+  CoveragePoint,
+  RocPoint,
+  Explanation,
+  BalanceMode,
+  SelectBy,
+};
 
 // ---------- scan ----------
 
@@ -72,7 +81,9 @@ function summariseGroups(r: EngineScanReport): ScanReport['groupIds'] {
   const counts = new Map<string, number>();
   for (const it of r.items) if (it.group) counts.set(it.group, (counts.get(it.group) ?? 0) + 1);
   if (!counts.size) return null;
-  const ids = [...counts].map(([id, images]) => ({ id, images })).sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
+  const ids = [...counts]
+    .map(([id, images]) => ({ id, images }))
+    .sort((a, b) => a.id.localeCompare(b.id, undefined, { numeric: true }));
   return { count: counts.size, ids: ids.slice(0, 500) };
 }
 
@@ -92,9 +103,13 @@ function imbalanceOf(classes: { count: number }[]): ScanReport['imbalance'] {
 function summariseImages(r: EngineScanReport): string | null {
   if (!r.items.length) return null;
   const { formats, commonSizes, width, height } = r.images;
-  const fmt = Object.entries(formats).map(([f, n]) => `${n} ${f.toUpperCase()}`).join(', ');
+  const fmt = Object.entries(formats)
+    .map(([f, n]) => `${n} ${f.toUpperCase()}`)
+    .join(', ');
   const size =
-    commonSizes.length === 1 ? `${width.min}×${height.min}` : `${width.min}–${width.max} × ${height.min}–${height.max} pixels`;
+    commonSizes.length === 1
+      ? `${width.min}×${height.min}`
+      : `${width.min}–${width.max} × ${height.min}–${height.max} pixels`;
   return `${fmt}; ${size}`;
 }
 
@@ -175,15 +190,40 @@ export async function inspectBackbone(modelPath: string): Promise<BackboneInfo> 
     const bb = await loadBackbone(modelPath);
     const unsupported = unsupportedOps(bb.model.graph);
     const notes = [`Features: ${bb.features.description} (${bb.featureDim} values per image).`];
-    if (unsupported.length) notes.push(`Only the linear probe can train this model: Attune cannot differentiate ${unsupported.join(', ')}.`);
+    if (unsupported.length)
+      notes.push(`Only the linear probe can train this model: Attune cannot differentiate ${unsupported.join(', ')}.`);
     const { looksPretrained: pretrained } = weightStats(bb.model.graph.initializers.values());
     if (pretrained === false) {
-      notes.unshift('Its weights look randomly initialised, not pretrained: it has learned nothing yet, so fine-tuning starts from scratch and needs far more images. Use a pretrained model from the catalogue unless this is intended.');
+      notes.unshift(
+        'Its weights look randomly initialised, not pretrained: it has learned nothing yet, so fine-tuning starts from scratch and needs far more images. Use a pretrained model from the catalogue unless this is intended.',
+      );
     }
-    return { modelPath, ok: true, featureTensor: bb.features.source, featureDim: bb.featureDim, unsupportedOps: unsupported, inputSize: bb.inputSize, preprocessing: bb.preprocessing, parameterCount: bb.parameterCount, pretrained, notes };
+    return {
+      modelPath,
+      ok: true,
+      featureTensor: bb.features.source,
+      featureDim: bb.featureDim,
+      unsupportedOps: unsupported,
+      inputSize: bb.inputSize,
+      preprocessing: bb.preprocessing,
+      parameterCount: bb.parameterCount,
+      pretrained,
+      notes,
+    };
   } catch (e) {
     const msg = e instanceof AttuneError ? `${e.message} ${e.hint}` : (e as Error).message;
-    return { modelPath, ok: false, featureTensor: null, featureDim: null, unsupportedOps: [], inputSize: null, preprocessing: null, parameterCount: 0, pretrained: null, notes: [msg] };
+    return {
+      modelPath,
+      ok: false,
+      featureTensor: null,
+      featureDim: null,
+      unsupportedOps: [],
+      inputSize: null,
+      preprocessing: null,
+      parameterCount: 0,
+      pretrained: null,
+      notes: [msg],
+    };
   }
 }
 
@@ -226,15 +266,27 @@ export interface MethodListing {
 /** Forward speed measured once per backbone file on this machine (the model check's file, so a few per session). */
 const forwardRates = new Map<string, Promise<number>>();
 
-export async function listMethods(ctx: { modelPath?: string; trainCount?: number; numClasses?: number; raceDir?: string } = {}): Promise<MethodListing> {
+export async function listMethods(
+  ctx: { modelPath?: string; trainCount?: number; numClasses?: number; raceDir?: string } = {},
+): Promise<MethodListing> {
   const plan = planProviders('auto', platformInfo());
   const device = plan.order[0] === 'cpu' ? 'CPU' : plan.order[0].toUpperCase();
   const race = ctx.raceDir ? await readRaceSummary(ctx.raceDir) : undefined;
-  const fixed = ctx.trainCount !== undefined ? recommendMethod(ctx.trainCount, { hasAccelerator: device !== 'CPU' }) : null;
+  const fixed =
+    ctx.trainCount !== undefined ? recommendMethod(ctx.trainCount, { hasAccelerator: device !== 'CPU' }) : null;
   // a race on this data beats the rule of thumb; the rule of thumb stays as the alternative
   const rec: Recommendation | null = race?.winnerMethod
-    ? { size: fixed?.size ?? 'small', method: race.winnerMethod, options: {}, hyper: { epochs: race.budgetEpochs }, reason: raceReason(race),
-        alternative: fixed && fixed.method !== race.winnerMethod ? { method: fixed.method, reason: fixed.reason } : { method: 'linear', reason: 'The fastest baseline: trains in seconds on cached features.' } }
+    ? {
+        size: fixed?.size ?? 'small',
+        method: race.winnerMethod,
+        options: {},
+        hyper: { epochs: race.budgetEpochs },
+        reason: raceReason(race),
+        alternative:
+          fixed && fixed.method !== race.winnerMethod
+            ? { method: fixed.method, reason: fixed.reason }
+            : { method: 'linear', reason: 'The fastest baseline: trains in seconds on cached features.' },
+      }
     : fixed;
   const bb = ctx.modelPath && existsSync(ctx.modelPath) ? await loadBackbone(ctx.modelPath) : undefined;
   const graph = bb ? withNewHead(bb, ctx.numClasses ?? 2, 0).model.graph : undefined;
@@ -254,7 +306,10 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
       paper: m.card.paper,
       schedule: m.card.schedule,
       trainableShare: graph ? m.trainableParameters(graph, {}) / total : null,
-      ...timeEstimate(m, forwardRate && ctx.trainCount ? secondsPerEpoch(ctx.trainCount, m.relativeCost, forwardRate) : null),
+      ...timeEstimate(
+        m,
+        forwardRate && ctx.trainCount ? secondsPerEpoch(ctx.trainCount, m.relativeCost, forwardRate) : null,
+      ),
       costBasis: forwardRate
         ? `Estimate: a forward pass of this backbone measured on this machine (${forwardRate.toFixed(1)} images/s) times ${m.relativeCost} forward-pass equivalents per image, this method's relative cost in Attune's methods benchmark.`
         : undefined,
@@ -265,7 +320,13 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
       optionLabels: Object.fromEntries(m.options.map((o) => [o.name, o.description])),
       defaults: cardDefaults(m, rec, device !== 'CPU'),
     })),
-    recommendation: rec ? { name: rec.method, why: rec.reason, alternative: { name: rec.alternative.method, why: rec.alternative.reason } } : null,
+    recommendation: rec
+      ? {
+          name: rec.method,
+          why: rec.reason,
+          alternative: { name: rec.alternative.method, why: rec.alternative.reason },
+        }
+      : null,
     ...(race ? { race } : {}),
   };
 }
@@ -276,7 +337,9 @@ export async function listMethods(ctx: { modelPath?: string; trainCount?: number
  */
 function timeEstimate(m: Method, seconds: number | null): Pick<MethodInfo, 'secondsPerEpoch' | 'setupSeconds'> {
   if (seconds === null) return { secondsPerEpoch: null, setupSeconds: null };
-  return m.cachedFeatures ? { secondsPerEpoch: 0, setupSeconds: seconds } : { secondsPerEpoch: seconds, setupSeconds: 0 };
+  return m.cachedFeatures
+    ? { secondsPerEpoch: 0, setupSeconds: seconds }
+    : { secondsPerEpoch: seconds, setupSeconds: 0 };
 }
 
 /**
@@ -284,11 +347,26 @@ function timeEstimate(m: Method, seconds: number | null): Pick<MethodInfo, 'seco
  * for the recommended method, the recommendation's preset (epochs, batch, learning rate, options) on top.
  */
 function cardDefaults(m: Method, rec: Recommendation | null, hasAccelerator: boolean): MethodInfo['defaults'] {
-  const options = Object.fromEntries(m.options.filter((o) => typeof o.default === 'number').map((o) => [o.name, o.default as number]));
-  const base = { ...options, epochs: m.defaults.epochs, batchSize: deviceBatch(m.name, m.defaults.batch, hasAccelerator), learningRate: m.defaults.lr };
+  const options = Object.fromEntries(
+    m.options.filter((o) => typeof o.default === 'number').map((o) => [o.name, o.default as number]),
+  );
+  const base = {
+    ...options,
+    epochs: m.defaults.epochs,
+    batchSize: deviceBatch(m.name, m.defaults.batch, hasAccelerator),
+    learningRate: m.defaults.lr,
+  };
   if (rec?.method !== m.name) return base;
-  const preset = Object.fromEntries(Object.entries(rec.options).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0] in options));
-  return { ...base, ...preset, epochs: rec.hyper.epochs ?? base.epochs, batchSize: rec.hyper.batch ?? base.batchSize, learningRate: rec.hyper.lr ?? base.learningRate };
+  const preset = Object.fromEntries(
+    Object.entries(rec.options).filter((e): e is [string, number] => typeof e[1] === 'number' && e[0] in options),
+  );
+  return {
+    ...base,
+    ...preset,
+    epochs: rec.hyper.epochs ?? base.epochs,
+    batchSize: rec.hyper.batch ?? base.batchSize,
+    learningRate: rec.hyper.lr ?? base.learningRate,
+  };
 }
 
 // ---------- train, evaluate, export, predict ----------
@@ -360,7 +438,10 @@ export interface TrainResult {
 }
 
 /** Trains, or resumes when `resumeFrom` (or `outDir`) holds an unfinished run. */
-export async function trainRun(r: TrainRequest, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {}): Promise<TrainResult> {
+export async function trainRun(
+  r: TrainRequest,
+  opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {},
+): Promise<TrainResult> {
   const s = r.split;
   const res = await trainEngineRun(
     {
@@ -445,8 +526,13 @@ const raceSummary = (dir: string, r: RaceResult): RaceSummary => ({
   winner: r.winner ?? null,
   winnerMethod: r.winner ?? null,
   budgetEpochs: r.budgetEpochs,
-  testAccuracy: r.result ? { mean: r.result.testAccuracy.mean, ci95: r.result.testAccuracy.ci95, n: r.result.testAccuracy.n } : null,
-  rungs: r.rungs.map((g) => ({ epochs: g.epochs, candidates: g.candidates.map((c) => ({ name: c.config, valAccuracy: c.valAccuracy.mean, kept: c.kept })) })),
+  testAccuracy: r.result
+    ? { mean: r.result.testAccuracy.mean, ci95: r.result.testAccuracy.ci95, n: r.result.testAccuracy.n }
+    : null,
+  rungs: r.rungs.map((g) => ({
+    epochs: g.epochs,
+    candidates: g.candidates.map((c) => ({ name: c.config, valAccuracy: c.valAccuracy.mean, kept: c.kept })),
+  })),
 });
 
 async function readRaceSummary(dir: string): Promise<RaceSummary | undefined> {
@@ -460,7 +546,9 @@ async function readRaceSummary(dir: string): Promise<RaceSummary | undefined> {
 
 function raceReason(r: RaceSummary): string {
   const t = r.testAccuracy;
-  const acc = t ? `${(100 * t.mean).toFixed(1)} % test accuracy${t.ci95 ? ` (95 % interval ${(100 * t.ci95[0]).toFixed(1)}–${(100 * t.ci95[1]).toFixed(1)} %, ${t.n} seeds)` : ''}` : 'no test accuracy';
+  const acc = t
+    ? `${(100 * t.mean).toFixed(1)} % test accuracy${t.ci95 ? ` (95 % interval ${(100 * t.ci95[0]).toFixed(1)}–${(100 * t.ci95[1]).toFixed(1)} %, ${t.n} seeds)` : ''}`
+    : 'no test accuracy';
   const first = r.rungs[0];
   return `Won a method race on your data: ${first ? `${first.candidates.length} methods trained ${first.epochs} epoch(s) each, the best third went on` : 'one candidate'}, and it reached ${acc} after ${r.budgetEpochs} epochs.`;
 }
@@ -469,22 +557,28 @@ function raceReason(r: RaceSummary): string {
  * "Find the best method for my data": successive halving over the candidate methods on the project's data (every trial
  * an ordinary run folder under outDir), run inside this process. Cancelling keeps finished trials; running it again resumes.
  */
-export async function raceMethods(r: RaceRequest, opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {}): Promise<RaceSummary> {
+export async function raceMethods(
+  r: RaceRequest,
+  opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {},
+): Promise<RaceSummary> {
   const methods = r.methods ?? ['linear', 'full', 'spd', 'lora', 'gps', 'bitfit'];
   const test = r.split?.testFraction ?? 0.1;
   const val = r.split?.valFraction ?? 0.1;
-  const spec = validateSweepSpec({
-    data: r.dataPath,
-    model: r.modelPath,
-    ...(r.csvPath ? { labels: r.csvPath } : {}),
-    methods,
-    seeds: r.seeds ?? [0, 1],
-    epochs: r.epochs ?? 9,
-    ...(r.batchSize ? { batch: r.batchSize } : {}),
-    ratios: [1 - val - test, val, test],
-    ...(r.provider ? { provider: r.provider as ProviderRequest } : {}),
-    race: {},
-  }, 'the race request');
+  const spec = validateSweepSpec(
+    {
+      data: r.dataPath,
+      model: r.modelPath,
+      ...(r.csvPath ? { labels: r.csvPath } : {}),
+      methods,
+      seeds: r.seeds ?? [0, 1],
+      epochs: r.epochs ?? 9,
+      ...(r.batchSize ? { batch: r.batchSize } : {}),
+      ratios: [1 - val - test, val, test],
+      ...(r.provider ? { provider: r.provider as ProviderRequest } : {}),
+      race: {},
+    },
+    'the race request',
+  );
   const result = await runRace(spec, r.outDir, (s) => runInProcess(s, opts), opts);
   return raceSummary(r.outDir, result);
 }
@@ -534,12 +628,25 @@ export interface EvaluationReport {
 /** The test-split evaluation of a finished run (validation if there is no test split). */
 export async function evaluateRun(runDir: string): Promise<EvaluationReport> {
   const file = runFiles(runDir).evaluation;
-  if (!existsSync(file)) throw new AttuneError('run-unevaluated', 'This run has not finished training, so it has no evaluation yet.', 'Resume the run and let it finish.');
+  if (!existsSync(file))
+    throw new AttuneError(
+      'run-unevaluated',
+      'This run has not finished training, so it has no evaluation yet.',
+      'Resume the run and let it finish.',
+    );
   const spec = await loadRunSpec(runDir);
-  const ev = JSON.parse(await readFile(file, 'utf8')) as SavedEvaluation & { test?: EngineEvaluation; val?: EngineEvaluation };
+  const ev = JSON.parse(await readFile(file, 'utf8')) as SavedEvaluation & {
+    test?: EngineEvaluation;
+    val?: EngineEvaluation;
+  };
   const r = ev.test ?? ev.val;
   const cal = ev.calibration;
-  if (!r) throw new AttuneError('run-unevaluated', 'This run had no held-out images to evaluate on.', 'Train again with a test split (e.g. 10 %).');
+  if (!r)
+    throw new AttuneError(
+      'run-unevaluated',
+      'This run had no held-out images to evaluate on.',
+      'Train again with a test split (e.g. 10 %).',
+    );
   return {
     split: r.split,
     accuracy: r.accuracy,
@@ -547,7 +654,12 @@ export async function evaluateRun(runDir: string): Promise<EvaluationReport> {
     classes: spec.classes,
     perClass: r.perClass,
     confusion: r.confusion,
-    misclassified: r.misclassified.map((m) => ({ file: m.file, trueClass: spec.classes[m.label], predictedClass: spec.classes[m.predicted], confidence: m.confidence })),
+    misclassified: r.misclassified.map((m) => ({
+      file: m.file,
+      trueClass: spec.classes[m.label],
+      predictedClass: spec.classes[m.predicted],
+      confidence: m.confidence,
+    })),
     calibration: r.calibration,
     ece: r.ece,
     count: r.count,
@@ -559,7 +671,15 @@ export async function evaluateRun(runDir: string): Promise<EvaluationReport> {
     rough: r.rough,
     roughMessage: r.estimates ? (roughWarning(r) ?? null) : null,
     minClassSupport: r.minClassSupport,
-    temperature: cal ? { value: cal.temperature, fittedOn: cal.split, images: cal.count, nllBefore: cal.nllBefore, nllAfter: cal.nllAfter } : null,
+    temperature: cal
+      ? {
+          value: cal.temperature,
+          fittedOn: cal.split,
+          images: cal.count,
+          nllBefore: cal.nllBefore,
+          nllAfter: cal.nllAfter,
+        }
+      : null,
     eceBefore: r.split === 'test' ? (cal?.test?.eceBefore ?? null) : null,
     reliabilityBefore: r.split === 'test' ? (cal?.test?.reliabilityBefore ?? null) : null,
     selectedBy: ev.selectedBy,
@@ -568,7 +688,12 @@ export async function evaluateRun(runDir: string): Promise<EvaluationReport> {
 }
 
 /** A decision threshold for one class, fitted on the validation split and reported on test (before exporting). */
-export async function operatingPointForRun(runDir: string, positiveClass: string, metric: 'sensitivity' | 'specificity', atLeast: number): Promise<OperatingPoint> {
+export async function operatingPointForRun(
+  runDir: string,
+  positiveClass: string,
+  metric: 'sensitivity' | 'specificity',
+  atLeast: number,
+): Promise<OperatingPoint> {
   const spec = await loadRunSpec(runDir);
   return fitOperatingPoint(runFiles(runDir).predictions, spec.classes, { positiveClass, metric, atLeast });
 }
@@ -578,7 +703,8 @@ export interface ExportResult {
   files: string[];
   verification?: { maxAbsDiff: number; images: number };
   /** model-image.onnx (uint8 RGB in) and its agreement with Attune's preprocessing, or why it was not built */
-  imageModel?: { path: string; images: number; top1Agreement: number; maxProbabilityDiff: number } | { skipped: string };
+  imageModel?:
+    { path: string; images: number; top1Agreement: number; maxProbabilityDiff: number } | { skipped: string };
   operatingPoint?: OperatingPoint;
   temperature?: number;
 }
@@ -586,16 +712,39 @@ export interface ExportResult {
 export async function exportRun(
   runDir: string,
   outDir: string,
-  opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void; operatingPoint?: { positiveClass: string; metric: 'sensitivity' | 'specificity'; atLeast: number }; referBelow?: number } = {},
+  opts: {
+    signal?: AbortSignal;
+    onEvent?: (e: EngineEvent) => void;
+    operatingPoint?: { positiveClass: string; metric: 'sensitivity' | 'specificity'; atLeast: number };
+    referBelow?: number;
+  } = {},
 ): Promise<ExportResult> {
-  if (opts.signal?.aborted) throw new AttuneError('cancelled', 'The export was cancelled before it started.', 'Start it again when you are ready.');
-  const r = await exportEngineRun(runDir, outDir, { onEvent: opts.onEvent, signal: opts.signal, operatingPoint: opts.operatingPoint, referBelow: opts.referBelow });
+  if (opts.signal?.aborted)
+    throw new AttuneError(
+      'cancelled',
+      'The export was cancelled before it started.',
+      'Start it again when you are ready.',
+    );
+  const r = await exportEngineRun(runDir, outDir, {
+    onEvent: opts.onEvent,
+    signal: opts.signal,
+    operatingPoint: opts.operatingPoint,
+    referBelow: opts.referBelow,
+  });
   const c = r.imageModelCheck;
   return {
     outDir,
     files: [r.modelPath, ...(r.imageModelPath ? [r.imageModelPath] : []), r.labelsPath, r.cardPath, ...r.extraFiles],
     verification: { maxAbsDiff: r.maxAbsDiff, images: r.verifiedImages },
-    imageModel: r.imageModelPath && c ? { path: r.imageModelPath, images: c.images, top1Agreement: c.top1Agreement, maxProbabilityDiff: c.maxProbabilityDiff } : { skipped: r.imageModelSkipped ?? 'not built' },
+    imageModel:
+      r.imageModelPath && c
+        ? {
+            path: r.imageModelPath,
+            images: c.images,
+            top1Agreement: c.top1Agreement,
+            maxProbabilityDiff: c.maxProbabilityDiff,
+          }
+        : { skipped: r.imageModelSkipped ?? 'not built' },
     operatingPoint: r.operatingPoint,
     temperature: r.temperature,
   };
@@ -612,12 +761,22 @@ export interface Prediction {
 
 /** Classes the model finds fewer than 80 % of on test, from the metrics in an export's metadata. */
 function modelCaveats(metadata: Record<string, string>): string[] {
-  const m = metadata['attune.metrics'] ? (JSON.parse(metadata['attune.metrics']) as { perClass?: { name: string; recall?: Estimate }[] }) : {};
+  const m = metadata['attune.metrics']
+    ? (JSON.parse(metadata['attune.metrics']) as { perClass?: { name: string; recall?: Estimate }[] })
+    : {};
   const out = (m.perClass ?? [])
     .filter((c) => c.recall && c.recall.n > 0 && c.recall.value < 0.8)
-    .map((c) => `On test images this model found only ${c.recall!.k} of ${c.recall!.n} "${c.name}" cases (recall ${(c.recall!.value * 100).toFixed(0)} %, 95 % CI ${(c.recall!.lower * 100).toFixed(0)}–${(c.recall!.upper * 100).toFixed(0)} %).`);
-  const op = metadata['attune.operating_point'] ? (JSON.parse(metadata['attune.operating_point']) as OperatingPoint) : undefined;
-  if (op) out.push(`Operating point: "${op.positiveClass}" is flagged from p ≥ ${op.threshold.toFixed(3)} (fitted for ${op.target.metric} ≥ ${(op.target.atLeast * 100).toFixed(0)} %), not only when it is the top class.`);
+    .map(
+      (c) =>
+        `On test images this model found only ${c.recall!.k} of ${c.recall!.n} "${c.name}" cases (recall ${(c.recall!.value * 100).toFixed(0)} %, 95 % CI ${(c.recall!.lower * 100).toFixed(0)}–${(c.recall!.upper * 100).toFixed(0)} %).`,
+    );
+  const op = metadata['attune.operating_point']
+    ? (JSON.parse(metadata['attune.operating_point']) as OperatingPoint)
+    : undefined;
+  if (op)
+    out.push(
+      `Operating point: "${op.positiveClass}" is flagged from p ≥ ${op.threshold.toFixed(3)} (fitted for ${op.target.metric} ≥ ${(op.target.atLeast * 100).toFixed(0)} %), not only when it is the top class.`,
+    );
   return out;
 }
 
@@ -626,7 +785,10 @@ function modelCaveats(metadata: Record<string, string>): string[] {
  * A preview of the model's view of an image, as a JPEG data URL: DICOM and 16-bit images through `window`
  * (the --window forms), multispectral images through `bands` ('R,G,B' or 'all': true colour).
  */
-export async function previewImage(file: string, opts: { window?: string; valueOffset?: number; bands?: string; size?: number } = {}): Promise<string> {
+export async function previewImage(
+  file: string,
+  opts: { window?: string; valueOffset?: number; bands?: string; size?: number } = {},
+): Promise<string> {
   return previewDataUrl(file, {
     ...(opts.window ? { window: parseWindow(opts.window) } : {}),
     ...(opts.valueOffset !== undefined ? { valueOffset: opts.valueOffset } : {}),
@@ -638,7 +800,13 @@ export async function previewImage(file: string, opts: { window?: string; valueO
 export async function predictWithModel(modelPath: string, files: string[]): Promise<Prediction[]> {
   const preds = await predictFiles(modelPath, files, { topK: 1000 });
   const caveats = existsSync(modelPath) ? modelCaveats(decodeModel(await readFile(modelPath)).metadata) : [];
-  return preds.map((p) => ({ file: p.file, label: p.label, confidence: p.probability, probabilities: p.top.map((t) => ({ label: t.label, p: t.probability })), caveats }));
+  return preds.map((p) => ({
+    file: p.file,
+    label: p.label,
+    confidence: p.probability,
+    probabilities: p.top.map((t) => ({ label: t.label, p: t.probability })),
+    caveats,
+  }));
 }
 
 /**

@@ -82,8 +82,20 @@ export interface Preprocessing {
 
 export const DEFAULT_VALUES: ValueMapping = { voi: { kind: 'file' }, offset: 0, invertMonochrome1: true };
 
-export function defaultPreprocessing(size: number, mean: [number, number, number], std: [number, number, number]): Preprocessing {
-  return { size, resize: 'shorter-crop', resizeTo: Math.round((size * 256) / 224), mean, std, channelOrder: 'RGB', values: DEFAULT_VALUES };
+export function defaultPreprocessing(
+  size: number,
+  mean: [number, number, number],
+  std: [number, number, number],
+): Preprocessing {
+  return {
+    size,
+    resize: 'shorter-crop',
+    resizeTo: Math.round((size * 256) / 224),
+    mean,
+    std,
+    channelOrder: 'RGB',
+    values: DEFAULT_VALUES,
+  };
 }
 
 /** Channels of the model input: 3, or the band count when all bands of a multispectral image are used. */
@@ -105,16 +117,20 @@ export function parseWindow(text: string): VoiRule {
   if (pm) {
     const low = pm[2] === undefined ? 0.5 : Number(pm[2]);
     const high = pm[3] === undefined ? 99.5 : Number(pm[3]);
-    if (low >= 0 && high <= 100 && low < high) return { kind: 'percentile', low, high, scope: pm[1] ? 'image' : 'dataset' };
+    if (low >= 0 && high <= 100 && low < high)
+      return { kind: 'percentile', low, high, scope: pm[1] ? 'image' : 'dataset' };
   }
   const cw = /^(-?[\d.]+)\s*,\s*([\d.]+)$/.exec(t);
   if (cw && Number.isFinite(Number(cw[1])) && Number(cw[2]) > 0) {
     return { kind: 'window', center: Number(cw[1]), width: Number(cw[2]) };
   }
-  throw new AttuneError('usage', `--window ${JSON.stringify(text)} is not a window rule.`,
+  throw new AttuneError(
+    'usage',
+    `--window ${JSON.stringify(text)} is not a window rule.`,
     "Use file (the DICOM file's own window), lung, mediastinum, bone, brain, percentile (0.5–99.5 of the training " +
       'images; or percentile:1,99), image-percentile (per image), full-range, or CENTER,WIDTH in the ' +
-      "image's units (HU for CT), e.g. 40,400.");
+      "image's units (HU for CT), e.g. 40,400.",
+  );
 }
 
 /** Reads a recorded preprocessing, including those of exports made before `values` existed (`bitDepthRule`). */
@@ -122,7 +138,9 @@ export function normalisePreprocessing(raw: Preprocessing & { bitDepthRule?: str
   if (raw.values) return raw;
   const { bitDepthRule, ...rest } = raw;
   const voi: VoiRule =
-    bitDepthRule === 'percentile-0.5-99.5' ? { kind: 'percentile', low: 0.5, high: 99.5, scope: 'image' } : { kind: 'full-range' };
+    bitDepthRule === 'percentile-0.5-99.5'
+      ? { kind: 'percentile', low: 0.5, high: 99.5, scope: 'image' }
+      : { kind: 'full-range' };
   return { ...rest, values: { ...DEFAULT_VALUES, voi } };
 }
 
@@ -131,28 +149,38 @@ const fitted = (f: { lo: number; hi: number } | undefined) => (f ? ` [${+f.lo.to
 /** A short human description of the value mapping, for logs and model cards. */
 export function describeValues(v: ValueMapping): string {
   const voi =
-    v.voi.kind === 'file' ? "DICOM file's own window (first WindowCenter/Width), per-image 0.5–99.5 percentiles where absent"
-      : v.voi.kind === 'window' ? `window C ${v.voi.center} / W ${v.voi.width}${v.voi.preset ? ` (${v.voi.preset})` : ''}`
+    v.voi.kind === 'file'
+      ? "DICOM file's own window (first WindowCenter/Width), per-image 0.5–99.5 percentiles where absent"
+      : v.voi.kind === 'window'
+        ? `window C ${v.voi.center} / W ${v.voi.width}${v.voi.preset ? ` (${v.voi.preset})` : ''}`
         : v.voi.kind === 'percentile'
-          ? v.voi.scope === 'image' ? `per-image ${v.voi.low}–${v.voi.high} percentile window`
+          ? v.voi.scope === 'image'
+            ? `per-image ${v.voi.low}–${v.voi.high} percentile window`
             : `training-set ${v.voi.low}–${v.voi.high} percentile window${fitted(v.voi.fitted)}`
           : '16-bit full range (v/65535)';
   const offset = v.offset ? `, PNG/TIFF value − ${v.offset}` : '';
-  const parts = [`8-bit images x/255; deeper images: DICOM modality LUT (rescale slope/intercept)${offset}, then ${voi}, then MONOCHROME1 inverted`];
+  const parts = [
+    `8-bit images x/255; deeper images: DICOM modality LUT (rescale slope/intercept)${offset}, then ${voi}, then MONOCHROME1 inverted`,
+  ];
   if (v.bands) {
     const b = v.bands;
     const scale = b.scaling ? ` (values × ${b.scaling.valueScale} first)` : '';
-    parts.push(b.selection.mode === 'map'
-      ? `multispectral: bands ${b.selection.bands.join(',')} of ${b.bandCount} as RGB, each stretched from its ` +
-        `training 2nd–98th percentile to [0, 1]${scale}`
-      : `multispectral: all ${b.bandCount} bands as input channels, each standardised (v − mean)/std with the ` +
-        `training split's statistics${scale}; the first convolution takes ${b.bandCount} channels`);
+    parts.push(
+      b.selection.mode === 'map'
+        ? `multispectral: bands ${b.selection.bands.join(',')} of ${b.bandCount} as RGB, each stretched from its ` +
+            `training 2nd–98th percentile to [0, 1]${scale}`
+        : `multispectral: all ${b.bandCount} bands as input channels, each standardised (v − mean)/std with the ` +
+            `training split's statistics${scale}; the first convolution takes ${b.bandCount} channels`,
+    );
   }
   return parts.join('; ');
 }
 
 /** mean = std = 0.5, i.e. x/127.5 − 1: the timm/torchvision ViT convention. */
-export const VIT_NORMALISATION = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
+export const VIT_NORMALISATION = {
+  mean: [0.5, 0.5, 0.5] as [number, number, number],
+  std: [0.5, 0.5, 0.5] as [number, number, number],
+};
 /** ImageNet statistics, used by torchvision CNNs such as MobileNetV2. */
 export const IMAGENET_NORMALISATION = {
   mean: [0.485, 0.456, 0.406] as [number, number, number],

@@ -64,7 +64,11 @@ app.whenReady().then(async () => {
       dialogs: {
         // native dialogs: a path the page sends along is ignored
         async chooseFolder({ title, buttonLabel }) {
-          const r = await dialog.showOpenDialog(win!, { title, buttonLabel, properties: ['openDirectory', 'createDirectory'] });
+          const r = await dialog.showOpenDialog(win!, {
+            title,
+            buttonLabel,
+            properties: ['openDirectory', 'createDirectory'],
+          });
           return r.canceled ? null : (r.filePaths[0] ?? null);
         },
         async chooseFile({ title, filters = [] }) {
@@ -88,7 +92,8 @@ app.whenReady().then(async () => {
   }
 
   ipcMain.handle(INVOKE_CHANNEL, (event, channel: unknown, request: unknown) => {
-    if (event.sender !== win?.webContents) return { ok: false, error: { code: 'forbidden', message: 'Request from an unknown window.', hint: '' } };
+    if (event.sender !== win?.webContents)
+      return { ok: false, error: { code: 'forbidden', message: 'Request from an unknown window.', hint: '' } };
     return dispatch(ctx!, channel, request);
   });
   // paths of files the user dropped: sent by the preload (which gets them from real File objects), never typed by the page

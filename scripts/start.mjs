@@ -25,7 +25,10 @@ const wantsBrowser = args.includes('--browser') || args.includes('--host') || ov
 
 async function online() {
   try {
-    await Promise.race([lookup('github.com'), new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 3000))]);
+    await Promise.race([
+      lookup('github.com'),
+      new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 3000)),
+    ]);
     return true;
   } catch {
     return false;
@@ -43,7 +46,8 @@ function build() {
 if (hasDisplay && !wantsBrowser) {
   if (!hasBinary() && (await online())) {
     console.log('Fetching the Electron runtime once (about 100 MB)…');
-    if (run(process.execPath, [join(pkg, 'install.js')]) !== 0) console.log('The download failed; opening Attune in your browser instead.');
+    if (run(process.execPath, [join(pkg, 'install.js')]) !== 0)
+      console.log('The download failed; opening Attune in your browser instead.');
   }
   if (hasBinary()) {
     build();

@@ -13,7 +13,14 @@ function chain(op: string, extra: Partial<Graph> = {}): { g: Graph; shapes: Shap
   const g = emptyGraph('chain');
   g.inputs.push({ name: 'x', dtype: 'float32', shape: [2, 3] });
   g.nodes.push({ name: 'the_node', op, domain: '', inputs: ['x'], outputs: ['y'], attrs: {} });
-  g.nodes.push({ name: 'sum', op: 'ReduceSum', domain: '', inputs: ['y'], outputs: ['loss'], attrs: { keepdims: int(0) } });
+  g.nodes.push({
+    name: 'sum',
+    op: 'ReduceSum',
+    domain: '',
+    inputs: ['y'],
+    outputs: ['loss'],
+    attrs: { keepdims: int(0) },
+  });
   Object.assign(g, extra);
   const shapes: ShapeMap = new Map([
     ['x', { dtype: 'float32', dims: [2, 3] }],
@@ -42,7 +49,10 @@ test('an op without a gradient rule throws AttuneError no-gradient naming the op
 test('a custom-domain op is refused even when a standard op of that name has a rule', () => {
   const { g, shapes } = chain('Relu');
   g.nodes[0].domain = 'com.microsoft';
-  assert.throws(() => differentiate(g, shapes, 'loss', ['x']), (e: unknown) => e instanceof AttuneError && e.code === 'no-gradient' && /com\.microsoft\.Relu/.test(e.message));
+  assert.throws(
+    () => differentiate(g, shapes, 'loss', ['x']),
+    (e: unknown) => e instanceof AttuneError && e.code === 'no-gradient' && /com\.microsoft\.Relu/.test(e.message),
+  );
 });
 
 test('non-differentiable ops (Shape, Equal, …) are passed over, not refused', () => {
@@ -72,7 +82,12 @@ test('ReduceMean axes follow the opset: attribute before 18, input from 18', () 
 
 test('Concat backward uses Split with a split input from opset 13 and the attribute before', async () => {
   for (const opset of [11, 13]) {
-    const rep = await gradcheckOp({ op: 'Concat', inputs: [{ dims: [2, 1] }, { dims: [2, 3] }], attrs: { axis: int(1) }, opset });
+    const rep = await gradcheckOp({
+      op: 'Concat',
+      inputs: [{ dims: [2, 1] }, { dims: [2, 3] }],
+      attrs: { axis: int(1) },
+      opset,
+    });
     assert.deepEqual(rep.failures, [], `opset ${opset}`);
     const split = rep.model.graph.nodes.find((n) => n.op === 'Split')!;
     assert.equal(split.inputs.length, opset >= 13 ? 2 : 1);
@@ -88,7 +103,11 @@ test('the gradient check catches a wrong rule', async () => {
     // and a 0.1% error in a weight gradient of a strided grouped Conv
     const conv = GRADIENT_RULES.Conv;
     GRADIENT_RULES.Conv = (ctx) => conv(ctx).map((d, i) => (d && i === 1 ? ctx.b.mul(d, ctx.b.scalar(1.001)) : d));
-    const rep2 = await gradcheckOp({ op: 'Conv', inputs: [{ dims: [2, 4, 5, 5] }, { dims: [4, 2, 3, 3] }], attrs: { group: int(2), strides: ints([2, 2]) } });
+    const rep2 = await gradcheckOp({
+      op: 'Conv',
+      inputs: [{ dims: [2, 4, 5, 5] }, { dims: [4, 2, 3, 3] }],
+      attrs: { group: int(2), strides: ints([2, 2]) },
+    });
     GRADIENT_RULES.Conv = conv;
     assert.ok(rep2.failures.length > 0 && rep2.failures.every((f) => f.includes('in1')));
   } finally {

@@ -23,9 +23,39 @@ export interface DifferentiateOptions {
 }
 
 /** Ops differentiation cannot pass through: their outputs are treated as constants. */
-const NON_DIFFERENTIABLE = new Set(['Shape', 'Size', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual', 'Not', 'And', 'Or', 'ArgMax', 'ArgMin', 'NonZero', 'ConstantOfShape', 'RandomNormal', 'RandomNormalLike', 'RandomUniform', 'RandomUniformLike', 'OneHot',
+const NON_DIFFERENTIABLE = new Set([
+  'Shape',
+  'Size',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'ArgMax',
+  'ArgMin',
+  'NonZero',
+  'ConstantOfShape',
+  'RandomNormal',
+  'RandomNormalLike',
+  'RandomUniform',
+  'RandomUniformLike',
+  'OneHot',
   // piecewise constant: zero gradient almost everywhere
-  'Sign', 'Floor', 'Ceil', 'Round', 'IsNaN', 'IsInf', 'Xor', 'Range', 'EyeLike', 'Bernoulli', 'Multinomial']);
+  'Sign',
+  'Floor',
+  'Ceil',
+  'Round',
+  'IsNaN',
+  'IsInf',
+  'Xor',
+  'Range',
+  'EyeLike',
+  'Bernoulli',
+  'Multinomial',
+]);
 
 /**
  * Ops of `g` that training cannot differentiate through (the model check reports them): ops with no gradient rule,
@@ -60,7 +90,14 @@ function geluChains(g: Graph): Map<Node, { x: string; chain: Node[] }> {
   const other = (n: Node, t: string) => (n.inputs[0] === t ? n.inputs[1] : n.inputs[1] === t ? n.inputs[0] : undefined);
   const found = new Map<Node, { x: string; chain: Node[] }>();
   for (const div of g.nodes) {
-    if (div.domain || !((div.op === 'Div' && near(scalarValue(g, div.inputs[1]), Math.SQRT2)) || (div.op === 'Mul' && near(scalarValue(g, div.inputs[1]), Math.SQRT1_2)))) continue;
+    if (
+      div.domain ||
+      !(
+        (div.op === 'Div' && near(scalarValue(g, div.inputs[1]), Math.SQRT2)) ||
+        (div.op === 'Mul' && near(scalarValue(g, div.inputs[1]), Math.SQRT1_2))
+      )
+    )
+      continue;
     const x = div.inputs[0];
     const erf = only(div.outputs[0], 'Erf');
     const add = erf && only(erf.outputs[0], 'Add');
@@ -106,7 +143,14 @@ function tiled(g: Graph, parts: string[], dims: number[] | undefined): string | 
   }
   if (at !== dims[axis]) return undefined;
   const out = `${parts[0]}/tiled`;
-  g.nodes.push({ name: `${out}/concat`, op: 'Concat', domain: '', inputs: pieces.map((p) => p.src), outputs: [out], attrs: { axis: int(axis) } });
+  g.nodes.push({
+    name: `${out}/concat`,
+    op: 'Concat',
+    domain: '',
+    inputs: pieces.map((p) => p.src),
+    outputs: [out],
+    attrs: { axis: int(axis) },
+  });
   return out;
 }
 
@@ -114,7 +158,13 @@ function tiled(g: Graph, parts: string[], dims: number[] | undefined): string | 
  * Appends the backward pass for scalar `loss` with respect to `wrt` and returns, per wrt tensor,
  * the name of its gradient. `shapes` must hold every forward tensor's static shape.
  */
-export function differentiate(g: Graph, shapes: ShapeMap, loss: string, wrt: string[], opts: DifferentiateOptions = {}): Map<string, string> {
+export function differentiate(
+  g: Graph,
+  shapes: ShapeMap,
+  loss: string,
+  wrt: string[],
+  opts: DifferentiateOptions = {},
+): Map<string, string> {
   const b = new Builder(g, opts.prefix ?? 'grad', opts.floatType ?? 'float32', opts.opset ?? 17);
   const forward = [...g.nodes];
 
@@ -122,7 +172,8 @@ export function differentiate(g: Graph, shapes: ShapeMap, loss: string, wrt: str
   const active = new Set<string>(wrt);
   for (const n of forward) {
     if (NON_DIFFERENTIABLE.has(n.op)) continue;
-    if (n.inputs.some((i) => i && active.has(i))) for (const o of n.outputs) if (o && isFloat(shapes.get(o)?.dtype ?? 'float32')) active.add(o);
+    if (n.inputs.some((i) => i && active.has(i)))
+      for (const o of n.outputs) if (o && isFloat(shapes.get(o)?.dtype ?? 'float32')) active.add(o);
   }
   // tensors the loss depends on
   const prod = new Map<string, Node>();
@@ -135,7 +186,8 @@ export function differentiate(g: Graph, shapes: ShapeMap, loss: string, wrt: str
   if (!active.has(loss)) throw new Error(`loss ${loss} does not depend on any trainable tensor`);
 
   const grads = new Map<string, string[]>();
-  const seed = opts.seed ?? b.constant(tensor(shapes.get(loss)?.dtype ?? 'float32', shapes.get(loss)?.dims ?? [], [1]), 'dloss');
+  const seed =
+    opts.seed ?? b.constant(tensor(shapes.get(loss)?.dtype ?? 'float32', shapes.get(loss)?.dims ?? [], [1]), 'dloss');
   grads.set(loss, [seed]);
   const gradOf = (t: string): string | null => {
     const list = grads.get(t);

@@ -28,20 +28,33 @@ function geluModel(leak: boolean): { m: Model; intermediates: string[] } {
   const y = b.mul(m, c(0.5));
   g.outputs.push({ name: y, dtype: 'float64', shape: DIMS });
   if (leak) g.outputs.push({ name: e, dtype: 'float64', shape: DIMS });
-  return { m: { graph: g, opset: 17, extraOpsets: [], irVersion: 8, producer: 'test', metadata: {} }, intermediates: [d, e, a, m] };
+  return {
+    m: { graph: g, opset: 17, extraOpsets: [], irVersion: 8, producer: 'test', metadata: {} },
+    intermediates: [d, e, a, m],
+  };
 }
 
 for (const leak of [false, true])
   test(`GELU chain${leak ? ' with an intermediate read elsewhere (per-op rules)' : ' as one op'}: ∂x matches central differences (float64)`, async () => {
     const { m, intermediates } = geluModel(leak);
-    const loss = await addProjectionLoss(m, m.graph.outputs.map((o) => o.name), mulberry32(3));
+    const loss = await addProjectionLoss(
+      m,
+      m.graph.outputs.map((o) => o.name),
+      mulberry32(3),
+    );
     const r = mulberry32(9);
-    const x = tensor('float64', DIMS, Array.from({ length: sizeOf(DIMS) }, () => -3 + 6 * r()));
+    const x = tensor(
+      'float64',
+      DIMS,
+      Array.from({ length: sizeOf(DIMS) }, () => -3 + 6 * r()),
+    );
     const rep = await checkGradients(m, loss, ['x'], { x });
     assert.equal(rep.checked, sizeOf(DIMS));
     assert.deepEqual(rep.failures, []);
     const forward = new Set(m.graph.nodes);
-    const backwardReads = rep.model.graph.nodes.filter((n) => !forward.has(n) && !m.graph.nodes.some((f) => f.name === n.name)).flatMap((n) => n.inputs);
+    const backwardReads = rep.model.graph.nodes
+      .filter((n) => !forward.has(n) && !m.graph.nodes.some((f) => f.name === n.name))
+      .flatMap((n) => n.inputs);
     const readIntermediates = intermediates.filter((t) => backwardReads.includes(t));
     if (leak) assert.ok(readIntermediates.length > 0, 'the per-op rules read the chain');
     else assert.deepEqual(readIntermediates, [], 'the backward reads only x');
@@ -58,8 +71,17 @@ test('slices tiling one axis: their padded gradients are summed as one Concat, a
   const m: Model = { graph: g, opset: 17, extraOpsets: [], irVersion: 8, producer: 'test', metadata: {} };
   const loss = await addProjectionLoss(m, [y], mulberry32(4));
   const r = mulberry32(2);
-  const rep = await checkGradients(m, loss, ['x'], { x: tensor('float64', [2, 6], Array.from({ length: 12 }, () => r() - 0.5)) });
+  const rep = await checkGradients(m, loss, ['x'], {
+    x: tensor(
+      'float64',
+      [2, 6],
+      Array.from({ length: 12 }, () => r() - 0.5),
+    ),
+  });
   assert.equal(rep.checked, 12);
   assert.deepEqual(rep.failures, []);
-  assert.ok(rep.model.graph.nodes.some((n) => n.op === 'Concat' && n.name.endsWith('/tiled/concat')), 'the pieces are concatenated');
+  assert.ok(
+    rep.model.graph.nodes.some((n) => n.op === 'Concat' && n.name.endsWith('/tiled/concat')),
+    'the pieces are concatenated',
+  );
 });

@@ -23,7 +23,8 @@ export const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis
 export function constInts(ctx: GradContext, name: string | undefined, what: string): number[] | undefined {
   if (!name) return undefined;
   const t = ctx.value(name);
-  if (!t) throw new Error(`${ctx.node.op} "${ctx.node.name}": ${what} must be a compile-time constant for differentiation`);
+  if (!t)
+    throw new Error(`${ctx.node.op} "${ctx.node.name}": ${what} must be a compile-time constant for differentiation`);
   return Array.from(t.data as ArrayLike<number | bigint>, Number);
 }
 

@@ -16,7 +16,11 @@ const DIMS = [2, 3, 8];
 /** Optimum's LayerNorm over the last axis, built node by node as the exporter writes it. */
 function optimumLayerNorm(opset: number): Model {
   const g = emptyGraph('optimum_ln');
-  g.inputs.push({ name: 'x', dtype: 'float64', shape: DIMS }, { name: 'gamma', dtype: 'float64', shape: [8] }, { name: 'beta', dtype: 'float64', shape: [8] });
+  g.inputs.push(
+    { name: 'x', dtype: 'float64', shape: DIMS },
+    { name: 'gamma', dtype: 'float64', shape: [8] },
+    { name: 'beta', dtype: 'float64', shape: [8] },
+  );
   const b = new Builder(g, 'ln', 'float64', opset);
   const mean = b.op('ReduceMean', ['x'], { axes: ints([-1]), keepdims: int(1) });
   const d = b.sub('x', mean);
@@ -30,7 +34,12 @@ function optimumLayerNorm(opset: number): Model {
 
 function feeds(seed: number): Record<string, Tensor> {
   const r = mulberry32(seed);
-  const rand = (dims: number[], lo: number, hi: number) => tensor('float64', dims, Array.from({ length: sizeOf(dims) }, () => lo + (hi - lo) * r()));
+  const rand = (dims: number[], lo: number, hi: number) =>
+    tensor(
+      'float64',
+      dims,
+      Array.from({ length: sizeOf(dims) }, () => lo + (hi - lo) * r()),
+    );
   return { x: rand(DIMS, -2, 2), gamma: rand([8], 0.5, 1.5), beta: rand([8], -0.5, 0.5) };
 }
 
@@ -51,7 +60,14 @@ test('the Optimum subgraph computes what LayerNormalization computes', async () 
   const spelled = (await (await plainSession(m)).run(f))[m.graph.outputs[0].name].data as Float64Array;
   const g = emptyGraph('fused');
   g.inputs = m.graph.inputs.map((v) => ({ ...v }));
-  g.nodes.push({ name: 'ln', op: 'LayerNormalization', domain: '', inputs: ['x', 'gamma', 'beta'], outputs: ['y'], attrs: { epsilon: { kind: 'float', value: 1e-5 } } });
+  g.nodes.push({
+    name: 'ln',
+    op: 'LayerNormalization',
+    domain: '',
+    inputs: ['x', 'gamma', 'beta'],
+    outputs: ['y'],
+    attrs: { epsilon: { kind: 'float', value: 1e-5 } },
+  });
   g.outputs.push({ name: 'y', dtype: 'float64', shape: DIMS });
   const fused = (await (await plainSession({ ...m, graph: g, opset: 17 })).run(f)).y.data as Float64Array;
   // ε is a float32 attribute on LayerNormalization and a float64 constant in the subgraph: ~1e-13 apart

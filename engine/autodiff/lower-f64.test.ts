@@ -23,7 +23,14 @@ function singleOp(op: string, dims: number[][], attrs: Record<string, Attr>, ops
 async function compare(op: string, dims: number[][], attrs: Record<string, Attr>, seed = 1): Promise<number> {
   const r = mulberry32(seed);
   const feeds32: Record<string, Tensor> = {};
-  dims.forEach((d, i) => (feeds32[`x${i}`] = tensor('float32', d, Array.from({ length: sizeOf(d) }, () => 2 * r() - 1))));
+  dims.forEach(
+    (d, i) =>
+      (feeds32[`x${i}`] = tensor(
+        'float32',
+        d,
+        Array.from({ length: sizeOf(d) }, () => 2 * r() - 1),
+      )),
+  );
   const m32 = singleOp(op, dims, attrs);
   const ref = await (await createSession(m32, { provider: 'cpu' })).run(feeds32);
   const m64 = await lowerF64(toFloat64Model(m32));
@@ -32,7 +39,9 @@ async function compare(op: string, dims: number[][], attrs: Record<string, Attr>
   const got = await (await createSession(m64, { provider: 'cpu' })).run(feeds64);
   assert.deepEqual(got.y.dims, ref.y.dims, `${op} output shape`);
   let worst = 0;
-  ref.y.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(Number(v) - Number(got.y.data[i])) / (1 + Math.abs(Number(v))))));
+  ref.y.data.forEach(
+    (v, i) => (worst = Math.max(worst, Math.abs(Number(v) - Number(got.y.data[i])) / (1 + Math.abs(Number(v))))),
+  );
   return worst;
 }
 
@@ -40,11 +49,35 @@ test('Conv lowering matches onnxruntime (groups, depthwise, strides, dilations, 
   const cases: [number[][], Record<string, Attr>][] = [
     [[[2, 3, 7, 6], [4, 3, 3, 3], [4]], { pads: ints([1, 1, 1, 1]) }],
     [[[2, 4, 8, 8], [6, 2, 3, 3], [6]], { group: int(2), strides: ints([2, 2]), pads: ints([1, 0, 2, 1]) }],
-    [[[1, 4, 7, 7], [4, 1, 3, 3]], { group: int(4), dilations: ints([2, 1]), pads: ints([2, 1, 2, 1]) }],
-    [[[2, 3, 7, 5], [2, 3, 2, 3]], { auto_pad: str('SAME_UPPER'), strides: ints([2, 2]) }],
-    [[[2, 3, 7, 5], [2, 3, 2, 3]], { auto_pad: str('SAME_LOWER'), strides: ints([2, 3]) }],
+    [
+      [
+        [1, 4, 7, 7],
+        [4, 1, 3, 3],
+      ],
+      { group: int(4), dilations: ints([2, 1]), pads: ints([2, 1, 2, 1]) },
+    ],
+    [
+      [
+        [2, 3, 7, 5],
+        [2, 3, 2, 3],
+      ],
+      { auto_pad: str('SAME_UPPER'), strides: ints([2, 2]) },
+    ],
+    [
+      [
+        [2, 3, 7, 5],
+        [2, 3, 2, 3],
+      ],
+      { auto_pad: str('SAME_LOWER'), strides: ints([2, 3]) },
+    ],
     [[[2, 3, 9], [4, 3, 3], [4]], { strides: ints([2]), pads: ints([1, 0]) }],
-    [[[1, 2, 4, 5, 3], [3, 2, 2, 3, 1]], { pads: ints([1, 0, 0, 0, 1, 0]) }],
+    [
+      [
+        [1, 2, 4, 5, 3],
+        [3, 2, 2, 3, 1],
+      ],
+      { pads: ints([1, 0, 0, 0, 1, 0]) },
+    ],
   ];
   for (const [dims, attrs] of cases) assert.ok((await compare('Conv', dims, attrs)) < 1e-5, JSON.stringify(attrs));
 });
@@ -52,11 +85,27 @@ test('Conv lowering matches onnxruntime (groups, depthwise, strides, dilations, 
 test('ConvTranspose lowering matches onnxruntime (groups, strides, dilations, pads, output_padding)', async () => {
   const cases: [number[][], Record<string, Attr>][] = [
     [[[2, 3, 4, 4], [3, 2, 3, 3], [2]], {}],
-    [[[2, 4, 4, 3], [4, 3, 3, 3], [6]], { group: int(2), strides: ints([2, 2]), pads: ints([1, 1, 1, 0]), output_padding: ints([1, 0]) }],
-    [[[1, 4, 5, 5], [4, 1, 3, 3]], { group: int(4), dilations: ints([2, 2]), pads: ints([2, 2, 2, 2]) }],
-    [[[2, 3, 5], [3, 2, 4]], { strides: ints([3]), output_padding: ints([2]) }],
+    [
+      [[2, 4, 4, 3], [4, 3, 3, 3], [6]],
+      { group: int(2), strides: ints([2, 2]), pads: ints([1, 1, 1, 0]), output_padding: ints([1, 0]) },
+    ],
+    [
+      [
+        [1, 4, 5, 5],
+        [4, 1, 3, 3],
+      ],
+      { group: int(4), dilations: ints([2, 2]), pads: ints([2, 2, 2, 2]) },
+    ],
+    [
+      [
+        [2, 3, 5],
+        [3, 2, 4],
+      ],
+      { strides: ints([3]), output_padding: ints([2]) },
+    ],
   ];
-  for (const [dims, attrs] of cases) assert.ok((await compare('ConvTranspose', dims, attrs)) < 1e-5, JSON.stringify(attrs));
+  for (const [dims, attrs] of cases)
+    assert.ok((await compare('ConvTranspose', dims, attrs)) < 1e-5, JSON.stringify(attrs));
 });
 
 test('AveragePool and GlobalAveragePool lowerings match onnxruntime (count_include_pad, ceil_mode)', async () => {
@@ -66,7 +115,13 @@ test('AveragePool and GlobalAveragePool lowerings match onnxruntime (count_inclu
     { kernel_shape: ints([3, 2]), strides: ints([2, 2]), pads: ints([1, 0, 1, 1]) },
     { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]), count_include_pad: int(1) },
     { kernel_shape: ints([2, 2]), strides: ints([2, 2]), ceil_mode: int(1) },
-    { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]), ceil_mode: int(1), count_include_pad: int(1) },
+    {
+      kernel_shape: ints([3, 3]),
+      strides: ints([2, 2]),
+      pads: ints([1, 1, 1, 1]),
+      ceil_mode: int(1),
+      count_include_pad: int(1),
+    },
     { kernel_shape: ints([3, 3]), auto_pad: str('SAME_UPPER'), strides: ints([2, 2]) },
   ];
   for (const attrs of cases) assert.ok((await compare('AveragePool', x, attrs)) < 1e-6, JSON.stringify(attrs));
@@ -93,6 +148,8 @@ test('Erf lowering is float64-accurate (|error| < 1e-14) and agrees with the flo
   const m64 = await lowerF64(toFloat64Model(singleOp('Erf', [[xs.length]], {})));
   const out = await (await createSession(m64, { provider: 'cpu' })).run({ x0: tensor('float64', [xs.length], xs) });
   const y = out.y.data as Float64Array;
-  xs.forEach((x, i) => assert.ok(Math.abs(y[i] - erfReference(x)) < 1e-14, `erf(${x}) = ${y[i]}, expected ${erfReference(x)}`));
+  xs.forEach((x, i) =>
+    assert.ok(Math.abs(y[i] - erfReference(x)) < 1e-14, `erf(${x}) = ${y[i]}, expected ${erfReference(x)}`),
+  );
   assert.ok((await compare('Erf', [[4, 50]], {})) < 1e-6);
 });

@@ -33,7 +33,14 @@ for (const name of ['tiny-vit-random.onnx', 'tiny-cnn-random.onnx']) {
     const logits = g.outputs[0].name;
     const forwardCount = g.nodes.length;
     // a scalar loss: Σ logits
-    g.nodes.push({ name: 'loss', op: 'ReduceSum', domain: '', inputs: [logits], outputs: ['loss'], attrs: { keepdims: { kind: 'int', value: 0 } } });
+    g.nodes.push({
+      name: 'loss',
+      op: 'ReduceSum',
+      domain: '',
+      inputs: [logits],
+      outputs: ['loss'],
+      attrs: { keepdims: { kind: 'int', value: 0 } },
+    });
     shapes.set('loss', { dtype: 'float32', dims: [] });
     differentiate(g, shapes, 'loss', trainable);
     const backward = g.nodes.slice(forwardCount + 1);
@@ -55,13 +62,24 @@ test('ViT-Tiny/16 and MobileNetV2 differentiate w.r.t. every parameter and the b
     const { model, shapes } = await foldConstants(src, { [input.name]: [1, 3, side, side] });
     const g = model.graph;
     const out = g.outputs[0].name;
-    g.nodes.push({ name: 'loss', op: 'ReduceSumSquare', domain: '', inputs: [out], outputs: ['loss'], attrs: { keepdims: { kind: 'int', value: 0 } } });
+    g.nodes.push({
+      name: 'loss',
+      op: 'ReduceSumSquare',
+      domain: '',
+      inputs: [out],
+      outputs: ['loss'],
+      attrs: { keepdims: { kind: 'int', value: 0 } },
+    });
     shapes.set('loss', { dtype: 'float32', dims: [] });
     const params = [...parameterNames(g)];
     const grads = differentiate(g, shapes, 'loss', params, { opset: model.opset });
     g.outputs = params.map((p) => ({ name: grads.get(p)!, dtype: 'float32' as const, shape: shapes.get(p)!.dims }));
     const session = await createSession(model, { provider: 'cpu' });
-    const x = tensor('float32', [1, 3, side, side], Array.from({ length: 3 * side * side }, (_, i) => Math.sin(i)));
+    const x = tensor(
+      'float32',
+      [1, 3, side, side],
+      Array.from({ length: 3 * side * side }, (_, i) => Math.sin(i)),
+    );
     const res = await session.run({ [input.name]: x });
     await session.release();
     let nonzero = 0;

@@ -87,7 +87,11 @@ const CASES: Record<string, Case[]> = {
     { inputs: [x(2, 5, 3), { value: tensor('int64', [2, 3], [0, -1, 4, 2, 2, -5]) }], attrs: { axis: int(1) } },
     { inputs: [x(2, 3, 4), i64([3, -1, 0])], attrs: { axis: int(-1) } },
     // before opset 16 (no ScatterND reduction): the one-hot product
-    { inputs: [x(2, 5, 3), { value: tensor('int64', [2, 3], [0, -1, 4, 2, 2, -5]) }], attrs: { axis: int(1) }, opset: 13 },
+    {
+      inputs: [x(2, 5, 3), { value: tensor('int64', [2, 3], [0, -1, 4, 2, 2, -5]) }],
+      attrs: { axis: int(1) },
+      opset: 13,
+    },
   ],
   ReduceSum: [
     { inputs: [x(2, 3, 4), i64([1])] },
@@ -99,9 +103,20 @@ const CASES: Record<string, Case[]> = {
     { inputs: [x(2, 3, 4)], attrs: { axes: ints([-1]), keepdims: int(0) }, opset: 13 },
     { inputs: [x(2, 3, 4), i64([1])], opset: 18 },
   ],
-  ReduceSumSquare: [{ inputs: [x(2, 3, 4)], attrs: { axes: ints([1]) } }, { inputs: [x(2, 3, 4), i64([0, 2])], opset: 18 }],
-  Softmax: [{ inputs: [x(2, 3, 4)] }, { inputs: [x(2, 3, 4)], attrs: { axis: int(1) } }, { inputs: [x(2, 3, 4)], attrs: { axis: int(1) }, opset: 11 }],
-  LogSoftmax: [{ inputs: [x(2, 5)] }, { inputs: [x(2, 3, 4)], attrs: { axis: int(0) } }, { inputs: [x(2, 3, 4)], opset: 11 }],
+  ReduceSumSquare: [
+    { inputs: [x(2, 3, 4)], attrs: { axes: ints([1]) } },
+    { inputs: [x(2, 3, 4), i64([0, 2])], opset: 18 },
+  ],
+  Softmax: [
+    { inputs: [x(2, 3, 4)] },
+    { inputs: [x(2, 3, 4)], attrs: { axis: int(1) } },
+    { inputs: [x(2, 3, 4)], attrs: { axis: int(1) }, opset: 11 },
+  ],
+  LogSoftmax: [
+    { inputs: [x(2, 5)] },
+    { inputs: [x(2, 3, 4)], attrs: { axis: int(0) } },
+    { inputs: [x(2, 3, 4)], opset: 11 },
+  ],
   LayerNormalization: [
     { inputs: [x(2, 3, 5), x(5), x(5)] },
     { inputs: [x(2, 3, 4), x(3, 4), x(3, 4)], attrs: { axis: int(1), epsilon: float(1e-3) } },
@@ -115,25 +130,50 @@ const CASES: Record<string, Case[]> = {
   ],
   Conv: [
     { inputs: [x(2, 3, 5, 4), x(4, 3, 3, 3), x(4)], attrs: { pads: ints([1, 1, 1, 1]) } },
-    { inputs: [x(2, 4, 6, 6), x(6, 2, 3, 3), x(6)], attrs: { group: int(2), strides: ints([2, 2]), pads: ints([1, 0, 2, 1]) } },
-    { inputs: [x(1, 4, 7, 6), x(4, 1, 3, 3)], attrs: { group: int(4), dilations: ints([2, 1]), pads: ints([2, 1, 2, 1]) } },
+    {
+      inputs: [x(2, 4, 6, 6), x(6, 2, 3, 3), x(6)],
+      attrs: { group: int(2), strides: ints([2, 2]), pads: ints([1, 0, 2, 1]) },
+    },
+    {
+      inputs: [x(1, 4, 7, 6), x(4, 1, 3, 3)],
+      attrs: { group: int(4), dilations: ints([2, 1]), pads: ints([2, 1, 2, 1]) },
+    },
     { inputs: [x(2, 3, 7, 5), x(2, 3, 2, 3)], attrs: { auto_pad: str('SAME_UPPER'), strides: ints([2, 2]) } },
     { inputs: [x(2, 3, 8, 8), x(2, 3, 3, 3)], attrs: { strides: ints([3, 2]), dilations: ints([1, 2]) } },
     { inputs: [x(2, 3, 9), x(4, 3, 3), x(4)], attrs: { strides: ints([2]), pads: ints([1, 0]) } },
-    { inputs: [x(1, 2, 4, 4, 3), x(3, 2, 2, 3, 2), x(3)], attrs: { strides: ints([2, 1, 1]), pads: ints([0, 1, 0, 1, 1, 1]) } },
-    { inputs: [x(2, 2, 6, 5), x(4, 1, 3, 2)], attrs: { group: int(2), auto_pad: str('SAME_LOWER'), strides: ints([2, 2]) } },
+    {
+      inputs: [x(1, 2, 4, 4, 3), x(3, 2, 2, 3, 2), x(3)],
+      attrs: { strides: ints([2, 1, 1]), pads: ints([0, 1, 0, 1, 1, 1]) },
+    },
+    {
+      inputs: [x(2, 2, 6, 5), x(4, 1, 3, 2)],
+      attrs: { group: int(2), auto_pad: str('SAME_LOWER'), strides: ints([2, 2]) },
+    },
   ],
   MaxPool: [
-    { inputs: [distinct(2, 2, 5, 5)], attrs: { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) } },
+    {
+      inputs: [distinct(2, 2, 5, 5)],
+      attrs: { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) },
+    },
     { inputs: [distinct(1, 2, 4, 5)], attrs: { kernel_shape: ints([2, 3]) } },
     { inputs: [distinct(1, 2, 6, 5)], attrs: { kernel_shape: ints([2, 2]), strides: ints([2, 2]), ceil_mode: int(1) } },
     { inputs: [distinct(1, 2, 7, 7)], attrs: { kernel_shape: ints([2, 2]), dilations: ints([2, 2]) } },
-    { inputs: [distinct(2, 3, 7)], attrs: { kernel_shape: ints([3]), strides: ints([2]), pads: ints([1, 1]) }, outputs: 2 },
-    { inputs: [distinct(1, 2, 5, 6)], attrs: { kernel_shape: ints([3, 2]), strides: ints([2, 2]), auto_pad: str('SAME_UPPER') } },
+    {
+      inputs: [distinct(2, 3, 7)],
+      attrs: { kernel_shape: ints([3]), strides: ints([2]), pads: ints([1, 1]) },
+      outputs: 2,
+    },
+    {
+      inputs: [distinct(1, 2, 5, 6)],
+      attrs: { kernel_shape: ints([3, 2]), strides: ints([2, 2]), auto_pad: str('SAME_UPPER') },
+    },
   ],
   AveragePool: [
     { inputs: [x(2, 2, 5, 5)], attrs: { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]) } },
-    { inputs: [x(2, 2, 5, 5)], attrs: { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]), count_include_pad: int(1) } },
+    {
+      inputs: [x(2, 2, 5, 5)],
+      attrs: { kernel_shape: ints([3, 3]), strides: ints([2, 2]), pads: ints([1, 1, 1, 1]), count_include_pad: int(1) },
+    },
     { inputs: [x(1, 2, 5, 6)], attrs: { kernel_shape: ints([2, 2]), strides: ints([2, 2]), ceil_mode: int(1) } },
   ],
   GlobalAveragePool: [{ inputs: [x(2, 3, 3, 4)] }],

@@ -104,6 +104,8 @@ export function col2im(b: Builder, cols: string, lead: number[], t: WindowTable,
   const idx: number[] = [];
   for (const l of lists) for (let j = 0; j < width; j++) idx.push(j < l.length ? l[j] : n);
   const src = withSlot(b, cols, lead, n, 0);
-  const gathered = b.op('Gather', [src, b.constant(tensor('int64', [t.pIn, width], idx), 'col2im')], { axis: int(lead.length) });
+  const gathered = b.op('Gather', [src, b.constant(tensor('int64', [t.pIn, width], idx), 'col2im')], {
+    axis: int(lead.length),
+  });
   return b.reduceSum(gathered, [lead.length + 1], false);
 }

@@ -10,7 +10,13 @@ import type { Model } from '../ir/graph';
 import { parameterCount } from '../ir/parameters';
 import { decodeModel } from '../onnx/io';
 import { AttuneError } from '../errors';
-import { defaultPreprocessing, IMAGENET_NORMALISATION, normalisePreprocessing, VIT_NORMALISATION, type Preprocessing } from '../preprocessing';
+import {
+  defaultPreprocessing,
+  IMAGENET_NORMALISATION,
+  normalisePreprocessing,
+  VIT_NORMALISATION,
+  type Preprocessing,
+} from '../preprocessing';
 import { attachHead, findFeatures, type FeatureInfo, type PreparedBackbone } from './prepare';
 import type { Tensor } from '../ir/tensor';
 import { existsSync } from 'node:fs';
@@ -37,18 +43,25 @@ export interface LoadedBackbone {
 export function guessPreprocessing(model: Model, path: string, size: number): Preprocessing {
   const recorded = model.metadata['attune.preprocessing'];
   if (recorded) return normalisePreprocessing(JSON.parse(recorded) as Preprocessing);
-  const isVit = /vit|deit|beit/i.test(basename(path)) || model.graph.nodes.some((n) => n.op === 'LayerNormalization' || n.op === 'Softmax');
+  const isVit =
+    /vit|deit|beit/i.test(basename(path)) ||
+    model.graph.nodes.some((n) => n.op === 'LayerNormalization' || n.op === 'Softmax');
   const norm = isVit ? VIT_NORMALISATION : IMAGENET_NORMALISATION;
   return defaultPreprocessing(size, norm.mean, norm.std);
 }
 
 export async function loadBackbone(path: string, featureOverride?: string): Promise<LoadedBackbone> {
-  if (!existsSync(path)) throw new AttuneError('model-missing', `No model file at ${path}.`, 'Check the path or choose the model again.');
+  if (!existsSync(path))
+    throw new AttuneError('model-missing', `No model file at ${path}.`, 'Check the path or choose the model again.');
   const bytes = readFileSync(path);
   const model = decodeModel(bytes, dirname(path));
   const inp = model.graph.inputs[0];
   if (!inp || inp.shape.length !== 4)
-    throw new AttuneError('model-input', `The model's input "${inp?.name}" is not an image batch [batch, 3, height, width].`, 'Choose an image classification or feature-extraction model.');
+    throw new AttuneError(
+      'model-input',
+      `The model's input "${inp?.name}" is not an image batch [batch, 3, height, width].`,
+      'Choose an image classification or feature-extraction model.',
+    );
   const size = typeof inp.shape[3] === 'number' ? inp.shape[3] : 224;
   // 3 for RGB backbones; N for an Attune export whose input was widened to N bands (widen-input.ts)
   const channels = typeof inp.shape[1] === 'number' ? inp.shape[1] : 3;
@@ -71,6 +84,11 @@ export async function loadBackbone(path: string, featureOverride?: string): Prom
 }
 
 /** The loaded backbone cut at the features it found, with a new `numClasses` head (or the given one). */
-export function withNewHead(bb: LoadedBackbone, numClasses: number, seed: number, head?: { weight: Tensor; bias: Tensor }): PreparedBackbone {
+export function withNewHead(
+  bb: LoadedBackbone,
+  numClasses: number,
+  seed: number,
+  head?: { weight: Tensor; bias: Tensor },
+): PreparedBackbone {
   return attachHead(bb.model, bb.features, bb.shapes.get(bb.features.source)!.dims, numClasses, seed, head);
 }

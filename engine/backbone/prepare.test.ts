@@ -38,16 +38,20 @@ test('a tensor name overrides the choice: a token sequence becomes its class tok
   const conv = cnn.model.graph.nodes.filter((n) => n.op === 'Relu').at(-1)!.outputs[0];
   const p = await loadBackbone(MODELS.tinyCnn, conv);
   assert.equal(p.features.how, 'global-pool');
-  await assert.rejects(loadBackbone(MODELS.tinyCnn, 'no_such_tensor'), (e: unknown) => isAttuneError(e) && /no tensor named/.test(e.message));
+  await assert.rejects(
+    loadBackbone(MODELS.tinyCnn, 'no_such_tensor'),
+    (e: unknown) => isAttuneError(e) && /no tensor named/.test(e.message),
+  );
 });
 
 test('the new head keeps every backbone initializer by name and shape and gives C logits', async () => {
   const vit = await loadBackbone(MODELS.tinyVit);
   const p = withNewHead(vit, 4, 0);
-  for (const n of p.model.graph.nodes) for (const i of n.inputs) {
-    const orig = vit.model.graph.initializers.get(i);
-    if (orig) assert.deepEqual(p.model.graph.initializers.get(i)!.dims, orig.dims, i);
-  }
+  for (const n of p.model.graph.nodes)
+    for (const i of n.inputs) {
+      const orig = vit.model.graph.initializers.get(i);
+      if (orig) assert.deepEqual(p.model.graph.initializers.get(i)!.dims, orig.dims, i);
+    }
   assert.deepEqual(p.model.graph.initializers.get(HEAD_WEIGHT)!.dims, [4, 32]);
   assert.deepEqual(p.model.graph.initializers.get(HEAD_BIAS)!.dims, [4]);
   assert.ok(!p.model.graph.nodes.some((n) => vit.features.droppedHead.includes(n.name)), 'old head dropped');

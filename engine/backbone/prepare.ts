@@ -53,7 +53,12 @@ function trailingHead(g: Graph, out: string): { input: string; nodes: Node[] } |
 /** Which model output carries the representation: logits first, then pooled, then the sequence. */
 function chooseOutput(g: Graph): string {
   const names = g.outputs.map((o) => o.name);
-  return names.find((n) => /logits/i.test(n)) ?? names.find((n) => /pool/i.test(n)) ?? names.find((n) => /last_hidden_state|features/i.test(n)) ?? names[0];
+  return (
+    names.find((n) => /logits/i.test(n)) ??
+    names.find((n) => /pool/i.test(n)) ??
+    names.find((n) => /last_hidden_state|features/i.test(n)) ??
+    names[0]
+  );
 }
 
 /**
@@ -63,14 +68,30 @@ function chooseOutput(g: Graph): string {
 export function findFeatures(g: Graph, rankOf: (name: string) => number | undefined, override?: string): FeatureInfo {
   const reduceBy = (source: string, base: Omit<FeatureInfo, 'how' | 'description' | 'source'>): FeatureInfo => {
     const rank = rankOf(source);
-    if (rank === 2) return { ...base, source, how: base.droppedHead.length ? 'head-input' : 'output', description: `the [batch, dim] tensor "${source}"` };
+    if (rank === 2)
+      return {
+        ...base,
+        source,
+        how: base.droppedHead.length ? 'head-input' : 'output',
+        description: `the [batch, dim] tensor "${source}"`,
+      };
     if (rank === 3) return { ...base, source, how: 'class-token', description: `the class-token row of "${source}"` };
-    if (rank === 4) return { ...base, source, how: 'global-pool', description: `"${source}" averaged over its spatial positions` };
-    throw new AttuneError('feature-rank', `Tensor "${source}" has rank ${rank}; Attune needs a [batch, dim], [batch, tokens, dim] or [batch, channels, h, w] tensor.`, 'Pass a different tensor name with --feature.');
+    if (rank === 4)
+      return { ...base, source, how: 'global-pool', description: `"${source}" averaged over its spatial positions` };
+    throw new AttuneError(
+      'feature-rank',
+      `Tensor "${source}" has rank ${rank}; Attune needs a [batch, dim], [batch, tokens, dim] or [batch, channels, h, w] tensor.`,
+      'Pass a different tensor name with --feature.',
+    );
   };
   if (override) {
     const known = g.nodes.some((n) => n.outputs.includes(override)) || g.inputs.some((i) => i.name === override);
-    if (!known) throw new AttuneError('feature-missing', `The model has no tensor named "${override}".`, 'Check the name (for example with Netron) and pass it again with --feature.');
+    if (!known)
+      throw new AttuneError(
+        'feature-missing',
+        `The model has no tensor named "${override}".`,
+        'Check the name (for example with Netron) and pass it again with --feature.',
+      );
     return reduceBy(override, { droppedHead: [] });
   }
   const out = chooseOutput(g);
@@ -90,7 +111,14 @@ export interface PreparedBackbone {
  * Cuts the graph at the features and adds the new head. `featureShape` is the static shape of the
  * feature source (from folding). The head is initialised like torch.nn.Linear (uniform ±1/√dim, bias 0), seeded.
  */
-export function attachHead(model: Model, features: FeatureInfo, sourceShape: number[], numClasses: number, seed: number, head?: { weight: Tensor; bias: Tensor }): PreparedBackbone {
+export function attachHead(
+  model: Model,
+  features: FeatureInfo,
+  sourceShape: number[],
+  numClasses: number,
+  seed: number,
+  head?: { weight: Tensor; bias: Tensor },
+): PreparedBackbone {
   const m = cloneModel(model);
   const g = m.graph;
   const b = new Builder(g, 'attune', 'float32');
@@ -99,14 +127,34 @@ export function attachHead(model: Model, features: FeatureInfo, sourceShape: num
   if (features.how === 'class-token') f = b.op('Gather', [f, b.ints([0])], { axis: int(1) });
   if (features.how === 'global-pool') f = b.op('GlobalAveragePool', [f]);
   // a fixed [batch, dim] view: Flatten keeps a dynamic batch in exports
-  g.nodes.push({ name: 'attune_features_flatten', op: 'Flatten', domain: '', inputs: [f], outputs: [FEATURES], attrs: { axis: int(1) } });
+  g.nodes.push({
+    name: 'attune_features_flatten',
+    op: 'Flatten',
+    domain: '',
+    inputs: [f],
+    outputs: [FEATURES],
+    attrs: { axis: int(1) },
+  });
   const rng = mulberry32(seed);
   const bound = 1 / Math.sqrt(featureDim);
-  const w = head?.weight ?? tensor('float32', [numClasses, featureDim], Array.from({ length: numClasses * featureDim }, () => (rng() * 2 - 1) * bound));
+  const w =
+    head?.weight ??
+    tensor(
+      'float32',
+      [numClasses, featureDim],
+      Array.from({ length: numClasses * featureDim }, () => (rng() * 2 - 1) * bound),
+    );
   const bias = head?.bias ?? tensor('float32', [numClasses]);
   g.initializers.set(HEAD_WEIGHT, w);
   g.initializers.set(HEAD_BIAS, bias);
-  g.nodes.push({ name: 'attune_head', op: 'Gemm', domain: '', inputs: [FEATURES, HEAD_WEIGHT, HEAD_BIAS], outputs: [LOGITS], attrs: { transB: int(1) } });
+  g.nodes.push({
+    name: 'attune_head',
+    op: 'Gemm',
+    domain: '',
+    inputs: [FEATURES, HEAD_WEIGHT, HEAD_BIAS],
+    outputs: [LOGITS],
+    attrs: { transB: int(1) },
+  });
   const batch = g.inputs[0]?.shape[0] ?? 'batch';
   g.outputs = [{ name: LOGITS, dtype: 'float32', shape: [batch, numClasses] }];
   pruneDead(g);
@@ -123,9 +171,23 @@ export function withProbabilities(merged: Model, numClasses: number, temperature
   if (temperature !== 1) {
     m.graph.initializers.set('attune_temperature', tensor('float32', [], [temperature]));
     logits = 'attune_logits_tempered';
-    m.graph.nodes.push({ name: 'attune_temperature_scale', op: 'Div', domain: '', inputs: [LOGITS, 'attune_temperature'], outputs: [logits], attrs: {} });
+    m.graph.nodes.push({
+      name: 'attune_temperature_scale',
+      op: 'Div',
+      domain: '',
+      inputs: [LOGITS, 'attune_temperature'],
+      outputs: [logits],
+      attrs: {},
+    });
   }
-  m.graph.nodes.push({ name: 'attune_softmax', op: 'Softmax', domain: '', inputs: [logits], outputs: [OUTPUT_NAME], attrs: { axis: int(-1) } });
+  m.graph.nodes.push({
+    name: 'attune_softmax',
+    op: 'Softmax',
+    domain: '',
+    inputs: [logits],
+    outputs: [OUTPUT_NAME],
+    attrs: { axis: int(-1) },
+  });
   m.graph.outputs = [{ name: OUTPUT_NAME, dtype: 'float32', shape: [m.graph.inputs[0].shape[0], numClasses] }];
   pruneDead(m.graph);
   return m;

@@ -40,5 +40,10 @@ export function weightStats(initializers: Iterable<Tensor>): WeightStats {
   ks.sort((a, b) => a - b);
   const median = ks.length ? ks[Math.floor(ks.length / 2)] : 0;
   const max = ks.length ? ks[ks.length - 1] : 0;
-  return { tensors: ks.length, medianExcessKurtosis: median, maxExcessKurtosis: max, looksPretrained: ks.length < 3 ? null : median > 0.3 || max > 3 };
+  return {
+    tensors: ks.length,
+    medianExcessKurtosis: median,
+    maxExcessKurtosis: max,
+    looksPretrained: ks.length < 3 ? null : median > 0.3 || max > 3,
+  };
 }

@@ -26,7 +26,8 @@ async function run(model: Model, x: Tensor): Promise<Float32Array> {
 /** max |a − b| relative to max |b| */
 function relErr(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
-  let d = 0, m = 0;
+  let d = 0,
+    m = 0;
   for (let i = 0; i < a.length; i++) {
     d = Math.max(d, Math.abs(a[i] - b[i]));
     m = Math.max(m, Math.abs(b[i]));
@@ -35,7 +36,12 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 /** a smooth pseudo-random image [1, C, S, S] in about [-1, 1] */
-const image = (c: number, s: number, seed = 1) => tensor('float32', [1, c, s, s], Array.from({ length: c * s * s }, (_, i) => Math.sin(i * 0.37 + seed) * Math.cos(i * 0.011 * seed)));
+const image = (c: number, s: number, seed = 1) =>
+  tensor(
+    'float32',
+    [1, c, s, s],
+    Array.from({ length: c * s * s }, (_, i) => Math.sin(i * 0.37 + seed) * Math.cos(i * 0.011 * seed)),
+  );
 
 /** [1, N, S, S] from [1, 3, S, S]: the RGB planes at `rgb` (1-based), `fill(c)` planes elsewhere */
 function spread(x: Tensor, n: number, rgb: number[], fill: (c: number) => Float32Array): Tensor {
@@ -48,7 +54,10 @@ function spread(x: Tensor, n: number, rgb: number[], fill: (c: number) => Float3
   return { dtype: 'float32', dims: [1, n, x.dims[2], x.dims[3]], data };
 }
 
-for (const [name, path] of [['ViT-Tiny/16', MODELS.vitTiny], ['MobileNetV2', MODELS.mobilenet]] as const) {
+for (const [name, path] of [
+  ['ViT-Tiny/16', MODELS.vitTiny],
+  ['MobileNetV2', MODELS.mobilenet],
+] as const) {
   test(`${name} widened to 13 bands runs on [1, 13, 224, 224]; grey in every band and RGB + zeros give the original's outputs`, async () => {
     const model = loadModel(path);
     const rgbBands: [number, number, number] = [4, 3, 2];
@@ -68,8 +77,14 @@ for (const [name, path] of [['ViT-Tiny/16', MODELS.vitTiny], ['MobileNetV2', MOD
     // RGB on B04, B03, B02 and zeros elsewhere: the original with its first-layer RGB filters scaled by 3/13
     const x = image(3, 224, 2);
     const scaled = cloneModel(model);
-    scaled.graph.initializers.set(widened.weight, { ...w0, data: Float32Array.from(w0.data as Float32Array, (v) => (v * 3) / 13) });
-    const widenedOut = await run(wide, spread(x, 13, rgbBands, () => new Float32Array(plane)));
+    scaled.graph.initializers.set(widened.weight, {
+      ...w0,
+      data: Float32Array.from(w0.data as Float32Array, (v) => (v * 3) / 13),
+    });
+    const widenedOut = await run(
+      wide,
+      spread(x, 13, rgbBands, () => new Float32Array(plane)),
+    );
     assert.ok(relErr(widenedOut, await run(scaled, x)) < 1e-4, 'RGB + zeros');
     assert.ok(relErr(widenedOut, await run(model, x)) > 1e-2, 'and that differs from the unscaled original');
   });
@@ -128,7 +143,10 @@ test('per-channel normalisation before the first Conv (Sub/Div constants [1,3,1,
   const x4 = spread(x, 4, [1, 2, 3], () => new Float32Array(plane).fill(m[3]));
   const scaled = cloneModel(model);
   const w = model.graph.initializers.get(widened.weight)!;
-  scaled.graph.initializers.set(widened.weight, { ...w, data: Float32Array.from(w.data as Float32Array, (v) => (v * 3) / 4) });
+  scaled.graph.initializers.set(widened.weight, {
+    ...w,
+    data: Float32Array.from(w.data as Float32Array, (v) => (v * 3) / 4),
+  });
   assert.ok(relErr(await run(wide, x4), await run(scaled, x)) < 1e-5);
 });
 
@@ -138,7 +156,8 @@ test('inputs that do not go straight into a convolution, and bad channel counts,
   const input = g.inputs[0].name;
   g.nodes.unshift({ name: 'act', op: 'Relu', domain: '', inputs: [input], outputs: ['act_out'], attrs: {} });
   for (const n of g.nodes.slice(1)) n.inputs = n.inputs.map((i) => (i === input ? 'act_out' : i));
-  const refused = (pattern: RegExp) => (e: unknown) => isAttuneError(e) && e.code === 'widen-input' && pattern.test(e.message) && /--bands 4,3,2/.test(e.hint);
+  const refused = (pattern: RegExp) => (e: unknown) =>
+    isAttuneError(e) && e.code === 'widen-input' && pattern.test(e.message) && /--bands 4,3,2/.test(e.hint);
   assert.throws(() => widenInput(model, 13), refused(/the image goes into Relu \("act"\) before any convolution/));
   const plain = loadModel(MODELS.tinyCnn);
   assert.throws(() => widenInput(plain, 2), refused(/at least 3 bands/));

@@ -57,8 +57,11 @@ const ELEMENTWISE = new Set(['Sub', 'Div', 'Mul', 'Add']);
 const SHAPE_ONLY = new Set(['Shape', 'Size']);
 
 const cannot = (why: string) =>
-  new AttuneError('widen-input', `Cannot feed all bands to this model: ${why}.`,
-    'Map three bands onto the model\'s RGB channels instead (--bands 4,3,2 for Sentinel-2 true colour), or choose a ViT or CNN backbone whose first layer is a convolution.');
+  new AttuneError(
+    'widen-input',
+    `Cannot feed all bands to this model: ${why}.`,
+    "Map three bands onto the model's RGB channels instead (--bands 4,3,2 for Sentinel-2 true colour), or choose a ViT or CNN backbone whose first layer is a convolution.",
+  );
 
 interface InputPath {
   conv: Node;
@@ -75,7 +78,10 @@ function findInputConv(g: Graph): InputPath {
   let t = input;
   for (let hops = 0; hops < 16; hops++) {
     const next = (cons.get(t) ?? []).filter((n) => !SHAPE_ONLY.has(n.op));
-    if (next.length !== 1) throw cannot(`its input "${input}" feeds ${next.length} layers (${next.map((n) => n.op).join(', ') || 'none'}), not one convolution`);
+    if (next.length !== 1)
+      throw cannot(
+        `its input "${input}" feeds ${next.length} layers (${next.map((n) => n.op).join(', ') || 'none'}), not one convolution`,
+      );
     const n = next[0];
     if (n.op === 'Conv' && n.inputs[0] === t) return { conv: n, constants };
     if (PASS_THROUGH.has(n.op)) {
@@ -89,7 +95,8 @@ function findInputConv(g: Graph): InputPath {
       // broadcast against [batch, C, H, W]: the channel axis is third from the right
       const axis = c.dims.length - 3;
       const size = c.data.length;
-      if (size !== 1 && !(axis >= 0 && c.dims[axis] === 3 && size === 3)) throw cannot(`"${n.name}" (${n.op}) uses a constant of shape [${c.dims}]`);
+      if (size !== 1 && !(axis >= 0 && c.dims[axis] === 3 && size === 3))
+        throw cannot(`"${n.name}" (${n.op}) uses a constant of shape [${c.dims}]`);
       if (size === 3) constants.push({ name: other, axis });
       t = n.outputs[0];
       continue;
@@ -100,7 +107,12 @@ function findInputConv(g: Graph): InputPath {
 }
 
 /** The widened channel values from the three RGB ones: rgb bands get theirs, the rest the mean (scaled). */
-function widenValues(rgb: [number, number, number], channels: number, opts: Required<WidenOptions>, scale: number): number[] {
+function widenValues(
+  rgb: [number, number, number],
+  channels: number,
+  opts: Required<WidenOptions>,
+  scale: number,
+): number[] {
   const mean = (rgb[0] + rgb[1] + rgb[2]) / 3;
   const out: number[] = [];
   for (let c = 0; c < channels; c++) {
@@ -122,7 +134,7 @@ function widenWeight(w: Tensor, channels: number, opts: Required<WidenOptions>):
   const scale = 3 / channels;
   for (let oc = 0; oc < o; oc++)
     for (let p = 0; p < k; p++) {
-      const rgb: [number, number, number] = [src[(oc * 3) * k + p], src[(oc * 3 + 1) * k + p], src[(oc * 3 + 2) * k + p]];
+      const rgb: [number, number, number] = [src[oc * 3 * k + p], src[(oc * 3 + 1) * k + p], src[(oc * 3 + 2) * k + p]];
       widenValues(rgb, channels, opts, scale).forEach((v, c) => (data[(oc * channels + c) * k + p] = v));
     }
   return { dtype: w.dtype, dims: [o, channels, kh, kw], data };
@@ -143,26 +155,37 @@ function widenConstant(c: Tensor, axis: number, channels: number, opts: Required
  * normalisation constants before it widened, the input's declared shape updated, and the facts recorded in
  * model.metadata[WIDENED_METADATA]. The model may be a raw backbone or a prepared one (with head).
  */
-export function widenInput(model: Model, channels: number, options: WidenOptions = {}): { model: Model; widened: WidenedInput } {
+export function widenInput(
+  model: Model,
+  channels: number,
+  options: WidenOptions = {},
+): { model: Model; widened: WidenedInput } {
   const opts: Required<WidenOptions> = { rgbBands: options.rgbBands ?? [1, 2, 3], rule: options.rule ?? 'rgb-mean' };
   if (!Number.isInteger(channels) || channels < 1) throw cannot(`${channels} is not a channel count`);
   if (channels < 3) throw cannot(`it needs at least 3 bands to carry its RGB filters, these images have ${channels}`);
   const bad = opts.rgbBands.find((b) => !Number.isInteger(b) || b < 1 || b > channels);
-  if (bad !== undefined || new Set(opts.rgbBands).size !== 3) throw cannot(`the RGB bands ${opts.rgbBands.join(',')} are not three different bands of 1–${channels}`);
+  if (bad !== undefined || new Set(opts.rgbBands).size !== 3)
+    throw cannot(`the RGB bands ${opts.rgbBands.join(',')} are not three different bands of 1–${channels}`);
   if (model.metadata[WIDENED_METADATA]) throw cannot('its input is already widened');
   const m = cloneModel(model);
   const g = m.graph;
   const path = findInputConv(g);
   const weightName = path.conv.inputs[1];
   const w = g.initializers.get(weightName);
-  if (!w || w.dims.length !== 4 || !isFloat(w.dtype) || w.dtype === 'float16') throw cannot(`its first convolution's weight "${weightName}" is not a float32 constant [out, 3, kh, kw]`);
+  if (!w || w.dims.length !== 4 || !isFloat(w.dtype) || w.dtype === 'float16')
+    throw cannot(`its first convolution's weight "${weightName}" is not a float32 constant [out, 3, kh, kw]`);
   if (attrInt(path.conv, 'group', 1) !== 1) throw cannot('its first convolution is grouped');
   g.initializers.set(weightName, widenWeight(w, channels, opts));
-  for (const c of path.constants) g.initializers.set(c.name, widenConstant(g.initializers.get(c.name)!, c.axis, channels, opts));
+  for (const c of path.constants)
+    g.initializers.set(c.name, widenConstant(g.initializers.get(c.name)!, c.axis, channels, opts));
   const inp = g.inputs[0];
   inp.shape = [inp.shape[0], channels, ...inp.shape.slice(2)];
   const widened: WidenedInput = {
-    conv: path.conv.name, weight: weightName, channels, rgbBands: opts.rgbBands, rule: opts.rule,
+    conv: path.conv.name,
+    weight: weightName,
+    channels,
+    rgbBands: opts.rgbBands,
+    rule: opts.rule,
     normalisation: path.constants.map((c) => c.name),
   };
   m.metadata[WIDENED_METADATA] = JSON.stringify(widened);
@@ -176,7 +199,11 @@ export function widenedInputOf(model: Model): WidenedInput | undefined {
 }
 
 /** A loaded backbone widened to N channels, with shapes and parameter count redone for [1, N, size, size]. */
-export async function widenBackbone(bb: LoadedBackbone, channels: number, options: WidenOptions = {}): Promise<LoadedBackbone & { widened: WidenedInput }> {
+export async function widenBackbone(
+  bb: LoadedBackbone,
+  channels: number,
+  options: WidenOptions = {},
+): Promise<LoadedBackbone & { widened: WidenedInput }> {
   const { model, widened } = widenInput(bb.model, channels, options);
   const { shapes } = await foldConstants(model, { [bb.inputName]: [1, channels, bb.inputSize, bb.inputSize] });
   const old = bb.model.graph.initializers.get(widened.weight)!.data.length;

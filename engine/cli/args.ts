@@ -27,7 +27,8 @@ export function parseFlags(argv: string[], booleans: ReadonlySet<string>): Parse
     else if (booleans.has(name)) flags.set(name, true);
     else {
       const v = argv[i + 1];
-      if (v === undefined || v.startsWith('--')) throw new AttuneError('usage', `--${name} needs a value.`, `Write --${name} <value>.`);
+      if (v === undefined || v.startsWith('--'))
+        throw new AttuneError('usage', `--${name} needs a value.`, `Write --${name} <value>.`);
       flags.set(name, v);
       i++;
     }
@@ -40,12 +41,25 @@ export function str(p: ParsedArgs, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-export function num(p: ParsedArgs, name: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number | undefined {
+export function num(
+  p: ParsedArgs,
+  name: string,
+  opts: { integer?: boolean; min?: number; max?: number } = {},
+): number | undefined {
   const v = str(p, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || (opts.integer && !Number.isInteger(n)) || (opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max))
-    throw new AttuneError('usage', `--${name} must be ${opts.integer ? 'a whole number' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}${opts.max !== undefined ? ` ≤ ${opts.max}` : ''}, not "${v}".`, `Fix --${name} and run again.`);
+  if (
+    !Number.isFinite(n) ||
+    (opts.integer && !Number.isInteger(n)) ||
+    (opts.min !== undefined && n < opts.min) ||
+    (opts.max !== undefined && n > opts.max)
+  )
+    throw new AttuneError(
+      'usage',
+      `--${name} must be ${opts.integer ? 'a whole number' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}${opts.max !== undefined ? ` ≤ ${opts.max}` : ''}, not "${v}".`,
+      `Fix --${name} and run again.`,
+    );
   return n;
 }
 
@@ -61,7 +75,8 @@ export function rejectUnknown(p: ParsedArgs, known: ReadonlySet<string>, usage: 
 
 /** Flags of the value mapping shared by scan, train and predict. */
 export const VALUE_FLAGS = ['window', 'value-offset', 'bands'] as const;
-export const VALUE_USAGE = '[--window file|lung|mediastinum|bone|brain|percentile|image-percentile|C,W] [--value-offset N] [--bands R,G,B|all]';
+export const VALUE_USAGE =
+  '[--window file|lung|mediastinum|bone|brain|percentile|image-percentile|C,W] [--value-offset N] [--bands R,G,B|all]';
 
 /** --window, --value-offset and --bands, parsed (undefined when absent). */
 export function valueOptions(p: ParsedArgs): { window?: VoiRule; valueOffset?: number; bands?: BandSelection } {
@@ -77,5 +92,9 @@ export function valueOptions(p: ParsedArgs): { window?: VoiRule; valueOffset?: n
 /** --frames: how multi-frame DICOM files become samples. */
 export function framesOption(v: string | undefined): 'middle' | 'all' | undefined {
   if (v === undefined || v === 'middle' || v === 'all') return v;
-  throw new AttuneError('usage', `--frames ${JSON.stringify(v)} is not middle or all.`, 'Use --frames middle (one sample per file, default) or --frames all (every frame its own sample).');
+  throw new AttuneError(
+    'usage',
+    `--frames ${JSON.stringify(v)} is not middle or all.`,
+    'Use --frames middle (one sample per file, default) or --frames all (every frame its own sample).',
+  );
 }

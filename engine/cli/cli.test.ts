@@ -7,22 +7,53 @@ import { join } from 'node:path';
 import { DATASETS, MODELS, PROBE_DIR, sampleDataset, tempDir } from '../testing/fixtures';
 
 const attune = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { code: r.status, lines: r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>), stderr: r.stderr };
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return {
+    code: r.status,
+    lines: r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+    stderr: r.stderr,
+  };
 };
 
 test('train --json streams JSON events; export writes model.onnx and labels.txt; predict --json prints one line per image', () => {
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 10);
   const dir = tempDir();
   const run = join(dir, 'run');
-  const t = attune('train', '--data', data, '--model', MODELS.tinyCnn, '--method', 'linear', '--epochs', '2', '--out', run, '--seed', '1', '--batch', '8', '--lr', '0.01', '--json');
+  const t = attune(
+    'train',
+    '--data',
+    data,
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'linear',
+    '--epochs',
+    '2',
+    '--out',
+    run,
+    '--seed',
+    '1',
+    '--batch',
+    '8',
+    '--lr',
+    '0.01',
+    '--json',
+  );
   assert.equal(t.code, 0, t.stderr);
   const types = new Set(t.lines.map((l) => l.type));
   for (const k of ['phase', 'provider', 'step', 'epoch', 'done']) assert.ok(types.has(k), `event ${k}`);
   const ex = attune('export', '--run', run, '--out', join(dir, 'export'), '--json');
   assert.equal(ex.code, 0, ex.stderr);
   assert.ok(existsSync(join(dir, 'export', 'model.onnx')) && existsSync(join(dir, 'export', 'labels.txt')));
-  const images = readdirSync(join(data, 'Forest')).slice(0, 3).map((f) => join(data, 'Forest', f));
+  const images = readdirSync(join(data, 'Forest'))
+    .slice(0, 3)
+    .map((f) => join(data, 'Forest', f));
   const p = attune('predict', '--model', join(dir, 'export', 'model.onnx'), '--json', ...images);
   assert.equal(p.code, 0, p.stderr);
   assert.equal(p.lines.length, 3);
@@ -38,10 +69,14 @@ test('train --json streams JSON events; export writes model.onnx and labels.txt;
 });
 
 test('predict on a model without labels metadata uses the class index as the label, and ViT-Tiny gets ≥ 16/17 probe photos right', () => {
-  const files = readdirSync(PROBE_DIR).filter((f) => f.endsWith('.JPEG')).map((f) => join(PROBE_DIR, f));
+  const files = readdirSync(PROBE_DIR)
+    .filter((f) => f.endsWith('.JPEG'))
+    .map((f) => join(PROBE_DIR, f));
   const p = attune('predict', '--model', MODELS.vitTiny, '--json', ...files);
   assert.equal(p.code, 0, p.stderr);
-  const synsets = spawnSync('cat', [join(PROBE_DIR, 'synsets.txt')], { encoding: 'utf8' }).stdout.trim().split('\n');
+  const synsets = spawnSync('cat', [join(PROBE_DIR, 'synsets.txt')], { encoding: 'utf8' })
+    .stdout.trim()
+    .split('\n');
   let right = 0;
   for (const l of p.lines) {
     assert.equal(l.label, String(l.index));
@@ -54,18 +89,62 @@ test('bad usage and bad input say what is wrong and what to do', () => {
   const u = attune('train', '--data', '/nope');
   assert.equal(u.code, 2);
   assert.match(u.stderr, /--method is required/);
-  const m = attune('train', '--data', '/nope', '--model', MODELS.tinyCnn, '--method', 'magic', '--out', join(tempDir(), 'r'));
+  const m = attune(
+    'train',
+    '--data',
+    '/nope',
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'magic',
+    '--out',
+    join(tempDir(), 'r'),
+  );
   assert.match(m.stderr, /no method called "magic"/i);
-  const d = attune('train', '--data', join(tempDir(), 'missing'), '--model', MODELS.tinyCnn, '--method', 'linear', '--out', join(tempDir(), 'r'));
+  const d = attune(
+    'train',
+    '--data',
+    join(tempDir(), 'missing'),
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'linear',
+    '--out',
+    join(tempDir(), 'r'),
+  );
   assert.equal(d.code, 1);
   assert.match(d.stderr, /error: .+\n.+/);
   // --rank is LoRA's and PACE's: accepted for both (the run then fails on the missing folder), refused elsewhere
   for (const method of ['lora', 'pace']) {
-    const r = attune('train', '--data', join(tempDir(), 'missing'), '--model', MODELS.tinyVit, '--method', method, '--rank', '4', '--out', join(tempDir(), 'r'));
+    const r = attune(
+      'train',
+      '--data',
+      join(tempDir(), 'missing'),
+      '--model',
+      MODELS.tinyVit,
+      '--method',
+      method,
+      '--rank',
+      '4',
+      '--out',
+      join(tempDir(), 'r'),
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.doesNotMatch(r.stderr, /--rank/);
   }
-  const wrong = attune('train', '--data', '/nope', '--model', MODELS.tinyCnn, '--method', 'full', '--rank', '4', '--out', join(tempDir(), 'r'));
+  const wrong = attune(
+    'train',
+    '--data',
+    '/nope',
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'full',
+    '--rank',
+    '4',
+    '--out',
+    join(tempDir(), 'r'),
+  );
   assert.equal(wrong.code, 2);
   assert.match(wrong.stderr, /--rank does not apply to full/);
   const img = attune('predict', '--model', MODELS.tinyCnn, '--json', join(tempDir(), 'no-such.jpg'));
@@ -74,10 +153,34 @@ test('bad usage and bad input say what is wrong and what to do', () => {
 });
 
 test('the imbalance, operating-point and explain options refuse bad values with what to do', () => {
-  const b = attune('train', '--data', '/nope', '--model', MODELS.tinyCnn, '--method', 'linear', '--balance', 'oversample', '--out', join(tempDir(), 'r'));
+  const b = attune(
+    'train',
+    '--data',
+    '/nope',
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'linear',
+    '--balance',
+    'oversample',
+    '--out',
+    join(tempDir(), 'r'),
+  );
   assert.equal(b.code, 2);
   assert.match(b.stderr, /Unknown --balance "oversample"[\s\S]*none, weights, sampling/);
-  const s = attune('train', '--data', '/nope', '--model', MODELS.tinyCnn, '--method', 'linear', '--select-by', 'loss', '--out', join(tempDir(), 'r'));
+  const s = attune(
+    'train',
+    '--data',
+    '/nope',
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'linear',
+    '--select-by',
+    'loss',
+    '--out',
+    join(tempDir(), 'r'),
+  );
   assert.equal(s.code, 2);
   const p = attune('export', '--run', '/nope', '--out', join(tempDir(), 'e'), '--positive', 'malignant');
   assert.equal(p.code, 2);
@@ -99,16 +202,66 @@ test('train method flags: --clip-norm none reaches the run as no clipping; --met
   const { readFileSync } = await import('node:fs');
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 4);
   const dir = tempDir();
-  const spec = (run: string) => JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as { method: string; hyper: { clipNorm: number | null; optimizer: string } };
-  const none = attune('train', '--data', data, '--model', MODELS.tinyCnn, '--method', 'full', '--epochs', '1', '--batch', '4', '--clip-norm', 'none', '--out', join(dir, 'none'), '--json');
+  const spec = (run: string) =>
+    JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as {
+      method: string;
+      hyper: { clipNorm: number | null; optimizer: string };
+    };
+  const none = attune(
+    'train',
+    '--data',
+    data,
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'full',
+    '--epochs',
+    '1',
+    '--batch',
+    '4',
+    '--clip-norm',
+    'none',
+    '--out',
+    join(dir, 'none'),
+    '--json',
+  );
   assert.equal(none.code, 0, none.stderr);
   assert.equal(spec(join(dir, 'none')).hyper.clipNorm, null);
-  const spd = attune('train', '--data', data, '--model', MODELS.tinyCnn, '--method', 'spd', '--epochs', '1', '--batch', '4', '--out', join(dir, 'spd'), '--json');
+  const spd = attune(
+    'train',
+    '--data',
+    data,
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'spd',
+    '--epochs',
+    '1',
+    '--batch',
+    '4',
+    '--out',
+    join(dir, 'spd'),
+    '--json',
+  );
   assert.equal(spd.code, 0, spd.stderr);
   assert.deepEqual([spec(join(dir, 'spd')).method, spec(join(dir, 'spd')).hyper.optimizer], ['spd', 'spd']);
   const epoch = spd.lines.find((l) => l.type === 'epoch') as { diagnostics: Record<string, number> };
-  assert.ok(epoch.diagnostics.spd_tensors > 0 && 'spd_condition' in epoch.diagnostics && 'spd_projected' in epoch.diagnostics);
-  const clash = attune('train', '--data', data, '--model', MODELS.tinyCnn, '--method', 'spd', '--optimizer', 'adamw', '--out', join(dir, 'clash'));
+  assert.ok(
+    epoch.diagnostics.spd_tensors > 0 && 'spd_condition' in epoch.diagnostics && 'spd_projected' in epoch.diagnostics,
+  );
+  const clash = attune(
+    'train',
+    '--data',
+    data,
+    '--model',
+    MODELS.tinyCnn,
+    '--method',
+    'spd',
+    '--optimizer',
+    'adamw',
+    '--out',
+    join(dir, 'clash'),
+  );
   assert.notEqual(clash.code, 0);
   assert.match(clash.stderr, /--method spd trains with --optimizer spd/);
 });

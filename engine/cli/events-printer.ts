@@ -19,7 +19,10 @@ export function eventPrinter(json: boolean): { sink: EventSink; stop: () => void
     if (!tty) return;
     if (phase !== barPhase) {
       stopBar();
-      bar = new cliProgress.SingleBar({ format: `${phase.padEnd(16)} [{bar}] {value}/{total} {detail}`, stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
+      bar = new cliProgress.SingleBar(
+        { format: `${phase.padEnd(16)} [{bar}] {value}/{total} {detail}`, stream: process.stderr, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
       bar.start(total, done, { detail });
       barPhase = phase;
     } else bar!.update(done, { detail });
@@ -30,17 +33,30 @@ export function eventPrinter(json: boolean): { sink: EventSink; stop: () => void
         progress(e.phase, e.done, e.total, e.detail ?? '');
         break;
       case 'step':
-        progress(`epoch ${e.epoch + 1}`, e.step, e.stepsPerEpoch, `loss ${e.loss.toFixed(4)}  ${e.imagesPerSecond.toFixed(1)} img/s${e.cachedFeatures ? ' (head on cached features)' : ''}`);
+        progress(
+          `epoch ${e.epoch + 1}`,
+          e.step,
+          e.stepsPerEpoch,
+          `loss ${e.loss.toFixed(4)}  ${e.imagesPerSecond.toFixed(1)} img/s${e.cachedFeatures ? ' (head on cached features)' : ''}`,
+        );
         break;
       case 'epoch': {
         stopBar();
-        const d = Object.entries(e.diagnostics).map(([k, v]) => `${k} ${v.toPrecision(3)}`).join('  ');
-        console.error(`epoch ${e.epoch + 1}/${e.epochs}  train loss ${e.trainLoss.toFixed(4)} acc ${(e.trainAccuracy * 100).toFixed(1)}%  val acc ${(e.valAccuracy * 100).toFixed(1)}%${e.valBalancedAccuracy !== undefined ? ` bal ${(e.valBalancedAccuracy * 100).toFixed(1)}%` : ''}${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)} s  ${d}`);
+        const d = Object.entries(e.diagnostics)
+          .map(([k, v]) => `${k} ${v.toPrecision(3)}`)
+          .join('  ');
+        console.error(
+          `epoch ${e.epoch + 1}/${e.epochs}  train loss ${e.trainLoss.toFixed(4)} acc ${(e.trainAccuracy * 100).toFixed(1)}%  val acc ${(e.valAccuracy * 100).toFixed(1)}%${e.valBalancedAccuracy !== undefined ? ` bal ${(e.valBalancedAccuracy * 100).toFixed(1)}%` : ''}${e.best ? ' (best)' : ''}  ${e.seconds.toFixed(1)} s  ${d}`,
+        );
         break;
       }
       case 'selection':
         stopBar();
-        console.error(`${e.method.toUpperCase()} selection per block: ${Object.entries(e.perBlock).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        console.error(
+          `${e.method.toUpperCase()} selection per block: ${Object.entries(e.perBlock)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')}`,
+        );
         break;
       case 'provider':
         console.error(`device: ${e.provider.toUpperCase()}${e.fallbackReason ? ` (${e.fallbackReason})` : ''}`);
@@ -55,7 +71,9 @@ export function eventPrinter(json: boolean): { sink: EventSink; stop: () => void
         break;
       case 'done':
         stopBar();
-        console.error(`done: best epoch ${e.bestEpoch + 1} by val ${e.selectedBy ?? 'accuracy'} ${((e.bestValScore ?? e.bestValAccuracy) * 100).toFixed(1)}% (val accuracy ${(e.bestValAccuracy * 100).toFixed(1)}%)${e.testAccuracy !== undefined ? `, test accuracy ${(e.testAccuracy * 100).toFixed(1)}%` : ''} — ${e.runDir}`);
+        console.error(
+          `done: best epoch ${e.bestEpoch + 1} by val ${e.selectedBy ?? 'accuracy'} ${((e.bestValScore ?? e.bestValAccuracy) * 100).toFixed(1)}% (val accuracy ${(e.bestValAccuracy * 100).toFixed(1)}%)${e.testAccuracy !== undefined ? `, test accuracy ${(e.testAccuracy * 100).toFixed(1)}%` : ''} — ${e.runDir}`,
+        );
         break;
       case 'cancelled':
         stopBar();

@@ -18,7 +18,15 @@ interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-const COMMANDS: Command[] = [scanCommand, trainCommand, sweepCommand, exportCommand, predictCommand, explainCommand, applyPatchCommand];
+const COMMANDS: Command[] = [
+  scanCommand,
+  trainCommand,
+  sweepCommand,
+  exportCommand,
+  predictCommand,
+  explainCommand,
+  applyPatchCommand,
+];
 
 function help(): void {
   console.log('usage: npm run attune -- <command> [options]\n\ncommands:');
@@ -47,7 +55,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (isAttuneError(e)) {
       const json = rest.includes('--json');
-      if (json) process.stdout.write(JSON.stringify({ type: 'error', code: e.code, message: e.message, hint: e.hint }) + '\n');
+      if (json)
+        process.stdout.write(JSON.stringify({ type: 'error', code: e.code, message: e.message, hint: e.hint }) + '\n');
       console.error(`error: ${e.message}\n${e.hint}`);
       return e.code === 'usage' ? 2 : 1;
     }

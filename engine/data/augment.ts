@@ -45,7 +45,11 @@ const RRC_SCALE: [number, number] = [0.08, 1];
 const RRC_RATIO: [number, number] = [3 / 4, 4 / 3];
 
 /** torchvision RandomResizedCrop.get_params, on the base image. */
-function randomResizedCrop(W: number, H: number, rng: () => number): { cx: number; cy: number; bw: number; bh: number } {
+function randomResizedCrop(
+  W: number,
+  H: number,
+  rng: () => number,
+): { cx: number; cy: number; bw: number; bh: number } {
   const area = W * H;
   const logR = [Math.log(RRC_RATIO[0]), Math.log(RRC_RATIO[1])];
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -72,10 +76,15 @@ export function evalGeometry(base: { width: number; height: number }, pre: Prepr
   const W = base.width;
   const H = base.height;
   const black: [number, number, number] = [0, 0, 0];
-  if (pre.resize === 'squash') return { cx: W / 2, cy: H / 2, bw: W, bh: H, angle: 0, hflip: false, vflip: false, rot90: 0, fill: black };
+  if (pre.resize === 'squash')
+    return { cx: W / 2, cy: H / 2, bw: W, bh: H, angle: 0, hflip: false, vflip: false, rot90: 0, fill: black };
   if (pre.resize === 'pad') {
     const side = Math.max(W, H);
-    const mean: [number, number, number] = [Math.round(pre.mean[0] * 255), Math.round(pre.mean[1] * 255), Math.round(pre.mean[2] * 255)];
+    const mean: [number, number, number] = [
+      Math.round(pre.mean[0] * 255),
+      Math.round(pre.mean[1] * 255),
+      Math.round(pre.mean[2] * 255),
+    ];
     return { cx: W / 2, cy: H / 2, bw: side, bh: side, angle: 0, hflip: false, vflip: false, rot90: 0, fill: mean };
   }
   // the centre crop covers size/resizeTo of the shorter side
@@ -84,7 +93,12 @@ export function evalGeometry(base: { width: number; height: number }, pre: Prepr
 }
 
 /** Draws a random view geometry. The number and order of rng calls is fixed per preset. */
-export function sampleGeometry(base: { width: number; height: number }, pre: Preprocessing, preset: AugmentPreset, rng: () => number): ViewGeometry {
+export function sampleGeometry(
+  base: { width: number; height: number },
+  pre: Preprocessing,
+  preset: AugmentPreset,
+  rng: () => number,
+): ViewGeometry {
   if (preset === 'none') return evalGeometry(base, pre);
   if (preset === 'medical') {
     // mild: ±10° rotation, 0.9–1.1 zoom about the evaluation view, horizontal flip
@@ -128,14 +142,19 @@ export function renderView(base: RgbImage, g: ViewGeometry, S: number, out: Floa
   const [x0, y0] = map(0, 0);
   const [x1, y1] = map(1, 0);
   const [x2, y2] = map(0, 1);
-  const dxx = x1 - x0, dyx = y1 - y0, dxy = x2 - x0, dyy = y2 - y0;
+  const dxx = x1 - x0,
+    dyx = y1 - y0,
+    dxy = x2 - x0,
+    dyy = y2 - y0;
   const W = base.width;
   const H = base.height;
   const src = base.data;
   const plane = S * S;
   const inv = 1 / 255;
   const [fr, fg, fb] = g.fill;
-  const axisAligned = g.angle === 0 && ((Math.abs(dxy) < 1e-12 && Math.abs(dyx) < 1e-12) || (Math.abs(dxx) < 1e-12 && Math.abs(dyy) < 1e-12));
+  const axisAligned =
+    g.angle === 0 &&
+    ((Math.abs(dxy) < 1e-12 && Math.abs(dyx) < 1e-12) || (Math.abs(dxx) < 1e-12 && Math.abs(dyy) < 1e-12));
   if (axisAligned) {
     // separable fast path (crops, flips, quarter turns): per-row and per-column taps computed once
     const swap = Math.abs(dxx) < 1e-12;
@@ -159,10 +178,18 @@ export function renderView(base: RgbImage, g: ViewGeometry, S: number, out: Floa
           out[o + 2 * plane] = fb * inv;
           continue;
         }
-        const r0 = ty.i0[iy] * W, r1 = ty.i1[iy] * W;
-        const c0 = tx.i0[ix], c1 = tx.i1[ix];
-        const i00 = (r0 + c0) * 3, i01 = (r0 + c1) * 3, i10 = (r1 + c0) * 3, i11 = (r1 + c1) * 3;
-        const w00 = (1 - ax) * (1 - ay) * inv, w01 = ax * (1 - ay) * inv, w10 = (1 - ax) * ay * inv, w11 = ax * ay * inv;
+        const r0 = ty.i0[iy] * W,
+          r1 = ty.i1[iy] * W;
+        const c0 = tx.i0[ix],
+          c1 = tx.i1[ix];
+        const i00 = (r0 + c0) * 3,
+          i01 = (r0 + c1) * 3,
+          i10 = (r1 + c0) * 3,
+          i11 = (r1 + c1) * 3;
+        const w00 = (1 - ax) * (1 - ay) * inv,
+          w01 = ax * (1 - ay) * inv,
+          w10 = (1 - ax) * ay * inv,
+          w11 = ax * ay * inv;
         out[o] = src[i00] * w00 + src[i01] * w01 + src[i10] * w10 + src[i11] * w11;
         out[o + plane] = src[i00 + 1] * w00 + src[i01 + 1] * w01 + src[i10 + 1] * w10 + src[i11 + 1] * w11;
         out[o + 2 * plane] = src[i00 + 2] * w00 + src[i01 + 2] * w01 + src[i10 + 2] * w10 + src[i11 + 2] * w11;
@@ -189,8 +216,14 @@ export function renderView(base: RgbImage, g: ViewGeometry, S: number, out: Floa
       const ay = yc - yi;
       const xj = xi + 1 < W ? xi + 1 : xi;
       const yj = yi + 1 < H ? yi + 1 : yi;
-      const i00 = (yi * W + xi) * 3, i01 = (yi * W + xj) * 3, i10 = (yj * W + xi) * 3, i11 = (yj * W + xj) * 3;
-      const w00 = (1 - ax) * (1 - ay) * inv, w01 = ax * (1 - ay) * inv, w10 = (1 - ax) * ay * inv, w11 = ax * ay * inv;
+      const i00 = (yi * W + xi) * 3,
+        i01 = (yi * W + xj) * 3,
+        i10 = (yj * W + xi) * 3,
+        i11 = (yj * W + xj) * 3;
+      const w00 = (1 - ax) * (1 - ay) * inv,
+        w01 = ax * (1 - ay) * inv,
+        w10 = (1 - ax) * ay * inv,
+        w11 = ax * ay * inv;
       out[o] = src[i00] * w00 + src[i01] * w01 + src[i10] * w10 + src[i11] * w11;
       out[o + plane] = src[i00 + 1] * w00 + src[i01 + 1] * w01 + src[i10 + 1] * w10 + src[i11 + 1] * w11;
       out[o + 2 * plane] = src[i00 + 2] * w00 + src[i01 + 2] * w01 + src[i10 + 2] * w10 + src[i11 + 2] * w11;
@@ -229,7 +262,10 @@ export function renderViewFloat(base: FloatImage, g: ViewGeometry, S: number, ou
   const [x0, y0] = map(0, 0);
   const [x1, y1] = map(1, 0);
   const [x2, y2] = map(0, 1);
-  const dxx = x1 - x0, dyx = y1 - y0, dxy = x2 - x0, dyy = y2 - y0;
+  const dxx = x1 - x0,
+    dyx = y1 - y0,
+    dxy = x2 - x0,
+    dyy = y2 - y0;
   for (let oy = 0; oy < S; oy++) {
     let x = x0 + oy * dxy;
     let y = y0 + oy * dyy;
@@ -247,8 +283,14 @@ export function renderViewFloat(base: FloatImage, g: ViewGeometry, S: number, ou
       const ay = yc - yi;
       const xj = xi + 1 < W ? xi + 1 : xi;
       const yj = yi + 1 < H ? yi + 1 : yi;
-      const i00 = (yi * W + xi) * C, i01 = (yi * W + xj) * C, i10 = (yj * W + xi) * C, i11 = (yj * W + xj) * C;
-      const w00 = (1 - ax) * (1 - ay), w01 = ax * (1 - ay), w10 = (1 - ax) * ay, w11 = ax * ay;
+      const i00 = (yi * W + xi) * C,
+        i01 = (yi * W + xj) * C,
+        i10 = (yj * W + xi) * C,
+        i11 = (yj * W + xj) * C;
+      const w00 = (1 - ax) * (1 - ay),
+        w01 = ax * (1 - ay),
+        w10 = (1 - ax) * ay,
+        w11 = ax * ay;
       if (C === 3) {
         out[o] = src[i00] * w00 + src[i01] * w01 + src[i10] * w10 + src[i11] * w11;
         out[o + plane] = src[i00 + 1] * w00 + src[i01 + 1] * w01 + src[i10 + 1] * w10 + src[i11 + 1] * w11;
@@ -263,7 +305,12 @@ export function renderViewFloat(base: FloatImage, g: ViewGeometry, S: number, ou
 }
 
 /** Bilinear taps along one axis: coordinate start + k·step for k < n over a source of length len. Weight −1 marks outside. */
-function taps(start: number, step: number, n: number, len: number): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
+function taps(
+  start: number,
+  step: number,
+  n: number,
+  len: number,
+): { i0: Int32Array; i1: Int32Array; w: Float32Array } {
   const i0 = new Int32Array(n);
   const i1 = new Int32Array(n);
   const w = new Float32Array(n);
@@ -300,7 +347,13 @@ export function sampleColour(rng: () => number): ColourParams {
     const j = Math.floor(rng() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
-  return { order, brightness: 0.6 + 0.8 * rng(), contrast: 0.6 + 0.8 * rng(), saturation: 0.6 + 0.8 * rng(), hue: -0.1 + 0.2 * rng() };
+  return {
+    order,
+    brightness: 0.6 + 0.8 * rng(),
+    contrast: 0.6 + 0.8 * rng(),
+    saturation: 0.6 + 0.8 * rng(),
+    hue: -0.1 + 0.2 * rng(),
+  };
 }
 
 const clamp01 = (x: number) => (x < 0 ? 0 : x > 1 ? 1 : x);
@@ -333,7 +386,9 @@ export function applyColour(img: Float32Array, n: number, p: ColourParams): void
 /** HSV hue rotation by `h` turns, per pixel. */
 function shiftHue(img: Float32Array, n: number, h: number): void {
   for (let i = 0; i < n; i++) {
-    const r = img[i], g = img[i + n], b = img[i + 2 * n];
+    const r = img[i],
+      g = img[i + n],
+      b = img[i + 2 * n];
     const max = Math.max(r, g, b);
     const min = Math.min(r, g, b);
     const d = max - min;
@@ -349,15 +404,40 @@ function shiftHue(img: Float32Array, n: number, h: number): void {
     const hh = hue * 6;
     const sector = Math.floor(hh) % 6;
     const f = hh - Math.floor(hh);
-    const p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
+    const p = v * (1 - s),
+      q = v * (1 - s * f),
+      t = v * (1 - s * (1 - f));
     let rr: number, gg: number, bb: number;
     switch (sector) {
-      case 0: rr = v; gg = t; bb = p; break;
-      case 1: rr = q; gg = v; bb = p; break;
-      case 2: rr = p; gg = v; bb = t; break;
-      case 3: rr = p; gg = q; bb = v; break;
-      case 4: rr = t; gg = p; bb = v; break;
-      default: rr = v; gg = p; bb = q;
+      case 0:
+        rr = v;
+        gg = t;
+        bb = p;
+        break;
+      case 1:
+        rr = q;
+        gg = v;
+        bb = p;
+        break;
+      case 2:
+        rr = p;
+        gg = v;
+        bb = t;
+        break;
+      case 3:
+        rr = p;
+        gg = q;
+        bb = v;
+        break;
+      case 4:
+        rr = t;
+        gg = p;
+        bb = v;
+        break;
+      default:
+        rr = v;
+        gg = p;
+        bb = q;
     }
     img[i] = rr;
     img[i + n] = gg;

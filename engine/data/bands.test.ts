@@ -6,20 +6,37 @@ import { join } from 'node:path';
 import { isAttuneError } from '../errors';
 import { SHARED } from '../testing/fixtures';
 import {
-  applyBandScaling, fitBandScaling, looksLikeSentinel2, parseBandSelection, percentile, previewRgb,
-  SENTINEL2_REFLECTANCE_SCALE, type PlanarRaster,
+  applyBandScaling,
+  fitBandScaling,
+  looksLikeSentinel2,
+  parseBandSelection,
+  percentile,
+  previewRgb,
+  SENTINEL2_REFLECTANCE_SCALE,
+  type PlanarRaster,
 } from './bands';
 import { readRaster, type Raster } from './geotiff';
 
 const EUROSAT = join(SHARED, 'datasets/eurosat-ms');
 /** two tiles per class, sorted: 20 files, 20·4096 pixels per band */
-const TRAIN = readdirSync(EUROSAT).sort().flatMap((c) => readdirSync(join(EUROSAT, c)).sort().slice(0, 2).map((f) => join(EUROSAT, c, f)));
+const TRAIN = readdirSync(EUROSAT)
+  .sort()
+  .flatMap((c) =>
+    readdirSync(join(EUROSAT, c))
+      .sort()
+      .slice(0, 2)
+      .map((f) => join(EUROSAT, c, f)),
+  );
 
 async function* lazily(files: string[]): AsyncGenerator<Raster> {
   for (const f of files) yield await readRaster(f);
 }
 
-const selectionError = (pattern: RegExp) => (e: unknown) => isAttuneError(e) && e.code === 'band-selection' && pattern.test(e.message) && /three 1-based band numbers/.test(e.hint);
+const selectionError = (pattern: RegExp) => (e: unknown) =>
+  isAttuneError(e) &&
+  e.code === 'band-selection' &&
+  pattern.test(e.message) &&
+  /three 1-based band numbers/.test(e.hint);
 
 test('band selections parse from the CLI form; mistakes say what is wrong', () => {
   assert.deepEqual(parseBandSelection('4,3,2'), { mode: 'map', bands: [4, 3, 2] });
@@ -27,12 +44,21 @@ test('band selections parse from the CLI form; mistakes say what is wrong', () =
   assert.deepEqual(parseBandSelection('ALL'), { mode: 'all' });
   assert.deepEqual(parseBandSelection('true-colour', 13), { mode: 'map', bands: [4, 3, 2] });
   assert.deepEqual(parseBandSelection('false-color'), { mode: 'map', bands: [8, 4, 3] });
-  assert.throws(() => parseBandSelection('4,3,14', 13), selectionError(/band 14 of 13: these images have only 13 bands/));
-  assert.throws(() => parseBandSelection('4,3'), selectionError(/expected three band numbers separated by commas, got 2 values/));
+  assert.throws(
+    () => parseBandSelection('4,3,14', 13),
+    selectionError(/band 14 of 13: these images have only 13 bands/),
+  );
+  assert.throws(
+    () => parseBandSelection('4,3'),
+    selectionError(/expected three band numbers separated by commas, got 2 values/),
+  );
   assert.throws(() => parseBandSelection('4,3,2,1'), selectionError(/got 4 values/));
   assert.throws(() => parseBandSelection(''), selectionError(/got nothing/));
   assert.throws(() => parseBandSelection('r,g,b'), selectionError(/"r" is not a band number/));
-  assert.throws(() => parseBandSelection('0,1,2'), selectionError(/"0" is not a band number \(bands are counted from 1\)/));
+  assert.throws(
+    () => parseBandSelection('0,1,2'),
+    selectionError(/"0" is not a band number \(bands are counted from 1\)/),
+  );
   assert.throws(() => parseBandSelection('4,3,2.5'), selectionError(/"2.5" is not a band number/));
 });
 
@@ -64,7 +90,8 @@ test('scaling fitted on real tiles: exact mean/std/percentiles, bounded reservoi
   assert.equal(full.bandCount, 13);
   assert.deepEqual(JSON.parse(JSON.stringify(full)), full, 'JSON-serialisable as is');
   for (let b = 0; b < 13; b++) {
-    const s = full.bands[b], e = exact[b];
+    const s = full.bands[b],
+      e = exact[b];
     assert.equal(s.count, 20 * 4096);
     assert.ok(Math.abs(s.mean - e.mean) < 1e-9 * e.mean, `band ${b + 1} mean`);
     assert.ok(Math.abs(s.std - e.std) < 1e-9 * e.mean, `band ${b + 1} std`);
@@ -77,7 +104,10 @@ test('scaling fitted on real tiles: exact mean/std/percentiles, bounded reservoi
   const small = await fitBandScaling(lazily(TRAIN), { sampleSize: 4096, seed: 7 });
   for (let b = 0; b < 13; b++) {
     const e = exact[b].sorted;
-    assert.ok(small.bands[b].p2 >= percentile(e, 1) && small.bands[b].p2 <= percentile(e, 3), `band ${b + 1} p2 ${small.bands[b].p2}`);
+    assert.ok(
+      small.bands[b].p2 >= percentile(e, 1) && small.bands[b].p2 <= percentile(e, 3),
+      `band ${b + 1} p2 ${small.bands[b].p2}`,
+    );
     assert.ok(small.bands[b].p98 >= percentile(e, 97) && small.bands[b].p98 <= percentile(e, 99), `band ${b + 1} p98`);
     assert.equal(small.bands[b].mean, full.bands[b].mean, 'mean and std never come from the sample');
   }
@@ -86,7 +116,8 @@ test('scaling fitted on real tiles: exact mean/std/percentiles, bounded reservoi
   assert.ok(Math.abs(refl.bands[3].mean - full.bands[3].mean / 10000) < 1e-9);
   const r = await readRaster(TRAIN[5]);
   for (const sel of [parseBandSelection('4,3,2'), parseBandSelection('all')]) {
-    const a = applyBandScaling(r, sel, full), b = applyBandScaling(r, sel, refl);
+    const a = applyBandScaling(r, sel, full),
+      b = applyBandScaling(r, sel, refl);
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-4, `${sel.mode} ${i}`);
   }
 });
@@ -96,14 +127,23 @@ test('map mode: the chosen bands stretched so training 2..98th percentiles span 
   const plane = 64 * 64;
   const sel = parseBandSelection('8,4,3', 13);
   assert.ok(sel.mode === 'map');
-  let low = 0, high = 0, total = 0;
-  const sum = new Float64Array(13), sq = new Float64Array(13);
+  let low = 0,
+    high = 0,
+    total = 0;
+  const sum = new Float64Array(13),
+    sq = new Float64Array(13);
   for await (const r of lazily(TRAIN)) {
     const x = applyBandScaling(r, sel, s);
     assert.equal(x.length, 3 * plane);
     for (let c = 0; c < 3; c++) {
-      const band = sel.bands[c], st = s.bands[band - 1];
-      for (let i = 0; i < plane; i += 331) assert.ok(Math.abs(x[c * plane + i] - Math.min(1, Math.max(0, (r.data[(band - 1) * plane + i] - st.p2) / (st.p98 - st.p2)))) < 1e-6);
+      const band = sel.bands[c],
+        st = s.bands[band - 1];
+      for (let i = 0; i < plane; i += 331)
+        assert.ok(
+          Math.abs(
+            x[c * plane + i] - Math.min(1, Math.max(0, (r.data[(band - 1) * plane + i] - st.p2) / (st.p98 - st.p2))),
+          ) < 1e-6,
+        );
     }
     for (const v of x) {
       assert.ok(v >= 0 && v <= 1);
@@ -113,10 +153,11 @@ test('map mode: the chosen bands stretched so training 2..98th percentiles span 
     }
     const all = applyBandScaling(r, { mode: 'all' }, s);
     assert.equal(all.length, 13 * plane);
-    for (let b = 0; b < 13; b++) for (let i = 0; i < plane; i++) {
-      sum[b] += all[b * plane + i];
-      sq[b] += all[b * plane + i] ** 2;
-    }
+    for (let b = 0; b < 13; b++)
+      for (let i = 0; i < plane; i++) {
+        sum[b] += all[b * plane + i];
+        sq[b] += all[b * plane + i] ** 2;
+      }
   }
   // about 2 % clipped at each end (ties on integer values add a little)
   assert.ok(low / total > 0.01 && low / total < 0.04, `low ${low / total}`);
@@ -141,9 +182,24 @@ test('nodata (NaN) becomes 0 after scaling; band counts must match the fitted sc
     assert.ok(x.every(Number.isFinite));
   }
   const four: PlanarRaster = { width: 64, height: 64, bands: 4, data: r.data.slice(0, 4 * plane), file: 'four.tif' };
-  assert.throws(() => applyBandScaling(four, { mode: 'all' }, s), (e: unknown) => isAttuneError(e) && e.code === 'band-count' && /four.tif has 4 bands, but the model was trained on 13/.test(e.message));
-  await assert.rejects(fitBandScaling([r, four]), (e: unknown) => isAttuneError(e) && e.code === 'band-count' && /four.tif has 4 bands, but the other training images have 13/.test(e.message));
-  assert.throws(() => applyBandScaling(r, { mode: 'map', bands: [4, 3, 20] }, s), (e: unknown) => isAttuneError(e) && /band 20 of 13/.test(e.message));
+  assert.throws(
+    () => applyBandScaling(four, { mode: 'all' }, s),
+    (e: unknown) =>
+      isAttuneError(e) &&
+      e.code === 'band-count' &&
+      /four.tif has 4 bands, but the model was trained on 13/.test(e.message),
+  );
+  await assert.rejects(
+    fitBandScaling([r, four]),
+    (e: unknown) =>
+      isAttuneError(e) &&
+      e.code === 'band-count' &&
+      /four.tif has 4 bands, but the other training images have 13/.test(e.message),
+  );
+  assert.throws(
+    () => applyBandScaling(r, { mode: 'map', bands: [4, 3, 20] }, s),
+    (e: unknown) => isAttuneError(e) && /band 20 of 13/.test(e.message),
+  );
   await assert.rejects(fitBandScaling([]), (e: unknown) => isAttuneError(e) && e.code === 'band-scaling-empty');
 });
 
@@ -154,7 +210,8 @@ test('preview: 8-bit RGB of the mapped bands; all mode previews Sentinel-2 true 
   assert.deepEqual([p.width, p.height, p.data.length], [64, 64, 64 * 64 * 3]);
   const plane = 64 * 64;
   const x = applyBandScaling(r, parseBandSelection('4,3,2'), s);
-  for (let i = 0; i < plane; i += 17) for (let c = 0; c < 3; c++) assert.equal(p.data[i * 3 + c], Math.round(x[c * plane + i] * 255));
+  for (let i = 0; i < plane; i += 17)
+    for (let c = 0; c < 3; c++) assert.equal(p.data[i * 3 + c], Math.round(x[c * plane + i] * 255));
   assert.deepEqual((await previewRgb(r, { mode: 'all' }, s)).data, p.data);
   const fc = await previewRgb(r, parseBandSelection('false-colour'), s);
   assert.notDeepEqual(fc.data, p.data);

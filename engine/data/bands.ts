@@ -10,7 +10,21 @@ import { mulberry32 } from '../util/random';
 export type BandSelection = { mode: 'map'; bands: [number, number, number] /* 1-based */ } | { mode: 'all' };
 
 /** Sentinel-2 L1C band order as stored in EuroSAT-MS (B8A last). */
-export const SENTINEL2_BANDS = ['B01', 'B02', 'B03', 'B04', 'B05', 'B06', 'B07', 'B08', 'B09', 'B10', 'B11', 'B12', 'B8A'] as const;
+export const SENTINEL2_BANDS = [
+  'B01',
+  'B02',
+  'B03',
+  'B04',
+  'B05',
+  'B06',
+  'B07',
+  'B08',
+  'B09',
+  'B10',
+  'B11',
+  'B12',
+  'B8A',
+] as const;
 /** 1-based band numbers in that order: true colour B04,B03,B02; false colour (vegetation red) B08,B04,B03. */
 export const SENTINEL2_PRESETS = {
   'true-colour': [4, 3, 2],
@@ -32,9 +46,12 @@ export interface PlanarRaster {
 }
 
 const badSelection = (text: string, why: string, bandCount?: number) =>
-  new AttuneError('band-selection', `--bands ${JSON.stringify(text)}: ${why}.`,
+  new AttuneError(
+    'band-selection',
+    `--bands ${JSON.stringify(text)}: ${why}.`,
     `Give three 1-based band numbers for red, green and blue (e.g. 4,3,2 for Sentinel-2 true colour${bandCount ? `; these images have bands 1–${bandCount}` : ''}), a preset (true-colour, false-colour), or "all".`,
-    { text, bandCount });
+    { text, bandCount },
+  );
 
 /**
  * Parses the CLI/app value: 'all', 'R,G,B' (1-based), or a Sentinel-2 preset name. With `bandCount`, the numbers
@@ -45,9 +62,15 @@ export function parseBandSelection(text: string, bandCount?: number): BandSelect
   if (t === 'all') return { mode: 'all' };
   const preset = (SENTINEL2_PRESETS as Record<string, readonly [number, number, number]>)[t.replace('color', 'colour')];
   const parts = preset ? preset.map(String) : t.split(',').map((p) => p.trim());
-  if (parts.length !== 3) throw badSelection(text, `expected three band numbers separated by commas, got ${parts.length === 1 && !parts[0] ? 'nothing' : `${parts.length} value${parts.length === 1 ? '' : 's'}`}`, bandCount);
+  if (parts.length !== 3)
+    throw badSelection(
+      text,
+      `expected three band numbers separated by commas, got ${parts.length === 1 && !parts[0] ? 'nothing' : `${parts.length} value${parts.length === 1 ? '' : 's'}`}`,
+      bandCount,
+    );
   const bad = parts.find((p) => !/^\d+$/.test(p) || Number(p) < 1);
-  if (bad !== undefined) throw badSelection(text, `"${bad}" is not a band number (bands are counted from 1)`, bandCount);
+  if (bad !== undefined)
+    throw badSelection(text, `"${bad}" is not a band number (bands are counted from 1)`, bandCount);
   const sel: BandSelection = { mode: 'map', bands: parts.map(Number) as [number, number, number] };
   if (bandCount !== undefined) checkBandSelection(sel, bandCount, text);
   return sel;
@@ -57,7 +80,12 @@ export function parseBandSelection(text: string, bandCount?: number): BandSelect
 export function checkBandSelection(sel: BandSelection, bandCount: number, text = formatBandSelection(sel)): void {
   if (sel.mode === 'all') return;
   const over = sel.bands.find((b) => b > bandCount);
-  if (over !== undefined) throw badSelection(text, `band ${over} of ${bandCount}: these images have only ${bandCount} band${bandCount === 1 ? '' : 's'}`, bandCount);
+  if (over !== undefined)
+    throw badSelection(
+      text,
+      `band ${over} of ${bandCount}: these images have only ${bandCount} band${bandCount === 1 ? '' : 's'}`,
+      bandCount,
+    );
 }
 
 /** The CLI form back ('4,3,2' or 'all'), for run records and messages. */
@@ -71,13 +99,23 @@ export function inputChannels(sel: BandSelection, bandCount: number): number {
 }
 
 /** Sentinel-2 L1C as in EuroSAT-MS: 13 uint16 bands, or bands named like SENTINEL2_BANDS. */
-export function looksLikeSentinel2(h: { bands: number; sampleFormat: string; bitsPerSample: number; bandNames?: string[] }): boolean {
-  if (h.bandNames) return h.bandNames.length === 13 && h.bandNames.every((n, i) => n.toUpperCase() === SENTINEL2_BANDS[i]);
+export function looksLikeSentinel2(h: {
+  bands: number;
+  sampleFormat: string;
+  bitsPerSample: number;
+  bandNames?: string[];
+}): boolean {
+  if (h.bandNames)
+    return h.bandNames.length === 13 && h.bandNames.every((n, i) => n.toUpperCase() === SENTINEL2_BANDS[i]);
   return h.bands === 13 && h.sampleFormat === 'uint' && h.bitsPerSample === 16;
 }
 
 /** Which bands show as red, green, blue: the mapping itself, or for 'all' true colour (Sentinel-2) / bands 1–3. */
-export function previewBands(sel: BandSelection, bandCount: number, sentinel2 = bandCount === 13): [number, number, number] {
+export function previewBands(
+  sel: BandSelection,
+  bandCount: number,
+  sentinel2 = bandCount === 13,
+): [number, number, number] {
   if (sel.mode === 'map') return sel.bands;
   if (sentinel2) return [...SENTINEL2_PRESETS['true-colour']];
   return bandCount >= 3 ? [1, 2, 3] : [1, 1, 1];
@@ -131,12 +169,17 @@ class BandAccumulator {
   max = -Infinity;
   seen = 0;
   readonly sample: Float32Array;
-  constructor(size: number, private readonly rng: () => number) {
+  constructor(
+    size: number,
+    private readonly rng: () => number,
+  ) {
     this.sample = new Float32Array(size);
   }
 
   add(values: Float32Array, scale: number): void {
-    let n = 0, mean = 0, m2 = 0;
+    let n = 0,
+      mean = 0,
+      m2 = 0;
     const k = this.sample.length;
     for (let i = 0; i < values.length; i++) {
       const raw = values[i];
@@ -192,7 +235,10 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
  * scaling). Memory is bounded by the reservoir, whatever the number of files. Every raster must have the same
  * band count ('band-count').
  */
-export async function fitBandScaling(rasters: Iterable<PlanarRaster> | AsyncIterable<PlanarRaster>, opts: FitOptions = {}): Promise<BandScaling> {
+export async function fitBandScaling(
+  rasters: Iterable<PlanarRaster> | AsyncIterable<PlanarRaster>,
+  opts: FitOptions = {},
+): Promise<BandScaling> {
   const valueScale = opts.valueScale ?? 1;
   const sampleSize = opts.sampleSize ?? 100_000;
   const seed = opts.seed ?? 0;
@@ -202,15 +248,32 @@ export async function fitBandScaling(rasters: Iterable<PlanarRaster> | AsyncIter
   for await (const r of rasters) {
     acc ??= Array.from({ length: r.bands }, () => new BandAccumulator(sampleSize, rng));
     if (r.bands !== acc.length)
-      throw new AttuneError('band-count', `${r.file ?? `Training image ${count + 1}`} has ${r.bands} bands, but the other training images have ${acc.length}.`,
+      throw new AttuneError(
+        'band-count',
+        `${r.file ?? `Training image ${count + 1}`} has ${r.bands} bands, but the other training images have ${acc.length}.`,
         'Every GeoTIFF of a dataset must have the same bands in the same order: remove this file or re-export it with the same bands.',
-        { file: r.file, bands: r.bands, expected: acc.length });
+        { file: r.file, bands: r.bands, expected: acc.length },
+      );
     const plane = r.width * r.height;
     for (let b = 0; b < r.bands; b++) acc[b].add(r.data.subarray(b * plane, (b + 1) * plane), valueScale);
     count++;
   }
-  if (!acc) throw new AttuneError('band-scaling-empty', 'No training images to fit the band scaling on.', 'Add images to the training split.');
-  return { kind: 'attune.band-scaling', version: 1, valueScale, bandCount: acc.length, rasters: count, sampleSize, seed, bands: acc.map((a) => a.finish()) };
+  if (!acc)
+    throw new AttuneError(
+      'band-scaling-empty',
+      'No training images to fit the band scaling on.',
+      'Add images to the training split.',
+    );
+  return {
+    kind: 'attune.band-scaling',
+    version: 1,
+    valueScale,
+    bandCount: acc.length,
+    rasters: count,
+    sampleSize,
+    seed,
+    bands: acc.map((a) => a.finish()),
+  };
 }
 
 /**
@@ -226,8 +289,12 @@ export async function fitBandScaling(rasters: Iterable<PlanarRaster> | AsyncIter
  */
 export function applyBandScaling(r: PlanarRaster, sel: BandSelection, s: BandScaling): Float32Array {
   if (r.bands !== s.bandCount)
-    throw new AttuneError('band-count', `${r.file ?? 'This image'} has ${r.bands} bands, but the model was trained on ${s.bandCount}.`,
-      `Use images with the same ${s.bandCount} bands in the same order as the training images.`, { file: r.file, bands: r.bands, expected: s.bandCount });
+    throw new AttuneError(
+      'band-count',
+      `${r.file ?? 'This image'} has ${r.bands} bands, but the model was trained on ${s.bandCount}.`,
+      `Use images with the same ${s.bandCount} bands in the same order as the training images.`,
+      { file: r.file, bands: r.bands, expected: s.bandCount },
+    );
   checkBandSelection(sel, r.bands);
   const plane = r.width * r.height;
   const bands = sel.mode === 'all' ? Array.from({ length: r.bands }, (_, i) => i + 1) : sel.bands;
@@ -262,7 +329,12 @@ function stretch(src: Float32Array, dst: Float32Array, scale: number, lo: number
  * 8-bit interleaved RGB for the app's preview: the mapped bands (for 'all', true colour) with the fitted
  * percentile stretch, or without a fitted scaling, a stretch fitted on this raster alone. Nodata shows black.
  */
-export async function previewRgb(r: PlanarRaster, sel: BandSelection, scaling?: BandScaling, sentinel2?: boolean): Promise<RgbImage> {
+export async function previewRgb(
+  r: PlanarRaster,
+  sel: BandSelection,
+  scaling?: BandScaling,
+  sentinel2?: boolean,
+): Promise<RgbImage> {
   const bands = previewBands(sel, r.bands, sentinel2);
   const s = scaling ?? (await fitBandScaling([r], { sampleSize: r.width * r.height }));
   const planar = applyBandScaling(r, { mode: 'map', bands }, s);

@@ -41,22 +41,43 @@ export function describeDecodeError(file: string, err: unknown): AttuneError {
   if (isAttuneError(err)) return err;
   const msg = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(msg)) {
-    return new AttuneError('image-too-large', `${file} is larger than ${MAX_INPUT_PIXELS / 1e6} megapixels and was refused.`,
-      'Very large images are refused to protect memory (decompression-bomb guard). Downscale it or tile it into smaller images.', { file });
+    return new AttuneError(
+      'image-too-large',
+      `${file} is larger than ${MAX_INPUT_PIXELS / 1e6} megapixels and was refused.`,
+      'Very large images are refused to protect memory (decompression-bomb guard). Downscale it or tile it into smaller images.',
+      { file },
+    );
   }
   if (/channel limit/i.test(msg)) {
-    return new AttuneError('unsupported-bands', `${file} has more bands than grey, RGB or RGBA (a multispectral image).`,
-      'Choose how its bands are used: `--bands 4,3,2` (three bands as RGB) or `--bands all` (every band as an input channel).', { file });
+    return new AttuneError(
+      'unsupported-bands',
+      `${file} has more bands than grey, RGB or RGBA (a multispectral image).`,
+      'Choose how its bands are used: `--bands 4,3,2` (three bands as RGB) or `--bands all` (every band as an input channel).',
+      { file },
+    );
   }
   if (/unsupported image format/i.test(msg)) {
-    return new AttuneError('unsupported-format', `${file} is in an image format that cannot be decoded.`,
-      'Convert it to PNG or JPEG.', { file });
+    return new AttuneError(
+      'unsupported-format',
+      `${file} is in an image format that cannot be decoded.`,
+      'Convert it to PNG or JPEG.',
+      { file },
+    );
   }
   if (/premature end|truncated|unexpected end|not enough data|Read error/i.test(msg)) {
-    return new AttuneError('truncated', `${file} is cut short (truncated) and cannot be decoded completely.`,
-      'Copy the file again from its source; the copy is incomplete.', { file, cause: msg });
+    return new AttuneError(
+      'truncated',
+      `${file} is cut short (truncated) and cannot be decoded completely.`,
+      'Copy the file again from its source; the copy is incomplete.',
+      { file, cause: msg },
+    );
   }
-  return new AttuneError('unreadable', `${file} could not be decoded: ${msg}`, 'Open it in an image viewer; if it does not open, replace or remove it.', { file, cause: msg });
+  return new AttuneError(
+    'unreadable',
+    `${file} could not be decoded: ${msg}`,
+    'Open it in an image viewer; if it does not open, replace or remove it.',
+    { file, cause: msg },
+  );
 }
 
 /** Orientation values 5–8 swap width and height. */
@@ -80,15 +101,22 @@ export async function openImage(file: string): Promise<SharpOpened> {
   } catch (err) {
     // sharp's message for BMP/DICOM/empty files is generic: sniff the content to say what it is
     const probe = await probeFile(file).catch(() => undefined);
-    if (probe && probe.size === 0) throw new AttuneError('empty', `${file} is empty (0 bytes).`, 'Remove it or copy it again from its source.', { file });
+    if (probe && probe.size === 0)
+      throw new AttuneError('empty', `${file} is empty (0 bytes).`, 'Remove it or copy it again from its source.', {
+        file,
+      });
     const reason = probe && unsupportedReason(probe.format);
-    if (reason) throw new AttuneError('unsupported-format', `${file}: ${reason}`, reason, { file, format: probe?.format });
+    if (reason)
+      throw new AttuneError('unsupported-format', `${file}: ${reason}`, reason, { file, format: probe?.format });
     throw describeDecodeError(file, err);
   }
   checkMetadata(file, meta);
   if (meta.depth === 'uchar') {
     const { width, height } = orientedSize(meta);
-    return { kind: 'rgb8', opened: { pipeline: openSharp(file).rotate().removeAlpha().toColourspace('srgb'), width, height } };
+    return {
+      kind: 'rgb8',
+      opened: { pipeline: openSharp(file).rotate().removeAlpha().toColourspace('srgb'), width, height },
+    };
   }
   // 16-bit: the raw samples at full precision; the value mapping turns them into [0, 1]
   try {
@@ -100,7 +128,10 @@ export async function openImage(file: string): Promise<SharpOpened> {
       .raw({ depth: 'ushort' })
       .toBuffer({ resolveWithObject: true });
     const samples = new Uint16Array(data.buffer, data.byteOffset, data.length / 2);
-    return { kind: 'float', image: { data: Float32Array.from(samples), width: info.width, height: info.height, channels: info.channels } };
+    return {
+      kind: 'float',
+      image: { data: Float32Array.from(samples), width: info.width, height: info.height, channels: info.channels },
+    };
   } catch (err) {
     throw describeDecodeError(file, err);
   }
@@ -121,12 +152,20 @@ export function checkMetadata(file: string, meta: Metadata): void {
   }
   const channels = meta.channels ?? 0;
   if (channels > MAX_BANDS) {
-    throw new AttuneError('unsupported-bands', `${file} has ${channels} bands (a multispectral image); it needs a band choice.`,
-      'Choose how its bands are used: `--bands 4,3,2` (three bands as RGB, 1-based) or `--bands all` (every band as an input channel).', { file, channels });
+    throw new AttuneError(
+      'unsupported-bands',
+      `${file} has ${channels} bands (a multispectral image); it needs a band choice.`,
+      'Choose how its bands are used: `--bands 4,3,2` (three bands as RGB, 1-based) or `--bands all` (every band as an input channel).',
+      { file, channels },
+    );
   }
   if (meta.depth !== 'uchar' && meta.depth !== 'ushort') {
-    throw new AttuneError('unsupported-depth', `${file} stores ${meta.depth} samples; only 8-bit and 16-bit integer images are supported.`,
-      'Convert it to 16-bit integer PNG or TIFF (rescaling the values to 0–65535) or to 8-bit.', { file, depth: meta.depth });
+    throw new AttuneError(
+      'unsupported-depth',
+      `${file} stores ${meta.depth} samples; only 8-bit and 16-bit integer images are supported.`,
+      'Convert it to 16-bit integer PNG or TIFF (rescaling the values to 0–65535) or to 8-bit.',
+      { file, depth: meta.depth },
+    );
   }
 }
 

@@ -17,7 +17,8 @@ test('ViT-Tiny gets ImageNet top-1 right on ≥16/17 probe photos (Resize 256 + 
   assert.equal(files.length, 17);
   const session = await ort.InferenceSession.create(path.join(MODELS, 'vit-tiny-patch16-224.onnx'));
   const x = new Float32Array(files.length * 3 * 224 * 224);
-  for (let i = 0; i < files.length; i++) x.set(await loadImageTensor(path.join(probeDir, files[i]), pre), i * 3 * 224 * 224);
+  for (let i = 0; i < files.length; i++)
+    x.set(await loadImageTensor(path.join(probeDir, files[i]), pre), i * 3 * 224 * 224);
   const out = await session.run({ pixel_values: new ort.Tensor('float32', x, [files.length, 3, 224, 224]) });
   const logits = out.logits.data as Float32Array;
   let correct = 0;
@@ -43,9 +44,17 @@ test('evaluation view matches Pillow bilinear Resize + CenterCrop within 3 level
   const aidFile = path.join(aid, aidClass, (await readdir(path.join(aid, aidClass)))[0]);
   // 375×500 (odd crop offset: Python rounds half to even), 226×175 (enlarged), a 150×150 AID tile (enlarged)
   for (const file of [path.join(probe, 'n01735189_11267.JPEG'), path.join(probe, 'n03240683_10240.JPEG'), aidFile]) {
-    const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(file)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const r = shorterSideSize(info.width, info.height, 256);
-    const resized = resizeBilinearPil({ data: new Uint8Array(data), width: info.width, height: info.height }, r.width, r.height);
+    const resized = resizeBilinearPil(
+      { data: new Uint8Array(data), width: info.width, height: info.height },
+      r.width,
+      r.height,
+    );
     const half = (x: number) => (x % 1 === 0.5 && Math.round(x) % 2 ? Math.round(x) - 1 : Math.round(x));
     const ref = cropRgb(resized, half((r.width - 224) / 2), half((r.height - 224) / 2), 224, 224);
     const got = await decodeEvalRgb(file, pre);
@@ -57,6 +66,9 @@ test('evaluation view matches Pillow bilinear Resize + CenterCrop within 3 level
       max = Math.max(max, e);
       sum += e;
     }
-    assert.ok(max <= 3 && sum / ref.data.length < 0.5, `${path.basename(file)}: max ${max}, mean ${sum / ref.data.length}`);
+    assert.ok(
+      max <= 3 && sum / ref.data.length < 0.5,
+      `${path.basename(file)}: max ${max}, mean ${sum / ref.data.length}`,
+    );
   }
 });

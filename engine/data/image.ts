@@ -69,7 +69,10 @@ function evalFloat(img: FloatImage, pre: Preprocessing): FloatImage {
     return padFloat(out, S, S, Math.floor((S - w) / 2), Math.floor((S - h) / 2), fill);
   }
   const r = shorterSideSize(width, height, resizeTarget(pre));
-  return finishFloat(cropFloat(resizeFloat(img, r.width, r.height), pyRound((r.width - S) / 2), pyRound((r.height - S) / 2), S, S), pre);
+  return finishFloat(
+    cropFloat(resizeFloat(img, r.width, r.height), pyRound((r.width - S) / 2), pyRound((r.height - S) / 2), S, S),
+    pre,
+  );
 }
 
 function baseFloat(img: FloatImage, pre: Preprocessing): FloatImage {
@@ -99,7 +102,11 @@ export async function decodeEvalRgb(file: string, pre: Preprocessing): Promise<P
     const h = Math.max(1, Math.min(S, Math.round(height * k)));
     const left = Math.floor((S - w) / 2);
     const top = Math.floor((S - h) / 2);
-    const fill: [number, number, number] = [Math.round(pre.mean[0] * 255), Math.round(pre.mean[1] * 255), Math.round(pre.mean[2] * 255)];
+    const fill: [number, number, number] = [
+      Math.round(pre.mean[0] * 255),
+      Math.round(pre.mean[1] * 255),
+      Math.round(pre.mean[2] * 255),
+    ];
     return padRgb(await resizeOpened(opened, w, h, file), S, S, left, top, fill);
   }
   const r = shorterSideSize(width, height, resizeTarget(pre));
@@ -160,7 +167,11 @@ export interface LoadImageOptions {
  * One image as a CHW float32 tensor [channels, size, size] in `pre`'s normalisation (RGB, or the chosen bands).
  * Throws AttuneError (code `unsupported-format`, `truncated`, `image-too-large`, `empty`, …) for bad files.
  */
-export async function loadImageTensor(file: string, pre: Preprocessing, opts: LoadImageOptions = {}): Promise<Float32Array> {
+export async function loadImageTensor(
+  file: string,
+  pre: Preprocessing,
+  opts: LoadImageOptions = {},
+): Promise<Float32Array> {
   const aug = normaliseAugment(opts.augment);
   if (aug.preset === 'none') return rgbToTensor(await decodeEvalRgb(file, pre), pre);
   const base = await decodeBaseRgb(file, pre);

@@ -63,9 +63,48 @@ export function guessDelimiter(file: string, firstLine: string): string {
   return counts[0][1] > 1 ? counts[0][0] : ',';
 }
 
-const PATH_NAMES = ['path', 'filepath', 'file_path', 'file', 'filename', 'file_name', 'image', 'image_path', 'imagepath', 'image_id', 'imageid', 'img', 'image_name', 'id', 'name'];
-const LABEL_NAMES = ['label', 'labels', 'class', 'class_name', 'classname', 'category', 'target', 'dx', 'diagnosis', 'y'];
-const GROUP_NAMES = ['group', 'group_id', 'patient', 'patient_id', 'patientid', 'subject', 'subject_id', 'lesion_id', 'study_id', 'case_id', 'case'];
+const PATH_NAMES = [
+  'path',
+  'filepath',
+  'file_path',
+  'file',
+  'filename',
+  'file_name',
+  'image',
+  'image_path',
+  'imagepath',
+  'image_id',
+  'imageid',
+  'img',
+  'image_name',
+  'id',
+  'name',
+];
+const LABEL_NAMES = [
+  'label',
+  'labels',
+  'class',
+  'class_name',
+  'classname',
+  'category',
+  'target',
+  'dx',
+  'diagnosis',
+  'y',
+];
+const GROUP_NAMES = [
+  'group',
+  'group_id',
+  'patient',
+  'patient_id',
+  'patientid',
+  'subject',
+  'subject_id',
+  'lesion_id',
+  'study_id',
+  'case_id',
+  'case',
+];
 
 function pick(header: string[], names: string[]): string | undefined {
   const lower = header.map((h) => h.trim().toLowerCase());
@@ -96,19 +135,32 @@ export interface ParsedLabels {
 export function parseLabels(file: string, text: string, columns?: Partial<LabelColumns>): ParsedLabels {
   const firstLine = text.slice(0, text.search(/\r?\n|$/));
   const rows = parseDelimited(text, guessDelimiter(file, firstLine));
-  if (rows.length === 0) throw new AttuneError('labels-empty', `${file} is empty.`, 'Provide a CSV with a header row, e.g. "path,label".');
+  if (rows.length === 0)
+    throw new AttuneError('labels-empty', `${file} is empty.`, 'Provide a CSV with a header row, e.g. "path,label".');
   const header = rows[0].map((h) => h.trim());
   const detected = detectColumns(header);
-  const cols: Partial<LabelColumns> = { ...detected, ...Object.fromEntries(Object.entries(columns ?? {}).filter(([, v]) => v)) };
+  const cols: Partial<LabelColumns> = {
+    ...detected,
+    ...Object.fromEntries(Object.entries(columns ?? {}).filter(([, v]) => v)),
+  };
   for (const key of ['path', 'label', 'group'] as const) {
     const name = cols[key];
     if (name !== undefined && !header.includes(name)) {
-      throw new AttuneError('labels-column', `${file} has no column "${name}" (columns: ${header.join(', ')}).`, `Name the ${key} column with --${key}-column.`, { file, header });
+      throw new AttuneError(
+        'labels-column',
+        `${file} has no column "${name}" (columns: ${header.join(', ')}).`,
+        `Name the ${key} column with --${key}-column.`,
+        { file, header },
+      );
     }
   }
   if (!cols.path || !cols.label) {
-    throw new AttuneError('labels-column', `Cannot tell which columns of ${file} hold the image path and the label (columns: ${header.join(', ')}).`,
-      'Name them with --path-column and --label-column.', { file, header });
+    throw new AttuneError(
+      'labels-column',
+      `Cannot tell which columns of ${file} hold the image path and the label (columns: ${header.join(', ')}).`,
+      'Name them with --path-column and --label-column.',
+      { file, header },
+    );
   }
   const ip = header.indexOf(cols.path);
   const il = header.indexOf(cols.label);
@@ -157,7 +209,8 @@ export class FileIndex {
       // ids are sometimes given with their relative folder but without extension; for a file at the
       // top of the root that key is its stem, already indexed (twice would make it "ambiguous" with itself)
       const relDot = f.rel.lastIndexOf('.');
-      if (relDot > f.rel.lastIndexOf('/') && f.rel.slice(0, relDot) !== stem) push(this.byStem, f.rel.slice(0, relDot), f);
+      if (relDot > f.rel.lastIndexOf('/') && f.rel.slice(0, relDot) !== stem)
+        push(this.byStem, f.rel.slice(0, relDot), f);
     }
   }
 
@@ -165,7 +218,8 @@ export class FileIndex {
     let v = value.normalize('NFC').replace(/\\/g, '/');
     if (path.isAbsolute(v) || /^[A-Za-z]:\//.test(v)) {
       const rel = path.relative(this.root, v).split(path.sep).join('/');
-      if (rel.startsWith('..')) return { ok: false, kind: 'missing', message: `${value} is outside the dataset folder` };
+      if (rel.startsWith('..'))
+        return { ok: false, kind: 'missing', message: `${value} is outside the dataset folder` };
       v = rel;
     }
     v = v.replace(/^\.\//, '');
@@ -185,12 +239,22 @@ export class FileIndex {
     const one = (xs: WalkedFile[] | undefined, what: string): Resolution | undefined => {
       if (!xs || xs.length === 0) return undefined;
       if (xs.length === 1) return { ok: true, file: xs[0] };
-      return { ok: false, kind: 'ambiguous', message: `${value} matches ${xs.length} files by ${what}: ${xs.slice(0, 3).map((f) => f.rel).join(', ')}${xs.length > 3 ? ', …' : ''}` };
+      return {
+        ok: false,
+        kind: 'ambiguous',
+        message: `${value} matches ${xs.length} files by ${what}: ${xs
+          .slice(0, 3)
+          .map((f) => f.rel)
+          .join(', ')}${xs.length > 3 ? ', …' : ''}`,
+      };
     };
     return (
       one(this.byBase.get(v.slice(v.lastIndexOf('/') + 1)), 'name') ??
-      one(this.byStem.get(v), 'name without extension') ??
-      { ok: false, kind: 'missing', message: `no image found for "${value}"` }
+      one(this.byStem.get(v), 'name without extension') ?? {
+        ok: false,
+        kind: 'missing',
+        message: `no image found for "${value}"`,
+      }
     );
   }
 }

@@ -97,7 +97,12 @@ function cacheKey(kind: 'eval' | 'base', pre: Preprocessing, file: string): stri
 }
 
 /** The decoded image a view is made from: the final eval crop, or the base for augmentation. */
-export function decodeFor(file: string, pre: Preprocessing, augmented: boolean, cache: DecodedImageCache | false): Promise<PixelImage> {
+export function decodeFor(
+  file: string,
+  pre: Preprocessing,
+  augmented: boolean,
+  cache: DecodedImageCache | false,
+): Promise<PixelImage> {
   const load = () => (augmented ? decodeBaseRgb(file, pre) : decodeEvalRgb(file, pre));
   return cache ? cache.get(cacheKey(augmented ? 'base' : 'eval', pre, file), load) : load();
 }
@@ -109,12 +114,19 @@ export function decodeFor(file: string, pre: Preprocessing, augmented: boolean, 
 export async function loadImageViews(
   file: string,
   pre: Preprocessing,
-  opts: { augment: AugmentPreset | AugmentOptions; rng: () => number; views?: number; cache?: DecodedImageCache | false },
+  opts: {
+    augment: AugmentPreset | AugmentOptions;
+    rng: () => number;
+    views?: number;
+    cache?: DecodedImageCache | false;
+  },
 ): Promise<Float32Array[]> {
   const aug = normaliseAugment(opts.augment);
   const augmented = aug.preset !== 'none';
   const img = await decodeFor(file, pre, augmented, opts.cache ?? false);
-  return Array.from({ length: opts.views ?? 2 }, () => (augmented ? augmentToTensor(img, pre, aug, opts.rng) : rgbToTensor(img, pre)));
+  return Array.from({ length: opts.views ?? 2 }, () =>
+    augmented ? augmentToTensor(img, pre, aug, opts.rng) : rgbToTensor(img, pre),
+  );
 }
 
 export function createBatchLoader(opts: BatchLoaderOptions): BatchLoader {
@@ -182,7 +194,14 @@ export function createBatchLoader(opts: BatchLoaderOptions): BatchLoader {
       labels.push(items[idx[slot]].label);
       n++;
     }
-    return { x: n === idx.length ? x : x.subarray(0, n * per), ...(x2 ? { x2: n === idx.length ? x2 : x2.subarray(0, n * per) } : {}), labels: Int32Array.from(labels), count: n, files, index: b };
+    return {
+      x: n === idx.length ? x : x.subarray(0, n * per),
+      ...(x2 ? { x2: n === idx.length ? x2 : x2.subarray(0, n * per) } : {}),
+      labels: Int32Array.from(labels),
+      count: n,
+      files,
+      index: b,
+    };
   }
 
   return {
@@ -212,7 +231,10 @@ export function createBatchLoader(opts: BatchLoaderOptions): BatchLoader {
 export type LoaderBatch = Pick<Batch, 'x' | 'x2' | 'labels' | 'count' | 'files'>;
 
 /** What the trainer asks of the data pipeline; the loader reports bad files itself through `onEvent`. */
-export type LoaderOptions = Pick<BatchLoaderOptions, 'items' | 'pre' | 'augment' | 'batchSize' | 'seed' | 'epoch' | 'shuffle' | 'views' | 'onEvent'>;
+export type LoaderOptions = Pick<
+  BatchLoaderOptions,
+  'items' | 'pre' | 'augment' | 'batchSize' | 'seed' | 'epoch' | 'shuffle' | 'views' | 'onEvent'
+>;
 
 export type BatchLoaderFactory = (o: LoaderOptions) => AsyncIterable<LoaderBatch>;
 

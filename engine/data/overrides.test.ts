@@ -3,7 +3,10 @@ import assert from 'node:assert/strict';
 import { applyOverrides } from './overrides';
 import { splitDataset } from './split';
 
-const items = Array.from({ length: 40 }, (_, i) => ({ file: `${i % 2 ? 'cat' : 'dog'}/${i}.png`, label: i % 2 ? 'cat' : 'dog' }));
+const items = Array.from({ length: 40 }, (_, i) => ({
+  file: `${i % 2 ? 'cat' : 'dog'}/${i}.png`,
+  label: i % 2 ? 'cat' : 'dog',
+}));
 
 test('excluded images leave the split and relabelled ones change class; the input is untouched', () => {
   const o = { exclude: ['dog/0.png', 'cat/1.png'], relabel: { 'dog/2.png': 'cat' } };

@@ -12,15 +12,25 @@ export interface DataOverrides {
 }
 
 /** Items without the excluded files and with corrected labels; a relabel to an unknown class is refused. */
-export function applyOverrides<T extends { file: string; label: string }>(items: T[], o: DataOverrides | undefined, classes: readonly string[]): T[] {
+export function applyOverrides<T extends { file: string; label: string }>(
+  items: T[],
+  o: DataOverrides | undefined,
+  classes: readonly string[],
+): T[] {
   if (!o || (!o.exclude?.length && !Object.keys(o.relabel ?? {}).length)) return items;
   const known = new Set(classes);
   for (const [file, label] of Object.entries(o.relabel ?? {})) {
     if (!known.has(label)) {
-      throw new AttuneError('override-unknown-class', `The correction for ${file} names the class "${label}", which the dataset does not have.`, `Relabel it as one of: ${classes.join(', ')}.`);
+      throw new AttuneError(
+        'override-unknown-class',
+        `The correction for ${file} names the class "${label}", which the dataset does not have.`,
+        `Relabel it as one of: ${classes.join(', ')}.`,
+      );
     }
   }
   const out = new Set(o.exclude ?? []);
   const relabel = new Map(Object.entries(o.relabel ?? {}));
-  return items.filter((i) => !out.has(i.file)).map((i) => (relabel.has(i.file) ? { ...i, label: relabel.get(i.file)! } : i));
+  return items
+    .filter((i) => !out.has(i.file))
+    .map((i) => (relabel.has(i.file) ? { ...i, label: relabel.get(i.file)! } : i));
 }

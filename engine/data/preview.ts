@@ -35,7 +35,9 @@ export async function previewRgbImage(file: string, opts: PreviewOptions = {}): 
   const size = opts.size ?? 112;
   const head = await readHead(file).catch(() => new Uint8Array(0));
   if (sniffHead(head) === 'tiff') {
-    const meta = await sharp(file).metadata().catch(() => undefined);
+    const meta = await sharp(file)
+      .metadata()
+      .catch(() => undefined);
     if (!meta || (meta.channels ?? 0) > 4) {
       const r = await readRaster(file);
       const rgb = await previewRgb({ ...r, file }, opts.bands ?? { mode: 'all' });

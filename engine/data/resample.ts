@@ -94,7 +94,9 @@ export function resizeBilinearPil(img: RgbImage, width: number, height: number):
         const x0 = c.bounds[x];
         const n = c.counts[x];
         const wo = x * c.ksize;
-        let r = half, g = half, b = half;
+        let r = half,
+          g = half,
+          b = half;
         for (let t = 0; t < n; t++) {
           const w = c.weights[wo + t];
           const s = row + (x0 + t) * 3;
@@ -120,7 +122,9 @@ export function resizeBilinearPil(img: RgbImage, width: number, height: number):
       const n = c.counts[y];
       const wo = y * c.ksize;
       for (let x = 0; x < W; x++) {
-        let r = half, g = half, b = half;
+        let r = half,
+          g = half,
+          b = half;
         for (let t = 0; t < n; t++) {
           const w = c.weights[wo + t];
           const s = ((y0 + t) * W + x) * 3;
@@ -150,7 +154,14 @@ export function cropRgb(img: RgbImage, left: number, top: number, width: number,
 }
 
 /** Places `img` at (left, top) on a `width`×`height` canvas filled with `fill`. */
-export function padRgb(img: RgbImage, width: number, height: number, left: number, top: number, fill: [number, number, number]): RgbImage {
+export function padRgb(
+  img: RgbImage,
+  width: number,
+  height: number,
+  left: number,
+  top: number,
+  fill: [number, number, number],
+): RgbImage {
   const out = new Uint8Array(width * height * 3);
   for (let i = 0; i < width * height; i++) {
     out[i * 3] = fill[0];
@@ -220,7 +231,14 @@ export function cropFloat(img: FloatImage, left: number, top: number, width: num
 }
 
 /** Places a float image at (left, top) on a canvas filled with `fill` (one value per channel). */
-export function padFloat(img: FloatImage, width: number, height: number, left: number, top: number, fill: number[]): FloatImage {
+export function padFloat(
+  img: FloatImage,
+  width: number,
+  height: number,
+  left: number,
+  top: number,
+  fill: number[],
+): FloatImage {
   const C = img.channels;
   const out = new Float32Array(width * height * C);
   for (let i = 0; i < width * height; i++) for (let c = 0; c < C; c++) out[i * C + c] = fill[c] ?? 0;

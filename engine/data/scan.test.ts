@@ -24,7 +24,16 @@ after(async () => {
 });
 
 const jpeg = (seed: number, size = 32) =>
-  sharp({ create: { width: size, height: size, channels: 3, background: { r: (seed * 37) % 256, g: (seed * 91) % 256, b: (seed * 53) % 256 } } }).jpeg().toBuffer();
+  sharp({
+    create: {
+      width: size,
+      height: size,
+      channels: 3,
+      background: { r: (seed * 37) % 256, g: (seed * 91) % 256, b: (seed * 53) % 256 },
+    },
+  })
+    .jpeg()
+    .toBuffer();
 
 async function put(root: string, rel: string, data: Buffer | string): Promise<void> {
   await mkdir(path.dirname(path.join(root, rel)), { recursive: true });
@@ -109,9 +118,19 @@ test('scan reports every kind of bad file, never writes to the folder, and loade
   assert.equal(kind('cats/loop'), 'symlink-loop');
   assert.ok(['dogs/dup-of-cat.jpg', 'cats/cat 3 (copy).jpg'].some((f) => kind(f) === 'duplicate'));
   assert.equal(r.duplicates.length, 1);
-  assert.ok(!r.problems.some((p) => /DS_Store|Thumbs|\._|notes/.test(p.file)), 'hidden and non-image files are ignored silently');
+  assert.ok(
+    !r.problems.some((p) => /DS_Store|Thumbs|\._|notes/.test(p.file)),
+    'hidden and non-image files are ignored silently',
+  );
   // usable: 12 cats, 4 nested dogs + unicode + 16-bit png/tif + grey-alpha + rgba + palette + mislabelled + dup, 1 bird
-  assert.deepEqual(r.classes.map((c) => [c.name, c.count]), [['birds', 1], ['cats', 12], ['dogs', 12]]);
+  assert.deepEqual(
+    r.classes.map((c) => [c.name, c.count]),
+    [
+      ['birds', 1],
+      ['cats', 12],
+      ['dogs', 12],
+    ],
+  );
   assert.equal(r.total, 25);
   assert.ok(r.items.some((i) => i.file === 'dogs/über-hund 🐕.jpg'));
   assert.equal(r.images.bitDepths['16'], 2);
@@ -130,9 +149,23 @@ test('scan reports every kind of bad file, never writes to the folder, and loade
 
   // a loader pass over every labelled file, including ones the scan excluded
   const classes = r.classes.map((c) => c.name);
-  const all = [...r.items.map((i) => ({ file: path.join(root, i.file), label: classes.indexOf(i.label) })), { file: path.join(root, 'dogs/cut.jpg'), label: 2 }, { file: path.join(root, 'dogs/old.bmp'), label: 2 }];
+  const all = [
+    ...r.items.map((i) => ({ file: path.join(root, i.file), label: classes.indexOf(i.label) })),
+    { file: path.join(root, 'dogs/cut.jpg'), label: 2 },
+    { file: path.join(root, 'dogs/old.bmp'), label: 2 },
+  ];
   const left: string[] = [];
-  const loader = createBatchLoader({ items: all, pre: defaultPreprocessing(32, VIT_NORMALISATION.mean, VIT_NORMALISATION.std), augment: 'natural', batchSize: 8, seed: 1, epoch: 0, shuffle: true, cache: false, onProblem: (p) => left.push(path.basename(p.file)) });
+  const loader = createBatchLoader({
+    items: all,
+    pre: defaultPreprocessing(32, VIT_NORMALISATION.mean, VIT_NORMALISATION.std),
+    augment: 'natural',
+    batchSize: 8,
+    seed: 1,
+    epoch: 0,
+    shuffle: true,
+    cache: false,
+    onProblem: (p) => left.push(path.basename(p.file)),
+  });
   let n = 0;
   for await (const b of loader) {
     assert.equal(b.x.length, b.count * 3 * 32 * 32);
@@ -147,7 +180,11 @@ test('scan reports every kind of bad file, never writes to the folder, and loade
 test('split folders (any case, training/validation/testing) are used as the split', async () => {
   const root = path.join(tmp, 'splits');
   let k = 0;
-  for (const [dir, n] of [['Training', 12], ['Validation', 3], ['TESTING', 3]] as const) {
+  for (const [dir, n] of [
+    ['Training', 12],
+    ['Validation', 3],
+    ['TESTING', 3],
+  ] as const) {
     for (const c of ['a', 'b']) for (let i = 0; i < n; i++) await put(root, `${dir}/${c}/${i}.jpg`, await jpeg(k++));
   }
   await put(root, 'TESTING/a/leak.jpg', await jpeg(0)); // same bytes as Training/a/0.jpg
@@ -180,11 +217,30 @@ test('CSV labels: groups, extension-less ids, relative and absolute paths, missi
   assert.equal(r.items.find((i) => i.file === 'images/ISIC_1004.jpg')?.group, 'HAM_1');
   assert.ok(r.problems.some((p) => p.kind === 'missing' && p.file === 'ISIC_404'));
   // explicit columns through the CLI, TSV
-  await put(tmp, 'labels.tsv', `file\tclass\nimages/ISIC_1000.jpg\tmel\nimages/ISIC_1001.jpg\tnv\nimages/ISIC_1002.jpg\tmel\nimages/ISIC_1003.jpg\tnv\n`);
-  const out = await captureStdout(() => scanCommand.run(['--json', '--no-cache', '--labels', path.join(tmp, 'labels.tsv'), '--path-column', 'file', '--label-column', 'class', root]));
+  await put(
+    tmp,
+    'labels.tsv',
+    `file\tclass\nimages/ISIC_1000.jpg\tmel\nimages/ISIC_1001.jpg\tnv\nimages/ISIC_1002.jpg\tmel\nimages/ISIC_1003.jpg\tnv\n`,
+  );
+  const out = await captureStdout(() =>
+    scanCommand.run([
+      '--json',
+      '--no-cache',
+      '--labels',
+      path.join(tmp, 'labels.tsv'),
+      '--path-column',
+      'file',
+      '--label-column',
+      'class',
+      root,
+    ]),
+  );
   const json = JSON.parse(out.text);
   assert.equal(json.total, 4);
-  assert.deepEqual(json.classes, [{ name: 'mel', count: 2 }, { name: 'nv', count: 2 }]);
+  assert.deepEqual(json.classes, [
+    { name: 'mel', count: 2 },
+    { name: 'nv', count: 2 },
+  ]);
   assert.equal(json.layout.kind, 'labels-file');
   assert.ok(Array.isArray(json.problems));
   assert.equal(out.code, 0);
@@ -207,17 +263,28 @@ async function captureStdout(fn: () => Promise<number>): Promise<{ text: string;
 
 test('real datasets: BUSI (spaces, parentheses, imbalance, a cross-class duplicate) and AID via the CLI', async () => {
   const busi = await scanDataset(path.join(DATASETS, 'busi-ultrasound'), { cache: false });
-  assert.deepEqual(busi.classes.map((c) => [c.name, c.count]), [['benign', 437], ['malignant', 210], ['normal', 133]]);
+  assert.deepEqual(
+    busi.classes.map((c) => [c.name, c.count]),
+    [
+      ['benign', 437],
+      ['malignant', 210],
+      ['normal', 133],
+    ],
+  );
   assert.ok(busi.issues.some((i) => i.kind === 'imbalance'));
   assert.ok(busi.duplicates.some((d) => d.conflictingLabels));
-  const out = await captureStdout(() => scanCommand.run(['--json', '--cache-dir', cacheDir, path.join(DATASETS, 'aid-satellite-subset')]));
+  const out = await captureStdout(() =>
+    scanCommand.run(['--json', '--cache-dir', cacheDir, path.join(DATASETS, 'aid-satellite-subset')]),
+  );
   const aid = JSON.parse(out.text);
   assert.equal(aid.total, 1200);
   assert.equal(aid.classes.length, 30);
   assert.equal(aid.layout.kind, 'class-folders');
   assert.equal(aid.splits, null);
   assert.deepEqual(aid.problems, []);
-  const text = await captureStdout(() => scanCommand.run(['--cache-dir', cacheDir, path.join(DATASETS, 'aid-satellite-subset')]));
+  const text = await captureStdout(() =>
+    scanCommand.run(['--cache-dir', cacheDir, path.join(DATASETS, 'aid-satellite-subset')]),
+  );
   assert.match(text.text, /1200 usable images in 30 classes/);
 });
 
@@ -242,19 +309,33 @@ test('DICOM in a scan: recognised without extension, cut-short and non-image obj
   const c1 = (await readdir(path.join(ct, 'CONTRAST_1'))).sort().slice(0, 3);
   await mkdir(path.join(root, 'no'), { recursive: true });
   await mkdir(path.join(root, 'yes'), { recursive: true });
-  for (const f of c0) await writeFile(path.join(root, 'no', f.replace('.dcm', '')), await readFile(path.join(ct, 'CONTRAST_0', f)));
+  for (const f of c0)
+    await writeFile(path.join(root, 'no', f.replace('.dcm', '')), await readFile(path.join(ct, 'CONTRAST_0', f)));
   for (const f of c1) await writeFile(path.join(root, 'yes', f), await readFile(path.join(ct, 'CONTRAST_1', f)));
   const whole = await readFile(path.join(ct, 'CONTRAST_1', c1[0]));
   await writeFile(path.join(root, 'yes', 'cut.dcm'), whole.subarray(0, Math.floor(whole.length / 2)));
   // non-image objects as PACS exports hold them: a DICOMDIR and a structured report, both without extension
   const { element, part10 } = await import('./dicom/test-dicom');
-  for (const [name, sop] of [['DICOMDIR', '1.2.840.10008.1.3.10'], ['alokaSR', '1.2.840.10008.5.1.4.1.1.88.11']]) {
-    const body = Buffer.concat([element(0x0008, 0x0016, 'UI', sop), element(0x0008, 0x0060, 'CS', 'OT'), element(0x0010, 0x0020, 'LO', 'PATIENT-123')]);
+  for (const [name, sop] of [
+    ['DICOMDIR', '1.2.840.10008.1.3.10'],
+    ['alokaSR', '1.2.840.10008.5.1.4.1.1.88.11'],
+  ]) {
+    const body = Buffer.concat([
+      element(0x0008, 0x0016, 'UI', sop),
+      element(0x0008, 0x0060, 'CS', 'OT'),
+      element(0x0010, 0x0020, 'LO', 'PATIENT-123'),
+    ]);
     await writeFile(path.join(root, 'yes', name), part10(sop, '1.2.840.10008.1.2.1', body));
   }
   const r = await scanDataset(root, { cache: false });
   assert.equal(r.total, 6, JSON.stringify(r.problems));
-  assert.deepEqual(r.classes.map((c) => [c.name, c.count]), [['no', 3], ['yes', 3]]);
+  assert.deepEqual(
+    r.classes.map((c) => [c.name, c.count]),
+    [
+      ['no', 3],
+      ['yes', 3],
+    ],
+  );
   const kind = (f: string) => r.problems.find((p) => p.file === f)?.kind;
   assert.equal(kind('yes/cut.dcm'), 'truncated');
   assert.equal(kind('yes/alokaSR'), 'skipped');
@@ -277,12 +358,16 @@ test('DICOM in a scan: recognised without extension, cut-short and non-image obj
 });
 
 test('multispectral scan: band summary; --bands checked against the band count', async () => {
-  const out = await captureStdout(() => scanCommand.run(['--json', '--no-cache', '--bands', '4,3,2', path.join(DATASETS, 'eurosat-ms')]));
+  const out = await captureStdout(() =>
+    scanCommand.run(['--json', '--no-cache', '--bands', '4,3,2', path.join(DATASETS, 'eurosat-ms')]),
+  );
   const json = jsonLine(out.text);
   assert.equal(json.total, 100);
   assert.deepEqual(json.bands.bandCounts, { 13: 100 });
   assert.deepEqual(json.valueMapping.bands.selection, { mode: 'map', bands: [4, 3, 2] });
-  const bad = await captureStdout(() => scanCommand.run(['--json', '--no-cache', '--bands', '4,3,14', path.join(DATASETS, 'eurosat-ms')]));
+  const bad = await captureStdout(() =>
+    scanCommand.run(['--json', '--no-cache', '--bands', '4,3,14', path.join(DATASETS, 'eurosat-ms')]),
+  );
   assert.equal(bad.code, 2);
   assert.match(jsonLine(bad.text).error.message, /band 14 of 13/);
 });

@@ -21,10 +21,21 @@ import { readRasterHeader } from './geotiff';
 import { isPatientColumn, loadSalt, pseudonym } from './privacy';
 import { framelessPath, frameItemPath, isDicomHead, readHead } from './source';
 import type {
-  BandSummary, ClassSummary, DicomFacts, DicomSummary, DuplicateSet, ImageSummary, Layout, RasterFacts, ScanIssue, ScanItem, ScanProblem, ScanReport, SplitName,
+  BandSummary,
+  ClassSummary,
+  DicomFacts,
+  DicomSummary,
+  DuplicateSet,
+  ImageSummary,
+  Layout,
+  RasterFacts,
+  ScanIssue,
+  ScanItem,
+  ScanProblem,
+  ScanReport,
+  SplitName,
 } from './types';
 import { isHiddenName, walkDataset, type WalkedFile } from './walk';
-
 
 export const SCAN_VERSION = 2;
 
@@ -52,9 +63,16 @@ export const FEW_CLASS_IMAGES = 10;
 export const IMBALANCE_RATIO = 3;
 
 const SPLIT_ALIASES: Record<string, SplitName> = {
-  train: 'train', training: 'train', trn: 'train',
-  val: 'val', valid: 'val', validation: 'val', dev: 'val',
-  test: 'test', testing: 'test', tst: 'test',
+  train: 'train',
+  training: 'train',
+  trn: 'train',
+  val: 'val',
+  valid: 'val',
+  validation: 'val',
+  dev: 'val',
+  test: 'test',
+  testing: 'test',
+  tst: 'test',
 };
 
 export function defaultCacheDir(): string {
@@ -81,7 +99,12 @@ interface LayoutResult {
 }
 
 /** Decides the layout and assigns a label (and split, group) to each walked file. */
-async function assignLabels(root: string, files: WalkedFile[], tables: WalkedFile[], opts: ScanOptions): Promise<LayoutResult> {
+async function assignLabels(
+  root: string,
+  files: WalkedFile[],
+  tables: WalkedFile[],
+  opts: ScanOptions,
+): Promise<LayoutResult> {
   const problems: ScanProblem[] = [];
   const topDirs = new Map<string, WalkedFile[]>();
   const rootFiles: WalkedFile[] = [];
@@ -114,22 +137,38 @@ async function assignLabels(root: string, files: WalkedFile[], tables: WalkedFil
     try {
       text = await readFile(labelsFile, 'utf8');
     } catch (err) {
-      throw new AttuneError('labels-unreadable', `Cannot read the labels file ${labelsFile}.`, 'Check the path given with --labels.', { cause: String(err) });
+      throw new AttuneError(
+        'labels-unreadable',
+        `Cannot read the labels file ${labelsFile}.`,
+        'Check the path given with --labels.',
+        { cause: String(err) },
+      );
     }
     const parsed = parseLabels(labelsFile, text, opts.columns);
     const index = new FileIndex(root, files);
     const seen = new Map<string, Labelled>();
-    for (const bad of parsed.badRows) problems.push({ file: path.basename(labelsFile), kind: 'bad-row', message: bad.message, excluded: true });
+    for (const bad of parsed.badRows)
+      problems.push({ file: path.basename(labelsFile), kind: 'bad-row', message: bad.message, excluded: true });
     for (const row of parsed.rows) {
       const r = index.resolve(row.path, path.dirname(labelsFile));
       if (!r.ok) {
-        problems.push({ file: row.path, kind: r.kind, message: `${path.basename(labelsFile)} line ${row.line}: ${r.message}`, excluded: true });
+        problems.push({
+          file: row.path,
+          kind: r.kind,
+          message: `${path.basename(labelsFile)} line ${row.line}: ${r.message}`,
+          excluded: true,
+        });
         continue;
       }
       const prev = seen.get(r.file.rel);
       if (prev) {
         if (prev.label !== row.label) {
-          problems.push({ file: r.file.rel, kind: 'ambiguous', message: `listed twice with different labels ("${prev.label}" and "${row.label}", line ${row.line}); the first is used`, excluded: false });
+          problems.push({
+            file: r.file.rel,
+            kind: 'ambiguous',
+            message: `listed twice with different labels ("${prev.label}" and "${row.label}", line ${row.line}); the first is used`,
+            excluded: false,
+          });
         }
         continue;
       }
@@ -137,10 +176,21 @@ async function assignLabels(root: string, files: WalkedFile[], tables: WalkedFil
     }
     for (const f of files) {
       if (!seen.has(f.rel) && f.hasImageExtension) {
-        problems.push({ file: f.rel, kind: 'unlabelled', message: `not listed in ${path.basename(labelsFile)}; not used`, excluded: true });
+        problems.push({
+          file: f.rel,
+          kind: 'unlabelled',
+          message: `not listed in ${path.basename(labelsFile)}; not used`,
+          excluded: true,
+        });
       }
     }
-    const layout: Layout = { kind: 'labels-file', labelsFile: path.relative(root, labelsFile).startsWith('..') ? labelsFile : path.relative(root, labelsFile).split(path.sep).join('/'), columns: parsed.columns };
+    const layout: Layout = {
+      kind: 'labels-file',
+      labelsFile: path.relative(root, labelsFile).startsWith('..')
+        ? labelsFile
+        : path.relative(root, labelsFile).split(path.sep).join('/'),
+      columns: parsed.columns,
+    };
     return { layout, labelled: [...seen.values()], problems, emptyClasses: [] };
   }
 
@@ -161,20 +211,32 @@ async function assignLabels(root: string, files: WalkedFile[], tables: WalkedFil
       const split = dirToSplit.get(dir);
       for (const f of xs) {
         const parts = f.rel.split('/');
-        if (!split) unlabelled(f, `in "${dir}", which is not one of the split folders (${[...splitDirs.values()].join(', ')}); not used`);
-        else if (parts.length < 3) unlabelled(f, `directly inside the split folder "${dir}", not in a class folder; not used`);
+        if (!split)
+          unlabelled(
+            f,
+            `in "${dir}", which is not one of the split folders (${[...splitDirs.values()].join(', ')}); not used`,
+          );
+        else if (parts.length < 3)
+          unlabelled(f, `directly inside the split folder "${dir}", not in a class folder; not used`);
         else labelled.push({ file: f, label: parts[1], split });
       }
     }
     for (const f of rootFiles) unlabelled(f, 'at the top of the dataset folder, not in a class folder; not used');
-    const layout: Layout = { kind: 'split-folders', splitFolders: Object.fromEntries(SPLIT_ORDER.filter((s) => splitDirs.has(s)).map((s) => [s, splitDirs.get(s)!])) };
+    const layout: Layout = {
+      kind: 'split-folders',
+      splitFolders: Object.fromEntries(SPLIT_ORDER.filter((s) => splitDirs.has(s)).map((s) => [s, splitDirs.get(s)!])),
+    };
     return { layout, labelled, problems, emptyClasses: [] };
   }
 
   // 3. one folder per class (deeper folders belong to their top folder)
   if (topDirs.size === 0) {
-    throw new AttuneError('no-layout', `No class folders, split folders or labels file found in ${root}.`,
-      'Put the images of each class in their own subfolder (e.g. benign/, malignant/), or give a CSV of labels with --labels.', { root });
+    throw new AttuneError(
+      'no-layout',
+      `No class folders, split folders or labels file found in ${root}.`,
+      'Put the images of each class in their own subfolder (e.g. benign/, malignant/), or give a CSV of labels with --labels.',
+      { root },
+    );
   }
   const labelled: Labelled[] = [];
   for (const [dir, xs] of topDirs) for (const f of xs) labelled.push({ file: f, label: dir });
@@ -205,7 +267,17 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
   try {
     probe = await probeFile(f.abs);
   } catch (err) {
-    return { ok: false, problems: [{ file: f.rel, kind: 'unreadable', message: `cannot be read: ${err instanceof Error ? err.message : String(err)}`, excluded: true }] };
+    return {
+      ok: false,
+      problems: [
+        {
+          file: f.rel,
+          kind: 'unreadable',
+          message: `cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+          excluded: true,
+        },
+      ],
+    };
   }
   if (probe.size === 0) {
     if (!f.hasImageExtension) return { ok: false, problems, notImage: true };
@@ -217,7 +289,17 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
   if (!f.hasImageExtension && probe.format === 'unknown') return { ok: false, problems, notImage: true };
   const reason = unsupportedReason(probe.format);
   if (probe.format === 'unknown') {
-    return { ok: false, problems: [{ file: f.rel, kind: 'unreadable', message: 'not an image: the content matches no image format (corrupt or not an image)', excluded: true }] };
+    return {
+      ok: false,
+      problems: [
+        {
+          file: f.rel,
+          kind: 'unreadable',
+          message: 'not an image: the content matches no image format (corrupt or not an image)',
+          excluded: true,
+        },
+      ],
+    };
   }
   if (reason) return { ok: false, problems: [{ file: f.rel, kind: 'unsupported', message: reason, excluded: true }] };
   const claimed = formatFromExtension(f.abs);
@@ -225,12 +307,19 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
     problems.push({
       file: f.rel,
       kind: 'mislabelled-extension',
-      message: claimed ? `named .${path.extname(f.abs).slice(1)} but contains ${probe.format.toUpperCase()} data; it is read as ${probe.format.toUpperCase()}` : `has no extension but contains ${probe.format.toUpperCase()} data`,
+      message: claimed
+        ? `named .${path.extname(f.abs).slice(1)} but contains ${probe.format.toUpperCase()} data; it is read as ${probe.format.toUpperCase()}`
+        : `has no extension but contains ${probe.format.toUpperCase()} data`,
       excluded: false,
     });
   }
   if (!probe.complete) {
-    problems.push({ file: f.rel, kind: 'truncated', message: `the ${probe.format.toUpperCase()} end marker is missing: the file is cut short (incomplete copy or download)`, excluded: true });
+    problems.push({
+      file: f.rel,
+      kind: 'truncated',
+      message: `the ${probe.format.toUpperCase()} end marker is missing: the file is cut short (incomplete copy or download)`,
+      excluded: true,
+    });
     return { ok: false, problems };
   }
   try {
@@ -255,8 +344,17 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
       if (r.ok) return r;
     }
     const e = describeDecodeError(f.rel, err);
-    const kind = e.code === 'image-too-large' ? 'too-large' : e.code.startsWith('unsupported') ? 'unsupported' : e.code === 'truncated' ? 'truncated' : 'unreadable';
-    const msg = isAttuneError(err) ? `${err.message.replace(f.abs, '').replace(/^[:\s]+/, '')} ${err.hint}` : e.message.replace(`${f.rel} `, '');
+    const kind =
+      e.code === 'image-too-large'
+        ? 'too-large'
+        : e.code.startsWith('unsupported')
+          ? 'unsupported'
+          : e.code === 'truncated'
+            ? 'truncated'
+            : 'unreadable';
+    const msg = isAttuneError(err)
+      ? `${err.message.replace(f.abs, '').replace(/^[:\s]+/, '')} ${err.hint}`
+      : e.message.replace(`${f.rel} `, '');
     problems.push({ file: f.rel, kind, message: msg.trim(), excluded: true });
     return { ok: false, problems };
   }
@@ -264,7 +362,16 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
 
 function problemFrom(f: WalkedFile, err: unknown): ScanProblem {
   const e = describeDecodeError(f.rel, err);
-  const kind = e.code === 'not-an-image' ? 'skipped' : e.code === 'truncated' ? 'truncated' : e.code.startsWith('unsupported') ? 'unsupported' : e.code === 'band-count' ? 'band-count' : 'unreadable';
+  const kind =
+    e.code === 'not-an-image'
+      ? 'skipped'
+      : e.code === 'truncated'
+        ? 'truncated'
+        : e.code.startsWith('unsupported')
+          ? 'unsupported'
+          : e.code === 'band-count'
+            ? 'band-count'
+            : 'unreadable';
   return { file: f.rel, kind, message: e.message.replace(f.abs, f.rel), excluded: true };
 }
 
@@ -273,16 +380,41 @@ async function probeDicom(f: WalkedFile): Promise<Probed> {
   try {
     const h = await readDicomHeader(f.abs);
     if (h.kind === 'skip') {
-      return { ok: false, problems: [{ file: f.rel, kind: 'skipped', message: `skipped: ${h.skipReason ?? 'not an image'}`, excluded: true }] };
+      return {
+        ok: false,
+        problems: [
+          { file: f.rel, kind: 'skipped', message: `skipped: ${h.skipReason ?? 'not an image'}`, excluded: true },
+        ],
+      };
     }
     const syntax = transferSyntax(h.transferSyntaxUid);
     if (syntax.encoding === 'unsupported') {
-      return { ok: false, problems: [{ file: f.rel, kind: 'unsupported', message: `encoded as ${h.transferSyntaxName}, which Attune cannot decode; convert it to an uncompressed or JPEG 2000 transfer syntax (e.g. dcmconv, gdcmconv)`, excluded: true }] };
+      return {
+        ok: false,
+        problems: [
+          {
+            file: f.rel,
+            kind: 'unsupported',
+            message: `encoded as ${h.transferSyntaxName}, which Attune cannot decode; convert it to an uncompressed or JPEG 2000 transfer syntax (e.g. dcmconv, gdcmconv)`,
+            excluded: true,
+          },
+        ],
+      };
     }
     // uncompressed pixel data has a known size: a file shorter than that was cut short (the header alone reads fine)
     const pixelBytes = h.rows * h.columns * h.frames * h.samplesPerPixel * Math.ceil(h.bitsAllocated / 8);
     if ((syntax.encoding === 'native' || syntax.encoding === 'native-big') && f.size < pixelBytes) {
-      return { ok: false, problems: [{ file: f.rel, kind: 'truncated', message: `DICOM file cut short: ${f.size} bytes cannot hold its ${h.rows}×${h.columns}${h.frames > 1 ? `×${h.frames}` : ''} pixels (${pixelBytes} bytes); copy it again from its source`, excluded: true }] };
+      return {
+        ok: false,
+        problems: [
+          {
+            file: f.rel,
+            kind: 'truncated',
+            message: `DICOM file cut short: ${f.size} bytes cannot hold its ${h.rows}×${h.columns}${h.frames > 1 ? `×${h.frames}` : ''} pixels (${pixelBytes} bytes); copy it again from its source`,
+            excluded: true,
+          },
+        ],
+      };
     }
     const photometric = h.photometric;
     const channels = photometric.startsWith('MONOCHROME') ? 1 : 3;
@@ -320,7 +452,11 @@ async function probeRaster(f: WalkedFile, problems: ScanProblem[]): Promise<Prob
       height: h.height,
       channels: h.bands,
       bitDepth: h.bitsPerSample,
-      raster: { bands: h.bands, sampleType: `${h.sampleFormat}${h.bitsPerSample}`, ...(h.nodata !== undefined ? { nodata: h.nodata } : {}) },
+      raster: {
+        bands: h.bands,
+        sampleType: `${h.sampleFormat}${h.bitsPerSample}`,
+        ...(h.nodata !== undefined ? { nodata: h.nodata } : {}),
+      },
       problems,
     };
   } catch (err) {
@@ -364,12 +500,16 @@ function dicomSummary(items: ScanItem[], patientOf: Map<ScanItem, string>): Dico
 }
 
 async function hashFile(file: string): Promise<string> {
-  return createHash('sha1').update(await readFile(file)).digest('hex');
+  return createHash('sha1')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 function fingerprintOf(files: WalkedFile[], tables: WalkedFile[], opts: ScanOptions): string {
   const h = createHash('sha256');
-  h.update(`v${SCAN_VERSION}\n${JSON.stringify({ labels: opts.labels ?? null, columns: opts.columns ?? null, ...(opts.frames === 'all' ? { frames: 'all' } : {}) })}\n`);
+  h.update(
+    `v${SCAN_VERSION}\n${JSON.stringify({ labels: opts.labels ?? null, columns: opts.columns ?? null, ...(opts.frames === 'all' ? { frames: 'all' } : {}) })}\n`,
+  );
   for (const f of [...files, ...tables]) h.update(`${f.rel}\t${f.size}\t${f.mtimeMs}\n`);
   return h.digest('hex');
 }
@@ -410,7 +550,12 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   const emit = opts.onEvent ?? (() => {});
   emit({ type: 'phase', phase: 'scan', detail: absRoot });
   const walked = await walkDataset(absRoot).catch((err: unknown) => {
-    throw new AttuneError('dataset-unreadable', `Cannot read the dataset folder ${absRoot}.`, 'Check that the folder exists and that you can open it.', { cause: String(err) });
+    throw new AttuneError(
+      'dataset-unreadable',
+      `Cannot read the dataset folder ${absRoot}.`,
+      'Check that the folder exists and that you can open it.',
+      { cause: String(err) },
+    );
   });
   const fingerprint = fingerprintOf(walked.files, walked.tables, opts);
   const cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
@@ -430,7 +575,12 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 
   const { layout, labelled, problems } = await assignLabels(absRoot, walked.files, walked.tables, opts);
   for (const rel of walked.symlinkRepeats) {
-    problems.push({ file: rel, kind: 'symlink-loop', message: 'folder reached again through a symbolic link (loop or alias); its contents are counted once', excluded: true });
+    problems.push({
+      file: rel,
+      kind: 'symlink-loop',
+      message: 'folder reached again through a symbolic link (loop or alias); its contents are counted once',
+      excluded: true,
+    });
   }
   // every file is probed (also unlabelled ones are not: they are already reported)
   const total = labelled.length;
@@ -458,7 +608,13 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     if (p.notImage) continue;
     problems.push(...p.problems);
     if (!p.ok) continue;
-    const group = l.group ? (isPatientColumn(layout.columns?.group) ? hide(l.group) : l.group) : p.patient ? hide(p.patient) : undefined;
+    const group = l.group
+      ? isPatientColumn(layout.columns?.group)
+        ? hide(l.group)
+        : l.group
+      : p.patient
+        ? hide(p.patient)
+        : undefined;
     const it: ScanItem = {
       file: l.file.rel,
       label: l.label,
@@ -494,16 +650,28 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   if (rasters.length > 0 && rasters.length * 2 < items.length) {
     // a few multispectral files among photos: the photos define the dataset, the rasters cannot join it
     for (const it of rasters) {
-      problems.push({ file: it.file, kind: 'unsupported', message: `has ${it.raster!.bands} bands (multispectral) while most images of this dataset are ordinary RGB or grey images; left out`, excluded: true });
+      problems.push({
+        file: it.file,
+        kind: 'unsupported',
+        message: `has ${it.raster!.bands} bands (multispectral) while most images of this dataset are ordinary RGB or grey images; left out`,
+        excluded: true,
+      });
     }
     const drop = new Set(rasters);
     items.splice(0, items.length, ...items.filter((i) => !drop.has(i)));
   } else if (rasters.length > 0) {
     const bandCounts = tally(rasters, (i) => String(i.raster!.bands));
-    const majority = Number(Object.entries(bandCounts).sort((a, b) => b[1] - a[1] || Number(b[0]) - Number(a[0]))[0][0]);
+    const majority = Number(
+      Object.entries(bandCounts).sort((a, b) => b[1] - a[1] || Number(b[0]) - Number(a[0]))[0][0],
+    );
     const odd = new Set(rasters.filter((i) => i.raster!.bands !== majority));
     for (const it of odd) {
-      problems.push({ file: it.file, kind: 'band-count', message: `has ${it.raster!.bands} bands, but the other images of this dataset have ${majority}; left out`, excluded: true });
+      problems.push({
+        file: it.file,
+        kind: 'band-count',
+        message: `has ${it.raster!.bands} bands, but the other images of this dataset have ${majority}; left out`,
+        excluded: true,
+      });
     }
     if (odd.size) items.splice(0, items.length, ...items.filter((i) => !odd.has(i)));
     bands = {
@@ -525,7 +693,10 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     else bySize.set(it.bytes, [it]);
   }
   // frames of one file share its bytes: only the first frame stands for the file here
-  const toHash = [...bySize.values()].filter((xs) => xs.length > 1).flat().filter((i) => !i.frame);
+  const toHash = [...bySize.values()]
+    .filter((xs) => xs.length > 1)
+    .flat()
+    .filter((i) => !i.frame);
   let hashed = 0;
   await mapPool(toHash, 8, async (it) => {
     it.hash = await hashFile(abs.get(framelessPath(it.file))!);
@@ -590,27 +761,52 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   if (layout.kind === 'class-folders') {
     const { readdir } = await import('node:fs/promises');
     for (const e of await readdir(absRoot, { withFileTypes: true })) {
-      if (e.isDirectory() && !isHiddenName(e.name) && !classMap.has(e.name.normalize('NFC'))) emptyFolders.add(e.name.normalize('NFC'));
+      if (e.isDirectory() && !isHiddenName(e.name) && !classMap.has(e.name.normalize('NFC')))
+        emptyFolders.add(e.name.normalize('NFC'));
     }
   } else {
     for (const l of labelled) if (!classMap.has(l.label)) emptyFolders.add(l.label);
   }
   for (const name of emptyFolders) {
-    issues.push({ severity: 'warning', kind: 'empty-class', class: name, message: `"${name}" has no usable images; it is not a class` });
+    issues.push({
+      severity: 'warning',
+      kind: 'empty-class',
+      class: name,
+      message: `"${name}" has no usable images; it is not a class`,
+    });
   }
   if (items.length === 0) {
     issues.push({ severity: 'error', kind: 'no-images', message: 'No usable images were found.' });
   } else if (classes.length < 2) {
-    issues.push({ severity: 'error', kind: 'single-class', message: `Only one class (${classes[0]?.name}) was found; a classifier needs at least two.` });
+    issues.push({
+      severity: 'error',
+      kind: 'single-class',
+      message: `Only one class (${classes[0]?.name}) was found; a classifier needs at least two.`,
+    });
   }
   for (const c of classes) {
     if (c.count < MIN_CLASS_IMAGES) {
-      issues.push({ severity: 'error', kind: 'too-few-images', class: c.name, message: `"${c.name}" has ${c.count} image; at least ${MIN_CLASS_IMAGES} are needed to split it (add images or remove the class)` });
+      issues.push({
+        severity: 'error',
+        kind: 'too-few-images',
+        class: c.name,
+        message: `"${c.name}" has ${c.count} image; at least ${MIN_CLASS_IMAGES} are needed to split it (add images or remove the class)`,
+      });
     } else if (c.count < FEW_CLASS_IMAGES) {
-      issues.push({ severity: 'warning', kind: 'few-images', class: c.name, message: `"${c.name}" has only ${c.count} images; accuracy on it will be unreliable (${FEW_CLASS_IMAGES}+ recommended)` });
+      issues.push({
+        severity: 'warning',
+        kind: 'few-images',
+        class: c.name,
+        message: `"${c.name}" has only ${c.count} images; accuracy on it will be unreliable (${FEW_CLASS_IMAGES}+ recommended)`,
+      });
     }
     if (splits && !c.splits?.train) {
-      issues.push({ severity: 'error', kind: 'class-missing-from-train', class: c.name, message: `"${c.name}" has no images in the training split` });
+      issues.push({
+        severity: 'error',
+        kind: 'class-missing-from-train',
+        class: c.name,
+        message: `"${c.name}" has no images in the training split`,
+      });
     }
   }
   if (classes.length >= 2) {
@@ -620,7 +816,11 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     if (min > 0 && max / min >= IMBALANCE_RATIO) {
       const big = classes.find((c) => c.count === max)!.name;
       const small = classes.find((c) => c.count === min)!.name;
-      issues.push({ severity: 'warning', kind: 'imbalance', message: `Classes are imbalanced: "${big}" has ${max} images, "${small}" ${min} (ratio ${(max / min).toFixed(1)}:1). Accuracy alone will be misleading; look at per-class recall.` });
+      issues.push({
+        severity: 'warning',
+        kind: 'imbalance',
+        message: `Classes are imbalanced: "${big}" has ${max} images, "${small}" ${min} (ratio ${(max / min).toFixed(1)}:1). Accuracy alone will be misleading; look at per-class recall.`,
+      });
     }
   }
 
@@ -635,16 +835,35 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   const multi = [...groupClasses.values()].filter((c) => c.size > 1).length;
   const groupWord = dicom || isPatientColumn(layout.columns?.group) ? 'patients' : 'groups';
   if (multi > 0) {
-    issues.push({ severity: 'warning', kind: 'group-in-several-classes', message: `${multi} of ${groupClasses.size} ${groupWord} have images in more than one class; each is kept on one side of the split (no ${groupWord.slice(0, -1)} in two splits), but check that their labels are right` });
+    issues.push({
+      severity: 'warning',
+      kind: 'group-in-several-classes',
+      message: `${multi} of ${groupClasses.size} ${groupWord} have images in more than one class; each is kept on one side of the split (no ${groupWord.slice(0, -1)} in two splits), but check that their labels are right`,
+    });
   }
   if (dicom) {
     const mods = Object.keys(dicom.modalities);
-    if (mods.length > 1) issues.push({ severity: 'warning', kind: 'mixed-modalities', message: `The DICOM files mix modalities (${Object.entries(dicom.modalities).map(([k, v]) => `${k} ${v}`).join(', ')}); one window rule rarely suits them all` });
+    if (mods.length > 1)
+      issues.push({
+        severity: 'warning',
+        kind: 'mixed-modalities',
+        message: `The DICOM files mix modalities (${Object.entries(dicom.modalities)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}); one window rule rarely suits them all`,
+      });
   }
   if (dicom || bands) {
     const sizes = tally(items, (i) => `${i.width}×${i.height}`);
     if (Object.keys(sizes).length > 1) {
-      issues.push({ severity: 'warning', kind: 'mixed-sizes', message: `Images have different sizes (${Object.entries(sizes).sort((a, b) => b[1] - a[1]).slice(0, 4).map(([k, v]) => `${k}: ${v}`).join(', ')}); they are resized to the model's input, which changes the pixel spacing between images` });
+      issues.push({
+        severity: 'warning',
+        kind: 'mixed-sizes',
+        message: `Images have different sizes (${Object.entries(sizes)
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 4)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')}); they are resized to the model's input, which changes the pixel spacing between images`,
+      });
     }
   }
 

@@ -6,33 +6,53 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 
 export type SniffedFormat =
-  | 'jpeg'
-  | 'png'
-  | 'gif'
-  | 'webp'
-  | 'tiff'
-  | 'bmp'
-  | 'dicom'
-  | 'heif'
-  | 'avif'
-  | 'jp2'
-  | 'svg'
-  | 'unknown';
+  'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'bmp' | 'dicom' | 'heif' | 'avif' | 'jp2' | 'svg' | 'unknown';
 
 /** Formats the decoder (sharp's prebuilt libvips) handles. */
 export const DECODABLE_FORMATS: ReadonlySet<SniffedFormat> = new Set(['jpeg', 'png', 'gif', 'webp', 'tiff', 'avif']);
 
 /** Extensions we treat as images when walking a folder. Anything else is ignored (e.g. .txt, .csv). */
 export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set([
-  '.jpg', '.jpeg', '.jpe', '.jfif', '.png', '.gif', '.webp', '.tif', '.tiff', '.bmp', '.dib',
-  '.dcm', '.dicom', '.heic', '.heif', '.avif', '.jp2', '.j2k',
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.jfif',
+  '.png',
+  '.gif',
+  '.webp',
+  '.tif',
+  '.tiff',
+  '.bmp',
+  '.dib',
+  '.dcm',
+  '.dicom',
+  '.heic',
+  '.heif',
+  '.avif',
+  '.jp2',
+  '.j2k',
 ]);
 
 /** Which sniffed format each extension claims. */
 const EXTENSION_FORMAT: Record<string, SniffedFormat> = {
-  '.jpg': 'jpeg', '.jpeg': 'jpeg', '.jpe': 'jpeg', '.jfif': 'jpeg', '.png': 'png', '.gif': 'gif', '.webp': 'webp',
-  '.tif': 'tiff', '.tiff': 'tiff', '.bmp': 'bmp', '.dib': 'bmp', '.dcm': 'dicom', '.dicom': 'dicom',
-  '.heic': 'heif', '.heif': 'heif', '.avif': 'avif', '.jp2': 'jp2', '.j2k': 'jp2',
+  '.jpg': 'jpeg',
+  '.jpeg': 'jpeg',
+  '.jpe': 'jpeg',
+  '.jfif': 'jpeg',
+  '.png': 'png',
+  '.gif': 'gif',
+  '.webp': 'webp',
+  '.tif': 'tiff',
+  '.tiff': 'tiff',
+  '.bmp': 'bmp',
+  '.dib': 'bmp',
+  '.dcm': 'dicom',
+  '.dicom': 'dicom',
+  '.heic': 'heif',
+  '.heif': 'heif',
+  '.avif': 'avif',
+  '.jp2': 'jp2',
+  '.j2k': 'jp2',
 };
 
 export function formatFromExtension(file: string): SniffedFormat | undefined {
@@ -49,7 +69,13 @@ export function sniffHead(b: Uint8Array): SniffedFormat {
   if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return 'png';
   if (ascii(0, 'GIF87a') || ascii(0, 'GIF89a')) return 'gif';
   if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) return 'webp';
-  if (at(0, 0x49, 0x49, 0x2a, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2a) || at(0, 0x49, 0x49, 0x2b, 0x00) || at(0, 0x4d, 0x4d, 0x00, 0x2b)) return 'tiff';
+  if (
+    at(0, 0x49, 0x49, 0x2a, 0x00) ||
+    at(0, 0x4d, 0x4d, 0x00, 0x2a) ||
+    at(0, 0x49, 0x49, 0x2b, 0x00) ||
+    at(0, 0x4d, 0x4d, 0x00, 0x2b)
+  )
+    return 'tiff';
   if (ascii(0, 'BM')) return 'bmp';
   if (b.length >= 132 && ascii(128, 'DICM')) return 'dicom';
   if (ascii(4, 'ftyp')) {
@@ -58,7 +84,9 @@ export function sniffHead(b: Uint8Array): SniffedFormat {
     if (['heic', 'heix', 'hevc', 'heim', 'heis', 'mif1', 'msf1'].includes(brand)) return 'heif';
   }
   if (at(0, 0x00, 0x00, 0x00, 0x0c, 0x6a, 0x50) || at(0, 0xff, 0x4f, 0xff, 0x51)) return 'jp2';
-  const text = String.fromCharCode(...b.subarray(0, Math.min(b.length, 100))).trimStart().toLowerCase();
+  const text = String.fromCharCode(...b.subarray(0, Math.min(b.length, 100)))
+    .trimStart()
+    .toLowerCase();
   if (text.startsWith('<svg') || (text.startsWith('<?xml') && text.includes('<svg'))) return 'svg';
   return 'unknown';
 }

@@ -80,7 +80,10 @@ export interface OpenOptions {
  * (RGB, YBR, palette) are already RGB and scale by their full intensity.
  */
 export async function openDicom(
-  file: string, values: ValueMapping, frame?: number, opts: OpenOptions = {},
+  file: string,
+  values: ValueMapping,
+  frame?: number,
+  opts: OpenOptions = {},
 ): Promise<FloatImage> {
   const img = await readDicomImage(file, { ...(frame === undefined ? {} : { frame }), minSide: opts.minSide });
   const image: FloatImage = { data: img.data, width: img.width, height: img.height, channels: img.channels };
@@ -105,8 +108,12 @@ export async function openDicom(
  */
 export async function openGeoTiff(file: string, m: BandMapping): Promise<FloatImage> {
   if (!m.scaling) {
-    throw new AttuneError('band-scaling-missing', `No band scaling is known for ${file}.`,
-      'Band scaling is fitted on the training split when a run starts; predict with a model exported by Attune.', { file });
+    throw new AttuneError(
+      'band-scaling-missing',
+      `No band scaling is known for ${file}.`,
+      'Band scaling is fitted on the training split when a run starts; predict with a model exported by Attune.',
+      { file },
+    );
   }
   const r = await readRaster(file, { expectBands: m.bandCount });
   const planar = applyBandScaling({ ...r, file }, m.selection, m.scaling);
@@ -155,11 +162,15 @@ export async function openSource(item: string, values: ValueMapping, opts: OpenO
     if (head.length > 0 && isDicomHead(head)) {
       return { kind: 'float', image: await openDicom(file, values, undefined, opts) };
     }
-    if (values.bands && sniffHead(head) === 'tiff') return { kind: 'float', image: await openGeoTiff(file, values.bands) };
+    if (values.bands && sniffHead(head) === 'tiff')
+      return { kind: 'float', image: await openGeoTiff(file, values.bands) };
     opened = await openImage(file);
   }
   if (opened.kind === 'rgb8') return opened;
   // 16-bit PNG/TIFF: value − offset (e.g. HU + 32768 → HU), then the VOI rule
   const image = subtractOffset(opened.image, values.offset);
-  return { kind: 'float', image: applyVoi(image, values.voi, { minValue: -values.offset, maxValue: 65535 - values.offset }) };
+  return {
+    kind: 'float',
+    image: applyVoi(image, values.voi, { minValue: -values.offset, maxValue: 65535 - values.offset }),
+  };
 }

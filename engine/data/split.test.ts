@@ -27,7 +27,10 @@ test('BUSI split is stratified, seeded, reproducible, and keeps the duplicate pa
     await saveSplit(file, a);
     assert.deepEqual(await readdir(dir), ['split.json'], 'no temp files left');
     assert.deepEqual(await loadSplit(file, report), a);
-    await assert.rejects(loadSplit(file, { items: report.items.slice(1) }), (e) => isAttuneError(e) && e.code === 'split-stale');
+    await assert.rejects(
+      loadSplit(file, { items: report.items.slice(1) }),
+      (e) => isAttuneError(e) && e.code === 'split-stale',
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -35,12 +38,22 @@ test('BUSI split is stratified, seeded, reproducible, and keeps the duplicate pa
 
 test('groups stay on one side; tiny classes still reach train (and val when possible)', () => {
   const items: SplitInputItem[] = [];
-  for (let p = 0; p < 40; p++) for (let k = 0; k < 3; k++) items.push({ file: `img_${p}_${k}.png`, label: p % 2 ? 'a' : 'b', group: `patient${p}` });
-  items.push({ file: 'rare1.png', label: 'rare' }, { file: 'rare2.png', label: 'rare' }, { file: 'solo.png', label: 'solo' });
+  for (let p = 0; p < 40; p++)
+    for (let k = 0; k < 3; k++)
+      items.push({ file: `img_${p}_${k}.png`, label: p % 2 ? 'a' : 'b', group: `patient${p}` });
+  items.push(
+    { file: 'rare1.png', label: 'rare' },
+    { file: 'rare2.png', label: 'rare' },
+    { file: 'solo.png', label: 'solo' },
+  );
   const s = splitDataset(items, { seed: 3 });
   const groupSplit = new Map<string, Set<string>>();
-  for (const it of s.items) if (it.group) (groupSplit.get(it.group) ?? groupSplit.set(it.group, new Set()).get(it.group)!).add(it.split);
-  assert.ok([...groupSplit.values()].every((x) => x.size === 1), 'a group straddles splits');
+  for (const it of s.items)
+    if (it.group) (groupSplit.get(it.group) ?? groupSplit.set(it.group, new Set()).get(it.group)!).add(it.split);
+  assert.ok(
+    [...groupSplit.values()].every((x) => x.size === 1),
+    'a group straddles splits',
+  );
   const c = splitCounts(s);
   assert.equal(c.train.rare, 1);
   assert.equal(c.val.rare, 1);
@@ -53,8 +66,16 @@ test('groups stay on one side; tiny classes still reach train (and val when poss
 
 test('a split given by the layout wins; a missing val split is carved from train', () => {
   const items: SplitInputItem[] = [];
-  for (let i = 0; i < 20; i++) items.push({ file: `train/a/${i}.png`, label: 'a', split: 'train' }, { file: `train/b/${i}.png`, label: 'b', split: 'train' });
-  for (let i = 0; i < 5; i++) items.push({ file: `test/a/${i}.png`, label: 'a', split: 'test' }, { file: `test/b/${i}.png`, label: 'b', split: 'test' });
+  for (let i = 0; i < 20; i++)
+    items.push(
+      { file: `train/a/${i}.png`, label: 'a', split: 'train' },
+      { file: `train/b/${i}.png`, label: 'b', split: 'train' },
+    );
+  for (let i = 0; i < 5; i++)
+    items.push(
+      { file: `test/a/${i}.png`, label: 'a', split: 'test' },
+      { file: `test/b/${i}.png`, label: 'b', split: 'test' },
+    );
   const s = splitDataset(items, { seed: 1 });
   assert.equal(s.source, 'layout+random');
   assert.ok(s.items.filter((i) => i.file.startsWith('test/')).every((i) => i.split === 'test'));

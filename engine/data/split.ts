@@ -73,7 +73,12 @@ export function classTargets(n: number, ratios: [number, number, number]): [numb
 }
 
 /** Assigns `pool` to splits in `ratios`, stratified and group-aware. Mutates nothing; returns split per item. */
-function assignRandom(pool: SplitInputItem[], ratios: [number, number, number], seed: number, groups: boolean): Map<SplitInputItem, SplitName> {
+function assignRandom(
+  pool: SplitInputItem[],
+  ratios: [number, number, number],
+  seed: number,
+  groups: boolean,
+): Map<SplitInputItem, SplitName> {
   // units: union of items sharing a group or a content hash
   const parent = pool.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
@@ -134,7 +139,9 @@ function assignRandom(pool: SplitInputItem[], ratios: [number, number, number], 
   // a class that can be split must be trainable: move its smallest unit into train if needed
   for (const [c, n] of counts) {
     if (n < 2 || cur.get(c)![0] > 0) continue;
-    const candidates = units.filter((u) => unitSplit.get(u) !== 0 && u.some((it) => it.label === c)).sort((a, b) => a.length - b.length);
+    const candidates = units
+      .filter((u) => unitSplit.get(u) !== 0 && u.some((it) => it.label === c))
+      .sort((a, b) => a.length - b.length);
     if (candidates.length > 0) {
       place(candidates[0], unitSplit.get(candidates[0])!, -1);
       place(candidates[0], 0, 1);
@@ -149,7 +156,11 @@ function assignRandom(pool: SplitInputItem[], ratios: [number, number, number], 
 export function splitDataset(input: ScanReport | SplitInputItem[], opts: SplitOptions = {}): DatasetSplit {
   const ratios = opts.ratios ?? [0.8, 0.1, 0.1];
   if (ratios.length !== 3 || ratios.some((r) => !(r >= 0)) || !(ratios[0] > 0)) {
-    throw new AttuneError('split-ratios', `Invalid split ratios ${JSON.stringify(ratios)}.`, 'Give three non-negative numbers with a positive train share, e.g. 0.8,0.1,0.1.');
+    throw new AttuneError(
+      'split-ratios',
+      `Invalid split ratios ${JSON.stringify(ratios)}.`,
+      'Give three non-negative numbers with a positive train share, e.g. 0.8,0.1,0.1.',
+    );
   }
   const seed = opts.seed ?? 0;
   const groups = opts.groups ?? true;
@@ -166,7 +177,11 @@ export function splitDataset(input: ScanReport | SplitInputItem[], opts: SplitOp
     const trainPool = items.filter((i) => i.split === 'train' || !i.split);
     if (missing.length > 0 && given.has('train')) {
       source = 'layout+random';
-      const sub: [number, number, number] = [ratios[0], missing.includes('val') ? ratios[1] : 0, missing.includes('test') ? ratios[2] : 0];
+      const sub: [number, number, number] = [
+        ratios[0],
+        missing.includes('val') ? ratios[1] : 0,
+        missing.includes('test') ? ratios[2] : 0,
+      ];
       for (const [it, s] of assignRandom(trainPool, sub, seed, groups)) assigned.set(it, s);
     } else {
       // items without a split in a layout that gives splits: put them in train
@@ -181,7 +196,12 @@ export function splitDataset(input: ScanReport | SplitInputItem[], opts: SplitOp
     ratios,
     source,
     classes,
-    items: items.map((it) => ({ file: it.file, label: it.label, split: assigned.get(it)!, ...(it.group ? { group: it.group } : {}) })),
+    items: items.map((it) => ({
+      file: it.file,
+      label: it.label,
+      split: assigned.get(it)!,
+      ...(it.group ? { group: it.group } : {}),
+    })),
     ...(!Array.isArray(input) ? { datasetFingerprint: input.fingerprint } : {}),
   };
 }
@@ -192,7 +212,14 @@ const SplitSchema = z.object({
   ratios: z.tuple([z.number(), z.number(), z.number()]),
   source: z.enum(['layout', 'layout+random', 'random']),
   classes: z.array(z.string()),
-  items: z.array(z.object({ file: z.string(), label: z.string(), split: z.enum(['train', 'val', 'test']), group: z.string().optional() })),
+  items: z.array(
+    z.object({
+      file: z.string(),
+      label: z.string(),
+      split: z.enum(['train', 'val', 'test']),
+      group: z.string().optional(),
+    }),
+  ),
   datasetFingerprint: z.string().optional(),
 });
 
@@ -209,19 +236,36 @@ export async function loadSplit(file: string, report?: Pick<ScanReport, 'items'>
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (err) {
-    throw new AttuneError('split-unreadable', `Cannot read the split file ${file}.`, 'Make a new split (the run will save it).', { cause: String(err) });
+    throw new AttuneError(
+      'split-unreadable',
+      `Cannot read the split file ${file}.`,
+      'Make a new split (the run will save it).',
+      { cause: String(err) },
+    );
   }
   const parsed = SplitSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new AttuneError('split-invalid', `${file} is not a valid split file.`, 'Make a new split (the run will save it).', { issues: parsed.error.issues.slice(0, 5) });
+    throw new AttuneError(
+      'split-invalid',
+      `${file} is not a valid split file.`,
+      'Make a new split (the run will save it).',
+      { issues: parsed.error.issues.slice(0, 5) },
+    );
   }
   const split = parsed.data as DatasetSplit;
   if (report) {
     const present = new Set(report.items.map((i) => i.file));
     const missing = split.items.filter((i) => !present.has(i.file));
     if (missing.length > 0) {
-      throw new AttuneError('split-stale', `${missing.length} image(s) of the saved split are no longer usable in the dataset, e.g. ${missing.slice(0, 3).map((m) => m.file).join(', ')}.`,
-        'Restore the files, or make a new split (results will not be comparable with earlier runs).', { missing: missing.map((m) => m.file) });
+      throw new AttuneError(
+        'split-stale',
+        `${missing.length} image(s) of the saved split are no longer usable in the dataset, e.g. ${missing
+          .slice(0, 3)
+          .map((m) => m.file)
+          .join(', ')}.`,
+        'Restore the files, or make a new split (results will not be comparable with earlier runs).',
+        { missing: missing.map((m) => m.file) },
+      );
     }
   }
   return split;
@@ -230,7 +274,9 @@ export async function loadSplit(file: string, report?: Pick<ScanReport, 'items'>
 /** Loader input for one split: absolute paths and label indices in `split.classes` order. */
 export function splitItems(split: DatasetSplit, root: string, which: SplitName): { file: string; label: number }[] {
   const index = new Map(split.classes.map((c, i) => [c, i]));
-  return split.items.filter((i) => i.split === which).map((i) => ({ file: path.resolve(root, i.file), label: index.get(i.label)! }));
+  return split.items
+    .filter((i) => i.split === which)
+    .map((i) => ({ file: path.resolve(root, i.file), label: index.get(i.label)! }));
 }
 
 /** Counts per split and class, for reports. */

@@ -34,7 +34,14 @@ const COLOUR_TYPE: Record<PngColour, number> = { grey: 0, rgb: 2, palette: 3, 'g
 const CHANNELS: Record<PngColour, number> = { grey: 1, rgb: 3, palette: 1, 'grey-alpha': 2, rgba: 4 };
 
 /** A PNG from interleaved samples (8- or 16-bit); palette images take indices plus `palette` RGB triples. */
-export function encodePng(width: number, height: number, colour: PngColour, bitDepth: 8 | 16, samples: ArrayLike<number>, palette?: number[]): Buffer {
+export function encodePng(
+  width: number,
+  height: number,
+  colour: PngColour,
+  bitDepth: 8 | 16,
+  samples: ArrayLike<number>,
+  palette?: number[],
+): Buffer {
   const ch = CHANNELS[colour];
   const bps = bitDepth / 8;
   const rowBytes = width * ch * bps;
@@ -66,11 +73,22 @@ export function encodeHugePngHeader(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8;
   ihdr[9] = 0;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(1000))), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(1000))),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 /** An uncompressed little-endian baseline TIFF, 8- or 16-bit, grey or RGB, with optional extra bands. */
-export function encodeTiff(width: number, height: number, channels: number, bitDepth: 8 | 16, samples: ArrayLike<number>): Buffer {
+export function encodeTiff(
+  width: number,
+  height: number,
+  channels: number,
+  bitDepth: 8 | 16,
+  samples: ArrayLike<number>,
+): Buffer {
   const bps = bitDepth / 8;
   const dataLen = width * height * channels * bps;
   const entries: [number, number, number, number | number[]][] = []; // tag, type, count, value

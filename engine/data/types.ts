@@ -67,8 +67,17 @@ export interface ScanProblem {
 }
 
 export type IssueKind =
-  | 'too-few-images' | 'few-images' | 'imbalance' | 'empty-class' | 'single-class' | 'no-images' | 'class-missing-from-train'
-  | 'group-in-several-classes' | 'mixed-modalities' | 'mixed-sizes' | 'mixed-bands';
+  | 'too-few-images'
+  | 'few-images'
+  | 'imbalance'
+  | 'empty-class'
+  | 'single-class'
+  | 'no-images'
+  | 'class-missing-from-train'
+  | 'group-in-several-classes'
+  | 'mixed-modalities'
+  | 'mixed-sizes'
+  | 'mixed-bands';
 
 export interface DicomFacts {
   modality?: string;

@@ -45,7 +45,9 @@ function readGrey16Png(file: string): { width: number; height: number; samples: 
       const b = y > 0 ? out[(y - 1) * stride + x] : 0;
       const c = x >= bpp && y > 0 ? out[(y - 1) * stride + x - bpp] : 0;
       const p = a + b - c;
-      const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+      const pa = Math.abs(p - a),
+        pb = Math.abs(p - b),
+        pc = Math.abs(p - c);
       const paeth = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
       out[y * stride + x] = (v + [0, a, b, (a + b) >> 1, paeth][f]) & 0xff;
     }
@@ -77,12 +79,23 @@ test('16-bit CT PNG (HU + 32768) decodes at full precision: every float sample e
 test('a fixed window with an offset (mediastinum C 50 / W 350 on HU = value − 32768) matches the DICOM linear function by hand', async () => {
   const file = path.join(PNG16, 'CONTRAST_0', readdirSync(path.join(PNG16, 'CONTRAST_0')).sort()[0]);
   const ref = readGrey16Png(file);
-  const values = { voi: { kind: 'window' as const, center: 50, width: 350, preset: 'mediastinum' as const }, offset: 32768, invertMonochrome1: true as const };
+  const values = {
+    voi: { kind: 'window' as const, center: 50, width: 350, preset: 'mediastinum' as const },
+    offset: 32768,
+    invertMonochrome1: true as const,
+  };
   const src = await openSource(file, values);
   assert.equal(src.kind, 'float');
   if (src.kind !== 'float') return;
   let checked = 0;
-  for (const i of [0, 1000, ref.width * 200 + 256, ref.width * 256 + 256, ref.width * 300 + 200, ref.samples.length - 1]) {
+  for (const i of [
+    0,
+    1000,
+    ref.width * 200 + 256,
+    ref.width * 256 + 256,
+    ref.width * 300 + 200,
+    ref.samples.length - 1,
+  ]) {
     const hu = ref.samples[i] - 32768;
     // PS3.3 C.11.2.1.2.1: ((x − (c − 0.5)) / (w − 1) + 0.5), clipped to [0, 1]
     const byHand = Math.min(1, Math.max(0, (hu - 49.5) / 349 + 0.5));
@@ -94,7 +107,11 @@ test('a fixed window with an offset (mediastinum C 50 / W 350 on HU = value − 
   const pre: Preprocessing = { ...defaultPreprocessing(224, VIT_NORMALISATION.mean, VIT_NORMALISATION.std), values };
   const view = await decodeEvalRgb(file, pre);
   assert.ok(view.data instanceof Float32Array);
-  const mid = new Set(Array.from(view.data).filter((v) => v > 0.05 && v < 0.95).map((v) => Math.round(v * 1000)));
+  const mid = new Set(
+    Array.from(view.data)
+      .filter((v) => v > 0.05 && v < 0.95)
+      .map((v) => Math.round(v * 1000)),
+  );
   assert.ok(mid.size > 200, `${mid.size} distinct mid-window levels`);
 });
 
@@ -109,7 +126,12 @@ test('VOI rules: window edges, percentile default, MONOCHROME1 inverted after th
   assert.deepEqual(Array.from(inv.data), [1, 1 - Math.fround(0.5 / 199 + 0.5), 0, 0].map(Math.fround));
   const p = applyVoi(img, { kind: 'file' });
   // training-set percentiles, once fitted, are a fixed window
-  assert.deepEqual(Array.from(applyVoi(img, { kind: 'percentile', low: 1, high: 99, scope: 'dataset', fitted: { lo: 100, hi: 300 } }).data), [0, 0, 0.5, 0]);
+  assert.deepEqual(
+    Array.from(
+      applyVoi(img, { kind: 'percentile', low: 1, high: 99, scope: 'dataset', fitted: { lo: 100, hi: 300 } }).data,
+    ),
+    [0, 0, 0.5, 0],
+  );
   assert.deepEqual(Array.from(p.data), [0, 0.5, 1, 0]);
   // the file's own window wins over percentiles under the 'file' rule
   const f = applyVoi(img, { kind: 'file' }, { fileWindow: { center: 0, width: 2 } });
@@ -130,7 +152,10 @@ test('HAM10000 layout: flat folder, CSV ids without extension → every row reso
   const r = await scanDataset(root, { cache: false });
   assert.equal(r.layout.kind, 'labels-file');
   assert.equal(r.total, 8, JSON.stringify(r.problems.slice(0, 3)));
-  assert.deepEqual(r.problems.filter((p) => p.kind === 'ambiguous' || p.kind === 'missing'), []);
+  assert.deepEqual(
+    r.problems.filter((p) => p.kind === 'ambiguous' || p.kind === 'missing'),
+    [],
+  );
   assert.equal(r.items.find((i) => i.file === 'ISIC_0027411.png')?.label, 'nv');
 });
 
@@ -152,7 +177,11 @@ test('DICOM CT: the file window and the lung preset match a hand computation fro
     const hu = (i: number) => (signed ? view.getInt16(i * 2, true) : view.getUint16(i * 2, true)) * slope + intercept;
     const byHand = (x: number, c: number, w: number) => Math.min(1, Math.max(0, (x - (c - 0.5)) / (w - 1) + 0.5));
     const own = await openDicom(file, { voi: { kind: 'file' }, offset: 0, invertMonochrome1: true });
-    const lung = await openDicom(file, { voi: { kind: 'window', center: -600, width: 1500 }, offset: 0, invertMonochrome1: true });
+    const lung = await openDicom(file, {
+      voi: { kind: 'window', center: -600, width: 1500 },
+      offset: 0,
+      invertMonochrome1: true,
+    });
     for (const i of [0, cols * 256 + 256, cols * 200 + 100, cols * 300 + 380, cols * 511 + 511]) {
       assert.ok(Math.abs(own.data[i] - byHand(hu(i), center, width)) < 1e-5, `${name} pixel ${i} file window`);
       assert.ok(Math.abs(lung.data[i] - byHand(hu(i), -600, 1500)) < 1e-5, `${name} pixel ${i} lung`);
@@ -163,7 +192,11 @@ test('DICOM CT: the file window and the lung preset match a hand computation fro
 test('DICOM MONOCHROME1 (CR): inverted after the VOI window, i.e. 1 − window(modality value)', async () => {
   const { readDicomImage } = await import('./dicom');
   const { openDicom } = await import('./source');
-  const file = path.join(SHARED, 'datasets/dicom-zoo/CR', readdirSync(path.join(SHARED, 'datasets/dicom-zoo/CR')).sort()[0]);
+  const file = path.join(
+    SHARED,
+    'datasets/dicom-zoo/CR',
+    readdirSync(path.join(SHARED, 'datasets/dicom-zoo/CR')).sort()[0],
+  );
   const raw = await readDicomImage(file);
   assert.equal(raw.header.photometric, 'MONOCHROME1');
   assert.equal(raw.invert, true);
@@ -188,11 +221,19 @@ test('--window percentile on 16-bit CT: fitted once on the training split (HU af
   const { splitItems } = await import('./split');
   const data = tempDir('attune-png16-');
   for (const cls of ['CONTRAST_0', 'CONTRAST_1']) {
-    for (const f of readdirSync(path.join(PNG16, cls)).sort().slice(0, 6)) cpSync(path.join(PNG16, cls, f), path.join(data, cls, f));
+    for (const f of readdirSync(path.join(PNG16, cls)).sort().slice(0, 6))
+      cpSync(path.join(PNG16, cls, f), path.join(data, cls, f));
   }
   const out = tempDir('attune-png16-run-');
   const { spec, split } = await openRun(
-    { data, model: MODELS.tinyVit, method: 'linear', outDir: out, window: { kind: 'percentile', low: 0.5, high: 99.5, scope: 'dataset' }, valueOffset: 32768 },
+    {
+      data,
+      model: MODELS.tinyVit,
+      method: 'linear',
+      outDir: out,
+      window: { kind: 'percentile', low: 0.5, high: 99.5, scope: 'dataset' },
+      valueOffset: 32768,
+    },
     { scanCacheDir: path.join(out, 'cache') },
   );
   const voi = spec.preprocessing.values.voi;
@@ -204,7 +245,10 @@ test('--window percentile on 16-bit CT: fitted once on the training split (HU af
   for (const f of train) for (const v of readGrey16Png(f).samples) all.push(v - 32768);
   all.sort((a, b) => a - b);
   const at = (p: number) => all[Math.round((p / 100) * (all.length - 1))];
-  assert.ok(Math.abs(voi.fitted.lo - at(0.5)) <= 2 && Math.abs(voi.fitted.hi - at(99.5)) <= 30, `${JSON.stringify(voi.fitted)} vs ${at(0.5)}, ${at(99.5)}`);
+  assert.ok(
+    Math.abs(voi.fitted.lo - at(0.5)) <= 2 && Math.abs(voi.fitted.hi - at(99.5)) <= 30,
+    `${JSON.stringify(voi.fitted)} vs ${at(0.5)}, ${at(99.5)}`,
+  );
 });
 
 test('multi-frame DICOM: middle frame by default; --frames all makes every frame a sample, grouped by file', async () => {
@@ -212,7 +256,12 @@ test('multi-frame DICOM: middle frame by default; --frames all makes every frame
   const { splitDataset } = await import('./split');
   const mr = path.join(SHARED, 'datasets/dicom-zoo/MR');
   const root = tempDir('attune-frames-');
-  for (const [cls, f] of [['a', 'emri_small.dcm'], ['a', 'emri_small_RLE.dcm'], ['b', 'emri_small_big_endian.dcm'], ['b', 'emri_small_jpeg_ls_lossless.dcm']]) {
+  for (const [cls, f] of [
+    ['a', 'emri_small.dcm'],
+    ['a', 'emri_small_RLE.dcm'],
+    ['b', 'emri_small_big_endian.dcm'],
+    ['b', 'emri_small_jpeg_ls_lossless.dcm'],
+  ]) {
     cpSync(path.join(mr, f), path.join(root, cls, f));
   }
   const middle = await scanDataset(root, { cache: false });
@@ -220,7 +269,10 @@ test('multi-frame DICOM: middle frame by default; --frames all makes every frame
   assert.equal(middle.dicom?.multiFrameFiles, 4);
   const all = await scanDataset(root, { cache: false, frames: 'all' });
   assert.equal(all.total, 40);
-  assert.deepEqual(all.items.filter((i) => i.file.startsWith('a/emri_small.dcm')).map((i) => i.frame), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.deepEqual(
+    all.items.filter((i) => i.file.startsWith('a/emri_small.dcm')).map((i) => i.frame),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
   assert.equal(all.duplicates.length, 0, 'frames of one file are not duplicates of each other');
   for (const it of all.items) assert.ok(it.group, 'every frame has a group');
   const split = splitDataset(all, { seed: 1 });
@@ -232,7 +284,11 @@ test('multi-frame DICOM: middle frame by default; --frames all makes every frame
   for (const [f, s] of where) assert.equal(s.size, 1, `${f}'s frames in ${[...s].join(', ')}`);
   // an item names its frame: decoding it gives that frame, the default gives the middle one (10 frames → 5)
   const pre = { ...defaultPreprocessing(64, [0, 0, 0], [1, 1, 1]), resize: 'squash' as const };
-  const values = { voi: { kind: 'window' as const, center: 500, width: 1000 }, offset: 0, invertMonochrome1: true as const };
+  const values = {
+    voi: { kind: 'window' as const, center: 500, width: 1000 },
+    offset: 0,
+    invertMonochrome1: true as const,
+  };
   const file = path.join(root, 'a/emri_small.dcm');
   const f3 = await decodeEvalRgb(`${file}::frame=3`, { ...pre, values });
   const ref3 = await openDicom(file, values, 3);
@@ -248,7 +304,11 @@ test('multi-frame DICOM: middle frame by default; --frames all makes every frame
 
 test('previews: a CT slice through two windows differs; a 13-band GeoTIFF previews in true colour', async () => {
   const { previewRgbImage } = await import('./preview');
-  const ct = path.join(SHARED, 'datasets/ct-contrast-dicom/CONTRAST_0', readdirSync(path.join(SHARED, 'datasets/ct-contrast-dicom/CONTRAST_0')).sort()[0]);
+  const ct = path.join(
+    SHARED,
+    'datasets/ct-contrast-dicom/CONTRAST_0',
+    readdirSync(path.join(SHARED, 'datasets/ct-contrast-dicom/CONTRAST_0')).sort()[0],
+  );
   const lung = await previewRgbImage(ct, { window: { kind: 'window', center: -600, width: 1500 }, size: 64 });
   const brain = await previewRgbImage(ct, { window: { kind: 'window', center: 40, width: 80 }, size: 64 });
   assert.equal(lung.data.length, 64 * 64 * 3);

@@ -48,7 +48,8 @@ export function voiWindow(
   if (rule.kind === 'file' && ctx.fileWindow && ctx.fileWindow.width > 0) return ctx.fileWindow;
   if (rule.kind === 'full-range') return { lo: ctx.minValue ?? 0, hi: ctx.maxValue ?? 65535 };
   if (rule.kind === 'percentile' && rule.fitted) return rule.fitted;
-  const [lo, hi] = rule.kind === 'percentile' ? percentileRange(samples, rule.low, rule.high) : percentileRange(samples, 0.5, 99.5);
+  const [lo, hi] =
+    rule.kind === 'percentile' ? percentileRange(samples, rule.low, rule.high) : percentileRange(samples, 0.5, 99.5);
   return { lo, hi };
 }
 

@@ -28,7 +28,14 @@ export interface WalkResult {
   otherFiles: number;
 }
 
-const SYSTEM_NAMES = new Set(['thumbs.db', 'desktop.ini', 'icon\r', '__macosx', '$recycle.bin', 'system volume information']);
+const SYSTEM_NAMES = new Set([
+  'thumbs.db',
+  'desktop.ini',
+  'icon\r',
+  '__macosx',
+  '$recycle.bin',
+  'system volume information',
+]);
 
 /** Hidden and OS bookkeeping entries: dot-files, `._*` AppleDouble, Thumbs.db, __MACOSX. */
 export function isHiddenName(name: string): boolean {
@@ -57,7 +64,9 @@ export async function walkDataset(root: string): Promise<WalkResult> {
       }),
     );
     for (const { dir, entries } of listed) {
-      const sorted = entries.filter((e) => !isHiddenName(e.name)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      const sorted = entries
+        .filter((e) => !isHiddenName(e.name))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const stats = await Promise.all(
         sorted.map(async (e) => {
           const abs = path.join(dir.abs, e.name);
@@ -83,7 +92,13 @@ export async function walkDataset(root: string): Promise<WalkResult> {
           next.push({ abs, rel });
         } else if (st.isFile()) {
           const ext = path.extname(e.name).toLowerCase();
-          const f: WalkedFile = { rel, abs, size: st.size, mtimeMs: st.mtimeMs, hasImageExtension: IMAGE_EXTENSIONS.has(ext) };
+          const f: WalkedFile = {
+            rel,
+            abs,
+            size: st.size,
+            mtimeMs: st.mtimeMs,
+            hasImageExtension: IMAGE_EXTENSIONS.has(ext),
+          };
           if (f.hasImageExtension || ext === '') result.files.push(f);
           else if (TABLE_EXTENSIONS.has(ext)) result.tables.push(f);
           else result.otherFiles++;

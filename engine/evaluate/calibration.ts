@@ -46,7 +46,12 @@ export interface TemperatureFit {
  * Golden-section search over log T in [log 0.05, log 20]: the NLL is smooth and unimodal in log T for
  * one parameter, so this finds the minimum to ~1e-6 without gradients.
  */
-export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<number>, C: number, split = 'val'): TemperatureFit {
+export function fitTemperature(
+  logits: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  C: number,
+  split = 'val',
+): TemperatureFit {
   const f = (u: number) => temperedNll(logits, labels, C, Math.exp(u));
   let a = Math.log(0.05);
   let b = Math.log(20);
@@ -80,5 +85,10 @@ export function fitTemperature(logits: ArrayLike<number>, labels: ArrayLike<numb
 
 /** Temperature scaling fitted on val, and what it did to calibration on test (before = T 1). */
 export interface CalibrationSummary extends TemperatureFit {
-  test?: { eceBefore: number; eceAfter: number; reliabilityBefore: CalibrationBin[]; reliabilityAfter: CalibrationBin[] };
+  test?: {
+    eceBefore: number;
+    eceAfter: number;
+    reliabilityBefore: CalibrationBin[];
+    reliabilityAfter: CalibrationBin[];
+  };
 }

@@ -7,7 +7,8 @@ import { fitTemperature, temperedNll, temperedSoftmax } from './calibration';
 import { evaluatePredictions } from './metrics';
 import { mulberry32 } from '../util/random';
 
-const close = (a: number, b: number, tol: number, what: string) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+const close = (a: number, b: number, tol: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 
 test('Wilson intervals match the published values (Newcombe 1998) and are honest for tiny n', () => {
   // 81/263: 0.2553–0.3662 (Newcombe, Stat Med 1998, example)
@@ -52,8 +53,14 @@ test('coverage: referring images below a confidence answers fewer images, with t
   const probs = [0.9, 0.1, 0.6, 0.4, 0.55, 0.45, 0.2, 0.8];
   const labels = [0, 1, 0, 0];
   const c = coverageCurve(probs, labels, 2, [0, 0.58, 0.85]);
-  assert.deepEqual(c.map((x) => x.answered), [4, 3, 1]);
-  assert.deepEqual(c.map((x) => x.accuracy.k), [2, 1, 1]);
+  assert.deepEqual(
+    c.map((x) => x.answered),
+    [4, 3, 1],
+  );
+  assert.deepEqual(
+    c.map((x) => x.accuracy.k),
+    [2, 1, 1],
+  );
   close(c[1].coverage, 0.75, 1e-12, 'coverage');
 });
 
@@ -81,7 +88,8 @@ test('temperature scaling recovers the temperature that generated the labels and
     assert.equal(am(before), am(after));
   }
   // over-confident predictions (the issue's ECE 32 %): calibration lowers ECE
-  const ev = (p: Float32Array) => evaluatePredictions('test', ['a', 'b', 'c'], p, labels, labels.map(String), 10, { resamples: 0 }).ece;
+  const ev = (p: Float32Array) =>
+    evaluatePredictions('test', ['a', 'b', 'c'], p, labels, labels.map(String), 10, { resamples: 0 }).ece;
   assert.ok(ev(after) < ev(before), `ECE ${ev(before)} → ${ev(after)}`);
 });
 
@@ -96,10 +104,17 @@ test('evaluation report: counts beside every figure, intervals that contain the 
     const s = row.reduce((a, b) => a + b, 0);
     row.forEach((v, c) => (probs[i * 3 + c] = v / s));
   });
-  const r = evaluatePredictions('test', ['benign', 'malignant', 'normal'], probs, labels, labels.map((_, i) => `f${i}`));
+  const r = evaluatePredictions(
+    'test',
+    ['benign', 'malignant', 'normal'],
+    probs,
+    labels,
+    labels.map((_, i) => `f${i}`),
+  );
   assert.equal(r.estimates.accuracy.n, 72);
   assert.equal(r.estimates.accuracy.k, Math.round(r.accuracy * 72));
-  for (const e of [r.estimates.accuracy, r.estimates.balancedAccuracy, r.estimates.macroF1]) assert.ok(e.lower <= e.value && e.value <= e.upper, JSON.stringify(e));
+  for (const e of [r.estimates.accuracy, r.estimates.balancedAccuracy, r.estimates.macroF1])
+    assert.ok(e.lower <= e.value && e.value <= e.upper, JSON.stringify(e));
   assert.equal(r.estimates.balancedAccuracy.value, r.balancedAccuracy);
   for (const c of r.perClass) {
     assert.equal(c.recallEstimate.n, c.support);
@@ -111,9 +126,14 @@ test('evaluation report: counts beside every figure, intervals that contain the 
   assert.equal(r.rough, true);
   assert.equal(r.roc.length, 3);
   const sumConf = r.confusion.flat().reduce((a, b) => a + b, 0) - r.confusion.reduce((a, row, i) => a + row[i], 0);
-  assert.ok(r.topConfusions.reduce((a, x) => a + x.count, 0) <= sumConf && r.topConfusions.every((x, i, a) => i === 0 || a[i - 1].count >= x.count));
+  assert.ok(
+    r.topConfusions.reduce((a, x) => a + x.count, 0) <= sumConf &&
+      r.topConfusions.every((x, i, a) => i === 0 || a[i - 1].count >= x.count),
+  );
   // the bootstrap keeps every class's count in each resample (stratified)
-  const kept = stratifiedBootstrap(labels, (rows) => Array.from(rows).filter((i) => labels[i] === 2).length, { resamples: 50 });
+  const kept = stratifiedBootstrap(labels, (rows) => Array.from(rows).filter((i) => labels[i] === 2).length, {
+    resamples: 50,
+  });
   assert.deepEqual([kept.value, kept.lower, kept.upper], [12, 12, 12]);
   // a class of 1–4 images would give a zero-width interval: the whole range and a note instead
   const tiny = stratifiedBootstrap([0, 0, 0, 0, 0, 1], (rows) => rows.length / 6);

@@ -41,7 +41,11 @@ export function wilson(k: number, n: number, z = Z95): Estimate {
  * Percentile bootstrap, resampling within each class (the test set's class counts are kept, as in the
  * stratified split it came from). `stat` receives the resampled row indices.
  */
-export function stratifiedBootstrap(labels: ArrayLike<number>, stat: (rows: Int32Array) => number, opts: { resamples?: number; seed?: number } = {}): Estimate {
+export function stratifiedBootstrap(
+  labels: ArrayLike<number>,
+  stat: (rows: Int32Array) => number,
+  opts: { resamples?: number; seed?: number } = {},
+): Estimate {
   const n = labels.length;
   const all = Int32Array.from({ length: n }, (_, i) => i);
   const value = stat(all);
@@ -51,7 +55,14 @@ export function stratifiedBootstrap(labels: ArrayLike<number>, stat: (rows: Int3
   const groups = [...byClass.values()];
   const smallest = Math.min(...groups.map((g) => g.length));
   if (B > 0 && smallest < MIN_PER_CLASS_FOR_BOOTSTRAP)
-    return { value, n, lower: 0, upper: 1, method: 'bootstrap', note: `a class has only ${smallest} image${smallest === 1 ? '' : 's'}: too few for an interval` };
+    return {
+      value,
+      n,
+      lower: 0,
+      upper: 1,
+      method: 'bootstrap',
+      note: `a class has only ${smallest} image${smallest === 1 ? '' : 's'}: too few for an interval`,
+    };
   const rng = mulberry32(opts.seed ?? 12345);
   const stats: number[] = [];
   const rows = new Int32Array(n);
@@ -62,7 +73,8 @@ export function stratifiedBootstrap(labels: ArrayLike<number>, stat: (rows: Int3
     if (Number.isFinite(s)) stats.push(s);
   }
   stats.sort((a, b) => a - b);
-  const q = (p: number) => (stats.length ? stats[Math.min(stats.length - 1, Math.max(0, Math.floor(p * stats.length)))] : NaN);
+  const q = (p: number) =>
+    stats.length ? stats[Math.min(stats.length - 1, Math.max(0, Math.floor(p * stats.length)))] : NaN;
   return { value, n, lower: stats.length ? q(0.025) : 0, upper: stats.length ? q(0.975) : 1, method: 'bootstrap' };
 }
 

@@ -71,7 +71,12 @@ export interface EvaluationReport {
 }
 
 /** Balanced accuracy and macro-F1 of predictions over a subset of rows (present classes only). */
-function summaryOver(pred: Int32Array, labels: ArrayLike<number>, C: number, rows: ArrayLike<number>): { balancedAccuracy: number; macroF1: number } {
+function summaryOver(
+  pred: Int32Array,
+  labels: ArrayLike<number>,
+  C: number,
+  rows: ArrayLike<number>,
+): { balancedAccuracy: number; macroF1: number } {
   const tp = new Float64Array(C);
   const support = new Float64Array(C);
   const predicted = new Float64Array(C);
@@ -96,11 +101,25 @@ function summaryOver(pred: Int32Array, labels: ArrayLike<number>, C: number, row
 }
 
 /** `probs` is row-major [n, C]. */
-export function evaluatePredictions(split: string, classes: string[], probs: Float32Array, labels: ArrayLike<number>, files: string[], bins = 10, opts: { resamples?: number } = {}): EvaluationReport {
+export function evaluatePredictions(
+  split: string,
+  classes: string[],
+  probs: Float32Array,
+  labels: ArrayLike<number>,
+  files: string[],
+  bins = 10,
+  opts: { resamples?: number } = {},
+): EvaluationReport {
   const C = classes.length;
   const n = labels.length;
   const confusion = classes.map(() => new Array<number>(C).fill(0));
-  const calib = Array.from({ length: bins }, (_, i) => ({ lower: i / bins, upper: (i + 1) / bins, count: 0, conf: 0, correct: 0 }));
+  const calib = Array.from({ length: bins }, (_, i) => ({
+    lower: i / bins,
+    upper: (i + 1) / bins,
+    count: 0,
+    conf: 0,
+    correct: 0,
+  }));
   const misclassified: Misclassified[] = [];
   let correct = 0;
   let loss = 0;
@@ -130,7 +149,8 @@ export function evaluatePredictions(split: string, classes: string[], probs: Flo
     const recall = support ? tp / support : 0;
     const negatives = n - support;
     const falsePositives = predicted - tp;
-    const aucValue = support && negatives ? stratifiedBootstrap(labels, (rows) => classAuc(probs, labels, C, c, rows), boot) : null;
+    const aucValue =
+      support && negatives ? stratifiedBootstrap(labels, (rows) => classAuc(probs, labels, C, c, rows), boot) : null;
     return {
       name,
       support,
@@ -145,14 +165,28 @@ export function evaluatePredictions(split: string, classes: string[], probs: Flo
     };
   });
   const topConfusions = confusion
-    .flatMap((row, t) => row.map((count, p) => ({ trueClass: classes[t], predictedClass: classes[p], count, ofClass: perClass[t].support, off: t !== p })))
+    .flatMap((row, t) =>
+      row.map((count, p) => ({
+        trueClass: classes[t],
+        predictedClass: classes[p],
+        count,
+        ofClass: perClass[t].support,
+        off: t !== p,
+      })),
+    )
     .filter((x) => x.off && x.count > 0)
     .sort((a, b) => b.count - a.count)
     .slice(0, 5)
     .map(({ off: _off, ...x }) => x);
   const minClassSupport = Math.min(...perClass.map((p) => p.support));
   const present = perClass.filter((p) => p.support > 0);
-  const calibration = calib.map((b) => ({ lower: b.lower, upper: b.upper, count: b.count, confidence: b.count ? b.conf / b.count : 0, accuracy: b.count ? b.correct / b.count : 0 }));
+  const calibration = calib.map((b) => ({
+    lower: b.lower,
+    upper: b.upper,
+    count: b.count,
+    confidence: b.count ? b.conf / b.count : 0,
+    accuracy: b.count ? b.correct / b.count : 0,
+  }));
   misclassified.sort((a, b) => b.confidence - a.confidence);
   return {
     split,
@@ -168,7 +202,11 @@ export function evaluatePredictions(split: string, classes: string[], probs: Flo
     misclassified,
     estimates: {
       accuracy: wilson(correct, n),
-      balancedAccuracy: stratifiedBootstrap(labels, (rows) => summaryOver(pred, labels, C, rows).balancedAccuracy, boot),
+      balancedAccuracy: stratifiedBootstrap(
+        labels,
+        (rows) => summaryOver(pred, labels, C, rows).balancedAccuracy,
+        boot,
+      ),
       macroF1: stratifiedBootstrap(labels, (rows) => summaryOver(pred, labels, C, rows).macroF1, boot),
     },
     roc: classes.map((name, c) => ({ name, points: classRoc(probs, labels, C, c) })),

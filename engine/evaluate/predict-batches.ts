@@ -6,7 +6,11 @@ import { LOGITS } from '../backbone/prepare';
 import type { Session } from '../runtime/session';
 
 /** Pads a batch to the compiled batch size; padded rows get weight 0. */
-export function padBatch(bt: LoaderBatch, B: number, rowSize: number): { x: Float32Array; labels: Int32Array; weights: Float32Array } {
+export function padBatch(
+  bt: LoaderBatch,
+  B: number,
+  rowSize: number,
+): { x: Float32Array; labels: Int32Array; weights: Float32Array } {
   const x = bt.x.length === B * rowSize ? bt.x : new Float32Array(B * rowSize);
   if (x !== bt.x) x.set(bt.x.subarray(0, bt.count * rowSize));
   const labels = new Int32Array(B);
@@ -25,7 +29,14 @@ export interface Predictions {
 }
 
 /** Runs the eval program over batches; returns probabilities and logits [n, C] in order. */
-export async function predictBatches(session: Session, program: EvalProgram, params: Map<string, Tensor>, batches: AsyncIterable<LoaderBatch>, rowDims: number[], C: number): Promise<Predictions> {
+export async function predictBatches(
+  session: Session,
+  program: EvalProgram,
+  params: Map<string, Tensor>,
+  batches: AsyncIterable<LoaderBatch>,
+  rowDims: number[],
+  C: number,
+): Promise<Predictions> {
   const rowSize = rowDims.reduce((a, b) => a * b, 1);
   const probs: number[] = [];
   const logits: number[] = [];

@@ -33,7 +33,8 @@ export function rocCurve(scores: ArrayLike<number>, positive: ArrayLike<boolean>
   for (let i = 0; i < n; i++) {
     if (positive[order[i]]) tp++;
     else fp++;
-    if (i === n - 1 || scores[order[i + 1]] !== scores[order[i]]) pts.push({ threshold: scores[order[i]], tpr: P ? tp / P : 0, fpr: N ? fp / N : 0 });
+    if (i === n - 1 || scores[order[i + 1]] !== scores[order[i]])
+      pts.push({ threshold: scores[order[i]], tpr: P ? tp / P : 0, fpr: N ? fp / N : 0 });
   }
   return pts;
 }
@@ -44,14 +45,15 @@ export function auc(scores: ArrayLike<number>, positive: ArrayLike<boolean>): nu
   const order = [...Array(n).keys()].sort((a, b) => scores[a] - scores[b]);
   let P = 0;
   let rankSum = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     let j = i;
     while (j + 1 < n && scores[order[j + 1]] === scores[order[i]]) j++;
     const midRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (positive[order[k]]) {
-      P++;
-      rankSum += midRank;
-    }
+    for (let k = i; k <= j; k++)
+      if (positive[order[k]]) {
+        P++;
+        rankSum += midRank;
+      }
     i = j + 1;
   }
   const N = n - P;
@@ -60,7 +62,13 @@ export function auc(scores: ArrayLike<number>, positive: ArrayLike<boolean>): nu
 }
 
 /** AUC of class `c` one-vs-rest over the given rows. */
-export function classAuc(probs: ArrayLike<number>, labels: ArrayLike<number>, C: number, c: number, rows: ArrayLike<number> = allRows(labels.length)): number {
+export function classAuc(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  C: number,
+  c: number,
+  rows: ArrayLike<number> = allRows(labels.length),
+): number {
   const scores = columnOf(probs, C, c, rows);
   const pos = Array.from({ length: rows.length }, (_, i) => labels[rows[i]] === c);
   return auc(scores, pos);
@@ -68,7 +76,10 @@ export function classAuc(probs: ArrayLike<number>, labels: ArrayLike<number>, C:
 
 export function classRoc(probs: ArrayLike<number>, labels: ArrayLike<number>, C: number, c: number): RocPoint[] {
   const rows = allRows(labels.length);
-  return rocCurve(columnOf(probs, C, c, rows), Array.from(rows, (i) => labels[i] === c));
+  return rocCurve(
+    columnOf(probs, C, c, rows),
+    Array.from(rows, (i) => labels[i] === c),
+  );
 }
 
 /** Sensitivity and specificity of "positive when p(class) ≥ threshold", with counts and Wilson intervals. */
@@ -78,7 +89,13 @@ export interface ThresholdResult {
   specificity: Estimate;
 }
 
-export function atThreshold(probs: ArrayLike<number>, labels: ArrayLike<number>, C: number, positiveClass: number, threshold: number): ThresholdResult {
+export function atThreshold(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  C: number,
+  positiveClass: number,
+  threshold: number,
+): ThresholdResult {
   let tp = 0;
   let P = 0;
   let tn = 0;
@@ -112,8 +129,16 @@ export interface OperatingPoint {
  * The threshold on p(positive) that meets the target on the fitting split with the best other figure:
  * for sensitivity ≥ s, the highest threshold whose sensitivity is still ≥ s (most specific).
  */
-export function fitThreshold(probs: ArrayLike<number>, labels: ArrayLike<number>, C: number, positiveClass: number, target: OperatingPoint['target']): number {
-  const candidates = [...new Set(Array.from({ length: labels.length }, (_, i) => probs[i * C + positiveClass]))].sort((a, b) => b - a);
+export function fitThreshold(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  C: number,
+  positiveClass: number,
+  target: OperatingPoint['target'],
+): number {
+  const candidates = [...new Set(Array.from({ length: labels.length }, (_, i) => probs[i * C + positiveClass]))].sort(
+    (a, b) => b - a,
+  );
   const meets = (t: number) => {
     const r = atThreshold(probs, labels, C, positiveClass, t);
     return (target.metric === 'sensitivity' ? r.sensitivity : r.specificity).value >= target.atLeast;
@@ -146,7 +171,9 @@ export function operatingPoint(
     target,
     threshold,
     fitted: { split: fit.split, ...atThreshold(fit.probs, fit.labels, C, positiveClass, threshold) },
-    ...(report ? { reported: { split: report.split, ...atThreshold(report.probs, report.labels, C, positiveClass, threshold) } } : {}),
+    ...(report
+      ? { reported: { split: report.split, ...atThreshold(report.probs, report.labels, C, positiveClass, threshold) } }
+      : {}),
   };
 }
 
@@ -161,7 +188,12 @@ export interface CoveragePoint {
 }
 
 /** Coverage and accuracy when images with top probability below x are referred, for x on a grid. */
-export function coverageCurve(probs: ArrayLike<number>, labels: ArrayLike<number>, C: number, grid = Array.from({ length: 20 }, (_, i) => i / 20)): CoveragePoint[] {
+export function coverageCurve(
+  probs: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  C: number,
+  grid = Array.from({ length: 20 }, (_, i) => i / 20),
+): CoveragePoint[] {
   const n = labels.length;
   const conf = new Float64Array(n);
   const right = new Uint8Array(n);
@@ -174,10 +206,11 @@ export function coverageCurve(probs: ArrayLike<number>, labels: ArrayLike<number
   return grid.map((x) => {
     let answered = 0;
     let correct = 0;
-    for (let i = 0; i < n; i++) if (conf[i] >= x) {
-      answered++;
-      correct += right[i];
-    }
+    for (let i = 0; i < n; i++)
+      if (conf[i] >= x) {
+        answered++;
+        correct += right[i];
+      }
     return { referBelow: x, coverage: n ? answered / n : 0, answered, accuracy: wilson(correct, answered) };
   });
 }

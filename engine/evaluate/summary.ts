@@ -16,8 +16,11 @@ export function evaluationSummary(r: EvaluationReport): string[] {
     `  ECE ${(r.ece * 100).toFixed(1)} %`,
   ];
   for (const c of r.perClass)
-    lines.push(`  ${c.name}: recall ${formatEstimate(c.recallEstimate)}, precision ${formatEstimate(c.precisionEstimate)}${c.auc ? `, AUC ${c.auc.value.toFixed(3)} (${c.auc.note ? 'no interval: ' + c.auc.note : `95 % CI ${c.auc.lower.toFixed(3)}–${c.auc.upper.toFixed(3)}`})` : ''}`);
-  for (const x of r.topConfusions.slice(0, 3)) lines.push(`  confuses ${x.trueClass} → ${x.predictedClass}: ${x.count} of ${x.ofClass}`);
+    lines.push(
+      `  ${c.name}: recall ${formatEstimate(c.recallEstimate)}, precision ${formatEstimate(c.precisionEstimate)}${c.auc ? `, AUC ${c.auc.value.toFixed(3)} (${c.auc.note ? 'no interval: ' + c.auc.note : `95 % CI ${c.auc.lower.toFixed(3)}–${c.auc.upper.toFixed(3)}`})` : ''}`,
+    );
+  for (const x of r.topConfusions.slice(0, 3))
+    lines.push(`  confuses ${x.trueClass} → ${x.predictedClass}: ${x.count} of ${x.ofClass}`);
   const warn = roughWarning(r);
   if (warn) lines.push(`  ${warn}`);
   return lines;

@@ -17,7 +17,9 @@ import { DATASETS, sampleDataset, tempDir } from '../testing/fixtures';
 import { loadImageTensor } from '../data/image';
 import { MODELS, PROBE_DIR } from '../testing/fixtures';
 
-const probes = readdirSync(PROBE_DIR).filter((f) => f.endsWith('.JPEG')).map((f) => join(PROBE_DIR, f));
+const probes = readdirSync(PROBE_DIR)
+  .filter((f) => f.endsWith('.JPEG'))
+  .map((f) => join(PROBE_DIR, f));
 
 test('ViT-Tiny (real ImageNet head): deleting the 20 % most salient pixels lowers p(class) more than 20 % random pixels', async () => {
   const ex = await createExplainer(MODELS.vitTiny);
@@ -28,26 +30,63 @@ test('ViT-Tiny (real ImageNet head): deleting the 20 % most salient pixels lower
   for (const f of files) rs.push(await deletionCheck(ex, f, await loadImageTensor(f, ex.preprocessing)));
   await ex.release();
   const mean = (k: 'salientDeleted' | 'randomDeleted') => rs.reduce((a, r) => a + (r.original - r[k]), 0) / rs.length;
-  console.log(`ViT-Tiny on ${rs.length} probe photos: mean drop of p(class) deleting 20 % salient ${mean('salientDeleted').toFixed(3)}, random ${mean('randomDeleted').toFixed(3)}`);
-  for (const r of rs) console.log(`  ${r.file.split('/').pop()}: p ${r.original.toFixed(3)} → salient ${r.salientDeleted.toFixed(3)}, random ${r.randomDeleted.toFixed(3)}`);
+  console.log(
+    `ViT-Tiny on ${rs.length} probe photos: mean drop of p(class) deleting 20 % salient ${mean('salientDeleted').toFixed(3)}, random ${mean('randomDeleted').toFixed(3)}`,
+  );
+  for (const r of rs)
+    console.log(
+      `  ${r.file.split('/').pop()}: p ${r.original.toFixed(3)} → salient ${r.salientDeleted.toFixed(3)}, random ${r.randomDeleted.toFixed(3)}`,
+    );
   assert.ok(mean('salientDeleted') > mean('randomDeleted'));
 });
 
 test('attune explain on a MobileNetV2 export (BUSI, short linear probe) writes Grad-CAM PNG overlays of the last 7×7 map', async () => {
   const data = sampleDataset(DATASETS.busi, ['benign', 'malignant', 'normal'], 10);
   const out = tempDir();
-  const r = await trainRun({ data, model: MODELS.mobilenet, method: 'linear', epochs: 2, batch: 8, lr: 0.01, seed: 1, outDir: join(out, 'run') });
+  const r = await trainRun({
+    data,
+    model: MODELS.mobilenet,
+    method: 'linear',
+    epochs: 2,
+    batch: 8,
+    lr: 0.01,
+    seed: 1,
+    outDir: join(out, 'run'),
+  });
   const exp = await exportRun(r.runDir, join(out, 'export'), { verifyImages: 2 });
-  const images = readdirSync(join(data, 'malignant')).slice(0, 2).map((f) => join(data, 'malignant', f));
-  const cli = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', 'explain', '--model', exp.modelPath, '--out', join(out, 'cams'), '--json', ...images], { encoding: 'utf8' });
+  const images = readdirSync(join(data, 'malignant'))
+    .slice(0, 2)
+    .map((f) => join(data, 'malignant', f));
+  const cli = spawnSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'engine/cli/main.ts',
+      'explain',
+      '--model',
+      exp.modelPath,
+      '--out',
+      join(out, 'cams'),
+      '--json',
+      ...images,
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(cli.status, 0, cli.stderr);
-  const lines = cli.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = cli.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(lines.length, 2);
   for (const l of lines) {
     assert.equal(l.method, 'cnn');
     assert.deepEqual([l.gridH, l.gridW], [7, 7]);
     assert.equal(l.heatmap.length, 49);
-    assert.ok(l.heatmap.every((v: number) => v >= 0 && v <= 1) && Math.max(...l.heatmap) === 1, 'normalised map with a hottest cell');
+    assert.ok(
+      l.heatmap.every((v: number) => v >= 0 && v <= 1) && Math.max(...l.heatmap) === 1,
+      'normalised map with a hottest cell',
+    );
     assert.ok(['benign', 'malignant', 'normal'].includes(l.label));
     assert.ok(existsSync(l.overlayPath));
     const meta = await sharp(l.overlayPath).metadata();

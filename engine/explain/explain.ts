@@ -22,10 +22,23 @@ export interface Explanation {
   overlayPath?: string;
 }
 
-export async function explainFiles(modelPath: string | Model, files: string[], opts: { outDir?: string; classIndex?: number; onEvent?: EventSink; onError?: (file: string, e: AttuneError) => void } = {}): Promise<Explanation[]> {
+export async function explainFiles(
+  modelPath: string | Model,
+  files: string[],
+  opts: {
+    outDir?: string;
+    classIndex?: number;
+    onEvent?: EventSink;
+    onError?: (file: string, e: AttuneError) => void;
+  } = {},
+): Promise<Explanation[]> {
   const ex = await createExplainer(modelPath);
   if (opts.classIndex !== undefined && !(opts.classIndex >= 0 && opts.classIndex < ex.numClasses))
-    throw new AttuneError('usage', `Class index ${opts.classIndex} is out of range (the model has ${ex.numClasses} classes).`, 'Leave it out to explain the predicted class.');
+    throw new AttuneError(
+      'usage',
+      `Class index ${opts.classIndex} is out of range (the model has ${ex.numClasses} classes).`,
+      'Leave it out to explain the predicted class.',
+    );
   if (opts.outDir) await mkdir(opts.outDir, { recursive: true });
   const out: Explanation[] = [];
   try {
@@ -41,10 +54,23 @@ export async function explainFiles(modelPath: string | Model, files: string[], o
         throw e;
       }
       const r = await ex.explain(x, opts.classIndex);
-      const e: Explanation = { file, index: r.cls, label: ex.labels?.[r.cls] ?? String(r.cls), probability: r.probs[r.cls], heatmap: Array.from(r.heatmap), gridH: ex.target.h, gridW: ex.target.w, method: ex.target.kind };
+      const e: Explanation = {
+        file,
+        index: r.cls,
+        label: ex.labels?.[r.cls] ?? String(r.cls),
+        probability: r.probs[r.cls],
+        heatmap: Array.from(r.heatmap),
+        gridH: ex.target.h,
+        gridW: ex.target.w,
+        method: ex.target.kind,
+      };
       if (opts.outDir) {
         e.overlayPath = join(opts.outDir, `${String(i).padStart(3, '0')}-${basename(file, extname(file))}-gradcam.png`);
-        await writeOverlayPng(e.overlayPath, await overlayRgb(file, ex.preprocessing, r.heatmap, ex.target.h, ex.target.w), ex.preprocessing.size);
+        await writeOverlayPng(
+          e.overlayPath,
+          await overlayRgb(file, ex.preprocessing, r.heatmap, ex.target.h, ex.target.w),
+          ex.preprocessing.size,
+        );
       }
       out.push(e);
       opts.onEvent?.({ type: 'progress', phase: 'predict', done: i + 1, total: files.length, detail: 'explain' });

@@ -20,7 +20,13 @@ function deletePixels(x: Float32Array, S: number, positions: ArrayLike<number>):
   return y;
 }
 
-export async function deletionCheck(explainer: Explainer, file: string, x: Float32Array, fraction = 0.2, seed = 1): Promise<DeletionResult> {
+export async function deletionCheck(
+  explainer: Explainer,
+  file: string,
+  x: Float32Array,
+  fraction = 0.2,
+  seed = 1,
+): Promise<DeletionResult> {
   const S = explainer.preprocessing.size;
   const { probs, cls, heatmap } = await explainer.explain(x);
   const sal = upsample(heatmap, explainer.target.h, explainer.target.w, S);
@@ -33,5 +39,11 @@ export async function deletionCheck(explainer: Explainer, file: string, x: Float
     [all[i], all[j]] = [all[j], all[i]];
   }
   const p = async (z: Float32Array) => (await explainer.explain(z, cls)).probs[cls];
-  return { file, cls, original: probs[cls], salientDeleted: await p(deletePixels(x, S, order.slice(0, k))), randomDeleted: await p(deletePixels(x, S, all.slice(0, k))) };
+  return {
+    file,
+    cls,
+    original: probs[cls],
+    salientDeleted: await p(deletePixels(x, S, order.slice(0, k))),
+    randomDeleted: await p(deletePixels(x, S, all.slice(0, k))),
+  };
 }

@@ -43,7 +43,10 @@ function findExplainTarget(g: Graph, shapes: ShapeMap): ExplainTarget {
     const side = Math.round(Math.sqrt(T - 1));
     if (side * side === T - 1) {
       const idx = g.nodes.indexOf(attn);
-      const norm = g.nodes.slice(0, idx).reverse().find((n) => n.op === 'LayerNormalization' && shapes.get(n.outputs[0])?.dims[1] === T);
+      const norm = g.nodes
+        .slice(0, idx)
+        .reverse()
+        .find((n) => n.op === 'LayerNormalization' && shapes.get(n.outputs[0])?.dims[1] === T);
       if (norm) return { tensor: norm.outputs[0], kind: 'vit', h: side, w: side };
     }
   }
@@ -53,7 +56,11 @@ function findExplainTarget(g: Graph, shapes: ShapeMap): ExplainTarget {
       if (d?.length === 4 && d[2] > 1 && d[3] > 1 && prod.get(o)) return { tensor: o, kind: 'cnn', h: d[2], w: d[3] };
     }
   }
-  throw new AttuneError('explain-unsupported', 'This model has no spatial feature map or patch tokens to explain with Grad-CAM.', 'Explanations need a CNN or a ViT classifier.');
+  throw new AttuneError(
+    'explain-unsupported',
+    'This model has no spatial feature map or patch tokens to explain with Grad-CAM.',
+    'Explanations need a CNN or a ViT classifier.',
+  );
 }
 
 export interface Explainer {
@@ -80,7 +87,11 @@ export async function createExplainer(source: string | Model): Promise<Explainer
       : source;
   const inp = original.graph.inputs[0];
   if (inp.dtype !== 'float32' || inp.shape.length !== 4)
-    throw new AttuneError('explain-unsupported', `${basename(modelPath)} takes ${inp.dtype} [${inp.shape.join(', ')}] input.`, 'Explain model.onnx (the float32 [N, C, H, W] export), not model-image.onnx.');
+    throw new AttuneError(
+      'explain-unsupported',
+      `${basename(modelPath)} takes ${inp.dtype} [${inp.shape.join(', ')}] input.`,
+      'Explain model.onnx (the float32 [N, C, H, W] export), not model-image.onnx.',
+    );
   const size = typeof inp.shape[3] === 'number' ? inp.shape[3] : 224;
   const info = classifierInfo(original.metadata, original, basename(modelPath), size);
   const S = info.preprocessing.size;
@@ -99,10 +110,31 @@ export async function createExplainer(source: string | Model): Promise<Explainer
   shapes.set(picked, { dtype: 'float32', dims: [1, C] });
   const score = b.op('ReduceSum', [picked], { keepdims: int(0) });
   shapes.set(score, { dtype: 'float32', dims: [] });
-  const grad = differentiate(g, shapes, score, [target.tensor], { opset: model.opset, prefix: 'attune_explain' }).get(target.tensor);
-  if (!grad) throw new AttuneError('explain-unsupported', 'The class score does not depend on the explained feature map.', 'This is a bug in Attune; please report it with the model.');
-  g.nodes.push({ name: 'attune_explain_features_id', op: 'Identity', domain: '', inputs: [target.tensor], outputs: [FEATURE_OUT], attrs: {} });
-  g.nodes.push({ name: 'attune_explain_grad_id', op: 'Identity', domain: '', inputs: [grad], outputs: [GRAD_OUT], attrs: {} });
+  const grad = differentiate(g, shapes, score, [target.tensor], { opset: model.opset, prefix: 'attune_explain' }).get(
+    target.tensor,
+  );
+  if (!grad)
+    throw new AttuneError(
+      'explain-unsupported',
+      'The class score does not depend on the explained feature map.',
+      'This is a bug in Attune; please report it with the model.',
+    );
+  g.nodes.push({
+    name: 'attune_explain_features_id',
+    op: 'Identity',
+    domain: '',
+    inputs: [target.tensor],
+    outputs: [FEATURE_OUT],
+    attrs: {},
+  });
+  g.nodes.push({
+    name: 'attune_explain_grad_id',
+    op: 'Identity',
+    domain: '',
+    inputs: [grad],
+    outputs: [GRAD_OUT],
+    attrs: {},
+  });
   const fdims = shapes.get(target.tensor)!.dims;
   g.outputs = [
     { name: out, dtype: 'float32', shape: [1, C] },

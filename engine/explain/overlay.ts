@@ -19,7 +19,13 @@ function ramp(t: number): [number, number, number] {
 }
 
 /** RGB bytes (S × S) of the eval view with the heatmap blended in where it is warm. */
-export async function overlayRgb(file: string, pre: Preprocessing, heatmap: Float32Array, h: number, w: number): Promise<Uint8Array> {
+export async function overlayRgb(
+  file: string,
+  pre: Preprocessing,
+  heatmap: Float32Array,
+  h: number,
+  w: number,
+): Promise<Uint8Array> {
   const img = await decodeEvalRgb(file, pre);
   const S = pre.size;
   const sal = upsample(heatmap, h, w, S);
@@ -35,5 +41,7 @@ export async function overlayRgb(file: string, pre: Preprocessing, heatmap: Floa
 }
 
 export async function writeOverlayPng(path: string, rgb: Uint8Array, S: number): Promise<void> {
-  await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width: S, height: S, channels: 3 } }).png().toFile(path);
+  await sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width: S, height: S, channels: 3 } })
+    .png()
+    .toFile(path);
 }

@@ -13,7 +13,11 @@ export async function applyGpsPatch(backbonePath: string, patchPath: string): Pr
   const bytes = await readFile(backbonePath);
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (patch.header.backboneSha256 && sha !== patch.header.backboneSha256)
-    throw new AttuneError('patch-backbone', `This patch was made for a different backbone (sha256 ${patch.header.backboneSha256.slice(0, 12)}…, this file is ${sha.slice(0, 12)}…).`, 'Pass the exact pretrained model the run was trained from.');
+    throw new AttuneError(
+      'patch-backbone',
+      `This patch was made for a different backbone (sha256 ${patch.header.backboneSha256.slice(0, 12)}…, this file is ${sha.slice(0, 12)}…).`,
+      'Pass the exact pretrained model the run was trained from.',
+    );
   const bb = await loadBackbone(backbonePath);
   const f = patch.header.features;
   const head = { weight: patch.dense.get(HEAD_WEIGHT)!, bias: patch.dense.get(HEAD_BIAS)! };
@@ -21,7 +25,12 @@ export async function applyGpsPatch(backbonePath: string, patchPath: string): Pr
   const init = prepared.model.graph.initializers;
   for (const [name, s] of patch.sparse) {
     const w0 = init.get(name);
-    if (!w0) throw new AttuneError('patch-mismatch', `The backbone has no weight called ${name}.`, 'Pass the pretrained model the run was trained from.');
+    if (!w0)
+      throw new AttuneError(
+        'patch-mismatch',
+        `The backbone has no weight called ${name}.`,
+        'Pass the pretrained model the run was trained from.',
+      );
     const data = new Float32Array(w0.data as Float32Array);
     s.offsets.forEach((o, i) => (data[o] = s.values[i]));
     init.set(name, { dtype: 'float32', dims: [...w0.dims], data });

@@ -33,7 +33,10 @@ function evaluationSection(test: EvaluationReport): string {
     return `Accuracy ${pct(test.accuracy)}, balanced accuracy ${pct(test.balancedAccuracy)}, macro F1 ${test.macroF1.toFixed(3)} on ${test.count} images (no intervals: retrain to get them).`;
   }
   const rows = test.perClass
-    .map((c) => `| ${c.name} | ${c.support} | ${formatEstimate(c.recallEstimate)} | ${formatEstimate(c.precisionEstimate)} | ${formatEstimate(c.specificity)} | ${c.auc ? `${c.auc.value.toFixed(3)} (${c.auc.note ? 'no interval: ' + c.auc.note : `${c.auc.lower.toFixed(3)}–${c.auc.upper.toFixed(3)}`})` : 'n/a'} |`)
+    .map(
+      (c) =>
+        `| ${c.name} | ${c.support} | ${formatEstimate(c.recallEstimate)} | ${formatEstimate(c.precisionEstimate)} | ${formatEstimate(c.specificity)} | ${c.auc ? `${c.auc.value.toFixed(3)} (${c.auc.note ? 'no interval: ' + c.auc.note : `${c.auc.lower.toFixed(3)}–${c.auc.upper.toFixed(3)}`})` : 'n/a'} |`,
+    )
     .join('\n');
   const warn = roughWarning(test);
   return `On ${test.count} held-out test images (95 % intervals: Wilson for proportions, stratified bootstrap for the others):
@@ -55,18 +58,31 @@ ${test.topConfusions.map((x) => `- \`${x.trueClass}\` taken for \`${x.predictedC
 
 ${test.perClass
   .filter((c) => c.support && c.recall < 0.8)
-  .map((c) => `- It misses ${c.support - Math.round(c.recall * c.support)} of ${c.support} \`${c.name}\` images (recall ${pct(c.recall)}).`)
+  .map(
+    (c) =>
+      `- It misses ${c.support - Math.round(c.recall * c.support)} of ${c.support} \`${c.name}\` images (recall ${pct(c.recall)}).`,
+  )
   .join('\n')}`.trim();
 }
 
-export function modelCard(spec: RunSpec, methodTitle: string, facts: Record<string, unknown>, evaluation: SavedEvaluation, verifiedDiff: number, extras: CardExtras = {}): string {
+export function modelCard(
+  spec: RunSpec,
+  methodTitle: string,
+  facts: Record<string, unknown>,
+  evaluation: SavedEvaluation,
+  verifiedDiff: number,
+  extras: CardExtras = {},
+): string {
   const p = spec.preprocessing;
   const test = evaluation.test;
   const cal = evaluation.calibration;
   const op = extras.operatingPoint;
   const refer = extras.referral;
   const channels = inputChannels(p);
-  const resizeText = p.resize === 'shorter-crop' ? `shorter side resized to ${Math.max(p.resizeTo, p.size)} (bilinear, antialiased), centre crop ${p.size}` : p.resize;
+  const resizeText =
+    p.resize === 'shorter-crop'
+      ? `shorter side resized to ${Math.max(p.resizeTo, p.size)} (bilinear, antialiased), centre crop ${p.size}`
+      : p.resize;
   const preText = `${resizeText}, values (x − mean)/std with mean ${JSON.stringify(p.mean)} and std ${JSON.stringify(p.std)}, x in [0, 1]`;
   return `# ${spec.classes.length}-class image classifier (Attune)
 
@@ -89,7 +105,13 @@ ${
 - The same preprocessing is recorded in the model's metadata (\`attune.preprocessing\`).
 
 ## Training
-Method: ${methodTitle} ${Object.keys(facts).length ? `(${Object.entries(facts).map(([k, v]) => `${k}: ${v}`).join(', ')})` : ''}; epochs ${spec.hyper.epochs}, batch ${spec.hyper.batch}, learning rate ${spec.hyper.lr}, optimizer ${spec.hyper.optimizer}, seed ${spec.seed}.
+Method: ${methodTitle} ${
+    Object.keys(facts).length
+      ? `(${Object.entries(facts)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', ')})`
+      : ''
+  }; epochs ${spec.hyper.epochs}, batch ${spec.hyper.batch}, learning rate ${spec.hyper.lr}, optimizer ${spec.hyper.optimizer}, seed ${spec.seed}.
 Class imbalance: ${spec.balance === 'weights' ? 'class-weighted loss' : spec.balance === 'sampling' ? 'class-balanced sampling' : 'not corrected'}. Best epoch chosen by validation ${spec.selectBy.replace('-', ' ')}.
 
 ## Evaluation (held-out test split)

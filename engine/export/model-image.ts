@@ -21,15 +21,30 @@ const RESIZE_OPSET = 18;
  * (axes moved from attribute to input at 18). Split, Pad, Resize and the Scatter ops only gained optional
  * inputs or attributes after 13, so their meaning is kept.
  */
-const CHANGED_BY_18 = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceLogSum', 'ReduceLogSumExp', 'ReduceSumSquare']);
+const CHANGED_BY_18 = new Set([
+  'ReduceMean',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceProd',
+  'ReduceL1',
+  'ReduceL2',
+  'ReduceLogSum',
+  'ReduceLogSumExp',
+  'ReduceSumSquare',
+]);
 
 /** Why this model cannot get in-graph preprocessing, or undefined when it can. */
 export function modelImageUnsupported(model: Model, pre: Preprocessing): string | undefined {
-  if (pre.resize !== 'shorter-crop' && pre.resize !== 'squash') return `its preprocessing ("${pre.resize}") pads the image, which the image model does not do in-graph yet`;
-  if (pre.values.bands) return `its input is ${inputChannels(pre)} multispectral channels mapped by the recorded band scaling, not RGB pixels`;
-  if (model.opset < 13) return `it is an opset ${model.opset} model; the image model needs opset 13 or later to raise to 18`;
+  if (pre.resize !== 'shorter-crop' && pre.resize !== 'squash')
+    return `its preprocessing ("${pre.resize}") pads the image, which the image model does not do in-graph yet`;
+  if (pre.values.bands)
+    return `its input is ${inputChannels(pre)} multispectral channels mapped by the recorded band scaling, not RGB pixels`;
+  if (model.opset < 13)
+    return `it is an opset ${model.opset} model; the image model needs opset 13 or later to raise to 18`;
   if (model.opset < RESIZE_OPSET) {
-    const changed = [...new Set(model.graph.nodes.filter((n) => !n.domain && CHANGED_BY_18.has(n.op)).map((n) => n.op))];
+    const changed = [
+      ...new Set(model.graph.nodes.filter((n) => !n.domain && CHANGED_BY_18.has(n.op)).map((n) => n.op)),
+    ];
     if (changed.length) return `it uses ${changed.join(', ')} at opset ${model.opset}, whose form changed by opset 18`;
   }
   return undefined;
@@ -38,7 +53,12 @@ export function modelImageUnsupported(model: Model, pre: Preprocessing): string 
 /** The image model around `classifier` (float32 [N, 3, S, S] normalised → probabilities). */
 export function withImagePreprocessing(classifier: Model, pre: Preprocessing): Model {
   const why = modelImageUnsupported(classifier, pre);
-  if (why) throw new AttuneError('model-image-unsupported', `Cannot build model-image.onnx: ${why}.`, 'Use model.onnx with the preprocessing in its metadata.');
+  if (why)
+    throw new AttuneError(
+      'model-image-unsupported',
+      `Cannot build model-image.onnx: ${why}.`,
+      'Use model.onnx with the preprocessing in its metadata.',
+    );
   const m = cloneModel(classifier);
   m.opset = Math.max(m.opset, RESIZE_OPSET);
   const g = m.graph;
@@ -65,7 +85,11 @@ export function withImagePreprocessing(classifier: Model, pre: Preprocessing): M
     ww = b.div(b.mul(w, R), shorter);
     sizes = b.op('Concat', [nc, hh, ww], { axis: int(0) });
   }
-  const resized = b.op('Resize', [x, '', '', sizes], { mode: str('linear'), antialias: int(1), coordinate_transformation_mode: str('half_pixel') });
+  const resized = b.op('Resize', [x, '', '', sizes], {
+    mode: str('linear'),
+    antialias: int(1),
+    coordinate_transformation_mode: str('half_pixel'),
+  });
   // the engine's decoder hands 8-bit pixels to normalisation: round and clamp the same way
   const bytes = b.op('Round', [b.op('Clip', [resized, b.scalar(0), b.scalar(255)])]);
   let cropped = bytes;
@@ -83,10 +107,23 @@ export function withImagePreprocessing(classifier: Model, pre: Preprocessing): M
     const ends = b.add(starts, b.ints([S, S]));
     cropped = b.op('Slice', [bytes, starts, ends, b.ints([2, 3])]);
   }
-  const scale = b.floats([1, 3, 1, 1], pre.std.map((s) => 1 / (255 * s)));
-  const shift = b.floats([1, 3, 1, 1], pre.mean.map((mu, c) => -mu / pre.std[c]));
+  const scale = b.floats(
+    [1, 3, 1, 1],
+    pre.std.map((s) => 1 / (255 * s)),
+  );
+  const shift = b.floats(
+    [1, 3, 1, 1],
+    pre.mean.map((mu, c) => -mu / pre.std[c]),
+  );
   const normalised = b.add(b.mul(cropped, scale), shift);
-  g.nodes.push({ name: 'attune_pre/to_classifier', op: 'Identity', domain: '', inputs: [normalised], outputs: [inner], attrs: {} });
+  g.nodes.push({
+    name: 'attune_pre/to_classifier',
+    op: 'Identity',
+    domain: '',
+    inputs: [normalised],
+    outputs: [inner],
+    attrs: {},
+  });
   // preprocessing runs first: move its nodes to the front, keeping the classifier's order
   g.nodes = [...g.nodes.slice(before), ...g.nodes.slice(0, before)];
   g.inputs = [{ name: IMAGE_INPUT, dtype: 'uint8', shape: ['batch', 'height', 'width', 3] }];
@@ -127,7 +164,13 @@ export async function decodedRgb8(file: string): Promise<RgbImage | undefined> {
  * Runs the image model on each file's decoded RGB bytes and the classifier on the engine's own preprocessing
  * of the same file; `logits`: both output logits, compared after softmax.
  */
-export async function checkImageModel(imageModel: Model | Uint8Array, classifier: Model | Uint8Array, files: string[], pre: Preprocessing, opts: { logits?: boolean } = {}): Promise<ImageModelCheck> {
+export async function checkImageModel(
+  imageModel: Model | Uint8Array,
+  classifier: Model | Uint8Array,
+  files: string[],
+  pre: Preprocessing,
+  opts: { logits?: boolean } = {},
+): Promise<ImageModelCheck> {
   const img = await createSession(imageModel, { provider: 'cpu' });
   const ref = await createSession(classifier, { provider: 'cpu' });
   let agree = 0;
@@ -136,10 +179,18 @@ export async function checkImageModel(imageModel: Model | Uint8Array, classifier
   const S = pre.size;
   for (const file of files) {
     const rgb = await decodedRgb8(file);
-    if (!rgb) throw new AttuneError('model-image-source', `${file} is not an 8-bit image, so model-image.onnx cannot take it.`, 'Check model-image.onnx on 8-bit photos only.');
-    const a = (await img.run({ [IMAGE_INPUT]: tensor('uint8', [1, rgb.height, rgb.width, 3], rgb.data) }))[img.outputNames[0]].data as Float32Array;
+    if (!rgb)
+      throw new AttuneError(
+        'model-image-source',
+        `${file} is not an 8-bit image, so model-image.onnx cannot take it.`,
+        'Check model-image.onnx on 8-bit photos only.',
+      );
+    const a = (await img.run({ [IMAGE_INPUT]: tensor('uint8', [1, rgb.height, rgb.width, 3], rgb.data) }))[
+      img.outputNames[0]
+    ].data as Float32Array;
     const x = await loadImageTensor(file, pre);
-    const r = (await ref.run({ [ref.inputNames[0]]: tensor('float32', [1, 3, S, S], x) }))[ref.outputNames[0]].data as Float32Array;
+    const r = (await ref.run({ [ref.inputNames[0]]: tensor('float32', [1, 3, S, S], x) }))[ref.outputNames[0]]
+      .data as Float32Array;
     const [pa, pr] = opts.logits ? [softmaxRows(a, a.length), softmaxRows(r, r.length)] : [a, r];
     if (argmax(pa) === argmax(pr)) agree++;
     else {
@@ -149,5 +200,10 @@ export async function checkImageModel(imageModel: Model | Uint8Array, classifier
     for (let c = 0; c < pa.length; c++) maxDiff = Math.max(maxDiff, Math.abs(pa[c] - pr[c]));
   }
   await Promise.all([img.release(), ref.release()]);
-  return { images: files.length, top1Agreement: files.length ? agree / files.length : 0, maxProbabilityDiff: maxDiff, disagreements };
+  return {
+    images: files.length,
+    top1Agreement: files.length ? agree / files.length : 0,
+    maxProbabilityDiff: maxDiff,
+    disagreements,
+  };
 }

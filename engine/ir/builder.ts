@@ -91,7 +91,9 @@ export class Builder {
   /** splits `x` along `axis` into pieces of `sizes` (an input from opset 13, an attribute before) */
   split(x: string, sizes: number[], axis: number): string[] {
     const attrs = { axis: int(axis) };
-    return this.opset >= 13 ? this.opN('Split', [x, this.ints(sizes)], sizes.length, attrs) : this.opN('Split', [x], sizes.length, { ...attrs, split: ints(sizes) });
+    return this.opset >= 13
+      ? this.opN('Split', [x, this.ints(sizes)], sizes.length, attrs)
+      : this.opN('Split', [x], sizes.length, { ...attrs, split: ints(sizes) });
   }
   /** sum of squares of all elements, as a scalar */
   sumSquares(x: string): string {

@@ -10,27 +10,32 @@ import { isAttuneError } from '../errors';
 test('shape chains, Constant and ConstantOfShape fold away on the torch ViT export; outputs are unchanged', async () => {
   const m = loadModel(MODELS.vitTiny);
   const before = new Set(m.graph.nodes.map((n) => n.op));
-  for (const op of ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Constant', 'ConstantOfShape']) assert.ok(before.has(op), `fixture has ${op}`);
+  for (const op of ['Shape', 'Gather', 'Unsqueeze', 'Concat', 'Constant', 'ConstantOfShape'])
+    assert.ok(before.has(op), `fixture has ${op}`);
   const { model, shapes } = await foldConstants(m, { pixel_values: [2, 3, 224, 224] });
   const ops = model.graph.nodes.map((n) => n.op);
-  for (const op of ['Shape', 'Unsqueeze', 'Constant', 'ConstantOfShape', 'Equal', 'Cast']) assert.ok(!ops.includes(op), `${op} folded`);
+  for (const op of ['Shape', 'Unsqueeze', 'Constant', 'ConstantOfShape', 'Equal', 'Cast'])
+    assert.ok(!ops.includes(op), `${op} folded`);
   assert.ok(model.graph.nodes.length < m.graph.nodes.length / 3);
   // every Reshape now reads a constant shape
-  for (const n of model.graph.nodes.filter((n) => n.op === 'Reshape')) assert.ok(model.graph.initializers.has(n.inputs[1]));
+  for (const n of model.graph.nodes.filter((n) => n.op === 'Reshape'))
+    assert.ok(model.graph.initializers.has(n.inputs[1]));
   assert.deepEqual(shapes.get('logits')?.dims, [2, 1000]);
   const x = tensor('float32', [2, 3, 224, 224]);
   for (let i = 0; i < x.data.length; i++) (x.data as Float32Array)[i] = Math.cos(i * 1e-3);
   const a = await (await createSession(m)).run({ pixel_values: x });
   const b = await (await createSession(model)).run({ pixel_values: x });
   let d = 0;
-  for (let i = 0; i < a.logits.data.length; i++) d = Math.max(d, Math.abs((a.logits.data as Float32Array)[i] - (b.logits.data as Float32Array)[i]));
+  for (let i = 0; i < a.logits.data.length; i++)
+    d = Math.max(d, Math.abs((a.logits.data as Float32Array)[i] - (b.logits.data as Float32Array)[i]));
   assert.ok(d < 1e-3, `max diff ${d}`);
 });
 
 test('parameters are never folded into constants', async () => {
   const m = loadModel(MODELS.tinyVit);
   const { model } = await foldConstants(m, { pixel_values: [1, 3, 32, 32] });
-  for (const [k, t] of m.graph.initializers) if (t.dtype === 'float32' && t.dims.length > 0) assert.ok(model.graph.initializers.has(k), `${k} kept`);
+  for (const [k, t] of m.graph.initializers)
+    if (t.dtype === 'float32' && t.dims.length > 0) assert.ok(model.graph.initializers.has(k), `${k} kept`);
 });
 
 test('an op onnxruntime cannot run names the op and the node, and says what to do', async () => {
@@ -55,7 +60,10 @@ test('folding at batch B via probes at batch 1 and 2 gives exactly the direct pr
   const fixed = loadModel(MODELS.vitTiny);
   fixed.graph.inputs[0].shape = [5, 3, 224, 224];
   const direct = await foldConstants(fixed, { pixel_values: [5, 3, 224, 224] });
-  assert.deepEqual([...viaExtrapolation.model.graph.initializers.keys()].sort(), [...direct.model.graph.initializers.keys()].sort());
+  assert.deepEqual(
+    [...viaExtrapolation.model.graph.initializers.keys()].sort(),
+    [...direct.model.graph.initializers.keys()].sort(),
+  );
   for (const [k, t] of direct.model.graph.initializers) {
     const u = viaExtrapolation.model.graph.initializers.get(k)!;
     assert.deepEqual(u.dims, t.dims, k);
@@ -66,7 +74,13 @@ test('folding at batch B via probes at batch 1 and 2 gives exactly the direct pr
 
 test('a probe run in many small segments returns exactly what one run returns, holding only the values later segments read', async () => {
   const m = loadModel(MODELS.vitTiny);
-  const feeds = { pixel_values: tensor('float32', [4, 3, 224, 224], Float32Array.from({ length: 4 * 3 * 224 * 224 }, (_, i) => Math.sin(i))) };
+  const feeds = {
+    pixel_values: tensor(
+      'float32',
+      [4, 3, 224, 224],
+      Float32Array.from({ length: 4 * 3 * 224 * 224 }, (_, i) => Math.sin(i)),
+    ),
+  };
   const small = (_: string, dims: readonly number[]) => dims.reduce((a, b) => a * b, 1) <= 4096;
   const whole = await probe(m.graph, m.opset, feeds, small, undefined, Number.POSITIVE_INFINITY);
   const pieces = await probe(m.graph, m.opset, feeds, small, undefined, 1 << 20);
@@ -78,5 +92,8 @@ test('a probe run in many small segments returns exactly what one run returns, h
   for (const [k, t] of whole.values) assert.deepEqual(pieces.values.get(k)?.data, t.data, k);
   // between segments only the residual stream and the like stay alive: a small fraction of all intermediates
   assert.equal(pieces.stats.totalBytes, whole.stats.totalBytes);
-  assert.ok(pieces.stats.maxHeldBytes < whole.stats.totalBytes / 50, `${pieces.stats.maxHeldBytes} held of ${whole.stats.totalBytes}`);
+  assert.ok(
+    pieces.stats.maxHeldBytes < whole.stats.totalBytes / 50,
+    `${pieces.stats.maxHeldBytes} held of ${whole.stats.totalBytes}`,
+  );
 });

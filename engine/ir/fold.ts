@@ -19,7 +19,17 @@ export interface TensorInfo {
 export type ShapeMap = Map<string, TensorInfo>;
 
 /** Ops whose result is random or stateful: never folded. */
-const NON_FOLDABLE = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Dropout', 'Loop', 'If', 'Scan']);
+const NON_FOLDABLE = new Set([
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Multinomial',
+  'Dropout',
+  'Loop',
+  'If',
+  'Scan',
+]);
 /** Memory one probe run may return at most (approximately); larger probes run in several passes. */
 const PROBE_CHUNK_BYTES = 1 << 30;
 /** Folded values larger than this stay computed at run time (e.g. a broadcast mask). */
@@ -40,7 +50,12 @@ function constantsToInitializers(g: Graph): void {
     else if (key === 'value_floats' && a?.kind === 'floats') t = tensor('float32', [a.value.length], a.value);
     else if (key === 'value_int' && a?.kind === 'int') t = tensor('int64', [], [a.value]);
     else if (key === 'value_ints' && a?.kind === 'ints') t = tensor('int64', [a.value.length], a.value);
-    if (!t) throw new AttuneError('unsupported-constant', `Constant node "${n.name}" uses a form Attune cannot read (${key}).`, 'Re-export the model with plain tensor constants.');
+    if (!t)
+      throw new AttuneError(
+        'unsupported-constant',
+        `Constant node "${n.name}" uses a form Attune cannot read (${key}).`,
+        'Re-export the model with plain tensor constants.',
+      );
     g.initializers.set(n.outputs[0], t);
   }
   g.nodes = keep;
@@ -90,7 +105,11 @@ export async function probe(
   const wanted = new Set(g.nodes.flatMap((n) => n.outputs).filter((o) => o && (!only || only.has(o))));
   // a graph needs at least one output: fall back to the real ones
   if (wanted.size === 0) for (const o of g.outputs) wanted.add(o.name);
-  const work: Graph = { ...g, initializers: new Map(g.initializers), outputs: [...wanted].map((name) => ({ name, dtype: 'float32' as DType, shape: [] })) };
+  const work: Graph = {
+    ...g,
+    initializers: new Map(g.initializers),
+    outputs: [...wanted].map((name) => ({ name, dtype: 'float32' as DType, shape: [] })),
+  };
   pruneDead(work);
   const nodes = work.nodes;
   const lastUse = new Map<string, number>();
@@ -103,7 +122,7 @@ export async function probe(
   const stats: ProbeStats = { segments: 0, totalBytes: 0, maxHeldBytes: 0 };
   const heldBytes = () => [...held].reduce((n, [k, v]) => n + (k in feeds ? 0 : byteLength(v)), 0);
   let size = 64;
-  for (let start = 0; start < nodes.length; ) {
+  for (let start = 0; start < nodes.length;) {
     const end = Math.min(nodes.length, start + size);
     const segment = nodes.slice(start, end);
     const produced = new Set(segment.flatMap((n) => n.outputs).filter(Boolean));
@@ -147,7 +166,15 @@ function nodeReads(n: Node): string[] {
 }
 
 /** One segment as its own session: earlier values (and graph inputs) come in as inputs. */
-async function runSegment(full: Graph, work: Graph, opset: number, segment: Node[], reads: string[], held: Map<string, ort.Tensor>, fetch: string[]): Promise<ort.InferenceSession.ReturnType> {
+async function runSegment(
+  full: Graph,
+  work: Graph,
+  opset: number,
+  segment: Node[],
+  reads: string[],
+  held: Map<string, ort.Tensor>,
+  fetch: string[],
+): Promise<ort.InferenceSession.ReturnType> {
   const used = new Set(segment.flatMap(nodeReads));
   const sub: Graph = {
     name: work.name,
@@ -156,7 +183,14 @@ async function runSegment(full: Graph, work: Graph, opset: number, segment: Node
     inputs: reads.map((name) => ({ name, dtype: held.get(name)!.type as DType, shape: [...held.get(name)!.dims] })),
     outputs: fetch.map((name) => ({ name, dtype: 'float32' as DType, shape: [] })),
   };
-  const bytes = encodeModelNoTypes({ graph: sub, opset, extraOpsets: [], irVersion: 8, producer: 'attune-probe', metadata: {} });
+  const bytes = encodeModelNoTypes({
+    graph: sub,
+    opset,
+    extraOpsets: [],
+    irVersion: 8,
+    producer: 'attune-probe',
+    metadata: {},
+  });
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
@@ -178,12 +212,26 @@ function encodeModelNoTypes(m: Model): Uint8Array {
 export function unsupported(msg: string, g: Graph): AttuneError {
   const m = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
   if (m) {
-    return new AttuneError('unsupported-op', `The model uses ${m[1]} (opset ${m[2]}) in node "${m[3]}", which onnxruntime cannot run here.`, 'Try the linear probe, or re-export the model with a standard opset (13–20).', { op: m[1], node: m[3] });
+    return new AttuneError(
+      'unsupported-op',
+      `The model uses ${m[1]} (opset ${m[2]}) in node "${m[3]}", which onnxruntime cannot run here.`,
+      'Try the linear probe, or re-export the model with a standard opset (13–20).',
+      { op: m[1], node: m[3] },
+    );
   }
   const custom = g.nodes.find((n) => n.domain && n.domain !== 'ai.onnx');
   if (custom)
-    return new AttuneError('unsupported-op', `The model uses the custom operation ${custom.domain}.${custom.op} (node "${custom.name}").`, 'Export the model without custom or contrib operations (standard ONNX domain only).', { op: custom.op, node: custom.name });
-  return new AttuneError('onnx-invalid', `onnxruntime rejected the model: ${msg.split('\n')[0]}`, 'Check that the file is a complete ONNX model; re-export it if needed.');
+    return new AttuneError(
+      'unsupported-op',
+      `The model uses the custom operation ${custom.domain}.${custom.op} (node "${custom.name}").`,
+      'Export the model without custom or contrib operations (standard ONNX domain only).',
+      { op: custom.op, node: custom.name },
+    );
+  return new AttuneError(
+    'onnx-invalid',
+    `onnxruntime rejected the model: ${msg.split('\n')[0]}`,
+    'Check that the file is a complete ONNX model; re-export it if needed.',
+  );
 }
 
 type ProbeResult = { shapes: ShapeMap; values: Map<string, Tensor> };
@@ -206,7 +254,14 @@ function extrapolate(p1: ProbeResult, p2: ProbeResult, B: number): ProbeResult |
     if (v1.data.length !== v2.data.length) {
       // grew with the batch: only a constant fill (e.g. ConstantOfShape) can be extrapolated
       const first = v1.data[0];
-      if (![v1.data, v2.data].every((d) => (d as ArrayLike<number | bigint>).length > 0 && Array.prototype.every.call(d, (x: number | bigint) => x === first))) return undefined;
+      if (
+        ![v1.data, v2.data].every(
+          (d) =>
+            (d as ArrayLike<number | bigint>).length > 0 &&
+            Array.prototype.every.call(d, (x: number | bigint) => x === first),
+        )
+      )
+        return undefined;
       const data = allocate(v1.dtype, sizeOf(dims));
       (data as unknown as { fill(x: number | bigint): void }).fill(first);
       values.set(k, { dtype: v1.dtype, dims, data });
@@ -216,7 +271,10 @@ function extrapolate(p1: ProbeResult, p2: ProbeResult, B: number): ProbeResult |
       const a = v1.data as BigInt64Array | Int32Array;
       const b = v2.data as BigInt64Array | Int32Array;
       const data = allocate(v1.dtype, a.length) as BigInt64Array | Int32Array;
-      for (let i = 0; i < a.length; i++) data[i] = (typeof a[i] === 'bigint' ? BigInt(lin(Number(a[i]), Number(b[i]))) : lin(Number(a[i]), Number(b[i]))) as never;
+      for (let i = 0; i < a.length; i++)
+        data[i] = (
+          typeof a[i] === 'bigint' ? BigInt(lin(Number(a[i]), Number(b[i]))) : lin(Number(a[i]), Number(b[i]))
+        ) as never;
       values.set(k, { dtype: v1.dtype, dims, data });
     } else {
       // float or bool statics must not depend on the batch
@@ -241,7 +299,12 @@ export async function foldConstants(model: Model, inputShapes: Record<string, nu
   const g = m.graph;
   for (const inp of g.inputs) {
     const dims = inputShapes[inp.name];
-    if (!dims) throw new AttuneError('shape-missing', `No shape given for model input "${inp.name}".`, 'This model has more inputs than Attune expects (one image tensor).');
+    if (!dims)
+      throw new AttuneError(
+        'shape-missing',
+        `No shape given for model input "${inp.name}".`,
+        'This model has more inputs than Attune expects (one image tensor).',
+      );
     inp.shape = dims;
   }
   constantsToInitializers(g);
@@ -252,7 +315,10 @@ export async function foldConstants(model: Model, inputShapes: Record<string, nu
   const keep = (k: string, dims: readonly number[]) => staticOut.has(k) && sizeOf(dims) <= MAX_FOLDED_ELEMENTS;
   const probeAt = (batch: number | undefined) => {
     const feeds: Record<string, Tensor> = {};
-    const inputs = g.inputs.map((inp) => ({ ...inp, shape: batch === undefined ? inp.shape : [batch, ...inp.shape.slice(1)] }));
+    const inputs = g.inputs.map((inp) => ({
+      ...inp,
+      shape: batch === undefined ? inp.shape : [batch, ...inp.shape.slice(1)],
+    }));
     for (const inp of inputs) feeds[inp.name] = tensor(inp.dtype, inp.shape as number[]);
     return probe({ ...g, inputs }, m.opset, feeds, keep);
   };
@@ -260,7 +326,8 @@ export async function foldConstants(model: Model, inputShapes: Record<string, nu
   const dynamicBatch = typeof model.graph.inputs[0]?.shape[0] !== 'number';
   // Every intermediate at the training batch can take gigabytes; probing at batch 1 and 2 and extrapolating
   // linearly is exact for batch-linear graphs (all exports we know); anything else falls back to batch B.
-  const { shapes, values } = (dynamicBatch && batch > 2 && extrapolate(await probeAt(1), await probeAt(2), batch)) || (await probeAt(undefined));
+  const { shapes, values } =
+    (dynamicBatch && batch > 2 && extrapolate(await probeAt(1), await probeAt(2), batch)) || (await probeAt(undefined));
   // Replace static nodes whose values we kept; the rest of the static region stays as nodes.
   const folded = new Set<Node>();
   for (const n of statics) {

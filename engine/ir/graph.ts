@@ -145,7 +145,13 @@ export function pruneDead(g: Graph): void {
         stack.push(i);
       }
     }
-    for (const a of Object.values(p.attrs)) if (a.kind === 'graph') for (const i of outerNames(a.value)) if (!needed.has(i)) { needed.add(i); stack.push(i); }
+    for (const a of Object.values(p.attrs))
+      if (a.kind === 'graph')
+        for (const i of outerNames(a.value))
+          if (!needed.has(i)) {
+            needed.add(i);
+            stack.push(i);
+          }
   }
   g.nodes = g.nodes.filter((n) => live.has(n));
   for (const k of [...g.initializers.keys()]) if (!needed.has(k)) g.initializers.delete(k);
@@ -158,7 +164,8 @@ export function outerNames(g: Graph): Set<string> {
   const outer = new Set<string>();
   for (const n of g.nodes) {
     for (const i of n.inputs) if (i && !local.has(i)) outer.add(i);
-    for (const a of Object.values(n.attrs)) if (a.kind === 'graph') for (const i of outerNames(a.value)) if (!local.has(i)) outer.add(i);
+    for (const a of Object.values(n.attrs))
+      if (a.kind === 'graph') for (const i of outerNames(a.value)) if (!local.has(i)) outer.add(i);
   }
   for (const o of g.outputs) if (!local.has(o.name)) outer.add(o.name);
   return outer;

@@ -1,7 +1,8 @@
 /** Host tensors: the values the IR stores as initializers and the runtime feeds and fetches. */
 export type DType = 'float32' | 'float64' | 'float16' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool';
 
-export type TensorArray = Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
+export type TensorArray =
+  Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int8Array | Uint8Array;
 
 export interface Tensor {
   dtype: DType;

@@ -21,7 +21,11 @@ export const bitfit: Method = {
           const biases = biasTensors(g);
           count = biases.length;
           // biases are vectors: no decay on them (timm convention); the head's matrix decays
-          return [...biases.map((name) => ({ name, weightDecay: 0 })), { name: HEAD_WEIGHT, weightDecay: wd }, { name: HEAD_BIAS, weightDecay: 0 }];
+          return [
+            ...biases.map((name) => ({ name, weightDecay: 0 })),
+            { name: HEAD_WEIGHT, weightDecay: wd },
+            { name: HEAD_BIAS, weightDecay: 0 },
+          ];
         },
       },
       state: {},

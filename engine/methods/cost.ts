@@ -23,4 +23,5 @@ export async function forwardImagesPerSecond(model: Model, batch = 4, runs = 2):
 }
 
 /** Seconds for one training epoch of `images` images: forward-pass equivalents over the measured forward speed. */
-export const secondsPerEpoch = (images: number, relativeCost: number, forwardRate: number): number => (images * relativeCost) / forwardRate;
+export const secondsPerEpoch = (images: number, relativeCost: number, forwardRate: number): number =>
+  (images * relativeCost) / forwardRate;

@@ -30,9 +30,16 @@ export const full: Method = {
   title: 'Full fine-tuning',
   summary: 'Trains every weight of the backbone and the new head with AdamW.',
   options: [],
-  card: { paper: 'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 68.9 %, FGVC 85.9 %; the parameter-efficient methods scored higher on those 1 000-image tasks.' },
+  card: {
+    paper:
+      'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 68.9 %, FGVC 85.9 %; the parameter-efficient methods scored higher on those 1 000-image tasks.',
+  },
   relativeCost: 3,
-  trainableParameters: (g) => sizeOfTensors(g, trainableWeights(g, 0).map((t) => t.name)),
+  trainableParameters: (g) =>
+    sizeOfTensors(
+      g,
+      trainableWeights(g, 0).map((t) => t.name),
+    ),
   defaults: { lr: 1e-4, weightDecay: 0.05, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0.1, clipNorm: 1 },
   async prepare(ctx) {
     const wd = Number(ctx.options.weightDecay ?? full.defaults.weightDecay);

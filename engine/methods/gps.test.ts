@@ -51,17 +51,32 @@ test('GPS with K = 2: two entries per neuron train, all others stay bit-identica
     assert.equal(GPS_SELECTION_VIEWS.grayscale, 0.2);
     return (async function* () {
       for await (const bt of defaultLoader(o)) {
-        for (const x of [bt.x, bt.x2!]) for (let i = 0; i < bt.count; i++) {
-          views++;
-          if (isGrey(x, i, o.pre)) grey++;
-        }
+        for (const x of [bt.x, bt.x2!])
+          for (let i = 0; i < bt.count; i++) {
+            views++;
+            if (isGrey(x, i, o.pre)) grey++;
+          }
         yield bt;
       }
     })();
   };
-  const r = await trainRun({ data, model: MODELS.tinyVit, method: 'gps', methodOptions: { k: 2 }, epochs: 1, batch: 4, seed: 2, outDir: join(out, 'run') }, { loader });
+  const r = await trainRun(
+    {
+      data,
+      model: MODELS.tinyVit,
+      method: 'gps',
+      methodOptions: { k: 2 },
+      epochs: 1,
+      batch: 4,
+      seed: 2,
+      outDir: join(out, 'run'),
+    },
+    { loader },
+  );
   assert.equal(r.status, 'done');
-  const trainImages = (JSON.parse(readFileSync(runFiles(r.runDir).split, 'utf8')) as DatasetSplit).items.filter((i) => i.split === 'train').length;
+  const trainImages = (JSON.parse(readFileSync(runFiles(r.runDir).split, 'utf8')) as DatasetSplit).items.filter(
+    (i) => i.split === 'train',
+  ).length;
   assert.equal(views, 2 * trainImages, 'two views of each training image');
   assert.ok(grey > 0 && grey < views, `some but not all selection views are grey (${grey} of ${views})`);
   const exp = await exportRun(r.runDir, join(out, 'export'));
@@ -88,7 +103,10 @@ test('GPS with K = 2: two entries per neuron train, all others stay bit-identica
   assert.ok(changed > state.matrices.length, `selected entries trained (${changed} changed)`);
   const rebuilt = await applyGpsPatch(MODELS.tinyVit, exp.extraFiles[0]);
   await saveModel(rebuilt, join(out, 'rebuilt.onnx'));
-  assert.ok(Buffer.compare(readFileSync(join(out, 'rebuilt.onnx')), readFileSync(exp.modelPath)) === 0, 'patch rebuilds the export byte for byte');
+  assert.ok(
+    Buffer.compare(readFileSync(join(out, 'rebuilt.onnx')), readFileSync(exp.modelPath)) === 0,
+    'patch rebuilds the export byte for byte',
+  );
 });
 
 test('GPS: K wider than a row, a non-finite gradient, and a selection that misses a matrix are clear errors', async () => {
@@ -99,15 +117,36 @@ test('GPS: K wider than a row, a non-finite gradient, and a selection that misse
       yield { x, labels: Int32Array.from([0, 0, 1, 1]), count: 4 };
     };
   const rows = 4 * 3 * 32 * 32;
-  await assert.rejects(gps.prepare({ backbone: p, options: { k: narrowest + 1 }, seed: 0, batch: 2, trainBatches: batches(new Float32Array(rows)) }), isCode('gps-k-too-large'));
+  await assert.rejects(
+    gps.prepare({
+      backbone: p,
+      options: { k: narrowest + 1 },
+      seed: 0,
+      batch: 2,
+      trainBatches: batches(new Float32Array(rows)),
+    }),
+    isCode('gps-k-too-large'),
+  );
   // a NaN pixel makes every gradient NaN: the selection must stop, not pick index −1
   const x = new Float32Array(rows).map((_, i) => Math.sin(i));
   x[5] = NaN;
-  await assert.rejects(gps.prepare({ backbone: p, options: {}, seed: 0, batch: 2, trainBatches: batches(x) }), isCode('gps-gradient-not-finite'));
+  await assert.rejects(
+    gps.prepare({ backbone: p, options: {}, seed: 0, batch: 2, trainBatches: batches(x) }),
+    isCode('gps-gradient-not-finite'),
+  );
   // a selection saved without one of the graph's matrices
-  const ok = await gps.prepare({ backbone: p, options: {}, seed: 0, batch: 2, trainBatches: batches(x.map((v) => (Number.isNaN(v) ? 0 : v))) });
+  const ok = await gps.prepare({
+    backbone: p,
+    options: {},
+    seed: 0,
+    batch: 2,
+    trainBatches: batches(x.map((v) => (Number.isNaN(v) ? 0 : v))),
+  });
   const state = ok.state as GpsState;
   const partial: GpsState = { ...state, matrices: state.matrices.slice(1) };
   const stale = await gps.prepare({ backbone: p, options: {}, seed: 0, batch: 2 }, partial);
-  await assert.rejects(compileTrainProgram(p.model, stale.program, { batch: 2, numClasses: 3, clipNorm: null }), isCode('gps-state-mismatch'));
+  await assert.rejects(
+    compileTrainProgram(p.model, stale.program, { batch: 2, numClasses: 3, clipNorm: null }),
+    isCode('gps-state-mismatch'),
+  );
 });

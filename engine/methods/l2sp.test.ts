@@ -23,12 +23,24 @@ test('L2-SP: one step equals Adam on the loss gradient plus the penalty gradient
       const minus = theta.map((v, j) => (j === i ? v - h : v));
       return (penalty(lambda, plus) - penalty(lambda, minus)) / (2 * h);
     });
-    const expected = await oneUpdate(adamW, theta, g.map((v, i) => v + dP[i]), theta0);
+    const expected = await oneUpdate(
+      adamW,
+      theta,
+      g.map((v, i) => v + dP[i]),
+      theta0,
+    );
     const got = await oneUpdate(l2spUpdate(lambda), theta, g, theta0);
-    for (let i = 0; i < theta.length; i++) assert.ok(Math.abs(got.param[i] - expected.param[i]) < 1e-6, `λ ${lambda}, coord ${i}: ${got.param[i]} vs ${expected.param[i]}`);
+    for (let i = 0; i < theta.length; i++)
+      assert.ok(
+        Math.abs(got.param[i] - expected.param[i]) < 1e-6,
+        `λ ${lambda}, coord ${i}: ${got.param[i]} vs ${expected.param[i]}`,
+      );
     // and the penalty really changed the step: not plain Adam on g
     const plain = await oneUpdate(adamW, theta, g, theta0);
-    assert.ok(Array.from(got.param).some((v, i) => Math.abs(v - plain.param[i]) > 1e-5), `λ ${lambda} changes the step`);
+    assert.ok(
+      Array.from(got.param).some((v, i) => Math.abs(v - plain.param[i]) > 1e-5),
+      `λ ${lambda} changes the step`,
+    );
   }
   // at θ = θ0 the penalty and its gradient vanish: plain Adam
   const atAnchor = await oneUpdate(l2spUpdate(1), theta0, g, theta0);

@@ -28,7 +28,14 @@ export const l2sp: Method = {
   relativeCost: 3,
   options: [
     // Li et al. use α = 0.1 for the SP term with SGD; with Adam the same λ is a mild pull
-    { name: 'lambda', flag: '--l2sp-lambda', description: 'strength λ of the (λ/2)·‖θ − θ0‖² penalty', default: 0.1, kind: 'number', min: 0 },
+    {
+      name: 'lambda',
+      flag: '--l2sp-lambda',
+      description: 'strength λ of the (λ/2)·‖θ − θ0‖² penalty',
+      default: 0.1,
+      kind: 'number',
+      min: 0,
+    },
   ],
   trainableParameters: (g, o) => full.trainableParameters(g, o),
   defaults: { lr: 1e-4, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0.1, clipNorm: 1 },

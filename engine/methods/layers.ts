@@ -50,12 +50,17 @@ function linearLayers(g: Graph): LinearLayer[] {
     const w = n.inputs[1];
     const t = g.initializers.get(w);
     if (!t || t.dims.length !== 2 || !isFloat(t.dtype) || isHead(w)) continue;
-    if (n.op === 'Gemm' && (attrInt(n, 'transA', 0) !== 0 || attrFloat(n, 'alpha', 1) !== 1 || attrFloat(n, 'beta', 1) !== 1)) continue;
+    if (
+      n.op === 'Gemm' &&
+      (attrInt(n, 'transA', 0) !== 0 || attrFloat(n, 'alpha', 1) !== 1 || attrFloat(n, 'beta', 1) !== 1)
+    )
+      continue;
     const layout = n.op === 'Gemm' && attrInt(n, 'transB', 0) === 1 ? 'out-in' : 'in-out';
     const [inFeatures, outFeatures] = layout === 'in-out' ? t.dims : [t.dims[1], t.dims[0]];
     let bias: string | undefined;
     let output = n.outputs[0];
-    if (n.op === 'Gemm' && n.inputs[2] && g.initializers.get(n.inputs[2])?.dims.join() === String(outFeatures)) bias = n.inputs[2];
+    if (n.op === 'Gemm' && n.inputs[2] && g.initializers.get(n.inputs[2])?.dims.join() === String(outFeatures))
+      bias = n.inputs[2];
     if (n.op === 'MatMul') {
       const next = cons.get(output) ?? [];
       if (next.length === 1 && next[0].op === 'Add') {
@@ -67,7 +72,7 @@ function linearLayers(g: Graph): LinearLayer[] {
         }
       }
     }
-    const block = named ? blockOfName(n.name) ?? -1 : norms > 0 ? Math.floor((norms - 1) / 2) : -1;
+    const block = named ? (blockOfName(n.name) ?? -1) : norms > 0 ? Math.floor((norms - 1) / 2) : -1;
     out.push({ node: n, weight: w, layout, inFeatures, outFeatures, bias, output, block });
   }
   return out;
@@ -111,7 +116,14 @@ export function weightMatrices(g: Graph): WeightMatrix[] {
       seen.add(w);
       const shape = g.initializers.get(w)!.dims;
       const rows = shape[0];
-      out.push({ name: w, shape, rows, cols: shape.slice(1).reduce((a, b) => a * b, 1), layout: 'out-in', block: blockOfName(n.name) ?? -1 });
+      out.push({
+        name: w,
+        shape,
+        rows,
+        cols: shape.slice(1).reduce((a, b) => a * b, 1),
+        layout: 'out-in',
+        block: blockOfName(n.name) ?? -1,
+      });
     }
   }
   return out;
@@ -129,7 +141,8 @@ export function flatIndex(w: Pick<WeightMatrix, 'rows' | 'cols' | 'layout'>, r: 
 export function biasTensors(g: Graph): string[] {
   const prod = producers(g);
   const out = new Set<string>();
-  const vec = (name: string | undefined) => !!name && g.initializers.get(name)?.dims.length === 1 && isFloat(g.initializers.get(name)!.dtype) && !isHead(name);
+  const vec = (name: string | undefined) =>
+    !!name && g.initializers.get(name)?.dims.length === 1 && isFloat(g.initializers.get(name)!.dtype) && !isHead(name);
   for (const n of g.nodes) {
     if ((n.op === 'Conv' || n.op === 'Gemm') && vec(n.inputs[2])) out.add(n.inputs[2]);
     if (n.op === 'Add') {
@@ -160,5 +173,7 @@ export function setOwnedInput(m: { graph: Graph }, nodeName: string, input: stri
   let name = `${input}::${nodeName}`;
   while (g.initializers.has(name)) name += '_';
   g.initializers.set(name, t);
-  g.nodes = g.nodes.map((n) => (n.name === nodeName ? { ...n, inputs: n.inputs.map((i) => (i === input ? name : i)) } : n));
+  g.nodes = g.nodes.map((n) =>
+    n.name === nodeName ? { ...n, inputs: n.inputs.map((i) => (i === input ? name : i)) } : n,
+  );
 }

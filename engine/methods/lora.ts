@@ -48,15 +48,28 @@ function mergeLora(w: Tensor, layout: LinearLayer['layout'], a: Tensor, bm: Tens
 export const lora: Method = {
   name: 'lora',
   title: 'LoRA (low-rank adapters)',
-  summary: 'Learns a small low-rank update for every attention and MLP weight; merged into the weights on export, so the model runs as fast as the original.',
-  card: { paper: 'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 74.5 % against 68.9 % for full fine-tuning, FGVC 89.5 % against 85.9 %.' },
+  summary:
+    'Learns a small low-rank update for every attention and MLP weight; merged into the weights on export, so the model runs as fast as the original.',
+  card: {
+    paper:
+      'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 74.5 % against 68.9 % for full fine-tuning, FGVC 89.5 % against 85.9 %.',
+  },
   relativeCost: 2.8,
   options: [
     { name: 'rank', flag: '--rank', description: 'rank r of the update A·B', default: 8, kind: 'integer', min: 1 },
-    { name: 'alpha', flag: '--lora-alpha', description: 'scale α (the update is multiplied by α/r); default: α = r', default: 0, kind: 'number', min: 0 },
+    {
+      name: 'alpha',
+      flag: '--lora-alpha',
+      description: 'scale α (the update is multiplied by α/r); default: α = r',
+      default: 0,
+      kind: 'number',
+      min: 0,
+    },
   ],
   // A [in, r] and B [r, out] per adapted layer, plus the head
-  trainableParameters: (g, o) => blockLinears(g).reduce((n, l) => n + numberOption(lora.options, o, 'rank') * (l.inFeatures + l.outFeatures), 0) + headParameters(g),
+  trainableParameters: (g, o) =>
+    blockLinears(g).reduce((n, l) => n + numberOption(lora.options, o, 'rank') * (l.inFeatures + l.outFeatures), 0) +
+    headParameters(g),
   // as the LoRA baseline of the PACE code (Vision/train.py --adapter LoRAadd): AdamW lr 1e-3, wd 1e-4, no clipping
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   async prepare(ctx) {
@@ -71,7 +84,14 @@ export const lora: Method = {
     const init = new Map<string, Tensor>();
     layers.forEach((l, i) => {
       const rng = mulberry32(deriveSeed(ctx.seed, 0x10a4, i));
-      init.set(loraA(l.weight), tensor('float32', [l.inFeatures, r], Array.from({ length: l.inFeatures * r }, () => normal(rng) / r)));
+      init.set(
+        loraA(l.weight),
+        tensor(
+          'float32',
+          [l.inFeatures, r],
+          Array.from({ length: l.inFeatures * r }, () => normal(rng) / r),
+        ),
+      );
       init.set(loraB(l.weight), tensor('float32', [r, l.outFeatures]));
     });
     // y = x·W (+ bias) + scale·(x·A)·B: two rank-r products instead of a dense W + A·B, so the backward never forms
@@ -106,7 +126,12 @@ export const lora: Method = {
         for (const [w, layout] of layouts) {
           const a = trained.get(loraA(w)) ?? init.get(loraA(w))!;
           const bm = trained.get(loraB(w)) ?? init.get(loraB(w))!;
-          setOwnedInput(merged, readers.get(w)!, w, mergeLora(backbone.graph.initializers.get(w)!, layout, a, bm, scale));
+          setOwnedInput(
+            merged,
+            readers.get(w)!,
+            w,
+            mergeLora(backbone.graph.initializers.get(w)!, layout, a, bm, scale),
+          );
         }
         return merged;
       },

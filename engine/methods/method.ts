@@ -45,7 +45,10 @@ export interface MethodContext {
    * yields training batches, each image as `views` views augmented as the method asks (GPS: its SupCon views);
    * with 2 views the rows are [view 1 of every image; view 2 of every image]
    */
-  trainBatches?: (views: 1 | 2, augment: AugmentOptions) => AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }>;
+  trainBatches?: (
+    views: 1 | 2,
+    augment: AugmentOptions,
+  ) => AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }>;
   batch: number;
   onEvent?: EventSink;
   signal?: AbortSignal;
@@ -145,7 +148,8 @@ export function mergeByName(backbone: Model, trained: Map<string, Tensor>): Mode
   for (const [k, t] of trained) {
     const old = graph.initializers.get(k);
     if (!old) continue;
-    if (old.dims.join() !== t.dims.join()) throw new Error(`merge: ${k} has shape [${t.dims}] but the backbone has [${old.dims}]`);
+    if (old.dims.join() !== t.dims.join())
+      throw new Error(`merge: ${k} has shape [${t.dims}] but the backbone has [${old.dims}]`);
     graph.initializers.set(k, t);
   }
   return { ...backbone, graph };
@@ -158,7 +162,8 @@ export function optionValue(options: readonly OptionSpec[], given: MethodOptions
   return given[name] ?? spec.default;
 }
 
-export const numberOption = (options: readonly OptionSpec[], given: MethodOptions, name: string): number => Number(optionValue(options, given, name));
+export const numberOption = (options: readonly OptionSpec[], given: MethodOptions, name: string): number =>
+  Number(optionValue(options, given, name));
 export const booleanOption = (options: readonly OptionSpec[], given: MethodOptions, name: string): boolean => {
   const v = optionValue(options, given, name);
   return v === true || v === 'true';

@@ -37,7 +37,8 @@ function sample(classes = 3, per = 6): string {
   const dir = mkdtempSync(join(tmpdir(), 'attune-methods-'));
   for (const c of readdirSync(src).sort().slice(0, classes)) {
     mkdirSync(join(dir, 'data', c), { recursive: true });
-    for (const f of readdirSync(join(src, c)).sort().slice(0, per)) copyFileSync(join(src, c, f), join(dir, 'data', c, f));
+    for (const f of readdirSync(join(src, c)).sort().slice(0, per))
+      copyFileSync(join(src, c, f), join(dir, 'data', c, f));
   }
   return dir;
 }
@@ -47,10 +48,20 @@ async function prepared(path: string, classes = 3): Promise<PreparedBackbone> {
   return withNewHead(bb, classes, 0);
 }
 
-const randomTensor = (dims: number[], rng: () => number, scale = 0.2): Tensor => tensor('float32', dims, Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rng() - 0.5) * scale));
+const randomTensor = (dims: number[], rng: () => number, scale = 0.2): Tensor =>
+  tensor(
+    'float32',
+    dims,
+    Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => (rng() - 0.5) * scale),
+  );
 
 /** Logits of the eval program with `params` vs the method's merged model: max |Δ|. */
-async function mergeGap(p: PreparedBackbone, m: Awaited<ReturnType<typeof lora.prepare>>, params: Map<string, Tensor>, x: Tensor): Promise<number> {
+async function mergeGap(
+  p: PreparedBackbone,
+  m: Awaited<ReturnType<typeof lora.prepare>>,
+  params: Map<string, Tensor>,
+  x: Tensor,
+): Promise<number> {
   const ev = await compileEvalProgram(p.model, m.program, x.dims[0]);
   const s = await createSession(ev.model, { provider: 'cpu' });
   const feeds: Record<string, Tensor> = { [ev.imageInput]: x };
@@ -58,17 +69,26 @@ async function mergeGap(p: PreparedBackbone, m: Awaited<ReturnType<typeof lora.p
   const a = (await s.run(feeds, [LOGITS]))[LOGITS].data as Float32Array;
   const merged = m.merge(p.model, params);
   // the merged model has the original op types: no adapter op left
-  assert.deepEqual([...new Set(merged.graph.nodes.map((n) => n.op))].sort(), [...new Set(p.model.graph.nodes.map((n) => n.op))].sort());
+  assert.deepEqual(
+    [...new Set(merged.graph.nodes.map((n) => n.op))].sort(),
+    [...new Set(p.model.graph.nodes.map((n) => n.op))].sort(),
+  );
   const s2 = await createSession(merged, { provider: 'cpu' });
   const bl = (await s2.run({ [ev.imageInput]: x }))[LOGITS].data as Float32Array;
   await Promise.all([s.release(), s2.release()]);
   return Math.max(...Array.from(a, (v, i) => Math.abs(v - bl[i])));
 }
 
-async function randomParams(p: PreparedBackbone, m: Awaited<ReturnType<typeof lora.prepare>>, seed: number): Promise<Map<string, Tensor>> {
+async function randomParams(
+  p: PreparedBackbone,
+  m: Awaited<ReturnType<typeof lora.prepare>>,
+  seed: number,
+): Promise<Map<string, Tensor>> {
   const ev = await compileEvalProgram(p.model, m.program, 1);
   const rng = mulberry32(seed);
-  return new Map(ev.trainable.map((k) => [k, randomTensor(ev.model.graph.inputs.find((i) => i.name === k)!.shape as number[], rng)]));
+  return new Map(
+    ev.trainable.map((k) => [k, randomTensor(ev.model.graph.inputs.find((i) => i.name === k)!.shape as number[], rng)]),
+  );
 }
 
 test('LoRA: the merged export equals the adapter graph; B = 0 at init', async () => {
@@ -77,7 +97,8 @@ test('LoRA: the merged export equals the adapter graph; B = 0 at init', async ()
   const x = randomTensor([2, 3, 32, 32], mulberry32(2), 2);
   assert.ok((await mergeGap(p, m, await randomParams(p, m, 3), x)) < 1e-4);
   const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3, clipNorm: 1 });
-  for (const [k, t] of tp.initial) if (k.endsWith('::lora_B')) assert.ok((t.data as Float32Array).every((v) => v === 0));
+  for (const [k, t] of tp.initial)
+    if (k.endsWith('::lora_B')) assert.ok((t.data as Float32Array).every((v) => v === 0));
 });
 
 test('PACE: Δh = 0 at step 0, merge equals the adapter graph with noise off, noise shape and σ schedule', async () => {
@@ -106,11 +127,21 @@ test('PACE: Δh = 0 at step 0, merge equals the adapter graph with noise off, no
     assert.ok(dims.includes(4), 'batch axis is 2B');
     const z = e.fill!({ epoch: 0, step: 0, seed: 0, batchFiles: [], count: 2 });
     assert.deepEqual(z.dims, dims);
-    assert.deepEqual(Array.from(e.fill!({ epoch: 0, step: 0, seed: 0, batchFiles: [], count: 2 }).data as Float32Array), Array.from(z.data as Float32Array), 'deterministic');
+    assert.deepEqual(
+      Array.from(e.fill!({ epoch: 0, step: 0, seed: 0, batchFiles: [], count: 2 }).data as Float32Array),
+      Array.from(z.data as Float32Array),
+      'deterministic',
+    );
   }
   // schedule (Vision/train.py): 0, σ, then −σ/L per block
-  assert.deepEqual(paceSigmas(4, 1.2).map((v) => +v.toFixed(6)), [0, 1.2, 0.9, 0.6]);
-  const z = noiseTensor({ name: 'z', layer: 0, sigma: 1.5, shape: [1, 4000, 50], rows: 4000, out: 50 }, { seed: 3, epoch: 1, step: 2 });
+  assert.deepEqual(
+    paceSigmas(4, 1.2).map((v) => +v.toFixed(6)),
+    [0, 1.2, 0.9, 0.6],
+  );
+  const z = noiseTensor(
+    { name: 'z', layer: 0, sigma: 1.5, shape: [1, 4000, 50], rows: 4000, out: 50 },
+    { seed: 3, epoch: 1, step: 2 },
+  );
   const d = z.data as Float32Array;
   const mean = d.reduce((a, v) => a + v, 0) / d.length;
   const sd = Math.sqrt(d.reduce((a, v) => a + (v - mean) ** 2, 0) / d.length);
@@ -125,9 +156,13 @@ test('PACE with λ = 0 (its base adapter, noisy or not) trains on one pass: no d
   const m = await pace.prepare({ backbone: p, options: { lambda: 0 }, seed: 1, batch: 2 });
   const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3, clipNorm: 1 });
   assert.ok(tp.extraInputs.length > 0);
-  for (const e of tp.extraInputs) assert.ok((e.shape as number[]).includes(2) && !(e.shape as number[]).includes(4), `${e.name} [${e.shape}]`);
+  for (const e of tp.extraInputs)
+    assert.ok((e.shape as number[]).includes(2) && !(e.shape as number[]).includes(4), `${e.name} [${e.shape}]`);
   assert.ok(!tp.model.graph.nodes.some((n) => n.op === 'Concat' && n.name === 'pace_concat'));
-  assert.deepEqual(tp.scalars.filter((k) => /pace/.test(k)), []);
+  assert.deepEqual(
+    tp.scalars.filter((k) => /pace/.test(k)),
+    [],
+  );
 });
 
 /** SupCon on host in float64 (the straightforward reference). */
@@ -156,58 +191,81 @@ function supconHost(f: Float32Array, labels: number[], dim: number, tau: number)
 async function perturbed(path: string): Promise<PreparedBackbone> {
   const p = await prepared(path);
   const rng = mulberry32(11);
-  for (const [k, t] of p.model.graph.initializers) if (t.dtype === 'float32' && t.dims.length > 0) p.model.graph.initializers.set(k, tensor('float32', t.dims, Array.from(t.data as Float32Array, (v) => v + (rng() - 0.5) * 0.1)));
+  for (const [k, t] of p.model.graph.initializers)
+    if (t.dtype === 'float32' && t.dims.length > 0)
+      p.model.graph.initializers.set(
+        k,
+        tensor(
+          'float32',
+          t.dims,
+          Array.from(t.data as Float32Array, (v) => v + (rng() - 0.5) * 0.1),
+        ),
+      );
   return p;
 }
 
-for (const [fixture, path] of [['CNN', TINY_CNN], ['ViT', TINY_VIT]] as const)
+for (const [fixture, path] of [
+  ['CNN', TINY_CNN],
+  ['ViT', TINY_VIT],
+] as const)
   test(`GPS selection (${fixture} fixture): SupCon gradients match central differences of a host reference; exactly K per neuron, lowest-index ties`, async () => {
-  const p = fixture === 'ViT' ? await perturbed(path) : await prepared(path);
-  const M = 6;
-  const labels = [0, 1, 2, 0, 1, 2]; // two views each of three images
-  const rng = mulberry32(7);
-  const x = randomTensor([M, 3, 32, 32], rng, 2);
-  const prog = await compileSelectionProgram(p.model, M);
-  async function* one() {
-    yield { x: x.data as Float32Array, labels: Int32Array.from(labels), count: M };
-  }
-  const G = await accumulateGradients(prog, one(), 3 * 32 * 32);
-  // the reference: features with one weight matrix as an input, SupCon on the host in float64
-  for (const w of [prog.weights[0], prog.weights[prog.weights.length - 1]]) {
-    const m = cloneModel(p.model);
-    const { model } = await foldConstants(m, { [m.graph.inputs[0].name]: [M, 3, 32, 32] });
-    const w0 = model.graph.initializers.get(w.name)!;
-    model.graph.initializers.delete(w.name);
-    model.graph.inputs.push({ name: w.name, dtype: 'float32', shape: w0.dims });
-    model.graph.outputs = [{ name: FEATURES, dtype: 'float32', shape: [M, p.featureDim] }];
-    pruneDead(model.graph);
-    const s = await createSession(model, { provider: 'cpu' });
-    const loss = async (data: Float32Array) => supconHost((await s.run({ [model.graph.inputs[0].name]: x, [w.name]: tensor('float32', w0.dims, data) }, [FEATURES]))[FEATURES].data as Float32Array, labels, p.featureDim, SUPCON_TAU);
-    const g = G.get(w.name)!;
-    for (const r of [0, w.rows - 1]) {
-      const fd: number[] = [];
-      for (let c = 0; c < w.cols; c++) {
-        const at = flatIndex(w, r, c);
-        const h = 1e-2 * Math.max(1e-2, Math.abs((w0.data as Float32Array)[at]));
-        const plus = new Float32Array(w0.data as Float32Array);
-        plus[at] += h;
-        const minus = new Float32Array(w0.data as Float32Array);
-        minus[at] -= h;
-        fd.push(((await loss(plus)) - (await loss(minus))) / (plus[at] - minus[at]));
-      }
-      const top = Math.max(...fd.map(Math.abs));
-      const picked = topKPerRow(g, w, 1)[r];
-      assert.ok(Math.abs(fd[picked]) >= 0.97 * top, `${w.name} row ${r}: picked column ${picked} (|fd| ${Math.abs(fd[picked])}) but max |fd| is ${top}`);
-      const rowG = Array.from({ length: w.cols }, (_, c) => g[flatIndex(w, r, c)]);
-      const err = Math.max(...rowG.map((v, c) => Math.abs(v - fd[c]))) / top;
-      assert.ok(err < 0.05, `${w.name} row ${r}: analytic vs finite differences rel. error ${err}`);
+    const p = fixture === 'ViT' ? await perturbed(path) : await prepared(path);
+    const M = 6;
+    const labels = [0, 1, 2, 0, 1, 2]; // two views each of three images
+    const rng = mulberry32(7);
+    const x = randomTensor([M, 3, 32, 32], rng, 2);
+    const prog = await compileSelectionProgram(p.model, M);
+    async function* one() {
+      yield { x: x.data as Float32Array, labels: Int32Array.from(labels), count: M };
     }
-    await s.release();
-  }
-  // top-K: exactly K distinct entries per row, the largest |G|, ties to the lowest index
-  const toy = { rows: 2, cols: 5, layout: 'out-in' as const };
-  assert.deepEqual(Array.from(topKPerRow([1, -3, 3, 0, 2, 0, 0, 0, 0, 0], toy, 2)), [1, 2, 0, 1]);
-});
+    const G = await accumulateGradients(prog, one(), 3 * 32 * 32);
+    // the reference: features with one weight matrix as an input, SupCon on the host in float64
+    for (const w of [prog.weights[0], prog.weights[prog.weights.length - 1]]) {
+      const m = cloneModel(p.model);
+      const { model } = await foldConstants(m, { [m.graph.inputs[0].name]: [M, 3, 32, 32] });
+      const w0 = model.graph.initializers.get(w.name)!;
+      model.graph.initializers.delete(w.name);
+      model.graph.inputs.push({ name: w.name, dtype: 'float32', shape: w0.dims });
+      model.graph.outputs = [{ name: FEATURES, dtype: 'float32', shape: [M, p.featureDim] }];
+      pruneDead(model.graph);
+      const s = await createSession(model, { provider: 'cpu' });
+      const loss = async (data: Float32Array) =>
+        supconHost(
+          (await s.run({ [model.graph.inputs[0].name]: x, [w.name]: tensor('float32', w0.dims, data) }, [FEATURES]))[
+            FEATURES
+          ].data as Float32Array,
+          labels,
+          p.featureDim,
+          SUPCON_TAU,
+        );
+      const g = G.get(w.name)!;
+      for (const r of [0, w.rows - 1]) {
+        const fd: number[] = [];
+        for (let c = 0; c < w.cols; c++) {
+          const at = flatIndex(w, r, c);
+          const h = 1e-2 * Math.max(1e-2, Math.abs((w0.data as Float32Array)[at]));
+          const plus = new Float32Array(w0.data as Float32Array);
+          plus[at] += h;
+          const minus = new Float32Array(w0.data as Float32Array);
+          minus[at] -= h;
+          fd.push(((await loss(plus)) - (await loss(minus))) / (plus[at] - minus[at]));
+        }
+        const top = Math.max(...fd.map(Math.abs));
+        const picked = topKPerRow(g, w, 1)[r];
+        assert.ok(
+          Math.abs(fd[picked]) >= 0.97 * top,
+          `${w.name} row ${r}: picked column ${picked} (|fd| ${Math.abs(fd[picked])}) but max |fd| is ${top}`,
+        );
+        const rowG = Array.from({ length: w.cols }, (_, c) => g[flatIndex(w, r, c)]);
+        const err = Math.max(...rowG.map((v, c) => Math.abs(v - fd[c]))) / top;
+        assert.ok(err < 0.05, `${w.name} row ${r}: analytic vs finite differences rel. error ${err}`);
+      }
+      await s.release();
+    }
+    // top-K: exactly K distinct entries per row, the largest |G|, ties to the lowest index
+    const toy = { rows: 2, cols: 5, layout: 'out-in' as const };
+    assert.deepEqual(Array.from(topKPerRow([1, -3, 3, 0, 2, 0, 0, 0, 0, 0], toy, 2)), [1, 2, 0, 1]);
+  });
 
 test('every method trains one epoch and exports a model that reproduces the engine; GPS patch rebuilds it byte for byte', async () => {
   const dir = sample();
@@ -216,17 +274,37 @@ test('every method trains one epoch and exports a model that reproduces the engi
     for (const spd of m.name === 'gps' ? [false, true] : [false]) {
       const out = join(dir, `${m.name}${spd ? '-spd' : ''}`);
       const events: { type: string; diagnostics?: Record<string, number> }[] = [];
-      const r = await trainRun({ data, model: TINY_VIT, method: m.name, epochs: 1, batch: 4, seed: 1, outDir: join(out, 'run'), optimizer: spd ? 'spd' : undefined, spdLambda: 1 }, { onEvent: (e) => events.push(e) });
+      const r = await trainRun(
+        {
+          data,
+          model: TINY_VIT,
+          method: m.name,
+          epochs: 1,
+          batch: 4,
+          seed: 1,
+          outDir: join(out, 'run'),
+          optimizer: spd ? 'spd' : undefined,
+          spdLambda: 1,
+        },
+        { onEvent: (e) => events.push(e) },
+      );
       assert.equal(r.status, 'done', m.name);
       const exp = await exportRun(r.runDir, join(out, 'export'));
       assert.ok(exp.maxAbsDiff < 1e-4, `${m.name}: export differs by ${exp.maxAbsDiff}`);
       const epoch = events.find((e) => e.type === 'epoch')!;
       // --optimizer spd, or the spd method (full fine-tuning declared with the SPD optimizer)
-      if (spd || m.optimizer === 'spd') assert.ok('spd_projected' in epoch.diagnostics! && epoch.diagnostics!.spd_tensors > 0, `${m.name}: SPD reports projections`);
+      if (spd || m.optimizer === 'spd')
+        assert.ok(
+          'spd_projected' in epoch.diagnostics! && epoch.diagnostics!.spd_tensors > 0,
+          `${m.name}: SPD reports projections`,
+        );
       if (spd) {
         // both shares METHODS.md asks for: condition held, and projection actually applied (never more often)
         const d = epoch.diagnostics!;
-        assert.ok(d.spd_condition >= 0 && d.spd_condition <= 1 && d.spd_projected >= 0 && d.spd_projected <= d.spd_condition, JSON.stringify(d));
+        assert.ok(
+          d.spd_condition >= 0 && d.spd_condition <= 1 && d.spd_projected >= 0 && d.spd_projected <= d.spd_condition,
+          JSON.stringify(d),
+        );
       }
       if (m.name === 'pace') assert.ok(epoch.diagnostics!.fp_distance > 0 && 'pace_term' in epoch.diagnostics!);
       if (m.name !== 'gps') continue;
@@ -247,14 +325,18 @@ test('every method trains one epoch and exports a model that reproduces the engi
       }
       assert.ok(changedSelected > 0, 'selected weights trained');
       assert.ok(Object.keys(state.blockCounts).length >= 2);
-      const shown = events.find((e) => e.type === 'selection') as unknown as { perBlock: Record<string, number> } | undefined;
+      const shown = events.find((e) => e.type === 'selection') as unknown as
+        { perBlock: Record<string, number> } | undefined;
       assert.deepEqual(shown?.perBlock, state.blockCounts, 'per-block selection counts are streamed to the user');
       const ck = await loadCheckpoint(runFiles(r.runDir).best);
       assert.ok([...ck.tensors.keys()].some((k) => k.endsWith('::gps_delta')));
       const rebuilt = await applyGpsPatch(TINY_VIT, exp.extraFiles[0]);
       const path = join(out, 'rebuilt.onnx');
       await saveModel(rebuilt, path);
-      assert.ok(Buffer.compare(readFileSync(path), readFileSync(exp.modelPath)) === 0, 'apply-patch rebuilds the exported file byte for byte');
+      assert.ok(
+        Buffer.compare(readFileSync(path), readFileSync(exp.modelPath)) === 0,
+        'apply-patch rebuilds the exported file byte for byte',
+      );
     }
   }
 });
@@ -269,7 +351,7 @@ test('ViT-Tiny/16: PACE and LoRA adapters cover qkv, proj, fc1, fc2 of all 12 bl
   }
 });
 
-test('each method card\'s trainable-parameter count is exactly what its compiled program trains', async () => {
+test("each method card's trainable-parameter count is exactly what its compiled program trains", async () => {
   const { compileTrainProgram } = await import('../programs/compile');
   const p = await prepared(TINY_VIT);
   for (const m of METHODS.filter((x) => x.name !== 'gps')) {

@@ -10,4 +10,3 @@ export const OPTIMIZERS: Record<'spd', (s: OptimizerSettings) => UpdateRule> = {
   // METHODS.md §SPD: Adam step + selective projection towards the pretrained anchor
   spd: (s) => spdUpdate({ lambda: s.lambda }),
 };
-

@@ -43,10 +43,22 @@ export function recommendMethod(trainImages: number, opts: { hasAccelerator?: bo
       hyper: { lr: 1e-4, weightDecay: 0.05, epochs: 10, batch: 32 },
       reason: `Adapts every layer while SPD holds back layers drifting from the pretrained weights; its paper (Tian et al., NeurIPS 2024) reports better accuracy than ordinary weight decay when fine-tuning. ${COMPARE}`,
       alternative: gpu
-        ? { method: 'pace', reason: 'From its paper: VTAB-1k 79.0 % against 68.9 % for full fine-tuning (ViT-B/16, 1 000 images per task, 300 epochs); two passes per batch, so a GPU makes it affordable.' }
+        ? {
+            method: 'pace',
+            reason:
+              'From its paper: VTAB-1k 79.0 % against 68.9 % for full fine-tuning (ViT-B/16, 1 000 images per task, 300 epochs); two passes per batch, so a GPU makes it affordable.',
+          }
         : size === 'tiny'
-          ? { method: 'linear', reason: 'Trains only the output layer on features computed once, so it finishes in seconds; in the papers it trails full fine-tuning (VTAB-1k 57.6 % against 68.9 %).' }
-          : { method: 'lora', reason: 'Trains a small fraction of the weights and merges into them on export; from its paper: FGVC 89.5 % against 85.9 % for full fine-tuning (ViT-B/16).' },
+          ? {
+              method: 'linear',
+              reason:
+                'Trains only the output layer on features computed once, so it finishes in seconds; in the papers it trails full fine-tuning (VTAB-1k 57.6 % against 68.9 %).',
+            }
+          : {
+              method: 'lora',
+              reason:
+                'Trains a small fraction of the weights and merges into them on export; from its paper: FGVC 89.5 % against 85.9 % for full fine-tuning (ViT-B/16).',
+            },
     };
   return {
     size,
@@ -54,6 +66,10 @@ export function recommendMethod(trainImages: number, opts: { hasAccelerator?: bo
     options: {},
     hyper: { lr: 1e-4, weightDecay: 0.05, epochs: 10, batch: 32 },
     reason: `Trains every weight, the usual default when data is plentiful; neither Attune's benchmark nor the papers' anchors (1 000-image tasks) measured a set this large. ${COMPARE}`,
-    alternative: { method: 'lora', reason: 'Trains a small fraction of the weights (less optimizer memory) and merges into them on export, so the model runs as fast as the original.' },
+    alternative: {
+      method: 'lora',
+      reason:
+        'Trains a small fraction of the weights (less optimizer memory) and merges into them on export, so the model runs as fast as the original.',
+    },
   };
 }

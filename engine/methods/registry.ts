@@ -14,6 +14,11 @@ export const METHODS: Method[] = [linear, full, bitfit, lora, l2sp, gps, pace, s
 
 export function getMethod(name: string): Method {
   const m = METHODS.find((x) => x.name === name);
-  if (!m) throw new AttuneError('unknown-method', `There is no method called "${name}".`, `Choose one of: ${METHODS.map((x) => x.name).join(', ')}.`);
+  if (!m)
+    throw new AttuneError(
+      'unknown-method',
+      `There is no method called "${name}".`,
+      `Choose one of: ${METHODS.map((x) => x.name).join(', ')}.`,
+    );
   return m;
 }

@@ -9,7 +9,11 @@ export const spdFull: Method = {
   ...full,
   name: 'spd',
   title: 'SPD (full fine-tuning with selective projection decay)',
-  summary: 'Full fine-tuning whose optimizer pulls a layer back towards its pretrained weights when its step would carry it further away (the SPD condition).',
-  card: { paper: 'From its paper (Tian, Huang, Kira, NeurIPS 2024): better in- and out-of-distribution accuracy than fine-tuning with ordinary weight decay; it is not among the ViT-B anchors in METHODS.md.' },
+  summary:
+    'Full fine-tuning whose optimizer pulls a layer back towards its pretrained weights when its step would carry it further away (the SPD condition).',
+  card: {
+    paper:
+      'From its paper (Tian, Huang, Kira, NeurIPS 2024): better in- and out-of-distribution accuracy than fine-tuning with ordinary weight decay; it is not among the ViT-B anchors in METHODS.md.',
+  },
   optimizer: 'spd',
 };

@@ -8,7 +8,8 @@ import { oneUpdate } from './testing/one-update';
 const N = 6;
 const step = oneUpdate;
 
-const norm = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.sqrt(Array.from(a).reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
+const norm = (a: ArrayLike<number>, b: ArrayLike<number>) =>
+  Math.sqrt(Array.from(a).reduce((s, x, i) => s + (x - b[i]) ** 2, 0));
 const theta0 = [0.5, -0.2, 0.1, 0.3, -0.4, 0.2];
 const away = [0.1, 0.1, -0.1, 0.05, 0.0, 0.2]; // θ_{t−1} − θ0
 const theta = theta0.map((x, i) => x + away[i]);
@@ -33,7 +34,8 @@ test('SPD projects exactly when ⟨g, θ − θ0⟩ > 0, by r = clip((‖θ̃−
   const r = Math.min(1, Math.max(0, (nt - np) / nt));
   assert.ok(r > 0 && r < 1, `test case should have an interior r, got ${r}`);
   const expect = Array.from(adam2.param, (x, i) => x - 0.7 * r * (x - theta0[i]));
-  for (let i = 0; i < N; i++) assert.ok(Math.abs(b2.param[i] - expect[i]) < 1e-6, `coord ${i}: ${b2.param[i]} vs ${expect[i]}`);
+  for (let i = 0; i < N; i++)
+    assert.ok(Math.abs(b2.param[i] - expect[i]) < 1e-6, `coord ${i}: ${b2.param[i]} vs ${expect[i]}`);
 });
 
 test('SPD: r is clipped to 0 when the Adam step shrinks the deviation, and to ≤ 1 always', async () => {
@@ -74,21 +76,39 @@ test('SPD anchors: backbone tensors at their pretrained value, adapter tensors (
   const p = withNewHead(await loadBackbone(MODELS.tinyVit), 3, 0);
   const anchorsOf = async (method: typeof lora) => {
     const mp = await method.prepare({ backbone: p, options: {}, seed: 1, batch: 2 });
-    const tp = await compileTrainProgram(p.model, mp.program, { batch: 2, numClasses: 3, clipNorm: null, update: spdUpdate({ lambda: 1 }) });
+    const tp = await compileTrainProgram(p.model, mp.program, {
+      batch: 2,
+      numClasses: 3,
+      clipNorm: null,
+      update: spdUpdate({ lambda: 1 }),
+    });
     const g = tp.model.graph;
     // the anchor is the initializer subtracted from the parameter: θ_{t−1} − θ0
     const out = new Map<string, Float32Array>();
-    for (const n of g.nodes) if (n.op === 'Sub' && tp.initial.has(n.inputs[0]) && /spd_anchor/.test(n.inputs[1])) out.set(n.inputs[0], g.initializers.get(n.inputs[1])!.data as Float32Array);
+    for (const n of g.nodes)
+      if (n.op === 'Sub' && tp.initial.has(n.inputs[0]) && /spd_anchor/.test(n.inputs[1]))
+        out.set(n.inputs[0], g.initializers.get(n.inputs[1])!.data as Float32Array);
     return { tp, anchors: out };
   };
   const a = await anchorsOf(lora);
   const loraA = [...a.anchors.keys()].filter((k) => k.endsWith('::lora_A'));
   assert.ok(loraA.length > 0);
   for (const k of loraA) {
-    assert.ok(a.tp.initial.get(k)!.data.some((v) => v !== 0), 'A starts random');
-    assert.ok(a.anchors.get(k)!.every((v) => v === 0), `${k} anchored at 0`);
+    assert.ok(
+      a.tp.initial.get(k)!.data.some((v) => v !== 0),
+      'A starts random',
+    );
+    assert.ok(
+      a.anchors.get(k)!.every((v) => v === 0),
+      `${k} anchored at 0`,
+    );
   }
   const b = await anchorsOf(bitfit);
   assert.ok(b.anchors.size > 0);
-  for (const [k, anchor] of b.anchors) assert.deepEqual(Array.from(anchor), Array.from(b.tp.initial.get(k)!.data as Float32Array), `${k} anchored at its pretrained value`);
+  for (const [k, anchor] of b.anchors)
+    assert.deepEqual(
+      Array.from(anchor),
+      Array.from(b.tp.initial.get(k)!.data as Float32Array),
+      `${k} anchored at its pretrained value`,
+    );
 });

@@ -46,6 +46,12 @@ export function spdUpdate(s: SpdSettings): UpdateRule {
     const held = b.cast(fires, 1 /* FLOAT */);
     // moved only where the condition held and λ·r > 0 (r = 0 or λ = 0 leave θ̃ as it is)
     const moved = b.mul(held, b.cast(b.op('Greater', [b.mul(b.scalar(s.lambda), r), b.scalar(0)]), 1 /* FLOAT */));
-    return { param, m, v, diagnostics: { [SPD_TENSORS]: b.scalar(1) }, shares: { [SPD_CONDITION]: held, [SPD_PROJECTED]: moved } };
+    return {
+      param,
+      m,
+      v,
+      diagnostics: { [SPD_TENSORS]: b.scalar(1) },
+      shares: { [SPD_CONDITION]: held, [SPD_PROJECTED]: moved },
+    };
   };
 }

@@ -20,7 +20,12 @@ test('BitFit and LoRA on a 13-band ViT train the widened patch embedding; full a
   const prepared = withNewHead(wide, 3, 0);
   const weight = wide.widened.weight;
   const names = async (m: typeof bitfit) => {
-    const p = trainWidenedInput(m, await m.prepare({ backbone: prepared, options: {}, seed: 0, batch: 2 }), prepared, 0.01);
+    const p = trainWidenedInput(
+      m,
+      await m.prepare({ backbone: prepared, options: {}, seed: 0, batch: 2 }),
+      prepared,
+      0.01,
+    );
     return p.program.trainable(structuredClone(prepared.model.graph)).map((t) => t.name);
   };
   assert.ok((await names(bitfit)).includes(weight));
@@ -33,15 +38,28 @@ test('BitFit and LoRA on a 13-band ViT train the widened patch embedding; full a
   assert.equal(trainWidenedInput(bitfit, bf, plain, 0.01), bf);
 
   // one real BitFit step: the widened weight moves, a frozen block weight does not exist as a trainable; merge keeps it
-  const mp = trainWidenedInput(bitfit, await bitfit.prepare({ backbone: prepared, options: {}, seed: 0, batch: 2 }), prepared, 0.01);
+  const mp = trainWidenedInput(
+    bitfit,
+    await bitfit.prepare({ backbone: prepared, options: {}, seed: 0, batch: 2 }),
+    prepared,
+    0.01,
+  );
   const step = await compileTrainProgram(prepared.model, mp.program, { batch: 2, numClasses: 3, clipNorm: 1 });
   assert.deepEqual(step.model.graph.inputs.find((i) => i.name === step.imageInput)!.shape, [2, 13, 32, 32]);
   const state = TrainingState.fresh(step);
-  const x = tensor('float32', [2, 13, 32, 32], Array.from({ length: 2 * 13 * 32 * 32 }, (_, i) => Math.sin(i * 0.07)));
+  const x = tensor(
+    'float32',
+    [2, 13, 32, 32],
+    Array.from({ length: 2 * 13 * 32 * 32 }, (_, i) => Math.sin(i * 0.07)),
+  );
   const { targets, invWeight } = buildTargets([0, 2], [1, 1], 3, 0);
   const feeds: Record<string, Tensor> = {
-    [step.imageInput]: x, [TARGETS]: tensor('float32', [2, 3], targets), [INV_WEIGHT]: tensor('float32', [], [invWeight]),
-    [LR]: tensor('float32', [], [1e-2]), [BC1]: tensor('float32', [], [0.1]), [BC2]: tensor('float32', [], [0.001]),
+    [step.imageInput]: x,
+    [TARGETS]: tensor('float32', [2, 3], targets),
+    [INV_WEIGHT]: tensor('float32', [], [invWeight]),
+    [LR]: tensor('float32', [], [1e-2]),
+    [BC1]: tensor('float32', [], [0.1]),
+    [BC2]: tensor('float32', [], [0.001]),
   };
   state.feeds(feeds);
   const s = await createSession(step.model);

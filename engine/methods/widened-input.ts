@@ -11,7 +11,12 @@ import type { PreparedBackbone } from '../backbone/prepare';
 import type { Method, PreparedMethod } from './method';
 
 /** `prepared` with the widened input weight among its trainable tensors (a no-op without widening or for linear). */
-export function trainWidenedInput(method: Method, prepared: PreparedMethod, backbone: PreparedBackbone, weightDecay: number): PreparedMethod {
+export function trainWidenedInput(
+  method: Method,
+  prepared: PreparedMethod,
+  backbone: PreparedBackbone,
+  weightDecay: number,
+): PreparedMethod {
   const widened = widenedInputOf(backbone.model);
   if (!widened || method.cachedFeatures) return prepared;
   const inner = prepared.program.trainable;

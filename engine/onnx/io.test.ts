@@ -50,5 +50,8 @@ test('external data files are written and read back', async () => {
 });
 
 test('a file that is not ONNX gets a readable message', () => {
-  assert.throws(() => decodeModel(Buffer.from('this is not a model')), (e: Error & { hint?: string }) => /not a readable ONNX model/.test(e.message) && !!e.hint);
+  assert.throws(
+    () => decodeModel(Buffer.from('this is not a model')),
+    (e: Error & { hint?: string }) => /not a readable ONNX model/.test(e.message) && !!e.hint,
+  );
 });

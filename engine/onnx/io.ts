@@ -80,12 +80,22 @@ function tensorFromProto(t: TensorProto, baseDir: string): Tensor {
   if (raw) {
     const bytes = new Uint8Array(data.buffer);
     if (raw.length !== bytes.length)
-      throw new AttuneError('onnx-corrupt', `Tensor ${t.name} has ${raw.length} bytes, expected ${bytes.length}.`, 'The model file is damaged; export it again.');
+      throw new AttuneError(
+        'onnx-corrupt',
+        `Tensor ${t.name} has ${raw.length} bytes, expected ${bytes.length}.`,
+        'The model file is damaged; export it again.',
+      );
     bytes.set(raw);
     return { dtype, dims, data };
   }
   const src: ArrayLike<number | { toNumber(): number }> | null | undefined =
-    dtype === 'float32' ? t.floatData : dtype === 'float64' ? t.doubleData : dtype === 'int64' ? t.int64Data : t.int32Data;
+    dtype === 'float32'
+      ? t.floatData
+      : dtype === 'float64'
+        ? t.doubleData
+        : dtype === 'int64'
+          ? t.int64Data
+          : t.int32Data;
   if (src && src.length) {
     if (data instanceof BigInt64Array) for (let i = 0; i < n; i++) data[i] = BigInt(num(src[i]));
     else for (let i = 0; i < n; i++) (data as Float32Array)[i] = num(src[i]);
@@ -124,7 +134,9 @@ function attrFromProto(a: AttributeProto, baseDir: string): Attr | undefined {
 
 function valueInfoFromProto(v: ValueInfoProto): ValueInfo {
   const tt = v.type?.tensorType;
-  const shape = (tt?.shape?.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null ? num(d.dimValue) : '?'));
+  const shape = (tt?.shape?.dim ?? []).map((d) =>
+    d.dimParam ? d.dimParam : d.dimValue != null ? num(d.dimValue) : '?',
+  );
   return { name: v.name ?? '', dtype: DTYPE_OF[tt?.elemType ?? 1] ?? 'float32', shape };
 }
 
@@ -137,7 +149,14 @@ function graphFromProto(g: GraphProto, baseDir: string): Graph {
       const v = attrFromProto(a, baseDir);
       if (v) attrs[a.name ?? ''] = v;
     }
-    return { name: n.name || `${n.opType}_${i}`, op: n.opType ?? '', domain: n.domain ?? '', inputs: [...(n.input ?? [])], outputs: [...(n.output ?? [])], attrs };
+    return {
+      name: n.name || `${n.opType}_${i}`,
+      op: n.opType ?? '',
+      domain: n.domain ?? '',
+      inputs: [...(n.input ?? [])],
+      outputs: [...(n.output ?? [])],
+      attrs,
+    };
   });
   const inputs = (g.input ?? []).map(valueInfoFromProto).filter((v) => !initializers.has(v.name));
   return { name: g.name ?? 'graph', nodes, initializers, inputs, outputs: (g.output ?? []).map(valueInfoFromProto) };
@@ -148,16 +167,27 @@ export function decodeModel(bytes: Uint8Array, baseDir = '.'): Model {
   try {
     m = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    throw new AttuneError('onnx-unreadable', `This file is not a readable ONNX model (${(e as Error).message}).`, 'Choose a .onnx file exported by PyTorch, timm, Hugging Face Optimum or tf2onnx.');
+    throw new AttuneError(
+      'onnx-unreadable',
+      `This file is not a readable ONNX model (${(e as Error).message}).`,
+      'Choose a .onnx file exported by PyTorch, timm, Hugging Face Optimum or tf2onnx.',
+    );
   }
-  if (!m.graph) throw new AttuneError('onnx-unreadable', 'This ONNX file contains no graph.', 'Choose a complete .onnx model file.');
+  if (!m.graph)
+    throw new AttuneError(
+      'onnx-unreadable',
+      'This ONNX file contains no graph.',
+      'Choose a complete .onnx model file.',
+    );
   const std = (m.opsetImport ?? []).find((o) => !o.domain || o.domain === 'ai.onnx');
   const metadata: Record<string, string> = {};
   for (const p of m.metadataProps ?? []) metadata[p.key ?? ''] = p.value ?? '';
   return {
     graph: graphFromProto(m.graph, baseDir),
     opset: num(std?.version ?? 13),
-    extraOpsets: (m.opsetImport ?? []).filter((o) => o.domain && o.domain !== 'ai.onnx').map((o) => ({ domain: o.domain!, version: num(o.version) })),
+    extraOpsets: (m.opsetImport ?? [])
+      .filter((o) => o.domain && o.domain !== 'ai.onnx')
+      .map((o) => ({ domain: o.domain!, version: num(o.version) })),
     irVersion: num(m.irVersion),
     producer: m.producerName ?? '',
     metadata,
@@ -165,7 +195,8 @@ export function decodeModel(bytes: Uint8Array, baseDir = '.'): Model {
 }
 
 export function loadModel(path: string): Model {
-  if (!existsSync(path)) throw new AttuneError('onnx-missing', `No model file at ${path}.`, 'Check the path, or choose the model again.');
+  if (!existsSync(path))
+    throw new AttuneError('onnx-missing', `No model file at ${path}.`, 'Check the path, or choose the model again.');
   return decodeModel(readFileSync(path), dirname(path));
 }
 
@@ -217,7 +248,13 @@ function valueInfoToProto(v: ValueInfo): ValueInfoProto {
     type: {
       tensorType: {
         elemType: CODE_OF[v.dtype],
-        shape: { dim: v.shape.map((d) => (typeof d === 'number' && d >= 0 ? { dimValue: d } : { dimParam: typeof d === 'string' && d !== '?' ? d : undefined })) },
+        shape: {
+          dim: v.shape.map((d) =>
+            typeof d === 'number' && d >= 0
+              ? { dimValue: d }
+              : { dimParam: typeof d === 'string' && d !== '?' ? d : undefined },
+          ),
+        },
       },
     },
   };

@@ -52,7 +52,12 @@ export interface ClassifierInfo {
   outputsProbabilities: boolean;
 }
 
-export function classifierInfo(metadata: Record<string, string>, modelForGuess: Parameters<typeof guessPreprocessing>[0], path: string, size: number): ClassifierInfo {
+export function classifierInfo(
+  metadata: Record<string, string>,
+  modelForGuess: Parameters<typeof guessPreprocessing>[0],
+  path: string,
+  size: number,
+): ClassifierInfo {
   return {
     preprocessing: guessPreprocessing(modelForGuess, path, size),
     labels: metadata['attune.labels'] ? (JSON.parse(metadata['attune.labels']) as string[]) : undefined,
@@ -61,21 +66,41 @@ export function classifierInfo(metadata: Record<string, string>, modelForGuess: 
 }
 
 /** The recorded preprocessing with the caller's overrides; the band mapping must keep the model's channel count. */
-function withOverrides(pre: Preprocessing, opts: Pick<PredictOptions, 'window' | 'valueOffset' | 'bands'>): Preprocessing {
-  const values = { ...pre.values, ...(opts.window ? { voi: opts.window } : {}), ...(opts.valueOffset !== undefined ? { offset: opts.valueOffset } : {}) };
+function withOverrides(
+  pre: Preprocessing,
+  opts: Pick<PredictOptions, 'window' | 'valueOffset' | 'bands'>,
+): Preprocessing {
+  const values = {
+    ...pre.values,
+    ...(opts.window ? { voi: opts.window } : {}),
+    ...(opts.valueOffset !== undefined ? { offset: opts.valueOffset } : {}),
+  };
   if (opts.bands) {
     const b = pre.values.bands;
-    if (!b) throw new AttuneError('usage', 'This model was not trained on multispectral images; --bands does not apply.', 'Leave out --bands.');
+    if (!b)
+      throw new AttuneError(
+        'usage',
+        'This model was not trained on multispectral images; --bands does not apply.',
+        'Leave out --bands.',
+      );
     checkBandSelection(opts.bands, b.bandCount);
     if (inputChannels({ values: { ...values, bands: { ...b, selection: opts.bands } } }) !== inputChannels(pre)) {
-      throw new AttuneError('usage', `The model takes ${inputChannels(pre)} input channels; --bands ${opts.bands.mode === 'all' ? 'all' : opts.bands.bands.join(',')} gives a different number.`, `Use the model's own mapping (${b.selection.mode === 'all' ? 'all' : b.selection.bands.join(',')}).`);
+      throw new AttuneError(
+        'usage',
+        `The model takes ${inputChannels(pre)} input channels; --bands ${opts.bands.mode === 'all' ? 'all' : opts.bands.bands.join(',')} gives a different number.`,
+        `Use the model's own mapping (${b.selection.mode === 'all' ? 'all' : b.selection.bands.join(',')}).`,
+      );
     }
     values.bands = { ...b, selection: opts.bands };
   }
   return { ...pre, values };
 }
 
-export async function predictFiles(modelPath: string, files: string[], opts: PredictOptions = {}): Promise<Prediction[]> {
+export async function predictFiles(
+  modelPath: string,
+  files: string[],
+  opts: PredictOptions = {},
+): Promise<Prediction[]> {
   const bytes = await readFile(modelPath).catch(() => {
     throw new AttuneError('model-missing', `No model file at ${modelPath}.`, 'Check the path to model.onnx.');
   });

@@ -23,10 +23,19 @@ const gradientStep: UpdateRule = (u) => ({ param: u.b.sub(u.param, u.grad), m: u
 async function step(clipNorm: number | null): Promise<{ moved: number; gradNorm: number }> {
   const prepared = withNewHead(await loadBackbone(MODELS.tinyVit), 3, 0);
   const mp = await linear.prepare({ backbone: prepared, options: {}, seed: 0, batch: 4 });
-  const prog = await compileTrainProgram(headModel(prepared), mp.program, { batch: 4, numClasses: 3, clipNorm, update: gradientStep });
+  const prog = await compileTrainProgram(headModel(prepared), mp.program, {
+    batch: 4,
+    numClasses: 3,
+    clipNorm,
+    update: gradientStep,
+  });
   const rng = mulberry32(3);
   // large features make the head's gradient norm far above 1
-  const x = tensor('float32', [4, prepared.featureDim], Array.from({ length: 4 * prepared.featureDim }, () => (rng() - 0.5) * 200));
+  const x = tensor(
+    'float32',
+    [4, prepared.featureDim],
+    Array.from({ length: 4 * prepared.featureDim }, () => (rng() - 0.5) * 200),
+  );
   const { targets, invWeight } = buildTargets([0, 1, 2, 0], [1, 1, 1, 1], 3, 0);
   const feeds: Record<string, Tensor> = {
     [FEATURES]: x,
@@ -59,9 +68,15 @@ async function step(clipNorm: number | null): Promise<{ moved: number; gradNorm:
 test('clipNorm null does not clip; a number clips the global gradient norm to it', async () => {
   const free = await step(null);
   assert.ok(free.gradNorm > 5, `the test needs a gradient norm above 1, got ${free.gradNorm}`);
-  assert.ok(Math.abs(free.moved - free.gradNorm) / free.gradNorm < 1e-4, `unclipped step ${free.moved} vs ‖g‖ ${free.gradNorm}`);
+  assert.ok(
+    Math.abs(free.moved - free.gradNorm) / free.gradNorm < 1e-4,
+    `unclipped step ${free.moved} vs ‖g‖ ${free.gradNorm}`,
+  );
   const clipped = await step(1);
-  assert.ok(Math.abs(clipped.gradNorm - free.gradNorm) < 1e-3 * free.gradNorm, 'grad_norm reports the norm before clipping');
+  assert.ok(
+    Math.abs(clipped.gradNorm - free.gradNorm) < 1e-3 * free.gradNorm,
+    'grad_norm reports the norm before clipping',
+  );
   assert.ok(Math.abs(clipped.moved - 1) < 1e-4, `clipped step has norm ${clipped.moved}`);
   // the linear probe's default is no clipping (METHODS.md baselines train the head with plain AdamW)
   assert.equal(linear.defaults.clipNorm, null);

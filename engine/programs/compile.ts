@@ -119,7 +119,10 @@ function liftTrainables(g: Graph, names: string[]): Map<string, Tensor> {
   return initial;
 }
 
-async function foldFor(prepared: Model, batch: number): Promise<{ model: Model; shapes: ShapeMap; imageInput: string }> {
+async function foldFor(
+  prepared: Model,
+  batch: number,
+): Promise<{ model: Model; shapes: ShapeMap; imageInput: string }> {
   const inp = prepared.graph.inputs[0];
   const dims = [batch, ...inp.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1))];
   const { model, shapes } = await foldConstants(prepared, { [inp.name]: dims });
@@ -127,12 +130,20 @@ async function foldFor(prepared: Model, batch: number): Promise<{ model: Model; 
 }
 
 /** Static shapes of the whole graph after edits: one probe run with neutral inputs. */
-async function shapesOf(m: Model, feeds: Record<string, Tensor>, known: ShapeMap, before: Map<Node, string>): Promise<ShapeMap> {
+async function shapesOf(
+  m: Model,
+  feeds: Record<string, Tensor>,
+  known: ShapeMap,
+  before: Map<Node, string>,
+): Promise<ShapeMap> {
   // Only what the method and the loss changed: nodes that are new or rewired, and everything downstream of them.
   // The rest of the folded forward keeps the shapes the fold measured (probing it all again costs gigabytes).
   const dirty = new Set<string>();
   for (const n of m.graph.nodes) {
-    const changed = before.get(n) !== n.inputs.join('|') || n.inputs.some((i) => dirty.has(i)) || n.outputs.some((o) => o && !known.has(o));
+    const changed =
+      before.get(n) !== n.inputs.join('|') ||
+      n.inputs.some((i) => dirty.has(i)) ||
+      n.outputs.some((o) => o && !known.has(o));
     if (changed) for (const o of n.outputs) if (o) dirty.add(o);
   }
   const { shapes } = await probe(m.graph, m.opset, feeds, () => false, dirty);
@@ -142,23 +153,47 @@ async function shapesOf(m: Model, feeds: Record<string, Tensor>, known: ShapeMap
   return shapes;
 }
 
-export async function compileTrainProgram(prepared: Model, method: MethodProgram, opts: TrainProgramOptions): Promise<TrainProgram> {
-  const { model, shapes: foldedShapes, imageInput } = await foldFor(prepared, opts.batch * (method.trainBatchMultiplier ?? 1));
+export async function compileTrainProgram(
+  prepared: Model,
+  method: MethodProgram,
+  opts: TrainProgramOptions,
+): Promise<TrainProgram> {
+  const {
+    model,
+    shapes: foldedShapes,
+    imageInput,
+  } = await foldFor(prepared, opts.batch * (method.trainBatchMultiplier ?? 1));
   const g = model.graph;
   const b = new Builder(g, 'attune', 'float32', model.opset);
   const before = new Map(g.nodes.map((n) => [n, n.inputs.join('|')]));
   method.transform?.(g, b, foldedShapes);
   const trainable = method.trainable(g);
-  const initial = liftTrainables(g, trainable.map((t) => t.name));
+  const initial = liftTrainables(
+    g,
+    trainable.map((t) => t.name),
+  );
 
   // loss
   const C = opts.numClasses;
-  g.inputs.push({ name: TARGETS, dtype: 'float32', shape: [opts.batch, C] }, { name: INV_WEIGHT, dtype: 'float32', shape: [] });
+  g.inputs.push(
+    { name: TARGETS, dtype: 'float32', shape: [opts.batch, C] },
+    { name: INV_WEIGHT, dtype: 'float32', shape: [] },
+  );
   for (const e of method.extraInputs ?? []) g.inputs.push({ name: e.name, dtype: e.dtype, shape: e.shape });
   const ce = crossEntropy(b, LOGITS, TARGETS, INV_WEIGHT);
   const extra = method.extraLoss?.(b, LOGITS, g) ?? [];
-  g.nodes.push({ name: 'attune_loss_total', op: extra.length ? 'Sum' : 'Identity', domain: '', inputs: [ce, ...extra], outputs: [LOSS], attrs: {} });
-  g.outputs = [{ name: LOSS, dtype: 'float32', shape: [] }, { name: LOGITS, dtype: 'float32', shape: [opts.batch, C] }];
+  g.nodes.push({
+    name: 'attune_loss_total',
+    op: extra.length ? 'Sum' : 'Identity',
+    domain: '',
+    inputs: [ce, ...extra],
+    outputs: [LOSS],
+    attrs: {},
+  });
+  g.outputs = [
+    { name: LOSS, dtype: 'float32', shape: [] },
+    { name: LOGITS, dtype: 'float32', shape: [opts.batch, C] },
+  ];
   topoSort(g);
 
   const probeFeeds: Record<string, Tensor> = {
@@ -170,10 +205,27 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
   for (const e of method.extraInputs ?? []) probeFeeds[e.name] = e.neutral();
   const shapes = await shapesOf(model, probeFeeds, foldedShapes, before);
 
-  const grads = differentiate(g, shapes, LOSS, trainable.map((t) => t.name), { prefix: 'attune_grad', opset: model.opset });
+  const grads = differentiate(
+    g,
+    shapes,
+    LOSS,
+    trainable.map((t) => t.name),
+    { prefix: 'attune_grad', opset: model.opset },
+  );
   const ub = new Builder(g, 'attune_update', 'float32', model.opset);
-  const clipped = clipByGlobalNorm(ub, trainable.map((t) => grads.get(t.name)!), opts.clipNorm);
-  g.nodes.push({ name: 'attune_grad_norm', op: 'Identity', domain: '', inputs: [clipped.norm], outputs: [GRAD_NORM], attrs: {} });
+  const clipped = clipByGlobalNorm(
+    ub,
+    trainable.map((t) => grads.get(t.name)!),
+    opts.clipNorm,
+  );
+  g.nodes.push({
+    name: 'attune_grad_norm',
+    op: 'Identity',
+    domain: '',
+    inputs: [clipped.norm],
+    outputs: [GRAD_NORM],
+    attrs: {},
+  });
   const scalars: StepScalars = { lr: LR, bc1: BC1, bc2: BC2 };
   for (const s of [LR, BC1, BC2]) g.inputs.push({ name: s, dtype: 'float32', shape: [] });
   const state: StateNames[] = [];
@@ -184,11 +236,29 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
     const dims = initial.get(t.name)!.dims;
     g.inputs.push({ name: names.m, dtype: 'float32', shape: dims }, { name: names.v, dtype: 'float32', shape: dims });
     const rule = t.update ?? opts.update ?? adamW;
-    const out = rule({ b: ub, param: t.name, grad: clipped.grads[i], m: names.m, v: names.v, scalars, hyper: opts.hyper ?? ADAM_DEFAULTS, weightDecay: t.weightDecay, anchor: t.anchorAtZero ? tensor('float32', dims) : initial.get(t.name)!, isHead: t.name === HEAD_WEIGHT || t.name === HEAD_BIAS });
+    const out = rule({
+      b: ub,
+      param: t.name,
+      grad: clipped.grads[i],
+      m: names.m,
+      v: names.v,
+      scalars,
+      hyper: opts.hyper ?? ADAM_DEFAULTS,
+      weightDecay: t.weightDecay,
+      anchor: t.anchorAtZero ? tensor('float32', dims) : initial.get(t.name)!,
+      isHead: t.name === HEAD_WEIGHT || t.name === HEAD_BIAS,
+    });
     for (const [k, v] of Object.entries(out.diagnostics ?? {})) (diagnostics[k] ??= []).push(v);
     for (const [k, v] of Object.entries(out.shares ?? {})) (shares[k] ??= []).push(v);
     g.nodes.push(
-      { name: `${names.paramOut}/id`, op: 'Identity', domain: '', inputs: [out.param], outputs: [names.paramOut], attrs: {} },
+      {
+        name: `${names.paramOut}/id`,
+        op: 'Identity',
+        domain: '',
+        inputs: [out.param],
+        outputs: [names.paramOut],
+        attrs: {},
+      },
       { name: `${names.mOut}/id`, op: 'Identity', domain: '', inputs: [out.m], outputs: [names.mOut], attrs: {} },
       { name: `${names.vOut}/id`, op: 'Identity', domain: '', inputs: [out.v], outputs: [names.vOut], attrs: {} },
     );
@@ -205,7 +275,14 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
   // shares averaged (the fraction of those tensors where SPD's condition held)
   const aggregate = (all: Record<string, string[]>, op: 'Sum' | 'Mean') => {
     for (const [k, list] of Object.entries(all)) {
-      g.nodes.push({ name: `attune_diag_${k}`, op: list.length > 1 ? op : 'Identity', domain: '', inputs: list, outputs: [k], attrs: {} });
+      g.nodes.push({
+        name: `attune_diag_${k}`,
+        op: list.length > 1 ? op : 'Identity',
+        domain: '',
+        inputs: list,
+        outputs: [k],
+        attrs: {},
+      });
       g.outputs.push({ name: k, dtype: 'float32', shape: [] });
       scalarOutputs.push(k);
     }
@@ -219,7 +296,16 @@ export async function compileTrainProgram(prepared: Model, method: MethodProgram
   }
   topoSort(g);
   pruneDead(g);
-  return { model, imageInput, batch: opts.batch, trainable, state, initial, scalars: scalarOutputs, extraInputs: method.extraInputs ?? [] };
+  return {
+    model,
+    imageInput,
+    batch: opts.batch,
+    trainable,
+    state,
+    initial,
+    scalars: scalarOutputs,
+    extraInputs: method.extraInputs ?? [],
+  };
 }
 
 export interface EvalProgram {
@@ -238,10 +324,19 @@ export async function compileEvalProgram(prepared: Model, method: MethodProgram,
   (method.evalTransform ?? method.transform)?.(g, b, shapes);
   const trainable = method.trainable(g).map((t) => t.name);
   liftTrainables(g, trainable);
-  g.nodes.push({ name: 'attune_softmax', op: 'Softmax', domain: '', inputs: [LOGITS], outputs: [PROBS], attrs: { axis: int(-1) } });
-  g.outputs = [{ name: PROBS, dtype: 'float32', shape: [batch, g.outputs[0].shape[1] ?? 0] }, { name: LOGITS, dtype: 'float32', shape: [batch, g.outputs[0].shape[1] ?? 0] }];
+  g.nodes.push({
+    name: 'attune_softmax',
+    op: 'Softmax',
+    domain: '',
+    inputs: [LOGITS],
+    outputs: [PROBS],
+    attrs: { axis: int(-1) },
+  });
+  g.outputs = [
+    { name: PROBS, dtype: 'float32', shape: [batch, g.outputs[0].shape[1] ?? 0] },
+    { name: LOGITS, dtype: 'float32', shape: [batch, g.outputs[0].shape[1] ?? 0] },
+  ];
   topoSort(g);
   pruneDead(g);
   return { model, imageInput, batch, trainable };
 }
-

@@ -52,7 +52,8 @@ test('K steps inside an ONNX Loop give the same weights, moments and losses as K
   b.update(out);
   const loopLosses = [0, 1, 2].map((i) => (scanRow(out[loop.scans.get(LOSS)!], i).data as Float32Array)[0]);
 
-  for (let i = 0; i < K; i++) assert.ok(Math.abs(losses[i] - loopLosses[i]) < 1e-5, `loss ${i}: ${losses[i]} vs ${loopLosses[i]}`);
+  for (let i = 0; i < K; i++)
+    assert.ok(Math.abs(losses[i] - loopLosses[i]) < 1e-5, `loss ${i}: ${losses[i]} vs ${loopLosses[i]}`);
   assert.ok(losses[2] !== losses[0], 'the weights really changed between steps');
   for (const [k, t] of a.values) {
     const u = b.values.get(k)!.data as Float32Array;

@@ -48,19 +48,48 @@ export function compileLoopProgram(step: TrainProgram, k: number): LoopProgram {
   // body: gather this step's row of every stacked input under the step graph's own input names
   const iter = 'attune_loop_iter';
   const condIn = 'attune_loop_cond_in';
-  const gathers: Node[] = perStep.map((i) => ({ name: `${i.name}::gather`, op: 'Gather', domain: '', inputs: [stacked.get(i.name)!, iter], outputs: [i.name], attrs: { axis: int(0) } }));
+  const gathers: Node[] = perStep.map((i) => ({
+    name: `${i.name}::gather`,
+    op: 'Gather',
+    domain: '',
+    inputs: [stacked.get(i.name)!, iter],
+    outputs: [i.name],
+    attrs: { axis: int(0) },
+  }));
   const bodyOut = [...carried.map((c) => c.output), ...scanNames];
-  const renames: Node[] = bodyOut.map((n) => ({ name: `${n}::body_id`, op: 'Identity', domain: '', inputs: [n], outputs: [BODY(n)], attrs: {} }));
+  const renames: Node[] = bodyOut.map((n) => ({
+    name: `${n}::body_id`,
+    op: 'Identity',
+    domain: '',
+    inputs: [n],
+    outputs: [BODY(n)],
+    attrs: {},
+  }));
   const body: Graph = {
     name: 'attune_step',
-    nodes: [...gathers, ...g.nodes, { name: 'attune_loop_cond', op: 'Identity', domain: '', inputs: [condIn], outputs: ['attune_loop_cond_out'], attrs: {} }, ...renames],
+    nodes: [
+      ...gathers,
+      ...g.nodes,
+      {
+        name: 'attune_loop_cond',
+        op: 'Identity',
+        domain: '',
+        inputs: [condIn],
+        outputs: ['attune_loop_cond_out'],
+        attrs: {},
+      },
+      ...renames,
+    ],
     initializers: new Map(),
     inputs: [
       { name: iter, dtype: 'int64', shape: [] },
       { name: condIn, dtype: 'bool', shape: [] },
       ...carried.map((c) => info.get(c.input)!),
     ],
-    outputs: [{ name: 'attune_loop_cond_out', dtype: 'bool', shape: [] }, ...bodyOut.map((n) => ({ ...(outInfo.get(n) ?? { dtype: 'float32' as const, shape: [] }), name: BODY(n) }))],
+    outputs: [
+      { name: 'attune_loop_cond_out', dtype: 'bool', shape: [] },
+      ...bodyOut.map((n) => ({ ...(outInfo.get(n) ?? { dtype: 'float32' as const, shape: [] }), name: BODY(n) })),
+    ],
   };
   const trip = 'attune_loop_trip';
   const initializers = new Map<string, Tensor>(g.initializers);
@@ -110,4 +139,3 @@ export function scanRow(t: Tensor, i: number): Tensor {
   const per = t.data.length / t.dims[0];
   return { dtype: t.dtype, dims: t.dims.slice(1), data: t.data.slice(i * per, (i + 1) * per) };
 }
-

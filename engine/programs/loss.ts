@@ -13,7 +13,12 @@ export function crossEntropy(b: Builder, logits: string, targets: string, invWei
 }
 
 /** Host side of the contract above. */
-export function buildTargets(labels: ArrayLike<number>, weights: ArrayLike<number>, numClasses: number, smoothing: number): { targets: Float32Array; invWeight: number } {
+export function buildTargets(
+  labels: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  numClasses: number,
+  smoothing: number,
+): { targets: Float32Array; invWeight: number } {
   const n = labels.length;
   const t = new Float32Array(n * numClasses);
   let sw = 0;

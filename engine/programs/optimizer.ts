@@ -66,7 +66,8 @@ export function adamDirection(u: UpdateInput): { m: string; v: string; step: str
 export const adamW: UpdateRule = (u) => {
   const { b } = u;
   const { m, v, step } = adamDirection(u);
-  const decayed = u.weightDecay > 0 ? b.mul(u.param, b.sub(b.scalar(1), b.mul(u.scalars.lr, b.scalar(u.weightDecay)))) : u.param;
+  const decayed =
+    u.weightDecay > 0 ? b.mul(u.param, b.sub(b.scalar(1), b.mul(u.scalars.lr, b.scalar(u.weightDecay)))) : u.param;
   return { param: b.sub(decayed, step), m, v };
 };
 
@@ -74,7 +75,11 @@ export const adamW: UpdateRule = (u) => {
  * Scales all gradients by min(1, maxNorm / (‖g‖ + 1e-6)) (torch.nn.utils.clip_grad_norm_).
  * Returns the clipped gradients and the pre-clip global norm.
  */
-export function clipByGlobalNorm(b: Builder, grads: string[], maxNorm: number | null): { grads: string[]; norm: string } {
+export function clipByGlobalNorm(
+  b: Builder,
+  grads: string[],
+  maxNorm: number | null,
+): { grads: string[]; norm: string } {
   const sq = grads.map((g) => b.sumSquares(g));
   const norm = b.sqrt(b.sum(sq));
   if (maxNorm === null || !Number.isFinite(maxNorm)) return { grads, norm };

@@ -15,7 +15,11 @@ interface Header {
   tensors: { name: string; dtype: DType; dims: number[]; offset: number; bytes: number }[];
 }
 
-export async function saveCheckpoint(path: string, tensors: Map<string, Tensor>, meta: Record<string, unknown>): Promise<void> {
+export async function saveCheckpoint(
+  path: string,
+  tensors: Map<string, Tensor>,
+  meta: Record<string, unknown>,
+): Promise<void> {
   const entries: Header['tensors'] = [];
   let offset = 0;
   for (const [name, t] of tensors) {
@@ -34,16 +38,27 @@ export async function saveCheckpoint(path: string, tensors: Map<string, Tensor>,
   await writeFileAtomic(path, out);
 }
 
-export async function loadCheckpoint(path: string): Promise<{ tensors: Map<string, Tensor>; meta: Record<string, unknown> }> {
+export async function loadCheckpoint(
+  path: string,
+): Promise<{ tensors: Map<string, Tensor>; meta: Record<string, unknown> }> {
   const buf = await readFile(path);
   const len = buf.readUInt32LE(0);
   let header: Header;
   try {
     header = JSON.parse(buf.subarray(4, 4 + len).toString('utf8')) as Header;
   } catch {
-    throw new AttuneError('checkpoint-corrupt', `The checkpoint ${path} is damaged.`, 'Start the run again from the beginning.');
+    throw new AttuneError(
+      'checkpoint-corrupt',
+      `The checkpoint ${path} is damaged.`,
+      'Start the run again from the beginning.',
+    );
   }
-  if (header.magic !== MAGIC) throw new AttuneError('checkpoint-corrupt', `${path} is not an Attune checkpoint.`, 'Choose a run folder created by Attune.');
+  if (header.magic !== MAGIC)
+    throw new AttuneError(
+      'checkpoint-corrupt',
+      `${path} is not an Attune checkpoint.`,
+      'Choose a run folder created by Attune.',
+    );
   const base = 4 + len;
   const tensors = new Map<string, Tensor>();
   for (const e of header.tensors) {

@@ -12,7 +12,13 @@ import type { PreparedBackbone } from '../backbone/prepare';
 import { loadBackbone, withNewHead, type LoadedBackbone } from '../backbone/load';
 import { scanDataset } from '../data/scan';
 import type { ScanReport } from '../data/types';
-import { checkBandSelection, fitBandScaling, SENTINEL2_PRESETS, SENTINEL2_REFLECTANCE_SCALE, type BandSelection } from '../data/bands';
+import {
+  checkBandSelection,
+  fitBandScaling,
+  SENTINEL2_PRESETS,
+  SENTINEL2_REFLECTANCE_SCALE,
+  type BandSelection,
+} from '../data/bands';
 import { readRaster } from '../data/geotiff';
 import { readVoiValues } from '../data/source';
 import { percentileRange } from '../data/values';
@@ -99,7 +105,8 @@ const hyperFrom = (req: RunRequest, m: Method): Hyper => ({
   epochs: req.epochs ?? m.defaults.epochs,
   batch: req.batch ?? m.defaults.batch,
   weightDecay: req.weightDecay ?? m.defaults.weightDecay,
-  warmupEpochs: req.warmupEpochs ?? Math.min(m.defaults.warmupEpochs, Math.max(0, (req.epochs ?? m.defaults.epochs) - 1)),
+  warmupEpochs:
+    req.warmupEpochs ?? Math.min(m.defaults.warmupEpochs, Math.max(0, (req.epochs ?? m.defaults.epochs) - 1)),
   labelSmoothing: req.labelSmoothing ?? m.defaults.labelSmoothing,
   clipNorm: req.clipNorm === undefined ? m.defaults.clipNorm : req.clipNorm,
   optimizer: req.optimizer ?? m.optimizer ?? 'adamw',
@@ -107,16 +114,29 @@ const hyperFrom = (req: RunRequest, m: Method): Hyper => ({
 });
 
 /** Creates run.json and split.json for a new run, or reads them back for a resume. */
-export async function openRun(req: RunRequest, opts: TrainOptions): Promise<{ spec: RunSpec; split: DatasetSplit; resumed: boolean }> {
+export async function openRun(
+  req: RunRequest,
+  opts: TrainOptions,
+): Promise<{ spec: RunSpec; split: DatasetSplit; resumed: boolean }> {
   const runDir = resolve(req.outDir);
   const files = runFiles(runDir);
   if (existsSync(files.spec)) {
     const spec = await loadRunSpec(runDir);
-    const status = existsSync(files.status) ? (JSON.parse(await readFile(files.status, 'utf8')) as { state: string }).state : 'running';
+    const status = existsSync(files.status)
+      ? (JSON.parse(await readFile(files.status, 'utf8')) as { state: string }).state
+      : 'running';
     if (status === 'done')
-      throw new AttuneError('run-finished', `${runDir} already holds a finished run.`, 'Choose a new --out folder, or export this run with `attune export`.');
+      throw new AttuneError(
+        'run-finished',
+        `${runDir} already holds a finished run.`,
+        'Choose a new --out folder, or export this run with `attune export`.',
+      );
     if (resolve(spec.data.root) !== resolve(req.data) || spec.method !== req.method)
-      throw new AttuneError('run-mismatch', `${runDir} holds an unfinished run of "${spec.method}" on ${spec.data.root}, not this one.`, 'Resume it with the same --data and --method, or choose a new --out folder.');
+      throw new AttuneError(
+        'run-mismatch',
+        `${runDir} holds an unfinished run of "${spec.method}" on ${spec.data.root}, not this one.`,
+        'Resume it with the same --data and --method, or choose a new --out folder.',
+      );
     return { spec, split: await loadSplit(files.split), resumed: true };
   }
   const method = getMethod(req.method);
@@ -130,17 +150,32 @@ export async function openRun(req: RunRequest, opts: TrainOptions): Promise<{ sp
   });
   const blocking = report.issues.filter((i) => i.severity === 'error');
   if (blocking.length)
-    throw new AttuneError('dataset-invalid', `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`, 'Fix the folder (see `attune scan`) and try again.', { issues: blocking });
-  for (const p of report.problems.filter((p) => p.excluded).slice(0, 20)) emit({ type: 'log', level: 'warn', message: `Skipping ${p.file}: ${p.message}` });
+    throw new AttuneError(
+      'dataset-invalid',
+      `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`,
+      'Fix the folder (see `attune scan`) and try again.',
+      { issues: blocking },
+    );
+  for (const p of report.problems.filter((p) => p.excluded).slice(0, 20))
+    emit({ type: 'log', level: 'warn', message: `Skipping ${p.file}: ${p.message}` });
   const classes = report.classes.map((c) => c.name);
   const split = req.splitFile
-    ? await loadSplit(req.splitFile, report).then((s) => ({ ...s, items: applyOverrides(s.items, req.overrides, s.classes) }))
+    ? await loadSplit(req.splitFile, report).then((s) => ({
+        ...s,
+        items: applyOverrides(s.items, req.overrides, s.classes),
+      }))
     : splitDataset(applyOverrides(report.items, req.overrides, classes), { seed: req.seed ?? 0, ratios: req.ratios });
   const backbone = await loadBackbone(req.model, req.feature);
   const values = await valueMapping(req, report, split, backbone.preprocessing.values, emit);
   const spec: RunSpec = {
     version: 1,
-    data: { root: resolve(req.data), labels: req.labels, columns: req.columns, fingerprint: report.fingerprint, ...(req.frames === 'all' ? { frames: 'all' as const } : {}) },
+    data: {
+      root: resolve(req.data),
+      labels: req.labels,
+      columns: req.columns,
+      fingerprint: report.fingerprint,
+      ...(req.frames === 'all' ? { frames: 'all' as const } : {}),
+    },
     classes: split.classes,
     backbone: { path: resolve(req.model), sha256: backbone.sha256, feature: req.feature },
     preprocessing: { ...backbone.preprocessing, values },
@@ -172,10 +207,19 @@ async function valueMapping(
   base: ValueMapping,
   emit: EventSink,
 ): Promise<ValueMapping> {
-  const values: ValueMapping = { ...base, ...(req.window ? { voi: req.window } : {}), offset: req.valueOffset ?? base.offset };
+  const values: ValueMapping = {
+    ...base,
+    ...(req.window ? { voi: req.window } : {}),
+    offset: req.valueOffset ?? base.offset,
+  };
   if (values.voi.kind === 'percentile' && values.voi.scope === 'dataset' && !values.voi.fitted) {
     const { low, high } = values.voi;
-    const fitted = await fitPercentiles(splitItems(split, report.root, 'train').map((i) => i.file), values, low, high);
+    const fitted = await fitPercentiles(
+      splitItems(split, report.root, 'train').map((i) => i.file),
+      values,
+      low,
+      high,
+    );
     if (fitted) {
       values.voi = { ...values.voi, fitted };
       const message = `Window from the training images' ${low}–${high} percentiles: ${fitted.lo.toFixed(1)} to ${fitted.hi.toFixed(1)}.`;
@@ -183,7 +227,12 @@ async function valueMapping(
     }
   }
   if (!report.bands) {
-    if (req.bands) throw new AttuneError('usage', 'The dataset has no multispectral images; --bands does not apply.', 'Leave out --bands.');
+    if (req.bands)
+      throw new AttuneError(
+        'usage',
+        'The dataset has no multispectral images; --bands does not apply.',
+        'Leave out --bands.',
+      );
     return values;
   }
   const bandCount = report.bands.bands;
@@ -192,7 +241,11 @@ async function valueMapping(
   const selection: BandSelection = req.bands ?? (sentinel2 ? trueColour : undefined) ?? noBands(bandCount);
   checkBandSelection(selection, bandCount);
   const train = splitItems(split, report.root, 'train');
-  emit({ type: 'log', level: 'info', message: `Fitting the band scaling on ${train.length} training images (${bandCount} bands).` });
+  emit({
+    type: 'log',
+    level: 'info',
+    message: `Fitting the band scaling on ${train.length} training images (${bandCount} bands).`,
+  });
   async function* rasters() {
     for (const it of train) yield { ...(await readRaster(it.file, { expectBands: bandCount })), file: it.file };
   }
@@ -228,19 +281,33 @@ async function fitPercentiles(
 }
 
 function noBands(bandCount: number): never {
-  throw new AttuneError('bands-required', `The images have ${bandCount} bands; choose how they feed the model.`,
-    'Give --bands R,G,B (three 1-based band numbers mapped onto RGB) or --bands all (every band; the first convolution is widened).');
+  throw new AttuneError(
+    'bands-required',
+    `The images have ${bandCount} bands; choose how they feed the model.`,
+    'Give --bands R,G,B (three 1-based band numbers mapped onto RGB) or --bands all (every band; the first convolution is widened).',
+  );
 }
 
 /** Loads the backbone, attaches the head and prepares the method (GPS selection runs here). */
-export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir: string, opts: TrainOptions, head?: { weight: Tensor; bias: Tensor }): Promise<RunContext> {
+export async function buildRunContext(
+  spec: RunSpec,
+  split: DatasetSplit,
+  runDir: string,
+  opts: TrainOptions,
+  head?: { weight: Tensor; bias: Tensor },
+): Promise<RunContext> {
   const loaded = await loadBackbone(spec.backbone.path, spec.backbone.feature);
   if (loaded.sha256 !== spec.backbone.sha256)
-    throw new AttuneError('backbone-changed', `The backbone file ${spec.backbone.path} has changed since this run started.`, 'Restore the original model file, or start a new run.');
+    throw new AttuneError(
+      'backbone-changed',
+      `The backbone file ${spec.backbone.path} has changed since this run started.`,
+      'Restore the original model file, or start a new run.',
+    );
   // all bands of a multispectral image: the first convolution takes N channels (deterministic, so resumes match)
   const channels = inputChannels(spec.preprocessing);
   const bands = spec.preprocessing.values.bands;
-  const rgbBands: [number, number, number] = bands?.bandCount === 13 ? [...SENTINEL2_PRESETS['true-colour']] : [1, 2, 3];
+  const rgbBands: [number, number, number] =
+    bands?.bandCount === 13 ? [...SENTINEL2_PRESETS['true-colour']] : [1, 2, 3];
   const backbone = channels === 3 ? loaded : await widenBackbone(loaded, channels, { rgbBands });
   const prepared = withNewHead(backbone, spec.classes.length, spec.seed, head);
   const method = getMethod(spec.method);
@@ -250,7 +317,9 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
     test: splitItems(split, spec.data.root, 'test'),
   };
   const files = runFiles(runDir);
-  const savedState = existsSync(files.methodState) ? (JSON.parse(await readFile(files.methodState, 'utf8')) as Record<string, unknown>) : undefined;
+  const savedState = existsSync(files.methodState)
+    ? (JSON.parse(await readFile(files.methodState, 'utf8')) as Record<string, unknown>)
+    : undefined;
   const loader = opts.loader ?? defaultLoader;
   const methodPrepared0 = await method.prepare(
     {
@@ -270,8 +339,23 @@ export async function buildRunContext(spec: RunSpec, split: DatasetSplit, runDir
 }
 
 /** Training images with `views` independent augmentations each (as the method asks), stacked [view1 rows; view2 rows]. */
-async function* twoViewBatches(loader: BatchLoaderFactory, items: { file: string; label: number }[], spec: RunSpec, views: 1 | 2, augment: AugmentOptions): AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }> {
-  for await (const bt of loader({ items, pre: spec.preprocessing, augment, batchSize: spec.hyper.batch, seed: spec.seed, epoch: 0, shuffle: true, views })) {
+async function* twoViewBatches(
+  loader: BatchLoaderFactory,
+  items: { file: string; label: number }[],
+  spec: RunSpec,
+  views: 1 | 2,
+  augment: AugmentOptions,
+): AsyncIterable<{ x: Float32Array; labels: Int32Array; count: number }> {
+  for await (const bt of loader({
+    items,
+    pre: spec.preprocessing,
+    augment,
+    batchSize: spec.hyper.batch,
+    seed: spec.seed,
+    epoch: 0,
+    shuffle: true,
+    views,
+  })) {
     if (views === 1 || !bt.x2) {
       yield bt;
       continue;
@@ -285,4 +369,3 @@ async function* twoViewBatches(loader: BatchLoaderFactory, items: { file: string
     yield { x, labels, count: bt.count * 2 };
   }
 }
-

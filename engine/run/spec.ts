@@ -22,7 +22,12 @@ export type Hyper = z.infer<typeof HyperSchema>;
 
 const VoiSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('file') }),
-  z.object({ kind: z.literal('window'), center: z.number(), width: z.number().positive(), preset: z.enum(['lung', 'mediastinum', 'bone', 'brain']).optional() }),
+  z.object({
+    kind: z.literal('window'),
+    center: z.number(),
+    width: z.number().positive(),
+    preset: z.enum(['lung', 'mediastinum', 'bone', 'brain']).optional(),
+  }),
   z.object({
     kind: z.literal('percentile'),
     low: z.number().min(0).max(100),
@@ -40,7 +45,10 @@ const ValueMappingSchema = z.object({
   bands: z
     .object({
       selection: z.discriminatedUnion('mode', [
-        z.object({ mode: z.literal('map'), bands: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]) }),
+        z.object({
+          mode: z.literal('map'),
+          bands: z.tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()]),
+        }),
         z.object({ mode: z.literal('all') }),
       ]),
       bandCount: z.number().int().positive(),
@@ -53,7 +61,17 @@ const ValueMappingSchema = z.object({
           rasters: z.number().int(),
           sampleSize: z.number().int(),
           seed: z.number().int(),
-          bands: z.array(z.object({ mean: z.number(), std: z.number(), p2: z.number(), p98: z.number(), min: z.number(), max: z.number(), count: z.number() })),
+          bands: z.array(
+            z.object({
+              mean: z.number(),
+              std: z.number(),
+              p2: z.number(),
+              p98: z.number(),
+              min: z.number(),
+              max: z.number(),
+              count: z.number(),
+            }),
+          ),
         })
         .optional(),
     })
@@ -82,7 +100,9 @@ const RunSpecSchema = z.object({
   data: z.object({
     root: z.string(),
     labels: z.string().optional(),
-    columns: z.object({ path: z.string().optional(), label: z.string().optional(), group: z.string().optional() }).optional(),
+    columns: z
+      .object({ path: z.string().optional(), label: z.string().optional(), group: z.string().optional() })
+      .optional(),
     fingerprint: z.string().optional(),
     /** multi-frame DICOM: 'all' made every frame a sample */
     frames: z.enum(['middle', 'all']).optional(),
@@ -90,7 +110,10 @@ const RunSpecSchema = z.object({
   classes: z.array(z.string()).min(2),
   backbone: z.object({ path: z.string(), sha256: z.string(), feature: z.string().optional() }),
   // runs made before the value mapping existed record `bitDepthRule` instead of `values`
-  preprocessing: z.preprocess((v) => (v && typeof v === 'object' ? normalisePreprocessing(v as Preprocessing) : v), PreprocessingSchema),
+  preprocessing: z.preprocess(
+    (v) => (v && typeof v === 'object' ? normalisePreprocessing(v as Preprocessing) : v),
+    PreprocessingSchema,
+  ),
   augment: z.enum(['none', 'natural', 'aerial', 'medical']),
   method: z.string(),
   methodOptions: z.record(z.string(), z.union([z.number(), z.string(), z.boolean()])),
@@ -128,9 +151,19 @@ export async function loadRunSpec(runDir: string): Promise<RunSpec> {
   try {
     raw = JSON.parse(await readFile(runFiles(runDir).spec, 'utf8'));
   } catch {
-    throw new AttuneError('run-missing', `${runDir} is not an Attune run folder (no readable run.json).`, 'Choose the folder that `attune train --out` wrote.');
+    throw new AttuneError(
+      'run-missing',
+      `${runDir} is not an Attune run folder (no readable run.json).`,
+      'Choose the folder that `attune train --out` wrote.',
+    );
   }
   const parsed = RunSpecSchema.safeParse(raw);
-  if (!parsed.success) throw new AttuneError('run-invalid', `${runDir}/run.json is damaged or from another version.`, 'Train the run again.', { issues: parsed.error.issues.slice(0, 5) });
+  if (!parsed.success)
+    throw new AttuneError(
+      'run-invalid',
+      `${runDir}/run.json is damaged or from another version.`,
+      'Train the run again.',
+      { issues: parsed.error.issues.slice(0, 5) },
+    );
   return parsed.data;
 }

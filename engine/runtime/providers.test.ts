@@ -6,13 +6,44 @@ import { loadModel } from '../onnx/io';
 import { MODELS } from '../testing/fixtures';
 import type { EngineEvent } from '../events';
 
-const linux = (cuda: boolean): PlatformInfo => ({ platform: 'linux', arch: 'x64', backends: [{ name: 'cpu', bundled: true }, { name: 'webgpu', bundled: true }, { name: 'cuda', bundled: false }], cudaInstalled: cuda });
+const linux = (cuda: boolean): PlatformInfo => ({
+  platform: 'linux',
+  arch: 'x64',
+  backends: [
+    { name: 'cpu', bundled: true },
+    { name: 'webgpu', bundled: true },
+    { name: 'cuda', bundled: false },
+  ],
+  cudaInstalled: cuda,
+});
 
 test('auto prefers an installed GPU provider and always ends with CPU', () => {
   assert.deepEqual(planProviders('auto', linux(true)).order, ['cuda', 'cpu']);
   assert.deepEqual(planProviders('auto', linux(false)).order, ['cpu']);
-  assert.deepEqual(planProviders('auto', { platform: 'win32', arch: 'x64', backends: [{ name: 'cpu', bundled: true }, { name: 'dml', bundled: true }], cudaInstalled: false }).order, ['dml', 'cpu']);
-  assert.deepEqual(planProviders('auto', { platform: 'darwin', arch: 'arm64', backends: [{ name: 'cpu', bundled: true }, { name: 'coreml', bundled: true }], cudaInstalled: false }).order, ['coreml', 'cpu']);
+  assert.deepEqual(
+    planProviders('auto', {
+      platform: 'win32',
+      arch: 'x64',
+      backends: [
+        { name: 'cpu', bundled: true },
+        { name: 'dml', bundled: true },
+      ],
+      cudaInstalled: false,
+    }).order,
+    ['dml', 'cpu'],
+  );
+  assert.deepEqual(
+    planProviders('auto', {
+      platform: 'darwin',
+      arch: 'arm64',
+      backends: [
+        { name: 'cpu', bundled: true },
+        { name: 'coreml', bundled: true },
+      ],
+      cudaInstalled: false,
+    }).order,
+    ['coreml', 'cpu'],
+  );
   assert.deepEqual(planProviders('cpu', linux(true)).order, ['cpu']);
 });
 
@@ -26,7 +57,10 @@ test('a requested provider that is missing falls back to CPU with a reason', () 
 
 test('the session reports the provider in use and announces the fallback', async () => {
   const events: EngineEvent[] = [];
-  const s = await createSession(loadModel(MODELS.tinyCnn), { provider: platformInfo().cudaInstalled ? 'dml' : 'cuda', onEvent: (e) => events.push(e) });
+  const s = await createSession(loadModel(MODELS.tinyCnn), {
+    provider: platformInfo().cudaInstalled ? 'dml' : 'cuda',
+    onEvent: (e) => events.push(e),
+  });
   assert.equal(s.provider, 'cpu');
   const provider = events.find((e) => e.type === 'provider');
   assert.ok(provider && provider.type === 'provider' && provider.provider === 'cpu' && provider.fallbackReason);

@@ -36,7 +36,8 @@ function availability(p: ProviderName, info: PlatformInfo): string | null {
     case 'cuda':
       if (info.platform !== 'linux' && info.platform !== 'win32') return 'CUDA is only available on Linux and Windows.';
       if (!listed) return 'this onnxruntime-node build has no CUDA provider.';
-      if (!info.cudaInstalled) return 'the CUDA provider libraries are not installed (run `npm run setup:cuda` with internet access).';
+      if (!info.cudaInstalled)
+        return 'the CUDA provider libraries are not installed (run `npm run setup:cuda` with internet access).';
       return null;
     case 'dml':
       return info.platform === 'win32' && listed ? null : 'DirectML is only available on Windows.';
@@ -54,7 +55,8 @@ function availability(p: ProviderName, info: PlatformInfo): string | null {
 export function planProviders(request: ProviderRequest, info: PlatformInfo): ProviderPlan {
   const notes: string[] = [];
   const order: ProviderName[] = [];
-  const wanted = request === 'auto' ? AUTO_PREFERENCE.filter((p) => p !== 'webgpu') : request === 'cpu' ? [] : [request];
+  const wanted =
+    request === 'auto' ? AUTO_PREFERENCE.filter((p) => p !== 'webgpu') : request === 'cpu' ? [] : [request];
   for (const p of wanted) {
     const why = availability(p, info);
     if (why === null) order.push(p);

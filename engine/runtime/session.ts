@@ -12,12 +12,21 @@ import { planProviders, type PlatformInfo, type ProviderName, type ProviderReque
 
 export function platformInfo(): PlatformInfo {
   const require = createRequire(import.meta.url);
-  const binDir = join(dirname(require.resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  const binDir = join(
+    dirname(require.resolve('onnxruntime-node')),
+    '..',
+    'bin',
+    'napi-v6',
+    process.platform,
+    process.arch,
+  );
   return {
     platform: process.platform,
     arch: process.arch,
     backends: ort.listSupportedBackends(),
-    cudaInstalled: existsSync(join(binDir, 'libonnxruntime_providers_cuda.so')) || existsSync(join(binDir, 'onnxruntime_providers_cuda.dll')),
+    cudaInstalled:
+      existsSync(join(binDir, 'libonnxruntime_providers_cuda.so')) ||
+      existsSync(join(binDir, 'onnxruntime_providers_cuda.dll')),
   };
 }
 
@@ -35,7 +44,16 @@ export interface Session {
   release(): Promise<void>;
 }
 
-const ORT_TYPE: Record<string, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8', float16: 'float16' };
+const ORT_TYPE: Record<string, ort.Tensor.Type> = {
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  int32: 'int32',
+  bool: 'bool',
+  uint8: 'uint8',
+  int8: 'int8',
+  float16: 'float16',
+};
 
 export function toOrt(t: Tensor): ort.Tensor {
   return new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, t.dims);
@@ -71,7 +89,12 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
       const s = await ort.InferenceSession.create(bytes, ortOptions(provider, opts.threads ?? envThreads()));
       if (provider === 'cpu' && request !== 'cpu' && request !== 'auto')
         opts.onEvent?.({ type: 'log', level: 'warn', message: `Falling back to CPU: ${failures.join(' ')}` });
-      opts.onEvent?.({ type: 'provider', provider, requested: request, fallbackReason: failures.length ? failures.join(' ') : undefined });
+      opts.onEvent?.({
+        type: 'provider',
+        provider,
+        requested: request,
+        fallbackReason: failures.length ? failures.join(' ') : undefined,
+      });
       return wrap(s, provider);
     } catch (e) {
       const msg = (e as Error).message;
@@ -103,6 +126,15 @@ function wrap(s: ort.InferenceSession, provider: ProviderName): Session {
 function translateOrtError(msg: string): AttuneError {
   const m = /Could not find an implementation for (\w+)\((\d+)\) node with name '([^']*)'/.exec(msg);
   if (m)
-    return new AttuneError('unsupported-op', `The operation ${m[1]} (opset ${m[2]}, node "${m[3]}") cannot run in this configuration.`, 'Use the linear probe, which runs the backbone unchanged, or export the backbone with a different opset.', { op: m[1], node: m[3] });
-  return new AttuneError('runtime', `onnxruntime could not load the model: ${msg.split('\n')[0]}`, 'Check that the file is a valid ONNX model; re-export it if needed.');
+    return new AttuneError(
+      'unsupported-op',
+      `The operation ${m[1]} (opset ${m[2]}, node "${m[3]}") cannot run in this configuration.`,
+      'Use the linear probe, which runs the backbone unchanged, or export the backbone with a different opset.',
+      { op: m[1], node: m[3] },
+    );
+  return new AttuneError(
+    'runtime',
+    `onnxruntime could not load the model: ${msg.split('\n')[0]}`,
+    'Check that the file is a valid ONNX model; re-export it if needed.',
+  );
 }

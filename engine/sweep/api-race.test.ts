@@ -10,7 +10,18 @@ test('raceMethods runs successive halving in-process; listMethods then recommend
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 10);
   const outDir = join(tempDir(), 'race');
   const events: string[] = [];
-  const r = await raceMethods({ dataPath: data, modelPath: MODELS.tinyVit, methods: ['linear', 'lora', 'spd'], epochs: 3, seeds: [0, 1], batchSize: 8, outDir }, { onEvent: (e) => events.push(e.type) });
+  const r = await raceMethods(
+    {
+      dataPath: data,
+      modelPath: MODELS.tinyVit,
+      methods: ['linear', 'lora', 'spd'],
+      epochs: 3,
+      seeds: [0, 1],
+      batchSize: 8,
+      outDir,
+    },
+    { onEvent: (e) => events.push(e.type) },
+  );
   assert.ok(events.includes('progress') && events.includes('epoch'));
   assert.equal(r.rungs.length, 1);
   assert.deepEqual(r.rungs[0].candidates.map((c) => c.name).sort(), ['linear', 'lora', 'spd']);
@@ -27,5 +38,8 @@ test('raceMethods runs successive halving in-process; listMethods then recommend
   assert.equal(listing.methods.find((m) => m.recommended)!.name, r.winnerMethod);
   assert.equal(listing.race!.winner, r.winner);
   // without a race, the rule of thumb
-  assert.doesNotMatch((await listMethods({ modelPath: MODELS.tinyVit, trainCount: 24 })).recommendation!.why, /method race/);
+  assert.doesNotMatch(
+    (await listMethods({ modelPath: MODELS.tinyVit, trainCount: 24 })).recommendation!.why,
+    /method race/,
+  );
 });

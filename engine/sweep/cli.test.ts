@@ -9,8 +9,19 @@ import { Job } from 'kubernetes-models/batch/v1/Job';
 import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
 
 const attune = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  return { code: r.status, stdout: r.stdout, lines: r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>), stderr: r.stderr };
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return {
+    code: r.status,
+    stdout: r.stdout,
+    lines: r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>),
+    stderr: r.stderr,
+  };
 };
 
 test('sweep --help, and a bad spec file names the field and what to do', () => {
@@ -26,7 +37,19 @@ test('sweep --help, and a bad spec file names the field and what to do', () => {
   assert.match(r.stderr, /lora takes rank, alpha/);
   writeFileSync(spec, 'data: d\nmodel: m.onnx\nmethods: [linear]\nseeds: [0, x]\n');
   assert.match(attune('sweep', '--spec', spec, '--out', join(dir, 'out')).stderr, /seeds\[1\]/);
-  const u = attune('sweep', '--data', 'd', '--model', 'm', '--methods', 'linear', '--out', join(dir, 'o'), '--backend', 'pbs');
+  const u = attune(
+    'sweep',
+    '--data',
+    'd',
+    '--model',
+    'm',
+    '--methods',
+    'linear',
+    '--out',
+    join(dir, 'o'),
+    '--backend',
+    'pbs',
+  );
   assert.equal(u.code, 2);
   assert.match(u.stderr, /Unknown backend "pbs"/);
 });
@@ -34,16 +57,64 @@ test('sweep --help, and a bad spec file names the field and what to do', () => {
 test('sweep --backend k8s --emit writes a valid Indexed Job; a local sweep with --parallel 2 writes results', () => {
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest'], 8);
   const dir = tempDir();
-  const k = attune('sweep', '--data', data, '--model', MODELS.tinyVit, '--methods', 'linear,bitfit', '--seeds', '0,1', '--epochs', '1',
-    '--out', join(dir, 'k8s'), '--backend', 'k8s', '--emit', join(dir, 'job.yaml'), '--gpus', '1', '--pvc', 'shared');
+  const k = attune(
+    'sweep',
+    '--data',
+    data,
+    '--model',
+    MODELS.tinyVit,
+    '--methods',
+    'linear,bitfit',
+    '--seeds',
+    '0,1',
+    '--epochs',
+    '1',
+    '--out',
+    join(dir, 'k8s'),
+    '--backend',
+    'k8s',
+    '--emit',
+    join(dir, 'job.yaml'),
+    '--gpus',
+    '1',
+    '--pvc',
+    'shared',
+  );
   assert.equal(k.code, 0, k.stderr);
   const job = parse(readFileSync(join(dir, 'job.yaml'), 'utf8')) as ConstructorParameters<typeof Job>[0];
   new Job(job).validate();
   assert.equal((job as { spec: { completions: number } }).spec.completions, 4);
-  const l = attune('sweep', '--data', data, '--model', MODELS.tinyVit, '--methods', 'linear,bitfit', '--seeds', '0,1', '--epochs', '1', '--batch', '8',
-    '--out', join(dir, 'local'), '--parallel', '2', '--json');
+  const l = attune(
+    'sweep',
+    '--data',
+    data,
+    '--model',
+    MODELS.tinyVit,
+    '--methods',
+    'linear,bitfit',
+    '--seeds',
+    '0,1',
+    '--epochs',
+    '1',
+    '--batch',
+    '8',
+    '--out',
+    join(dir, 'local'),
+    '--parallel',
+    '2',
+    '--json',
+  );
   assert.equal(l.code, 0, l.stderr);
-  const res = l.lines.find((x) => x.type === 'sweep-results') as { configs: { config: string; testAccuracy: { n: number } }[]; missing: unknown[] };
-  assert.deepEqual(res.configs.map((c) => [c.config, c.testAccuracy.n]), [['linear', 2], ['bitfit', 2]]);
+  const res = l.lines.find((x) => x.type === 'sweep-results') as {
+    configs: { config: string; testAccuracy: { n: number } }[];
+    missing: unknown[];
+  };
+  assert.deepEqual(
+    res.configs.map((c) => [c.config, c.testAccuracy.n]),
+    [
+      ['linear', 2],
+      ['bitfit', 2],
+    ],
+  );
   assert.match(readFileSync(join(dir, 'local', 'results.md'), 'utf8'), /All 4 trials finished/);
 });

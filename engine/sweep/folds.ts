@@ -40,7 +40,8 @@ export function assignFolds(items: SplitInputItem[], k: number, seed: number): n
     for (let f = 0; f < k; f++) {
       // the fold furthest below its share of these classes (ties: the smaller fold, then the lower index)
       let score = 0;
-      for (const i of unit) score += (total.get(items[i].label)! / k - cur[f].get(items[i].label)!) / total.get(items[i].label)!;
+      for (const i of unit)
+        score += (total.get(items[i].label)! / k - cur[f].get(items[i].label)!) / total.get(items[i].label)!;
       score -= size[f] * 1e-9;
       if (score > bestScore) {
         bestScore = score;
@@ -57,14 +58,32 @@ export function assignFolds(items: SplitInputItem[], k: number, seed: number): n
 }
 
 /** k splits: fold f is the test set of split f; val is carved (group-aware) from the other folds. */
-export function kFoldSplits(input: { items: SplitInputItem[]; fingerprint?: string }, k: number, seed: number, valShare = 0.1): DatasetSplit[] {
-  if (k < 2) throw new AttuneError('sweep-folds', `--folds must be 2 or more for cross-validation, not ${k}.`, 'Use --folds 0 for one shared split.');
+export function kFoldSplits(
+  input: { items: SplitInputItem[]; fingerprint?: string },
+  k: number,
+  seed: number,
+  valShare = 0.1,
+): DatasetSplit[] {
+  if (k < 2)
+    throw new AttuneError(
+      'sweep-folds',
+      `--folds must be 2 or more for cross-validation, not ${k}.`,
+      'Use --folds 0 for one shared split.',
+    );
   const items = input.items.map(({ file, label, group, hash }) => ({ file, label, group, hash }));
   const groups = new Set(items.map((i) => i.group ?? i.file)).size;
-  if (groups < k) throw new AttuneError('sweep-folds', `${k} folds need at least ${k} images or groups; the dataset has ${groups}.`, 'Use fewer folds.');
+  if (groups < k)
+    throw new AttuneError(
+      'sweep-folds',
+      `${k} folds need at least ${k} images or groups; the dataset has ${groups}.`,
+      'Use fewer folds.',
+    );
   const folds = assignFolds(items, k, seed);
   return Array.from({ length: k }, (_, f) => {
-    const s = splitDataset(items.map((it, i) => ({ ...it, split: folds[i] === f ? 'test' as const : 'train' as const })), { seed: seed + f, ratios: [1 - valShare, valShare, 0.1] });
+    const s = splitDataset(
+      items.map((it, i) => ({ ...it, split: folds[i] === f ? ('test' as const) : ('train' as const) })),
+      { seed: seed + f, ratios: [1 - valShare, valShare, 0.1] },
+    );
     return { ...s, ...(input.fingerprint ? { datasetFingerprint: input.fingerprint } : {}) };
   });
 }

@@ -12,7 +12,10 @@ import { trainRequest, trialDir } from './job';
 import { trialStatus, type TrialStatus } from './status';
 import type { Sweep } from './sweep';
 
-export async function runInProcess(sweep: Sweep, opts: { signal?: AbortSignal; onEvent?: EventSink } = {}): Promise<TrialStatus[]> {
+export async function runInProcess(
+  sweep: Sweep,
+  opts: { signal?: AbortSignal; onEvent?: EventSink } = {},
+): Promise<TrialStatus[]> {
   const emit = opts.onEvent ?? (() => {});
   const byId = new Map(sweep.configs.map((c) => [c.id, c]));
   const total = sweep.trials.length;
@@ -27,16 +30,25 @@ export async function runInProcess(sweep: Sweep, opts: { signal?: AbortSignal; o
     await mkdir(dir, { recursive: true });
     emit({ type: 'progress', phase: 'sweep', done, total, detail: t.id });
     try {
-      const r = await trainRun(trainRequest(sweep.dir, sweep.spec, byId.get(t.config)!, t, sweep.folds), { signal: opts.signal, onEvent: (e) => e.type === 'epoch' && emit(e) });
+      const r = await trainRun(trainRequest(sweep.dir, sweep.spec, byId.get(t.config)!, t, sweep.folds), {
+        signal: opts.signal,
+        onEvent: (e) => e.type === 'epoch' && emit(e),
+      });
       await writeFile(join(dir, 'exit-code'), r.status === 'cancelled' ? '130\n' : '0\n');
     } catch (e) {
-      const line = isAttuneError(e) ? { type: 'error', code: e.code, message: e.message, hint: e.hint } : { type: 'error', code: 'internal', message: String((e as Error).stack ?? e), hint: '' };
+      const line = isAttuneError(e)
+        ? { type: 'error', code: e.code, message: e.message, hint: e.hint }
+        : { type: 'error', code: 'internal', message: String((e as Error).stack ?? e), hint: '' };
       await appendFile(join(dir, 'train.log'), JSON.stringify(line) + '\n');
       await writeFile(join(dir, 'exit-code'), '1\n');
     }
     done++;
     const st = trialStatus(sweep.dir, t);
-    emit({ type: 'log', level: st.state === 'failed' ? 'warn' : 'info', message: `trial ${t.id}: ${st.state}${st.error ? ` — ${st.error}` : ''}` });
+    emit({
+      type: 'log',
+      level: st.state === 'failed' ? 'warn' : 'info',
+      message: `trial ${t.id}: ${st.state}${st.error ? ` — ${st.error}` : ''}`,
+    });
   }
   emit({ type: 'progress', phase: 'sweep', done, total });
   return sweep.trials.map((t) => trialStatus(sweep.dir, t));

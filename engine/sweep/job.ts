@@ -14,7 +14,6 @@ import type { RunRequest } from '../train/trainer';
 /** The repository root (where `node --import tsx engine/cli/main.ts` runs); computed when a job script is written. */
 const repoRoot = (): string => fileURLToPath(new URL('../..', import.meta.url)).replace(/[\\/]$/, '');
 
-
 export const trialDir = (sweepDir: string, t: Trial): string => join(resolve(sweepDir), 'trials', t.id);
 export const splitFileFor = (sweepDir: string, fold: number, folds: number): string =>
   join(resolve(sweepDir), 'splits', folds > 1 ? `fold-${fold}.json` : 'split.json');
@@ -74,7 +73,13 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Writes jobs/<index>.sh for each trial. ATTUNE_THREADS (or Slurm's cpus per task) caps onnxruntime's threads;
  * ATTUNE_ROOT and ATTUNE_NODE point at Attune's checkout and node where they differ from this machine's (a container). */
-export async function writeJobScripts(sweepDir: string, spec: SweepSpec, configs: SweepConfig[], trials: Trial[], folds: number): Promise<void> {
+export async function writeJobScripts(
+  sweepDir: string,
+  spec: SweepSpec,
+  configs: SweepConfig[],
+  trials: Trial[],
+  folds: number,
+): Promise<void> {
   const dir = join(resolve(sweepDir), 'jobs');
   await mkdir(dir, { recursive: true });
   const byId = new Map(configs.map((c) => [c.id, c]));

@@ -30,7 +30,12 @@ const commonDir = (paths: string[]): string => {
   return out.join(sep) || sep;
 };
 
-const dnsName = (s: string) => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50) || 'sweep';
+const dnsName = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 50) || 'sweep';
 
 /** The Job manifest as a plain object (validated against the Kubernetes schema in the tests). */
 export function k8sJob(sweep: Sweep, opts: K8sOptions = {}): Record<string, unknown> {
@@ -45,7 +50,10 @@ export function k8sJob(sweep: Sweep, opts: K8sOptions = {}): Record<string, unkn
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
-    metadata: { name: `attune-${dnsName(sweep.dir.split(sep).pop() ?? 'sweep')}`, labels: { app: 'attune', 'attune/sweep': dnsName(sweep.dir.split(sep).pop() ?? '') } },
+    metadata: {
+      name: `attune-${dnsName(sweep.dir.split(sep).pop() ?? 'sweep')}`,
+      labels: { app: 'attune', 'attune/sweep': dnsName(sweep.dir.split(sep).pop() ?? '') },
+    },
     spec: {
       completionMode: 'Indexed',
       completions: n,
@@ -57,14 +65,20 @@ export function k8sJob(sweep: Sweep, opts: K8sOptions = {}): Record<string, unkn
         metadata: { labels: { app: 'attune' } },
         spec: {
           restartPolicy: 'Never',
-          containers: [{
-            name: 'trial',
-            image: opts.image ?? 'attune:latest',
-            command: ['bash', '-c', `exec bash ${sweep.dir}/jobs/"$JOB_COMPLETION_INDEX".sh`],
-            env: [{ name: 'ATTUNE_ROOT', value: '/opt/attune' }, { name: 'ATTUNE_NODE', value: 'node' }, ...(opts.cpus ? [{ name: 'ATTUNE_THREADS', value: String(opts.cpus) }] : [])],
-            ...(Object.keys(resources).length ? { resources } : {}),
-            volumeMounts: [{ name: 'shared', mountPath }],
-          }],
+          containers: [
+            {
+              name: 'trial',
+              image: opts.image ?? 'attune:latest',
+              command: ['bash', '-c', `exec bash ${sweep.dir}/jobs/"$JOB_COMPLETION_INDEX".sh`],
+              env: [
+                { name: 'ATTUNE_ROOT', value: '/opt/attune' },
+                { name: 'ATTUNE_NODE', value: 'node' },
+                ...(opts.cpus ? [{ name: 'ATTUNE_THREADS', value: String(opts.cpus) }] : []),
+              ],
+              ...(Object.keys(resources).length ? { resources } : {}),
+              volumeMounts: [{ name: 'shared', mountPath }],
+            },
+          ],
           volumes: [{ name: 'shared', persistentVolumeClaim: { claimName: opts.pvc ?? 'attune-shared' } }],
         },
       },
@@ -73,5 +87,8 @@ export function k8sJob(sweep: Sweep, opts: K8sOptions = {}): Record<string, unkn
 }
 
 export async function emitK8sJob(sweep: Sweep, file: string, opts: K8sOptions = {}): Promise<void> {
-  await writeFile(file, `# attune sweep ${sweep.dir}: ${sweep.trials.length} trials; run with kubectl apply -f ${file}\n${stringify(k8sJob(sweep, opts))}`);
+  await writeFile(
+    file,
+    `# attune sweep ${sweep.dir}: ${sweep.trials.length} trials; run with kubectl apply -f ${file}\n${stringify(k8sJob(sweep, opts))}`,
+  );
 }

@@ -19,13 +19,22 @@ const waitFor = async (file: string, text: string): Promise<void> => {
   for (;;) {
     try {
       if (readFileSync(file, 'utf8').includes(text)) return;
-    } catch { /* not written yet */ }
+    } catch {
+      /* not written yet */
+    }
     await new Promise((r) => setTimeout(r, 30));
   }
 };
 
 test('local sweep: a trial killed mid-training is marked failed with its log tail, the others finish, the re-run completes it', async () => {
-  const spec = validateSweepSpec({ data, model: MODELS.tinyVit, methods: ['linear', 'lora'], seeds: [0, 1], epochs: 3, batch: 8 });
+  const spec = validateSweepSpec({
+    data,
+    model: MODELS.tinyVit,
+    methods: ['linear', 'lora'],
+    seeds: [0, 1],
+    epochs: 3,
+    batch: 8,
+  });
   const sweep = await openSweep(spec, join(tempDir(), 'sweep'));
   const victim = sweep.trials.find((t) => t.id === 'lora-s0')!;
   const kill = async (child: ChildProcess) => {
@@ -50,33 +59,57 @@ test('local sweep: a trial killed mid-training is marked failed with its log tai
   assert.ok(second.every((s) => s.state === 'done'));
   // the same run folder was resumed, not replaced
   assert.equal(JSON.parse(readFileSync(join(trialDir(sweep.dir, victim), 'run.json'), 'utf8')).createdAt, createdAt);
-  assert.equal(readFileSync(join(trialDir(sweep.dir, victim), 'train.log'), 'utf8').match(/== .* start on/g)!.length, 2);
+  assert.equal(
+    readFileSync(join(trialDir(sweep.dir, victim), 'train.log'), 'utf8').match(/== .* start on/g)!.length,
+    2,
+  );
   const r = computeResults(sweep, second);
   assert.equal(r.missing.length, 0);
   const lora = r.configs.find((c) => c.config === 'lora')!;
   assert.equal(lora.testAccuracy.n, 2);
-  assert.ok(lora.testAccuracy.ci95 && lora.testAccuracy.ci95[0] <= lora.testAccuracy.mean && lora.testAccuracy.mean <= lora.testAccuracy.ci95[1]);
+  assert.ok(
+    lora.testAccuracy.ci95 &&
+      lora.testAccuracy.ci95[0] <= lora.testAccuracy.mean &&
+      lora.testAccuracy.mean <= lora.testAccuracy.ci95[1],
+  );
   const other = r.configs.find((c) => c.config !== r.best)!;
   assert.equal(other.vsBest!.n, 2, 'paired on both seeds');
   assert.match(resultsMarkdown(r), /All 4 trials finished/);
 });
 
 test('method race on a tiny budget: successive halving keeps the best third on validation, the winner trains the full budget', async () => {
-  const spec = validateSweepSpec({ data, model: MODELS.tinyVit, methods: ['linear', 'lora', 'bitfit'], seeds: [0, 1], epochs: 3, batch: 8, race: {} });
+  const spec = validateSweepSpec({
+    data,
+    model: MODELS.tinyVit,
+    methods: ['linear', 'lora', 'bitfit'],
+    seeds: [0, 1],
+    epochs: 3,
+    batch: 8,
+    race: {},
+  });
   const dir = join(tempDir(), 'race');
   const race = await runRace(spec, dir, (s) => runLocal(s, { parallel: 2 }));
   assert.equal(race.rungs.length, 1);
   const [rung] = race.rungs;
   assert.equal(rung.epochs, 1);
   assert.equal(rung.candidates.length, 3);
-  assert.deepEqual(rung.candidates.map((c) => c.kept), [true, false, false]);
+  assert.deepEqual(
+    rung.candidates.map((c) => c.kept),
+    [true, false, false],
+  );
   const vals = rung.candidates.map((c) => c.valAccuracy.mean);
-  assert.deepEqual(vals, [...vals].sort((a, b) => b - a), 'ranked by validation accuracy');
+  assert.deepEqual(
+    vals,
+    [...vals].sort((a, b) => b - a),
+    'ranked by validation accuracy',
+  );
   assert.equal(race.winner, rung.candidates[0].config);
   assert.equal(race.result!.config, race.winner);
   assert.equal(race.result!.testAccuracy.n, 2);
   // the final rung's trials ran the full budget
-  const final = JSON.parse(readFileSync(join(dir, 'rungs', 'r1', 'sweep.json'), 'utf8')) as { trials: { epochs: number }[] };
+  const final = JSON.parse(readFileSync(join(dir, 'rungs', 'r1', 'sweep.json'), 'utf8')) as {
+    trials: { epochs: number }[];
+  };
   assert.ok(final.trials.every((t) => t.epochs === 3));
   const metrics = readFileSync(join(dir, 'rungs', 'r1', 'trials', `${race.winner}-s0`, 'metrics.jsonl'), 'utf8');
   assert.equal(metrics.split('\n').filter((l) => l.includes('"type":"epoch"')).length, 3);
@@ -84,7 +117,14 @@ test('method race on a tiny budget: successive halving keeps the best third on v
 });
 
 test('local sweep: Ctrl-C saves and stops the running trial and starts no more; a damaged trial fails with its reason; the re-run finishes', async () => {
-  const spec = validateSweepSpec({ data, model: MODELS.tinyVit, methods: ['lora'], seeds: [0, 1, 2], epochs: 3, batch: 8 });
+  const spec = validateSweepSpec({
+    data,
+    model: MODELS.tinyVit,
+    methods: ['lora'],
+    seeds: [0, 1, 2],
+    epochs: 3,
+    batch: 8,
+  });
   const sweep = await openSweep(spec, join(tempDir(), 'sweep'));
   const [first, , damaged] = sweep.trials;
   // bad input: a run folder whose run.json is damaged
@@ -101,12 +141,21 @@ test('local sweep: Ctrl-C saves and stops the running trial and starts no more; 
   });
   assert.deepEqual(started, [first.id], 'no trial starts after Ctrl-C');
   assert.equal(st[0].state, 'cancelled');
-  assert.deepEqual(st.slice(1).map((s) => s.state), ['pending', 'pending']);
+  assert.deepEqual(
+    st.slice(1).map((s) => s.state),
+    ['pending', 'pending'],
+  );
   const rest = await runLocal(sweep);
-  assert.deepEqual(rest.map((s) => s.state), ['done', 'done', 'failed']);
+  assert.deepEqual(
+    rest.map((s) => s.state),
+    ['done', 'done', 'failed'],
+  );
   assert.match(rest[2].error!, /no readable run\.json/);
   assert.ok(rest[2].logTail);
   const r = computeResults(sweep, rest);
-  assert.deepEqual(r.missing.map((m) => m.trial), [damaged.id]);
+  assert.deepEqual(
+    r.missing.map((m) => m.trial),
+    [damaged.id],
+  );
   assert.match(resultsMarkdown(r), /1 of 3 trials are missing[^]*lora-s2: failed — .*run\.json/);
 });

@@ -32,7 +32,13 @@ export async function runLocal(sweep: Sweep, opts: LocalOptions = {}): Promise<T
   const running = new Set<ChildProcess>();
   const onAbort = () => {
     // each job is its own process group: forward the interrupt so `attune train` saves and stops
-    for (const c of running) if (c.pid) try { process.kill(-c.pid, 'SIGINT'); } catch { /* already gone */ }
+    for (const c of running)
+      if (c.pid)
+        try {
+          process.kill(-c.pid, 'SIGINT');
+        } catch {
+          /* already gone */
+        }
   };
   opts.signal?.addEventListener('abort', onAbort);
   let next = 0;
@@ -40,16 +46,28 @@ export async function runLocal(sweep: Sweep, opts: LocalOptions = {}): Promise<T
     while (next < todo.length && !opts.signal?.aborted) {
       const t = todo[next++];
       emit({ type: 'log', level: 'info', message: `trial ${t.index + 1}/${sweep.trials.length} ${t.id}: started` });
-      const child = spawn('bash', [join(sweep.dir, 'jobs', `${t.index}.sh`)], { detached: true, stdio: 'ignore', env: { ...process.env, ATTUNE_THREADS: String(threads) } });
+      const child = spawn('bash', [join(sweep.dir, 'jobs', `${t.index}.sh`)], {
+        detached: true,
+        stdio: 'ignore',
+        env: { ...process.env, ATTUNE_THREADS: String(threads) },
+      });
       running.add(child);
       opts.onStart?.(t, child);
-      const code = await new Promise<number>((res) => child.on('exit', (c, sig) => res(c ?? 128 + (sig === 'SIGKILL' ? 9 : sig === 'SIGTERM' ? 15 : sig === 'SIGINT' ? 2 : 1))));
+      const code = await new Promise<number>((res) =>
+        child.on('exit', (c, sig) =>
+          res(c ?? 128 + (sig === 'SIGKILL' ? 9 : sig === 'SIGTERM' ? 15 : sig === 'SIGINT' ? 2 : 1)),
+        ),
+      );
       running.delete(child);
       // a job killed with its shell leaves no exit code of its own
       const rcFile = join(trialDir(sweep.dir, t), 'exit-code');
       if (!existsSync(rcFile)) writeFileSync(rcFile, `${code}\n`);
       const st = trialStatus(sweep.dir, t);
-      emit({ type: 'log', level: st.state === 'failed' ? 'warn' : 'info', message: `trial ${t.id}: ${st.state}${st.testAccuracy !== undefined ? ` (test accuracy ${(100 * st.testAccuracy).toFixed(1)} %)` : ''}${st.error ? ` — ${st.error}` : ''}` });
+      emit({
+        type: 'log',
+        level: st.state === 'failed' ? 'warn' : 'info',
+        message: `trial ${t.id}: ${st.state}${st.testAccuracy !== undefined ? ` (test accuracy ${(100 * st.testAccuracy).toFixed(1)} %)` : ''}${st.error ? ` — ${st.error}` : ''}`,
+      });
     }
   };
   try {

@@ -30,17 +30,31 @@ export interface RaceResult {
   selection: string;
 }
 
-export async function runRace(spec: SweepSpec, dir: string, run: (s: Sweep) => Promise<TrialStatus[]>, opts: { onEvent?: EventSink; signal?: AbortSignal } = {}): Promise<RaceResult> {
+export async function runRace(
+  spec: SweepSpec,
+  dir: string,
+  run: (s: Sweep) => Promise<TrialStatus[]>,
+  opts: { onEvent?: EventSink; signal?: AbortSignal } = {},
+): Promise<RaceResult> {
   const emit = opts.onEvent ?? (() => {});
   const budget = spec.epochs ?? 9;
   const keep = spec.race?.keep ?? 1 / 3;
   let candidates = expandConfigs(spec).map((c) => c.id);
   const eliminations = candidates.length > 1 ? Math.ceil(Math.log(candidates.length) / Math.log(1 / keep) - 1e-9) : 0;
-  const out: RaceResult = { budgetEpochs: budget, keep, rungs: [], selection: 'mean best validation accuracy over seeds × folds; failed trials count as 0' };
+  const out: RaceResult = {
+    budgetEpochs: budget,
+    keep,
+    rungs: [],
+    selection: 'mean best validation accuracy over seeds × folds; failed trials count as 0',
+  };
   for (let r = 0; !opts.signal?.aborted; r++) {
     const final = candidates.length === 1;
     const epochs = final ? budget : Math.max(1, Math.round(budget * keep ** Math.max(0, eliminations - r)));
-    emit({ type: 'log', level: 'info', message: `race rung ${r + 1}: ${candidates.length} candidate(s), ${epochs} epoch(s)` });
+    emit({
+      type: 'log',
+      level: 'info',
+      message: `race rung ${r + 1}: ${candidates.length} candidate(s), ${epochs} epoch(s)`,
+    });
     const sweep = await openSweep(spec, join(dir, 'rungs', `r${r}`), { only: candidates, epochs, onEvent: emit });
     const st = await run(sweep);
     await writeResults(sweep, st);
@@ -49,11 +63,18 @@ export async function runRace(spec: SweepSpec, dir: string, run: (s: Sweep) => P
       out.result = computeResults(sweep, st).configs[0];
       break;
     }
-    const scored = candidates.map((c) => {
-      const xs = st.filter((s) => s.trial.config === c);
-      const vals = xs.map((s) => (s.state === 'done' ? s.bestValAccuracy ?? 0 : 0));
-      return { config: c, valAccuracy: summarizeValues(vals), failed: xs.filter((s) => s.state !== 'done').length, kept: false };
-    }).sort((a, b) => b.valAccuracy.mean - a.valAccuracy.mean);
+    const scored = candidates
+      .map((c) => {
+        const xs = st.filter((s) => s.trial.config === c);
+        const vals = xs.map((s) => (s.state === 'done' ? (s.bestValAccuracy ?? 0) : 0));
+        return {
+          config: c,
+          valAccuracy: summarizeValues(vals),
+          failed: xs.filter((s) => s.state !== 'done').length,
+          kept: false,
+        };
+      })
+      .sort((a, b) => b.valAccuracy.mean - a.valAccuracy.mean);
     const n = Math.max(1, Math.ceil(candidates.length * keep - 1e-9));
     scored.slice(0, n).forEach((s) => (s.kept = true));
     out.rungs.push({ rung: r, epochs, candidates: scored });

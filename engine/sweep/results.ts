@@ -37,10 +37,14 @@ export interface SweepResults {
 
 const key = (s: TrialStatus) => `s${s.trial.seed}/f${s.trial.fold}`;
 
-export function computeResults(sweep: Sweep, statuses: TrialStatus[] = sweepStatus(sweep.dir, sweep.trials)): SweepResults {
+export function computeResults(
+  sweep: Sweep,
+  statuses: TrialStatus[] = sweepStatus(sweep.dir, sweep.trials),
+): SweepResults {
   const perConfig = new Map<string, TrialStatus[]>();
   for (const s of statuses) perConfig.set(s.trial.config, [...(perConfig.get(s.trial.config) ?? []), s]);
-  const acc = (xs: TrialStatus[]) => new Map(xs.filter((s) => s.state === 'done' && s.testAccuracy !== undefined).map((s) => [key(s), s.testAccuracy!]));
+  const acc = (xs: TrialStatus[]) =>
+    new Map(xs.filter((s) => s.state === 'done' && s.testAccuracy !== undefined).map((s) => [key(s), s.testAccuracy!]));
   const configs: ConfigResult[] = sweep.configs.map((c) => {
     const xs = perConfig.get(c.id) ?? [];
     const done = xs.filter((s) => s.state === 'done');
@@ -58,7 +62,9 @@ export function computeResults(sweep: Sweep, statuses: TrialStatus[] = sweepStat
   const best = ranked[0]?.config;
   if (best) {
     const bestAcc = acc(perConfig.get(best)!);
-    for (const c of configs) if (c.config !== best && c.testAccuracy.n > 0) c.vsBest = pairedDifference(acc(perConfig.get(c.config)!), bestAcc);
+    for (const c of configs)
+      if (c.config !== best && c.testAccuracy.n > 0)
+        c.vsBest = pairedDifference(acc(perConfig.get(c.config)!), bestAcc);
   }
   const groups = [...new Set(configs.map((c) => c.group))];
   const selectedOnValidation = groups.flatMap((g) => {
@@ -70,11 +76,14 @@ export function computeResults(sweep: Sweep, statuses: TrialStatus[] = sweepStat
   return {
     sweep: sweep.dir,
     metric: 'test accuracy',
-    interval: '95 % Student-t interval over seeds × folds; paired differences use the same seeds and folds (paired t-interval)',
+    interval:
+      '95 % Student-t interval over seeds × folds; paired differences use the same seeds and folds (paired t-interval)',
     best,
     configs,
     selectedOnValidation,
-    missing: statuses.filter((s) => s.state !== 'done').map((s) => ({ trial: s.trial.id, state: s.state, ...(s.error ? { error: s.error } : {}) })),
+    missing: statuses
+      .filter((s) => s.state !== 'done')
+      .map((s) => ({ trial: s.trial.id, state: s.state, ...(s.error ? { error: s.error } : {}) })),
     trials: statuses.length,
   };
 }
@@ -84,7 +93,9 @@ const pct = (x: number) => (Math.abs(100 * x) < 0.05 ? 0 : 100 * x).toFixed(1);
 const ci = (s: Summary) => (s.ci95 ? `[${pct(s.ci95[0])}, ${pct(s.ci95[1])}]` : '—');
 
 export function resultsMarkdown(r: SweepResults, title = 'Sweep results'): string {
-  const rows = [...r.configs].sort((a, b) => (b.testAccuracy.n ? b.testAccuracy.mean : -1) - (a.testAccuracy.n ? a.testAccuracy.mean : -1));
+  const rows = [...r.configs].sort(
+    (a, b) => (b.testAccuracy.n ? b.testAccuracy.mean : -1) - (a.testAccuracy.n ? a.testAccuracy.mean : -1),
+  );
   return [
     `# ${title}`,
     '',
@@ -99,9 +110,20 @@ export function resultsMarkdown(r: SweepResults, title = 'Sweep results'): strin
       return `| ${c.config}${c.config === r.best ? ' (best)' : ''} | ${c.done}/${c.trials} | ${t.n ? `${pct(t.mean)} ± ${t.sd === null ? '—' : pct(t.sd)}` : '—'} | ${ci(t)} | ${d ? `${pct(d.mean)}${d.significant ? ' *' : ''} (n = ${d.n})` : c.config === r.best ? '0' : '—'} | ${d ? ci(d) : '—'} |`;
     }),
     '',
-    ...(r.selectedOnValidation.length ? ['Selected on validation (per method, the configuration with the best mean validation accuracy; its test accuracy):', '',
-      ...r.selectedOnValidation.map((s) => `- ${s.group}: ${s.config} — val ${pct(s.valAccuracy)}, test ${pct(s.testAccuracy.mean)} ${ci(s.testAccuracy)}`), ''] : []),
-    r.missing.length ? `**${r.missing.length} of ${r.trials} trials are missing** from these figures:` : `All ${r.trials} trials finished.`,
+    ...(r.selectedOnValidation.length
+      ? [
+          'Selected on validation (per method, the configuration with the best mean validation accuracy; its test accuracy):',
+          '',
+          ...r.selectedOnValidation.map(
+            (s) =>
+              `- ${s.group}: ${s.config} — val ${pct(s.valAccuracy)}, test ${pct(s.testAccuracy.mean)} ${ci(s.testAccuracy)}`,
+          ),
+          '',
+        ]
+      : []),
+    r.missing.length
+      ? `**${r.missing.length} of ${r.trials} trials are missing** from these figures:`
+      : `All ${r.trials} trials finished.`,
     ...r.missing.map((m) => `- ${m.trial}: ${m.state}${m.error ? ` — ${m.error.split('\n')[0]}` : ''}`),
     '',
   ].join('\n');

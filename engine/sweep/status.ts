@@ -34,21 +34,57 @@ export function logTail(file: string, lines = 15): string {
   return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-const exitMeaning = (rc: number) => (rc === 137 ? 'killed (SIGKILL: out of memory, or stopped by the scheduler)' : rc === 143 ? 'terminated (SIGTERM)' : rc > 128 ? `killed by signal ${rc - 128}` : `exit code ${rc}`);
+const exitMeaning = (rc: number) =>
+  rc === 137
+    ? 'killed (SIGKILL: out of memory, or stopped by the scheduler)'
+    : rc === 143
+      ? 'terminated (SIGTERM)'
+      : rc > 128
+        ? `killed by signal ${rc - 128}`
+        : `exit code ${rc}`;
 
 export function trialStatus(sweepDir: string, t: Trial): TrialStatus {
   const dir = trialDir(sweepDir, t);
   const run = readJson(join(dir, 'status.json'));
   const rcText = existsSync(join(dir, 'exit-code')) ? readFileSync(join(dir, 'exit-code'), 'utf8').trim() : undefined;
   const exitCode = rcText ? Number(rcText) : undefined;
-  const epochsDone = existsSync(join(dir, 'metrics.jsonl')) ? readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"epoch"')).length : undefined;
-  if (run?.state === 'done') return { trial: t, state: 'done', testAccuracy: run.testAccuracy as number | undefined, bestValAccuracy: run.bestValAccuracy as number | undefined, epochsDone, exitCode };
-  if (exitCode === 130 || (run?.state === 'cancelled' && exitCode === undefined)) return { trial: t, state: 'cancelled', epochsDone, exitCode };
+  const epochsDone = existsSync(join(dir, 'metrics.jsonl'))
+    ? readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('"type":"epoch"')).length
+    : undefined;
+  if (run?.state === 'done')
+    return {
+      trial: t,
+      state: 'done',
+      testAccuracy: run.testAccuracy as number | undefined,
+      bestValAccuracy: run.bestValAccuracy as number | undefined,
+      epochsDone,
+      exitCode,
+    };
+  if (exitCode === 130 || (run?.state === 'cancelled' && exitCode === undefined))
+    return { trial: t, state: 'cancelled', epochsDone, exitCode };
   if (exitCode !== undefined || run?.state === 'failed') {
     const tail = logTail(join(dir, 'train.log'));
-    const errLine = tail.split('\n').reverse().map((l) => readJsonLine(l)).find((e) => e?.type === 'error');
-    const error = errLine ? `${errLine.message as string} ${errLine.hint as string}` : (run?.error as string | undefined) ?? (exitCode !== undefined ? exitMeaning(exitCode) : 'failed');
-    return { trial: t, state: 'failed', exitCode, epochsDone, error: exitCode !== undefined && exitCode > 128 ? `${exitMeaning(exitCode)}; ${error === exitMeaning(exitCode) ? 'see the log' : error}` : error, logTail: tail };
+    const errLine = tail
+      .split('\n')
+      .reverse()
+      .map((l) => readJsonLine(l))
+      .find((e) => e?.type === 'error');
+    const error = errLine
+      ? `${errLine.message as string} ${errLine.hint as string}`
+      : ((run?.error as string | undefined) ?? (exitCode !== undefined ? exitMeaning(exitCode) : 'failed'));
+    return {
+      trial: t,
+      state: 'failed',
+      exitCode,
+      epochsDone,
+      error:
+        exitCode !== undefined && exitCode > 128
+          ? `${exitMeaning(exitCode)}; ${error === exitMeaning(exitCode) ? 'see the log' : error}`
+          : error,
+      logTail: tail,
+    };
   }
   if (run || existsSync(join(dir, 'train.log'))) return { trial: t, state: 'running', epochsDone };
   return { trial: t, state: 'pending' };
@@ -63,7 +99,8 @@ function readJsonLine(l: string): Record<string, unknown> | undefined {
   }
 }
 
-export const sweepStatus = (sweepDir: string, trials: Trial[]): TrialStatus[] => trials.map((t) => trialStatus(sweepDir, t));
+export const sweepStatus = (sweepDir: string, trials: Trial[]): TrialStatus[] =>
+  trials.map((t) => trialStatus(sweepDir, t));
 
 export function summarize(st: TrialStatus[]): Record<TrialState, number> {
   const out: Record<TrialState, number> = { pending: 0, running: 0, done: 0, failed: 0, cancelled: 0 };

@@ -17,7 +17,11 @@ import { openSweep } from './sweep';
 const base = { data: '/d', model: '/m.onnx' };
 
 test('spec errors name the bad field', () => {
-  const bad = (raw: unknown, re: RegExp) => assert.throws(() => validateSweepSpec(raw), (e: unknown) => e instanceof AttuneError && re.test(e.message));
+  const bad = (raw: unknown, re: RegExp) =>
+    assert.throws(
+      () => validateSweepSpec(raw),
+      (e: unknown) => e instanceof AttuneError && re.test(e.message),
+    );
   bad({ ...base, methods: [] }, /methods: /);
   bad({ ...base, methods: ['linear'], seeds: [0, -1] }, /seeds\[1\]/);
   bad({ ...base, methods: ['linear'], grid: { lr: [0.1, 'x'] } }, /grid\.lr\[1\]/);
@@ -26,39 +30,82 @@ test('spec errors name the bad field', () => {
   bad({ ...base, methods: [{ method: 'lora', options: { rnak: 4 } }] }, /methods\[0\]\.options\.rnak/);
   bad({ ...base, methods: ['lora'], grid: { options: { nope: [1] } } }, /grid\.options\.nope/);
   bad({ model: '/m', methods: ['linear'] }, /data: /);
-  bad({ ...base, methods: [{ method: 'lora', options: { rank: 0 } }] }, /methods\[0\]\.options\.rank: must be a whole number ≥ 1, not 0/);
-  bad({ ...base, methods: [{ method: 'pace', grid: { sigma: [0.5, 'big'] } }] }, /methods\[0\]\.grid\.sigma\[1\]: must be a number/);
+  bad(
+    { ...base, methods: [{ method: 'lora', options: { rank: 0 } }] },
+    /methods\[0\]\.options\.rank: must be a whole number ≥ 1, not 0/,
+  );
+  bad(
+    { ...base, methods: [{ method: 'pace', grid: { sigma: [0.5, 'big'] } }] },
+    /methods\[0\]\.grid\.sigma\[1\]: must be a number/,
+  );
   bad({ ...base, methods: ['lora'], grid: { options: { rank: [4, 2.5] } } }, /grid\.options\.rank\[1\]/);
-  bad({ ...base, methods: [{ method: 'full', optimizer: 'spd', grid: { spdLambda: [0.5, 2] } }] }, /methods\[0\]\.grid\.spdLambda\[1\]/);
+  bad(
+    { ...base, methods: [{ method: 'full', optimizer: 'spd', grid: { spdLambda: [0.5, 2] } }] },
+    /methods\[0\]\.grid\.spdLambda\[1\]/,
+  );
 });
 
 test('a YAML spec expands to methods × grid × seeds × folds, options only where a method has them', async () => {
   const dir = tempDir();
   const file = join(dir, 'sweep.yaml');
-  writeFileSync(file, 'data: ../data\nmodel: m.onnx\nmethods: [linear, lora, {method: pace, name: pace-base, options: {sigma: 0, lambda: 0}}]\ngrid:\n  lr: [0.001, 0.01]\n  options: {rank: [4, 8]}\nseeds: [0, 1, 2]\nfolds: 5\n');
+  writeFileSync(
+    file,
+    'data: ../data\nmodel: m.onnx\nmethods: [linear, lora, {method: pace, name: pace-base, options: {sigma: 0, lambda: 0}}]\ngrid:\n  lr: [0.001, 0.01]\n  options: {rank: [4, 8]}\nseeds: [0, 1, 2]\nfolds: 5\n',
+  );
   const spec = await loadSweepSpecFile(file);
   assert.equal(spec.data, join(dir, '..', 'data').replace(/\/[^/]+\/\.\.\//, '/'));
   assert.equal(spec.model, join(dir, 'm.onnx'));
   const configs = expandConfigs(spec);
   // linear: 2 lr; lora: 2 ranks × 2 lr; pace-base: 2 ranks × 2 lr (rank is PACE's option too)
   assert.equal(configs.length, 2 + 4 + 4);
-  assert.deepEqual(configs.filter((c) => c.method === 'linear').map((c) => c.id), ['linear-lr0.001', 'linear-lr0.01']);
+  assert.deepEqual(
+    configs.filter((c) => c.method === 'linear').map((c) => c.id),
+    ['linear-lr0.001', 'linear-lr0.01'],
+  );
   assert.ok(configs.some((c) => c.id === 'lora-rank4-lr0.01' && c.options.rank === 4 && c.lr === 0.01));
-  assert.ok(configs.filter((c) => c.method === 'pace').every((c) => c.options.sigma === 0 && c.id.startsWith('pace-base')));
+  assert.ok(
+    configs.filter((c) => c.method === 'pace').every((c) => c.options.sigma === 0 && c.id.startsWith('pace-base')),
+  );
   const trials = expandTrials(configs, spec);
   assert.equal(trials.length, 10 * 3 * 5);
-  assert.deepEqual(trials.map((t) => t.index), [...trials.keys()]);
+  assert.deepEqual(
+    trials.map((t) => t.index),
+    [...trials.keys()],
+  );
   // a method entry's own grid and hyper-parameters (the papers' searches): PACE λ × σ, SPD's λ
-  const own = expandConfigs(validateSweepSpec({ ...base, methods: [{ method: 'pace', grid: { lambda: [0.1, 1], sigma: [0.5, 1.5] }, batch: 16 }, { method: 'full', name: 'full+spd', optimizer: 'spd', grid: { spdLambda: [0.25, 1] } }] }));
+  const own = expandConfigs(
+    validateSweepSpec({
+      ...base,
+      methods: [
+        { method: 'pace', grid: { lambda: [0.1, 1], sigma: [0.5, 1.5] }, batch: 16 },
+        { method: 'full', name: 'full+spd', optimizer: 'spd', grid: { spdLambda: [0.25, 1] } },
+      ],
+    }),
+  );
   assert.equal(own.length, 6);
-  assert.ok(own.filter((c) => c.group === 'pace').every((c) => c.batch === 16 && typeof c.options.lambda === 'number' && typeof c.options.sigma === 'number'));
-  assert.deepEqual(own.filter((c) => c.group === 'full+spd').map((c) => [c.optimizer, c.spdLambda]), [['spd', 0.25], ['spd', 1]]);
+  assert.ok(
+    own
+      .filter((c) => c.group === 'pace')
+      .every((c) => c.batch === 16 && typeof c.options.lambda === 'number' && typeof c.options.sigma === 'number'),
+  );
+  assert.deepEqual(
+    own.filter((c) => c.group === 'full+spd').map((c) => [c.optimizer, c.spdLambda]),
+    [
+      ['spd', 0.25],
+      ['spd', 1],
+    ],
+  );
   assert.equal(new Set(trials.map((t) => t.id)).size, trials.length);
 });
 
 test('k folds: every image in exactly one test fold, no group spans folds, classes spread over folds', async () => {
   // groups: 3 images per "patient", 60 images, 2 classes; plus duplicates joined through a shared hash
-  const items = Array.from({ length: 60 }, (_, i) => ({ file: `img${i}.png`, label: i % 4 < 2 ? 'a' : 'b', group: `p${Math.floor(i / 3)}`, ...(i === 7 || i === 31 ? { hash: 'dup' } : {}) }));
+  const items = Array.from({ length: 60 }, (_, i) => ({
+    file: `img${i}.png`,
+    label: i % 4 < 2 ? 'a' : 'b',
+    group: `p${Math.floor(i / 3)}`,
+    ...(i === 7 || i === 31 ? { hash: 'dup' } : {}),
+  }));
   const k = 5;
   const folds = assignFolds(items, k, 0);
   const groupFold = new Map<string, number>();
@@ -71,7 +118,8 @@ test('k folds: every image in exactly one test fold, no group spans folds, class
   const splits = kFoldSplits({ items }, k, 0);
   const testCount = new Map<string, number>();
   for (const s of splits) {
-    for (const it of s.items.filter((x) => x.split === 'test')) testCount.set(it.file, (testCount.get(it.file) ?? 0) + 1);
+    for (const it of s.items.filter((x) => x.split === 'test'))
+      testCount.set(it.file, (testCount.get(it.file) ?? 0) + 1);
     // within a fold's split, no group is on two sides
     const side = new Map<string, string>();
     for (const it of s.items) {
@@ -79,7 +127,11 @@ test('k folds: every image in exactly one test fold, no group spans folds, class
       side.set(it.group!, it.split);
     }
     assert.ok(s.items.some((x) => x.split === 'val') && s.items.some((x) => x.split === 'train'));
-    for (const c of ['a', 'b']) assert.ok(s.items.some((x) => x.split === 'test' && x.label === c), 'both classes in each test fold');
+    for (const c of ['a', 'b'])
+      assert.ok(
+        s.items.some((x) => x.split === 'test' && x.label === c),
+        'both classes in each test fold',
+      );
   }
   assert.equal(testCount.size, items.length);
   assert.ok([...testCount.values()].every((n) => n === 1));
@@ -107,10 +159,27 @@ test('k folds on a real dataset folder: sweep folder holds k split files that tr
 test('k folds on real CT slices with patient ids: no patient spans folds, every image in exactly one test fold', async () => {
   // the 16-bit PNG export of ct-contrast-dicom; its patient ids come from the DICOM set's labels.csv (54 patients)
   const data = join(SHARED, 'datasets/ct-contrast-png16');
-  const rows = readFileSync(join(SHARED, 'datasets/ct-contrast-dicom/labels.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
+  const rows = readFileSync(join(SHARED, 'datasets/ct-contrast-dicom/labels.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(','));
   const labels = join(tempDir(), 'labels.csv');
-  writeFileSync(labels, ['file,label,patient_id', ...rows.map(([file, label, , , patient]) => `${file.replace(/\.dcm$/, '.png')},${label},${patient}`)].join('\n'));
-  const spec = validateSweepSpec({ data, labels, columns: { path: 'file', label: 'label', group: 'patient_id' }, model: MODELS.tinyVit, methods: ['linear'], folds: 5 });
+  writeFileSync(
+    labels,
+    [
+      'file,label,patient_id',
+      ...rows.map(([file, label, , , patient]) => `${file.replace(/\.dcm$/, '.png')},${label},${patient}`),
+    ].join('\n'),
+  );
+  const spec = validateSweepSpec({
+    data,
+    labels,
+    columns: { path: 'file', label: 'label', group: 'patient_id' },
+    model: MODELS.tinyVit,
+    methods: ['linear'],
+    folds: 5,
+  });
   const sweep = await openSweep(spec, join(tempDir(), 'sw'), { scanCacheDir: tempDir() });
   const { loadSplit } = await import('../data/split');
   const foldOf = new Map<string, number>();
@@ -137,19 +206,48 @@ test('statistics: mean ± sd, t-interval and paired differences against known va
   assert.ok(Math.abs(s.ci95![0] - (0.9 - half)) < 1e-9 && Math.abs(s.ci95![1] - (0.9 + half)) < 1e-9);
   assert.equal(summarizeValues([0.5]).ci95, null);
   // a constant gain of 5 points on each of 4 paired seeds is significant; noisy gains are not
-  const best = new Map([['s0', 0.9], ['s1', 0.8], ['s2', 0.85], ['s3', 0.7]]);
-  const worse = new Map([['s0', 0.85], ['s1', 0.74], ['s2', 0.8], ['s3', 0.66], ['s9', 0.1]]);
+  const best = new Map([
+    ['s0', 0.9],
+    ['s1', 0.8],
+    ['s2', 0.85],
+    ['s3', 0.7],
+  ]);
+  const worse = new Map([
+    ['s0', 0.85],
+    ['s1', 0.74],
+    ['s2', 0.8],
+    ['s3', 0.66],
+    ['s9', 0.1],
+  ]);
   const d = pairedDifference(worse, best);
   assert.equal(d.n, 4);
   assert.ok(Math.abs(d.mean + 0.05) < 1e-9 && d.significant);
-  const noisy = pairedDifference(new Map([['s0', 0.95], ['s1', 0.7], ['s2', 0.9], ['s3', 0.65]]), best);
+  const noisy = pairedDifference(
+    new Map([
+      ['s0', 0.95],
+      ['s1', 0.7],
+      ['s2', 0.9],
+      ['s3', 0.65],
+    ]),
+    best,
+  );
   assert.equal(noisy.significant, false);
 });
 
 test('--backend k8s writes an Indexed Job that validates against the Kubernetes schema', async () => {
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest'], 5);
-  const sweep = await openSweep(validateSweepSpec({ data, model: MODELS.tinyVit, methods: ['linear', 'lora'], seeds: [0, 1], epochs: 1 }), join(tempDir(), 'sw'));
-  const manifest = k8sJob(sweep, { image: 'registry.example/attune:1', pvc: 'data', gpus: 1, cpus: 4, mem: '8G', parallel: 2 });
+  const sweep = await openSweep(
+    validateSweepSpec({ data, model: MODELS.tinyVit, methods: ['linear', 'lora'], seeds: [0, 1], epochs: 1 }),
+    join(tempDir(), 'sw'),
+  );
+  const manifest = k8sJob(sweep, {
+    image: 'registry.example/attune:1',
+    pvc: 'data',
+    gpus: 1,
+    cpus: 4,
+    mem: '8G',
+    parallel: 2,
+  });
   new Job(manifest as ConstructorParameters<typeof Job>[0]).validate();
   const spec = manifest.spec as { completions: number; completionMode: string; parallelism: number };
   assert.equal(spec.completionMode, 'Indexed');

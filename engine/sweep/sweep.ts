@@ -25,7 +25,13 @@ export interface Sweep {
   folds: number;
 }
 
-const SweepFileSchema = z.object({ version: z.literal(1), spec: z.unknown(), configs: z.array(z.unknown()), trials: z.array(z.unknown()), createdAt: z.string() });
+const SweepFileSchema = z.object({
+  version: z.literal(1),
+  spec: z.unknown(),
+  configs: z.array(z.unknown()),
+  trials: z.array(z.unknown()),
+  createdAt: z.string(),
+});
 
 const sweepFile = (dir: string) => join(resolve(dir), 'sweep.json');
 
@@ -35,31 +41,63 @@ export async function loadSweep(dir: string): Promise<Sweep> {
   try {
     raw = JSON.parse(await readFile(sweepFile(dir), 'utf8'));
   } catch {
-    throw new AttuneError('sweep-missing', `${dir} is not an Attune sweep folder (no readable sweep.json).`, 'Choose the folder that `attune sweep --out` wrote.');
+    throw new AttuneError(
+      'sweep-missing',
+      `${dir} is not an Attune sweep folder (no readable sweep.json).`,
+      'Choose the folder that `attune sweep --out` wrote.',
+    );
   }
   const f = SweepFileSchema.safeParse(raw);
-  if (!f.success) throw new AttuneError('sweep-invalid', `${dir}/sweep.json is damaged or from another version.`, 'Start the sweep in a new folder.');
+  if (!f.success)
+    throw new AttuneError(
+      'sweep-invalid',
+      `${dir}/sweep.json is damaged or from another version.`,
+      'Start the sweep in a new folder.',
+    );
   const spec = validateSweepSpec(f.data.spec, `${dir}/sweep.json`);
-  return { dir: resolve(dir), spec, configs: f.data.configs as SweepConfig[], trials: f.data.trials as Trial[], folds: foldCount(spec) };
+  return {
+    dir: resolve(dir),
+    spec,
+    configs: f.data.configs as SweepConfig[],
+    trials: f.data.trials as Trial[],
+    folds: foldCount(spec),
+  };
 }
 
 /** Creates the sweep folder (splits, job scripts) or reopens it when it holds the same spec. */
-export async function openSweep(spec: SweepSpec, dir: string, opts: { onEvent?: EventSink; scanCacheDir?: string; only?: string[]; epochs?: number } = {}): Promise<Sweep> {
+export async function openSweep(
+  spec: SweepSpec,
+  dir: string,
+  opts: { onEvent?: EventSink; scanCacheDir?: string; only?: string[]; epochs?: number } = {},
+): Promise<Sweep> {
   const root = resolve(dir);
   if (existsSync(sweepFile(root))) {
     const old = await loadSweep(root);
     if (JSON.stringify(old.spec) !== JSON.stringify(spec))
-      throw new AttuneError('sweep-mismatch', `${root} holds a different sweep.`, 'Re-run it with the same options (or --spec), or choose a new --out folder.');
+      throw new AttuneError(
+        'sweep-mismatch',
+        `${root} holds a different sweep.`,
+        'Re-run it with the same options (or --spec), or choose a new --out folder.',
+      );
     return old;
   }
   // a method race's rung runs some of the configurations for a shorter budget
   const configs = expandConfigs(spec).filter((c) => !opts.only || opts.only.includes(c.id));
   const trials = expandTrials(configs, spec, { epochs: opts.epochs });
   const folds = foldCount(spec);
-  const report = await scanDataset(spec.data, { labels: spec.labels, columns: spec.columns, cacheDir: opts.scanCacheDir, onEvent: opts.onEvent });
+  const report = await scanDataset(spec.data, {
+    labels: spec.labels,
+    columns: spec.columns,
+    cacheDir: opts.scanCacheDir,
+    onEvent: opts.onEvent,
+  });
   const blocking = report.issues.filter((i) => i.severity === 'error');
   if (blocking.length)
-    throw new AttuneError('dataset-invalid', `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`, 'Fix the folder (see `attune scan`) and try again.');
+    throw new AttuneError(
+      'dataset-invalid',
+      `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`,
+      'Fix the folder (see `attune scan`) and try again.',
+    );
   await mkdir(join(root, 'splits'), { recursive: true });
   // one split for every trial (seed 0 of the split, whatever the training seed), or k folds
   if (folds > 1) {

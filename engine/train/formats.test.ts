@@ -18,7 +18,9 @@ import { loadRunSpec } from '../run/spec';
 import { MODELS, SHARED, tempDir } from '../testing/fixtures';
 
 function listFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listFiles(join(dir, e.name)) : [join(dir, e.name)],
+  );
 }
 
 /** Paths, sizes, mtimes and contents: any write to the folder changes it. */
@@ -50,14 +52,25 @@ test('ct-contrast-dicom: patients stay in one split, no identifier leaves the da
   const out = tempDir('attune-ct-run-');
   const cacheDir = join(out, 'scan-cache');
   const r = await trainRun(
-    { data, model: MODELS.vitTiny, method: 'linear', epochs: 2, batch: 8, seed: 1, outDir: join(out, 'run'), window: { kind: 'window', center: 50, width: 350, preset: 'mediastinum' } },
+    {
+      data,
+      model: MODELS.vitTiny,
+      method: 'linear',
+      epochs: 2,
+      batch: 8,
+      seed: 1,
+      outDir: join(out, 'run'),
+      window: { kind: 'window', center: 50, width: 350, preset: 'mediastinum' },
+    },
     { scanCacheDir: cacheDir },
   );
   assert.equal(r.status, 'done');
   assert.equal(folderState(data), before, 'the dataset folder is unchanged after scan and train');
 
   // every patient (pseudonymised PatientID) lies in exactly one split
-  const split = JSON.parse(readFileSync(join(r.runDir, 'split.json'), 'utf8')) as { items: { file: string; split: string; group?: string }[] };
+  const split = JSON.parse(readFileSync(join(r.runDir, 'split.json'), 'utf8')) as {
+    items: { file: string; split: string; group?: string }[];
+  };
   assert.equal(split.items.length, 32);
   const splitsOf = new Map<string, Set<string>>();
   for (const it of split.items) {
@@ -71,7 +84,11 @@ test('ct-contrast-dicom: patients stay in one split, no identifier leaves the da
   assert.ok(exp.maxAbsDiff < 1e-4);
   const m = decodeModel(readFileSync(exp.modelPath));
   const spec = await loadRunSpec(r.runDir);
-  assert.deepEqual(JSON.parse(m.metadata['attune.preprocessing']), spec.preprocessing, 'the export records the run\'s pipeline');
+  assert.deepEqual(
+    JSON.parse(m.metadata['attune.preprocessing']),
+    spec.preprocessing,
+    "the export records the run's pipeline",
+  );
   assert.deepEqual(spec.preprocessing.values.voi, { kind: 'window', center: 50, width: 350, preset: 'mediastinum' });
   assert.match(m.metadata['attune.value_mapping'], /modality LUT.*C 50 \/ W 350.*MONOCHROME1/);
   assert.match(readFileSync(exp.cardPath, 'utf8'), /window C 50 \/ W 350 \(mediastinum\)/);
@@ -85,7 +102,10 @@ test('ct-contrast-dicom: patients stay in one split, no identifier leaves the da
   const [a, b] = await predictFiles(exp.modelPath, [withExt, bare]);
   assert.deepEqual(a.top, b.top);
   const [c] = await predictFiles(exp.modelPath, [withExt], { window: { kind: 'window', center: -600, width: 1500 } });
-  assert.notDeepEqual(c.top.map((t) => t.probability), a.top.map((t) => t.probability));
+  assert.notDeepEqual(
+    c.top.map((t) => t.probability),
+    a.top.map((t) => t.probability),
+  );
   const preds = await predictFiles(exp.modelPath, test);
   const labels = split.items.filter((i) => i.split === 'test').map((i) => i.file.split('/')[0]);
   const acc = preds.filter((p, i) => p.label === labels[i]).length / preds.length;
@@ -104,13 +124,20 @@ for (const bands of ['4,3,2', 'all'] as const) {
     const data = tempDir('attune-ms-');
     for (const cls of ['Forest', 'Industrial', 'SeaLake']) {
       mkdirSync(join(data, cls));
-      for (const f of readdirSync(join(src, cls)).sort().slice(0, 10)) copyFileSync(join(src, cls, f), join(data, cls, f));
+      for (const f of readdirSync(join(src, cls)).sort().slice(0, 10))
+        copyFileSync(join(src, cls, f), join(data, cls, f));
     }
     const before = folderState(data);
     const out = tempDir('attune-ms-run-');
-    const selection = bands === 'all' ? { mode: 'all' as const } : { mode: 'map' as const, bands: [4, 3, 2] as [number, number, number] };
+    const selection =
+      bands === 'all'
+        ? { mode: 'all' as const }
+        : { mode: 'map' as const, bands: [4, 3, 2] as [number, number, number] };
     const method = bands === 'all' ? 'bitfit' : 'linear';
-    const r = await trainRun({ data, model: MODELS.vitTiny, method, epochs: 1, batch: 8, seed: 2, outDir: join(out, 'run'), bands: selection }, { scanCacheDir: join(out, 'cache') });
+    const r = await trainRun(
+      { data, model: MODELS.vitTiny, method, epochs: 1, batch: 8, seed: 2, outDir: join(out, 'run'), bands: selection },
+      { scanCacheDir: join(out, 'cache') },
+    );
     assert.equal(r.status, 'done');
     assert.equal(folderState(data), before);
     const spec = await loadRunSpec(r.runDir);
@@ -118,8 +145,14 @@ for (const bands of ['4,3,2', 'all'] as const) {
     assert.deepEqual(b.selection, selection);
     assert.equal(b.bandCount, 13);
     assert.equal(b.scaling!.valueScale, 1e-4, 'Sentinel-2 reflectance');
-    const split = JSON.parse(readFileSync(join(r.runDir, 'split.json'), 'utf8')) as { items: { file: string; split: string }[] };
-    assert.equal(b.scaling!.rasters, split.items.filter((i) => i.split === 'train').length, 'fitted on the training split only');
+    const split = JSON.parse(readFileSync(join(r.runDir, 'split.json'), 'utf8')) as {
+      items: { file: string; split: string }[];
+    };
+    assert.equal(
+      b.scaling!.rasters,
+      split.items.filter((i) => i.split === 'train').length,
+      'fitted on the training split only',
+    );
 
     const exp = await exportRun(r.runDir, join(out, 'export'));
     assert.ok(exp.maxAbsDiff < 1e-4, `export matches engine (${exp.maxAbsDiff})`);
@@ -127,10 +160,17 @@ for (const bands of ['4,3,2', 'all'] as const) {
     const C = bands === 'all' ? 13 : 3;
     assert.equal(m.graph.inputs[0].shape[1], C);
     assert.equal(m.metadata['attune.input_channels'], String(C));
-    assert.deepEqual(JSON.parse(m.metadata['attune.preprocessing']).values.bands, b, 'band selection and fitted scaling in the metadata');
+    assert.deepEqual(
+      JSON.parse(m.metadata['attune.preprocessing']).values.bands,
+      b,
+      'band selection and fitted scaling in the metadata',
+    );
     if (bands === 'all') assert.ok(m.metadata['attune.input_widened'], 'widening recorded');
     const test = split.items.filter((i) => i.split === 'test');
-    const preds = await predictFiles(exp.modelPath, test.map((i) => join(data, i.file)));
+    const preds = await predictFiles(
+      exp.modelPath,
+      test.map((i) => join(data, i.file)),
+    );
     assert.equal(preds.length, test.length);
     const acc = preds.filter((p, i) => p.label === test[i].file.split('/')[0]).length / preds.length;
     assert.equal(acc, r.test!.accuracy, 'predict agrees with the engine evaluation');

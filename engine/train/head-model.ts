@@ -18,7 +18,16 @@ export function headModel(p: PreparedBackbone): Model {
     ...p.model,
     graph: {
       name: 'attune_head',
-      nodes: [{ name: 'attune_head', op: 'Gemm', domain: '', inputs: [FEATURES, HEAD_WEIGHT, HEAD_BIAS], outputs: [LOGITS], attrs: { transB: int(1) } }],
+      nodes: [
+        {
+          name: 'attune_head',
+          op: 'Gemm',
+          domain: '',
+          inputs: [FEATURES, HEAD_WEIGHT, HEAD_BIAS],
+          outputs: [LOGITS],
+          attrs: { transB: int(1) },
+        },
+      ],
       initializers: new Map([
         [HEAD_WEIGHT, init.get(HEAD_WEIGHT)!],
         [HEAD_BIAS, init.get(HEAD_BIAS)!],

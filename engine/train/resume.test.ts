@@ -28,7 +28,17 @@ function hashTree(dir: string): string {
   return h.digest('hex');
 }
 
-const request = (outDir: string, extra: Partial<RunRequest> = {}): RunRequest => ({ data, model: MODELS.tinyCnn, method: 'full', epochs: 3, batch: 4, lr: 1e-3, seed: 7, outDir, ...extra });
+const request = (outDir: string, extra: Partial<RunRequest> = {}): RunRequest => ({
+  data,
+  model: MODELS.tinyCnn,
+  method: 'full',
+  epochs: 3,
+  batch: 4,
+  lr: 1e-3,
+  seed: 7,
+  outDir,
+  ...extra,
+});
 
 async function finalWeights(runDir: string): Promise<Map<string, Float32Array>> {
   const ck = await loadCheckpoint(runFiles(runDir).last);
@@ -43,7 +53,10 @@ test('a cancelled run resumes where it stopped and ends bit-identical to an unin
   const resumed = join(tempDir(), 'run');
   const abort = new AbortController();
   let steps = 0;
-  const first = await trainRun(request(resumed), { signal: abort.signal, onEvent: (e) => e.type === 'step' && ++steps === 11 && abort.abort() });
+  const first = await trainRun(request(resumed), {
+    signal: abort.signal,
+    onEvent: (e) => e.type === 'step' && ++steps === 11 && abort.abort(),
+  });
   assert.equal(first.status, 'cancelled');
   const status = JSON.parse(readFileSync(runFiles(resumed).status, 'utf8'));
   assert.equal(status.state, 'cancelled');
@@ -78,9 +91,15 @@ test('a corrupt image is left out with a message; training goes on with the rest
   writeFileSync(join(messy, 'Beach', 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]));
   writeFileSync(join(messy, 'Forest', 'empty.png'), '');
   const events: EngineEvent[] = [];
-  const r = await trainRun({ ...request(join(tempDir(), 'run')), data: messy, epochs: 1 }, { onEvent: (e) => events.push(e) });
+  const r = await trainRun(
+    { ...request(join(tempDir(), 'run')), data: messy, epochs: 1 },
+    { onEvent: (e) => events.push(e) },
+  );
   assert.equal(r.status, 'done');
-  const warnings = events.filter((e) => e.type === 'log' && e.level === 'warn').map((e) => (e as { message: string }).message).join('\n');
+  const warnings = events
+    .filter((e) => e.type === 'log' && e.level === 'warn')
+    .map((e) => (e as { message: string }).message)
+    .join('\n');
   assert.match(warnings, /broken\.jpg/);
   assert.match(warnings, /empty\.png/);
 });

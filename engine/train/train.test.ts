@@ -21,7 +21,10 @@ const chance = 1 / CLASSES.length;
 test('linear probe on ViT-Tiny: well above chance on held-out images; export reproduces the engine and predicts', async () => {
   const out = tempDir();
   const events: EngineEvent[] = [];
-  const r = await trainRun({ data, model: MODELS.vitTiny, method: 'linear', epochs: 15, batch: 16, seed: 3, outDir: join(out, 'run') }, { onEvent: (e) => events.push(e) });
+  const r = await trainRun(
+    { data, model: MODELS.vitTiny, method: 'linear', epochs: 15, batch: 16, seed: 3, outDir: join(out, 'run') },
+    { onEvent: (e) => events.push(e) },
+  );
   assert.equal(r.status, 'done');
   assert.ok(r.test && r.test.count >= CLASSES.length, 'a test split exists');
   assert.ok(r.test!.accuracy >= 0.6, `test accuracy ${r.test!.accuracy} vs chance ${chance.toFixed(2)}`);
@@ -48,20 +51,45 @@ test('linear probe on ViT-Tiny: well above chance on held-out images; export rep
 
   const evaluation = JSON.parse(readFileSync(join(r.runDir, 'evaluation.json'), 'utf8'));
   const testFiles: string[] = [...evaluation.test.misclassified.map((x: { file: string }) => x.file)];
-  const split = JSON.parse(readFileSync(join(r.runDir, 'split.json'), 'utf8')) as { items: { file: string; label: string; split: string }[] };
+  const split = JSON.parse(readFileSync(join(r.runDir, 'split.json'), 'utf8')) as {
+    items: { file: string; label: string; split: string }[];
+  };
   const held = split.items.filter((i) => i.split === 'test');
-  const preds = await predictFiles(exp.modelPath, held.map((i) => join(data, i.file)));
+  const preds = await predictFiles(
+    exp.modelPath,
+    held.map((i) => join(data, i.file)),
+  );
   const correct = preds.filter((p, i) => p.label === held[i].label).length;
-  assert.equal(correct / held.length, r.test!.accuracy, 'predict on the exported file agrees with the engine evaluation');
-  for (const p of preds) assert.ok(Math.abs(p.top.reduce((a, t) => a + t.probability, 0) - 1) < 1e-3 || p.top.length < CLASSES.length);
+  assert.equal(
+    correct / held.length,
+    r.test!.accuracy,
+    'predict on the exported file agrees with the engine evaluation',
+  );
+  for (const p of preds)
+    assert.ok(Math.abs(p.top.reduce((a, t) => a + t.probability, 0) - 1) < 1e-3 || p.top.length < CLASSES.length);
   assert.ok(testFiles.length <= held.length);
 });
 
 test('full fine-tuning of ViT-Tiny learns the sample well above chance', async () => {
   const out = tempDir();
   const events: EngineEvent[] = [];
-  const r = await trainRun({ data, model: MODELS.vitTiny, method: 'full', epochs: 2, batch: 16, lr: 1e-4, seed: 3, outDir: join(out, 'run'), augment: 'aerial' }, { onEvent: (e) => events.push(e) });
+  const r = await trainRun(
+    {
+      data,
+      model: MODELS.vitTiny,
+      method: 'full',
+      epochs: 2,
+      batch: 16,
+      lr: 1e-4,
+      seed: 3,
+      outDir: join(out, 'run'),
+      augment: 'aerial',
+    },
+    { onEvent: (e) => events.push(e) },
+  );
   assert.equal(r.status, 'done');
-  assert.ok(events.some((e) => e.type === 'step') && events.every((e) => e.type !== 'step' || e.cachedFeatures === undefined));
+  assert.ok(
+    events.some((e) => e.type === 'step') && events.every((e) => e.type !== 'step' || e.cachedFeatures === undefined),
+  );
   assert.ok(r.test!.accuracy >= 0.5, `test accuracy ${r.test!.accuracy} vs chance ${chance.toFixed(2)}`);
 });

@@ -14,7 +14,17 @@ import { evaluatePredictions, type EvaluationReport } from '../evaluate/metrics'
 import { fitTemperature, temperedSoftmax, type CalibrationSummary } from '../evaluate/calibration';
 import { tensor, type Tensor } from '../ir/tensor';
 import type { Model } from '../ir/graph';
-import { BC1, BC2, compileEvalProgram, compileTrainProgram, INV_WEIGHT, LOSS, LR, TARGETS, type TrainProgram } from '../programs/compile';
+import {
+  BC1,
+  BC2,
+  compileEvalProgram,
+  compileTrainProgram,
+  INV_WEIGHT,
+  LOSS,
+  LR,
+  TARGETS,
+  type TrainProgram,
+} from '../programs/compile';
 import { buildTargets } from '../programs/loss';
 import { compileLoopProgram, scanRow, stackFeeds } from '../programs/loop';
 import { ADAM_DEFAULTS } from '../programs/optimizer';
@@ -79,7 +89,11 @@ async function appendMetrics(runDir: string, e: EngineEvent): Promise<void> {
   await appendFile(runFiles(runDir).metrics, JSON.stringify(e) + '\n');
 }
 
-async function saveStatus(runDir: string, state: 'running' | 'cancelled' | 'done' | 'failed', extra: Record<string, unknown> = {}): Promise<void> {
+async function saveStatus(
+  runDir: string,
+  state: 'running' | 'cancelled' | 'done' | 'failed',
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   await writeJsonAtomic(runFiles(runDir).status, { state, updatedAt: new Date().toISOString(), ...extra });
 }
 
@@ -98,7 +112,13 @@ export async function trainRun(req: RunRequest, opts: TrainOptions = {}): Promis
   }
 }
 
-async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit, opts: TrainOptions, emit: EventSink): Promise<TrainResult> {
+async function trainCompiled(
+  runDir: string,
+  spec: RunSpec,
+  split: DatasetSplit,
+  opts: TrainOptions,
+  emit: EventSink,
+): Promise<TrainResult> {
   const files = runFiles(runDir);
   const ctx = await buildRunContext(spec, split, runDir, opts);
   const loader = opts.loader ?? defaultLoader;
@@ -109,13 +129,27 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   const fast = ctx.method.cachedFeatures === true;
   const trainLabels = ctx.items.train.map((i) => i.label);
   const weightOf = spec.balance === 'weights' ? classWeights(trainLabels, C) : undefined;
-  if (spec.balance !== 'none') emit({ type: 'log', level: 'info', message: spec.balance === 'weights' ? `Class-weighted loss: ${spec.classes.map((c, i) => `${c} ×${weightOf![i].toFixed(2)}`).join(', ')}.` : 'Class-balanced sampling: every class is drawn equally often.' });
+  if (spec.balance !== 'none')
+    emit({
+      type: 'log',
+      level: 'info',
+      message:
+        spec.balance === 'weights'
+          ? `Class-weighted loss: ${spec.classes.map((c, i) => `${c} ×${weightOf![i].toFixed(2)}`).join(', ')}.`
+          : 'Class-balanced sampling: every class is drawn equally often.',
+    });
 
   // programs: the linear fast path trains a head-only graph on cached features
   emit({ type: 'phase', phase: 'compile', detail: `${ctx.method.title}, batch ${B}` });
   const trainModel: Model = fast ? headModel(ctx.prepared) : ctx.prepared.model;
   const update = resolveSpdUpdate(hyper, ctx.methodPrepared);
-  const trainProgram: TrainProgram = await compileTrainProgram(trainModel, ctx.methodPrepared.program, { batch: B, numClasses: C, update, clipNorm: hyper.clipNorm, hyper: ADAM_DEFAULTS });
+  const trainProgram: TrainProgram = await compileTrainProgram(trainModel, ctx.methodPrepared.program, {
+    batch: B,
+    numClasses: C,
+    update,
+    clipNorm: hyper.clipNorm,
+    hyper: ADAM_DEFAULTS,
+  });
   const evalProgram = await compileEvalProgram(trainModel, ctx.methodPrepared.program, B);
   const trainSession = await createSession(trainProgram.model, { provider: spec.provider, onEvent: emit });
   const evalSession = await createSession(evalProgram.model, { provider: spec.provider });
@@ -126,11 +160,16 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   const releaseAll = () => Promise.all([trainSession.release(), evalSession.release(), loopSession?.release()]);
   const runPending = async (steps: PendingStep[]): Promise<Record<string, Tensor>[]> => {
     if (loopProgram && loopSession && steps.length === K) {
-      const feeds = stackFeeds(loopProgram, steps.map((p) => p.feeds));
+      const feeds = stackFeeds(
+        loopProgram,
+        steps.map((p) => p.feeds),
+      );
       state.feeds(feeds);
       const out = await loopSession.run(feeds);
       state.update(out);
-      return steps.map((_, i) => Object.fromEntries([...loopProgram.scans].map(([name, outer]) => [name, scanRow(out[outer], i)])));
+      return steps.map((_, i) =>
+        Object.fromEntries([...loopProgram.scans].map(([name, outer]) => [name, scanRow(out[outer], i)])),
+      );
     }
     const outs: Record<string, Tensor>[] = [];
     for (const p of steps) {
@@ -163,7 +202,11 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     const ck = await loadCheckpoint(files.last);
     state = TrainingState.restore(trainProgram, ck.tensors);
     progress = ck.meta.progress as Progress;
-    emit({ type: 'log', level: 'info', message: `Resuming at epoch ${progress.epoch + 1}, step ${progress.stepInEpoch}.` });
+    emit({
+      type: 'log',
+      level: 'info',
+      message: `Resuming at epoch ${progress.epoch + 1}, step ${progress.stepInEpoch}.`,
+    });
   }
   const stepsPerEpoch = Math.ceil(ctx.items.train.length / B);
   const totalSteps = stepsPerEpoch * hyper.epochs;
@@ -173,27 +216,53 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     const balanced = spec.balance === 'sampling' ? balancedOrder(trainLabels, C, spec.seed, epoch) : undefined;
     if (cached) {
       const order = balanced ?? shuffleOrder(cached.train.labels.length, spec.seed, epoch);
-      return featureBatches(cached.train.rows, cached.train.labels, cached.train.files, ctx.prepared.featureDim, B, order);
+      return featureBatches(
+        cached.train.rows,
+        cached.train.labels,
+        cached.train.files,
+        ctx.prepared.featureDim,
+        B,
+        order,
+      );
     }
     // balanced sampling: the drawn list (with repeats) is already in random order; repeats get their own augmentation
     const items = balanced ? balanced.map((i) => ctx.items.train[i]) : ctx.items.train;
-    return loader({ items, pre: spec.preprocessing, augment: spec.augment, batchSize: B, seed: spec.seed, epoch, shuffle: !balanced, onEvent: emit });
+    return loader({
+      items,
+      pre: spec.preprocessing,
+      augment: spec.augment,
+      batchSize: B,
+      seed: spec.seed,
+      epoch,
+      shuffle: !balanced,
+      onEvent: emit,
+    });
   };
   const evalBatches = (which: 'val' | 'test'): AsyncIterable<LoaderBatch> => {
     if (cached) {
       const c = cached[which];
       return featureBatches(c.rows, c.labels, c.files, ctx.prepared.featureDim, B, [...Array(c.labels.length).keys()]);
     }
-    return loader({ items: ctx.items[which], pre: spec.preprocessing, augment: 'none', batchSize: B, seed: spec.seed, epoch: 0, shuffle: false });
+    return loader({
+      items: ctx.items[which],
+      pre: spec.preprocessing,
+      augment: 'none',
+      batchSize: B,
+      seed: spec.seed,
+      epoch: 0,
+      shuffle: false,
+    });
   };
-  const predict = (which: 'val' | 'test', params: Map<string, Tensor>) => predictBatches(evalSession, evalProgram, params, evalBatches(which), rowDims, C);
+  const predict = (which: 'val' | 'test', params: Map<string, Tensor>) =>
+    predictBatches(evalSession, evalProgram, params, evalBatches(which), rowDims, C);
   // per epoch only the point figures matter (no bootstrap); the final report has the intervals
   const evaluate = async (which: 'val' | 'test', params: Map<string, Tensor>): Promise<EvaluationReport> => {
     const r = await predict(which, params);
     return evaluatePredictions(which, spec.classes, r.probs, r.labels, r.files, 10, { resamples: 0 });
   };
 
-  const save = async (path: string, tensors: Map<string, Tensor>, p: Progress) => saveCheckpoint(path, tensors, { progress: p, savedAt: new Date().toISOString() });
+  const save = async (path: string, tensors: Map<string, Tensor>, p: Progress) =>
+    saveCheckpoint(path, tensors, { progress: p, savedAt: new Date().toISOString() });
 
   for (let epoch = progress.epoch; epoch < hyper.epochs; epoch++) {
     const t0 = performance.now();
@@ -208,17 +277,37 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
       const outs = await runPending(pending);
       pending.forEach((p, i) => {
         const out = outs[i];
-        ctx.methodPrepared.afterStep?.({ epoch, step: p.step, batchFiles: p.files, count: p.count, logits: out[LOGITS].data as Float32Array });
+        ctx.methodPrepared.afterStep?.({
+          epoch,
+          step: p.step,
+          batchFiles: p.files,
+          count: p.count,
+          logits: out[LOGITS].data as Float32Array,
+        });
         const loss = (out[LOSS].data as Float32Array)[0];
         if (!Number.isFinite(loss))
-          throw new AttuneError('diverged', `Training diverged at epoch ${epoch + 1}, step ${p.step + 1} (loss is ${loss}).`, 'Lower the learning rate (e.g. divide it by 10) and start a new run.');
+          throw new AttuneError(
+            'diverged',
+            `Training diverged at epoch ${epoch + 1}, step ${p.step + 1} (loss is ${loss}).`,
+            'Lower the learning rate (e.g. divide it by 10) and start a new run.',
+          );
         const pred = argmaxRows(out[LOGITS].data as Float32Array, p.count, C);
         for (let r = 0; r < p.count; r++) if (pred[r] === p.labels[r]) correct++;
         lossSum += loss * p.count;
         seen += p.count;
-        for (const k of trainProgram.scalars) if (k !== LOSS) diagSums[k] = (diagSums[k] ?? 0) + (out[k].data as Float32Array)[0];
+        for (const k of trainProgram.scalars)
+          if (k !== LOSS) diagSums[k] = (diagSums[k] ?? 0) + (out[k].data as Float32Array)[0];
         progress = { ...progress, globalStep: progress.globalStep + 1, stepInEpoch: p.step + 1 };
-        emit({ type: 'step', epoch, step: p.step + 1, stepsPerEpoch, loss, lr: p.lr, imagesPerSecond: (seen * 1000) / Math.max(1, performance.now() - t0), ...(cached ? { cachedFeatures: true } : {}) });
+        emit({
+          type: 'step',
+          epoch,
+          step: p.step + 1,
+          stepsPerEpoch,
+          loss,
+          lr: p.lr,
+          imagesPerSecond: (seen * 1000) / Math.max(1, performance.now() - t0),
+          ...(cached ? { cachedFeatures: true } : {}),
+        });
       });
       pending.length = 0;
     };
@@ -241,7 +330,10 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
         [BC1]: tensor('float32', [], [1 - Math.pow(ADAM_DEFAULTS.beta1, t)]),
         [BC2]: tensor('float32', [], [1 - Math.pow(ADAM_DEFAULTS.beta2, t)]),
       };
-      for (const e of trainProgram.extraInputs) feeds[e.name] = e.fill ? e.fill({ epoch, step, seed: spec.seed, batchFiles: bt.files, count: bt.count }) : e.neutral();
+      for (const e of trainProgram.extraInputs)
+        feeds[e.name] = e.fill
+          ? e.fill({ epoch, step, seed: spec.seed, batchFiles: bt.files, count: bt.count })
+          : e.neutral();
       pending.push({ feeds, step, lr, count: bt.count, labels, files: bt.files });
       step++;
       if (pending.length === K) await flush();
@@ -251,7 +343,15 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
         await saveStatus(runDir, 'cancelled');
         emit({ type: 'cancelled', runDir, resumable: true });
         await releaseAll();
-        return { runDir, status: 'cancelled', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, selectedBy: spec.selectBy, bestValScore: progress.bestScore ?? progress.bestValAccuracy, provider: trainSession.provider };
+        return {
+          runDir,
+          status: 'cancelled',
+          bestEpoch: progress.bestEpoch,
+          bestValAccuracy: progress.bestValAccuracy,
+          selectedBy: spec.selectBy,
+          bestValScore: progress.bestScore ?? progress.bestValAccuracy,
+          provider: trainSession.provider,
+        };
       }
     }
     await flush();
@@ -261,12 +361,18 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
     // without a validation split the only figure is training accuracy
     const score = val ? selectionScore(val, spec.selectBy) : valAccuracy;
     const best = score > (progress.bestScore ?? progress.bestValAccuracy);
-    progress = { ...progress, epoch: epoch + 1, stepInEpoch: 0, ...(best ? { bestEpoch: epoch, bestValAccuracy: valAccuracy, bestScore: score } : {}) };
+    progress = {
+      ...progress,
+      epoch: epoch + 1,
+      stepInEpoch: 0,
+      ...(best ? { bestEpoch: epoch, bestValAccuracy: valAccuracy, bestScore: score } : {}),
+    };
     if (best) await save(files.best, params, progress);
     await save(files.last, state.values, progress);
     const diagnostics: Record<string, number> = {};
     for (const [k, v] of Object.entries(diagSums)) diagnostics[k.replace(/^attune_/, '')] = v / Math.max(1, step);
-    if (ctx.methodPrepared.epochDiagnostics && !cached && ctx.items.val.length) Object.assign(diagnostics, await ctx.methodPrepared.epochDiagnostics(params, evalBatches('val')));
+    if (ctx.methodPrepared.epochDiagnostics && !cached && ctx.items.val.length)
+      Object.assign(diagnostics, await ctx.methodPrepared.epochDiagnostics(params, evalBatches('val')));
     const ev: EngineEvent = {
       type: 'epoch',
       epoch,
@@ -292,22 +398,74 @@ async function trainCompiled(runDir: string, spec: RunSpec, split: DatasetSplit,
   const testRaw = ctx.items.test.length ? await predict('test', bestParams) : undefined;
   const fit = valRaw ? fitTemperature(valRaw.logits, valRaw.labels, C, 'val') : undefined;
   const T = fit?.temperature ?? 1;
-  const report = (r: NonNullable<typeof valRaw>, which: 'val' | 'test') => evaluatePredictions(which, spec.classes, temperedSoftmax(r.logits, C, T), r.labels, r.files);
+  const report = (r: NonNullable<typeof valRaw>, which: 'val' | 'test') =>
+    evaluatePredictions(which, spec.classes, temperedSoftmax(r.logits, C, T), r.labels, r.files);
   const val = valRaw && report(valRaw, 'val');
   const test = testRaw && report(testRaw, 'test');
-  const uncalibrated = testRaw && evaluatePredictions('test', spec.classes, testRaw.probs, testRaw.labels, testRaw.files, 10, { resamples: 0 });
+  const uncalibrated =
+    testRaw &&
+    evaluatePredictions('test', spec.classes, testRaw.probs, testRaw.labels, testRaw.files, 10, { resamples: 0 });
   const calibration: CalibrationSummary | undefined = fit && {
     ...fit,
-    ...(test && uncalibrated ? { test: { eceBefore: uncalibrated.ece, eceAfter: test.ece, reliabilityBefore: uncalibrated.calibration, reliabilityAfter: test.calibration } } : {}),
+    ...(test && uncalibrated
+      ? {
+          test: {
+            eceBefore: uncalibrated.ece,
+            eceAfter: test.ece,
+            reliabilityBefore: uncalibrated.calibration,
+            reliabilityAfter: test.calibration,
+          },
+        }
+      : {}),
   };
   const selection = { selectedBy: spec.selectBy, bestValScore: progress.bestScore ?? progress.bestValAccuracy };
-  await writeJsonAtomic(files.evaluation, { classes: spec.classes, bestEpoch: progress.bestEpoch, ...selection, balance: spec.balance, calibration, val, test });
+  await writeJsonAtomic(files.evaluation, {
+    classes: spec.classes,
+    bestEpoch: progress.bestEpoch,
+    ...selection,
+    balance: spec.balance,
+    calibration,
+    val,
+    test,
+  });
   // calibrated probabilities (what the export answers) and the raw logits (to recalibrate or compare runs)
-  const rows = (r: typeof valRaw) => r && { probs: Array.from(temperedSoftmax(r.logits, C, T)), logits: Array.from(r.logits), labels: r.labels, files: r.files };
-  await writeJsonAtomic(files.predictions, { classes: spec.classes, temperature: T, val: rows(valRaw), test: rows(testRaw) });
-  await saveStatus(runDir, 'done', { bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, ...selection, testAccuracy: test?.accuracy });
+  const rows = (r: typeof valRaw) =>
+    r && {
+      probs: Array.from(temperedSoftmax(r.logits, C, T)),
+      logits: Array.from(r.logits),
+      labels: r.labels,
+      files: r.files,
+    };
+  await writeJsonAtomic(files.predictions, {
+    classes: spec.classes,
+    temperature: T,
+    val: rows(valRaw),
+    test: rows(testRaw),
+  });
+  await saveStatus(runDir, 'done', {
+    bestEpoch: progress.bestEpoch,
+    bestValAccuracy: progress.bestValAccuracy,
+    ...selection,
+    testAccuracy: test?.accuracy,
+  });
   await releaseAll();
-  emit({ type: 'done', runDir, bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, ...selection, testAccuracy: test?.accuracy });
-  return { runDir, status: 'done', bestEpoch: progress.bestEpoch, bestValAccuracy: progress.bestValAccuracy, ...selection, calibration, test, val, provider: trainSession.provider };
+  emit({
+    type: 'done',
+    runDir,
+    bestEpoch: progress.bestEpoch,
+    bestValAccuracy: progress.bestValAccuracy,
+    ...selection,
+    testAccuracy: test?.accuracy,
+  });
+  return {
+    runDir,
+    status: 'done',
+    bestEpoch: progress.bestEpoch,
+    bestValAccuracy: progress.bestValAccuracy,
+    ...selection,
+    calibration,
+    test,
+    val,
+    provider: trainSession.provider,
+  };
 }
-

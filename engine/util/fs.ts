@@ -13,9 +13,19 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await rm(tmp, { force: true });
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOSPC' || code === 'EDQUOT')
-      throw new AttuneError('disk-full', `The disk is full: could not write ${path}.`, 'Free some space or choose another output folder, then try again; nothing was lost.', { path });
+      throw new AttuneError(
+        'disk-full',
+        `The disk is full: could not write ${path}.`,
+        'Free some space or choose another output folder, then try again; nothing was lost.',
+        { path },
+      );
     if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM')
-      throw new AttuneError('not-writable', `Attune may not write to ${path}.`, 'Choose an output folder you can write to.', { path });
+      throw new AttuneError(
+        'not-writable',
+        `Attune may not write to ${path}.`,
+        'Choose an output folder you can write to.',
+        { path },
+      );
     throw e;
   }
 }

@@ -24,12 +24,22 @@ export async function loadCatalogue(source: string | null): Promise<ResolvedEntr
   if (!source) return BUILT_IN_CATALOGUE.map((e) => ({ ...e, location: e.url }));
   if (/^https?:\/\//.test(source)) {
     const res = await fetch(source).catch(() => null);
-    if (!res?.ok) throw new AttuneError('catalogue-unreachable', `The model catalogue at ${source} could not be read.`, 'Check your connection, or choose a local catalogue folder in Settings. Models already downloaded still work.');
+    if (!res?.ok)
+      throw new AttuneError(
+        'catalogue-unreachable',
+        `The model catalogue at ${source} could not be read.`,
+        'Check your connection, or choose a local catalogue folder in Settings. Models already downloaded still work.',
+      );
     return fromJson(await res.json(), source);
   }
   const path = resolve(source);
   const st = await stat(path).catch(() => null);
-  if (!st) throw new AttuneError('catalogue-missing', `The model catalogue "${source}" does not exist.`, 'Choose another catalogue source in Settings, or clear it to use the built-in list.');
+  if (!st)
+    throw new AttuneError(
+      'catalogue-missing',
+      `The model catalogue "${source}" does not exist.`,
+      'Choose another catalogue source in Settings, or clear it to use the built-in list.',
+    );
   if (st.isFile()) return fromJson(JSON.parse(await readFile(path, 'utf8')), dirname(path));
   const json = join(path, 'catalogue.json');
   if (await stat(json).catch(() => null)) return fromJson(JSON.parse(await readFile(json, 'utf8')), path);
@@ -67,11 +77,22 @@ const CatalogueRow = z
     description: z.string().optional(),
     file: z.string().optional(),
     url: z.string().nullable().optional(),
-    sha256: z.string().regex(/^[0-9a-f]{64}$/i).nullable().optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/i)
+      .nullable()
+      .optional(),
     sizeBytes: z.number().int().positive().nullable().optional(),
     inputSize: z.number().int().positive().optional(),
     parameters: z.number().int().positive().nullable().optional(),
-    preprocessing: z.object({ size: z.number().int().positive().optional(), mean: z.tuple([z.number(), z.number(), z.number()]), std: z.tuple([z.number(), z.number(), z.number()]) }).passthrough().optional(),
+    preprocessing: z
+      .object({
+        size: z.number().int().positive().optional(),
+        mean: z.tuple([z.number(), z.number(), z.number()]),
+        std: z.tuple([z.number(), z.number(), z.number()]),
+      })
+      .passthrough()
+      .optional(),
     licence: z.string().optional(),
     recommended: z.boolean().optional(),
   })
@@ -80,13 +101,29 @@ const CatalogueRow = z
 function fromJson(raw: unknown, base: string): ResolvedEntry[] {
   const list = Array.isArray(raw) ? raw : (raw as { models?: unknown[] })?.models;
   const parsed = z.array(CatalogueRow).safeParse(list);
-  if (!parsed.success) throw new AttuneError('catalogue-invalid', `The model catalogue file is not in the expected format (${parsed.error.issues[0]?.path.join('.') || 'top level'}: ${parsed.error.issues[0]?.message}).`, 'It must be a JSON list of models (or {"models": [...]}). Clear the catalogue source in Settings to use the built-in list.');
+  if (!parsed.success)
+    throw new AttuneError(
+      'catalogue-invalid',
+      `The model catalogue file is not in the expected format (${parsed.error.issues[0]?.path.join('.') || 'top level'}: ${parsed.error.issues[0]?.message}).`,
+      'It must be a JSON list of models (or {"models": [...]}). Clear the catalogue source in Settings to use the built-in list.',
+    );
   return parsed.data.map((r) => {
     const known = BUILT_IN_CATALOGUE.find((e) => e.id === r.id);
     const e = { ...known, ...r } as CatalogueEntry;
-    if (!e.id || !ID.test(e.id) || !e.file) throw new AttuneError('catalogue-invalid', `A catalogue entry is missing its id or file name.`, 'Fix the catalogue file, or clear the catalogue source in Settings.');
+    if (!e.id || !ID.test(e.id) || !e.file)
+      throw new AttuneError(
+        'catalogue-invalid',
+        `A catalogue entry is missing its id or file name.`,
+        'Fix the catalogue file, or clear the catalogue source in Settings.',
+      );
     const loc = r.url ?? e.file;
-    const location = /^https?:\/\//.test(loc) ? loc : /^https?:\/\//.test(base) ? new URL(loc, base).href : isAbsolute(loc) ? loc : join(base, loc);
+    const location = /^https?:\/\//.test(loc)
+      ? loc
+      : /^https?:\/\//.test(base)
+        ? new URL(loc, base).href
+        : isAbsolute(loc)
+          ? loc
+          : join(base, loc);
     return { ...e, location };
   });
 }
@@ -121,11 +158,21 @@ export class ModelCache {
   }
 
   /** Download (or copy from a local source) with progress, HTTP Range resume and checksum verification. */
-  async fetch(e: ResolvedEntry, opts: { signal: AbortSignal; onProgress: (received: number, total: number | null, phase: 'downloading' | 'verifying') => void }): Promise<string> {
+  async fetch(
+    e: ResolvedEntry,
+    opts: {
+      signal: AbortSignal;
+      onProgress: (received: number, total: number | null, phase: 'downloading' | 'verifying') => void;
+    },
+  ): Promise<string> {
     const dest = this.pathFor(e);
     if (await stat(dest).catch(() => null)) return dest;
     if (!e.location) {
-      throw new AttuneError('no-source', `${e.name} is not available from the current catalogue source.`, 'Choose a catalogue source that contains it in Settings, or use "Open ONNX…" with a file you already have.');
+      throw new AttuneError(
+        'no-source',
+        `${e.name} is not available from the current catalogue source.`,
+        'Choose a catalogue source that contains it in Settings, or use "Open ONNX…" with a file you already have.',
+      );
     }
     await mkdir(dirname(dest), { recursive: true });
     const part = dest + '.part';
@@ -139,16 +186,31 @@ export class ModelCache {
         res = await fetch(e.location, { headers, signal: opts.signal, redirect: 'follow' });
       } catch (err) {
         if (opts.signal.aborted) throw err;
-        throw new AttuneError('offline', `Could not reach ${new URL(e.location).host} to download ${e.name}.`, 'Check your internet connection and try again; the download resumes where it stopped. Models already downloaded work offline.');
+        throw new AttuneError(
+          'offline',
+          `Could not reach ${new URL(e.location).host} to download ${e.name}.`,
+          'Check your internet connection and try again; the download resumes where it stopped. Models already downloaded work offline.',
+        );
       }
-      if (res.status === 200) offset = 0; // server ignored the range: start over
-      else if (res.status !== 206) throw new AttuneError('download-failed', `The download of ${e.name} failed (HTTP ${res.status}).`, 'Try again later, or choose another catalogue source in Settings.');
+      if (res.status === 200)
+        offset = 0; // server ignored the range: start over
+      else if (res.status !== 206)
+        throw new AttuneError(
+          'download-failed',
+          `The download of ${e.name} failed (HTTP ${res.status}).`,
+          'Try again later, or choose another catalogue source in Settings.',
+        );
       const len = Number(res.headers.get('content-length'));
       if (Number.isFinite(len) && len > 0) total = offset + len;
       body = Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
     } else {
       const st = await stat(e.location).catch(() => null);
-      if (!st) throw new AttuneError('no-source', `${e.name} was not found at ${e.location}.`, 'Check the catalogue source folder in Settings.');
+      if (!st)
+        throw new AttuneError(
+          'no-source',
+          `${e.name} was not found at ${e.location}.`,
+          'Check the catalogue source folder in Settings.',
+        );
       total = st.size;
       if (offset > st.size) offset = 0;
       body = createReadStream(e.location, { start: offset, signal: opts.signal });
@@ -173,7 +235,11 @@ export class ModelCache {
     const pinned = e.sha256 ?? (await readFile(pinFile, 'utf8').catch(() => '')).trim();
     if (pinned && hash !== pinned) {
       await rm(part, { force: true });
-      throw new AttuneError('checksum', `The downloaded ${e.name} is damaged or not the expected file (checksum mismatch).`, 'Download it again. If this repeats, the catalogue source may be serving a different file.');
+      throw new AttuneError(
+        'checksum',
+        `The downloaded ${e.name} is damaged or not the expected file (checksum mismatch).`,
+        'Download it again. If this repeats, the catalogue source may be serving a different file.',
+      );
     }
     await writeFile(pinFile, hash + '\n');
     await rename(part, dest);

@@ -25,13 +25,17 @@ export interface CatalogueEntry {
 }
 
 const VIT = { mean: [0.5, 0.5, 0.5] as [number, number, number], std: [0.5, 0.5, 0.5] as [number, number, number] };
-const IMAGENET = { mean: [0.485, 0.456, 0.406] as [number, number, number], std: [0.229, 0.224, 0.225] as [number, number, number] };
+const IMAGENET = {
+  mean: [0.485, 0.456, 0.406] as [number, number, number],
+  std: [0.229, 0.224, 0.225] as [number, number, number],
+};
 
 export const BUILT_IN_CATALOGUE: CatalogueEntry[] = [
   {
     id: 'vit-tiny-patch16-224',
     name: 'ViT-Tiny/16',
-    description: 'Small vision transformer pretrained on ImageNet-21k then 1k. A good default: accurate and quick on a laptop CPU.',
+    description:
+      'Small vision transformer pretrained on ImageNet-21k then 1k. A good default: accurate and quick on a laptop CPU.',
     file: 'vit-tiny-patch16-224.onnx',
     url: null,
     sha256: 'e7fba1f7d5797402a1ca557c542e9f382215229556c54b65e04c4a3f71129380',
@@ -59,7 +63,8 @@ export const BUILT_IN_CATALOGUE: CatalogueEntry[] = [
   {
     id: 'vit-base-patch16-224-in21k',
     name: 'ViT-Base/16 (ImageNet-21k)',
-    description: 'Larger vision transformer, the backbone used in the PEFT papers. Best accuracy; needs a GPU for comfortable training.',
+    description:
+      'Larger vision transformer, the backbone used in the PEFT papers. Best accuracy; needs a GPU for comfortable training.',
     file: 'vit-base-patch16-224-in21k.onnx',
     url: 'https://huggingface.co/Xenova/vit-base-patch16-224-in21k/resolve/main/onnx/model.onnx',
     sha256: null,
@@ -73,7 +78,8 @@ export const BUILT_IN_CATALOGUE: CatalogueEntry[] = [
   {
     id: 'dinov2-small',
     name: 'DINOv2 Small',
-    description: 'Self-supervised vision transformer with strong general-purpose features; a good second opinion for unusual images.',
+    description:
+      'Self-supervised vision transformer with strong general-purpose features; a good second opinion for unusual images.',
     file: 'dinov2-small.onnx',
     url: 'https://huggingface.co/Xenova/dinov2-small/resolve/main/onnx/model.onnx',
     sha256: null,

@@ -5,12 +5,35 @@
 import { z } from 'zod';
 // a plain list (no engine code comes with it)
 import { PROVIDER_REQUESTS } from '../../engine/runtime/providers';
-import type { EvaluationReport, ExportResult, MethodListing, OperatingPoint, Prediction, ScanReport, BackboneInfo } from '../jobs/engine-contract';
+import type {
+  EvaluationReport,
+  ExportResult,
+  MethodListing,
+  OperatingPoint,
+  Prediction,
+  ScanReport,
+  BackboneInfo,
+} from '../jobs/engine-contract';
 import type { ExplanationView } from '../jobs/heatmaps';
-import type { AppEvent, Transport, CatalogueEntryView, JobStarted, Project, ProjectSummary, RunRecord, RunSummary, Settings, UserErrorInfo } from './types';
+import type {
+  AppEvent,
+  Transport,
+  CatalogueEntryView,
+  JobStarted,
+  Project,
+  ProjectSummary,
+  RunRecord,
+  RunSummary,
+  Settings,
+  UserErrorInfo,
+} from './types';
 
 const id = z.string().regex(/^[a-z0-9-]{1,64}$/, 'not a valid id');
-const absPath = z.string().min(1).max(4096).refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'must be an absolute path');
+const absPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'must be an absolute path');
 const none = z.object({}).strict();
 /** browser mode: what the user picked in the in-app file browser (Electron uses native dialogs and ignores it) */
 const picked = absPath.optional();
@@ -19,7 +42,11 @@ const choose = z.object({ path: picked }).strict();
 export const split = z.object({
   valFraction: z.number().min(0.05, 'must be at least 5 %').max(0.4, 'must be at most 40 %'),
   testFraction: z.number().min(0.05, 'must be at least 5 %').max(0.4, 'must be at most 40 %'),
-  seed: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(2 ** 31 - 1, 'is too large'),
+  seed: z
+    .number()
+    .int('must be a whole number')
+    .min(0, 'must be 0 or more')
+    .max(2 ** 31 - 1, 'is too large'),
 });
 
 /** What people call the fields a request carries, for messages about invalid input. */
@@ -40,7 +67,11 @@ const methodChoice = z.object({
   epochs: z.number().int().min(1).max(1000),
   batchSize: z.number().int().min(1).max(1024),
   learningRate: z.number().positive().max(1),
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
   options: z.record(z.string().regex(/^[a-zA-Z0-9_]{1,40}$/), z.number().finite()),
   augment: z.enum(['none', 'natural', 'aerial', 'medical']).optional(),
   /** class imbalance: unset = the scan's proposal (see main/runs/balance.ts) */
@@ -49,13 +80,22 @@ const methodChoice = z.object({
 
 /** the operating point fitted on validation before exporting: positive class and a sensitivity/specificity floor */
 const operatingPoint = z
-  .object({ positiveClass: z.string().min(1).max(200), metric: z.enum(['sensitivity', 'specificity']), atLeast: z.number().min(0.5).max(1) })
+  .object({
+    positiveClass: z.string().min(1).max(200),
+    metric: z.enum(['sensitivity', 'specificity']),
+    atLeast: z.number().min(0.5).max(1),
+  })
   .strict();
 
 export const contract = {
   'app:info': none,
   'settings:get': none,
-  'settings:update': z.object({ provider: z.enum(PROVIDER_REQUESTS).optional(), catalogueSource: z.string().max(4096).nullable().optional() }).strict(),
+  'settings:update': z
+    .object({
+      provider: z.enum(PROVIDER_REQUESTS).optional(),
+      catalogueSource: z.string().max(4096).nullable().optional(),
+    })
+    .strict(),
   'settings:chooseWorkspace': choose,
   'settings:chooseCatalogue': choose,
 
@@ -69,14 +109,27 @@ export const contract = {
       split: split.optional(),
       method: methodChoice.optional(),
       /** DICOM/16-bit window ('' = each file's own) */
-      window: z.string().max(40).regex(/^[a-z0-9.,:\- ]*$/i).optional(),
+      window: z
+        .string()
+        .max(40)
+        .regex(/^[a-z0-9.,:\- ]*$/i)
+        .optional(),
       /** multispectral bands ('' = default) */
-      bands: z.string().max(40).regex(/^[a-z0-9, -]*$/i).optional(),
+      bands: z
+        .string()
+        .max(40)
+        .regex(/^[a-z0-9, -]*$/i)
+        .optional(),
     })
     .strict(),
   'projects:delete': z.object({ id }).strict(),
   'projects:override': z
-    .object({ id, file: absPath, action: z.enum(['exclude', 'relabel', 'clear']), label: z.string().min(1).max(200).optional() })
+    .object({
+      id,
+      file: absPath,
+      action: z.enum(['exclude', 'relabel', 'clear']),
+      label: z.string().min(1).max(200).optional(),
+    })
     .strict(),
 
   'data:chooseFolder': z.object({ projectId: id, path: picked }).strict(),
@@ -88,9 +141,17 @@ export const contract = {
       files: z.array(absPath).max(64),
       size: z.number().int().min(32).max(768).optional(),
       /** preview DICOM/16-bit images through this window (the --window forms) */
-      window: z.string().max(40).regex(/^[a-z0-9.,:\- ]+$/i).optional(),
+      window: z
+        .string()
+        .max(40)
+        .regex(/^[a-z0-9.,:\- ]+$/i)
+        .optional(),
       /** preview multispectral images through these bands (the --bands forms) */
-      bands: z.string().max(40).regex(/^[a-z0-9,\- ]+$/i).optional(),
+      bands: z
+        .string()
+        .max(40)
+        .regex(/^[a-z0-9,\- ]+$/i)
+        .optional(),
     })
     .strict(),
 
@@ -105,7 +166,11 @@ export const contract = {
     .object({
       projectId: id,
       /** candidates (default: the engine's) and the winner's full budget in epochs */
-      methods: z.array(z.string().regex(/^[a-z0-9-]{1,40}$/)).min(2).max(12).optional(),
+      methods: z
+        .array(z.string().regex(/^[a-z0-9-]{1,40}$/))
+        .min(2)
+        .max(12)
+        .optional(),
       epochs: z.number().int().min(1).max(300).optional(),
     })
     .strict(),
@@ -142,7 +207,14 @@ export const contract = {
   'shell:reveal': z.object({ path: absPath }).strict(),
 
   'files:list': z
-    .object({ path: picked, files: z.boolean().optional(), extensions: z.array(z.string().regex(/^[a-z0-9]{1,8}$/)).max(16).optional() })
+    .object({
+      path: picked,
+      files: z.boolean().optional(),
+      extensions: z
+        .array(z.string().regex(/^[a-z0-9]{1,8}$/))
+        .max(16)
+        .optional(),
+    })
     .strict(),
 } as const;
 

@@ -10,18 +10,28 @@ function isChannel(c: unknown): c is Channel {
 
 export async function dispatch(ctx: HandlerContext, channel: unknown, raw: unknown): Promise<Envelope<unknown>> {
   if (!isChannel(channel)) {
-    return { ok: false, error: { code: 'unknown-channel', message: `Unknown request "${String(channel)}".`, hint: 'This is a bug in Attune; please report it.' } };
+    return {
+      ok: false,
+      error: {
+        code: 'unknown-channel',
+        message: `Unknown request "${String(channel)}".`,
+        hint: 'This is a bug in Attune; please report it.',
+      },
+    };
   }
   const parsed = contract[channel].safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue?.path.join('.') ?? '';
-    const field = FIELD_NAMES[path] ?? FIELD_NAMES[path.split('.').pop() ?? ''] ?? (path ? `The value “${path}”` : 'The request');
+    const field =
+      FIELD_NAMES[path] ?? FIELD_NAMES[path.split('.').pop() ?? ''] ?? (path ? `The value “${path}”` : 'The request');
     return {
       ok: false,
       error: {
         code: 'invalid-request',
-        message: issue ? `${field} ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}.` : 'Some input was not valid.',
+        message: issue
+          ? `${field} ${issue.message.charAt(0).toLowerCase()}${issue.message.slice(1)}.`
+          : 'Some input was not valid.',
         hint: 'Correct the value and try again; nothing was changed.',
       },
     };

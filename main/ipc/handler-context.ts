@@ -22,7 +22,6 @@ export interface Dialogs {
   chooseFile(opts: DialogOptions, chosen?: string): Promise<string | null>;
 }
 
-
 export interface HandlerContext {
   settings: SettingsStore;
   allow: AllowList;
@@ -66,7 +65,12 @@ export function need<T>(v: T | null | undefined, message: string, hint: string):
 }
 
 /** Runs a job that the user can cancel with jobs:cancel {jobId}; a cancel becomes a 'cancelled' error. */
-export async function cancellable<T>(ctx: HandlerContext, jobId: string, message: string, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function cancellable<T>(
+  ctx: HandlerContext,
+  jobId: string,
+  message: string,
+  run: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   ctx.live.get(jobId)?.abort();
   const controller = new AbortController();
   ctx.live.set(jobId, controller);

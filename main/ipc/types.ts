@@ -1,5 +1,12 @@
 /** Data shapes shared by main and the renderer (types only). */
-import type { BackboneInfo, EngineEvent, ScanReport, SplitSettings, AppTrainRequest, TrainRequest } from '../jobs/engine-contract';
+import type {
+  BackboneInfo,
+  EngineEvent,
+  ScanReport,
+  SplitSettings,
+  AppTrainRequest,
+  TrainRequest,
+} from '../jobs/engine-contract';
 import type { UserErrorInfo } from './errors';
 import type { ProviderRequest } from '../../engine/runtime/providers';
 
@@ -139,7 +146,22 @@ export interface JobStarted {
 /** Events pushed from main to the renderer. */
 export type AppEvent =
   | { type: 'job-event'; jobId: string; runId?: string; event: EngineEvent }
-  | { type: 'job-finished'; jobId: string; runId?: string; ok: boolean; cancelled: boolean; error?: UserErrorInfo; value?: unknown }
-  | { type: 'download'; jobId: string; entryId: string; received: number; total: number | null; phase: 'downloading' | 'verifying' | 'done' }
+  | {
+      type: 'job-finished';
+      jobId: string;
+      runId?: string;
+      ok: boolean;
+      cancelled: boolean;
+      error?: UserErrorInfo;
+      value?: unknown;
+    }
+  | {
+      type: 'download';
+      jobId: string;
+      entryId: string;
+      received: number;
+      total: number | null;
+      phase: 'downloading' | 'verifying' | 'done';
+    }
   | { type: 'runs-changed'; projectId: string }
   | { type: 'navigate'; route: string };

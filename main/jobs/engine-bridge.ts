@@ -23,12 +23,14 @@ const plain =
 type Fn<M extends keyof EngineContract> = Parameters<EngineContract[M]>;
 
 export const jobs = {
-  scanDataset: (job: JobOptions, path: Fn<'scanDataset'>[0], opts: Fn<'scanDataset'>[1] = {}) => api.scanDataset(path, opts, job.onEvent),
+  scanDataset: (job: JobOptions, path: Fn<'scanDataset'>[0], opts: Fn<'scanDataset'>[1] = {}) =>
+    api.scanDataset(path, opts, job.onEvent),
   inspectBackbone: plain(api.inspectBackbone),
   listMethods: plain(api.listMethods),
   trainRun: (job: JobOptions, request: Fn<'trainRun'>[0]) => api.trainRun(request, job),
   evaluateRun: plain(api.evaluateRun),
-  exportRun: (job: JobOptions, runDir: string, outDir: string, choices: ExportChoices = {}) => api.exportRun(runDir, outDir, { ...job, ...choices }),
+  exportRun: (job: JobOptions, runDir: string, outDir: string, choices: ExportChoices = {}) =>
+    api.exportRun(runDir, outDir, { ...job, ...choices }),
   predictWithModel: plain(api.predictWithModel),
   operatingPointForRun: plain(api.operatingPointForRun),
   explainImages: plain(explainWithOverlays),
@@ -40,5 +42,7 @@ export const jobs = {
 
 export type WorkerJobs = typeof jobs;
 export type WorkerMethod = keyof WorkerJobs;
-export type WorkerArgs<M extends WorkerMethod> = WorkerJobs[M] extends (job: JobOptions, ...a: infer A) => unknown ? A : never;
+export type WorkerArgs<M extends WorkerMethod> = WorkerJobs[M] extends (job: JobOptions, ...a: infer A) => unknown
+  ? A
+  : never;
 export type WorkerResult<M extends WorkerMethod> = Awaited<ReturnType<WorkerJobs[M]>>;

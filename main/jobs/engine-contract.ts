@@ -21,7 +21,23 @@ import type {
   TrainResult,
 } from '../../engine/api';
 
-export type { BackboneInfo, EngineEvent, EvaluationReport, Explanation, ExportResult, OperatingPoint, MethodInfo, MethodListing, Prediction, Preprocessing, RaceRequest, RaceSummary, ScanReport, TrainRequest, TrainResult };
+export type {
+  BackboneInfo,
+  EngineEvent,
+  EvaluationReport,
+  Explanation,
+  ExportResult,
+  OperatingPoint,
+  MethodInfo,
+  MethodListing,
+  Prediction,
+  Preprocessing,
+  RaceRequest,
+  RaceSummary,
+  ScanReport,
+  TrainRequest,
+  TrainResult,
+};
 export type ScanProblem = ScanReport['problems'][number];
 export type ScanIssue = ScanReport['issues'][number];
 export type ScanClass = ScanReport['classes'][number];

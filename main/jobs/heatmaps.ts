@@ -20,12 +20,18 @@ function colour(v: number): [number, number, number, number] {
 export async function overlayPng(heatmap: number[], gridH: number, gridW: number): Promise<string> {
   const px = Buffer.alloc(gridH * gridW * 4);
   heatmap.forEach((v, i) => px.set(colour(v), i * 4));
-  const png = await sharp(px, { raw: { width: gridW, height: gridH, channels: 4 } }).png().toBuffer();
+  const png = await sharp(px, { raw: { width: gridW, height: gridH, channels: 4 } })
+    .png()
+    .toBuffer();
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
-export async function explainWithOverlays(source: Parameters<typeof explainImages>[0], files: string[]): Promise<ExplanationView[]> {
+export async function explainWithOverlays(
+  source: Parameters<typeof explainImages>[0],
+  files: string[],
+): Promise<ExplanationView[]> {
   const out: ExplanationView[] = [];
-  for (const e of await explainImages(source, files)) out.push({ ...e, overlay: await overlayPng(e.heatmap, e.gridH, e.gridW) });
+  for (const e of await explainImages(source, files))
+    out.push({ ...e, overlay: await overlayPng(e.heatmap, e.gridH, e.gridW) });
   return out;
 }

@@ -61,7 +61,8 @@ export class JobHost {
         const cancel = () => {
           worker.send({ type: 'cancel', id });
           // the engine stops at its next step; if it cannot (a long native call), end a dedicated worker
-          if (opts.dedicated) setTimeout(() => this.pending.has(id) && worker.kill(), opts.cancelGraceMs ?? CANCEL_GRACE_MS).unref?.();
+          if (opts.dedicated)
+            setTimeout(() => this.pending.has(id) && worker.kill(), opts.cancelGraceMs ?? CANCEL_GRACE_MS).unref?.();
         };
         if (opts.signal.aborted) cancel();
         else opts.signal.addEventListener('abort', cancel, { once: true });
@@ -99,7 +100,13 @@ export class JobHost {
         if (p.worker !== worker) continue;
         this.pending.delete(id);
         if (this.closed.has(worker)) {
-          p.reject(new AttuneError(APP_CLOSING, 'Attune was closed while this was running.', 'Open Attune again and resume it.'));
+          p.reject(
+            new AttuneError(
+              APP_CLOSING,
+              'Attune was closed while this was running.',
+              'Open Attune again and resume it.',
+            ),
+          );
           continue;
         }
         p.reject(

@@ -5,7 +5,11 @@ import type { FromWorker } from './protocol';
 
 export function nodeWorkerFactory(workerPath: string, execArgv: string[] = ['--import', 'tsx']): WorkerFactory {
   return () => {
-    const child = fork(workerPath, [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = fork(workerPath, [], {
+      execArgv,
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    });
     return {
       send: (msg) => {
         if (child.connected) child.send(msg);

@@ -6,8 +6,7 @@ import type { UserErrorInfo } from '../ipc/errors';
 export type { WorkerMethod };
 
 export type ToWorker =
-  | { type: 'call'; id: string; method: WorkerMethod; args: unknown[] }
-  | { type: 'cancel'; id: string };
+  { type: 'call'; id: string; method: WorkerMethod; args: unknown[] } | { type: 'cancel'; id: string };
 
 export type FromWorker =
   | { type: 'ready' }

@@ -6,7 +6,11 @@
 import sharp from 'sharp';
 import { previewImage } from '../../engine/api';
 
-export async function makeThumbnails(files: string[], size = 112, view: { window?: string; bands?: string } = {}): Promise<{ file: string; dataUrl: string | null; error?: string }[]> {
+export async function makeThumbnails(
+  files: string[],
+  size = 112,
+  view: { window?: string; bands?: string } = {},
+): Promise<{ file: string; dataUrl: string | null; error?: string }[]> {
   const out: { file: string; dataUrl: string | null; error?: string }[] = [];
   for (const file of files) {
     try {
@@ -16,7 +20,15 @@ export async function makeThumbnails(files: string[], size = 112, view: { window
       }
       const buf = await sharp(file, { failOn: 'none' })
         .metadata()
-        .then((m) => (m.depth === 'uchar' && (m.channels ?? 3) <= 4 ? sharp(file, { failOn: 'none' }).rotate().resize(size, size, { fit: 'cover' }).jpeg({ quality: 72 }).toBuffer() : undefined))
+        .then((m) =>
+          m.depth === 'uchar' && (m.channels ?? 3) <= 4
+            ? sharp(file, { failOn: 'none' })
+                .rotate()
+                .resize(size, size, { fit: 'cover' })
+                .jpeg({ quality: 72 })
+                .toBuffer()
+            : undefined,
+        )
         .catch(() => undefined);
       if (!buf) {
         out.push({ file, dataUrl: await previewImage(file, { size }) });

@@ -31,7 +31,12 @@ async function call(msg: Extract<ToWorker, { type: 'call' }>): Promise<void> {
     const run = jobs[msg.method] as (job: JobOptions, ...args: unknown[]) => Promise<unknown>;
     send({ type: 'result', id: msg.id, value: await run(job, ...msg.args) });
   } catch (e) {
-    if (controller.signal.aborted) send({ type: 'error', id: msg.id, error: { code: 'cancelled', message: 'Cancelled.', hint: 'Start it again when you are ready.' } });
+    if (controller.signal.aborted)
+      send({
+        type: 'error',
+        id: msg.id,
+        error: { code: 'cancelled', message: 'Cancelled.', hint: 'Start it again when you are ready.' },
+      });
     else send({ type: 'error', id: msg.id, error: toUserError(e) });
   } finally {
     running.delete(msg.id);

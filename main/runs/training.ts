@@ -43,7 +43,8 @@ export async function newRun(ctx: HandlerContext, ws: Workspace, p: Project): Pr
     options: method.options,
     augment: method.augment,
     balance: balanceFor(p),
-    overrides: p.overrides && (p.overrides.exclude.length || Object.keys(p.overrides.relabel).length) ? p.overrides : undefined,
+    overrides:
+      p.overrides && (p.overrides.exclude.length || Object.keys(p.overrides.relabel).length) ? p.overrides : undefined,
     scanCacheDir: join(ws.root, 'scan-cache'),
     ...(data.window ? { window: data.window } : {}),
     ...(data.bands ? { bands: data.bands } : {}),
@@ -112,7 +113,14 @@ export function startTraining(ctx: HandlerContext, ws: Workspace, record: RunRec
       const cancelled = controller.signal.aborted || err.code === 'cancelled';
       record.error = cancelled ? null : err;
       await settle(cancelled ? 'cancelled' : 'failed');
-      ctx.emit({ type: 'job-finished', jobId: record.id, runId: record.id, ok: false, cancelled, error: cancelled ? undefined : err });
+      ctx.emit({
+        type: 'job-finished',
+        jobId: record.id,
+        runId: record.id,
+        ok: false,
+        cancelled,
+        error: cancelled ? undefined : err,
+      });
     })
     .finally(() => {
       ctx.live.delete(record.id);

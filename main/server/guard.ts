@@ -30,7 +30,8 @@ function cookieValue(header: string | undefined, name: string): string | null {
 /** Host header values this server answers to: loopback names, plus the host given with --host. */
 export function allowedHosts(port: number, extraHost?: string): Set<string> {
   const names = ['127.0.0.1', 'localhost', '[::1]'];
-  if (extraHost && !['0.0.0.0', '::'].includes(extraHost)) names.push(extraHost.includes(':') ? `[${extraHost}]` : extraHost);
+  if (extraHost && !['0.0.0.0', '::'].includes(extraHost))
+    names.push(extraHost.includes(':') ? `[${extraHost}]` : extraHost);
   return new Set(names.map((n) => `${n}:${port}`.toLowerCase()));
 }
 
@@ -57,6 +58,7 @@ export function check(req: GuardInput, token: string, port: number, hosts: Set<s
     }
     if (!originHost || !hosts.has(originHost)) return { ok: false, status: 403, reason: 'foreign Origin' };
   }
-  if (sameToken(req.presented, token) || sameToken(cookieValue(req.cookie, cookieName(port)), token)) return { ok: true };
+  if (sameToken(req.presented, token) || sameToken(cookieValue(req.cookie, cookieName(port)), token))
+    return { ok: true };
   return { ok: false, status: 401, reason: 'no valid token' };
 }

@@ -32,7 +32,11 @@ export function hasDisplay(): boolean {
 
 function openBrowser(url: string): void {
   const [cmd, args] =
-    process.platform === 'darwin' ? ['open', [url]] : process.platform === 'win32' ? ['cmd', ['/c', 'start', '""', url]] : ['xdg-open', [url]];
+    process.platform === 'darwin'
+      ? ['open', [url]]
+      : process.platform === 'win32'
+        ? ['cmd', ['/c', 'start', '""', url]]
+        : ['xdg-open', [url]];
   const child = spawn(cmd, args, { stdio: 'ignore', detached: true });
   child.on('error', () => console.log('(Could not open a browser by itself: open the address above.)'));
   child.unref();
@@ -56,7 +60,9 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 const rootArgs = (Array.isArray(values.root) ? values.root : []).filter((r): r is string => typeof r === 'string');
-const roots = [...rootArgs, ...(process.env.ATTUNE_ROOTS ?? '').split(delimiter).filter(Boolean)].map((r) => resolve(r));
+const roots = [...rootArgs, ...(process.env.ATTUNE_ROOTS ?? '').split(delimiter).filter(Boolean)].map((r) =>
+  resolve(r),
+);
 const rendererDir = join(repo, 'out', 'renderer');
 if (!existsSync(join(rendererDir, 'index.html'))) {
   console.error('The app is not built yet: run `npm start` (it builds first) or `npm run build`.');

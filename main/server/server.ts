@@ -81,19 +81,39 @@ function readBody(req: IncomingMessage, limit = 1_000_000): Promise<string> {
 /** the in-app file browser in place of native dialogs: what the page picked, checked against the allowed roots */
 function browserDialogs(roots: () => string[]): Dialogs {
   const pick = async (chosen: string | undefined, kind: 'folder' | 'file', extensions?: string[]) => {
-    if (!chosen) throw new AttuneError('pick-in-app', 'Choose the location in Attune’s file browser.', 'Reload the page if the browser did not open.');
+    if (!chosen)
+      throw new AttuneError(
+        'pick-in-app',
+        'Choose the location in Attune’s file browser.',
+        'Reload the page if the browser did not open.',
+      );
     const real = await withinRoots(roots(), chosen);
     const st = await stat(real);
-    if (kind === 'folder' && !st.isDirectory()) throw new AttuneError('not-a-folder', `${chosen} is a file, not a folder.`, 'Pick a folder.');
-    if (kind === 'file' && !st.isFile()) throw new AttuneError('not-a-file', `${chosen} is a folder, not a file.`, 'Open the folder and pick a file in it.');
+    if (kind === 'folder' && !st.isDirectory())
+      throw new AttuneError('not-a-folder', `${chosen} is a file, not a folder.`, 'Pick a folder.');
+    if (kind === 'file' && !st.isFile())
+      throw new AttuneError(
+        'not-a-file',
+        `${chosen} is a folder, not a file.`,
+        'Open the folder and pick a file in it.',
+      );
     if (kind === 'file' && extensions?.length && !extensions.some((e) => real.toLowerCase().endsWith(`.${e}`))) {
-      throw new AttuneError('wrong-file-type', `${chosen} is not a ${extensions.join(' / ')} file.`, `Pick a file ending in .${extensions.join(', .')}.`);
+      throw new AttuneError(
+        'wrong-file-type',
+        `${chosen} is not a ${extensions.join(' / ')} file.`,
+        `Pick a file ending in .${extensions.join(', .')}.`,
+      );
     }
     return real;
   };
   return {
     chooseFolder: (_o, chosen) => pick(chosen, 'folder'),
-    chooseFile: (o, chosen) => pick(chosen, 'file', o.filters?.flatMap((f) => f.extensions)),
+    chooseFile: (o, chosen) =>
+      pick(
+        chosen,
+        'file',
+        o.filters?.flatMap((f) => f.extensions),
+      ),
   };
 }
 
@@ -127,21 +147,38 @@ export async function startServer(o: ServerOptions): Promise<AppServer> {
   const server: Server = createServer(async (req, res) => {
     try {
       const url = new URL(req.url ?? '/', 'http://placeholder');
-      const presented = url.searchParams.get('token') ?? /^token\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? null;
-      const verdict = check({ host: req.headers.host, origin: req.headers.origin, cookie: req.headers.cookie, presented }, token, port, hosts);
+      const presented =
+        url.searchParams.get('token') ?? /^token\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? null;
+      const verdict = check(
+        { host: req.headers.host, origin: req.headers.origin, cookie: req.headers.cookie, presented },
+        token,
+        port,
+        hosts,
+      );
       if (!verdict.ok) {
-        deny(res, verdict.status, verdict.status === 401
-          ? 'Attune needs its access token. Open the full address printed in the terminal where `npm start` runs (it ends in ?token=…).'
-          : `Refused: ${verdict.reason}.`);
+        deny(
+          res,
+          verdict.status,
+          verdict.status === 401
+            ? 'Attune needs its access token. Open the full address printed in the terminal where `npm start` runs (it ends in ?token=…).'
+            : `Refused: ${verdict.reason}.`,
+        );
         return;
       }
       if (url.searchParams.has('token')) {
         // the token moves into a cookie the page's scripts cannot read, and out of the address bar
-        res.writeHead(302, { 'Set-Cookie': `${cookieName(port)}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`, Location: '/', ...SECURITY_HEADERS }).end();
+        res
+          .writeHead(302, {
+            'Set-Cookie': `${cookieName(port)}=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`,
+            Location: '/',
+            ...SECURITY_HEADERS,
+          })
+          .end();
         return;
       }
       if (url.pathname === '/api/invoke') {
-        if (req.method !== 'POST' || !(req.headers['content-type'] ?? '').startsWith('application/json')) return deny(res, 405, 'POST JSON only.');
+        if (req.method !== 'POST' || !(req.headers['content-type'] ?? '').startsWith('application/json'))
+          return deny(res, 405, 'POST JSON only.');
         let body: { channel?: unknown; request?: unknown };
         try {
           body = JSON.parse(await readBody(req)) as typeof body;
@@ -173,7 +210,8 @@ export async function startServer(o: ServerOptions): Promise<AppServer> {
   const addr = server.address();
   port = typeof addr === 'object' && addr ? addr.port : 0;
   hosts = allowedHosts(port, o.host);
-  const shownHost = !o.host || o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host;
+  const shownHost =
+    !o.host || o.host === '0.0.0.0' || o.host === '::' ? '127.0.0.1' : o.host.includes(':') ? `[${o.host}]` : o.host;
   const url = `http://${shownHost}:${port}/`;
   return {
     url,
@@ -197,5 +235,7 @@ async function serveStatic(dir: string, pathname: string, res: ServerResponse): 
   // the app is one page: unknown paths get index.html
   if (!(await stat(file).catch(() => null))?.isFile()) file = join(dir, 'index.html');
   const body = await readFile(file);
-  res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...SECURITY_HEADERS }).end(body);
+  res
+    .writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...SECURITY_HEADERS })
+    .end(body);
 }

@@ -12,7 +12,12 @@ import { AttuneError } from '../ipc/errors';
 const ID = /^[a-z0-9-]{1,64}$/;
 
 function checkId(id: string): string {
-  if (!ID.test(id)) throw new AttuneError('bad-id', 'That project or run id is not valid.', 'Go back to Home and open the project from the list.');
+  if (!ID.test(id))
+    throw new AttuneError(
+      'bad-id',
+      'That project or run id is not valid.',
+      'Go back to Home and open the project from the list.',
+    );
   return id;
 }
 
@@ -63,7 +68,14 @@ export class Workspace {
       const p = await readJson<Project>(join(this.projectsDir, id, 'project.json')).catch(() => null);
       if (!p) continue;
       const runs = await this.listRuns(id);
-      out.push({ id, name: p.name, updatedAt: p.updatedAt, dataPath: p.data?.path ?? null, runs: runs.length, lastRun: runs[0] ? runSummary(runs[0], p.name) : null });
+      out.push({
+        id,
+        name: p.name,
+        updatedAt: p.updatedAt,
+        dataPath: p.data?.path ?? null,
+        runs: runs.length,
+        lastRun: runs[0] ? runSummary(runs[0], p.name) : null,
+      });
     }
     return out.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
   }
@@ -89,7 +101,12 @@ export class Workspace {
 
   async getProject(id: string): Promise<Project> {
     const p = await readJson<Project>(join(this.projectDir(id), 'project.json'));
-    if (!p) throw new AttuneError('project-missing', 'This project no longer exists in the workspace.', 'Go back to Home; if you moved the workspace, choose it again in Settings.');
+    if (!p)
+      throw new AttuneError(
+        'project-missing',
+        'This project no longer exists in the workspace.',
+        'Go back to Home; if you moved the workspace, choose it again in Settings.',
+      );
     return p;
   }
 
@@ -122,7 +139,12 @@ export class Workspace {
 
   async getRun(projectId: string, runId: string): Promise<RunRecord> {
     const r = await readJson<RunRecord>(join(this.runDir(projectId, runId), 'attune-run.json'));
-    if (!r) throw new AttuneError('run-missing', 'This run no longer exists in the workspace.', 'Open the project again from Home to see its runs.');
+    if (!r)
+      throw new AttuneError(
+        'run-missing',
+        'This run no longer exists in the workspace.',
+        'Open the project again from Home to see its runs.',
+      );
     return r;
   }
 

@@ -52,7 +52,17 @@ export const Conv: GradRule = (ctx) => {
   const M = ws[0];
   let dx: string | null = null;
   if (ctx.needs[0]) {
-    const outputPadding = xs.slice(2).map((d, i) => d - ((ys[i + 2] - 1) * geo.strides[i] + (geo.kernel[i] - 1) * geo.dilations[i] + 1 - geo.pads[i] - geo.pads[i + sp]));
+    const outputPadding = xs
+      .slice(2)
+      .map(
+        (d, i) =>
+          d -
+          ((ys[i + 2] - 1) * geo.strides[i] +
+            (geo.kernel[i] - 1) * geo.dilations[i] +
+            1 -
+            geo.pads[i] -
+            geo.pads[i + sp]),
+      );
     dx = b.op('ConvTranspose', [dy, w], {
       strides: ints(geo.strides),
       dilations: ints(geo.dilations),
@@ -78,9 +88,17 @@ export const Conv: GradRule = (ctx) => {
       pads: ints(geo.pads),
     });
     // full: [C/G, N·M, k'…] with k' ≥ k: keep the first k taps
-    const fullShape = spatial.map((d, i) => Math.floor((d + geo.pads[i] + geo.pads[i + sp] - (ys[i + 2] - 1) * geo.strides[i] - 1) / geo.dilations[i]) + 1);
+    const fullShape = spatial.map(
+      (d, i) =>
+        Math.floor((d + geo.pads[i] + geo.pads[i + sp] - (ys[i + 2] - 1) * geo.strides[i] - 1) / geo.dilations[i]) + 1,
+    );
     let g = fullShape.some((d, i) => d !== geo.kernel[i])
-      ? b.op('Slice', [full, b.ints(geo.kernel.map(() => 0)), b.ints(geo.kernel), b.ints(geo.kernel.map((_, i) => i + 2))])
+      ? b.op('Slice', [
+          full,
+          b.ints(geo.kernel.map(() => 0)),
+          b.ints(geo.kernel),
+          b.ints(geo.kernel.map((_, i) => i + 2)),
+        ])
       : full;
     g = b.reshape(g, [cg, N, M, ...geo.kernel]);
     g = b.reduceSum(g, [1], false);
@@ -133,7 +151,10 @@ export const AveragePool: GradRule = (ctx) => {
   const t = poolTable(xs, ys, ctx.node);
   const lead = xs.slice(0, 2);
   const counts = attrInt(ctx.node, 'count_include_pad', 0) ? t.inPadded : t.valid;
-  const inv = b.floats([t.pOut], Array.from(counts, (c) => 1 / c));
+  const inv = b.floats(
+    [t.pOut],
+    Array.from(counts, (c) => 1 / c),
+  );
   const scaled = b.mul(b.reshape(ctx.dy[0]!, [...lead, t.pOut]), inv);
   return [b.reshape(col2im(b, scaled, lead, t, false), xs)];
 };

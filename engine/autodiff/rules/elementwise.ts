@@ -45,7 +45,10 @@ export const Pow: GradRule = (ctx) => {
     let g: string;
     if (known && known.data.length === 1) {
       const p = Number(known.data[0]);
-      g = p === 1 ? dy : b.mul(dy, p === 2 ? b.mul(a, b.scalar(2)) : b.mul(b.op('Pow', [a, b.scalar(p - 1)]), b.scalar(p)));
+      g =
+        p === 1
+          ? dy
+          : b.mul(dy, p === 2 ? b.mul(a, b.scalar(2)) : b.mul(b.op('Pow', [a, b.scalar(p - 1)]), b.scalar(p)));
     } else {
       const ef = ctx.dtype(e) === ctx.dtype(a) ? e : b.op('Cast', [e], { to: int(dtypeCode(ctx.dtype(a))) });
       g = b.mul(dy, b.mul(ef, b.op('Pow', [a, b.sub(ef, b.scalar(1))])));
@@ -58,7 +61,9 @@ export const Pow: GradRule = (ctx) => {
 
 export const Sum: GradRule = (ctx) => {
   const y = ctx.node.outputs[0];
-  return ctx.node.inputs.map((x, i) => (ctx.needs[i] ? unbroadcast(ctx.b, ctx.dy[0]!, ctx.shape(y), ctx.shape(x)) : null));
+  return ctx.node.inputs.map((x, i) =>
+    ctx.needs[i] ? unbroadcast(ctx.b, ctx.dy[0]!, ctx.shape(y), ctx.shape(x)) : null,
+  );
 };
 
 export const Neg: GradRule = (ctx) => [ctx.b.neg(ctx.dy[0]!)];

@@ -56,7 +56,8 @@ export const Gemm: GradRule = (ctx) => {
   const beta = attrFloat(ctx.node, 'beta', 1);
   const tA = attrInt(ctx.node, 'transA', 0);
   const tB = attrInt(ctx.node, 'transB', 0);
-  const scaled = (attrs: Record<string, ReturnType<typeof int>>) => (alpha !== 1 ? { ...attrs, alpha: float(alpha) } : attrs);
+  const scaled = (attrs: Record<string, ReturnType<typeof int>>) =>
+    alpha !== 1 ? { ...attrs, alpha: float(alpha) } : attrs;
   let dA: string | null = null;
   let dB: string | null = null;
   if (ctx.needs[0]) {

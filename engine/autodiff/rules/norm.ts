@@ -50,7 +50,9 @@ export const BatchNormalization: GradRule = (ctx) => {
   const inv = b.reshape(b.div(b.scalar(1), b.sqrt(b.add(variance, b.scalar(eps)))), bshape);
   const others = [0, ...xs.slice(2).map((_, i) => i + 2)];
   const dx = ctx.needs[0] ? b.mul(dy, b.mul(b.reshape(scale, bshape), inv)) : null;
-  const dScale = ctx.needs[1] ? b.reshape(b.reduceSum(b.mul(dy, b.mul(b.sub(x, b.reshape(mean, bshape)), inv)), others, false), [c]) : null;
+  const dScale = ctx.needs[1]
+    ? b.reshape(b.reduceSum(b.mul(dy, b.mul(b.sub(x, b.reshape(mean, bshape)), inv)), others, false), [c])
+    : null;
   const dBias = ctx.needs[2] ? b.reduceSum(dy, others, false) : null;
   return [dx, dScale, dBias, null, null];
 };

@@ -27,7 +27,10 @@ export const ReduceMean: GradRule = (ctx) => {
   const n = reduceAxes(ctx).reduce((p, a) => p * xs[a], 1);
   return [expandBack(ctx, ctx.b.mul(ctx.dy[0]!, ctx.b.scalar(1 / n))), null];
 };
-export const ReduceSumSquare: GradRule = (ctx) => [ctx.b.mul(expandBack(ctx, ctx.dy[0]!), ctx.b.mul(ctx.b.scalar(2), ctx.node.inputs[0])), null];
+export const ReduceSumSquare: GradRule = (ctx) => [
+  ctx.b.mul(expandBack(ctx, ctx.dy[0]!), ctx.b.mul(ctx.b.scalar(2), ctx.node.inputs[0])),
+  null,
+];
 
 /**
  * Axes a softmax normalises over: one axis from opset 13; before, the input is coerced to 2-D at

@@ -13,7 +13,10 @@ export const Transpose: GradRule = (ctx) => {
   return [ctx.b.transpose(ctx.dy[0]!, invertPerm(perm))];
 };
 
-export const Expand: GradRule = (ctx) => [unbroadcast(ctx.b, ctx.dy[0]!, ctx.shape(ctx.node.outputs[0]), ctx.shape(ctx.node.inputs[0])), null];
+export const Expand: GradRule = (ctx) => [
+  unbroadcast(ctx.b, ctx.dy[0]!, ctx.shape(ctx.node.outputs[0]), ctx.shape(ctx.node.inputs[0])),
+  null,
+];
 
 export const Concat: GradRule = (ctx) => {
   const rank = ctx.shape(ctx.node.outputs[0]).length;
@@ -62,7 +65,9 @@ export const Slice: GradRule = (ctx) => {
   // opset < 10 carries starts/ends/axes as attributes
   const starts = attrInts(n, 'starts') ?? constInts(ctx, startsN, 'starts')!;
   const ends = attrInts(n, 'ends') ?? constInts(ctx, endsN, 'ends')!;
-  const axes = (attrInts(n, 'axes') ?? constInts(ctx, axesN || undefined, 'axes') ?? starts.map((_, i) => i)).map((a) => normAxis(a, rank));
+  const axes = (attrInts(n, 'axes') ?? constInts(ctx, axesN || undefined, 'axes') ?? starts.map((_, i) => i)).map((a) =>
+    normAxis(a, rank),
+  );
   const steps = constInts(ctx, stepsN || undefined, 'steps') ?? starts.map(() => 1);
   const ys = ctx.shape(n.outputs[0]);
   const dy = ctx.dy[0]!;
@@ -83,7 +88,13 @@ export const Slice: GradRule = (ctx) => {
     const picked = sliceIndices(xs[a], starts[i], ends[i], steps[i]);
     const where = new Array<number>(xs[a]).fill(picked.length); // the zero slab
     picked.forEach((p, k) => (where[p] = k));
-    const slab = b.constant(tensor(ctx.dtype(x), cur.map((d, k) => (k === a ? 1 : d))), 'zeros');
+    const slab = b.constant(
+      tensor(
+        ctx.dtype(x),
+        cur.map((d, k) => (k === a ? 1 : d)),
+      ),
+      'zeros',
+    );
     g = b.op('Concat', [g, slab], { axis: int(a) });
     g = b.op('Gather', [g, b.ints(where)], { axis: int(a) });
     cur[a] = xs[a];
@@ -116,8 +127,12 @@ export const Gather: GradRule = (ctx) => {
   const restSize = [...pre, ...post].reduce((p, d) => p * d, 1);
   g = b.reshape(g, [idx.length, restSize]);
   if (b.opset >= 16) {
-    const zeros = b.op('ConstantOfShape', [b.ints([depth, restSize])], { value: { kind: 'tensor', value: tensor(ctx.dtype(x), [1]) } });
-    g = b.op('ScatterND', [zeros, b.constant(tensor('int64', [idx.length, 1], idx), 'gather_idx'), g], { reduction: str('add') });
+    const zeros = b.op('ConstantOfShape', [b.ints([depth, restSize])], {
+      value: { kind: 'tensor', value: tensor(ctx.dtype(x), [1]) },
+    });
+    g = b.op('ScatterND', [zeros, b.constant(tensor('int64', [idx.length, 1], idx), 'gather_idx'), g], {
+      reduction: str('add'),
+    });
   } else {
     const oneHot = new Array<number>(depth * idx.length).fill(0);
     idx.forEach((v, j) => (oneHot[v * idx.length + j] += 1));

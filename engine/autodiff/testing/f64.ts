@@ -20,7 +20,8 @@ export function recastGraph(g: Graph, from: FloatKind, to: FloatKind): void {
   for (const v of [...g.inputs, ...g.outputs]) if (v.dtype === from) v.dtype = to;
   for (const n of g.nodes) {
     const toAttr = n.attrs.to;
-    if (n.op === 'Cast' && toAttr?.kind === 'int' && toAttr.value === dtypeCode(from)) n.attrs.to = { kind: 'int', value: dtypeCode(to) };
+    if (n.op === 'Cast' && toAttr?.kind === 'int' && toAttr.value === dtypeCode(from))
+      n.attrs.to = { kind: 'int', value: dtypeCode(to) };
     for (const [k, a] of Object.entries(n.attrs)) {
       if (a.kind === 'tensor') n.attrs[k] = { kind: 'tensor', value: recastTensor(a.value, from, to) };
       if (a.kind === 'graph') recastGraph(a.value, from, to);

@@ -18,9 +18,15 @@ export type Rng = () => number;
 
 /** Value generators for differentiable inputs. */
 export const gen = {
-  uniform: (lo = -1, hi = 1) => (r: Rng) => lo + (hi - lo) * r(),
+  uniform:
+    (lo = -1, hi = 1) =>
+    (r: Rng) =>
+      lo + (hi - lo) * r(),
   /** magnitudes in [lo, hi], random sign: keeps inputs off kinks at 0 (Relu, Abs) */
-  awayFromZero: (lo = 0.2, hi = 1.5) => (r: Rng) => (r() < 0.5 ? -1 : 1) * (lo + (hi - lo) * r()),
+  awayFromZero:
+    (lo = 0.2, hi = 1.5) =>
+    (r: Rng) =>
+      (r() < 0.5 ? -1 : 1) * (lo + (hi - lo) * r()),
 };
 
 export type InputSpec =
@@ -62,7 +68,12 @@ export interface GradcheckReport {
 
 function randomTensor(dims: number[], r: Rng, g: (r: Rng) => number = gen.uniform(), distinct = false): Tensor {
   const n = sizeOf(dims);
-  if (!distinct) return tensor('float64', dims, Array.from({ length: n }, () => g(r)));
+  if (!distinct)
+    return tensor(
+      'float64',
+      dims,
+      Array.from({ length: n }, () => g(r)),
+    );
   const vals = Array.from({ length: n }, (_, i) => (i - n / 2) * 0.05 + 0.01 * r());
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
@@ -92,8 +103,16 @@ export async function addProjectionLoss(m: Model, outs: string[], r: Rng): Promi
  * A CPU session with graph optimisations off: the check measures the graph as emitted, and some
  * onnxruntime fusions reject float64 (Relu+Clip fusion fails on a double `min`).
  */
-export async function plainSession(m: Model): Promise<{ run(feeds: Record<string, Tensor>, fetch?: string[]): Promise<Record<string, Tensor>>; release(): Promise<void> }> {
-  const s = await ort.InferenceSession.create(encodeModel(m), { executionProviders: ['cpu'], graphOptimizationLevel: 'disabled', intraOpNumThreads: 1, logSeverityLevel: 3 });
+export async function plainSession(m: Model): Promise<{
+  run(feeds: Record<string, Tensor>, fetch?: string[]): Promise<Record<string, Tensor>>;
+  release(): Promise<void>;
+}> {
+  const s = await ort.InferenceSession.create(encodeModel(m), {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'disabled',
+    intraOpNumThreads: 1,
+    logSeverityLevel: 3,
+  });
   return {
     async run(feeds, fetch) {
       const inputs = Object.fromEntries(Object.entries(feeds).map(([k, v]) => [k, toOrt(v)]));
@@ -115,7 +134,13 @@ export interface CheckOptions {
  * Differentiates `m` (all float64; every wrt tensor a graph input fed from `feeds`) and compares
  * each gradient with central differences of the loss, evaluated by onnxruntime.
  */
-export async function checkGradients(m: Model, loss: string, wrt: string[], feeds: Record<string, Tensor>, opts: CheckOptions = {}): Promise<GradcheckReport> {
+export async function checkGradients(
+  m: Model,
+  loss: string,
+  wrt: string[],
+  feeds: Record<string, Tensor>,
+  opts: CheckOptions = {},
+): Promise<GradcheckReport> {
   const tol = opts.tol ?? DEFAULT_TOL;
   const r = mulberry32(opts.seed ?? 7);
   const forward = cloneModel(m);
@@ -125,7 +150,10 @@ export async function checkGradients(m: Model, loss: string, wrt: string[], feed
   const shapes = await inferShapes64(forward);
   const full = cloneModel(forward);
   const grads = differentiate(full.graph, shapes, loss, wrt, { floatType: 'float64', opset: m.opset });
-  full.graph.outputs = [{ name: loss, dtype: 'float64', shape: [] }, ...wrt.map((w) => ({ name: grads.get(w)!, dtype: 'float64' as const, shape: shapes.get(w)!.dims }))];
+  full.graph.outputs = [
+    { name: loss, dtype: 'float64', shape: [] },
+    ...wrt.map((w) => ({ name: grads.get(w)!, dtype: 'float64' as const, shape: shapes.get(w)!.dims })),
+  ];
 
   const backward = await plainSession(await lowerF64(full));
   const fwd = await plainSession(await lowerF64(forward));
@@ -183,7 +211,14 @@ export async function gradcheckOp(c: OpCase, opts: CheckOptions = {}): Promise<G
   });
   const outs = Array.from({ length: c.outputs ?? 1 }, (_, k) => `out${k}`);
   g.nodes.push({ name: `node_${c.op}`, op: c.op, domain: '', inputs: names, outputs: outs, attrs: c.attrs ?? {} });
-  const m: Model = { graph: g, opset: c.opset ?? 17, extraOpsets: [], irVersion: 8, producer: 'gradcheck', metadata: {} };
+  const m: Model = {
+    graph: g,
+    opset: c.opset ?? 17,
+    extraOpsets: [],
+    irVersion: 8,
+    producer: 'gradcheck',
+    metadata: {},
+  };
   g.outputs = outs.map((name) => ({ name, dtype: 'float64', shape: [] }));
   const shapes = await inferShapes64(m);
   const floatOuts = outs.filter((o) => shapes.get(o)?.dtype === 'float64');

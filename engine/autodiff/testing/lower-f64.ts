@@ -40,7 +40,8 @@ const conv: Lowering = (b, n, shape) => {
  */
 const convTranspose: Lowering = (b, n, shape) => {
   const [x, w, bias] = n.inputs;
-  if (n.attrs.output_shape || attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET') throw new Error(`lowerF64: ConvTranspose "${n.name}" with output_shape/auto_pad is not lowered`);
+  if (n.attrs.output_shape || attrString(n, 'auto_pad', 'NOTSET') !== 'NOTSET')
+    throw new Error(`lowerF64: ConvTranspose "${n.name}" with output_shape/auto_pad is not lowered`);
   const xs = shape(x);
   const ws = shape(w);
   const ys = shape(n.outputs[0]);
@@ -81,17 +82,32 @@ const averagePool: Lowering = (b, n, shape) => {
 
 const globalAveragePool: Lowering = (b, n, shape) => {
   const rank = shape(n.inputs[0]).length;
-  return b.reduceMean(n.inputs[0], [...Array(rank - 2).keys()].map((k) => k + 2), true);
+  return b.reduceMean(
+    n.inputs[0],
+    [...Array(rank - 2).keys()].map((k) => k + 2),
+    true,
+  );
 };
 
 // W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969),
 // coefficients as in his CALERF (netlib specfun).
 const A = [3.1611237438705656, 113.864154151050156, 377.485237685302021, 3209.37758913846947, 0.185777706184603153];
 const B = [23.6012909523441209, 244.024637934444173, 1282.61652607737228, 2844.23683343917062];
-const C = [0.564188496988670089, 8.88314979438837594, 66.1191906371416295, 298.635138197400131, 881.95222124176909, 1712.04761263407058, 2051.07837782607147, 1230.33935479799725, 2.15311535474403846e-8];
-const D = [15.7449261107098347, 117.693950891312499, 537.181101862009858, 1621.38957456669019, 3290.79923573345963, 4362.61909014324716, 3439.36767414372164, 1230.33935480374942];
-const P = [0.305326634961232344, 0.360344899949804439, 0.125781726111229246, 0.0160837851487422766, 6.58749161529837803e-4, 0.0163153871373020978];
-const Q = [2.56852019228982242, 1.87295284992346725, 0.527905102951428412, 0.0605183413124413191, 2.33520497626869185e-3];
+const C = [
+  0.564188496988670089, 8.88314979438837594, 66.1191906371416295, 298.635138197400131, 881.95222124176909,
+  1712.04761263407058, 2051.07837782607147, 1230.33935479799725, 2.15311535474403846e-8,
+];
+const D = [
+  15.7449261107098347, 117.693950891312499, 537.181101862009858, 1621.38957456669019, 3290.79923573345963,
+  4362.61909014324716, 3439.36767414372164, 1230.33935480374942,
+];
+const P = [
+  0.305326634961232344, 0.360344899949804439, 0.125781726111229246, 0.0160837851487422766, 6.58749161529837803e-4,
+  0.0163153871373020978,
+];
+const Q = [
+  2.56852019228982242, 1.87295284992346725, 0.527905102951428412, 0.0605183413124413191, 2.33520497626869185e-3,
+];
 
 /** Cody's nested evaluation: (((c·z + n0)·z + n1)·z …) / ((z + d0)·z …), exactly as CALERF orders it. */
 function ratio(b: Builder, z: string, num: number[], den: number[], steps: number): string {
@@ -148,7 +164,14 @@ export async function lowerF64(m: Model, shapes?: ShapeMap): Promise<Model> {
     }
     g.nodes = [];
     const result = lower(b, n, shape);
-    nodes.push(...g.nodes, { name: `${n.name}/lowered`, op: 'Identity', domain: '', inputs: [result], outputs: [n.outputs[0]], attrs: {} });
+    nodes.push(...g.nodes, {
+      name: `${n.name}/lowered`,
+      op: 'Identity',
+      domain: '',
+      inputs: [result],
+      outputs: [n.outputs[0]],
+      attrs: {},
+    });
   }
   g.nodes = nodes;
   return out;

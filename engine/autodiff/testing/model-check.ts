@@ -18,14 +18,22 @@ export interface ModelCheck extends GradcheckReport {
  * Parameters get uniform noise of ±`jitter` (default 0.1): fixtures start from torchvision's init,
  * whose zero head and class token would make every upstream gradient exactly zero (a vacuous check).
  */
-export async function gradcheckModel(model: Model, inputShape: number[], opts: CheckOptions & { samples: number; jitter?: number }): Promise<ModelCheck> {
+export async function gradcheckModel(
+  model: Model,
+  inputShape: number[],
+  opts: CheckOptions & { samples: number; jitter?: number },
+): Promise<ModelCheck> {
   const input = model.graph.inputs[0].name;
   const { model: folded } = await foldConstants(model, { [input]: inputShape });
   const m = toFloat64Model(folded);
   const g = m.graph;
   const r = mulberry32(opts.seed ?? 3);
   const feeds: Record<string, Tensor> = {
-    [input]: tensor('float64', inputShape, Array.from({ length: sizeOf(inputShape) }, () => 2 * r() - 1)),
+    [input]: tensor(
+      'float64',
+      inputShape,
+      Array.from({ length: sizeOf(inputShape) }, () => 2 * r() - 1),
+    ),
   };
   const params = [...parameterNames(g)];
   for (const p of params) {
@@ -33,7 +41,11 @@ export async function gradcheckModel(model: Model, inputShape: number[], opts: C
     const jitter = opts.jitter ?? 0.1;
     g.initializers.delete(p);
     g.inputs.push({ name: p, dtype: 'float64', shape: t.dims });
-    feeds[p] = tensor('float64', t.dims, Array.from(t.data as Float64Array, (v) => v + jitter * (2 * r() - 1)));
+    feeds[p] = tensor(
+      'float64',
+      t.dims,
+      Array.from(t.data as Float64Array, (v) => v + jitter * (2 * r() - 1)),
+    );
   }
   const loss = await addProjectionLoss(m, [g.outputs[0].name], r);
   const wrt = [...params, input];

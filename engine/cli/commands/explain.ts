@@ -28,7 +28,10 @@ export const explainCommand = {
     });
     for (const r of res) {
       if (json) process.stdout.write(JSON.stringify(r) + '\n');
-      else console.log(`${r.file}\t${r.label}\t${(r.probability * 100).toFixed(1)}%${r.overlayPath ? `\t${r.overlayPath}` : ''}`);
+      else
+        console.log(
+          `${r.file}\t${r.label}\t${(r.probability * 100).toFixed(1)}%${r.overlayPath ? `\t${r.overlayPath}` : ''}`,
+        );
     }
     return failed ? 1 : 0;
   },

@@ -20,17 +20,34 @@ export const exportCommand = {
     const positive = str(p, 'positive');
     const sens = num(p, 'sensitivity', { min: 0, max: 1 });
     const spec = num(p, 'specificity', { min: 0, max: 1 });
-    if (positive && (sens === undefined) === (spec === undefined)) throw new AttuneError('usage', '--positive needs exactly one of --sensitivity or --specificity.', USAGE);
-    if (!positive && (sens !== undefined || spec !== undefined)) throw new AttuneError('usage', '--sensitivity and --specificity need --positive CLASS.', USAGE);
-    const operatingPoint: ExportOptions['operatingPoint'] = positive ? { positiveClass: positive, metric: sens !== undefined ? 'sensitivity' : 'specificity', atLeast: (sens ?? spec)! } : undefined;
+    if (positive && (sens === undefined) === (spec === undefined))
+      throw new AttuneError('usage', '--positive needs exactly one of --sensitivity or --specificity.', USAGE);
+    if (!positive && (sens !== undefined || spec !== undefined))
+      throw new AttuneError('usage', '--sensitivity and --specificity need --positive CLASS.', USAGE);
+    const operatingPoint: ExportOptions['operatingPoint'] = positive
+      ? {
+          positiveClass: positive,
+          metric: sens !== undefined ? 'sensitivity' : 'specificity',
+          atLeast: (sens ?? spec)!,
+        }
+      : undefined;
     const printer = eventPrinter(json);
-    const r = await exportRun(required(p, 'run', USAGE), required(p, 'out', USAGE), { onEvent: json ? undefined : printer.sink, operatingPoint, referBelow: num(p, 'refer-below', { min: 0, max: 1 }) });
+    const r = await exportRun(required(p, 'run', USAGE), required(p, 'out', USAGE), {
+      onEvent: json ? undefined : printer.sink,
+      operatingPoint,
+      referBelow: num(p, 'refer-below', { min: 0, max: 1 }),
+    });
     if (json) process.stdout.write(JSON.stringify({ type: 'export', ...r }) + '\n');
     else {
-      console.log(`wrote ${[r.modelPath, r.imageModelPath, r.labelsPath, r.cardPath, ...r.extraFiles].filter(Boolean).join(', ')}`);
+      console.log(
+        `wrote ${[r.modelPath, r.imageModelPath, r.labelsPath, r.cardPath, ...r.extraFiles].filter(Boolean).join(', ')}`,
+      );
       if (r.imageModelSkipped) console.log(`no model-image.onnx: ${r.imageModelSkipped}`);
       const op = r.operatingPoint;
-      if (op?.reported) console.log(`operating point: ${op.positiveClass} when p ≥ ${op.threshold.toFixed(4)} (fitted on val for ${op.target.metric} ≥ ${op.target.atLeast}); on test sensitivity ${formatEstimate(op.reported.sensitivity)}, specificity ${formatEstimate(op.reported.specificity)}`);
+      if (op?.reported)
+        console.log(
+          `operating point: ${op.positiveClass} when p ≥ ${op.threshold.toFixed(4)} (fitted on val for ${op.target.metric} ≥ ${op.target.atLeast}); on test sensitivity ${formatEstimate(op.reported.sensitivity)}, specificity ${formatEstimate(op.reported.specificity)}`,
+        );
     }
     return 0;
   },

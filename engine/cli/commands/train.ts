@@ -16,10 +16,42 @@ const TRAIN_USAGE = `usage: attune train --data <folder> --model <backbone.onnx>
   [--labels file.csv --path-column c --label-column c [--group-column c]] [--split split.json] [--ratios 0.8,0.1,0.1]
   [--feature tensorName] [--steps-per-run K] [--balance none|weights|sampling] [--select-by balanced-accuracy|macro-f1|accuracy] [--json]
   ${VALUE_USAGE} [--frames middle|all]   (DICOM/16-bit window; multispectral bands; multi-frame DICOM)
-  method options: ${METHODS.filter((m) => m.options.length).map((m) => `${m.name}: ${m.options.map((o) => o.flag).join(' ')}`).join('; ')}
+  method options: ${METHODS.filter((m) => m.options.length)
+    .map((m) => `${m.name}: ${m.options.map((o) => o.flag).join(' ')}`)
+    .join('; ')}
 Running the same command again resumes an unfinished run.`;
 
-const BASE = ['data', 'model', 'method', 'out', 'epochs', 'batch', 'lr', 'seed', 'weight-decay', 'warmup', 'label-smoothing', 'clip-norm', 'optimizer', 'spd-lambda', 'augment', 'provider', 'labels', 'path-column', 'label-column', 'group-column', 'split', 'ratios', 'feature', 'steps-per-run', 'balance', 'select-by', 'json', 'frames', ...VALUE_FLAGS];
+const BASE = [
+  'data',
+  'model',
+  'method',
+  'out',
+  'epochs',
+  'batch',
+  'lr',
+  'seed',
+  'weight-decay',
+  'warmup',
+  'label-smoothing',
+  'clip-norm',
+  'optimizer',
+  'spd-lambda',
+  'augment',
+  'provider',
+  'labels',
+  'path-column',
+  'label-column',
+  'group-column',
+  'split',
+  'ratios',
+  'feature',
+  'steps-per-run',
+  'balance',
+  'select-by',
+  'json',
+  'frames',
+  ...VALUE_FLAGS,
+];
 
 export const trainCommand = {
   name: 'train',
@@ -27,7 +59,9 @@ export const trainCommand = {
   summary: 'fine-tune a backbone on an image folder',
   async run(argv: string[]): Promise<number> {
     // boolean method options (e.g. --pace-fast) may stand alone
-    const booleans = METHODS.flatMap((m) => m.options.filter((o) => o.kind === 'boolean').map((o) => o.flag.replace(/^--/, '')));
+    const booleans = METHODS.flatMap((m) =>
+      m.options.filter((o) => o.kind === 'boolean').map((o) => o.flag.replace(/^--/, '')),
+    );
     const p = parseFlags(argv, new Set(['json', ...booleans]));
     const methodName = required(p, 'method', TRAIN_USAGE);
     const method = getMethod(methodName);
@@ -38,17 +72,28 @@ export const trainCommand = {
     for (const o of method.options) {
       const key = o.flag.replace(/^--/, '');
       if (!p.flags.has(key)) continue;
-      methodOptions[o.name] = o.kind === 'string' ? str(p, key)! : o.kind === 'boolean' ? p.flags.get(key) !== 'false' : num(p, key, { integer: o.kind === 'integer', min: o.min, max: o.max })!;
+      methodOptions[o.name] =
+        o.kind === 'string'
+          ? str(p, key)!
+          : o.kind === 'boolean'
+            ? p.flags.get(key) !== 'false'
+            : num(p, key, { integer: o.kind === 'integer', min: o.min, max: o.max })!;
     }
     for (const k of p.flags.keys()) {
-      if (optionFlags.has(k) && !method.options.some((o) => o.flag === `--${k}`)) throw new AttuneError('usage', `--${k} does not apply to ${method.name}.`, TRAIN_USAGE);
+      if (optionFlags.has(k) && !method.options.some((o) => o.flag === `--${k}`))
+        throw new AttuneError('usage', `--${k} does not apply to ${method.name}.`, TRAIN_USAGE);
     }
     const clip = str(p, 'clip-norm');
     const ratios = str(p, 'ratios')?.split(',').map(Number);
     const optimizer = str(p, 'optimizer') as TrainRequest['optimizer'];
-    if (optimizer && optimizer !== 'adamw' && optimizer !== 'spd') throw new AttuneError('usage', `Unknown optimizer "${optimizer}".`, 'Use --optimizer adamw or --optimizer spd.');
+    if (optimizer && optimizer !== 'adamw' && optimizer !== 'spd')
+      throw new AttuneError('usage', `Unknown optimizer "${optimizer}".`, 'Use --optimizer adamw or --optimizer spd.');
     if (method.optimizer && optimizer && optimizer !== method.optimizer)
-      throw new AttuneError('usage', `--method ${method.name} trains with --optimizer ${method.optimizer}, not ${optimizer}.`, `Leave out --optimizer, or choose another method (e.g. --method full for AdamW).`);
+      throw new AttuneError(
+        'usage',
+        `--method ${method.name} trains with --optimizer ${method.optimizer}, not ${optimizer}.`,
+        `Leave out --optimizer, or choose another method (e.g. --method full for AdamW).`,
+      );
     if (ratios && ratios.length !== 3)
       throw new AttuneError(
         'usage',
@@ -73,7 +118,9 @@ export const trainCommand = {
       augment: str(p, 'augment') as AugmentPreset | undefined,
       provider: str(p, 'provider'),
       csvPath: str(p, 'labels'),
-      columns: str(p, 'labels') ? { path: str(p, 'path-column'), label: str(p, 'label-column'), group: str(p, 'group-column') } : undefined,
+      columns: str(p, 'labels')
+        ? { path: str(p, 'path-column'), label: str(p, 'label-column'), group: str(p, 'group-column') }
+        : undefined,
       splitFile: str(p, 'split'),
       split: ratios ? { trainFraction: ratios[0], valFraction: ratios[1], testFraction: ratios[2] } : undefined,
       feature: str(p, 'feature'),
@@ -86,9 +133,16 @@ export const trainCommand = {
       bands: str(p, 'bands'),
       frames: framesOption(str(p, 'frames')),
     };
-    if (req.balance && !BALANCE_MODES.includes(req.balance)) throw new AttuneError('usage', `Unknown --balance "${req.balance}".`, `Use ${BALANCE_MODES.join(', ')}.`);
-    if (req.selectBy && !SELECT_BY.includes(req.selectBy)) throw new AttuneError('usage', `Unknown --select-by "${req.selectBy}".`, `Use ${SELECT_BY.join(', ')}.`);
-    if (req.augment && !['none', 'natural', 'aerial', 'medical'].includes(req.augment)) throw new AttuneError('usage', `Unknown augmentation preset "${req.augment}".`, 'Use none, natural, aerial or medical.');
+    if (req.balance && !BALANCE_MODES.includes(req.balance))
+      throw new AttuneError('usage', `Unknown --balance "${req.balance}".`, `Use ${BALANCE_MODES.join(', ')}.`);
+    if (req.selectBy && !SELECT_BY.includes(req.selectBy))
+      throw new AttuneError('usage', `Unknown --select-by "${req.selectBy}".`, `Use ${SELECT_BY.join(', ')}.`);
+    if (req.augment && !['none', 'natural', 'aerial', 'medical'].includes(req.augment))
+      throw new AttuneError(
+        'usage',
+        `Unknown augmentation preset "${req.augment}".`,
+        'Use none, natural, aerial or medical.',
+      );
     const printer = eventPrinter(p.flags.has('json'));
     const abort = new AbortController();
     const onSigint = () => {
@@ -101,7 +155,10 @@ export const trainCommand = {
       const r = await trainRun(req, { signal: abort.signal, onEvent: printer.sink });
       printer.stop();
       if (!p.flags.has('json')) {
-        if (r.calibration) console.error(`calibration: temperature ${r.calibration.temperature.toFixed(3)} fitted on val (NLL ${r.calibration.nllBefore.toFixed(3)} → ${r.calibration.nllAfter.toFixed(3)})${r.calibration.test ? `; test ECE ${(r.calibration.test.eceBefore * 100).toFixed(1)} % → ${(r.calibration.test.eceAfter * 100).toFixed(1)} %` : ''}`);
+        if (r.calibration)
+          console.error(
+            `calibration: temperature ${r.calibration.temperature.toFixed(3)} fitted on val (NLL ${r.calibration.nllBefore.toFixed(3)} → ${r.calibration.nllAfter.toFixed(3)})${r.calibration.test ? `; test ECE ${(r.calibration.test.eceBefore * 100).toFixed(1)} % → ${(r.calibration.test.eceAfter * 100).toFixed(1)} %` : ''}`,
+          );
         if (r.test) for (const line of evaluationSummary(r.test)) console.error(line);
       }
       return r.status === 'done' ? 0 : 130;

@@ -18,7 +18,9 @@ before(async () => {
   const img = await readDicomImage(zoo('MR/emri_small.dcm'), { frame: 5 });
   frame = Uint16Array.from(img.data);
 });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 async function encapsulatedFile(name: string, ts: string, stream: Uint8Array): Promise<string> {
   const body = Buffer.concat([
@@ -32,7 +34,10 @@ async function encapsulatedFile(name: string, ts: string, stream: Uint8Array): P
 
 test('deflated explicit VR little endian reads like the original', async () => {
   const f = join(dir, 'deflate.dcm');
-  await writeFile(f, retagged(zoo('MR/MR_small.dcm'), '1.2.840.10008.1.2.1.99', (b) => deflateRawSync(b)));
+  await writeFile(
+    f,
+    retagged(zoo('MR/MR_small.dcm'), '1.2.840.10008.1.2.1.99', (b) => deflateRawSync(b)),
+  );
   const h = await readDicomHeader(f);
   assert.equal(h.transferSyntaxName, 'Deflated explicit VR little endian');
   assert.equal(h.rows, 64);
@@ -41,8 +46,9 @@ test('deflated explicit VR little endian reads like the original', async () => {
 });
 
 test('HTJ2K lossless (OpenJPH) decodes bit-exact', async () => {
-  const stream = await encodeFrame('@cornerstonejs/codec-openjph', 'HTJ2KEncoder', frame, 64, 64, 12,
-    (e) => e.setQuality!(true, 0));
+  const stream = await encodeFrame('@cornerstonejs/codec-openjph', 'HTJ2KEncoder', frame, 64, 64, 12, (e) =>
+    e.setQuality!(true, 0),
+  );
   const f = await encapsulatedFile('htj2k.dcm', '1.2.840.10008.1.2.4.201', stream);
   const img = await readDicomImage(f);
   assert.equal(img.header.transferSyntaxName, 'HTJ2K (lossless)');
@@ -50,8 +56,9 @@ test('HTJ2K lossless (OpenJPH) decodes bit-exact', async () => {
 });
 
 test('JPEG-LS near-lossless (NEAR=3) stays within 3 of every stored value; lossless is exact', async () => {
-  const near = await encodeFrame('@cornerstonejs/codec-charls', 'JpegLSEncoder', frame, 64, 64, 12,
-    (e) => e.setNearLossless!(3));
+  const near = await encodeFrame('@cornerstonejs/codec-charls', 'JpegLSEncoder', frame, 64, 64, 12, (e) =>
+    e.setNearLossless!(3),
+  );
   const img = await readDicomImage(await encapsulatedFile('jls-near.dcm', '1.2.840.10008.1.2.4.81', near));
   assert.equal(img.header.lossy, true);
   let maxErr = 0;

@@ -25,7 +25,13 @@ export interface DecodedFrame {
   bytes: Uint8Array;
 }
 
-interface FrameInfo { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean }
+interface FrameInfo {
+  width: number;
+  height: number;
+  bitsPerSample: number;
+  componentCount: number;
+  isSigned?: boolean;
+}
 interface WasmDecoder {
   getEncodedBuffer(length: number): Uint8Array;
   getDecodedBuffer(): Uint8Array;
@@ -35,8 +41,11 @@ interface WasmDecoder {
   delete?(): void;
 }
 type DecoderModule = Record<string, new () => WasmDecoder>;
-type Factory = (opts: { wasmBinary: Uint8Array; print?: (s: string) => void; printErr?: (s: string) => void })
-  => Promise<DecoderModule>;
+type Factory = (opts: {
+  wasmBinary: Uint8Array;
+  print?: (s: string) => void;
+  printErr?: (s: string) => void;
+}) => Promise<DecoderModule>;
 
 /** Loads an Emscripten module from `pkg`'s exported JS/WASM entry points. */
 async function loadWasm(pkg: string, jsEntry: string, wasmEntry: string): Promise<DecoderModule> {
@@ -66,7 +75,8 @@ async function runWasm(mod: DecoderModule, className: string, data: Uint8Array, 
   const decoder = new mod[className]!();
   try {
     decoder.getEncodedBuffer(data.length).set(data);
-    if (level > 0) decoder.decodeSubResolution(level, 0); // layer 0: all quality layers
+    if (level > 0)
+      decoder.decodeSubResolution(level, 0); // layer 0: all quality layers
     else decoder.decode();
     const info = decoder.getFrameInfo();
     // Copy out: the view points into WASM memory, which the next decode reuses.
@@ -74,8 +84,12 @@ async function runWasm(mod: DecoderModule, className: string, data: Uint8Array, 
     // getFrameInfo reports the full size even after a reduced decode (the codecs' README says so).
     const scale = 2 ** level;
     return {
-      width: Math.ceil(info.width / scale), height: Math.ceil(info.height / scale), components: info.componentCount,
-      bitsPerSample: info.bitsPerSample, signed: info.isSigned ?? false, bytes,
+      width: Math.ceil(info.width / scale),
+      height: Math.ceil(info.height / scale),
+      components: info.componentCount,
+      bitsPerSample: info.bitsPerSample,
+      signed: info.isSigned ?? false,
+      bytes,
     };
   } finally {
     decoder.delete?.();
@@ -103,8 +117,7 @@ export function j2kDecompositionLevels(data: Uint8Array): number | undefined {
 
 /** `level`: wavelet levels to skip (see runWasm); at most j2kDecompositionLevels(data). */
 export async function decodeJpeg2000(data: Uint8Array, level = 0): Promise<DecodedFrame> {
-  const mod = await cached('openjpeg', () =>
-    loadWasm('@cornerstonejs/codec-openjpeg', 'decodewasmjs', 'decodewasm'));
+  const mod = await cached('openjpeg', () => loadWasm('@cornerstonejs/codec-openjpeg', 'decodewasmjs', 'decodewasm'));
   return runWasm(mod, 'J2KDecoder', data, level);
 }
 
@@ -121,7 +134,8 @@ export async function decodeJpegLs(data: Uint8Array): Promise<DecodedFrame> {
 /** 8-bit JPEG baseline (libjpeg-turbo). Colour frames come back as RGB: libjpeg converts YCbCr itself. */
 export async function decodeJpegBaseline8(data: Uint8Array): Promise<DecodedFrame> {
   const mod = await cached('libjpeg-turbo', () =>
-    loadWasm('@cornerstonejs/codec-libjpeg-turbo-8bit', 'decodewasmjs', 'decodewasm'));
+    loadWasm('@cornerstonejs/codec-libjpeg-turbo-8bit', 'decodewasmjs', 'decodewasm'),
+  );
   return runWasm(mod, 'JPEGDecoder', data);
 }
 
@@ -131,7 +145,10 @@ export function jpegPrecision(data: Uint8Array): number | undefined {
   while (i + 4 < data.length) {
     if (data[i] !== 0xff) return undefined;
     const marker = data[i + 1]!;
-    if (marker === 0xff) { i += 1; continue; }
+    if (marker === 0xff) {
+      i += 1;
+      continue;
+    }
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) return data[i + 4];
     i += 2 + ((data[i + 2]! << 8) | data[i + 3]!);
   }
@@ -148,7 +165,11 @@ export async function decodeJpegExtended(data: Uint8Array): Promise<DecodedFrame
   if (jpeg.components.length !== 1) throw new Error('12-bit JPEG with more than one component');
   const out = jpeg.getData16(jpeg.width, jpeg.height);
   return {
-    width: jpeg.width, height: jpeg.height, components: 1, bitsPerSample: precision, signed: false,
+    width: jpeg.width,
+    height: jpeg.height,
+    components: 1,
+    bitsPerSample: precision,
+    signed: false,
     bytes: new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
   };
 }

@@ -7,11 +7,20 @@ export function upsample422(src: Float64Array, width: number, height: number): F
   let i = 0;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x += 2) {
-      const y1 = src[i]!, y2 = src[i + 1]!, cb = src[i + 2]!, cr = src[i + 3]!;
+      const y1 = src[i]!,
+        y2 = src[i + 1]!,
+        cb = src[i + 2]!,
+        cr = src[i + 3]!;
       i += 4;
       const o = (y * width + x) * 3;
-      out[o] = y1; out[o + 1] = cb; out[o + 2] = cr;
-      if (x + 1 < width) { out[o + 3] = y2; out[o + 4] = cb; out[o + 5] = cr; }
+      out[o] = y1;
+      out[o + 1] = cb;
+      out[o + 2] = cr;
+      if (x + 1 < width) {
+        out[o + 3] = y2;
+        out[o + 4] = cb;
+        out[o + 5] = cr;
+      }
     }
   }
   return out;
@@ -27,7 +36,9 @@ export function ybrToRgb(data: Float64Array, bits: number, partial: boolean): vo
   const s = 2 ** (bits - 8); // scales the 8-bit partial-range offsets
   const clamp = (v: number): number => (v < 0 ? 0 : v > max ? max : Math.round(v));
   for (let i = 0; i < data.length; i += 3) {
-    const y = data[i]!, cb = data[i + 1]! - half, cr = data[i + 2]! - half;
+    const y = data[i]!,
+      cb = data[i + 1]! - half,
+      cr = data[i + 2]! - half;
     if (partial) {
       const yy = 1.164383 * (y - 16 * s);
       data[i] = clamp(yy + 1.596027 * cr);
@@ -78,7 +89,9 @@ export function readPalette(ds: DataSet, signed: boolean): Palette | undefined {
     }
     return out;
   };
-  const red = lut('x00281201'), green = lut('x00281202'), blue = lut('x00281203');
+  const red = lut('x00281201'),
+    green = lut('x00281202'),
+    blue = lut('x00281203');
   if (!red || !green || !blue) return undefined;
   return { first, entries, bits: bits === 8 || bits === 16 ? bits : 16, red, green, blue };
 }
@@ -115,13 +128,15 @@ function segmented(ds: DataSet, tag: string, entries: number): Uint16Array | und
   const expand = (start: number, maxSegments: number): void => {
     let i = start;
     for (let seg = 0; seg < maxSegments && i + 1 < words.length && out.length < entries; seg++) {
-      const op = words[i]!, n = words[i + 1]!;
+      const op = words[i]!,
+        n = words[i + 1]!;
       if (op === 0) {
         for (let k = 0; k < n; k++) out.push(words[i + 2 + k]!);
         i += 2 + n;
       } else if (op === 1) {
         if (out.length === 0) throw new Error('segmented palette starts with a linear segment');
-        const y0 = out[out.length - 1]!, y1 = words[i + 2]!;
+        const y0 = out[out.length - 1]!,
+          y1 = words[i + 2]!;
         const step = (y1 - y0) / n;
         for (let k = 0; k < n; k++) out.push(y1 === y0 ? y1 : roundEven(y0 + step + k * step));
         i += 3;

@@ -31,7 +31,11 @@ const looksTruncated = (msg: string): boolean =>
   /overr(un|ead)|past end|end of buffer|unexpected end|beyond|outside|truncat/i.test(msg);
 
 export class ParseFailure extends Error {
-  constructor(readonly truncated: boolean, readonly reason: string, readonly partial: DataSet | undefined) {
+  constructor(
+    readonly truncated: boolean,
+    readonly reason: string,
+    readonly partial: DataSet | undefined,
+  ) {
     super(reason);
   }
 }

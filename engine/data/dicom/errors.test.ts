@@ -10,8 +10,12 @@ import { looksLikeDicom, readDicomHeader, readDicomImage } from './index';
 import { element, floatBytes, part10, retagged, zoo } from './test-dicom';
 
 let dir: string;
-before(() => { dir = tempDir('attune-dicom-'); });
-after(async () => { await rm(dir, { recursive: true, force: true }); });
+before(() => {
+  dir = tempDir('attune-dicom-');
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 async function put(name: string, data: Uint8Array): Promise<string> {
   const f = join(dir, name);

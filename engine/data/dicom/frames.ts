@@ -4,9 +4,10 @@ import type { DicomHeader } from './header';
 
 /** Bytes one native frame occupies (YBR_FULL_422 stores two samples per pixel). */
 export function nativeFrameLength(h: DicomHeader): number {
-  const samples = h.photometric === 'YBR_FULL_422' || h.photometric === 'YBR_PARTIAL_422'
-    ? h.rows * h.columns * 2
-    : h.rows * h.columns * h.samplesPerPixel;
+  const samples =
+    h.photometric === 'YBR_FULL_422' || h.photometric === 'YBR_PARTIAL_422'
+      ? h.rows * h.columns * 2
+      : h.rows * h.columns * h.samplesPerPixel;
   return (samples * h.bitsAllocated) / 8;
 }
 
@@ -20,7 +21,11 @@ export function nativeFrame(ds: DataSet, el: Element, h: DicomHeader, frame: num
 
 /** The compressed stream of one frame, following PS3.5 A.4: offset table, one fragment per frame, or JPEG markers. */
 export function encapsulatedFrame(
-  ds: DataSet, el: Element, h: DicomHeader, frame: number, isJpeg: boolean,
+  ds: DataSet,
+  el: Element,
+  h: DicomHeader,
+  frame: number,
+  isJpeg: boolean,
 ): Uint8Array {
   const fragments = el.fragments ?? [];
   if (fragments.length === 0) throw new Error('pixel data holds no fragments');

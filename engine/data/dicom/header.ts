@@ -2,7 +2,13 @@
 import { open } from 'node:fs/promises';
 import { AttuneError } from '../../errors';
 import {
-  type DataSet, PIXEL_DATA, ParseFailure, parseDataSet, transferSyntaxUid, truncatedError, unreadableError,
+  type DataSet,
+  PIXEL_DATA,
+  ParseFailure,
+  parseDataSet,
+  transferSyntaxUid,
+  truncatedError,
+  unreadableError,
 } from './dataset';
 import { transferSyntax } from './syntax';
 

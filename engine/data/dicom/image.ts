@@ -2,9 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { AttuneError } from '../../errors';
 import { applyPalette, readPalette, upsample422, ybrToRgb } from './colour';
-import {
-  type DataSet, PIXEL_DATA, ParseFailure, parseDataSet, truncatedError, unreadableError,
-} from './dataset';
+import { type DataSet, PIXEL_DATA, ParseFailure, parseDataSet, truncatedError, unreadableError } from './dataset';
 import { encapsulatedFrame, nativeFrame } from './frames';
 import { type DicomHeader, headerFromDataSet } from './header';
 import { type Samples, frameSamples, reducedSize } from './pixels';

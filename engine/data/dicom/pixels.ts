@@ -86,7 +86,11 @@ export function nativeSamples(data: Uint8Array, h: DicomHeader, bigEndian: boole
 }
 
 function fromCodec(
-  f: codecs.DecodedFrame, h: DicomHeader, rgbFromCodec: boolean, codecKnowsSign: boolean, level = 0,
+  f: codecs.DecodedFrame,
+  h: DicomHeader,
+  rgbFromCodec: boolean,
+  codecKnowsSign: boolean,
+  level = 0,
 ): Samples {
   // A damaged codestream can "decode" to nonsense rather than fail: hold it to the header.
   const want = reducedSize(h, level);
@@ -124,13 +128,17 @@ const j2kColourTransform = (h: DicomHeader): boolean => h.photometric === 'YBR_I
  */
 async function waveletSamples(
   decode: (data: Uint8Array, level?: number) => Promise<codecs.DecodedFrame>,
-  data: Uint8Array, h: DicomHeader, minSide?: number,
+  data: Uint8Array,
+  h: DicomHeader,
+  minSide?: number,
 ): Promise<Samples> {
   const level = reductionLevel(h, codecs.j2kDecompositionLevels(data), minSide);
   if (level > 0) {
     try {
       return fromCodec(await decode(data, level), h, j2kColourTransform(h), true, level);
-    } catch { /* full resolution below, whose errors are the ones worth reporting */ }
+    } catch {
+      /* full resolution below, whose errors are the ones worth reporting */
+    }
   }
   return fromCodec(await decode(data), h, j2kColourTransform(h), true);
 }
@@ -140,7 +148,11 @@ async function waveletSamples(
  * caller needs at least; JPEG 2000 and HTJ2K frames then decode only as many wavelet levels as that takes.
  */
 export async function frameSamples(
-  encoding: PixelEncoding, data: Uint8Array, h: DicomHeader, el: Element, minSide?: number,
+  encoding: PixelEncoding,
+  data: Uint8Array,
+  h: DicomHeader,
+  el: Element,
+  minSide?: number,
 ): Promise<Samples> {
   const pixels = h.rows * h.columns;
   switch (encoding) {

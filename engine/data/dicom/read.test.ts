@@ -119,10 +119,26 @@ test('palette colour becomes RGB through the LUTs (plain 8-bit index, segmented 
 
 test('lossless encodings of one image give bit-identical float tensors to the uncompressed original', async () => {
   const twins: [string, string[], number[]][] = [
-    ['MR/MR_small.dcm', ['MR_small_RLE', 'MR_small_bigendian', 'MR_small_expb', 'MR_small_implicit',
-      'MR_small_jp2klossless', 'MR_small_jpeg_ls_lossless', 'MR_small_padded'].map((f) => `MR/${f}.dcm`), [0]],
-    ['MR/emri_small.dcm', ['emri_small_RLE', 'emri_small_big_endian', 'emri_small_jpeg_2k_lossless',
-      'emri_small_jpeg_ls_lossless'].map((f) => `MR/${f}.dcm`), [0, 5, 9]],
+    [
+      'MR/MR_small.dcm',
+      [
+        'MR_small_RLE',
+        'MR_small_bigendian',
+        'MR_small_expb',
+        'MR_small_implicit',
+        'MR_small_jp2klossless',
+        'MR_small_jpeg_ls_lossless',
+        'MR_small_padded',
+      ].map((f) => `MR/${f}.dcm`),
+      [0],
+    ],
+    [
+      'MR/emri_small.dcm',
+      ['emri_small_RLE', 'emri_small_big_endian', 'emri_small_jpeg_2k_lossless', 'emri_small_jpeg_ls_lossless'].map(
+        (f) => `MR/${f}.dcm`,
+      ),
+      [0, 5, 9],
+    ],
     ['CT/693_UNCR.dcm', ['CT/693_J2KR.dcm'], [0]],
     ['MR/MR2_UNCR.dcm', ['MR/MR2_J2KR.dcm'], [0]],
     ['US/OBXXXX1A.dcm', ['US/OBXXXX1A_expb.dcm', 'US/OBXXXX1A_rle.dcm'], [0]],
@@ -141,8 +157,11 @@ test('lossless encodings of one image give bit-identical float tensors to the un
 
 test('signed pixels and padding: CT padding value -2000 becomes NaN, the rest is Hounsfield', async () => {
   const img = await readDicomImage(zoo('CT/693_UNCR.dcm'));
-  let nan = 0, min = Infinity;
-  for (const v of img.data) if (Number.isNaN(v)) nan++; else min = Math.min(min, v);
+  let nan = 0,
+    min = Infinity;
+  for (const v of img.data)
+    if (Number.isNaN(v)) nan++;
+    else min = Math.min(min, v);
   assert.ok(nan > 1000, 'the area outside the scan field is padding');
   assert.equal(min, -1024); // air, once padding is gone
 });
@@ -169,7 +188,10 @@ test('native YBR_FULL and YBR_FULL_422 (made from a real RGB ultrasound) convert
   }
   const dir = tempDir('attune-dicom-ybr-');
   try {
-    for (const [photometric, pixels] of [['YBR_FULL', ybr], ['YBR_FULL_422', sub]] as const) {
+    for (const [photometric, pixels] of [
+      ['YBR_FULL', ybr],
+      ['YBR_FULL_422', sub],
+    ] as const) {
       const body = Buffer.concat([
         imageElements({ rows: h, columns: w, samples: 3, photometric, bits: 8 }),
         element(0x7fe0, 0x0010, 'OB', pixels),
@@ -178,7 +200,9 @@ test('native YBR_FULL and YBR_FULL_422 (made from a real RGB ultrasound) convert
       writeFileSync(f, part10('1.2.840.10008.5.1.4.1.1.7', '1.2.840.10008.1.2.1', body));
       const img = await readDicomImage(f);
       assert.equal(img.channels, 3);
-      let maxErr = 0, sumErr = 0, greyExact = true;
+      let maxErr = 0,
+        sumErr = 0,
+        greyExact = true;
       for (let i = 0; i < rgb.length; i++) {
         const err = Math.abs(img.data[i]! - rgb[i]!);
         maxErr = Math.max(maxErr, err);

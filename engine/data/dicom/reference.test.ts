@@ -15,10 +15,16 @@ import { readDicomImage } from './index';
 import { DATASETS, ZOO, floatBytes } from './test-dicom';
 
 interface Reference {
-  tool: string; length: number; sha256: string; nan: number; mean: number | null; samples: [number, number | null][];
+  tool: string;
+  length: number;
+  sha256: string;
+  nan: number;
+  mean: number | null;
+  samples: [number, number | null][];
 }
 const REF = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures/reference.json'), 'utf8')) as Record<
-  string, Record<string, Reference>
+  string,
+  Record<string, Reference>
 >;
 
 /** Largest difference allowed per sample for lossy syntaxes, in stored units (same decoder family → 0 expected). */

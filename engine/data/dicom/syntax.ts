@@ -13,7 +13,11 @@ export type PixelEncoding =
   | 'htj2k'
   | 'unsupported';
 
-interface Syntax { name: string; encoding: PixelEncoding; lossy: boolean }
+interface Syntax {
+  name: string;
+  encoding: PixelEncoding;
+  lossy: boolean;
+}
 
 const SYNTAXES: Record<string, Syntax> = {
   '1.2.840.10008.1.2': { name: 'Implicit VR little endian', encoding: 'native', lossy: false },
@@ -25,7 +29,9 @@ const SYNTAXES: Record<string, Syntax> = {
   '1.2.840.10008.1.2.4.51': { name: 'JPEG extended (lossy, 12-bit)', encoding: 'jpeg-extended', lossy: true },
   '1.2.840.10008.1.2.4.57': { name: 'JPEG lossless (process 14)', encoding: 'jpeg-lossless', lossy: false },
   '1.2.840.10008.1.2.4.70': {
-    name: 'JPEG lossless (process 14, selection value 1)', encoding: 'jpeg-lossless', lossy: false,
+    name: 'JPEG lossless (process 14, selection value 1)',
+    encoding: 'jpeg-lossless',
+    lossy: false,
   },
   '1.2.840.10008.1.2.4.80': { name: 'JPEG-LS (lossless)', encoding: 'jpeg-ls', lossy: false },
   '1.2.840.10008.1.2.4.81': { name: 'JPEG-LS (near-lossless)', encoding: 'jpeg-ls', lossy: true },
@@ -48,7 +54,9 @@ const SYNTAXES: Record<string, Syntax> = {
   '1.2.840.10008.1.2.4.111': { name: 'JPEG XL (JPEG recompression)', encoding: 'unsupported', lossy: true },
   '1.2.840.10008.1.2.4.112': { name: 'JPEG XL', encoding: 'unsupported', lossy: true },
   '1.2.840.10008.1.2.4.92': {
-    name: 'JPEG 2000 part 2 multi-component (lossless)', encoding: 'unsupported', lossy: false,
+    name: 'JPEG 2000 part 2 multi-component (lossless)',
+    encoding: 'unsupported',
+    lossy: false,
   },
   '1.2.840.10008.1.2.4.93': { name: 'JPEG 2000 part 2 multi-component', encoding: 'unsupported', lossy: true },
   '1.2.840.10008.1.2.4.94': { name: 'JPIP referenced', encoding: 'unsupported', lossy: false },

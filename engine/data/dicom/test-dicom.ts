@@ -67,9 +67,19 @@ export function encapsulated(frames: Uint8Array[]): Buffer {
 
 /** Image-describing elements (group 0028 and SOP class) for a single-sample or RGB/YBR image. */
 export function imageElements(o: {
-  rows: number; columns: number; samples: 1 | 3; photometric: string; bits: number; stored?: number; signed?: boolean;
+  rows: number;
+  columns: number;
+  samples: 1 | 3;
+  photometric: string;
+  bits: number;
+  stored?: number;
+  signed?: boolean;
 }): Buffer {
-  const us = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
+  const us = (v: number): Buffer => {
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(v);
+    return b;
+  };
   const els = [
     element(0x0008, 0x0016, 'UI', '1.2.840.10008.5.1.4.1.1.7'),
     element(0x0008, 0x0060, 'CS', 'OT'),
@@ -89,7 +99,11 @@ export function imageElements(o: {
 }
 
 interface FrameInfo {
-  width: number; height: number; bitsPerSample: number; componentCount: number; isSigned: boolean;
+  width: number;
+  height: number;
+  bitsPerSample: number;
+  componentCount: number;
+  isSigned: boolean;
   isUsingColorTransform: boolean;
 }
 export interface WasmEncoder {
@@ -110,14 +124,25 @@ export async function encoderModule(pkg: string): Promise<Record<string, new () 
 
 /** Encodes one 16-bit grey frame with `className` from `pkg`; `configure` sets lossless/near-lossless options. */
 export async function encodeFrame(
-  pkg: string, className: string, pixels: Uint16Array, width: number, height: number, bits: number,
+  pkg: string,
+  className: string,
+  pixels: Uint16Array,
+  width: number,
+  height: number,
+  bits: number,
   configure: (e: WasmEncoder) => void = () => {},
 ): Promise<Uint8Array> {
   const mod = await encoderModule(pkg);
   const enc = new mod[className]!();
-  enc.getDecodedBuffer({
-    width, height, bitsPerSample: bits, componentCount: 1, isSigned: false, isUsingColorTransform: false,
-  })
+  enc
+    .getDecodedBuffer({
+      width,
+      height,
+      bitsPerSample: bits,
+      componentCount: 1,
+      isSigned: false,
+      isUsingColorTransform: false,
+    })
     .set(new Uint8Array(pixels.buffer, pixels.byteOffset, pixels.byteLength));
   configure(enc);
   enc.encode();

@@ -19,7 +19,9 @@ const skip = missing.length ? `needs ${missing.join(', ')} (apt-get install dcmt
 if (skip) console.log(`# transcode.test.ts skipped: ${skip}`);
 
 let dir: string;
-before(() => { dir = tempDir('attune-dicom-transcode-'); });
+before(() => {
+  dir = tempDir('attune-dicom-transcode-');
+});
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 const ENCODERS: [name: string, cmd: string[]][] = [

@@ -45,9 +45,23 @@ export interface Raster {
 
 /** TIFF Compression tag values (TIFF 6.0, libtiff's tiff.h) → names, for messages. */
 const COMPRESSION_NAMES: Record<number, string> = {
-  1: 'none', 2: 'CCITT RLE', 3: 'CCITT Group 3 fax', 4: 'CCITT Group 4 fax', 5: 'lzw', 6: 'old-style JPEG', 7: 'jpeg',
-  8: 'deflate', 32773: 'packbits', 32946: 'deflate', 34676: 'SGI LogLuv', 34712: 'JPEG 2000', 34887: 'lerc',
-  34925: 'lzma', 50000: 'zstd', 50001: 'webp', 50002: 'JPEG XL',
+  1: 'none',
+  2: 'CCITT RLE',
+  3: 'CCITT Group 3 fax',
+  4: 'CCITT Group 4 fax',
+  5: 'lzw',
+  6: 'old-style JPEG',
+  7: 'jpeg',
+  8: 'deflate',
+  32773: 'packbits',
+  32946: 'deflate',
+  34676: 'SGI LogLuv',
+  34712: 'JPEG 2000',
+  34887: 'lerc',
+  34925: 'lzma',
+  50000: 'zstd',
+  50001: 'webp',
+  50002: 'JPEG XL',
 };
 /**
  * What geotiff 3 decodes in Node. It also registers webp (50001), but that decoder needs the browser's
@@ -62,17 +76,33 @@ const MAX_SAMPLES = 2 ** 28;
 const SAMPLE_FORMATS: Record<number, SampleFormat> = { 1: 'uint', 2: 'int', 3: 'float' };
 
 function unreadable(file: string, why: string, details: Record<string, unknown> = {}): AttuneError {
-  return new AttuneError('tiff-unreadable', `${file} is not a readable GeoTIFF: ${why}.`,
+  return new AttuneError(
+    'tiff-unreadable',
+    `${file} is not a readable GeoTIFF: ${why}.`,
     'Check the file opens in a GIS tool (e.g. QGIS or gdalinfo); re-export it as a plain GeoTIFF, or remove it from the dataset.',
-    { file, ...details });
+    { file, ...details },
+  );
 }
 
 /** `needed`: the byte the file must reach; `what` runs to it (pixel data, or the first directory of tags). */
-function truncated(file: string, size: number, needed?: number, what: 'pixel data' | 'tag directory' = 'pixel data'): AttuneError {
-  const where = needed === undefined ? 'its tags point past the end' : what === 'pixel data' ? `its pixel data runs to byte ${needed}` : `its tag directory runs to byte ${needed}`;
-  return new AttuneError('tiff-truncated', `${file} is truncated: it has ${size} bytes but ${where}.`,
+function truncated(
+  file: string,
+  size: number,
+  needed?: number,
+  what: 'pixel data' | 'tag directory' = 'pixel data',
+): AttuneError {
+  const where =
+    needed === undefined
+      ? 'its tags point past the end'
+      : what === 'pixel data'
+        ? `its pixel data runs to byte ${needed}`
+        : `its tag directory runs to byte ${needed}`;
+  return new AttuneError(
+    'tiff-truncated',
+    `${file} is truncated: it has ${size} bytes but ${where}.`,
     'The file was cut short (an interrupted copy or download). Copy it again from the source, or remove it from the dataset.',
-    { file, size, needed });
+    { file, size, needed },
+  );
 }
 
 interface Opened {
@@ -107,7 +137,12 @@ async function open(file: string, bytes: Buffer): Promise<Opened> {
  * The first tag directory must lie inside the file: geotiff parses a cut-off directory without complaint and
  * reports missing tags instead. `at(offset, length)` reads bytes of the file.
  */
-async function checkFirstDirectory(file: string, head: Buffer, size: number, at: (offset: number, length: number) => Promise<Buffer>): Promise<void> {
+async function checkFirstDirectory(
+  file: string,
+  head: Buffer,
+  size: number,
+  at: (offset: number, length: number) => Promise<Buffer>,
+): Promise<void> {
   const ifd = firstIfdOffset(head);
   if (ifd === undefined) return;
   const le = head[0] === 0x49;
@@ -124,7 +159,8 @@ async function checkFirstDirectory(file: string, head: Buffer, size: number, at:
 function parseFailure(file: string, head: Buffer, size: number, e: unknown): AttuneError {
   const ifd = firstIfdOffset(head);
   if (ifd !== undefined && ifd >= size) return truncated(file, size, ifd, 'tag directory');
-  if (e instanceof RangeError || /out of bounds|beyond|EOF|offset/i.test((e as Error).message ?? '')) return truncated(file, size);
+  if (e instanceof RangeError || /out of bounds|beyond|EOF|offset/i.test((e as Error).message ?? ''))
+    return truncated(file, size);
   return unreadable(file, (e as Error).message);
 }
 
@@ -144,7 +180,9 @@ function crsOf(image: GeoTIFFImage): string | undefined {
   const keys = image.getGeoKeys();
   if (!keys) return undefined;
   // 32767 = user-defined (no EPSG code to report)
-  const code = [keys.ProjectedCSTypeGeoKey, keys.GeographicTypeGeoKey].find((c) => typeof c === 'number' && c > 0 && c !== 32767);
+  const code = [keys.ProjectedCSTypeGeoKey, keys.GeographicTypeGeoKey].find(
+    (c) => typeof c === 'number' && c > 0 && c !== 32767,
+  );
   return code !== undefined ? `EPSG:${code}` : undefined;
 }
 
@@ -167,9 +205,12 @@ async function headerOf(file: string, o: Opened): Promise<RasterHeader> {
   const code = Number((await fd.loadValue('Compression')) ?? 1);
   const compression = COMPRESSION_NAMES[code] ?? `unknown (TIFF compression code ${code})`;
   if (!DECODABLE.has(code))
-    throw new AttuneError('tiff-compression', `${file} uses ${compression} compression, which Attune cannot decode.`,
+    throw new AttuneError(
+      'tiff-compression',
+      `${file} uses ${compression} compression, which Attune cannot decode.`,
       `Re-save it uncompressed or with one of: ${SUPPORTED_LIST} (e.g. gdal_translate -co COMPRESS=DEFLATE in.tif out.tif).`,
-      { file, compression, code });
+      { file, compression, code },
+    );
   const formats = new Set<number>();
   const bits = new Set<number>();
   for (let b = 0; b < bands; b++) {
@@ -179,9 +220,19 @@ async function headerOf(file: string, o: Opened): Promise<RasterHeader> {
   const [fmt] = formats;
   const [bitsPerSample] = bits;
   const sampleFormat = SAMPLE_FORMATS[fmt];
-  if (formats.size > 1 || bits.size > 1 || !sampleFormat || ![8, 16, 32, 64].includes(bitsPerSample) || (sampleFormat === 'float' && bitsPerSample === 8))
-    throw new AttuneError('tiff-sample-format', `${file} stores its bands as ${[...bits].join('/')}-bit ${[...formats].map((f) => SAMPLE_FORMATS[f] ?? `format ${f}`).join('/')} samples, which Attune does not read.`,
-      'Convert it to one of uint8, uint16, int16 or float32 for all bands (e.g. gdal_translate -ot UInt16).', { file });
+  if (
+    formats.size > 1 ||
+    bits.size > 1 ||
+    !sampleFormat ||
+    ![8, 16, 32, 64].includes(bitsPerSample) ||
+    (sampleFormat === 'float' && bitsPerSample === 8)
+  )
+    throw new AttuneError(
+      'tiff-sample-format',
+      `${file} stores its bands as ${[...bits].join('/')}-bit ${[...formats].map((f) => SAMPLE_FORMATS[f] ?? `format ${f}`).join('/')} samples, which Attune does not read.`,
+      'Convert it to one of uint8, uint16, int16 or float32 for all bands (e.g. gdal_translate -ot UInt16).',
+      { file },
+    );
   const end = await dataEnd(image);
   if (end > o.size) throw truncated(file, o.size, end);
   const nodata = image.getGDALNoData();
@@ -211,7 +262,12 @@ async function readBytes(file: string, limit?: number, offset = 0): Promise<Buff
       await h.close();
     }
   } catch (e) {
-    throw new AttuneError('file-unreadable', `Cannot read ${file}: ${(e as Error).message}.`, 'Check the file exists and is readable.', { file });
+    throw new AttuneError(
+      'file-unreadable',
+      `Cannot read ${file}: ${(e as Error).message}.`,
+      'Check the file exists and is readable.',
+      { file },
+    );
   }
 }
 
@@ -223,15 +279,27 @@ export interface ReadOptions {
 /** Fails with 'band-count' when a file's band count differs from the dataset's. */
 export function checkBandCount(file: string, header: RasterHeader, expected: number): void {
   if (header.bands !== expected)
-    throw new AttuneError('band-count', `${file} has ${header.bands} band${header.bands === 1 ? '' : 's'}, but the other images of this dataset have ${expected}.`,
+    throw new AttuneError(
+      'band-count',
+      `${file} has ${header.bands} band${header.bands === 1 ? '' : 's'}, but the other images of this dataset have ${expected}.`,
       'Every GeoTIFF of a dataset must have the same bands in the same order: remove this file or re-export it with the same bands.',
-      { file, bands: header.bands, expected });
+      { file, bands: header.bands, expected },
+    );
 }
 
 /** Header and checks without decoding pixels: geotiff's file source reads only the bytes the tags need. */
 export async function readRasterHeader(file: string, opts: ReadOptions = {}): Promise<RasterHeader> {
-  const size = await stat(file).then((s) => s.size, () => -1);
-  if (size < 0) throw new AttuneError('file-unreadable', `Cannot read ${file}: it does not exist or is not accessible.`, 'Check the path.', { file });
+  const size = await stat(file).then(
+    (s) => s.size,
+    () => -1,
+  );
+  if (size < 0)
+    throw new AttuneError(
+      'file-unreadable',
+      `Cannot read ${file}: it does not exist or is not accessible.`,
+      'Check the path.',
+      { file },
+    );
   const head = await readBytes(file, 16);
   if (!looksLikeTiff(head)) throw unreadable(file, 'it does not start with a TIFF signature (II*\\0 or MM\\0*)');
   await checkFirstDirectory(file, head, size, (o, n) => readBytes(file, n, o));
@@ -264,8 +332,12 @@ export async function readRaster(file: string, opts: ReadOptions = {}): Promise<
   const { width, height, bands } = header;
   const plane = width * height;
   if (plane * bands > MAX_SAMPLES)
-    throw new AttuneError('raster-too-large', `${file} is ${width}×${height} pixels × ${bands} band${bands === 1 ? '' : 's'}, more than Attune decodes at once (${MAX_SAMPLES / 2 ** 20} M samples).`,
-      'Cut it into tiles of the size the model sees (e.g. 64×64 to 512×512 pixels, gdal_retile.py), one tile per labelled image.', { file, width, height, bands });
+    throw new AttuneError(
+      'raster-too-large',
+      `${file} is ${width}×${height} pixels × ${bands} band${bands === 1 ? '' : 's'}, more than Attune decodes at once (${MAX_SAMPLES / 2 ** 20} M samples).`,
+      'Cut it into tiles of the size the model sees (e.g. 64×64 to 512×512 pixels, gdal_retile.py), one tile per labelled image.',
+      { file, width, height, bands },
+    );
   let rasters: ArrayLike<number>[];
   try {
     rasters = (await o.image.readRasters({ interleave: false })) as unknown as ArrayLike<number>[];
@@ -275,7 +347,12 @@ export async function readRaster(file: string, opts: ReadOptions = {}): Promise<
   }
   const data = new Float32Array(bands * plane);
   // float32 samples hold the nodata value rounded to float32 (GDAL writes it as decimal text)
-  const nd = header.nodata === undefined ? undefined : header.sampleFormat === 'float' && header.bitsPerSample === 32 ? Math.fround(header.nodata) : header.nodata;
+  const nd =
+    header.nodata === undefined
+      ? undefined
+      : header.sampleFormat === 'float' && header.bitsPerSample === 32
+        ? Math.fround(header.nodata)
+        : header.nodata;
   let valid = 0;
   for (let b = 0; b < bands; b++) {
     const src = rasters[b];
@@ -290,7 +367,11 @@ export async function readRaster(file: string, opts: ReadOptions = {}): Promise<
     }
   }
   if (valid === 0)
-    throw new AttuneError('all-nodata', `${file} holds no data: every pixel of its ${bands} band${bands === 1 ? '' : 's'} is nodata${nd !== undefined ? ` (${nd})` : ''}.`,
-      'Remove this tile from the dataset (it is empty, e.g. outside the satellite swath).', { file, nodata: nd });
+    throw new AttuneError(
+      'all-nodata',
+      `${file} holds no data: every pixel of its ${bands} band${bands === 1 ? '' : 's'} is nodata${nd !== undefined ? ` (${nd})` : ''}.`,
+      'Remove this tile from the dataset (it is empty, e.g. outside the satellite swath).',
+      { file, nodata: nd },
+    );
   return { file, header, width, height, bands, data };
 }

@@ -38,25 +38,50 @@ async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise
   // K entries per neuron must exist in every matrix: a narrower row would shift every later row's indices
   const narrowest = weightMatrices(prepared.graph).reduce((a, m) => (m.cols < a.cols ? m : a));
   if (k > narrowest.cols)
-    throw new AttuneError('gps-k-too-large', `GPS cannot select K = ${k} weights per neuron: ${narrowest.name} has only ${narrowest.cols} weights per neuron.`, `Choose --gps-k ${narrowest.cols} or less.`);
+    throw new AttuneError(
+      'gps-k-too-large',
+      `GPS cannot select K = ${k} weights per neuron: ${narrowest.name} has only ${narrowest.cols} weights per neuron.`,
+      `Choose --gps-k ${narrowest.cols} or less.`,
+    );
   const views = 2 * ctx.batch;
   const program = await compileSelectionProgram(prepared, views);
   const inputShape = program.model.graph.inputs.find((i) => i.name === program.imageInput)!.shape as number[];
   const rowSize = inputShape.slice(1).reduce((a, b) => a * b, 1);
-  ctx.onEvent?.({ type: 'phase', phase: 'gps-select', detail: `SupCon gradients over the training set (two views per image, τ = ${SUPCON_TAU})` });
-  const G = await accumulateGradients(program, ctx.trainBatches(2, GPS_SELECTION_VIEWS), rowSize, (done) => ctx.onEvent?.({ type: 'progress', phase: 'gps-select', done: done / 2, total: 0, detail: 'images' }), ctx.signal);
+  ctx.onEvent?.({
+    type: 'phase',
+    phase: 'gps-select',
+    detail: `SupCon gradients over the training set (two views per image, τ = ${SUPCON_TAU})`,
+  });
+  const G = await accumulateGradients(
+    program,
+    ctx.trainBatches(2, GPS_SELECTION_VIEWS),
+    rowSize,
+    (done) => ctx.onEvent?.({ type: 'progress', phase: 'gps-select', done: done / 2, total: 0, detail: 'images' }),
+    ctx.signal,
+  );
   for (const w of program.weights) {
     const bad = G.get(w.name)!.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0)
-      throw new AttuneError('gps-gradient-not-finite', `GPS selection failed: the contrastive gradient of ${w.name} is not a finite number (${G.get(w.name)![bad]}).`, 'Check that the images load correctly and that the backbone gives finite features (attune scan, then train a linear probe).');
+      throw new AttuneError(
+        'gps-gradient-not-finite',
+        `GPS selection failed: the contrastive gradient of ${w.name} is not a finite number (${G.get(w.name)![bad]}).`,
+        'Check that the images load correctly and that the backbone gives finite features (attune scan, then train a linear probe).',
+      );
   }
-  const matrices: GpsMatrix[] = program.weights.map((w) => ({ ...w, idx: Array.from(topKPerRow(G.get(w.name)!, w, k)) }));
+  const matrices: GpsMatrix[] = program.weights.map((w) => ({
+    ...w,
+    idx: Array.from(topKPerRow(G.get(w.name)!, w, k)),
+  }));
   const blockCounts: Record<string, number> = {};
   for (const m of matrices) blockCounts[blockLabel(m.block)] = (blockCounts[blockLabel(m.block)] ?? 0) + m.idx.length;
   const selected = matrices.reduce((a, m) => a + m.idx.length, 0);
   const totalWeights = matrices.reduce((a, m) => a + m.rows * m.cols, 0);
   ctx.onEvent?.({ type: 'selection', method: 'gps', selected, total: totalWeights, perBlock: blockCounts });
-  ctx.onEvent?.({ type: 'log', level: 'info', message: `GPS selected ${selected} of ${totalWeights} weights (${((100 * selected) / totalWeights).toFixed(3)} %), K = ${k} per neuron.` });
+  ctx.onEvent?.({
+    type: 'log',
+    level: 'info',
+    message: `GPS selected ${selected} of ${totalWeights} weights (${((100 * selected) / totalWeights).toFixed(3)} %), K = ${k} per neuron.`,
+  });
   return { k, tau: SUPCON_TAU, matrices, blockCounts, selected, totalWeights };
 }
 
@@ -97,16 +122,30 @@ function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
 export const gps: Method = {
   name: 'gps',
   title: 'GPS (gradient-based parameter selection)',
-  summary: 'Picks the few most task-relevant weights of every neuron from contrastive gradients, then trains only those, the biases and the new head (under 1 % of the weights).',
+  summary:
+    'Picks the few most task-relevant weights of every neuron from contrastive gradients, then trains only those, the biases and the new head (under 1 % of the weights).',
   card: {
-    paper: 'From its paper (ViT-B/16, METHODS.md anchors): VTAB-1k per-task mean 73.1 % against 65.6 % for full fine-tuning in its own runs, FGVC 91.8 %.',
-    schedule: 'Its paper trains 100 epochs with 10 of warm-up (official scripts); its results were measured at that length, not at the few epochs a CPU allows.',
+    paper:
+      'From its paper (ViT-B/16, METHODS.md anchors): VTAB-1k per-task mean 73.1 % against 65.6 % for full fine-tuning in its own runs, FGVC 91.8 %.',
+    schedule:
+      'Its paper trains 100 epochs with 10 of warm-up (official scripts); its results were measured at that length, not at the few epochs a CPU allows.',
   },
   relativeCost: 2.9,
-  exports: [{ file: PATCH_FILE, description: 'sparse patch (selected weights, biases and head) that turns the original backbone into this model with `attune apply-patch`' }],
-  options: [{ name: 'k', flag: '--gps-k', description: 'weights selected per neuron (K)', default: 1, kind: 'integer', min: 1 }],
+  exports: [
+    {
+      file: PATCH_FILE,
+      description:
+        'sparse patch (selected weights, biases and head) that turns the original backbone into this model with `attune apply-patch`',
+    },
+  ],
+  options: [
+    { name: 'k', flag: '--gps-k', description: 'weights selected per neuron (K)', default: 1, kind: 'integer', min: 1 },
+  ],
   // K entries per neuron of every weight matrix, all biases, the head (METHODS.md §GPS step 3)
-  trainableParameters: (g, o) => weightMatrices(g).reduce((n, m) => n + Math.min(m.cols, numberOption(gps.options, o, 'k')) * m.rows, 0) + sizeOfTensors(g, biasTensors(g)) + headParameters(g),
+  trainableParameters: (g, o) =>
+    weightMatrices(g).reduce((n, m) => n + Math.min(m.cols, numberOption(gps.options, o, 'k')) * m.rows, 0) +
+    sizeOfTensors(g, biasTensors(g)) +
+    headParameters(g),
   // official train_scripts: `--opt adam --weight-decay 0`, no --clip-grad (timm default: no clipping), --smoothing 0.
   // They also set --drop-path per task (0 for most, 0.1 for some); Attune's backbones train GPS without drop-path.
   defaults: { lr: 1e-3, weightDecay: 0, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
@@ -133,7 +172,9 @@ export const gps: Method = {
         trainable: (g) => {
           biases = biasTensors(g);
           return [
-            ...[...deltas.keys()].filter((d) => g.initializers.has(d)).map((name) => ({ name, weightDecay: 0, anchorAtZero: true })),
+            ...[...deltas.keys()]
+              .filter((d) => g.initializers.has(d))
+              .map((name) => ({ name, weightDecay: 0, anchorAtZero: true })),
             ...biases.map((name) => ({ name, weightDecay: 0 })),
             { name: HEAD_WEIGHT, weightDecay: wd },
             { name: HEAD_BIAS, weightDecay: 0 },
@@ -146,13 +187,26 @@ export const gps: Method = {
         for (const [d, m] of deltas) {
           const delta = trained.get(d);
           const w0 = backbone.graph.initializers.get(m.name);
-          if (!delta || !w0) throw new AttuneError('gps-state-mismatch', `The GPS run has no trained update for ${m.name}, or the backbone has no such weight.`, 'Export with the backbone the run was trained on; if it is the same file, train the run again.');
+          if (!delta || !w0)
+            throw new AttuneError(
+              'gps-state-mismatch',
+              `The GPS run has no trained update for ${m.name}, or the backbone has no such weight.`,
+              'Export with the backbone the run was trained on; if it is the same file, train the run again.',
+            );
           merged.graph.initializers.set(m.name, mergeGpsWeight(w0, m, K, delta));
         }
         return merged;
       },
-      describe: () => ({ trains: 'selected weights, biases and head', k: K, selectedWeights: state.selected, selectedPercent: Number(((100 * state.selected) / state.totalWeights).toFixed(4)), blockCounts: JSON.stringify(state.blockCounts) }),
-      writeExtras: async (outDir, backbone, trained) => [await writeGpsPatch(outDir, backbone, trained, state, ctx.backbone.features)],
+      describe: () => ({
+        trains: 'selected weights, biases and head',
+        k: K,
+        selectedWeights: state.selected,
+        selectedPercent: Number(((100 * state.selected) / state.totalWeights).toFixed(4)),
+        blockCounts: JSON.stringify(state.blockCounts),
+      }),
+      writeExtras: async (outDir, backbone, trained) => [
+        await writeGpsPatch(outDir, backbone, trained, state, ctx.backbone.features),
+      ],
     };
   },
 };

@@ -51,7 +51,11 @@ export interface GpsPatch {
   dense: Map<string, Tensor>;
 }
 
-export function encodePatch(header: Omit<PatchHeader, 'sparse' | 'dense'>, sparse: GpsPatch['sparse'], dense: Map<string, Tensor>): Uint8Array {
+export function encodePatch(
+  header: Omit<PatchHeader, 'sparse' | 'dense'>,
+  sparse: GpsPatch['sparse'],
+  dense: Map<string, Tensor>,
+): Uint8Array {
   const chunks: Uint8Array[] = [];
   let at = 0;
   const push = (a: Int32Array | Float32Array) => {
@@ -61,7 +65,8 @@ export function encodePatch(header: Omit<PatchHeader, 'sparse' | 'dense'>, spars
     return off;
   };
   const sp: SparseEntry[] = [];
-  for (const [name, s] of sparse) sp.push({ name, shape: [], count: s.offsets.length, indexOffset: push(s.offsets), valueOffset: push(s.values) });
+  for (const [name, s] of sparse)
+    sp.push({ name, shape: [], count: s.offsets.length, indexOffset: push(s.offsets), valueOffset: push(s.values) });
   const de: DenseEntry[] = [];
   for (const [name, t] of dense) de.push({ name, shape: t.dims, offset: push(t.data as Float32Array) });
   const json = new TextEncoder().encode(JSON.stringify({ ...header, sparse: sp, dense: de }));
@@ -80,26 +85,59 @@ export function encodePatch(header: Omit<PatchHeader, 'sparse' | 'dense'>, spars
 }
 
 export function decodePatch(bytes: Uint8Array): GpsPatch {
-  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw new AttuneError('patch-invalid', 'This file is not an Attune GPS patch.', 'Choose the gps-patch.bin file written by `attune export`.');
+  if (new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC)
+    throw new AttuneError(
+      'patch-invalid',
+      'This file is not an Attune GPS patch.',
+      'Choose the gps-patch.bin file written by `attune export`.',
+    );
   const len = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + len))) as PatchHeader;
   const base = 12 + len + ((4 - ((12 + len) % 4)) % 4);
   const data = bytes.slice(base); // aligned copy
   const f32 = (off: number, n: number) => new Float32Array(data.buffer, off, n);
-  const sparse = new Map(header.sparse.map((s) => [s.name, { offsets: new Int32Array(data.buffer, s.indexOffset, s.count), values: f32(s.valueOffset, s.count) }]));
-  const dense = new Map(header.dense.map((d) => [d.name, tensor('float32', d.shape, f32(d.offset, d.shape.reduce((a, b) => a * b, 1)))]));
+  const sparse = new Map(
+    header.sparse.map((s) => [
+      s.name,
+      { offsets: new Int32Array(data.buffer, s.indexOffset, s.count), values: f32(s.valueOffset, s.count) },
+    ]),
+  );
+  const dense = new Map(
+    header.dense.map((d) => [
+      d.name,
+      tensor(
+        'float32',
+        d.shape,
+        f32(
+          d.offset,
+          d.shape.reduce((a, b) => a * b, 1),
+        ),
+      ),
+    ]),
+  );
   return { header, sparse, dense };
 }
 
 /** Writes outDir/gps-patch.bin after the export wrote outDir/model.onnx (its metadata goes into the patch). */
-export async function writeGpsPatch(outDir: string, backbone: Model, trained: Map<string, Tensor>, state: GpsState, features: FeatureInfo): Promise<string> {
+export async function writeGpsPatch(
+  outDir: string,
+  backbone: Model,
+  trained: Map<string, Tensor>,
+  state: GpsState,
+  features: FeatureInfo,
+): Promise<string> {
   const exported = loadModel(join(outDir, 'model.onnx'));
   const K = state.k;
   const sparse: GpsPatch['sparse'] = new Map();
   for (const m of state.matrices) {
     const delta = trained.get(gpsDelta(m.name));
     const w0 = backbone.graph.initializers.get(m.name);
-    if (!delta || !w0) throw new AttuneError('gps-state-mismatch', `The GPS patch cannot be written: no trained update for ${m.name}, or the backbone has no such weight.`, 'Export with the backbone the run was trained on.');
+    if (!delta || !w0)
+      throw new AttuneError(
+        'gps-state-mismatch',
+        `The GPS patch cannot be written: no trained update for ${m.name}, or the backbone has no such weight.`,
+        'Export with the backbone the run was trained on.',
+      );
     const merged = mergeGpsWeight(w0, m, K, delta).data as Float32Array;
     const offsets = new Int32Array(m.rows * K);
     for (let r = 0; r < m.rows; r++) for (let j = 0; j < K; j++) offsets[r * K + j] = flatIndex(m, r, m.idx[r * K + j]);

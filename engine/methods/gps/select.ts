@@ -52,7 +52,11 @@ export function supconLoss(b: Builder, features: string, tau: number): string {
 }
 
 /** Host side: the A(i) mask and the normalised positive weights for one batch of views. */
-export function supconMasks(labels: ArrayLike<number>, count: number, M: number): { pos: Float32Array; colmask: Float32Array; anchors: number } {
+export function supconMasks(
+  labels: ArrayLike<number>,
+  count: number,
+  M: number,
+): { pos: Float32Array; colmask: Float32Array; anchors: number } {
   const colmask = new Float32Array(M * M);
   const pos = new Float32Array(M * M);
   const nPos = new Array<number>(count).fill(0);
@@ -88,7 +92,11 @@ async function allShapes(m: Model, feeds: Record<string, Tensor>): Promise<Shape
  * ∂L/∂f on the [views, D] features, then each view's rows run forward and backward with its ∂L/∂f as the seed.
  * That costs one more forward than a single [views] backward but holds one view's activations at a time.
  */
-export async function compileSelectionProgram(prepared: Model, views: number, tau = SUPCON_TAU): Promise<SelectionProgram> {
+export async function compileSelectionProgram(
+  prepared: Model,
+  views: number,
+  tau = SUPCON_TAU,
+): Promise<SelectionProgram> {
   const inp = prepared.graph.inputs[0];
   const chunk = views % 2 === 0 ? views / 2 : views;
   const dims = [chunk, ...inp.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1))];
@@ -112,11 +120,24 @@ export async function compileSelectionProgram(prepared: Model, views: number, ta
   topoSort(g);
   const shapes = await allShapes(model, { [inp.name]: tensor('float32', dims), [SEED]: tensor('float32', [chunk, D]) });
   const live = weights.filter((w) => g.initializers.has(w.name));
-  const grads = differentiate(g, shapes, SUPCON_LOSS, live.map((w) => w.name), { prefix: 'gps_grad', opset: model.opset });
+  const grads = differentiate(
+    g,
+    shapes,
+    SUPCON_LOSS,
+    live.map((w) => w.name),
+    { prefix: 'gps_grad', opset: model.opset },
+  );
   const names = new Map<string, string>();
   for (const w of live) {
     const out = `gps_grad::${w.name}`;
-    g.nodes.push({ name: `${out}/id`, op: 'Identity', domain: '', inputs: [grads.get(w.name)!], outputs: [out], attrs: {} });
+    g.nodes.push({
+      name: `${out}/id`,
+      op: 'Identity',
+      domain: '',
+      inputs: [grads.get(w.name)!],
+      outputs: [out],
+      attrs: {},
+    });
     g.outputs.push({ name: out, dtype: 'float32', shape: w.shape });
     names.set(w.name, out);
   }
@@ -125,11 +146,25 @@ export async function compileSelectionProgram(prepared: Model, views: number, ta
   pruneDead(g);
 
   // SupCon and its gradient on the features of all views
-  const sg: Graph = { name: 'gps_supcon', nodes: [], initializers: new Map(), inputs: [{ name: FEATS, dtype: 'float32', shape: [views, D] }, { name: POS, dtype: 'float32', shape: [views, views] }, { name: COLMASK, dtype: 'float32', shape: [views, views] }], outputs: [] };
+  const sg: Graph = {
+    name: 'gps_supcon',
+    nodes: [],
+    initializers: new Map(),
+    inputs: [
+      { name: FEATS, dtype: 'float32', shape: [views, D] },
+      { name: POS, dtype: 'float32', shape: [views, views] },
+      { name: COLMASK, dtype: 'float32', shape: [views, views] },
+    ],
+    outputs: [],
+  };
   const supcon: Model = { ...model, graph: sg };
   const sl = supconLoss(new Builder(sg, 'gps_supcon', 'float32', model.opset), FEATS, tau);
   sg.outputs = [{ name: sl, dtype: 'float32', shape: [] }];
-  const sShapes = await allShapes(supcon, { [FEATS]: tensor('float32', [views, D], new Float32Array(views * D).fill(1)), [POS]: tensor('float32', [views, views]), [COLMASK]: tensor('float32', [views, views]) });
+  const sShapes = await allShapes(supcon, {
+    [FEATS]: tensor('float32', [views, D], new Float32Array(views * D).fill(1)),
+    [POS]: tensor('float32', [views, views]),
+    [COLMASK]: tensor('float32', [views, views]),
+  });
   const dF = differentiate(sg, sShapes, sl, [FEATS], { prefix: 'gps_supcon_grad', opset: model.opset }).get(FEATS)!;
   sg.nodes.push({ name: `${DFEATS}/id`, op: 'Identity', domain: '', inputs: [dF], outputs: [DFEATS], attrs: {} });
   sg.outputs = [{ name: DFEATS, dtype: 'float32', shape: [views, D] }];
@@ -150,17 +185,32 @@ export class SelectionRunner {
     private readonly sessions: { features: Session; supcon: Session; backward: Session },
   ) {}
 
-  static async create(p: SelectionProgram, open: (m: Model) => Promise<Session> = (m) => createSession(m, { provider: 'cpu' })): Promise<SelectionRunner> {
-    return new SelectionRunner(p, { features: await open(p.features), supcon: await open(p.supcon), backward: await open(p.model) });
+  static async create(
+    p: SelectionProgram,
+    open: (m: Model) => Promise<Session> = (m) => createSession(m, { provider: 'cpu' }),
+  ): Promise<SelectionRunner> {
+    return new SelectionRunner(p, {
+      features: await open(p.features),
+      supcon: await open(p.supcon),
+      backward: await open(p.model),
+    });
   }
 
   /** ∂L/∂W per weight for one batch (views rows, padded), or null when no image has a positive pair */
-  async step(x: Float32Array, labels: ArrayLike<number>, count: number, rowSize: number): Promise<Map<string, Float32Array> | null> {
+  async step(
+    x: Float32Array,
+    labels: ArrayLike<number>,
+    count: number,
+    rowSize: number,
+  ): Promise<Map<string, Float32Array> | null> {
     const { views, chunk, imageInput } = this.p;
     const n = Math.min(count, views);
     const { pos, colmask, anchors } = supconMasks(labels, n, views);
     if (!anchors) return null;
-    const inputDims = [chunk, ...(this.p.model.graph.inputs.find((i) => i.name === imageInput)!.shape.slice(1) as number[])];
+    const inputDims = [
+      chunk,
+      ...(this.p.model.graph.inputs.find((i) => i.name === imageInput)!.shape.slice(1) as number[]),
+    ];
     const rows = (c: number) => {
       const part = new Float32Array(chunk * rowSize);
       part.set(x.subarray(c * chunk * rowSize, Math.min(n, (c + 1) * chunk) * rowSize));
@@ -168,15 +218,27 @@ export class SelectionRunner {
     };
     const chunks = views / chunk;
     const feats: Float32Array[] = [];
-    for (let c = 0; c < chunks; c++) feats.push((await this.sessions.features.run({ [imageInput]: rows(c) }, [FEATURES]))[FEATURES].data as Float32Array);
+    for (let c = 0; c < chunks; c++)
+      feats.push(
+        (await this.sessions.features.run({ [imageInput]: rows(c) }, [FEATURES]))[FEATURES].data as Float32Array,
+      );
     const D = feats[0].length / chunk;
     const all = new Float32Array(views * D);
     feats.forEach((f, c) => all.set(f, c * chunk * D));
-    const dF = (await this.sessions.supcon.run({ [FEATS]: tensor('float32', [views, D], all), [POS]: tensor('float32', [views, views], pos), [COLMASK]: tensor('float32', [views, views], colmask) }))[DFEATS].data as Float32Array;
+    const dF = (
+      await this.sessions.supcon.run({
+        [FEATS]: tensor('float32', [views, D], all),
+        [POS]: tensor('float32', [views, views], pos),
+        [COLMASK]: tensor('float32', [views, views], colmask),
+      })
+    )[DFEATS].data as Float32Array;
     const out = new Map<string, Float32Array>();
     for (let c = 0; c < chunks; c++) {
       if (c * chunk >= n) break; // padding only: its seed is zero
-      const res = await this.sessions.backward.run({ [imageInput]: rows(c), [SEED]: tensor('float32', [chunk, D], dF.slice(c * chunk * D, (c + 1) * chunk * D)) });
+      const res = await this.sessions.backward.run({
+        [imageInput]: rows(c),
+        [SEED]: tensor('float32', [chunk, D], dF.slice(c * chunk * D, (c + 1) * chunk * D)),
+      });
       for (const w of this.p.weights) {
         const gdata = res[this.p.grads.get(w.name)!].data as Float32Array;
         const acc = out.get(w.name);
@@ -193,7 +255,13 @@ export class SelectionRunner {
 }
 
 /** One pass over `batches` (rows = views): G = Σ_batches ∂L/∂W per weight, in float64. */
-export async function accumulateGradients(p: SelectionProgram, batches: AsyncIterable<Batch>, rowSize: number, onBatch?: (done: number) => void, signal?: AbortSignal): Promise<Map<string, Float64Array>> {
+export async function accumulateGradients(
+  p: SelectionProgram,
+  batches: AsyncIterable<Batch>,
+  rowSize: number,
+  onBatch?: (done: number) => void,
+  signal?: AbortSignal,
+): Promise<Map<string, Float64Array>> {
   const runner = await SelectionRunner.create(p);
   const sums = new Map(p.weights.map((w) => [w.name, new Float64Array(w.rows * w.cols)]));
   let done = 0;
@@ -221,9 +289,14 @@ export async function accumulateGradients(p: SelectionProgram, batches: AsyncIte
  * with the largest |G|, ties broken by the lowest column index. Returns row-major [rows, K] column indices,
  * in rank order. (The official code uses numpy argsort, whose tie order is unspecified; the spec fixes it.)
  */
-export function topKPerRow(g: ArrayLike<number>, w: Pick<WeightMatrix, 'rows' | 'cols' | 'layout'>, k: number): Int32Array {
+export function topKPerRow(
+  g: ArrayLike<number>,
+  w: Pick<WeightMatrix, 'rows' | 'cols' | 'layout'>,
+  k: number,
+): Int32Array {
   // callers check K against the narrowest matrix and G for NaN (GPS prepare); here they are programming errors
-  if (!Number.isInteger(k) || k < 1 || k > w.cols) throw new Error(`topKPerRow: K = ${k} does not fit rows of ${w.cols} entries`);
+  if (!Number.isInteger(k) || k < 1 || k > w.cols)
+    throw new Error(`topKPerRow: K = ${k} does not fit rows of ${w.cols} entries`);
   const K = k;
   const idx = new Int32Array(w.rows * K);
   const taken = new Uint8Array(w.cols);

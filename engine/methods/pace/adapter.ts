@@ -10,7 +10,13 @@ import { deriveSeed, mulberry32 } from '../../util/random';
 import { setOwnedInput, type LinearLayer } from '../layers';
 import { mergeByName } from '../method';
 
-export const paceNames = (w: string) => ({ wd: `${w}::pace_Wd`, wu: `${w}::pace_Wu`, pd: `${w}::pace_Pd`, pu: `${w}::pace_Pu`, db: `${w}::pace_db` });
+export const paceNames = (w: string) => ({
+  wd: `${w}::pace_Wd`,
+  wu: `${w}::pace_Wu`,
+  pd: `${w}::pace_Pd`,
+  pu: `${w}::pace_Pu`,
+  db: `${w}::pace_db`,
+});
 
 /** xavier_uniform_ for a [fanOut, fanIn] torch parameter. */
 function xavier(rows: number, cols: number, rng: () => number): Float32Array {
@@ -39,7 +45,12 @@ export function initAdapters(layers: LinearLayer[], r: number, seed: number): Ma
 }
 
 /** Host merge: W = W0 ⊙ (1 + Wd·Wu), b = b0 ⊙ (1 + δb) + W0·p (float64, rounded once). */
-export function mergePace(l: Pick<LinearLayer, 'layout' | 'inFeatures' | 'outFeatures'>, w0: Tensor, b0: Tensor | undefined, t: Record<'wd' | 'wu' | 'pd' | 'pu' | 'db', Tensor>): { w: Tensor; b?: Tensor } {
+export function mergePace(
+  l: Pick<LinearLayer, 'layout' | 'inFeatures' | 'outFeatures'>,
+  w0: Tensor,
+  b0: Tensor | undefined,
+  t: Record<'wd' | 'wu' | 'pd' | 'pu' | 'db', Tensor>,
+): { w: Tensor; b?: Tensor } {
   const [inF, out] = [l.inFeatures, l.outFeatures];
   const r = t.wd.dims[1];
   const Wd = t.wd.data as Float32Array;
@@ -75,13 +86,24 @@ function biasReader(g: Graph, l: LinearLayer): string {
 }
 
 /** The deployable model: every adapted layer merged into its weight and bias, no adapter op left. */
-export function mergeAdapters(backbone: Model, trained: Map<string, Tensor>, layers: LinearLayer[], init: Map<string, Tensor>): Model {
+export function mergeAdapters(
+  backbone: Model,
+  trained: Map<string, Tensor>,
+  layers: LinearLayer[],
+  init: Map<string, Tensor>,
+): Model {
   const merged = mergeByName(backbone, trained);
   const init0 = backbone.graph.initializers;
   for (const l of layers) {
     const n = paceNames(l.weight);
     const get = (k: string) => trained.get(k) ?? init.get(k) ?? tensor('float32', [0]);
-    const m = mergePace(l, init0.get(l.weight)!, l.bias ? init0.get(l.bias) : undefined, { wd: get(n.wd), wu: get(n.wu), pd: get(n.pd), pu: get(n.pu), db: get(n.db) });
+    const m = mergePace(l, init0.get(l.weight)!, l.bias ? init0.get(l.bias) : undefined, {
+      wd: get(n.wd),
+      wu: get(n.wu),
+      pd: get(n.pd),
+      pu: get(n.pu),
+      db: get(n.db),
+    });
     setOwnedInput(merged, l.node.name, l.weight, m.w);
     if (l.bias && m.b) setOwnedInput(merged, biasReader(backbone.graph, l), l.bias, m.b);
   }
@@ -92,7 +114,10 @@ export function mergeAdapters(backbone: Model, trained: Map<string, Tensor>, lay
 function biasShift(b: Builder, l: LinearLayer): string {
   const n = paceNames(l.weight);
   const p = b.matmul(n.pd, n.pu); // [in, 1]
-  const w0p = l.layout === 'out-in' ? b.reshape(b.matmul(l.weight, p), [l.outFeatures]) : b.reshape(b.matmul(b.reshape(p, [1, l.inFeatures]), l.weight), [l.outFeatures]);
+  const w0p =
+    l.layout === 'out-in'
+      ? b.reshape(b.matmul(l.weight, p), [l.outFeatures])
+      : b.reshape(b.matmul(b.reshape(p, [1, l.inFeatures]), l.weight), [l.outFeatures]);
   return b.add(w0p, b.mul(l.bias!, n.db));
 }
 
@@ -134,7 +159,13 @@ export function mergeIntoLayer(g: Graph, b: Builder, l: LinearLayer): string {
  * `view` is the layer output as [a, b, out] with the batch of `rows` on axis `batchAxis` (0 or 1); returns the new
  * output (in the layer's output shape), or undefined when the layer does not have that form.
  */
-export function perSampleLayer(g: Graph, b: Builder, l: LinearLayer, adapted: LinearLayer, o: { view: number[]; batchAxis: number; rows: number; outShape: number[]; noise: string }): string | undefined {
+export function perSampleLayer(
+  g: Graph,
+  b: Builder,
+  l: LinearLayer,
+  adapted: LinearLayer,
+  o: { view: number[]; batchAxis: number; rows: number; outShape: number[]; noise: string },
+): string | undefined {
   const { view, batchAxis, rows } = o;
   if (view.length !== 3 || batchAxis > 1 || view[batchAxis] !== rows) return undefined;
   let x = b.reshape(l.node.inputs[0], [view[0], view[1], l.inFeatures]);

@@ -24,7 +24,14 @@ export function doubleBatch(g: Graph, B: number): void {
   const inp = g.inputs[0];
   const doubled = 'pace_x2';
   replaceUses(g, inp.name, doubled);
-  g.nodes.unshift({ name: 'pace_concat', op: 'Concat', domain: '', inputs: [inp.name, inp.name], outputs: [doubled], attrs: { axis: int(0) } });
+  g.nodes.unshift({
+    name: 'pace_concat',
+    op: 'Concat',
+    domain: '',
+    inputs: [inp.name, inp.name],
+    outputs: [doubled],
+    attrs: { axis: int(0) },
+  });
   inp.shape = [B, ...inp.shape.slice(1)];
 }
 
@@ -32,7 +39,14 @@ export function doubleBatch(g: Graph, B: number): void {
 export function firstCopyLogits(g: Graph, b: Builder, B: number): void {
   const head = producers(g).get(LOGITS)!;
   head.outputs = head.outputs.map((o) => (o === LOGITS ? LOGITS_ALL : o));
-  g.nodes.push({ name: 'pace_first_copy', op: 'Slice', domain: '', inputs: [LOGITS_ALL, b.ints([0]), b.ints([B]), b.ints([0])], outputs: [LOGITS], attrs: {} });
+  g.nodes.push({
+    name: 'pace_first_copy',
+    op: 'Slice',
+    domain: '',
+    inputs: [LOGITS_ALL, b.ints([0]), b.ints([B]), b.ints([0])],
+    outputs: [LOGITS],
+    attrs: {},
+  });
 }
 
 /** PACE-fast's memory: the last logits of every training file, fed back as inputs with a mask of known rows. */
@@ -62,8 +76,20 @@ export class LogitHistory {
   inputs(): ExtraInput[] {
     const { B, C } = this;
     return [
-      { name: PREV_LOGITS, dtype: 'float32', shape: [B, C], neutral: () => tensor('float32', [B, C]), fill: (at) => this.feeds(at.batchFiles).logits },
-      { name: PREV_MASK, dtype: 'float32', shape: [B, 1], neutral: () => tensor('float32', [B, 1]), fill: (at) => this.feeds(at.batchFiles).mask },
+      {
+        name: PREV_LOGITS,
+        dtype: 'float32',
+        shape: [B, C],
+        neutral: () => tensor('float32', [B, C]),
+        fill: (at) => this.feeds(at.batchFiles).logits,
+      },
+      {
+        name: PREV_MASK,
+        dtype: 'float32',
+        shape: [B, 1],
+        neutral: () => tensor('float32', [B, 1]),
+        fill: (at) => this.feeds(at.batchFiles).mask,
+      },
     ];
   }
 }
@@ -76,6 +102,13 @@ export function consistencyLoss(b: Builder, o: { lambda: number; B: number; fast
   if (o.fast) rowsMask = b.mul(rowsMask, PREV_MASK);
   const total = b.op('ReduceSum', [b.mul(b.mul(d, d), rowsMask)], { keepdims: int(0) });
   const term = b.mul(b.mul(total, INV_WEIGHT), b.scalar(o.lambda));
-  b.g.nodes.push({ name: 'pace_consistency_id', op: 'Identity', domain: '', inputs: [term], outputs: [PACE_CONSISTENCY], attrs: {} });
+  b.g.nodes.push({
+    name: 'pace_consistency_id',
+    op: 'Identity',
+    domain: '',
+    inputs: [term],
+    outputs: [PACE_CONSISTENCY],
+    attrs: {},
+  });
   return [PACE_CONSISTENCY];
 }

@@ -82,7 +82,8 @@ function branchEnd(g: Graph, readers: Map<string, Node[]>, dynamic: Set<string>,
       const other = n.inputs.find((i) => i !== v);
       return other && dynamic.has(other) ? v : undefined;
     }
-    const layerScale = n.op === 'Mul' && n.inputs.length === 2 && g.initializers.has(n.inputs[0] === v ? n.inputs[1] : n.inputs[0]);
+    const layerScale =
+      n.op === 'Mul' && n.inputs.length === 2 && g.initializers.has(n.inputs[0] === v ? n.inputs[1] : n.inputs[0]);
     const reshape = (n.op === 'Reshape' || n.op === 'Transpose' || n.op === 'Identity') && n.inputs[0] === v;
     if (!layerScale && !reshape) return undefined;
     v = n.outputs[0];
@@ -117,7 +118,11 @@ export function insertDropPath(
   const perBlock = new Map<number, number>();
   for (const e of ends) perBlock.set(e.layer.block, (perBlock.get(e.layer.block) ?? 0) + 1);
   const odd = [...Array(opts.blocks).keys()].find((l) => perBlock.get(l) !== 2);
-  if (odd !== undefined) return { inputs: [], skipped: `block ${odd} has ${perBlock.get(odd) ?? 0} residual branches ending in an adapted layer, not 2` };
+  if (odd !== undefined)
+    return {
+      inputs: [],
+      skipped: `block ${odd} has ${perBlock.get(odd) ?? 0} residual branches ending in an adapted layer, not 2`,
+    };
   const plans: { value: string; spec: DropPathSpec }[] = [];
   for (const [i, e] of ends.entries()) {
     const rate = rates[e.layer.block];
@@ -125,7 +130,18 @@ export function insertDropPath(
     const axis = e.dims ? e.dims.slice(0, -1).findIndex((d) => d === opts.rows) : -1;
     if (!e.dims || axis < 0) return { inputs: [], skipped: `no batch axis of ${opts.rows} rows in ${e.value}` };
     const shape = e.dims.map((d, k) => (k === axis ? opts.rows : 1));
-    plans.push({ value: e.value, spec: { name: `pace_drop_path_${i}`, rate, shape, rows: opts.rows, copies: opts.copies, byMean: opts.byMean, branch: i } });
+    plans.push({
+      value: e.value,
+      spec: {
+        name: `pace_drop_path_${i}`,
+        rate,
+        shape,
+        rows: opts.rows,
+        copies: opts.copies,
+        byMean: opts.byMean,
+        branch: i,
+      },
+    });
   }
   const inputs: ExtraInput[] = [];
   for (const { value, spec } of plans) {
@@ -133,7 +149,13 @@ export function insertDropPath(
     // every reader of the branch (its residual Add) now reads the masked branch; the Mul keeps reading the branch
     const mul = g.nodes[g.nodes.length - 1];
     for (const n of g.nodes) if (n !== mul) n.inputs = n.inputs.map((x) => (x === value ? masked : x));
-    inputs.push({ name: spec.name, dtype: 'float32', shape: spec.shape, neutral: () => tensor('float32', spec.shape, new Float32Array(spec.rows).fill(1)), fill: (at) => dropPathMask(spec, at) });
+    inputs.push({
+      name: spec.name,
+      dtype: 'float32',
+      shape: spec.shape,
+      neutral: () => tensor('float32', spec.shape, new Float32Array(spec.rows).fill(1)),
+      fill: (at) => dropPathMask(spec, at),
+    });
   }
   return { inputs };
 }

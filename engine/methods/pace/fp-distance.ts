@@ -11,7 +11,12 @@ import { createSession } from '../../runtime/session';
 import type { HeldOutBatch } from '../method';
 
 /** Backbone features with the adapters (noise off) and the adapter tensors as inputs, at a fixed batch. */
-async function featureSession(prepared: Model, adapt: (g: Graph, b: Builder, s: ShapeMap) => void, trainable: string[], batch: number) {
+async function featureSession(
+  prepared: Model,
+  adapt: (g: Graph, b: Builder, s: ShapeMap) => void,
+  trainable: string[],
+  batch: number,
+) {
   const m = cloneModel(prepared);
   const inp = m.graph.inputs[0];
   const dims = [batch, ...inp.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1))];
@@ -28,11 +33,24 @@ async function featureSession(prepared: Model, adapt: (g: Graph, b: Builder, s: 
   topoSort(g);
   pruneDead(g);
   const session = await createSession(model, { provider: 'cpu' });
-  return { session, pre: new Map<string, Float32Array>(), input: inp.name, inputDims: dims.slice(1), batch, dim, trainable: trainable.filter((k) => g.inputs.some((i) => i.name === k)) };
+  return {
+    session,
+    pre: new Map<string, Float32Array>(),
+    input: inp.name,
+    inputDims: dims.slice(1),
+    batch,
+    dim,
+    trainable: trainable.filter((k) => g.inputs.some((i) => i.name === k)),
+  };
 }
 
 /** FP-distance over the held-out batches; the pretrained features are computed once per batch and kept. */
-export function fpDistance(prepared: Model, adapt: (g: Graph, b: Builder, s: ShapeMap) => void, init: Map<string, Tensor>, batch: number) {
+export function fpDistance(
+  prepared: Model,
+  adapt: (g: Graph, b: Builder, s: ShapeMap) => void,
+  init: Map<string, Tensor>,
+  batch: number,
+) {
   let fp: Awaited<ReturnType<typeof featureSession>> | undefined;
   return async (params: Map<string, Tensor>, heldOut: AsyncIterable<HeldOutBatch>): Promise<number> => {
     fp ??= await featureSession(prepared, adapt, [...init.keys()], batch);
@@ -46,11 +64,23 @@ export function fpDistance(prepared: Model, adapt: (g: Graph, b: Builder, s: Sha
         for (const k of fp!.trainable) f[k] = vals(k);
         return f;
       };
-      const ft = (await fp.session.run(feeds((k) => params.get(k) ?? init.get(k)!), [FEATURES]))[FEATURES].data as Float32Array;
+      const ft = (
+        await fp.session.run(
+          feeds((k) => params.get(k) ?? init.get(k)!),
+          [FEATURES],
+        )
+      )[FEATURES].data as Float32Array;
       const key = bt.files.join('\n');
       let pre = fp.pre.get(key);
       if (!pre) {
-        pre = ((await fp.session.run(feeds((k) => init.get(k)!), [FEATURES]))[FEATURES].data as Float32Array).slice();
+        pre = (
+          (
+            await fp.session.run(
+              feeds((k) => init.get(k)!),
+              [FEATURES],
+            )
+          )[FEATURES].data as Float32Array
+        ).slice();
         fp.pre.set(key, pre);
       }
       for (let i = 0; i < bt.count; i++) {

@@ -21,7 +21,14 @@ import type { ExtraInput } from '../../programs/compile';
 import { blockLinears, type LinearLayer } from '../layers';
 import { booleanOption, headParameters, numberOption, type HeldOutBatch, type Method } from '../method';
 import { adapterOutput, initAdapters, mergeAdapters, mergeIntoLayer, paceNames, perSampleLayer } from './adapter';
-import { consistencyLoss, doubleBatch, firstCopyLogits, LogitHistory, PACE_CONSISTENCY, PACE_TERM } from './consistency';
+import {
+  consistencyLoss,
+  doubleBatch,
+  firstCopyLogits,
+  LogitHistory,
+  PACE_CONSISTENCY,
+  PACE_TERM,
+} from './consistency';
 import { insertDropPath, PACE_DROP_PATH_RATE } from './drop-path';
 import { fpDistance } from './fp-distance';
 import { noiseLayout, noiseTensor, paceSigmas, type NoiseSpec } from './noise';
@@ -30,14 +37,16 @@ export { mergePace, paceNames } from './adapter';
 export { noiseTensor, paceSigmas } from './noise';
 export { PACE_CONSISTENCY, PACE_TERM } from './consistency';
 
-
 export const pace: Method = {
   name: 'pace',
   title: 'PACE (adapters + consistency regularisation)',
-  summary: 'Adds small multiplicative adapters to every attention and MLP layer and trains them on two noisy copies of each batch with a consistency penalty; merged into the weights on export.',
+  summary:
+    'Adds small multiplicative adapters to every attention and MLP layer and trains them on two noisy copies of each batch with a consistency penalty; merged into the weights on export.',
   card: {
-    paper: 'From its paper (ViT-B/16, METHODS.md anchors): VTAB-1k mean 79.0 % against 76.4 % for its base adapter and 68.9 % for full fine-tuning.',
-    schedule: 'Its paper trains 300 epochs with 10 of warm-up (Vision/train.py); its results were measured at that length, not at the few epochs a CPU allows.',
+    paper:
+      'From its paper (ViT-B/16, METHODS.md anchors): VTAB-1k mean 79.0 % against 76.4 % for its base adapter and 68.9 % for full fine-tuning.',
+    schedule:
+      'Its paper trains 300 epochs with 10 of warm-up (Vision/train.py); its results were measured at that length, not at the few epochs a CPU allows.',
   },
   // two passes per batch plus the adapters (methods benchmark: about 2.8× full fine-tuning's seconds per epoch)
   relativeCost: 8.5,
@@ -45,15 +54,33 @@ export const pace: Method = {
   cpuBatch: 16,
   options: [
     { name: 'rank', flag: '--rank', description: 'adapter rank r', default: 10, kind: 'integer', min: 1 },
-    { name: 'sigma', flag: '--pace-sigma', description: 'noise σ (1.5 for small sets, 1.2 for large)', default: 1.5, kind: 'number', min: 0 },
+    {
+      name: 'sigma',
+      flag: '--pace-sigma',
+      description: 'noise σ (1.5 for small sets, 1.2 for large)',
+      default: 1.5,
+      kind: 'number',
+      min: 0,
+    },
     { name: 'lambda', flag: '--pace-lambda', description: 'consistency weight λ', default: 1, kind: 'number', min: 0 },
-    { name: 'fast', flag: '--pace-fast', description: 'PACE-fast: one pass, consistency with last epoch\'s logits', default: false, kind: 'boolean' },
+    {
+      name: 'fast',
+      flag: '--pace-fast',
+      description: "PACE-fast: one pass, consistency with last epoch's logits",
+      default: false,
+      kind: 'boolean',
+    },
   ],
   // METHODS.md and Vision/train.py: AdamW lr 1e-3, weight decay 1e-4, batch 64, cosine with warm-up, no gradient clipping
   // per adapted layer: Wd [out, r] and Wu [r, in]; with a bias also Pd [in, r], Pu [r, 1], δb [out]
   trainableParameters: (g, o) => {
     const r = numberOption(pace.options, o, 'rank');
-    return blockLinears(g).reduce((n, l) => n + r * (l.outFeatures + l.inFeatures) + (l.bias ? r * l.inFeatures + r + l.outFeatures : 0), 0) + headParameters(g);
+    return (
+      blockLinears(g).reduce(
+        (n, l) => n + r * (l.outFeatures + l.inFeatures) + (l.bias ? r * l.inFeatures + r + l.outFeatures : 0),
+        0,
+      ) + headParameters(g)
+    );
   },
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 64, warmupEpochs: 1, labelSmoothing: 0, clipNorm: null },
   async prepare(ctx) {
@@ -86,13 +113,32 @@ export const pace: Method = {
           return;
         }
         const lay = noiseLayout(g, shapes, l, rows);
-        const spec: NoiseSpec = { name: `pace_noise_${i}`, layer: i, sigma: s, shape: lay.shape, rows, out: l.outFeatures };
-        extraInputs.push({ name: spec.name, dtype: 'float32', shape: spec.shape, neutral: () => tensor('float32', spec.shape, new Float32Array(rows * spec.out).fill(1)), fill: (at) => noiseTensor(spec, at) });
+        const spec: NoiseSpec = {
+          name: `pace_noise_${i}`,
+          layer: i,
+          sigma: s,
+          shape: lay.shape,
+          rows,
+          out: l.outFeatures,
+        };
+        extraInputs.push({
+          name: spec.name,
+          dtype: 'float32',
+          shape: spec.shape,
+          neutral: () => tensor('float32', spec.shape, new Float32Array(rows * spec.out).fill(1)),
+          fill: (at) => noiseTensor(spec, at),
+        });
         const ys = shapes.get(l.output)!.dims;
         // one batched product with per-sample merged weights (measured faster than a frozen and an adapter product);
         // the two products where the layer's rows do not have that form
         const batchAxis = (lay.view ?? lay.shape).slice(0, -1).findIndex((d) => d === rows);
-        const merged = perSampleLayer(g, b, l, own, { view: lay.view ?? ys, batchAxis, rows, outShape: ys, noise: spec.name });
+        const merged = perSampleLayer(g, b, l, own, {
+          view: lay.view ?? ys,
+          batchAxis,
+          rows,
+          outShape: ys,
+          noise: spec.name,
+        });
         if (merged) {
           adapted.push({ layer: l, value: merged });
           return;
@@ -119,12 +165,21 @@ export const pace: Method = {
       if (twoPass) doubleBatch(g, B);
       const adapted = adapt(g, b, shapes, rows, true);
       // drop-path as the official training runs it: masks shared by the two copies, normalised by their mean for PACE
-      const dp = insertDropPath(g, b, shapes, adapted, { rows, copies: twoPass ? 2 : 1, byMean: lambda > 0, blocks: L });
+      const dp = insertDropPath(g, b, shapes, adapted, {
+        rows,
+        copies: twoPass ? 2 : 1,
+        byMean: lambda > 0,
+        blocks: L,
+      });
       extraInputs.push(...dp.inputs);
       dropPath = dp.skipped ? 'off' : PACE_DROP_PATH_RATE;
       if (dp.skipped && !warned) {
         warned = true;
-        ctx.onEvent?.({ type: 'log', level: 'warn', message: `PACE trains without drop-path on this backbone (${dp.skipped}); the official code uses drop-path 0.1.` });
+        ctx.onEvent?.({
+          type: 'log',
+          level: 'warn',
+          message: `PACE trains without drop-path on this backbone (${dp.skipped}); the official code uses drop-path 0.1.`,
+        });
       }
       if (twoPass) firstCopyLogits(g, b, B);
       else if (fast && lambda > 0) extraInputs.push(...history.inputs());
@@ -138,18 +193,36 @@ export const pace: Method = {
       program: {
         transform,
         evalTransform: (g, b, shapes) => adapt(g, b, shapes, 0, false),
-        trainable: () => [...trainableNames.map((name) => ({ name, weightDecay: wd, anchorAtZero: true })), { name: HEAD_WEIGHT, weightDecay: wd }, { name: HEAD_BIAS, weightDecay: 0 }],
-        ...(lambda > 0 ? { extraLoss: (b: Builder) => consistencyLoss(b, { lambda, B, fast }), reportScalars: { [PACE_TERM]: PACE_CONSISTENCY } } : {}),
+        trainable: () => [
+          ...trainableNames.map((name) => ({ name, weightDecay: wd, anchorAtZero: true })),
+          { name: HEAD_WEIGHT, weightDecay: wd },
+          { name: HEAD_BIAS, weightDecay: 0 },
+        ],
+        ...(lambda > 0
+          ? {
+              extraLoss: (b: Builder) => consistencyLoss(b, { lambda, B, fast }),
+              reportScalars: { [PACE_TERM]: PACE_CONSISTENCY },
+            }
+          : {}),
         extraInputs,
         trainBatchMultiplier: twoPass ? 2 : 1,
       },
       state: { rank: r, sigma, lambda, fast, blocks: L, sigmas, adaptedLayers: layers.length },
       merge: (backbone: Model, trained: Map<string, Tensor>) => mergeAdapters(backbone, trained, layers, init),
-      describe: () => ({ trains: 'PACE adapters (LoRAmul + VPTadd) and head', rank: r, sigma, lambda, fast, adaptedLayers: layers.length, dropPath }),
+      describe: () => ({
+        trains: 'PACE adapters (LoRAmul + VPTadd) and head',
+        rank: r,
+        sigma,
+        lambda,
+        fast,
+        adaptedLayers: layers.length,
+        dropPath,
+      }),
       afterStep: fast ? (s) => history.record(s) : undefined,
       // FP-distance (METHODS.md §PACE diagnostics) on held-out images
-      epochDiagnostics: async (params: Map<string, Tensor>, heldOut: AsyncIterable<HeldOutBatch>) => ({ fp_distance: await fpDistanceOf(params, heldOut) }),
+      epochDiagnostics: async (params: Map<string, Tensor>, heldOut: AsyncIterable<HeldOutBatch>) => ({
+        fp_distance: await fpDistanceOf(params, heldOut),
+      }),
     };
   },
 };
-

@@ -37,7 +37,12 @@ export function noiseTensor(n: NoiseSpec, at: { seed: number; epoch: number; ste
 }
 
 /** Where the batch sits in a layer's output, so a [rows, out] noise draw broadcasts per sample and channel. */
-export function noiseLayout(g: Graph, shapes: ShapeMap, l: LinearLayer, rows: number): { shape: number[]; view?: number[] } {
+export function noiseLayout(
+  g: Graph,
+  shapes: ShapeMap,
+  l: LinearLayer,
+  rows: number,
+): { shape: number[]; view?: number[] } {
   const ys = shapes.get(l.output)?.dims;
   if (!ys) throw new Error(`PACE: no shape for ${l.output}`);
   const out = ys[ys.length - 1];
@@ -54,4 +59,3 @@ export function noiseLayout(g: Graph, shapes: ShapeMap, l: LinearLayer, rows: nu
   }
   throw new Error(`PACE cannot tell where the batch is in ${l.output} [${ys}]`);
 }
-

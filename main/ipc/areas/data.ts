@@ -17,12 +17,18 @@ async function setData(ctx: HandlerContext, projectId: string, data: Project['da
 
 export const dataHandlers = {
   async 'data:chooseFolder'(req, ctx) {
-    const dir = await ctx.dialogs.chooseFolder({ title: 'Choose the folder with your labelled images', buttonLabel: 'Use this folder' }, req.path);
+    const dir = await ctx.dialogs.chooseFolder(
+      { title: 'Choose the folder with your labelled images', buttonLabel: 'Use this folder' },
+      req.path,
+    );
     if (!dir) return null;
     return setData(ctx, req.projectId, { kind: 'folder', path: ctx.allow.allow(dir) });
   },
   async 'data:chooseCsv'(req, ctx) {
-    const file = await ctx.dialogs.chooseFile({ title: 'Choose a CSV of image paths and labels', filters: [{ name: 'CSV', extensions: ['csv'] }] }, req.path);
+    const file = await ctx.dialogs.chooseFile(
+      { title: 'Choose a CSV of image paths and labels', filters: [{ name: 'CSV', extensions: ['csv'] }] },
+      req.path,
+    );
     if (!file) return null;
     ctx.allow.allow(file);
     const root = ctx.allow.allow(dirname(file));
@@ -32,8 +38,13 @@ export const dataHandlers = {
     const path = ctx.allow.check(req.path);
     const st = await stat(path);
     if (st.isDirectory()) return setData(ctx, req.projectId, { kind: 'folder', path });
-    if (path.toLowerCase().endsWith('.csv')) return setData(ctx, req.projectId, { kind: 'csv', path: ctx.allow.allow(dirname(path)), csvPath: path });
-    throw new AttuneError('not-a-dataset', 'That is a single file, not a dataset.', 'Drop the folder that holds one subfolder per class, or a CSV file listing images and labels.');
+    if (path.toLowerCase().endsWith('.csv'))
+      return setData(ctx, req.projectId, { kind: 'csv', path: ctx.allow.allow(dirname(path)), csvPath: path });
+    throw new AttuneError(
+      'not-a-dataset',
+      'That is a single file, not a dataset.',
+      'Drop the folder that holds one subfolder per class, or a CSV file listing images and labels.',
+    );
   },
   async 'data:scan'(req, ctx) {
     const ws = await workspaceOf(ctx);
@@ -41,12 +52,16 @@ export const dataHandlers = {
     const data = need(p.data, 'No data chosen yet.', 'Choose a folder of labelled images or a labels CSV first.');
     const jobId = `scan-${p.id}`;
     const report = await cancellable(ctx, jobId, 'The scan was cancelled.', (signal) =>
-      ctx.jobs.call('scanDataset', [ctx.allow.check(data.path), { csvPath: data.csvPath, cacheDir: join(ws.root, 'scan-cache') }], {
-        dedicated: true,
-        signal,
-        cancelGraceMs: 500,
-        onEvent: (event) => ctx.emit({ type: 'job-event', jobId, event }),
-      }),
+      ctx.jobs.call(
+        'scanDataset',
+        [ctx.allow.check(data.path), { csvPath: data.csvPath, cacheDir: join(ws.root, 'scan-cache') }],
+        {
+          dedicated: true,
+          signal,
+          cancelGraceMs: 500,
+          onEvent: (event) => ctx.emit({ type: 'job-event', jobId, event }),
+        },
+      ),
     );
     p.scan = report;
     p.scannedAt = new Date().toISOString();

@@ -7,7 +7,10 @@ const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'dcm', 'd
 
 export const exportHandlers = {
   async 'export:chooseFolder'(req, ctx) {
-    const dir = await ctx.dialogs.chooseFolder({ title: 'Choose where to write the exported model', buttonLabel: 'Export here' }, req.path);
+    const dir = await ctx.dialogs.chooseFolder(
+      { title: 'Choose where to write the exported model', buttonLabel: 'Export here' },
+      req.path,
+    );
     return dir ? ctx.allow.allow(dir) : null;
   },
   async 'export:run'(req, ctx) {
@@ -24,12 +27,16 @@ export const exportHandlers = {
     }
     const jobId = `export-${record.id}`;
     const result = await cancellable(ctx, jobId, 'The export was cancelled.', (signal) =>
-      ctx.jobs.call('exportRun', [record.runDir, outDir, { operatingPoint: req.operatingPoint, referBelow: req.referBelow }], {
-        dedicated: true,
-        signal,
-        cancelGraceMs: 2000,
-        onEvent: (event) => ctx.emit({ type: 'job-event', jobId, runId: record.id, event }),
-      }),
+      ctx.jobs.call(
+        'exportRun',
+        [record.runDir, outDir, { operatingPoint: req.operatingPoint, referBelow: req.referBelow }],
+        {
+          dedicated: true,
+          signal,
+          cancelGraceMs: 2000,
+          onEvent: (event) => ctx.emit({ type: 'job-event', jobId, runId: record.id, event }),
+        },
+      ),
     );
     record.exports = [...new Set([...record.exports, result.outDir])];
     await ws.saveRun(record);
@@ -37,24 +44,38 @@ export const exportHandlers = {
     return result;
   },
   async 'export:chooseImage'(req, ctx) {
-    const file = await ctx.dialogs.chooseFile({ title: 'Choose an image to try the exported model on', filters: [
-      { name: 'Images (photos, 16-bit, DICOM, GeoTIFF)', extensions: IMAGE_EXTENSIONS },
-      // PACS exports often have no extension: DICOM is recognised by content
-      { name: 'All files', extensions: ['*'] },
-    ] }, req.path);
+    const file = await ctx.dialogs.chooseFile(
+      {
+        title: 'Choose an image to try the exported model on',
+        filters: [
+          { name: 'Images (photos, 16-bit, DICOM, GeoTIFF)', extensions: IMAGE_EXTENSIONS },
+          // PACS exports often have no extension: DICOM is recognised by content
+          { name: 'All files', extensions: ['*'] },
+        ],
+      },
+      req.path,
+    );
     return file ? ctx.allow.allow(file) : null;
   },
   async 'export:try'(req, ctx) {
     const modelPath = ctx.allow.check(req.modelPath);
     const file = ctx.allow.check(req.file);
     const [prediction] = await ctx.jobs.call('predictWithModel', [modelPath, [file]]);
-    return need(prediction, 'The model returned no prediction for this image.', 'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).');
+    return need(
+      prediction,
+      'The model returned no prediction for this image.',
+      'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).',
+    );
   },
   async 'export:explain'(req, ctx) {
     const modelPath = ctx.allow.check(req.modelPath);
     const file = ctx.allow.check(req.file);
     const [explanation] = await ctx.jobs.call('explainImages', [{ modelPath }, [file]]);
-    return need(explanation, 'The model gave no explanation for this image.', 'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).');
+    return need(
+      explanation,
+      'The model gave no explanation for this image.',
+      'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).',
+    );
   },
 
   async 'shell:reveal'(req, ctx) {

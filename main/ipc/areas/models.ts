@@ -21,7 +21,11 @@ export const modelHandlers = {
   },
   async 'models:download'(req, ctx) {
     const { entries, cache } = await catalogue(ctx);
-    const entry = need(entries.find((e) => e.id === req.entryId), 'That model is not in the catalogue.', 'Reload the Model screen; the catalogue source may have changed.');
+    const entry = need(
+      entries.find((e) => e.id === req.entryId),
+      'That model is not in the catalogue.',
+      'Reload the Model screen; the catalogue source may have changed.',
+    );
     const jobId = `download-${entry.id}`;
     if (ctx.live.has(jobId)) return { jobId };
     const controller = new AbortController();
@@ -29,10 +33,18 @@ export const modelHandlers = {
     cache
       .fetch(entry, {
         signal: controller.signal,
-        onProgress: (received, total, phase) => ctx.emit({ type: 'download', jobId, entryId: entry.id, received, total, phase }),
+        onProgress: (received, total, phase) =>
+          ctx.emit({ type: 'download', jobId, entryId: entry.id, received, total, phase }),
       })
       .then((path) => {
-        ctx.emit({ type: 'download', jobId, entryId: entry.id, received: entry.sizeBytes ?? 0, total: entry.sizeBytes, phase: 'done' });
+        ctx.emit({
+          type: 'download',
+          jobId,
+          entryId: entry.id,
+          received: entry.sizeBytes ?? 0,
+          total: entry.sizeBytes,
+          phase: 'done',
+        });
         ctx.emit({ type: 'job-finished', jobId, ok: true, cancelled: false, value: path });
       })
       .catch((e) => {
@@ -44,16 +56,28 @@ export const modelHandlers = {
   },
   async 'models:useCatalogue'(req, ctx) {
     const { entries, cache } = await catalogue(ctx);
-    const entry = need(entries.find((e) => e.id === req.entryId), 'That model is not in the catalogue.', 'Reload the Model screen.');
+    const entry = need(
+      entries.find((e) => e.id === req.entryId),
+      'That model is not in the catalogue.',
+      'Reload the Model screen.',
+    );
     const path = cache.pathFor(entry);
-    if (!(await stat(path).catch(() => null))) throw new AttuneError('not-downloaded', `${entry.name} has not been downloaded yet.`, 'Click "Download" on its card first.');
+    if (!(await stat(path).catch(() => null)))
+      throw new AttuneError(
+        'not-downloaded',
+        `${entry.name} has not been downloaded yet.`,
+        'Click "Download" on its card first.',
+      );
     const ws = await workspaceOf(ctx);
     const p = await ws.getProject(req.projectId);
     p.model = { source: 'catalogue', catalogueId: entry.id, path, name: entry.name };
     return ws.saveProject(p);
   },
   async 'models:openFile'(req, ctx) {
-    const file = await ctx.dialogs.chooseFile({ title: 'Open an ONNX backbone', filters: [{ name: 'ONNX model', extensions: ['onnx'] }] }, req.path);
+    const file = await ctx.dialogs.chooseFile(
+      { title: 'Open an ONNX backbone', filters: [{ name: 'ONNX model', extensions: ['onnx'] }] },
+      req.path,
+    );
     if (!file) return null;
     // external data files sit beside the .onnx: allow its folder
     ctx.allow.allow(dirname(file));
@@ -78,7 +102,14 @@ export const modelHandlers = {
     const ws = await workspaceOf(ctx);
     const p = await ws.getProject(req.projectId);
     const trainCount = p.scan ? Math.round(p.scan.total * (1 - p.split.valFraction - p.split.testFraction)) : null;
-    return ctx.jobs.call('listMethods', [{ modelPath: p.model?.path, trainCount: trainCount ?? undefined, numClasses: p.scan?.classes.length, raceDir: ws.raceDir(p.id) }]);
+    return ctx.jobs.call('listMethods', [
+      {
+        modelPath: p.model?.path,
+        trainCount: trainCount ?? undefined,
+        numClasses: p.scan?.classes.length,
+        raceDir: ws.raceDir(p.id),
+      },
+    ]);
   },
   async 'methods:race'(req, ctx) {
     // "Find the best method for my data": a method race on the project's data and model, in the worker

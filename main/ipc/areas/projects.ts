@@ -33,7 +33,11 @@ export const projectHandlers = {
     const data = need(p.data, 'No data chosen yet.', 'Choose your image folder first.');
     const rel = relative(data.path, ctx.allow.check(req.file));
     if (!rel || rel.startsWith('..') || isAbsolute(rel)) {
-      throw new AttuneError('not-in-dataset', 'That image is not in this project’s data folder.', 'Corrections apply to images of the project’s own dataset.');
+      throw new AttuneError(
+        'not-in-dataset',
+        'That image is not in this project’s data folder.',
+        'Corrections apply to images of the project’s own dataset.',
+      );
     }
     const key = rel.split(sep).join('/');
     const o = { exclude: (p.overrides?.exclude ?? []).filter((f) => f !== key), relabel: { ...p.overrides?.relabel } };
@@ -42,7 +46,12 @@ export const projectHandlers = {
     if (req.action === 'relabel') {
       const classes = p.scan?.classes.map((c) => c.name) ?? [];
       const label = need(req.label, 'Say which class the image belongs to.', 'Pick the correct class.');
-      if (!classes.includes(label)) throw new AttuneError('unknown-class', `"${label}" is not one of this dataset’s classes.`, `Choose one of: ${classes.join(', ')}.`);
+      if (!classes.includes(label))
+        throw new AttuneError(
+          'unknown-class',
+          `"${label}" is not one of this dataset’s classes.`,
+          `Choose one of: ${classes.join(', ')}.`,
+        );
       o.relabel[key] = label;
     }
     p.overrides = o;

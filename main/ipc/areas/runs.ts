@@ -13,7 +13,12 @@ async function doneRun(ctx: HandlerContext, projectId: string, runId: string): P
   const ws = await workspaceOf(ctx);
   const p = grantProject(ctx, await ws.getProject(projectId));
   const record = await ws.getRun(p.id, runId);
-  if (record.status !== 'done') throw new AttuneError('run-not-done', 'This run has not finished, so it cannot be evaluated yet.', 'Wait for training to finish, or resume the run.');
+  if (record.status !== 'done')
+    throw new AttuneError(
+      'run-not-done',
+      'This run has not finished, so it cannot be evaluated yet.',
+      'Wait for training to finish, or resume the run.',
+    );
   ctx.allow.allow(record.runDir);
   ctx.allow.check(record.request.dataPath);
   return record;
@@ -47,7 +52,11 @@ export const runHandlers = {
     const record = await ws.getRun(req.projectId, req.runId);
     if (ctx.live.has(record.id)) return { jobId: record.id, runId: record.id };
     if (record.status !== 'interrupted' && record.status !== 'cancelled' && record.status !== 'failed') {
-      throw new AttuneError('not-resumable', 'Only interrupted, cancelled or failed runs can be resumed.', 'Start a new run from the Method screen instead.');
+      throw new AttuneError(
+        'not-resumable',
+        'Only interrupted, cancelled or failed runs can be resumed.',
+        'Start a new run from the Method screen instead.',
+      );
     }
     ctx.allow.check(record.request.dataPath);
     record.request = { ...record.request, resumeFrom: record.runDir };

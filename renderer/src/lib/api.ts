@@ -19,7 +19,11 @@ export class ApiError extends Error implements UserErrorInfo {
 
 function bridge() {
   if (!window.attune) {
-    throw new ApiError('no-bridge', 'Attune’s app bridge is missing.', 'Start Attune from its launcher (npm start), not by opening the page in a browser.');
+    throw new ApiError(
+      'no-bridge',
+      'Attune’s app bridge is missing.',
+      'Start Attune from its launcher (npm start), not by opening the page in a browser.',
+    );
   }
   return window.attune;
 }
@@ -40,7 +44,12 @@ export function grantDropped(file: File): Promise<string> {
 
 export function asApiError(e: unknown): ApiError {
   if (e instanceof ApiError) return e;
-  if (e && typeof e === 'object' && typeof (e as ApiError).message === 'string' && typeof (e as ApiError).hint === 'string') {
+  if (
+    e &&
+    typeof e === 'object' &&
+    typeof (e as ApiError).message === 'string' &&
+    typeof (e as ApiError).hint === 'string'
+  ) {
     const o = e as { code?: string; message: string; hint: string };
     return new ApiError(o.code ?? 'error', o.message, o.hint);
   }

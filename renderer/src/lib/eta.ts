@@ -30,7 +30,8 @@ export function formatDuration(s: number | null): string {
   return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
 }
 
-export const pct = (x: number | null | undefined, digits = 1): string => (x === null || x === undefined || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)} %`);
+export const pct = (x: number | null | undefined, digits = 1): string =>
+  x === null || x === undefined || !Number.isFinite(x) ? '—' : `${(x * 100).toFixed(digits)} %`;
 
 /** Human wording for the engine's phase names (unknown phases are shown as they come). */
 export function phaseLabel(phase: string | null, detail?: string): string {

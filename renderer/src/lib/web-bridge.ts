@@ -27,7 +27,14 @@ function installWebBridge(): void {
         credentials: 'same-origin',
       });
       if (res.status === 401 || res.status === 403) {
-        return { ok: false, error: { code: 'session', message: 'This page is no longer connected to Attune.', hint: 'Open the address printed in the terminal where `npm start` runs.' } };
+        return {
+          ok: false,
+          error: {
+            code: 'session',
+            message: 'This page is no longer connected to Attune.',
+            hint: 'Open the address printed in the terminal where `npm start` runs.',
+          },
+        };
       }
       return res.json();
     },
@@ -37,7 +44,9 @@ function installWebBridge(): void {
       return () => listeners.delete(cb);
     },
     async grantDropped() {
-      throw Object.assign(new Error('Dropping files works in the desktop app only.'), { hint: 'Use the Choose button: it opens Attune’s file browser.' });
+      throw Object.assign(new Error('Dropping files works in the desktop app only.'), {
+        hint: 'Use the Choose button: it opens Attune’s file browser.',
+      });
     },
   };
   Object.defineProperty(window, 'attune', { value: Object.freeze(api), writable: false });

@@ -82,11 +82,18 @@ class AppStore {
   async pick(kind: 'folder' | 'file', title: string, extensions?: string[]): Promise<string | null | undefined> {
     if (this.info?.transport !== 'browser') return undefined;
     this.browse?.done(null);
-    return new Promise((done) => (this.browse = { kind, title, extensions, done: (p) => ((this.browse = null), done(p)) }));
+    return new Promise(
+      (done) => (this.browse = { kind, title, extensions, done: (p) => ((this.browse = null), done(p)) }),
+    );
   }
 
   /** pick(), then a choose channel with what was picked; null when the user cancelled */
-  async choose<T>(kind: 'folder' | 'file', title: string, send: (path: string | undefined) => Promise<T>, extensions?: string[]): Promise<T | null | undefined> {
+  async choose<T>(
+    kind: 'folder' | 'file',
+    title: string,
+    send: (path: string | undefined) => Promise<T>,
+    extensions?: string[],
+  ): Promise<T | null | undefined> {
     const path = await this.pick(kind, title, extensions);
     if (path === null) return null;
     return this.attempt(() => send(path));
@@ -105,7 +112,9 @@ class AppStore {
   }
 
   async chooseWorkspace(): Promise<void> {
-    const s = await this.choose('folder', 'Choose the workspace folder for projects and runs', (path) => call('settings:chooseWorkspace', { path }));
+    const s = await this.choose('folder', 'Choose the workspace folder for projects and runs', (path) =>
+      call('settings:chooseWorkspace', { path }),
+    );
     if (s) {
       this.settings = s;
       this.notice = `Workspace changed to ${s.workspace}.`;
@@ -113,7 +122,9 @@ class AppStore {
   }
 
   async chooseCatalogue(): Promise<void> {
-    const s = await this.choose('folder', 'Choose a folder of ONNX models', (path) => call('settings:chooseCatalogue', { path }));
+    const s = await this.choose('folder', 'Choose a folder of ONNX models', (path) =>
+      call('settings:chooseCatalogue', { path }),
+    );
     if (s) this.settings = s;
   }
 }

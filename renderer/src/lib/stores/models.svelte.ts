@@ -22,7 +22,10 @@ class ModelsStore {
   constructor() {
     app.subscribe((e) => {
       if (e.type === 'download') {
-        this.downloads = { ...this.downloads, [e.entryId]: { jobId: e.jobId, received: e.received, total: e.total, phase: e.phase } };
+        this.downloads = {
+          ...this.downloads,
+          [e.entryId]: { jobId: e.jobId, received: e.received, total: e.total, phase: e.phase },
+        };
       } else if (e.type === 'job-finished' && e.jobId.startsWith('download-')) {
         const id = e.jobId.slice('download-'.length);
         const { [id]: _gone, ...rest } = this.downloads;
@@ -48,7 +51,11 @@ class ModelsStore {
 
   async download(entryId: string): Promise<void> {
     const r = await app.attempt(() => call('models:download', { entryId }));
-    if (r) this.downloads = { ...this.downloads, [entryId]: { jobId: r.jobId, received: 0, total: null, phase: 'downloading' } };
+    if (r)
+      this.downloads = {
+        ...this.downloads,
+        [entryId]: { jobId: r.jobId, received: 0, total: null, phase: 'downloading' },
+      };
   }
 
   async cancelDownload(entryId: string): Promise<void> {
@@ -81,7 +88,8 @@ class ModelsStore {
     this.inspecting = true;
     try {
       const info = await app.attempt(() => call('models:inspect', { projectId: project.current!.id }));
-      if (info && project.current?.model) project.current = { ...project.current, model: { ...project.current.model, info } };
+      if (info && project.current?.model)
+        project.current = { ...project.current, model: { ...project.current.model, info } };
     } finally {
       this.inspecting = false;
     }
@@ -100,7 +108,11 @@ class ModelsStore {
     this.methods = m;
   }
 
-  async choose(name: string, patch: Partial<MethodChoice> = {}, listing: MethodListing | null = this.methods): Promise<void> {
+  async choose(
+    name: string,
+    patch: Partial<MethodChoice> = {},
+    listing: MethodListing | null = this.methods,
+  ): Promise<void> {
     if (!project.current || !listing) return;
     const info = listing.methods.find((x) => x.name === name);
     if (!info) return;

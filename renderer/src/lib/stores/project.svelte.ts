@@ -78,7 +78,8 @@ class ProjectStore {
 
   async chooseFolder(): Promise<void> {
     const path = await app.pick('folder', 'Choose the folder with your labelled images');
-    if (path !== null) await this.afterDataChange(() => call('data:chooseFolder', { projectId: this.current!.id, path }));
+    if (path !== null)
+      await this.afterDataChange(() => call('data:chooseFolder', { projectId: this.current!.id, path }));
   }
 
   async chooseCsv(): Promise<void> {
@@ -152,7 +153,11 @@ class ProjectStore {
     // the channel takes 64 files a request: every class gets its examples, however many classes there are
     for (let i = 0; i < missing.length; i += 64) {
       try {
-        const res = await call('data:thumbnails', { files: missing.slice(i, i + 64), ...(voi ? { window: voi } : {}), ...(bands ? { bands } : {}) });
+        const res = await call('data:thumbnails', {
+          files: missing.slice(i, i + 64),
+          ...(voi ? { window: voi } : {}),
+          ...(bands ? { bands } : {}),
+        });
         const next = { ...this.thumbs };
         for (const r of res) next[r.file] = r.dataUrl;
         this.thumbs = next;
@@ -182,7 +187,11 @@ class ProjectStore {
     const o = this.current?.overrides;
     const root = this.current?.data?.path;
     if (!o || !root || !file.startsWith(root)) return null;
-    const key = file.slice(root.length).replace(/^[\\/]+/, '').split(/[\\/]/).join('/');
+    const key = file
+      .slice(root.length)
+      .replace(/^[\\/]+/, '')
+      .split(/[\\/]/)
+      .join('/');
     const excluded = o.exclude.includes(key);
     const label = o.relabel[key] ?? null;
     return excluded || label ? { excluded, label } : null;

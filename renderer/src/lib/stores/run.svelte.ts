@@ -4,13 +4,28 @@ import { app } from './app.svelte';
 import { project } from './project.svelte';
 import type { RunRecord } from '@main/ipc/types';
 import { applyEngineEvent } from '@main/runs/apply-event';
-import type { EngineEvent, EvaluationReport, ExportChoices, ExportResult, OperatingPoint, Prediction } from '@main/jobs/engine-contract';
+import type {
+  EngineEvent,
+  EvaluationReport,
+  ExportChoices,
+  ExportResult,
+  OperatingPoint,
+  Prediction,
+} from '@main/jobs/engine-contract';
 import type { ExplanationView } from '@main/jobs/heatmaps';
 import { phaseLabel, type StepSample } from '../eta';
 
 export interface LiveState {
   phase: string | null;
-  progress: { phase: string; done: number; total: number; detail?: string; startedAt: number; startDone: number; at: number } | null;
+  progress: {
+    phase: string;
+    done: number;
+    total: number;
+    detail?: string;
+    startedAt: number;
+    startDone: number;
+    at: number;
+  } | null;
   firstStep: StepSample | null;
   lastStep: StepSample | null;
   imagesPerSecond: number | null;
@@ -23,7 +38,15 @@ function stepPhase(epoch: number, epochs: number, cached: boolean): string {
   return `Training — epoch ${epoch + 1} of ${epochs}${cached ? ' (on cached image features)' : ''}`;
 }
 
-const emptyLive = (): LiveState => ({ phase: null, progress: null, firstStep: null, lastStep: null, imagesPerSecond: null, cachedFeatures: false, log: [] });
+const emptyLive = (): LiveState => ({
+  phase: null,
+  progress: null,
+  firstStep: null,
+  lastStep: null,
+  imagesPerSecond: null,
+  cachedFeatures: false,
+  log: [],
+});
 
 class RunStore {
   /** the selected run; shown only while its project is the open one */
@@ -61,7 +84,12 @@ class RunStore {
       if (e.type === 'job-event' && e.runId && e.runId === this.current?.id) {
         if (e.jobId.startsWith('export-')) this.onExportEvent(e.event);
         else this.onEvent(e.event);
-      } else if (e.type === 'job-finished' && e.runId && e.runId === this.current?.id && !e.jobId.startsWith('export-')) {
+      } else if (
+        e.type === 'job-finished' &&
+        e.runId &&
+        e.runId === this.current?.id &&
+        !e.jobId.startsWith('export-')
+      ) {
         this.cancelling = false;
         void this.reload();
         if (e.error) app.fail(e.error);
@@ -98,12 +126,20 @@ class RunStore {
         live.progress = null;
         break;
       case 'progress':
-      {
-        const label = phaseLabel(ev.phase);
-        const now = Date.now();
-        const same = live.progress?.phase === label;
-        live.progress = { phase: label, done: ev.done, total: ev.total, detail: ev.detail, startedAt: same ? live.progress!.startedAt : now, startDone: same ? live.progress!.startDone : ev.done, at: now };
-      }
+        {
+          const label = phaseLabel(ev.phase);
+          const now = Date.now();
+          const same = live.progress?.phase === label;
+          live.progress = {
+            phase: label,
+            done: ev.done,
+            total: ev.total,
+            detail: ev.detail,
+            startedAt: same ? live.progress!.startedAt : now,
+            startDone: same ? live.progress!.startDone : ev.done,
+            at: now,
+          };
+        }
         break;
       case 'step': {
         const s: StepSample = { epoch: ev.epoch, step: ev.step, stepsPerEpoch: ev.stepsPerEpoch, at: Date.now() };
@@ -195,7 +231,9 @@ class RunStore {
     if (!project.current || !this.current) return;
     this.evaluating = true;
     try {
-      const r = await app.attempt(() => call('runs:evaluate', { projectId: project.current!.id, runId: this.current!.id }));
+      const r = await app.attempt(() =>
+        call('runs:evaluate', { projectId: project.current!.id, runId: this.current!.id }),
+      );
       if (r) {
         this.evaluation = r;
         await project.loadThumbs(r.misclassified.slice(0, 24).map((m) => m.file));
@@ -207,7 +245,9 @@ class RunStore {
 
   async chooseExportDir(): Promise<void> {
     const runId = this.current?.id;
-    const d = await app.choose('folder', 'Choose where to write the exported model', (path) => call('export:chooseFolder', { path }));
+    const d = await app.choose('folder', 'Choose where to write the exported model', (path) =>
+      call('export:chooseFolder', { path }),
+    );
     if (d && runId) {
       this.exportTo = { runId, dir: d };
       this.exportExists = false;
@@ -224,7 +264,13 @@ class RunStore {
     this.tryExplanation = null;
     this.exportExists = false;
     try {
-      const req = { projectId: project.current.id, runId: this.current.id, outDir: this.exportDir, replace, ...this.exportChoices };
+      const req = {
+        projectId: project.current.id,
+        runId: this.current.id,
+        outDir: this.exportDir,
+        replace,
+        ...this.exportChoices,
+      };
       const r = await call('export:run', req).catch((e: unknown) => {
         const err = asApiError(e);
         if (err.code === 'export-exists') this.exportExists = true;
@@ -246,7 +292,12 @@ class RunStore {
   }
 
   async chooseTryImage(): Promise<void> {
-    const f = await app.choose('file', 'Choose an image to try the exported model on', (path) => call('export:chooseImage', { path }), ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'bmp', 'webp']);
+    const f = await app.choose(
+      'file',
+      'Choose an image to try the exported model on',
+      (path) => call('export:chooseImage', { path }),
+      ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'bmp', 'webp'],
+    );
     if (f) await this.tryOn(f);
   }
 
@@ -290,7 +341,9 @@ class RunStore {
     if (!todo.length || this.explaining) return;
     this.explaining = true;
     try {
-      const r = await app.attempt(() => call('runs:explain', { projectId: project.current!.id, runId: this.current!.id, files: todo }));
+      const r = await app.attempt(() =>
+        call('runs:explain', { projectId: project.current!.id, runId: this.current!.id, files: todo }),
+      );
       if (r) this.heatmaps = { ...this.heatmaps, ...Object.fromEntries(r.map((e) => [e.file, e])) };
     } finally {
       this.explaining = false;
@@ -308,7 +361,9 @@ class RunStore {
     this.operatingPoint = null;
     const asked = ++this.opRequests;
     if (!op || !project.current || !this.current) return;
-    const r = await app.attempt(() => call('runs:operatingPoint', { projectId: project.current!.id, runId: this.current!.id, operatingPoint: op }));
+    const r = await app.attempt(() =>
+      call('runs:operatingPoint', { projectId: project.current!.id, runId: this.current!.id, operatingPoint: op }),
+    );
     // only the latest request's answer (the user may have changed the target meanwhile)
     if (r && asked === this.opRequests) this.operatingPoint = r;
   }
