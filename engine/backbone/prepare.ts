@@ -100,6 +100,18 @@ export function findFeatures(g: Graph, rankOf: (name: string) => number | undefi
   return reduceBy(out, { droppedHead: [] });
 }
 
+/** The new head: logits = features · Wᵀ + b. */
+export function headNode(): Node {
+  return {
+    name: 'attune_head',
+    op: 'Gemm',
+    domain: '',
+    inputs: [FEATURES, HEAD_WEIGHT, HEAD_BIAS],
+    outputs: [LOGITS],
+    attrs: { transB: int(1) },
+  };
+}
+
 export interface PreparedBackbone {
   model: Model;
   features: FeatureInfo;
@@ -147,14 +159,7 @@ export function attachHead(
   const bias = head?.bias ?? tensor('float32', [numClasses]);
   g.initializers.set(HEAD_WEIGHT, w);
   g.initializers.set(HEAD_BIAS, bias);
-  g.nodes.push({
-    name: 'attune_head',
-    op: 'Gemm',
-    domain: '',
-    inputs: [FEATURES, HEAD_WEIGHT, HEAD_BIAS],
-    outputs: [LOGITS],
-    attrs: { transB: int(1) },
-  });
+  g.nodes.push(headNode());
   const batch = g.inputs[0]?.shape[0] ?? 'batch';
   g.outputs = [{ name: LOGITS, dtype: 'float32', shape: [batch, numClasses] }];
   pruneDead(g);

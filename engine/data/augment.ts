@@ -119,8 +119,14 @@ export function sampleGeometry(
   return { ...box, angle: 0, hflip, vflip, rot90, fill: [0, 0, 0] };
 }
 
-/** Renders a view into planar RGB floats in [0, 1] (`out` has 3·S·S entries). Bilinear. */
-export function renderView(base: RgbImage, g: ViewGeometry, S: number, out: Float32Array): void {
+/**
+ * The view's output pixel → source coordinate map, which is affine: its value at pixel (0, 0) and its steps per
+ * output column (dxx, dyx) and row (dxy, dyy). Source pixel i spans [i, i+1]; the −½ puts samples on the pixel grid.
+ */
+function viewAffine(
+  g: ViewGeometry,
+  S: number,
+): { x0: number; y0: number; dxx: number; dyx: number; dxy: number; dyy: number } {
   // output normalised coords (u, v) ∈ [−½, ½]² → flips → quarter turns → scale → rotate → translate
   const map = (ox: number, oy: number): [number, number] => {
     let u = (ox + 0.5) / S - 0.5;
@@ -136,16 +142,17 @@ export function renderView(base: RgbImage, g: ViewGeometry, S: number, out: Floa
     const py = v * g.bh;
     const c = Math.cos(g.angle);
     const s = Math.sin(g.angle);
-    // continuous source coordinate where pixel i spans [i, i+1]; -0.5 gives the sample grid
     return [g.cx + px * c - py * s - 0.5, g.cy + px * s + py * c - 0.5];
   };
   const [x0, y0] = map(0, 0);
   const [x1, y1] = map(1, 0);
   const [x2, y2] = map(0, 1);
-  const dxx = x1 - x0,
-    dyx = y1 - y0,
-    dxy = x2 - x0,
-    dyy = y2 - y0;
+  return { x0, y0, dxx: x1 - x0, dyx: y1 - y0, dxy: x2 - x0, dyy: y2 - y0 };
+}
+
+/** Renders a view into planar RGB floats in [0, 1] (`out` has 3·S·S entries). Bilinear. */
+export function renderView(base: RgbImage, g: ViewGeometry, S: number, out: Float32Array): void {
+  const { x0, y0, dxx, dyx, dxy, dyy } = viewAffine(g, S);
   const W = base.width;
   const H = base.height;
   const src = base.data;
@@ -243,29 +250,7 @@ export function renderViewFloat(base: FloatImage, g: ViewGeometry, S: number, ou
   const plane = S * S;
   const fill = Array.from({ length: C }, (_, c) => (C === 3 ? g.fill[c] / 255 : 0));
   // the same affine map as renderView, stepped incrementally per output pixel
-  const map = (ox: number, oy: number): [number, number] => {
-    let u = (ox + 0.5) / S - 0.5;
-    let v = (oy + 0.5) / S - 0.5;
-    if (g.hflip) u = -u;
-    if (g.vflip) v = -v;
-    for (let k = 0; k < (g.rot90 & 3); k++) {
-      const t = u;
-      u = -v;
-      v = t;
-    }
-    const px = u * g.bw;
-    const py = v * g.bh;
-    const c = Math.cos(g.angle);
-    const s = Math.sin(g.angle);
-    return [g.cx + px * c - py * s - 0.5, g.cy + px * s + py * c - 0.5];
-  };
-  const [x0, y0] = map(0, 0);
-  const [x1, y1] = map(1, 0);
-  const [x2, y2] = map(0, 1);
-  const dxx = x1 - x0,
-    dyx = y1 - y0,
-    dxy = x2 - x0,
-    dyy = y2 - y0;
+  const { x0, y0, dxx, dyx, dxy, dyy } = viewAffine(g, S);
   for (let oy = 0; oy < S; oy++) {
     let x = x0 + oy * dxy;
     let y = y0 + oy * dyy;

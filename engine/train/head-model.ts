@@ -1,6 +1,6 @@
 /** Sub-models of a prepared backbone used by the linear-probe fast path. */
-import { FEATURES, HEAD_BIAS, HEAD_WEIGHT, LOGITS, type PreparedBackbone } from '../backbone/prepare';
-import { cloneModel, int, pruneDead, type Model } from '../ir/graph';
+import { FEATURES, HEAD_BIAS, HEAD_WEIGHT, headNode, LOGITS, type PreparedBackbone } from '../backbone/prepare';
+import { cloneModel, pruneDead, type Model } from '../ir/graph';
 
 /** The backbone up to the feature vector: output `attune_features`. */
 export function featureModel(p: PreparedBackbone): Model {
@@ -18,16 +18,7 @@ export function headModel(p: PreparedBackbone): Model {
     ...p.model,
     graph: {
       name: 'attune_head',
-      nodes: [
-        {
-          name: 'attune_head',
-          op: 'Gemm',
-          domain: '',
-          inputs: [FEATURES, HEAD_WEIGHT, HEAD_BIAS],
-          outputs: [LOGITS],
-          attrs: { transB: int(1) },
-        },
-      ],
+      nodes: [headNode()],
       initializers: new Map([
         [HEAD_WEIGHT, init.get(HEAD_WEIGHT)!],
         [HEAD_BIAS, init.get(HEAD_BIAS)!],
