@@ -64,6 +64,7 @@ describe('k-fold cross-validation (Evaluate: rough figures)', () => {
       await until(() => !!runDone(), 60_000, 'the run');
       const report = await call(ctx, 'runs:evaluate', { projectId: p.id, runId });
       assert.equal(report.rough, true); // 18 images: the screen offers k-fold here
+      assert.equal(await call(ctx, 'runs:kfoldResult', { projectId: p.id, runId }), null);
       // bad requests are refused by the schema before any job starts
       await assert.rejects(call(ctx, 'runs:kfold', { projectId: p.id, runId, folds: 1 }));
       await assert.rejects(call(ctx, 'runs:kfold', { projectId: p.id, runId, folds: 50 }));
@@ -86,6 +87,7 @@ describe('k-fold cross-validation (Evaluate: rough figures)', () => {
       // kept beside the run for the Evaluate screen
       const saved = JSON.parse(await readFile(join(kfoldDir, '..', 'attune-kfold.json'), 'utf8')) as KFoldSummary;
       assert.deepEqual(saved, k);
+      assert.deepEqual(await call(ctx, 'runs:kfoldResult', { projectId: p.id, runId }), k);
       ctx.jobs.dispose();
     },
   );

@@ -6,7 +6,7 @@ import { runSummary } from '../../workspace/workspace';
 import { newRun, startTraining } from '../../runs/training';
 import { readJson, writeJsonAtomic } from '../../workspace/atomic';
 import type { RunRecord, RunSummary } from '../types';
-import type { EngineEvent, EvaluationReport, KFoldRequest } from '../../jobs/engine-contract';
+import type { EngineEvent, EvaluationReport, KFoldRequest, KFoldSummary } from '../../jobs/engine-contract';
 
 /** a finished run of the project, with its run folder and data granted (evaluation, explanations, thresholds) */
 async function doneRun(ctx: HandlerContext, projectId: string, runId: string): Promise<RunRecord> {
@@ -23,6 +23,8 @@ async function doneRun(ctx: HandlerContext, projectId: string, runId: string): P
   ctx.allow.check(record.request.dataPath);
   return record;
 }
+
+const kfoldFile = (runFolder: string) => join(runFolder, 'attune-kfold.json');
 
 export const runHandlers = {
   async 'runs:recent'(_req, ctx) {
@@ -93,7 +95,7 @@ export const runHandlers = {
       .call('kfoldEvaluate', [request], { dedicated: true, signal: controller.signal, onEvent })
       .then(async (value) => {
         // the result beside the run's evaluation, for the Evaluate screen to show again later
-        await writeJsonAtomic(join(ws.runDir(req.projectId, record.id), 'attune-kfold.json'), value);
+        await writeJsonAtomic(kfoldFile(ws.runDir(req.projectId, record.id)), value);
         ctx.emit({ type: 'job-finished', jobId, ok: true, cancelled: false, value });
       })
       .catch((e: unknown) => {
@@ -102,6 +104,11 @@ export const runHandlers = {
       })
       .finally(() => ctx.live.delete(jobId));
     return { jobId, kfoldDir };
+  },
+  async 'runs:kfoldResult'(req, ctx) {
+    const ws = await workspaceOf(ctx);
+    const record = await ws.getRun(req.projectId, req.runId);
+    return readJson<KFoldSummary>(kfoldFile(ws.runDir(req.projectId, record.id)));
   },
   async 'runs:explain'(req, ctx) {
     const record = await doneRun(ctx, req.projectId, req.runId);
