@@ -40,6 +40,10 @@ import { trainRun as trainEngineRun } from './train/trainer';
 import { runInProcess } from './sweep/in-process';
 import { runRace, type RaceResult } from './sweep/race';
 import { validateSweepSpec } from './sweep/spec';
+import { openSweep } from './sweep/sweep';
+import { writeResults } from './sweep/results';
+import { summarizeValues, type Summary } from './sweep/stats';
+import { trialDir } from './sweep/job';
 
 export type {
   EngineEvent,
@@ -581,6 +585,90 @@ export async function raceMethods(
   );
   const result = await runRace(spec, r.outDir, (s) => runInProcess(s, opts), opts);
   return raceSummary(r.outDir, result);
+}
+
+export interface KFoldRequest {
+  /** a finished run: its data, model, method, method options and hyper-parameters are reused */
+  runDir: string;
+  /** 2..50 folds (default 5); every image is tested once, stratified and group-aware */
+  folds?: number;
+  seed?: number;
+  /** override the run's epochs (a quicker estimate) */
+  epochs?: number;
+  outDir: string;
+}
+
+export interface KFoldSummary {
+  dir: string;
+  folds: number;
+  perFold: { fold: number; trial: string; testImages: number; accuracy: number; balancedAccuracy: number }[];
+  /** over the finished folds: mean, sd and 95 % Student-t interval (the sweep's statistics) */
+  accuracy: Summary;
+  balancedAccuracy: Summary;
+  /** folds that did not finish (failed or cancelled), with why */
+  missing: { trial: string; state: string; error?: string }[];
+}
+
+/** k-fold cross-validation of a finished run's recipe, trials in-process; re-running continues where it stopped. */
+export async function kfoldEvaluate(
+  r: KFoldRequest,
+  opts: { signal?: AbortSignal; onEvent?: (e: EngineEvent) => void } = {},
+): Promise<KFoldSummary> {
+  const run = await loadRunSpec(r.runDir);
+  const h = run.hyper;
+  const spec = validateSweepSpec(
+    {
+      data: run.data.root,
+      model: run.backbone.path,
+      ...(run.data.labels ? { labels: run.data.labels } : {}),
+      ...(run.data.labels && run.data.columns ? { columns: run.data.columns } : {}),
+      methods: [
+        {
+          method: run.method,
+          options: run.methodOptions,
+          lr: h.lr,
+          batch: h.batch,
+          epochs: r.epochs ?? h.epochs,
+          weightDecay: h.weightDecay,
+          optimizer: h.optimizer,
+          spdLambda: h.spdLambda,
+        },
+      ],
+      seeds: [r.seed ?? run.seed],
+      folds: r.folds ?? 5,
+      augment: run.augment,
+      provider: run.provider,
+    },
+    'the k-fold request',
+  );
+  if (spec.folds < 2)
+    throw new AttuneError('sweep-folds', `k-fold needs 2 or more folds, not ${spec.folds}.`, 'Use 3 to 10 folds.');
+  const sweep = await openSweep(spec, r.outDir, { onEvent: opts.onEvent });
+  const statuses = await runInProcess(sweep, opts);
+  const results = await writeResults(sweep, statuses);
+  const perFold: KFoldSummary['perFold'] = [];
+  for (const s of statuses) {
+    if (s.state !== 'done') continue;
+    const ev = JSON.parse(await readFile(runFiles(trialDir(sweep.dir, s.trial)).evaluation, 'utf8')) as {
+      test?: EngineEvaluation;
+    };
+    if (!ev.test) continue;
+    perFold.push({
+      fold: s.trial.fold,
+      trial: s.trial.id,
+      testImages: ev.test.count,
+      accuracy: ev.test.accuracy,
+      balancedAccuracy: ev.test.balancedAccuracy,
+    });
+  }
+  return {
+    dir: sweep.dir,
+    folds: sweep.folds,
+    perFold,
+    accuracy: results.configs[0].testAccuracy,
+    balancedAccuracy: summarizeValues(perFold.map((f) => f.balancedAccuracy)),
+    missing: results.missing,
+  };
 }
 
 export interface EvaluationReport {

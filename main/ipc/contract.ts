@@ -8,6 +8,7 @@ import { PROVIDER_REQUESTS } from '../../engine/runtime/providers';
 import type {
   EvaluationReport,
   ExportResult,
+  KFoldSummary,
   MethodListing,
   OperatingPoint,
   Prediction,
@@ -181,6 +182,10 @@ export const contract = {
   'runs:start': z.object({ projectId: id }).strict(),
   'runs:resume': z.object({ projectId: id, runId: id }).strict(),
   'runs:evaluate': z.object({ projectId: id, runId: id }).strict(),
+  /** k-fold cross-validation of a finished run's recipe (offered where its figures are rough) */
+  'runs:kfold': z.object({ projectId: id, runId: id, folds: z.number().int().min(3).max(10).optional() }).strict(),
+  /** the run's last finished k-fold result, or null */
+  'runs:kfoldResult': z.object({ projectId: id, runId: id }).strict(),
   /** heatmaps for images of the run's test set (the misclassified gallery) */
   'runs:explain': z.object({ projectId: id, runId: id, files: z.array(absPath).min(1).max(16) }).strict(),
   /** the operating point as it would be exported: fitted on validation, reported on test */
@@ -261,6 +266,8 @@ export interface Responses {
   'runs:start': JobStarted & { runId: string };
   'runs:resume': JobStarted & { runId: string };
   'runs:evaluate': EvaluationReport;
+  'runs:kfold': JobStarted & { kfoldDir: string };
+  'runs:kfoldResult': KFoldSummary | null;
   'runs:explain': ExplanationView[];
   'runs:operatingPoint': OperatingPoint;
   'jobs:cancel': { cancelled: boolean };

@@ -35,6 +35,7 @@ export const jobs = {
   operatingPointForRun: plain(api.operatingPointForRun),
   explainImages: plain(explainWithOverlays),
   raceMethods: (job: JobOptions, request: Fn<'raceMethods'>[0]) => api.raceMethods(request, job),
+  kfoldEvaluate: (job: JobOptions, request: Fn<'kfoldEvaluate'>[0]) => api.kfoldEvaluate(request, job),
   thumbnails: plain(makeThumbnails),
   /** test hook: lets tests prove a worker crash is reported, not fatal */
   crash: async (): Promise<never> => process.exit(70),

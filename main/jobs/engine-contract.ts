@@ -9,6 +9,8 @@ import type {
   EvaluationReport,
   Explanation,
   ExportResult,
+  KFoldRequest,
+  KFoldSummary,
   MethodInfo,
   MethodListing,
   OperatingPoint,
@@ -27,6 +29,8 @@ export type {
   EvaluationReport,
   Explanation,
   ExportResult,
+  KFoldRequest,
+  KFoldSummary,
   OperatingPoint,
   MethodInfo,
   MethodListing,
@@ -63,6 +67,7 @@ export type EngineContract = Pick<
   | 'exportRun'
   | 'predictWithModel'
   | 'raceMethods'
+  | 'kfoldEvaluate'
   | 'explainImages'
   | 'operatingPointForRun'
 >;

@@ -1,12 +1,12 @@
 /** Training runs: list, start, resume, cancel, evaluate. The lifecycle itself is in main/runs/training.ts. */
 import { join } from 'node:path';
 import { grantProject, workspaceOf, type HandlerContext, type Handlers } from '../handler-context';
-import { AttuneError } from '../errors';
+import { AttuneError, toUserError } from '../errors';
 import { runSummary } from '../../workspace/workspace';
 import { newRun, startTraining } from '../../runs/training';
 import { readJson, writeJsonAtomic } from '../../workspace/atomic';
 import type { RunRecord, RunSummary } from '../types';
-import type { EvaluationReport } from '../../jobs/engine-contract';
+import type { EngineEvent, EvaluationReport, KFoldRequest, KFoldSummary } from '../../jobs/engine-contract';
 
 /** a finished run of the project, with its run folder and data granted (evaluation, explanations, thresholds) */
 async function doneRun(ctx: HandlerContext, projectId: string, runId: string): Promise<RunRecord> {
@@ -23,6 +23,8 @@ async function doneRun(ctx: HandlerContext, projectId: string, runId: string): P
   ctx.allow.check(record.request.dataPath);
   return record;
 }
+
+const kfoldFile = (runFolder: string) => join(runFolder, 'attune-kfold.json');
 
 export const runHandlers = {
   async 'runs:recent'(_req, ctx) {
@@ -76,6 +78,37 @@ export const runHandlers = {
     const report = await ctx.jobs.call('evaluateRun', [record.runDir], { dedicated: true });
     await writeJsonAtomic(cacheFile, report);
     return report;
+  },
+  async 'runs:kfold'(req, ctx) {
+    // k-fold cross-validation of the run's recipe, in the worker; the folder is kept, so starting it again resumes
+    const ws = await workspaceOf(ctx);
+    const record = await doneRun(ctx, req.projectId, req.runId);
+    const folds = req.folds ?? 5;
+    const kfoldDir = join(ws.runDir(req.projectId, record.id), `kfold-${folds}`);
+    const jobId = `kfold-${record.id}-${folds}`;
+    if (ctx.live.has(jobId)) return { jobId, kfoldDir };
+    const controller = new AbortController();
+    ctx.live.set(jobId, controller);
+    const request: KFoldRequest = { runDir: record.runDir, folds, outDir: kfoldDir };
+    const onEvent = (event: EngineEvent) => ctx.emit({ type: 'job-event', jobId, event });
+    ctx.jobs
+      .call('kfoldEvaluate', [request], { dedicated: true, signal: controller.signal, onEvent })
+      .then(async (value) => {
+        // the result beside the run's evaluation, for the Evaluate screen to show again later
+        await writeJsonAtomic(kfoldFile(ws.runDir(req.projectId, record.id)), value);
+        ctx.emit({ type: 'job-finished', jobId, ok: true, cancelled: false, value });
+      })
+      .catch((e: unknown) => {
+        const cancelled = controller.signal.aborted;
+        ctx.emit({ type: 'job-finished', jobId, ok: false, cancelled, error: cancelled ? undefined : toUserError(e) });
+      })
+      .finally(() => ctx.live.delete(jobId));
+    return { jobId, kfoldDir };
+  },
+  async 'runs:kfoldResult'(req, ctx) {
+    const ws = await workspaceOf(ctx);
+    const record = await ws.getRun(req.projectId, req.runId);
+    return readJson<KFoldSummary>(kfoldFile(ws.runDir(req.projectId, record.id)));
   },
   async 'runs:explain'(req, ctx) {
     const record = await doneRun(ctx, req.projectId, req.runId);
