@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttuneError } from './errors';
 import type { EngineEvent } from './events';
-import { parseWindow, type Preprocessing } from './preprocessing';
-import { parseBandSelection } from './data/bands';
+import { formatWindow, parseWindow, type Preprocessing } from './preprocessing';
+import { formatBandSelection, parseBandSelection } from './data/bands';
 import { previewDataUrl } from './data/preview';
 import { loadBackbone, withNewHead } from './backbone/load';
 import { unsupportedOps } from './autodiff/differentiate';
@@ -638,6 +638,15 @@ export async function kfoldEvaluate(
       folds: r.folds ?? 5,
       augment: run.augment,
       provider: run.provider,
+      // the run's value mapping (window, offset, bands: refitted on each fold's training images), balance, selection
+      window: formatWindow(run.preprocessing.values.voi),
+      valueOffset: run.preprocessing.values.offset,
+      ...(run.preprocessing.values.bands
+        ? { bands: formatBandSelection(run.preprocessing.values.bands.selection) }
+        : {}),
+      ...(run.data.frames ? { frames: run.data.frames } : {}),
+      balance: run.balance,
+      selectBy: run.selectBy,
     },
     'the k-fold request',
   );

@@ -133,6 +133,13 @@ export function parseWindow(text: string): VoiRule {
   );
 }
 
+/** The `--window` form of a rule (parseWindow's inverse; a fitted training-set window is refitted by whoever parses it). */
+export function formatWindow(v: VoiRule): string {
+  if (v.kind === 'window') return v.preset ?? `${v.center},${v.width}`;
+  if (v.kind === 'percentile') return `${v.scope === 'image' ? 'image-' : ''}percentile:${v.low},${v.high}`;
+  return v.kind;
+}
+
 /** Reads a recorded preprocessing, including those of exports made before `values` existed (`bitDepthRule`). */
 export function normalisePreprocessing(raw: Preprocessing & { bitDepthRule?: string }): Preprocessing {
   if (raw.values) return raw;

@@ -17,6 +17,8 @@ test('kfoldEvaluate tests every image once over k folds; figures are the trialsâ
     epochs: 1,
     batchSize: 8,
     learningRate: 1e-2,
+    balance: 'weights',
+    selectBy: 'macro-f1',
     seed: 0,
     outDir: join(out, 'run'),
     provider: 'auto',
@@ -61,8 +63,16 @@ test('kfoldEvaluate tests every image once over k folds; figures are the trialsâ
   const trialSpec = JSON.parse(readFileSync(join(r.dir, 'trials', r.perFold[0].trial, 'run.json'), 'utf8')) as {
     method: string;
     hyper: { lr: number; batch: number };
+    balance: string;
+    selectBy: string;
+    preprocessing: { values: unknown };
   };
   assert.equal(trialSpec.method, 'linear');
+  assert.deepEqual([trialSpec.balance, trialSpec.selectBy], ['weights', 'macro-f1']);
+  const runSpec = JSON.parse(readFileSync(join(out, 'run', 'run.json'), 'utf8')) as {
+    preprocessing: { values: unknown };
+  };
+  assert.deepEqual(trialSpec.preprocessing.values, runSpec.preprocessing.values);
   assert.equal(trialSpec.hyper.lr, 1e-2);
   assert.equal(trialSpec.hyper.batch, 8);
   // mean, sd and interval from the sweep's statistics (and its results.json)

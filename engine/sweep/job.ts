@@ -10,6 +10,8 @@ import type { SweepConfig, Trial } from './grid';
 import type { SweepSpec } from './spec';
 import { getMethod } from '../methods/registry';
 import type { RunRequest } from '../train/trainer';
+import { formatWindow, parseWindow } from '../preprocessing';
+import { formatBandSelection, parseBandSelection } from '../data/bands';
 
 /** The repository root (where `node --import tsx engine/cli/main.ts` runs); computed when a job script is written. */
 const repoRoot = (): string => fileURLToPath(new URL('../..', import.meta.url)).replace(/[\\/]$/, '');
@@ -38,6 +40,12 @@ export function trainRequest(sweepDir: string, spec: SweepSpec, c: SweepConfig, 
     labels: spec.labels,
     columns: spec.labels ? spec.columns : undefined,
     methodOptions: c.options,
+    window: spec.window !== undefined ? parseWindow(spec.window) : undefined,
+    valueOffset: spec.valueOffset,
+    bands: spec.bands !== undefined ? parseBandSelection(spec.bands) : undefined,
+    frames: spec.frames,
+    balance: spec.balance,
+    selectBy: spec.selectBy,
   };
   return Object.fromEntries(Object.entries(req).filter(([, v]) => v !== undefined)) as unknown as RunRequest;
 }
@@ -60,6 +68,12 @@ function trainArgs(req: RunRequest): string[] {
   put('--path-column', req.columns?.path);
   put('--label-column', req.columns?.label);
   put('--group-column', req.columns?.group);
+  put('--window', req.window && formatWindow(req.window));
+  put('--value-offset', req.valueOffset);
+  put('--bands', req.bands && formatBandSelection(req.bands));
+  put('--frames', req.frames);
+  put('--balance', req.balance);
+  put('--select-by', req.selectBy);
   const flags = new Map(getMethod(req.method).options.map((o) => [o.name, o.flag]));
   for (const [k, v] of Object.entries(req.methodOptions ?? {})) {
     const flag = flags.get(k)!;

@@ -10,6 +10,9 @@ import { AttuneError } from '../errors';
 import type { OptionSpec } from '../methods/method';
 import { METHODS } from '../methods/registry';
 import { PROVIDER_REQUESTS } from '../runtime/providers';
+import { BALANCE_MODES, SELECT_BY } from '../run/spec';
+import { parseWindow } from '../preprocessing';
+import { parseBandSelection } from '../data/bands';
 
 const Value = z.union([z.number(), z.string(), z.boolean()]);
 const MethodEntry = z.union([
@@ -64,6 +67,14 @@ const SweepSpecSchema = z
     lr: z.number().positive().optional(),
     augment: z.enum(['none', 'natural', 'aerial', 'medical']).optional(),
     provider: z.enum(PROVIDER_REQUESTS).optional(),
+    /** DICOM/16-bit window, multispectral bands and multi-frame use, in the CLI's forms (--window, --bands, …) */
+    window: z.string().min(1).max(60).optional(),
+    valueOffset: z.number().optional(),
+    bands: z.string().min(1).max(60).optional(),
+    frames: z.enum(['middle', 'all']).optional(),
+    /** class imbalance and the validation figure that picks each trial's best epoch */
+    balance: z.enum(BALANCE_MODES).optional(),
+    selectBy: z.enum(SELECT_BY).optional(),
     /** successive halving: keep this fraction per rung (default a third) */
     race: z
       .object({
@@ -99,6 +110,19 @@ export function validateSweepSpec(raw: unknown, source = 'the sweep spec'): Swee
     );
   }
   const spec = r.data;
+  // the value mapping in the CLI's forms: the same parsers as --window and --bands, errors naming the field
+  for (const [field, text, parse] of [
+    ['window', spec.window, parseWindow],
+    ['bands', spec.bands, parseBandSelection],
+  ] as const) {
+    if (text === undefined) continue;
+    try {
+      parse(text);
+    } catch (e) {
+      const why = e instanceof AttuneError ? `${e.message} ${e.hint}` : String(e);
+      throw new AttuneError('sweep-spec-invalid', `${source} is not valid: ${field}: ${why}`, 'Fix the named field.');
+    }
+  }
   spec.methods.forEach((m, i) => {
     const name = typeof m === 'string' ? m : m.method;
     const method = METHODS.find((x) => x.name === name);

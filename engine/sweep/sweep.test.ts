@@ -258,3 +258,36 @@ test('--backend k8s writes an Indexed Job that validates against the Kubernetes 
   broken.spec.completions = 'four';
   assert.throws(() => new Job(broken as unknown as ConstructorParameters<typeof Job>[0]).validate());
 });
+
+test('the value mapping, balance and selection reach every trial, in-process and as `attune train` flags', async () => {
+  const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest'], 4);
+  const base = { data, model: MODELS.tinyVit, methods: ['linear'], seeds: [0] };
+  const mapped = {
+    window: 'lung',
+    valueOffset: 32768,
+    bands: 'all',
+    frames: 'all',
+    balance: 'weights',
+    selectBy: 'macro-f1',
+  };
+  const spec = validateSweepSpec({ ...base, ...mapped });
+  const sweep = await openSweep(spec, join(tempDir(), 'sw'));
+  const { trainRequest } = await import('./job');
+  const req = trainRequest(sweep.dir, spec, sweep.configs[0], sweep.trials[0], 0);
+  assert.deepEqual(req.window, { kind: 'window', center: -600, width: 1500, preset: 'lung' });
+  assert.deepEqual(req.bands, { mode: 'all' });
+  assert.deepEqual([req.valueOffset, req.frames, req.balance, req.selectBy], [32768, 'all', 'weights', 'macro-f1']);
+  const script = readFileSync(join(sweep.dir, 'jobs', '0.sh'), 'utf8');
+  for (const flag of [
+    "'--window' 'lung'",
+    "'--value-offset' '32768'",
+    "'--bands' 'all'",
+    "'--frames' 'all'",
+    "'--balance' 'weights'",
+    "'--select-by' 'macro-f1'",
+  ])
+    assert.ok(script.includes(flag), `${flag} in ${script}`);
+  // a window or band choice the CLI would refuse is refused here, naming the field
+  assert.throws(() => validateSweepSpec({ ...base, window: 'lungs' }), /window: --window "lungs" is not a window rule/);
+  assert.throws(() => validateSweepSpec({ ...base, bands: '4,3' }), /bands: /);
+});
