@@ -1,60 +1,18 @@
 /** "Estimate with k-fold cross-validation" through the real handlers and engine worker (no browser needed). */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createContext } from '../main/context';
-import { dispatch } from '../main/ipc/dispatch';
-import { nodeWorkerFactory } from '../main/jobs/node-worker';
-import type { AppEvent } from '../main/ipc/types';
-import type { HandlerContext } from '../main/ipc/handlers';
-import type { Channel, Request, Response } from '../main/ipc/contract';
 import type { KFoldSummary } from '../main/jobs/engine-contract';
-import { repo, shared } from './helpers';
-
-async function call<C extends Channel>(ctx: HandlerContext, channel: C, request: Request<C>): Promise<Response<C>> {
-  const env = await dispatch(ctx, channel, request);
-  if (!env.ok) throw Object.assign(new Error(env.error.message), env.error);
-  return env.value as Response<C>;
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import type { AppEvent } from '../main/ipc/types';
+import { call, projectWithTinyModel, until } from './handler-harness';
 
 describe('k-fold cross-validation (Evaluate: rough figures)', () => {
   it(
     'runs as a job in the engine worker, reports progress, and refuses bad fold counts',
     { timeout: 120_000 },
     async () => {
-      const data = await mkdtemp(join(tmpdir(), 'attune-kfold-data-'));
-      for (const c of ['Beach', 'Forest', 'Parking']) {
-        await mkdir(join(data, c));
-        for (const f of (await readdir(join(shared, 'datasets/aid-satellite-subset', c))).sort().slice(0, 6))
-          await cp(join(shared, 'datasets/aid-satellite-subset', c, f), join(data, c, f));
-      }
-      const events: AppEvent[] = [];
-      const ctx = await createContext({
-        userData: await mkdtemp(join(tmpdir(), 'attune-main-')),
-        workerFactory: nodeWorkerFactory(join(repo, 'main/jobs/worker.ts')),
-        dialogs: { chooseFolder: async () => data, chooseFile: async () => null },
-        emit: (e) => events.push(e),
-        version: 'test',
-        platform: process.platform,
-        transport: 'browser',
-        catalogueOverride: join(shared, 'models'),
-      });
-      const p = await call(ctx, 'projects:create', { name: 'K-fold' });
-      await call(ctx, 'data:chooseFolder', { projectId: p.id });
-      await call(ctx, 'data:scan', { projectId: p.id });
-      const dl = await call(ctx, 'models:download', { entryId: 'tiny-vit-random' });
-      await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === dl.jobId), 30_000, 'the model');
-      await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-vit-random' });
+      const { ctx, events, project: p } = await projectWithTinyModel('K-fold', 6);
       await call(ctx, 'projects:update', {
         id: p.id,
         method: { name: 'linear', epochs: 1, batchSize: 8, learningRate: 1e-2, seed: 0, options: {} },

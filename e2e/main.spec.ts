@@ -15,24 +15,9 @@ import { AllowList } from '../main/security/allow-list';
 import { ModelCache, loadCatalogue } from '../main/catalogue/catalogue';
 import { Workspace } from '../main/workspace/workspace';
 import { repo, shared } from './helpers';
+import { call, until } from './handler-harness';
 import type { AppEvent } from '../main/ipc/types';
-import type { HandlerContext } from '../main/ipc/handlers';
-import type { Channel, Request, Response } from '../main/ipc/contract';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-
-async function call<C extends Channel>(ctx: HandlerContext, channel: C, request: Request<C>): Promise<Response<C>> {
-  const env = await dispatch(ctx, channel, request);
-  if (!env.ok) throw Object.assign(new Error(env.error.message), env.error);
-  return env.value as Response<C>;
-}
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const worker = join(repo, 'main/jobs/worker.ts');
 

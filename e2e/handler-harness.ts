@@ -1,0 +1,64 @@
+/** Drives the app's real request handlers and engine worker without a browser (shared by the handler-level specs). */
+import { cp, mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createContext } from '../main/context';
+import { dispatch } from '../main/ipc/dispatch';
+import { nodeWorkerFactory } from '../main/jobs/node-worker';
+import type { AppEvent, Project } from '../main/ipc/types';
+import type { HandlerContext } from '../main/ipc/handlers';
+import type { Channel, Request, Response } from '../main/ipc/contract';
+import { repo, shared } from './helpers';
+
+/** One request through the validating dispatcher, as either transport sends it; a refusal throws its error. */
+export async function call<C extends Channel>(
+  ctx: HandlerContext,
+  channel: C,
+  request: Request<C>,
+): Promise<Response<C>> {
+  const env = await dispatch(ctx, channel, request);
+  if (!env.ok) throw Object.assign(new Error(env.error.message), env.error);
+  return env.value as Response<C>;
+}
+
+export async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A project on `perClass` AID images of three classes with the tiny random ViT from the catalogue, scanned and ready:
+ * the handlers' context, its events and the project.
+ */
+export async function projectWithTinyModel(
+  name: string,
+  perClass: number,
+): Promise<{ ctx: HandlerContext; events: AppEvent[]; project: Project }> {
+  const data = await mkdtemp(join(tmpdir(), 'attune-e2e-data-'));
+  for (const c of ['Beach', 'Forest', 'Parking']) {
+    await mkdir(join(data, c));
+    for (const f of (await readdir(join(shared, 'datasets/aid-satellite-subset', c))).sort().slice(0, perClass))
+      await cp(join(shared, 'datasets/aid-satellite-subset', c, f), join(data, c, f));
+  }
+  const events: AppEvent[] = [];
+  const ctx = await createContext({
+    userData: await mkdtemp(join(tmpdir(), 'attune-main-')),
+    workerFactory: nodeWorkerFactory(join(repo, 'main/jobs/worker.ts')),
+    dialogs: { chooseFolder: async () => data, chooseFile: async () => null },
+    emit: (e) => events.push(e),
+    version: 'test',
+    platform: process.platform,
+    transport: 'browser',
+    catalogueOverride: join(shared, 'models'),
+  });
+  const p = await call(ctx, 'projects:create', { name });
+  await call(ctx, 'data:chooseFolder', { projectId: p.id });
+  await call(ctx, 'data:scan', { projectId: p.id });
+  const dl = await call(ctx, 'models:download', { entryId: 'tiny-vit-random' });
+  await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === dl.jobId), 30_000, 'the model copy');
+  const project = await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-vit-random' });
+  return { ctx, events, project };
+}
