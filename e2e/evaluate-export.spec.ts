@@ -7,7 +7,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -20,24 +20,41 @@ const chromiumPath = findChromium();
  * release(): the request is pending for the app exactly as a slow engine job would be. (A script string: tsx's
  * helpers do not exist in the page.)
  */
-async function hold(page: Page, channel: string, replace?: boolean) {
+/**
+ * Holds the page's calls on `channel` (only those whose request.replace equals `replace`, when given; only the
+ * first, with `once`) until release(); `answered` resolves when a held call's answer has reached the page.
+ */
+declare global {
+  interface Window {
+    __hold?: { held: boolean; answered: boolean; release(): void };
+  }
+}
+
+async function hold(page: Page, channel: string, opts: { replace?: boolean; once?: boolean } = {}) {
   await page.evaluate(`(() => {
     const send = window.fetch.bind(window);
     let release;
     const released = new Promise((r) => (release = r));
-    window.__hold = { held: false, release: () => { window.fetch = send; release(); } };
+    window.__hold = { held: false, answered: false, release: () => { window.fetch = send; release(); } };
     window.fetch = async (input, init) => {
       const body = typeof init?.body === 'string' ? JSON.parse(init.body) : null;
-      if (body?.channel === ${JSON.stringify(channel)} && (${JSON.stringify(replace ?? null)} === null || body.request?.replace === ${JSON.stringify(replace ?? null)})) {
+      const replace = ${JSON.stringify(opts.replace ?? null)};
+      if (body?.channel === ${JSON.stringify(channel)} && (replace === null || body.request?.replace === replace)
+          && !(${JSON.stringify(!!opts.once)} && window.__hold.held)) {
         window.__hold.held = true;
         await released;
+        const answer = await send(input, init);
+        setTimeout(() => (window.__hold.answered = true), 0);
+        return answer;
       }
       return send(input, init);
     };
   })()`);
   return {
-    seen: () => page.waitForFunction('window.__hold?.held === true', null, { timeout: 60_000 }),
+    // function predicates: a string one is evaluated with eval(), which the app's CSP refuses
+    seen: () => page.waitForFunction(() => window.__hold?.held === true, null, { timeout: 60_000 }),
     release: () => page.evaluate('window.__hold.release()'),
+    answered: () => page.waitForFunction(() => window.__hold?.answered === true, null, { timeout: 60_000 }),
   };
 }
 
@@ -77,8 +94,17 @@ describe(
       }
       await page.getByLabel('Project name').fill('Imbalanced ultrasound');
       await page.getByRole('button', { name: 'New project' }).click();
+      // the listing asked for when the dialog opens arrives last: it must not replace the folder the user went to
+      const first = await hold(page, 'files:list', { once: true });
       await page.getByTestId('choose-folder').click();
-      await pickInApp(page, data);
+      await first.seen();
+      await pickInApp(page, data, 'folder', { keepOpen: true });
+      await first.release();
+      await first.answered();
+      const dialog = page.getByTestId('file-browser');
+      assert.equal(await dialog.getByTestId('browse-path').inputValue(), await realpath(data));
+      assert.equal(await dialog.getByTestId('browse-entry').count(), 3, 'the three class folders stay listed');
+      await dialog.getByTestId('browse-choose').click();
       await page.getByTestId('scan-report').waitFor({ timeout: 60_000 });
       assert.equal(await page.getByTestId('scan-total').textContent(), '60');
     });
@@ -227,7 +253,7 @@ describe(
       async () => {
         await page.getByTestId('export').click();
         await page.getByTestId('export-exists').waitFor({ timeout: 60_000 });
-        const writing = await hold(page, 'export:run', true);
+        const writing = await hold(page, 'export:run', { replace: true });
         await page.getByTestId('export-replace').click();
         await writing.seen();
         await page.getByRole('button', { name: 'Exporting…' }).waitFor();

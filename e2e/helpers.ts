@@ -115,7 +115,12 @@ export async function startApp(
 }
 
 /** Picks `path` in the in-app file browser (browser mode's stand-in for native dialogs). */
-export async function pickInApp(page: Page, path: string, kind: 'folder' | 'file' = 'folder'): Promise<void> {
+export async function pickInApp(
+  page: Page,
+  path: string,
+  kind: 'folder' | 'file' = 'folder',
+  opts: { keepOpen?: boolean } = {},
+): Promise<void> {
   const dialog = page.getByTestId('file-browser');
   await dialog.waitFor();
   await dialog.getByTestId('browse-path').fill(kind === 'folder' ? path : dirname(path));
@@ -129,6 +134,7 @@ export async function pickInApp(page: Page, path: string, kind: 'folder' | 'file
       .filter({ hasText: basename(path) })
       .waitFor();
   }
+  if (opts.keepOpen) return;
   await dialog.getByTestId('browse-choose').click();
   await dialog.waitFor({ state: 'detached' });
 }
