@@ -148,9 +148,11 @@ test('train → evaluate → export → predict through the façade', async () =
   assert.ok(ev.calibration.length > 0);
   const ex = await exportRun(r.runDir, join(out, 'export'));
   assert.ok(ex.verification!.maxAbsDiff < 1e-4);
-  const p = await predictWithModel(ex.files[0], [join(data, 'Forest', 'forest_1.jpg')].filter(Boolean));
+  const p = await predictWithModel(ex.files[0], [join(data, 'Forest', 'forest_1.jpg')].filter(Boolean), {
+    topK: Infinity,
+  });
   assert.equal(p.length, 1);
-  assert.equal(p[0].probabilities.length, 3);
+  assert.equal(p[0].top.length, 3);
   // the figures the Evaluate screen shows beside each metric: counts, intervals, rough-figure warning, calibration
   assert.equal(ev.estimates!.accuracy.n, ev.count);
   assert.equal(ev.perClass[0].recallEstimate!.n, ev.perClass[0].support);

@@ -1,7 +1,8 @@
 /**
  * The engine's façade: one function per capability, plain JSON-serialisable inputs and outputs (they cross the
- * app's utility-process boundary). `attune train` sends the same TrainRequest as the app; the other commands print
- * the engine's full reports (their --json output), which the app's summaries here leave out.
+ * app's utility-process boundary). The app (through main/jobs/engine-bridge.ts) and the CLI (engine/cli) both call
+ * the engine here and only here: `attune train` sends the same TrainRequest as the app, `attune export` and
+ * `attune predict` get the same results as Export and "Try it", and `attune sweep` runs the sweeps below.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -32,7 +33,9 @@ import type { Method, MethodOptions } from './methods/method';
 import type { AugmentPreset } from './data/image';
 import type { CalibrationSummary } from './evaluate/calibration';
 import { deviceBatch, recommendMethod, type Recommendation } from './methods/recommend';
-import { predictFiles } from './predict/predict';
+import { predictFiles, type Prediction as EnginePrediction, type PredictOptions } from './predict/predict';
+import { applyGpsPatch } from './export/apply-gps-patch';
+import { saveModel } from './onnx/io';
 import { platformInfo } from './runtime/session';
 import { planProviders, type ProviderRequest } from './runtime/providers';
 import { loadRunSpec, runFiles } from './run/spec';
@@ -558,8 +561,9 @@ function raceReason(r: RaceSummary): string {
 }
 
 /**
- * "Find the best method for my data": successive halving over the candidate methods on the project's data (every trial
- * an ordinary run folder under outDir), run inside this process. Cancelling keeps finished trials; running it again resumes.
+ * "Find the best method for my data": successive halving over the candidate methods on the project's data (every
+ * trial an ordinary run folder under outDir), run inside this process. Cancelling keeps finished trials; running it
+ * again resumes.
  */
 export async function raceMethods(
   r: RaceRequest,
@@ -847,13 +851,10 @@ export async function exportRun(
   };
 }
 
-export interface Prediction {
-  file: string;
-  label: string;
-  confidence: number;
-  probabilities: { label: string; p: number }[];
-  /** what the model's test evaluation says about answers like this one, e.g. that it misses half of a class */
-  caveats?: string[];
+/** A prediction of an exported model file, with what its test evaluation says about answers like this one. */
+export interface Prediction extends EnginePrediction {
+  /** e.g. that the model misses half of a class on test, or the operating point it flags a class from */
+  caveats: string[];
 }
 
 /** Classes the model finds fewer than 80 % of on test, from the metrics in an export's metadata. */
@@ -877,7 +878,6 @@ function modelCaveats(metadata: Record<string, string>): string[] {
   return out;
 }
 
-/** Predictions come from the exported file itself, so "Try it" shows what deployment will do. */
 /**
  * A preview of the model's view of an image, as a JPEG data URL: DICOM and 16-bit images through `window`
  * (the --window forms), multispectral images through `bands` ('R,G,B' or 'all': true colour).
@@ -894,16 +894,24 @@ export async function previewImage(
   });
 }
 
-export async function predictWithModel(modelPath: string, files: string[]): Promise<Prediction[]> {
-  const preds = await predictFiles(modelPath, files, { topK: 1000 });
+/**
+ * Predictions come from the exported file itself, so "Try it" and `attune predict` show what deployment will do.
+ * `topK` classes per image (default 5; Infinity for every class); unreadable files go to `onError`, the rest are kept.
+ */
+export async function predictWithModel(
+  modelPath: string,
+  files: string[],
+  opts: PredictOptions = {},
+): Promise<Prediction[]> {
+  const preds = await predictFiles(modelPath, files, opts);
   const caveats = existsSync(modelPath) ? modelCaveats(decodeModel(await readFile(modelPath)).metadata) : [];
-  return preds.map((p) => ({
-    file: p.file,
-    label: p.label,
-    confidence: p.probability,
-    probabilities: p.top.map((t) => ({ label: t.label, p: t.probability })),
-    caveats,
-  }));
+  return preds.map((p) => ({ ...p, caveats }));
+}
+
+/** Rebuilds a GPS export (model.onnx) from the pretrained backbone and its sparse patch, written to `outPath`. */
+export async function rebuildFromGpsPatch(backbonePath: string, patchPath: string, outPath: string): Promise<string> {
+  await saveModel(await applyGpsPatch(backbonePath, patchPath), outPath);
+  return outPath;
 }
 
 /**
@@ -919,3 +927,16 @@ export async function explainImages(
   const model = 'modelPath' in source ? source.modelPath : (await calibratedClassifier(source.runDir)).merged;
   return explainFiles(model, files, { outDir: opts.outDir, classIndex: opts.classIndex, onError: opts.onError });
 }
+
+// ---------- sweeps (local, Slurm, Kubernetes) ----------
+
+export { loadSweepSpecFile, validateSweepSpec, type SweepSpec, type SweepSpecInput } from './sweep/spec';
+export {
+  runSweep,
+  sweepReport,
+  waitForSweep,
+  SWEEP_BACKENDS,
+  type SweepBackend,
+  type SweepOutcome,
+  type SweepReport,
+} from './sweep/run-sweep';

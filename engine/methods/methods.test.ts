@@ -14,14 +14,14 @@ import { exportRun } from '../export/export';
 import { foldConstants } from '../ir/fold';
 import { cloneModel, pruneDead } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
-import { loadModel, saveModel } from '../onnx/io';
+import { loadModel } from '../onnx/io';
 import { compileEvalProgram, compileTrainProgram } from '../programs/compile';
 import { createSession } from '../runtime/session';
 import { loadCheckpoint } from '../run/checkpoint';
 import { runFiles } from '../run/spec';
 import { trainRun } from '../train/trainer';
 import { mulberry32 } from '../util/random';
-import { applyGpsPatch } from '../export/apply-gps-patch';
+import { rebuildFromGpsPatch } from '../api';
 import type { GpsState } from './gps/weights';
 import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './gps/select';
 import { flatIndex } from './layers';
@@ -330,9 +330,8 @@ test('every method trains one epoch and exports a model that reproduces the engi
       assert.deepEqual(shown?.perBlock, state.blockCounts, 'per-block selection counts are streamed to the user');
       const ck = await loadCheckpoint(runFiles(r.runDir).best);
       assert.ok([...ck.tensors.keys()].some((k) => k.endsWith('::gps_delta')));
-      const rebuilt = await applyGpsPatch(TINY_VIT, exp.extraFiles[0]);
-      const path = join(out, 'rebuilt.onnx');
-      await saveModel(rebuilt, path);
+      // what `attune apply-patch` runs
+      const path = await rebuildFromGpsPatch(TINY_VIT, exp.extraFiles[0], join(out, 'rebuilt.onnx'));
       assert.ok(
         Buffer.compare(readFileSync(path), readFileSync(exp.modelPath)) === 0,
         'apply-patch rebuilds the exported file byte for byte',

@@ -31,7 +31,9 @@ export const jobs = {
   evaluateRun: plain(api.evaluateRun),
   exportRun: (job: JobOptions, runDir: string, outDir: string, choices: ExportChoices = {}) =>
     api.exportRun(runDir, outDir, { ...job, ...choices }),
-  predictWithModel: plain(api.predictWithModel),
+  // "Try it" shows every class's probability
+  predictWithModel: (_job: JobOptions, modelPath: string, files: string[]) =>
+    api.predictWithModel(modelPath, files, { topK: Infinity }),
   operatingPointForRun: plain(api.operatingPointForRun),
   explainImages: plain(explainWithOverlays),
   raceMethods: (job: JobOptions, request: Fn<'raceMethods'>[0]) => api.raceMethods(request, job),

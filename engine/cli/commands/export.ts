@@ -1,5 +1,8 @@
-/** `attune export --run <runDir> --out <dir> [--positive CLASS --sensitivity X | --specificity X] [--refer-below X] [--json]` */
-import { exportRun, type ExportOptions } from '../../export/export';
+/**
+ * `attune export --run <runDir> --out <dir> [--positive CLASS --sensitivity X | --specificity X] [--refer-below X]
+ * [--json]`
+ */
+import { exportRun } from '../../api';
 import { AttuneError } from '../../errors';
 import { num, parseFlags, rejectUnknown, required, str } from '../args';
 import { eventPrinter } from '../events-printer';
@@ -24,7 +27,7 @@ export const exportCommand = {
       throw new AttuneError('usage', '--positive needs exactly one of --sensitivity or --specificity.', USAGE);
     if (!positive && (sens !== undefined || spec !== undefined))
       throw new AttuneError('usage', '--sensitivity and --specificity need --positive CLASS.', USAGE);
-    const operatingPoint: ExportOptions['operatingPoint'] = positive
+    const operatingPoint: NonNullable<Parameters<typeof exportRun>[2]>['operatingPoint'] = positive
       ? {
           positiveClass: positive,
           metric: sens !== undefined ? 'sensitivity' : 'specificity',
@@ -39,15 +42,20 @@ export const exportCommand = {
     });
     if (json) process.stdout.write(JSON.stringify({ type: 'export', ...r }) + '\n');
     else {
-      console.log(
-        `wrote ${[r.modelPath, r.imageModelPath, r.labelsPath, r.cardPath, ...r.extraFiles].filter(Boolean).join(', ')}`,
-      );
-      if (r.imageModelSkipped) console.log(`no model-image.onnx: ${r.imageModelSkipped}`);
-      const op = r.operatingPoint;
-      if (op?.reported)
+      console.log(`wrote ${r.files.join(', ')}`);
+      if (r.verification)
         console.log(
-          `operating point: ${op.positiveClass} when p ≥ ${op.threshold.toFixed(4)} (fitted on val for ${op.target.metric} ≥ ${op.target.atLeast}); on test sensitivity ${formatEstimate(op.reported.sensitivity)}, specificity ${formatEstimate(op.reported.specificity)}`,
+          `verified: ${r.verification.images} image(s), max |Δp| ${r.verification.maxAbsDiff.toExponential(1)}`,
         );
+      if (r.imageModel && 'skipped' in r.imageModel) console.log(`no model-image.onnx: ${r.imageModel.skipped}`);
+      const op = r.operatingPoint;
+      if (op?.reported) {
+        const target = `fitted on val for ${op.target.metric} ≥ ${op.target.atLeast}`;
+        const onTest = `sensitivity ${formatEstimate(op.reported.sensitivity)}, specificity ${formatEstimate(op.reported.specificity)}`;
+        console.log(
+          `operating point: ${op.positiveClass} when p ≥ ${op.threshold.toFixed(4)} (${target}); on test ${onTest}`,
+        );
+      }
     }
     return 0;
   },

@@ -1,5 +1,5 @@
 /** `attune predict --model <model.onnx> [--json] [--top K] <image files…>` */
-import { predictFiles } from '../../predict/predict';
+import { predictWithModel } from '../../api';
 import type { ProviderRequest } from '../../runtime/providers';
 import { num, parseFlags, rejectUnknown, required, str, VALUE_FLAGS, VALUE_USAGE, valueOptions } from '../args';
 import { AttuneError } from '../../errors';
@@ -17,7 +17,7 @@ export const predictCommand = {
     if (!p.positionals.length) throw new AttuneError('usage', 'No image files given.', USAGE);
     const json = p.flags.has('json');
     let failed = 0;
-    const preds = await predictFiles(required(p, 'model', USAGE), p.positionals, {
+    const preds = await predictWithModel(required(p, 'model', USAGE), p.positionals, {
       topK: num(p, 'top', { integer: true, min: 1 }),
       provider: str(p, 'provider') as ProviderRequest | undefined,
       ...valueOptions(p),

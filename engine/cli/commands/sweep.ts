@@ -4,16 +4,21 @@
  */
 import { AttuneError } from '../../errors';
 import { METHODS } from '../../methods/registry';
-import { runLocal } from '../../sweep/local';
-import { emitK8sJob } from '../../sweep/k8s';
-import { runRace } from '../../sweep/race';
-import { resultsMarkdown, writeResults } from '../../sweep/results';
-import { cancelSlurm, slurmAvailable, slurmStatus, submitSlurm, waitSlurm } from '../../sweep/slurm';
-import { loadSweepSpecFile, validateSweepSpec, type SweepSpec, type SweepSpecInput } from '../../sweep/spec';
-import { summarize, sweepStatus, type TrialStatus } from '../../sweep/status';
-import { loadSweep, openSweep, type Sweep } from '../../sweep/sweep';
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resultsMarkdown } from '../../sweep/results';
+import { summarize } from '../../sweep/status';
+import {
+  loadSweepSpecFile,
+  runSweep,
+  sweepReport,
+  validateSweepSpec,
+  waitForSweep,
+  SWEEP_BACKENDS,
+  type SweepBackend,
+  type SweepReport,
+  type SweepSpec,
+  type SweepSpecInput,
+} from '../../api';
+import { resolve } from 'node:path';
 import { num, parseFlags, rejectUnknown, required, str, type ParsedArgs } from '../args';
 import { eventPrinter } from '../events-printer';
 
@@ -130,7 +135,7 @@ function specFromFlags(p: ParsedArgs): SweepSpec {
   return validateSweepSpec(raw, 'the command line');
 }
 
-function printStatus(sweep: Sweep, st: TrialStatus[], json: boolean): void {
+function printStatus({ sweep, trials: st }: SweepReport, json: boolean): void {
   const counts = summarize(st);
   if (json) {
     process.stdout.write(
@@ -156,15 +161,47 @@ function printStatus(sweep: Sweep, st: TrialStatus[], json: boolean): void {
       .map(([k, n]) => `${n} ${k}`)
       .join(', ')}`,
   );
-  for (const s of st)
-    console.log(
-      `  ${String(s.trial.index).padStart(3)} ${s.trial.id.padEnd(36)} ${s.state.padEnd(9)} ${s.epochsDone ?? 0} epoch(s)${s.testAccuracy !== undefined ? `  test ${(100 * s.testAccuracy).toFixed(1)} %` : ''}${s.error ? `  ${s.error.split('\n')[0]}` : ''}`,
-    );
+  for (const s of st) {
+    const acc = s.testAccuracy !== undefined ? `  test ${(100 * s.testAccuracy).toFixed(1)} %` : '';
+    const err = s.error ? `  ${s.error.split('\n')[0]}` : '';
+    const id = `${String(s.trial.index).padStart(3)} ${s.trial.id.padEnd(36)}`;
+    console.log(`  ${id} ${s.state.padEnd(9)} ${s.epochsDone ?? 0} epoch(s)${acc}${err}`);
+  }
   for (const s of st.filter((x) => x.state === 'failed' && x.logTail))
     console.log(`\n--- ${s.trial.id} (last lines of its log) ---\n${s.logTail}`);
 }
 
-const usesSlurm = (sweep: Sweep) => existsSync(join(sweep.dir, 'slurm', 'submissions.jsonl'));
+function backendFromFlags(p: ParsedArgs): SweepBackend {
+  const kind = str(p, 'backend') ?? 'local';
+  const parallel = num(p, 'parallel', { integer: true, min: 1 });
+  const gpus = num(p, 'gpus', { integer: true, min: 1 });
+  const cpus = num(p, 'cpus', { integer: true, min: 1 });
+  const mem = str(p, 'mem');
+  switch (kind) {
+    case 'local':
+      return { kind, parallel };
+    case 'slurm':
+      return {
+        kind,
+        slurm: {
+          partition: str(p, 'partition'),
+          gpus,
+          cpus,
+          mem,
+          time: str(p, 'time'),
+          account: str(p, 'account'),
+          parallel,
+        },
+      };
+    case 'k8s':
+      return {
+        kind,
+        emit: required(p, 'emit', 'Write --backend k8s --emit job.yaml.'),
+        k8s: { image: str(p, 'image'), pvc: str(p, 'pvc'), mountPath: str(p, 'mount-path'), parallel, gpus, cpus, mem },
+      };
+  }
+  throw new AttuneError('usage', `Unknown backend "${kind}".`, `Use --backend ${SWEEP_BACKENDS.join(', ')}.`);
+}
 
 export const sweepCommand = {
   name: 'sweep',
@@ -178,25 +215,14 @@ export const sweepCommand = {
     try {
       const statusDir = str(p, 'status') ?? str(p, 'cancel');
       if (statusDir) {
-        const sweep = await loadSweep(statusDir);
-        if (p.flags.has('cancel')) {
-          if (!usesSlurm(sweep))
-            throw new AttuneError(
-              'usage',
-              `${sweep.dir} was not submitted to Slurm.`,
-              'Stop a local sweep with Ctrl-C; it resumes when run again.',
-            );
-          const ids = await cancelSlurm(sweep);
+        const report = await sweepReport(statusDir, { cancel: p.flags.has('cancel') });
+        if (report.cancelled)
           printer.sink({
             type: 'log',
             level: 'info',
-            message: `scancel ${ids.join(' ')}: running trials stop; re-run the sweep command to resume them.`,
+            message: `scancel ${report.cancelled.join(' ')}: running trials stop; re-run the sweep command to resume them.`,
           });
-        }
-        const st =
-          usesSlurm(sweep) && slurmAvailable() ? await slurmStatus(sweep) : sweepStatus(sweep.dir, sweep.trials);
-        await writeResults(sweep, st);
-        printStatus(sweep, st, json);
+        printStatus(report, json);
         return 0;
       }
       const specFile = str(p, 'spec');
@@ -207,10 +233,7 @@ export const sweepCommand = {
       const spec = specFile ? await loadSweepSpecFile(specFile) : specFromFlags(p);
       if (specFile && p.flags.has('race')) spec.race ??= { keep: 1 / 3 };
       const out = required(p, 'out', SWEEP_USAGE);
-      const backend = str(p, 'backend') ?? 'local';
-      if (!['local', 'slurm', 'k8s'].includes(backend))
-        throw new AttuneError('usage', `Unknown backend "${backend}".`, 'Use --backend local, slurm or k8s.');
-      const parallel = num(p, 'parallel', { integer: true, min: 1 });
+      const backend = backendFromFlags(p);
       const abort = new AbortController();
       const onSigint = () => {
         if (abort.signal.aborted) process.exit(130);
@@ -219,96 +242,60 @@ export const sweepCommand = {
         );
         abort.abort();
       };
-      if (spec.race) {
-        if (backend !== 'local')
-          throw new AttuneError(
-            'usage',
-            'The method race runs on the local backend.',
-            'Drop --backend, or run a plain sweep on the cluster.',
-          );
-        process.on('SIGINT', onSigint);
-        try {
-          const race = await runRace(
-            spec,
-            out,
-            (s) => runLocal(s, { parallel, signal: abort.signal, onEvent: printer.sink }),
-            { onEvent: printer.sink, signal: abort.signal },
-          );
-          if (json) process.stdout.write(JSON.stringify({ type: 'race', ...race }) + '\n');
-          else {
-            for (const r of race.rungs)
-              console.log(
-                `rung ${r.rung + 1} (${r.epochs} epoch(s)): ${r.candidates.map((c) => `${c.config} ${(100 * c.valAccuracy.mean).toFixed(1)}${c.kept ? ' ✓' : ''}`).join(', ')}`,
-              );
-            const t = race.result?.testAccuracy;
-            console.log(
-              race.winner
-                ? `winner: ${race.winner} — test accuracy ${t ? (100 * t.mean).toFixed(1) : '?'} %${t?.ci95 ? ` (95 % interval ${(100 * t.ci95[0]).toFixed(1)}–${(100 * t.ci95[1]).toFixed(1)})` : ''}`
-                : 'no winner (cancelled)',
-            );
-          }
-          return abort.signal.aborted ? 130 : 0;
-        } finally {
-          process.off('SIGINT', onSigint);
-        }
-      }
-      const sweep = await openSweep(spec, out, { onEvent: printer.sink });
-      if (backend === 'k8s') {
-        const file = required(p, 'emit', 'Write --backend k8s --emit job.yaml.');
-        await emitK8sJob(sweep, file, {
-          image: str(p, 'image'),
-          pvc: str(p, 'pvc'),
-          mountPath: str(p, 'mount-path'),
-          parallel,
-          gpus: num(p, 'gpus', { integer: true, min: 1 }),
-          cpus: num(p, 'cpus', { integer: true, min: 1 }),
-          mem: str(p, 'mem'),
-        });
-        printer.sink({
-          type: 'log',
-          level: 'info',
-          message: `wrote ${file}: an Indexed Job of ${sweep.trials.length} trials (kubectl apply -f ${file})`,
-        });
-        return 0;
-      }
-      if (backend === 'slurm') {
-        const sub = await submitSlurm(sweep, {
-          partition: str(p, 'partition'),
-          gpus: num(p, 'gpus', { integer: true, min: 1 }),
-          cpus: num(p, 'cpus', { integer: true, min: 1 }),
-          mem: str(p, 'mem'),
-          time: str(p, 'time'),
-          account: str(p, 'account'),
-          parallel,
-        });
-        if (json)
-          process.stdout.write(
-            JSON.stringify({
-              type: 'sweep-submitted',
-              dir: sweep.dir,
-              jobId: sub.jobId,
-              trials: sub.trials.map((t) => t.index),
-            }) + '\n',
-          );
-        else
-          console.log(
-            sub.jobId
-              ? `submitted job array ${sub.jobId}: ${sub.trials.length} trial(s). Follow with: attune sweep --status ${sweep.dir}`
-              : 'nothing to submit: every trial is done or queued.',
-          );
-        if (!p.flags.has('wait')) return 0;
-        const st = await waitSlurm(sweep);
-        const r = await writeResults(sweep, st);
-        if (!json) console.log(resultsMarkdown(r));
-        return r.missing.length ? 1 : 0;
-      }
-      process.on('SIGINT', onSigint);
+      if (backend.kind === 'local') process.on('SIGINT', onSigint);
       try {
-        const st = await runLocal(sweep, { parallel, signal: abort.signal, onEvent: printer.sink });
-        const r = await writeResults(sweep, st);
-        if (json) process.stdout.write(JSON.stringify({ type: 'sweep-results', ...r }) + '\n');
-        else console.log(resultsMarkdown(r));
-        return abort.signal.aborted ? 130 : r.missing.length ? 1 : 0;
+        const r = await runSweep(spec, out, backend, { signal: abort.signal, onEvent: printer.sink });
+        switch (r.kind) {
+          case 'race': {
+            const race = r.race;
+            if (json) process.stdout.write(JSON.stringify({ type: 'race', ...race }) + '\n');
+            else {
+              for (const g of race.rungs) {
+                const cands = g.candidates.map(
+                  (c) => `${c.config} ${(100 * c.valAccuracy.mean).toFixed(1)}${c.kept ? ' ✓' : ''}`,
+                );
+                console.log(`rung ${g.rung + 1} (${g.epochs} epoch(s)): ${cands.join(', ')}`);
+              }
+              const t = race.result?.testAccuracy;
+              const ci = t?.ci95
+                ? ` (95 % interval ${(100 * t.ci95[0]).toFixed(1)}–${(100 * t.ci95[1]).toFixed(1)})`
+                : '';
+              console.log(
+                race.winner
+                  ? `winner: ${race.winner} — test accuracy ${t ? (100 * t.mean).toFixed(1) : '?'} %${ci}`
+                  : 'no winner (cancelled)',
+              );
+            }
+            return abort.signal.aborted ? 130 : 0;
+          }
+          case 'emitted':
+            printer.sink({
+              type: 'log',
+              level: 'info',
+              message: `wrote ${r.file}: an Indexed Job of ${r.trials} trials (kubectl apply -f ${r.file})`,
+            });
+            return 0;
+          case 'submitted': {
+            if (json)
+              process.stdout.write(
+                JSON.stringify({ type: 'sweep-submitted', dir: r.sweep.dir, jobId: r.jobId, trials: r.trials }) + '\n',
+              );
+            else
+              console.log(
+                r.jobId
+                  ? `submitted job array ${r.jobId}: ${r.trials.length} trial(s). Follow with: attune sweep --status ${r.sweep.dir}`
+                  : 'nothing to submit: every trial is done or queued.',
+              );
+            if (!p.flags.has('wait')) return 0;
+            const { results } = await waitForSweep(r.sweep.dir);
+            if (!json) console.log(resultsMarkdown(results));
+            return results.missing.length ? 1 : 0;
+          }
+          case 'results':
+            if (json) process.stdout.write(JSON.stringify({ type: 'sweep-results', ...r.results }) + '\n');
+            else console.log(resultsMarkdown(r.results));
+            return abort.signal.aborted ? 130 : r.results.missing.length ? 1 : 0;
+        }
       } finally {
         process.off('SIGINT', onSigint);
       }
