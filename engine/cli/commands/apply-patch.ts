@@ -1,4 +1,7 @@
-/** `attune apply-patch --model <backbone.onnx> --patch <gps-patch.bin> --out <model.onnx> [--json]`: rebuilds a GPS export from the pretrained backbone. */
+/**
+ * `attune apply-patch --model <backbone.onnx> --patch <gps-patch.bin> --out <model.onnx> [--json]`: rebuilds a GPS
+ * export from the pretrained backbone.
+ */
 import { applyGpsPatch } from '../../export/apply-gps-patch';
 import { saveModel } from '../../onnx/io';
 import { parseFlags, rejectUnknown, required } from '../args';
