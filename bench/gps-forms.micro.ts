@@ -1,6 +1,6 @@
 /**
- * npx tsx bench/gps-forms.micro.ts [reps] — one linear layer's training step (forward, ∂x, ∂δ) at ViT-Tiny sizes in GPS's
- * two forms: the dense masked weight (W0 + scatter(δ), dense ∂W then its K entries) and the gather form
+ * npx tsx bench/gps-forms.micro.ts [reps] — one linear layer's training step (forward, ∂x, ∂δ) at ViT-Tiny sizes
+ * in GPS's two forms: the dense masked weight (W0 + scatter(δ), dense ∂W then its K entries) and the gather form
  * (x·W0 + δ ⊙ x[…, idx], no dense ∂W). Prints ms per step for each, interleaved, to pick the form per layer shape.
  */
 import * as ort from 'onnxruntime-node';

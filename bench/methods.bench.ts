@@ -2,11 +2,11 @@
  * Fine-tuning methods on ViT-Tiny/16 as a sweep (the code of `attune sweep`): every method × seeds (× folds) on
  * aid-satellite-subset and busi-ultrasound, one shared split per dataset, each trial an `attune train` run folder.
  * Reports test accuracy mean ± sd with its 95 % t-interval, the paired difference against the best method on the same
- * seeds/folds, trainable-parameter % and seconds per epoch; writes bench/results/methods.md (+ the sweeps' results.json).
+ * seeds/folds, trainable-parameter % and seconds per epoch; writes bench/results/methods.md (+ sweeps' results.json).
  *
  * Usage: npx tsx bench/methods.bench.ts [--protocol reduced|paper] [--json] [--quick] [--methods a,b] [--datasets a,b]
- *          [--seeds N] [--folds K] [--epochs N] [--per-class N] [--parallel N] [--provider P] [--out file.md] [--keep DIR]
- *          [--estimate-only]
+ *          [--seeds N] [--folds K] [--epochs N] [--per-class N] [--parallel N] [--provider P] [--out file.md]
+ *          [--keep DIR] [--estimate-only]
  * --protocol reduced (default): a CPU-sized run: --per-class images per class, each method's defaults, --epochs.
  * --protocol paper: VTAB-1k style (800 train / 200 val images per task, the rest test; 100 epochs; the official
  *   hyper-parameters of METHODS.md; GPS's K, PACE's λ and σ and SPD's λ searched and selected on validation as in the

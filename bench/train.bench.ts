@@ -131,7 +131,7 @@ async function matmulPeak(): Promise<number> {
   return (2 * N ** 3) / (best / 1000) / 1e9;
 }
 
-/** One program measured (one or more sessions): warm-up step, then the median of STEPS steps, then one profiled step. */
+/** One program measured (one or more sessions): a warm-up step, the median of STEPS steps, then one profiled step. */
 interface Stepper {
   name: string;
   /** the models of its sessions */
@@ -304,7 +304,7 @@ function programStepper(name: string, p: TrainProgram, x: Tensor): Stepper {
   };
 }
 
-/** A GPS selection for timing: K = 1 per neuron from a fixed pseudo-gradient (which entries does not change the cost). */
+/** A GPS selection for timing: K = 1 per neuron from a fixed pseudo-gradient (which ones does not change the cost). */
 function benchSelection(g: Parameters<typeof weightMatrices>[0]): GpsState {
   const matrices = weightMatrices(g).map((w) => ({
     ...w,
@@ -327,7 +327,7 @@ function benchSelection(g: Parameters<typeof weightMatrices>[0]): GpsState {
   };
 }
 
-/** GPS's selection pass: per batch of B images, SupCon over their 2B views, ∂L/∂W summed on the host (as GPS runs it). */
+/** GPS's selection pass: per batch of B images, SupCon over their 2B views, ∂L/∂W summed on the host (as GPS does). */
 async function selectionStepper(): Promise<Stepper> {
   const prepared = withNewHead(await loadBackbone(MODEL), C, 0);
   const t = performance.now();

@@ -3,7 +3,8 @@
  * the imbalance proposal on Method, heatmaps over the misclassified gallery and in Try it, the operating point and
  * referral before export, the image-input model, Try it's caveats; and two waits the app must honour: Continue
  * stays disabled while the model check runs, and Try it offers no export while a new one is being written.
- * The waits are made observable by holding the request in the page (a wrapped fetch) until the test has looked. Screenshots go to e2e/artifacts/.
+ * The waits are made observable by holding the request in the page (a wrapped fetch) until the test has looked.
+ * Screenshots go to e2e/artifacts/.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

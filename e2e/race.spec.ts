@@ -1,4 +1,7 @@
-/** "Find the best method for my data" through the real handlers and engine worker: the race job, then the recommendation. */
+/**
+ * "Find the best method for my data" through the real handlers and engine worker:
+ * the race job, then the recommendation.
+ */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RaceSummary } from '../main/jobs/engine-contract';

@@ -98,7 +98,7 @@ test('method listing recommends by dataset size and estimates time', async () =>
   const linear = l.methods.find((m) => m.name === 'linear')!;
   assert.equal(linear.secondsPerEpoch, 0);
   assert.ok(linear.setupSeconds! > 0);
-  // one feature pass is one forward pass; full fine-tuning costs 3 forward-pass equivalents per image (its relativeCost)
+  // one feature pass is one forward pass; full fine-tuning costs 3 forward-pass equivalents per image (relativeCost)
   const full = l.methods.find((m) => m.name === 'full')!.secondsPerEpoch!;
   assert.ok(Math.abs(linear.setupSeconds! * 3 - full) <= 1e-9 * full, `${linear.setupSeconds} × 3 vs ${full}`);
   assert.equal(l.methods.find((m) => m.name === 'gps')!.defaults.k, 1);

@@ -32,7 +32,7 @@ const WINDOW_PRESETS: Record<WindowPreset, { center: number; width: number }> = 
  * modality LUT) become display values in [0, 1]. 8-bit images are always x/255.
  */
 export type VoiRule =
-  /** the DICOM file's WindowCenter/Width (first value); per-image percentiles where a file has none (and for PNG/TIFF) */
+  /** the DICOM file's WindowCenter/Width (first value); per-image percentiles where it has none (and for PNG/TIFF) */
   | { kind: 'file' }
   /** a fixed window (DICOM PS3.3 C.11.2.1.2 linear function) in the values after modality LUT / offset */
   | { kind: 'window'; center: number; width: number; preset?: WindowPreset }
@@ -133,7 +133,7 @@ export function parseWindow(text: string): VoiRule {
   );
 }
 
-/** The `--window` form of a rule (parseWindow's inverse; a fitted training-set window is refitted by whoever parses it). */
+/** The `--window` form of a rule (parseWindow's inverse; a fitted training-set window is refitted when parsed). */
 export function formatWindow(v: VoiRule): string {
   if (v.kind === 'window') return v.preset ?? `${v.center},${v.width}`;
   if (v.kind === 'percentile') return `${v.scope === 'image' ? 'image-' : ''}percentile:${v.low},${v.high}`;

@@ -96,7 +96,7 @@ app.whenReady().then(async () => {
       return { ok: false, error: { code: 'forbidden', message: 'Request from an unknown window.', hint: '' } };
     return dispatch(ctx!, channel, request);
   });
-  // paths of files the user dropped: sent by the preload (which gets them from real File objects), never typed by the page
+  // dropped files' paths: sent by the preload (which gets them from real File objects), never typed by the page
   ipcMain.handle(GRANT_DROP_CHANNEL, (event, path: unknown) => {
     if (event.sender !== win?.webContents || typeof path !== 'string' || !path) return null;
     return ctx!.allow.allow(path);

@@ -289,7 +289,7 @@ export function renderViewFloat(base: FloatImage, g: ViewGeometry, S: number, ou
   }
 }
 
-/** Bilinear taps along one axis: coordinate start + k·step for k < n over a source of length len. Weight −1 marks outside. */
+/** Bilinear taps along one axis at coordinates start + k·step, k < n, in a source of length len. Weight −1: outside. */
 function taps(
   start: number,
   step: number,

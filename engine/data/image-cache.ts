@@ -1,7 +1,7 @@
 /**
- * A memory-bounded LRU of decoded, resized images (uint8 RGB, or float after the value mapping), so that small datasets are decoded
- * once per run instead of once per epoch. In-flight decodes are shared, so prefetching two batches
- * that contain the same file decodes it once.
+ * A memory-bounded LRU of decoded, resized images (uint8 RGB, or float after the value mapping), so that small
+ * datasets are decoded once per run instead of once per epoch. In-flight decodes are shared, so prefetching two
+ * batches that contain the same file decodes it once.
  */
 import type { PixelImage } from './pixels';
 

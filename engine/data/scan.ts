@@ -45,12 +45,12 @@ export interface ScanOptions {
   /** a CSV/TSV of labels (absolute, or relative to the dataset root) */
   labels?: string;
   columns?: Partial<LabelColumns>;
-  /** where cached reports live; default $ATTUNE_CACHE_DIR/scans or ~/.cache/attune/scans. Must be outside the dataset. */
+  /** cached reports' folder; default $ATTUNE_CACHE_DIR/scans or ~/.cache/attune/scans. Must be outside the dataset. */
   cacheDir?: string;
   /** false: always rescan */
   cache?: boolean;
   onEvent?: EventSink;
-  /** multi-frame DICOM: one sample per file from its middle frame (default), or every frame as a sample (grouped by file) */
+  /** multi-frame DICOM: one sample per file from its middle frame (default), or one per frame (grouped by file) */
   frames?: 'middle' | 'all';
   /** files probed in parallel; default 16 (sharp reads headers on libuv threads) */
   concurrency?: number;

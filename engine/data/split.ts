@@ -51,7 +51,7 @@ export interface SplitOptions {
 
 const byFile = (a: { file: string }, b: { file: string }) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0);
 
-/** Per-class target counts: largest remainder, then at least one image in val (n ≥ 2) and test (n ≥ 4), and in train. */
+/** Per-class target counts: largest remainder, then ≥ 1 image in val (n ≥ 2) and test (n ≥ 4), and in train. */
 export function classTargets(n: number, ratios: [number, number, number]): [number, number, number] {
   const sum = ratios[0] + ratios[1] + ratios[2];
   const exact = ratios.map((r) => (n * r) / sum);

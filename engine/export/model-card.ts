@@ -1,4 +1,4 @@
-/** The model card (README.md beside model.onnx): what the model is for, how it was made, how well it did, how it fails. */
+/** Model card (README.md beside model.onnx): what the model is for, how it was made, how well it did, how it fails. */
 import type { EvaluationReport } from '../evaluate/metrics';
 import { formatEstimate } from '../evaluate/intervals';
 import { roughWarning } from '../evaluate/summary';

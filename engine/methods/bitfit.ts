@@ -1,4 +1,4 @@
-/** BitFit (METHODS.md, baselines): only the biases and the new head train; every weight matrix and norm stays frozen. */
+/** BitFit (METHODS.md, baselines): only biases and the new head train; every weight matrix and norm stays frozen. */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
 import { biasTensors } from './layers';
 import { headParameters, mergeByName, sizeOfTensors, type Method } from './method';

@@ -10,7 +10,8 @@ import { oneUpdate } from './testing/one-update';
 
 const theta0 = [0.5, -0.2, 0.1, 0.3, -0.4, 0.2];
 const theta = [0.62, -0.31, 0.05, 0.3, -0.1, 0.45];
-const g = [0.03, -0.02, 0.5, -0.01, -0.01, -0.004]; // small enough that the penalty flips some of Adam's first-step signs
+// small enough that the penalty flips some of Adam's first-step signs
+const g = [0.03, -0.02, 0.5, -0.01, -0.01, -0.004];
 
 /** (λ/2)·‖θ − θ0‖² in float64 */
 const penalty = (lambda: number, t: number[]) => (lambda / 2) * t.reduce((s, v, i) => s + (v - theta0[i]) ** 2, 0);

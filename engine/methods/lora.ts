@@ -1,7 +1,8 @@
 /**
  * LoRA, additive (METHODS.md, baselines; Hu et al. 2022): for every attention (qkv, output projection)
  * and MLP (fc1, fc2) weight of every block, W' = W + (α/r)·A·B with A [in, r] random normal and
- * B [r, out] zeros, so W' = W at step 0 (trained as y = x·W + (α/r)·(x·A)·B, the same function). Only A, B and the head train; export merges A·B into W.
+ * B [r, out] zeros, so W' = W at step 0 (trained as y = x·W + (α/r)·(x·A)·B, the same function). Only A, B and
+ * the head train; export merges A·B into W.
  * A's init: METHODS.md says "random normal"; we use std 1/r, Hugging Face PEFT's `init_lora_weights="gaussian"`.
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';

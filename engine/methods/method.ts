@@ -142,7 +142,7 @@ export function sizeOfTensors(g: Graph, names: Iterable<string>): number {
 /** The new head: C·dim weights and C biases. */
 export const headParameters = (g: Graph): number => sizeOfTensors(g, [HEAD_WEIGHT, HEAD_BIAS]);
 
-/** Substitutes trained tensors for initializers of the same name: all a method needs when it trains tensors in place. */
+/** Substitutes trained tensors for same-named initializers: all a method needs when it trains tensors in place. */
 export function mergeByName(backbone: Model, trained: Map<string, Tensor>): Model {
   const graph = { ...backbone.graph, initializers: new Map(backbone.graph.initializers) };
   for (const [k, t] of trained) {

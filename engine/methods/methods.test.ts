@@ -105,7 +105,7 @@ test('PACE: Δh = 0 at step 0, merge equals the adapter graph with noise off, no
   const p = await prepared(TINY_VIT);
   const m = await pace.prepare({ backbone: p, options: {}, seed: 1, batch: 2 });
   const x = randomTensor([2, 3, 32, 32], mulberry32(2), 2);
-  // step 0: Δh = 0, so the adapter graph reproduces the plain backbone (up to onnxruntime fusing the two graphs differently)
+  // step 0: Δh = 0, so the adapter graph matches the plain backbone (up to onnxruntime fusing the graphs differently)
   const ev = await compileEvalProgram(p.model, m.program, 2);
   const tp = await compileTrainProgram(p.model, m.program, { batch: 2, numClasses: 3, clipNorm: 1 });
   const s = await createSession(ev.model, { provider: 'cpu' });
@@ -116,7 +116,7 @@ test('PACE: Δh = 0 at step 0, merge equals the adapter graph with noise off, no
   const ref = (await plain.run({ [ev.imageInput]: x }))[LOGITS].data as Float32Array;
   assert.ok(Math.max(...Array.from(adapted, (v, i) => Math.abs(v - ref[i]))) < 1e-5);
   assert.ok((await mergeGap(p, m, await randomParams(p, m, 3), x)) < 1e-4);
-  // the train step takes [B, …] images and runs [x; x]; noise inputs are [2B, out] draws laid out per sample and channel
+  // the train step takes [B, …] images, runs [x; x]; noise inputs are [2B, out] draws laid out per sample and channel
   const img = tp.model.graph.inputs.find((i) => i.name === tp.imageInput)!;
   assert.equal(img.shape[0], 2);
   const noiseInputs = tp.extraInputs.filter((e) => e.name.startsWith('pace_noise_'));

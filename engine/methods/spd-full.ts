@@ -1,6 +1,7 @@
 /**
  * The `spd` method: full fine-tuning (full.ts) trained with the SPD update rule (spd.ts) instead of AdamW — the
- * same as `--method full --optimizer spd`, declared once so the CLI, the app and the recommendation need no special case.
+ * same as `--method full --optimizer spd`, declared once so the CLI, the app and the recommendation need no
+ * special case.
  */
 import { full } from './full';
 import type { Method } from './method';

@@ -28,7 +28,8 @@ export function spdUpdate(s: SpdSettings): UpdateRule {
   return (u) => {
     const { b } = u;
     const { m, v, step } = adamDirection(u);
-    const next = b.sub(u.param, step); // θ̃: Adam without decoupled decay (adamSPD.py applies no weight decay of its own)
+    // θ̃: Adam without decoupled decay (adamSPD.py applies no weight decay of its own)
+    const next = b.sub(u.param, step);
     if (u.isHead) return { param: next, m, v };
     const anchor = b.constant(u.anchor, 'spd_anchor');
     const prevDev = b.sub(u.param, anchor);

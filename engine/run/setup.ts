@@ -338,7 +338,7 @@ export async function buildRunContext(
   return { spec, split, backbone, prepared, method, methodPrepared, items };
 }
 
-/** Training images with `views` independent augmentations each (as the method asks), stacked [view1 rows; view2 rows]. */
+/** Training images with `views` independent augmentations each (per the method), stacked [view1 rows; view2 rows]. */
 async function* twoViewBatches(
   loader: BatchLoaderFactory,
   items: { file: string; label: number }[],

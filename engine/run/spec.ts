@@ -91,7 +91,10 @@ const PreprocessingSchema = z.object({
 /** How training counters class imbalance: nothing, class-weighted loss, or class-balanced sampling. */
 export const BALANCE_MODES = ['none', 'weights', 'sampling'] as const;
 export type BalanceMode = (typeof BALANCE_MODES)[number];
-/** The validation figure that picks the best epoch; balanced accuracy by default (plain accuracy rewards the majority class). */
+/**
+ * The validation figure that picks the best epoch; balanced accuracy by default, since plain accuracy rewards the
+ * majority class.
+ */
 export const SELECT_BY = ['balanced-accuracy', 'macro-f1', 'accuracy'] as const;
 export type SelectBy = (typeof SELECT_BY)[number];
 

@@ -1,4 +1,7 @@
-/** The app's "Find the best method for my data": the façade's race (trials in-process) and the recommendation it replaces. */
+/**
+ * The app's "Find the best method for my data": the façade's race (trials in-process)
+ * and the recommendation it replaces.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';

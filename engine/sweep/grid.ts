@@ -35,7 +35,7 @@ const cartesian = <T>(axes: T[][]): T[][] =>
   axes.reduce<T[][]>((acc, xs) => acc.flatMap((a) => xs.map((x) => [...a, x])), [[]]);
 const safe = (s: string) => s.replace(/[^A-Za-z0-9._+-]+/g, '_');
 
-/** Every configuration: each method entry × the grid values that apply to it (options only where the method has them). */
+/** Every configuration: each method entry × the grid values that apply to it (only options the method has). */
 export function expandConfigs(spec: SweepSpec): SweepConfig[] {
   const out: SweepConfig[] = [];
   for (const entry of spec.methods) {

@@ -20,7 +20,7 @@ export const trialDir = (sweepDir: string, t: Trial): string => join(resolve(swe
 export const splitFileFor = (sweepDir: string, fold: number, folds: number): string =>
   join(resolve(sweepDir), 'splits', folds > 1 ? `fold-${fold}.json` : 'split.json');
 
-/** The engine's train request for one trial: the one description that both the CLI arguments and in-process runs use. */
+/** The engine's train request for one trial: the one description both the CLI arguments and in-process runs use. */
 export function trainRequest(sweepDir: string, spec: SweepSpec, c: SweepConfig, t: Trial, folds: number): RunRequest {
   const req: RunRequest = {
     data: spec.data,
@@ -85,8 +85,11 @@ function trainArgs(req: RunRequest): string[] {
 
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Writes jobs/<index>.sh for each trial. ATTUNE_THREADS (or Slurm's cpus per task) caps onnxruntime's threads;
- * ATTUNE_ROOT and ATTUNE_NODE point at Attune's checkout and node where they differ from this machine's (a container). */
+/**
+ * Writes jobs/<index>.sh for each trial. ATTUNE_THREADS (or Slurm's cpus per task) caps onnxruntime's threads;
+ * ATTUNE_ROOT and ATTUNE_NODE point at Attune's checkout and node where they differ from this machine's
+ * (a container).
+ */
 export async function writeJobScripts(
   sweepDir: string,
   spec: SweepSpec,

@@ -1,4 +1,4 @@
-/** The local backend end to end with real trainings: a killed trial is reported and the re-run completes it; the race. */
+/** The local backend end to end with real trainings: a killed trial is reported and a re-run completes it; the race. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';

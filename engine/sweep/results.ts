@@ -29,7 +29,7 @@ export interface SweepResults {
   interval: string;
   best?: string;
   configs: ConfigResult[];
-  /** per method entry with several configurations: the one with the best mean validation accuracy (the papers' selection) */
+  /** per method entry with several configs: the one with the best mean validation accuracy (the papers' selection) */
   selectedOnValidation: { group: string; config: string; valAccuracy: number; testAccuracy: Summary }[];
   missing: { trial: string; state: string; error?: string }[];
   trials: number;

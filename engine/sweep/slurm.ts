@@ -74,7 +74,7 @@ export async function slurmStatus(sweep: Sweep): Promise<TrialStatus[]> {
   });
 }
 
-/** Submits one job array of every trial that is neither done nor queued; returns the job id (undefined: nothing to do). */
+/** Submits one job array of every trial neither done nor queued; returns the job id (undefined: nothing to do). */
 export async function submitSlurm(sweep: Sweep, opts: SlurmOptions = {}): Promise<{ jobId?: string; trials: Trial[] }> {
   if (!slurmAvailable())
     throw new AttuneError(

@@ -1,4 +1,4 @@
-/** Learning-rate schedule: linear warm-up, then cosine decay to `minFactor`·lr (the GPS/PACE official scripts use this shape). */
+/** Linear warm-up, then cosine decay to `minFactor`·lr: the learning-rate schedule of the GPS/PACE official scripts. */
 export function cosineWithWarmup(
   step: number,
   totalSteps: number,

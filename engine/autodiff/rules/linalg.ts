@@ -1,4 +1,4 @@
-/** Gradient rules for MatMul and Gemm. Weight gradients of 2-D weights are computed as one GEMM over the flattened batch. */
+/** Gradient rules for MatMul and Gemm. A 2-D weight's gradient is computed as one GEMM over the flattened batch. */
 import { attrFloat, attrInt, float, int } from '../../ir/graph';
 import { unbroadcast } from '../helpers';
 import type { GradRule } from '../rule';

@@ -6,7 +6,7 @@
  *     one-hot, whose gradient is exactly gather(∂L/∂W, idx)); δ [rows, K] is the only trainable tensor per
  *     matrix, with weight decay 0 (decay would move frozen entries). Biases and the new head train;
  *     norms, position embeddings and the class token stay frozen.
- *  4. Export: dense merged weights; plus a sparse patch (patch.ts) that `attune apply-patch` turns back into the export.
+ *  4. Export: dense merged weights, and a sparse patch (patch.ts) that `attune apply-patch` turns back into the export.
  * Defaults follow the official VTAB scripts: Adam with weight decay 0 (head included), no gradient clipping,
  * lr 1e-3, batch 32, K = 1, cosine with warm-up.
  */

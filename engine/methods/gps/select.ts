@@ -3,7 +3,8 @@
  *
  * Selection loss (SupCon, Khosla et al. 2020, as in FightingFighting/GPS): on L2-normalised backbone
  * features z of 2N views (no head), with τ = 0.07,
- *   L_i = −(1/|P(i)|) Σ_{p∈P(i)} log( exp(z_i·z_p/τ) / Σ_{a∈A(i)} exp(z_i·z_a/τ) ),  L = mean over anchors with |P(i)| > 0.
+ *   L_i = −(1/|P(i)|) Σ_{p∈P(i)} log( exp(z_i·z_p/τ) / Σ_{a∈A(i)} exp(z_i·z_a/τ) ),
+ *   L = mean over anchors with |P(i)| > 0.
  * The graph computes L from z and two host-built matrices: `colmask` (A(i): valid views other than i) and
  * `pos` (P(i) / |P(i)| / #anchors), so padded rows and label bookkeeping need no graph ops. The programs give
  * ∂L/∂W for every weight matrix, one view's rows at a time (compileSelectionProgram); the host sums them over one
@@ -32,7 +33,7 @@ export interface SelectionProgram {
   supcon: Model;
   imageInput: string;
   views: number;
-  /** rows per forward/backward: one view of every image (views / 2), so two views' activations are never held together */
+  /** rows per forward/backward: one view of each image (views / 2), so two views' activations are never held at once */
   chunk: number;
   weights: WeightMatrix[];
   /** gradient output name per weight name */

@@ -1,6 +1,6 @@
 /**
  * PACE (METHODS.md §PACE; Ni et al., NeurIPS 2024; official code MaxwellYaoNi/PACE, Vision/).
- * Base adapter "LoRAmul + VPTadd" on every Linear of every block (qkv, proj, fc1, fc2; head and patch embedding excluded):
+ * Base adapter "LoRAmul + VPTadd" on each Linear of every block (qkv, proj, fc1, fc2; not the head or patch embedding):
  *   Δh(x) = x·(W0 ⊙ (Wd·Wu))ᵀ + W0·p + b0 ⊙ δb,  p = Pd·Pu.
  * Init as Vision/pace/residual_adapters.py (LoRAmul_VPTadd_Linear): Wd [out, r], Pd [in, r], δb [out] zeros;
  * Wu [r, in] and Pu [r, 1] xavier_uniform, so Δh = 0 at step 0.
@@ -71,7 +71,7 @@ export const pace: Method = {
       kind: 'boolean',
     },
   ],
-  // METHODS.md and Vision/train.py: AdamW lr 1e-3, weight decay 1e-4, batch 64, cosine with warm-up, no gradient clipping
+  // METHODS.md and Vision/train.py: AdamW lr 1e-3, weight decay 1e-4, batch 64, warm-up + cosine, no gradient clipping
   // per adapted layer: Wd [out, r] and Wu [r, in]; with a bias also Pd [in, r], Pu [r, 1], δb [out]
   trainableParameters: (g, o) => {
     const r = numberOption(pace.options, o, 'rank');
@@ -98,7 +98,7 @@ export const pace: Method = {
     const extraInputs: ExtraInput[] = [];
     const history = new LogitHistory(ctx.batch, ctx.backbone.numClasses);
 
-    /** Inserts the adapters; `rows` = batch rows of the forward, `withNoise` = training. Returns each layer's new output. */
+    /** Inserts the adapters (`rows`: forward batch rows; `withNoise`: training); returns each layer's new output. */
     const adapt = (g: Graph, b: Builder, shapes: ShapeMap, rows: number, withNoise: boolean) => {
       for (const [k, t] of init) g.initializers.set(k, t);
       const adapted: { layer: LinearLayer; value: string }[] = [];

@@ -355,7 +355,7 @@ class RunStore {
     if (on) await this.explainTry();
   }
 
-  /** sets (or clears) the operating point for the next export and previews it: fitted on validation, reported on test */
+  /** sets (or clears) the next export's operating point and previews it: fitted on validation, reported on test */
   async setOperatingPoint(op: ExportChoices['operatingPoint'] | null): Promise<void> {
     this.exportChoices = { ...this.exportChoices, operatingPoint: op ?? undefined };
     this.operatingPoint = null;
