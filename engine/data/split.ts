@@ -3,12 +3,11 @@
  * exact-duplicate set never straddle a boundary), and saved as `split.json` so that every run on
  * the same data evaluates on the same images.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
 import { rngFor, shuffleInPlace } from '../util/random';
-import { writeFileAtomic } from '../util/fs';
+import { readJsonFile, writeFileAtomic } from '../util/fs';
 import { SPLIT_NAMES, type ScanReport, type SplitName } from './types';
 
 export interface SplitInputItem {
@@ -232,27 +231,18 @@ export async function saveSplit(file: string, split: DatasetSplit): Promise<void
  * (a split that silently drops test images would change the score).
  */
 export async function loadSplit(file: string, report?: Pick<ScanReport, 'items'>): Promise<DatasetSplit> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
-  } catch (err) {
-    throw new AttuneError(
-      'split-unreadable',
-      `Cannot read the split file ${file}.`,
-      'Make a new split (the run will save it).',
-      { cause: String(err) },
-    );
-  }
-  const parsed = SplitSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new AttuneError(
-      'split-invalid',
-      `${file} is not a valid split file.`,
-      'Make a new split (the run will save it).',
-      { issues: parsed.error.issues.slice(0, 5) },
-    );
-  }
-  const split = parsed.data as DatasetSplit;
+  const split = (await readJsonFile(file, SplitSchema, {
+    unreadable: {
+      code: 'split-unreadable',
+      message: `Cannot read the split file ${file}.`,
+      hint: 'Make a new split (the run will save it).',
+    },
+    invalid: {
+      code: 'split-invalid',
+      message: `${file} is not a valid split file.`,
+      hint: 'Make a new split (the run will save it).',
+    },
+  })) as DatasetSplit;
   if (report) {
     const present = new Set(report.items.map((i) => i.file));
     const missing = split.items.filter((i) => !present.has(i.file));

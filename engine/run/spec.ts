@@ -1,9 +1,7 @@
 /** The run spec: everything needed to reproduce or resume a run, saved as run.json and validated when read. */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AttuneError } from '../errors';
-import { writeJsonAtomic } from '../util/fs';
+import { readJsonFile, writeJsonAtomic } from '../util/fs';
 import { PROVIDER_REQUESTS } from '../runtime/providers';
 import { normalisePreprocessing, type Preprocessing } from '../preprocessing';
 
@@ -150,23 +148,16 @@ export async function saveRunSpec(runDir: string, spec: RunSpec): Promise<void> 
 }
 
 export async function loadRunSpec(runDir: string): Promise<RunSpec> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(runFiles(runDir).spec, 'utf8'));
-  } catch {
-    throw new AttuneError(
-      'run-missing',
-      `${runDir} is not an Attune run folder (no readable run.json).`,
-      'Choose the folder that `attune train --out` wrote.',
-    );
-  }
-  const parsed = RunSpecSchema.safeParse(raw);
-  if (!parsed.success)
-    throw new AttuneError(
-      'run-invalid',
-      `${runDir}/run.json is damaged or from another version.`,
-      'Train the run again.',
-      { issues: parsed.error.issues.slice(0, 5) },
-    );
-  return parsed.data;
+  return readJsonFile(runFiles(runDir).spec, RunSpecSchema, {
+    unreadable: {
+      code: 'run-missing',
+      message: `${runDir} is not an Attune run folder (no readable run.json).`,
+      hint: 'Choose the folder that `attune train --out` wrote.',
+    },
+    invalid: {
+      code: 'run-invalid',
+      message: `${runDir}/run.json is damaged or from another version.`,
+      hint: 'Train the run again.',
+    },
+  });
 }

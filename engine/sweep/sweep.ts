@@ -4,14 +4,14 @@
  * Opening an existing folder with the same spec reuses it (re-running a command resumes the sweep).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
 import type { EventSink } from '../events';
 import { scanDataset } from '../data/scan';
 import { saveSplit, splitDataset } from '../data/split';
-import { writeJsonAtomic } from '../util/fs';
+import { readJsonFile, writeJsonAtomic } from '../util/fs';
 import { kFoldSplits } from './folds';
 import { expandConfigs, expandTrials, foldCount, type SweepConfig, type Trial } from './grid';
 import { splitFileFor, writeJobScripts } from './job';
@@ -37,29 +37,24 @@ const sweepFile = (dir: string) => join(resolve(dir), 'sweep.json');
 
 /** Reads an existing sweep folder (for --status, --cancel and re-runs). */
 export async function loadSweep(dir: string): Promise<Sweep> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(sweepFile(dir), 'utf8'));
-  } catch {
-    throw new AttuneError(
-      'sweep-missing',
-      `${dir} is not an Attune sweep folder (no readable sweep.json).`,
-      'Choose the folder that `attune sweep --out` wrote.',
-    );
-  }
-  const f = SweepFileSchema.safeParse(raw);
-  if (!f.success)
-    throw new AttuneError(
-      'sweep-invalid',
-      `${dir}/sweep.json is damaged or from another version.`,
-      'Start the sweep in a new folder.',
-    );
-  const spec = validateSweepSpec(f.data.spec, `${dir}/sweep.json`);
+  const f = await readJsonFile(sweepFile(dir), SweepFileSchema, {
+    unreadable: {
+      code: 'sweep-missing',
+      message: `${dir} is not an Attune sweep folder (no readable sweep.json).`,
+      hint: 'Choose the folder that `attune sweep --out` wrote.',
+    },
+    invalid: {
+      code: 'sweep-invalid',
+      message: `${dir}/sweep.json is damaged or from another version.`,
+      hint: 'Start the sweep in a new folder.',
+    },
+  });
+  const spec = validateSweepSpec(f.spec, `${dir}/sweep.json`);
   return {
     dir: resolve(dir),
     spec,
-    configs: f.data.configs as SweepConfig[],
-    trials: f.data.trials as Trial[],
+    configs: f.configs as SweepConfig[],
+    trials: f.trials as Trial[],
     folds: foldCount(spec),
   };
 }

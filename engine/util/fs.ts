@@ -1,6 +1,38 @@
-import { mkdir, rename, writeFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { z } from 'zod';
 import { AttuneError } from '../errors';
+
+/** What the user is told about a file: an error code, what is wrong, and what to do. */
+export interface FileComplaint {
+  code: string;
+  message: string;
+  hint: string;
+}
+
+/**
+ * A JSON file of Attune's own (run.json, sweep.json, split.json) checked against its schema: a missing or unreadable
+ * file and one that does not match each get the caller's plain message (the first schema issues as details).
+ */
+export async function readJsonFile<S extends z.ZodTypeAny>(
+  file: string,
+  schema: S,
+  says: { unreadable: FileComplaint; invalid: FileComplaint },
+): Promise<z.infer<S>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    const u = says.unreadable;
+    throw new AttuneError(u.code, u.message, u.hint, { cause: String(err) });
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const v = says.invalid;
+    throw new AttuneError(v.code, v.message, v.hint, { issues: parsed.error.issues.slice(0, 5) });
+  }
+  return parsed.data;
+}
 
 /** Writes to a temp file and renames it into place, so a crash or full disk never leaves a half-written file. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
