@@ -636,6 +636,13 @@ export async function kfoldEvaluate(
           weightDecay: h.weightDecay,
           optimizer: h.optimizer,
           spdLambda: h.spdLambda,
+          // the run's own, except that a shorter k-fold (r.epochs) keeps an epoch after the warm-up, as a new run would
+          warmupEpochs:
+            r.epochs !== undefined && r.epochs < h.epochs
+              ? Math.min(h.warmupEpochs, Math.max(0, r.epochs - 1))
+              : h.warmupEpochs,
+          labelSmoothing: h.labelSmoothing,
+          clipNorm: h.clipNorm,
         },
       ],
       seeds: [r.seed ?? run.seed],

@@ -19,6 +19,9 @@ test('kfoldEvaluate tests every image once over k folds; figures are the trialsâ
     learningRate: 1e-2,
     balance: 'weights',
     selectBy: 'macro-f1',
+    warmupEpochs: 0.5,
+    labelSmoothing: 0.05,
+    clipNorm: null,
     seed: 0,
     outDir: join(out, 'run'),
     provider: 'auto',
@@ -62,7 +65,7 @@ test('kfoldEvaluate tests every image once over k folds; figures are the trialsâ
   // the run's recipe was reused
   const trialSpec = JSON.parse(readFileSync(join(r.dir, 'trials', r.perFold[0].trial, 'run.json'), 'utf8')) as {
     method: string;
-    hyper: { lr: number; batch: number };
+    hyper: { lr: number; batch: number; warmupEpochs: number; labelSmoothing: number; clipNorm: number | null };
     balance: string;
     selectBy: string;
     preprocessing: { values: unknown };
@@ -75,6 +78,11 @@ test('kfoldEvaluate tests every image once over k folds; figures are the trialsâ
   assert.deepEqual(trialSpec.preprocessing.values, runSpec.preprocessing.values);
   assert.equal(trialSpec.hyper.lr, 1e-2);
   assert.equal(trialSpec.hyper.batch, 8);
+  assert.deepEqual(
+    [trialSpec.hyper.warmupEpochs, trialSpec.hyper.labelSmoothing, trialSpec.hyper.clipNorm],
+    [0.5, 0.05, null],
+    'warm-up, label smoothing and clipping as the run had them',
+  );
   // mean, sd and interval from the sweep's statistics (and its results.json)
   assert.deepEqual(r.accuracy, summarizeValues(r.perFold.map((f) => f.accuracy)));
   assert.deepEqual(r.balancedAccuracy, summarizeValues(r.perFold.map((f) => f.balancedAccuracy)));

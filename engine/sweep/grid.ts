@@ -16,6 +16,10 @@ export interface SweepConfig {
   weightDecay?: number;
   optimizer?: 'adamw' | 'spd';
   spdLambda?: number;
+  warmupEpochs?: number;
+  labelSmoothing?: number;
+  /** null: no gradient clipping */
+  clipNorm?: number | null;
 }
 
 export interface Trial {
@@ -64,6 +68,9 @@ export function expandConfigs(spec: SweepSpec): SweepConfig[] {
               weightDecay: entry.weightDecay,
               optimizer: entry.optimizer,
               spdLambda: entry.spdLambda,
+              warmupEpochs: entry.warmupEpochs,
+              labelSmoothing: entry.labelSmoothing,
+              clipNorm: entry.clipNorm,
             };
       const c: SweepConfig = {
         id: '',

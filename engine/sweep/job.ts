@@ -35,6 +35,9 @@ export function trainRequest(sweepDir: string, spec: SweepSpec, c: SweepConfig, 
     weightDecay: c.weightDecay,
     optimizer: c.optimizer,
     spdLambda: c.spdLambda,
+    warmupEpochs: c.warmupEpochs,
+    labelSmoothing: c.labelSmoothing,
+    clipNorm: c.clipNorm,
     augment: spec.augment,
     provider: spec.provider,
     labels: spec.labels,
@@ -62,6 +65,9 @@ function trainArgs(req: RunRequest): string[] {
   put('--weight-decay', req.weightDecay);
   put('--optimizer', req.optimizer);
   put('--spd-lambda', req.spdLambda);
+  put('--warmup', req.warmupEpochs);
+  put('--label-smoothing', req.labelSmoothing);
+  put('--clip-norm', req.clipNorm === null ? 'none' : req.clipNorm);
   put('--augment', req.augment);
   put('--provider', req.provider);
   put('--labels', req.labels);

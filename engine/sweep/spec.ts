@@ -31,6 +31,11 @@ const MethodEntry = z.union([
       weightDecay: z.number().min(0).optional(),
       optimizer: z.enum(['adamw', 'spd']).optional(),
       spdLambda: z.number().min(0).max(1).optional(),
+      /** the rest of a run's recipe (k-fold copies them from the run it cross-validates) */
+      warmupEpochs: z.number().min(0).optional(),
+      labelSmoothing: z.number().min(0).max(1).optional(),
+      /** null: no gradient clipping */
+      clipNorm: z.number().positive().nullable().optional(),
     })
     .strict(),
 ]);

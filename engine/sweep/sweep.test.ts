@@ -287,6 +287,17 @@ test('the value mapping, balance and selection reach every trial, in-process and
     "'--select-by' 'macro-f1'",
   ])
     assert.ok(script.includes(flag), `${flag} in ${script}`);
+  // the rest of a run's recipe, fixed on a method entry (k-fold copies it from the run it cross-validates)
+  const recipe = validateSweepSpec({
+    ...base,
+    methods: [{ method: 'linear', warmupEpochs: 1, labelSmoothing: 0.1, clipNorm: null }],
+  });
+  const rs = await openSweep(recipe, join(tempDir(), 'sw2'));
+  const rr = trainRequest(rs.dir, recipe, rs.configs[0], rs.trials[0], 0);
+  assert.deepEqual([rr.warmupEpochs, rr.labelSmoothing, rr.clipNorm], [1, 0.1, null]);
+  const rscript = readFileSync(join(rs.dir, 'jobs', '0.sh'), 'utf8');
+  for (const flag of ["'--warmup' '1'", "'--label-smoothing' '0.1'", "'--clip-norm' 'none'"])
+    assert.ok(rscript.includes(flag), `${flag} in ${rscript}`);
   // a window or band choice the CLI would refuse is refused here, naming the field
   assert.throws(() => validateSweepSpec({ ...base, window: 'lungs' }), /window: --window "lungs" is not a window rule/);
   assert.throws(() => validateSweepSpec({ ...base, bands: '4,3' }), /bands: /);
