@@ -45,7 +45,7 @@ import { runRace, type RaceResult } from './sweep/race';
 import { validateSweepSpec } from './sweep/spec';
 import { openSweep } from './sweep/sweep';
 import { writeResults } from './sweep/results';
-import { summarizeValues, type Summary } from './sweep/stats';
+import { PROPORTION, summarizeValues, type Summary } from './sweep/stats';
 import { trialDir } from './sweep/job';
 
 export type {
@@ -686,7 +686,10 @@ export async function kfoldEvaluate(
     folds: sweep.folds,
     perFold,
     accuracy: results.configs[0].testAccuracy,
-    balancedAccuracy: summarizeValues(perFold.map((f) => f.balancedAccuracy)),
+    balancedAccuracy: summarizeValues(
+      perFold.map((f) => f.balancedAccuracy),
+      PROPORTION,
+    ),
     missing: results.missing,
   };
 }

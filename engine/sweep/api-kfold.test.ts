@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { kfoldEvaluate, trainRun } from '../api';
 import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
-import { summarizeValues } from './stats';
+import { PROPORTION, summarizeValues } from './stats';
 
 test('kfoldEvaluate tests every image once over k folds; figures are the trials’ own, interval the sweep’s', async () => {
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 6);
@@ -84,8 +84,21 @@ test('kfoldEvaluate tests every image once over k folds; figures are the trials�
     'warm-up, label smoothing and clipping as the run had them',
   );
   // mean, sd and interval from the sweep's statistics (and its results.json)
-  assert.deepEqual(r.accuracy, summarizeValues(r.perFold.map((f) => f.accuracy)));
-  assert.deepEqual(r.balancedAccuracy, summarizeValues(r.perFold.map((f) => f.balancedAccuracy)));
+  assert.deepEqual(
+    r.accuracy,
+    summarizeValues(
+      r.perFold.map((f) => f.accuracy),
+      PROPORTION,
+    ),
+  );
+  assert.deepEqual(
+    r.balancedAccuracy,
+    summarizeValues(
+      r.perFold.map((f) => f.balancedAccuracy),
+      PROPORTION,
+    ),
+  );
+  assert.ok(r.accuracy.ci95![0] >= 0 && r.accuracy.ci95![1] <= 1, 'an accuracy interval stays within 0–100 %');
   assert.ok(r.accuracy.ci95);
   const results = JSON.parse(readFileSync(join(r.dir, 'results.json'), 'utf8')) as {
     configs: { testAccuracy: unknown }[];

@@ -10,7 +10,7 @@ import { writeJsonAtomic } from '../util/fs';
 import { expandConfigs } from './grid';
 import { computeResults, writeResults, type ConfigResult } from './results';
 import type { SweepSpec } from './spec';
-import { summarizeValues, type Summary } from './stats';
+import { PROPORTION, summarizeValues, type Summary } from './stats';
 import type { TrialStatus } from './status';
 import { openSweep, type Sweep } from './sweep';
 
@@ -69,7 +69,7 @@ export async function runRace(
         const vals = xs.map((s) => (s.state === 'done' ? (s.bestValAccuracy ?? 0) : 0));
         return {
           config: c,
-          valAccuracy: summarizeValues(vals),
+          valAccuracy: summarizeValues(vals, PROPORTION),
           failed: xs.filter((s) => s.state !== 'done').length,
           kept: false,
         };

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '../util/fs';
-import { pairedDifference, summarizeValues, type PairedDifference, type Summary } from './stats';
+import { PROPORTION, pairedDifference, summarizeValues, type PairedDifference, type Summary } from './stats';
 import { sweepStatus, type TrialStatus } from './status';
 import type { Sweep } from './sweep';
 
@@ -54,8 +54,11 @@ export function computeResults(
       method: c.method,
       trials: xs.length,
       done: done.length,
-      testAccuracy: summarizeValues([...acc(xs).values()]),
-      valAccuracy: summarizeValues(done.flatMap((s) => (s.bestValAccuracy !== undefined ? [s.bestValAccuracy] : []))),
+      testAccuracy: summarizeValues([...acc(xs).values()], PROPORTION),
+      valAccuracy: summarizeValues(
+        done.flatMap((s) => (s.bestValAccuracy !== undefined ? [s.bestValAccuracy] : [])),
+        PROPORTION,
+      ),
     };
   });
   const ranked = configs.filter((c) => c.testAccuracy.n > 0).sort((a, b) => b.testAccuracy.mean - a.testAccuracy.mean);

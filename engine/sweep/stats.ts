@@ -10,17 +10,21 @@ export interface Summary {
   n: number;
   mean: number;
   sd: number | null;
-  /** 95 % t-interval of the mean: mean ± t(0.975, n−1)·sd/√n */
+  /** 95 % t-interval of the mean: mean ± t(0.975, n−1)·sd/√n, cut at the quantity's range where one is given */
   ci95: [number, number] | null;
 }
 
-export function summarizeValues(xs: number[]): Summary {
+/** Accuracies and other proportions: a symmetric t-interval of few values can pass 0 % or 100 %, they cannot. */
+export const PROPORTION: [number, number] = [0, 1];
+
+export function summarizeValues(xs: number[], range?: [number, number]): Summary {
   const n = xs.length;
   const mean = n ? xs.reduce((a, b) => a + b, 0) / n : NaN;
   if (n < 2) return { n, mean, sd: null, ci95: null };
   const sd = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (n - 1));
   const half = jstat.jStat.studentt.inv(0.975, n - 1) * (sd / Math.sqrt(n));
-  return { n, mean, sd, ci95: [mean - half, mean + half] };
+  const [lo, hi] = range ?? [-Infinity, Infinity];
+  return { n, mean, sd, ci95: [Math.max(lo, mean - half), Math.min(hi, mean + half)] };
 }
 
 export interface PairedDifference extends Summary {
@@ -31,6 +35,7 @@ export interface PairedDifference extends Summary {
 /** Differences a[k] − b[k] over the keys both have (e.g. `seed/fold`). */
 export function pairedDifference(a: Map<string, number>, b: Map<string, number>): PairedDifference {
   const d = [...a].filter(([k]) => b.has(k)).map(([k, v]) => v - b.get(k)!);
-  const s = summarizeValues(d);
+  // a difference of two proportions lies in [−1, 1]
+  const s = summarizeValues(d, [-1, 1]);
   return { ...s, significant: s.ci95 !== null && (s.ci95[0] > 0 || s.ci95[1] < 0) };
 }

@@ -11,7 +11,7 @@ import { assignFolds, kFoldSplits } from './folds';
 import { expandConfigs, expandTrials } from './grid';
 import { k8sJob } from './k8s';
 import { loadSweepSpecFile, validateSweepSpec } from './spec';
-import { pairedDifference, summarizeValues } from './stats';
+import { PROPORTION, pairedDifference, summarizeValues } from './stats';
 import { openSweep } from './sweep';
 
 const base = { data: '/d', model: '/m.onnx' };
@@ -205,6 +205,8 @@ test('statistics: mean ± sd, t-interval and paired differences against known va
   const half = (4.302652729911275 * 0.1) / Math.sqrt(3);
   assert.ok(Math.abs(s.ci95![0] - (0.9 - half)) < 1e-9 && Math.abs(s.ci95![1] - (0.9 + half)) < 1e-9);
   assert.equal(summarizeValues([0.5]).ci95, null);
+  // accuracies: the same interval cut at 100 % (0.9 + 0.248 would read as 114.8 %)
+  assert.deepEqual(summarizeValues([0.8, 0.9, 1.0], PROPORTION).ci95, [s.ci95![0], 1]);
   // a constant gain of 5 points on each of 4 paired seeds is significant; noisy gains are not
   const best = new Map([
     ['s0', 0.9],
