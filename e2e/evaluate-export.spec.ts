@@ -183,9 +183,21 @@ describe(
       assert.equal(img.src, 'data:image/png;base64,');
       assert.ok(img.w >= 2 && img.h >= 2 && img.w <= 64, `grid ${img.w}×${img.h}`);
       assert.equal(img.shown, 88);
+      // under it, the square the model saw (tiny-cnn-random's 32 × 32 input), which the map covers exactly, not the
+      // thumbnail of the whole image
+      const base = await overlay.evaluate((i: HTMLImageElement) => {
+        const under = i.parentElement!.querySelector('img:not([data-testid="heatmap"])') as HTMLImageElement;
+        return { src: under.src.slice(0, 23), w: under.naturalWidth, h: under.naturalHeight };
+      });
+      assert.deepEqual(base, { src: 'data:image/jpeg;base64,', w: 32, h: 32 });
       await page.getByTestId('error-gallery').scrollIntoViewIfNeeded();
       await page.waitForTimeout(300);
       await shot(page, 'evx-03-evaluate-heatmaps');
+      // enlarged: the image beside what the model saw, with the map
+      await page.getByTestId('error-thumb').first().click();
+      await page.getByTestId('enlarged-heatmap').getByTestId('heatmap').waitFor();
+      await shot(page, 'evx-03b-enlarged-heatmap');
+      await page.getByTestId('enlarged').getByRole('button', { name: 'Close' }).click();
       await page.getByTestId('show-heatmaps').uncheck();
       // the channel is validated: at most 16 images a request, absolute paths only
       const refused = (await page.evaluate(`Promise.all([

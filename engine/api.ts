@@ -932,10 +932,17 @@ export async function rebuildFromGpsPatch(backbonePath: string, patchPath: strin
 export async function explainImages(
   source: { modelPath: string } | { runDir: string },
   files: string[],
-  opts: { outDir?: string; classIndex?: number; onError?: (file: string, e: AttuneError) => void } = {},
+  opts: {
+    outDir?: string;
+    classIndex?: number;
+    /** add each image's model view, the square the heatmap covers (a JPEG data URL) */
+    view?: boolean;
+    onError?: (file: string, e: AttuneError) => void;
+  } = {},
 ): Promise<Explanation[]> {
   const model = 'modelPath' in source ? source.modelPath : (await calibratedClassifier(source.runDir)).merged;
-  return explainFiles(model, files, { outDir: opts.outDir, classIndex: opts.classIndex, onError: opts.onError });
+  const { outDir, classIndex, view, onError } = opts;
+  return explainFiles(model, files, { outDir, classIndex, view, onError });
 }
 
 // ---------- sweeps (local, Slurm, Kubernetes) ----------

@@ -8,7 +8,7 @@ import { defaultPreprocessing, DEFAULT_VALUES, type Preprocessing, type VoiRule 
 import { previewRgb, type BandSelection } from './bands';
 import { readRaster } from './geotiff';
 import { decodeEvalRgb } from './image';
-import type { PixelImage, RgbImage } from './pixels';
+import { isFloatImage, type PixelImage, type RgbImage } from './pixels';
 import { readHead } from './source';
 import { sniffHead } from './sniff';
 
@@ -28,6 +28,44 @@ function toBytes(img: PixelImage): Uint8Array {
     out[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
   }
   return out;
+}
+
+/**
+ * 8-bit RGB for showing a decoded model view (decodeEvalRgb): photos as they are, mapped DICOM/16-bit values
+ * (0–1 after the window) as grey or colour, and band stacks other than 3 as the min–max stretched mean of the
+ * bands: which band is red is not known at this point, and where the model looked is what matters.
+ */
+export function displayRgb(img: PixelImage): RgbImage {
+  const { width, height } = img;
+  if (!isFloatImage(img)) return { data: img.data, width, height };
+  const c = img.channels;
+  if (c === 3) return { data: toBytes(img), width, height };
+  const n = width * height;
+  const grey = new Float32Array(n);
+  for (let p = 0; p < n; p++) {
+    let s = 0;
+    for (let k = 0; k < c; k++) s += img.data[p * c + k];
+    grey[p] = s / c;
+  }
+  let lo = Infinity;
+  let hi = -Infinity;
+  if (c === 1) [lo, hi] = [0, 1];
+  else for (const v of grey) [lo, hi] = [Math.min(lo, v), Math.max(hi, v)];
+  const span = hi > lo ? hi - lo : 1;
+  const data = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    const v = Math.round((255 * (grey[p] - lo)) / span);
+    data.fill(v <= 0 ? 0 : v >= 255 ? 255 : v, p * 3, p * 3 + 3);
+  }
+  return { data, width, height };
+}
+
+/** An RGB image as a JPEG data URL (what the app shows). */
+export async function jpegDataUrl(img: RgbImage, quality = 80): Promise<string> {
+  const jpeg = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .jpeg({ quality })
+    .toBuffer();
+  return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
 }
 
 /** 8-bit RGB of the model's view of `file` (without normalisation), `size`×`size`. */
@@ -59,8 +97,5 @@ export async function previewRgbImage(file: string, opts: PreviewOptions = {}): 
 
 /** The preview as a JPEG data URL. */
 export async function previewDataUrl(file: string, opts: PreviewOptions = {}): Promise<string> {
-  const img = await previewRgbImage(file, opts);
-  const raw = { width: img.width, height: img.height, channels: 3 as const };
-  const jpeg = await sharp(img.data, { raw }).jpeg({ quality: 80 }).toBuffer();
-  return `data:image/jpeg;base64,${jpeg.toString('base64')}`;
+  return jpegDataUrl(await previewRgbImage(file, opts));
 }

@@ -14,8 +14,10 @@ import sharp from 'sharp';
 import { trainRun } from '../train/trainer';
 import { exportRun } from '../export/export';
 import { DATASETS, sampleDataset, tempDir } from '../testing/fixtures';
-import { loadImageTensor } from '../data/image';
-import { MODELS, PROBE_DIR } from '../testing/fixtures';
+import { decodeEvalRgb, loadImageTensor } from '../data/image';
+import { displayRgb } from '../data/preview';
+import { explainFiles } from './explain';
+import { MODELS, PROBE_DIR, SHARED } from '../testing/fixtures';
 
 const probes = readdirSync(PROBE_DIR)
   .filter((f) => f.endsWith('.JPEG'))
@@ -91,5 +93,33 @@ test('attune explain on a MobileNetV2 export (BUSI, short linear probe) writes G
     assert.ok(existsSync(l.overlayPath));
     const meta = await sharp(l.overlayPath).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height], ['png', 224, 224]);
+  }
+});
+
+test("each explanation can carry the model's own view, the square its heatmap covers (a 500×333 photo, a CT slice)", async () => {
+  const photo = probes.find((f) => f.endsWith('n01687978_10071.JPEG'))!;
+  const ct = join(SHARED, 'datasets', 'ct-contrast-dicom', 'CONTRAST_0', 'ID_0050_AGE_0074_CONTRAST_0_CT.dcm');
+  const out = tempDir();
+  const ex = await explainFiles(MODELS.vitTiny, [photo, ct], { view: true, outDir: out });
+  assert.equal(ex.length, 2);
+  const explainer = await createExplainer(MODELS.vitTiny);
+  const preprocessing = explainer.preprocessing;
+  await explainer.release();
+  for (const e of ex) {
+    assert.match(e.view!, /^data:image\/jpeg;base64,/);
+    const jpeg = Buffer.from(e.view!.split(',')[1], 'base64');
+    const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([info.width, info.height], [224, 224], 'the eval crop, not the whole image');
+    // the same pixels the model was given (its centre crop of the shorter-side resize), up to JPEG loss
+    const model = displayRgb(await decodeEvalRgb(e.file, preprocessing));
+    let diff = 0;
+    for (let i = 0; i < data.length; i++) diff += Math.abs(data[i] - model.data[i]);
+    assert.ok(diff / data.length < 6, `mean |view − model view| ${(diff / data.length).toFixed(1)}`);
+    // a windowed CT slice shows as an image, not black (its values are 0–1 after the window, not 0–255)
+    const mean = data.reduce((a, v) => a + v, 0) / data.length;
+    assert.ok(mean > 25 && mean < 230, `mean brightness ${mean.toFixed(0)} of ${e.file}`);
+    const overlay = await sharp(e.overlayPath!).raw().toBuffer();
+    const overlayMean = overlay.reduce((a, v) => a + v, 0) / overlay.length;
+    assert.ok(overlayMean > 25, `overlay PNG mean ${overlayMean.toFixed(0)}`);
   }
 });

@@ -4,7 +4,8 @@ import { basename, extname, join } from 'node:path';
 import { AttuneError } from '../errors';
 import type { Model } from '../ir/graph';
 import type { EventSink } from '../events';
-import { loadImageTensor } from '../data/image';
+import { decodeEvalRgb, rgbToTensor } from '../data/image';
+import { displayRgb, jpegDataUrl } from '../data/preview';
 import { createExplainer } from './gradcam';
 import { overlayRgb, writeOverlayPng } from './overlay';
 
@@ -20,6 +21,11 @@ export interface Explanation {
   /** 'cnn' (last spatial feature map) or 'vit' (patch tokens) */
   method: 'cnn' | 'vit';
   overlayPath?: string;
+  /**
+   * the model's own view of the image (the crop, padding or squash it was given), as a JPEG data URL: the heatmap
+   * covers exactly this square, where a thumbnail of the whole image would not line up with it
+   */
+  view?: string;
 }
 
 export async function explainFiles(
@@ -28,6 +34,8 @@ export async function explainFiles(
   opts: {
     outDir?: string;
     classIndex?: number;
+    /** add each image's model view (`view`) */
+    view?: boolean;
     onEvent?: EventSink;
     onError?: (file: string, e: AttuneError) => void;
   } = {},
@@ -43,9 +51,9 @@ export async function explainFiles(
   const out: Explanation[] = [];
   try {
     for (const [i, file] of files.entries()) {
-      let x: Float32Array;
+      let decoded: Awaited<ReturnType<typeof decodeEvalRgb>>;
       try {
-        x = await loadImageTensor(file, ex.preprocessing);
+        decoded = await decodeEvalRgb(file, ex.preprocessing);
       } catch (e) {
         if (e instanceof AttuneError && opts.onError) {
           opts.onError(file, e);
@@ -53,7 +61,8 @@ export async function explainFiles(
         }
         throw e;
       }
-      const r = await ex.explain(x, opts.classIndex);
+      const r = await ex.explain(rgbToTensor(decoded, ex.preprocessing), opts.classIndex);
+      const view = opts.view || opts.outDir ? displayRgb(decoded) : undefined;
       const e: Explanation = {
         file,
         index: r.cls,
@@ -63,12 +72,13 @@ export async function explainFiles(
         gridH: ex.target.h,
         gridW: ex.target.w,
         method: ex.target.kind,
+        ...(opts.view && view ? { view: await jpegDataUrl(view) } : {}),
       };
       if (opts.outDir) {
         e.overlayPath = join(opts.outDir, `${String(i).padStart(3, '0')}-${basename(file, extname(file))}-gradcam.png`);
         await writeOverlayPng(
           e.overlayPath,
-          await overlayRgb(file, ex.preprocessing, r.heatmap, ex.target.h, ex.target.w),
+          overlayRgb(view!, r.heatmap, ex.target.h, ex.target.w),
           ex.preprocessing.size,
         );
       }

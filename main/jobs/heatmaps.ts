@@ -1,6 +1,7 @@
 /**
  * "Where the model looked" (runs in the worker): the engine's Grad-CAM maps, each with a small colour-mapped
- * PNG (one pixel per grid cell, transparent where the map is cold) that the app stretches over the image.
+ * PNG (one pixel per grid cell, transparent where the map is cold) that the app stretches over the model's own view
+ * of the image (its crop), so the two line up whatever the image's shape.
  */
 import sharp from 'sharp';
 import { explainImages } from '../../engine/api';
@@ -31,7 +32,7 @@ export async function explainWithOverlays(
   files: string[],
 ): Promise<ExplanationView[]> {
   const out: ExplanationView[] = [];
-  for (const e of await explainImages(source, files))
+  for (const e of await explainImages(source, files, { view: true }))
     out.push({ ...e, overlay: await overlayPng(e.heatmap, e.gridH, e.gridW) });
   return out;
 }
