@@ -11,10 +11,22 @@ export function unbroadcast(b: Builder, grad: string, from: number[], to: number
     const t = i - lead;
     if (t < 0 || (to[t] === 1 && from[i] !== 1)) axes.push(i);
   }
+  const rows = axes.reduce((n, a) => n * from[a], 1);
+  // a sum over the leading axes (a bias gradient: every row of the batch × tokens) as one row of ones times the
+  // gradient: onnxruntime's GEMM streams it far faster than ReduceSum over leading axes does
+  const leading = axes.length > 0 && axes.every((a, i) => a === i) && axes.length < from.length;
+  if (leading && rows >= LEADING_SUM_MIN_ROWS) {
+    const cols = from.slice(axes.length).reduce((n, d) => n * d, 1);
+    const ones = b.floats([1, rows], new Array<number>(rows).fill(1));
+    return b.reshape(b.matmul(ones, b.reshape(grad, [rows, cols])), to.length ? to : []);
+  }
   let g = axes.length ? b.reduceSum(grad, axes, true) : grad;
   g = b.reshape(g, to.length ? to : []);
   return g;
 }
+
+/** below this many rows, ReduceSum is as fast and the graph stays smaller */
+const LEADING_SUM_MIN_ROWS = 256;
 
 /** Normalises possibly negative axes. */
 export const normAxis = (axis: number, rank: number): number => (axis < 0 ? axis + rank : axis);
