@@ -216,6 +216,21 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
     console.error('  largest non-product kernels (op [output shape]: share, count):');
     for (const [k, v] of [...byShape].sort((a, b) => b[1].us - a[1].us).slice(0, 16))
       console.error(`    ${k.padEnd(40)} ${((100 * v.us) / total).toFixed(1)} %, ${v.n}`);
+    // products by input shapes, with their own GFLOP/s: skinny or badly laid out products show up here
+    const products = new Map<string, { us: number; n: number; flops: number }>();
+    for (const e of kernels) {
+      const f = kernelFlops(e);
+      if (f === 0) continue;
+      const shapes = (e.args?.input_type_shape ?? []).map((_, i) => shapeOf(e.args?.input_type_shape, i).join(','));
+      const k = `${e.args!.op_name} [${shapes.join('] [')}]`;
+      const v = products.get(k) ?? { us: 0, n: 0, flops: 0 };
+      products.set(k, { us: v.us + e.dur, n: v.n + 1, flops: v.flops + f });
+    }
+    console.error('  largest product kernels (op [input shapes]: share, count, GFLOP/s):');
+    for (const [k, v] of [...products].sort((a, b) => b[1].us - a[1].us).slice(0, 16))
+      console.error(
+        `    ${k.padEnd(52)} ${((100 * v.us) / total).toFixed(1)} %, ${v.n}, ${(v.flops / (v.us * 1e3)).toFixed(0)}`,
+      );
   }
   return {
     model: 'vit-tiny-patch16-224',
