@@ -9,7 +9,8 @@
 import { differentiate } from '../autodiff/differentiate';
 import { HEAD_BIAS, HEAD_WEIGHT, LOGITS } from '../backbone/prepare';
 import { Builder } from '../ir/builder';
-import { foldConstants, probe, type ShapeMap } from '../ir/fold';
+import { foldConstants, probe, type ShapeMap, type TensorInfo } from '../ir/fold';
+import { inferOutputs } from '../ir/shape-rules';
 import { int, pruneDead, topoSort, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { crossEntropy } from './loss';
@@ -64,6 +65,8 @@ export interface TrainProgramOptions {
   hyper?: AdamHyper;
   /** global gradient-norm clip; null: no clipping (required, so no caller falls back to a hidden default) */
   clipNorm: number | null;
+  /** measure the shapes of everything the method changed by running it, instead of deriving them (tests) */
+  measureAllShapes?: boolean;
 }
 
 export interface StateNames {
@@ -135,21 +138,53 @@ async function shapesOf(
   feeds: Record<string, Tensor>,
   known: ShapeMap,
   before: Map<Node, string>,
+  /** measure every new or rewired tensor and what follows (the check of the derivation below) */
+  measureAll = false,
 ): Promise<ShapeMap> {
-  // Only what the method and the loss changed: nodes that are new or rewired, and everything downstream of them.
-  // The rest of the folded forward keeps the shapes the fold measured (probing it all again costs gigabytes).
+  // Only what the method and the loss changed: nodes that are new or rewired, and what follows them. A node whose
+  // inputs have the shapes its old inputs had keeps its outputs' shapes, and the ops methods add (products,
+  // arithmetic, transposes) are shaped here; only the rest is measured by running it (probing the whole forward
+  // costs gigabytes, as LoRA's rewiring of every linear layer did).
+  const g = m.graph;
+  const shapes: ShapeMap = new Map(known);
+  for (const [k, t] of g.initializers) shapes.set(k, { dtype: t.dtype, dims: t.dims });
+  for (const i of g.inputs) shapes.set(i.name, { dtype: i.dtype, dims: i.shape as number[] });
+  const same = (x: TensorInfo | undefined, y: TensorInfo | undefined) =>
+    !!x && !!y && x.dtype === y.dtype && x.dims.length === y.dims.length && x.dims.every((d, i) => d === y.dims[i]);
+  const changed = new Set<string>();
   const dirty = new Set<string>();
-  for (const n of m.graph.nodes) {
-    const changed =
-      before.get(n) !== n.inputs.join('|') ||
-      n.inputs.some((i) => dirty.has(i)) ||
-      n.outputs.some((o) => o && !known.has(o));
-    if (changed) for (const o of n.outputs) if (o) dirty.add(o);
+  for (const n of g.nodes) {
+    const old = before.get(n)?.split('|');
+    const unchangedInputs =
+      !!old &&
+      old.length === n.inputs.length &&
+      n.inputs.every((x, k) =>
+        !x
+          ? !old[k]
+          : x === old[k]
+            ? !changed.has(x) && !dirty.has(x)
+            : !measureAll && same(shapes.get(x), known.get(old[k])),
+      );
+    if (unchangedInputs && n.outputs.every((o) => !o || known.has(o))) continue;
+    const inferred =
+      measureAll || n.inputs.some((x) => x && dirty.has(x))
+        ? undefined
+        : inferOutputs(
+            n,
+            (x) => shapes.get(x),
+            (x) => g.initializers.get(x),
+          );
+    n.outputs.forEach((o, k) => {
+      if (!o) return;
+      if (!inferred) return dirty.add(o);
+      if (!same(inferred[k], known.get(o))) changed.add(o);
+      shapes.set(o, inferred[k]);
+    });
   }
-  const { shapes } = await probe(m.graph, m.opset, feeds, () => false, dirty);
-  for (const [k, v] of known) if (!shapes.has(k) && !dirty.has(k)) shapes.set(k, v);
-  for (const [k, t] of m.graph.initializers) shapes.set(k, { dtype: t.dtype, dims: t.dims });
-  for (const i of m.graph.inputs) shapes.set(i.name, { dtype: i.dtype, dims: i.shape as number[] });
+  if (dirty.size) {
+    const probed = await probe(g, m.opset, feeds, () => false, dirty);
+    for (const [k, v] of probed.shapes) shapes.set(k, v);
+  }
   return shapes;
 }
 
@@ -203,7 +238,7 @@ export async function compileTrainProgram(
   };
   for (const [k, t] of initial) probeFeeds[k] = t;
   for (const e of method.extraInputs ?? []) probeFeeds[e.name] = e.neutral();
-  const shapes = await shapesOf(model, probeFeeds, foldedShapes, before);
+  const shapes = await shapesOf(model, probeFeeds, foldedShapes, before, opts.measureAllShapes);
 
   const grads = differentiate(
     g,

@@ -1,0 +1,98 @@
+/**
+ * Output shapes of the few ops a method's transform adds (products, element-wise arithmetic, transposes, reshapes,
+ * concatenations) from their inputs' shapes, so compiling a program need not run the whole forward to learn them.
+ * Anything else, or anything not certain, is `undefined`: the caller then measures it with onnxruntime.
+ */
+import { attrInt, type Node } from './graph';
+import type { TensorInfo } from './fold';
+import type { Tensor } from './tensor';
+
+const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow']);
+const UNARY = new Set(['Identity', 'Neg', 'Exp', 'Log', 'Sqrt', 'Tanh', 'Relu', 'Sigmoid', 'Erf', 'Abs', 'Reciprocal']);
+
+/** numpy broadcasting of two shapes; undefined where they do not broadcast */
+export function broadcastDims(a: readonly number[], b: readonly number[]): number[] | undefined {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return undefined;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+function matmulDims(a: readonly number[], b: readonly number[]): number[] | undefined {
+  // vectors promote and drop a dimension: rare in what transforms add, left to the probe
+  if (a.length < 2 || b.length < 2 || a[a.length - 1] !== b[b.length - 2]) return undefined;
+  const batch = broadcastDims(a.slice(0, -2), b.slice(0, -2));
+  return batch && [...batch, a[a.length - 2], b[b.length - 1]];
+}
+
+function reshapeDims(input: readonly number[], shape: Tensor | undefined, allowZero: boolean): number[] | undefined {
+  if (!shape || (shape.dtype !== 'int64' && shape.dtype !== 'int32')) return undefined;
+  const want = Array.from(shape.data as ArrayLike<number | bigint>, Number);
+  const size = input.reduce((p, d) => p * d, 1);
+  const out = want.map((d, i) => (d === 0 && !allowZero ? input[i] : d));
+  const free = out.indexOf(-1);
+  if (out.some((d, i) => d < 0 && i !== free) || out.lastIndexOf(-1) !== free || out.some((d) => d === undefined))
+    return undefined;
+  const known = out.reduce((p, d) => (d === -1 ? p : p * d), 1);
+  if (free >= 0) {
+    if (known === 0 || size % known !== 0) return undefined;
+    out[free] = size / known;
+  }
+  return out.reduce((p, d) => p * d, 1) === size ? out : undefined;
+}
+
+/**
+ * The output infos of `n` from its inputs' infos (`info`) and constant inputs (`value`), or undefined when the op is
+ * not one of these or a shape is not certain.
+ */
+export function inferOutputs(
+  n: Node,
+  info: (name: string) => TensorInfo | undefined,
+  value: (name: string) => Tensor | undefined,
+): TensorInfo[] | undefined {
+  if (n.domain || n.outputs.length !== 1) return undefined;
+  const ins = n.inputs.map((i) => (i ? info(i) : undefined));
+  if (ins.some((x, k) => n.inputs[k] && !x)) return undefined;
+  const [a, b] = ins;
+  if (!a) return undefined;
+  const of = (dims: number[] | undefined): TensorInfo[] | undefined => dims && [{ dtype: a.dtype, dims }];
+  if (UNARY.has(n.op)) return of([...a.dims]);
+  if (BINARY.has(n.op))
+    return b && (n.op === 'Pow' || a.dtype === b.dtype) ? of(broadcastDims(a.dims, b.dims)) : undefined;
+  switch (n.op) {
+    case 'MatMul':
+      return b && a.dtype === b.dtype ? of(matmulDims(a.dims, b.dims)) : undefined;
+    case 'Gemm': {
+      if (!b || a.dims.length !== 2 || b.dims.length !== 2) return undefined;
+      const [m, k] = attrInt(n, 'transA', 0) ? [a.dims[1], a.dims[0]] : a.dims;
+      const [k2, cols] = attrInt(n, 'transB', 0) ? [b.dims[1], b.dims[0]] : b.dims;
+      return k === k2 ? of([m, cols]) : undefined;
+    }
+    case 'Transpose': {
+      const perm = n.attrs.perm;
+      const p = perm?.kind === 'ints' ? perm.value : [...a.dims.keys()].reverse();
+      return p.length === a.dims.length ? of(p.map((i) => a.dims[i])) : undefined;
+    }
+    case 'Concat': {
+      const rank = a.dims.length;
+      const axis = attrInt(n, 'axis', 0);
+      const ax = axis < 0 ? axis + rank : axis;
+      const all = ins as TensorInfo[];
+      const fits = all.every(
+        (x) => x.dtype === a.dtype && x.dims.length === rank && x.dims.every((d, i) => i === ax || d === a.dims[i]),
+      );
+      return fits && ax >= 0 && ax < rank
+        ? of(a.dims.map((d, i) => (i === ax ? all.reduce((s, x) => s + x.dims[ax], 0) : d)))
+        : undefined;
+    }
+    case 'Reshape':
+      return of(reshapeDims(a.dims, value(n.inputs[1]), attrInt(n, 'allowzero', 0) === 1));
+    default:
+      return undefined;
+  }
+}
