@@ -318,7 +318,7 @@ export async function listMethods(
         forwardRate && ctx.trainCount ? secondsPerEpoch(ctx.trainCount, m.relativeCost, forwardRate) : null,
       ),
       costBasis: forwardRate
-        ? `Estimate: a forward pass of this backbone measured on this machine (${forwardRate.toFixed(1)} images/s) times ${m.relativeCost} forward-pass equivalents per image, this method's relative cost in Attune's methods benchmark.`
+        ? `Estimate: a forward pass of this backbone measured on this machine (${forwardRate.toFixed(1)} images/s) times ${m.relativeCost} forward-pass equivalents per image, this method's cost relative to a forward pass in Attune's training benchmark.`
         : undefined,
       exports: m.exports ?? [],
       recommended: rec?.method === m.name,

@@ -55,7 +55,8 @@ export const lora: Method = {
     paper:
       'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 74.5 % against 68.9 % for full fine-tuning, FGVC 89.5 % against 85.9 %.',
   },
-  relativeCost: 2.8,
+  // bench:train: 0.84–0.96× full fine-tuning's step (bench/results/train.md)
+  relativeCost: 2.7,
   options: [
     { name: 'rank', flag: '--rank', description: 'rank r of the update A·B', default: 8, kind: 'integer', min: 1 },
     {

@@ -111,8 +111,8 @@ export interface Method {
   defaults: MethodDefaults;
   card: MethodCardFacts;
   /**
-   * training cost per image and epoch in forward-pass equivalents (forward + backward ≈ 3), from the methods
-   * benchmark's seconds per epoch relative to full fine-tuning; the card multiplies it by the forward speed
+   * training cost per image and epoch in forward-pass equivalents (full fine-tuning's forward + backward = 3), from
+   * `npm run bench:train`'s step time relative to full fine-tuning; the card multiplies it by the forward speed
    * measured on the user's machine
    */
   relativeCost: number;
