@@ -6,7 +6,18 @@ import { probe, type TensorInfo } from './fold';
 import { int64s, tensor } from './tensor';
 import { inferOutputs } from './shape-rules';
 
-const cases: { op: string; ins: number[][]; attrs?: Record<string, Attr>; shape?: number[] }[] = [
+const cases: {
+  op: string;
+  ins: number[][];
+  attrs?: Record<string, Attr>;
+  /** Reshape's shape input */
+  shape?: number[];
+  /** a Reduce's axes input */
+  axes?: number[];
+}[] = [
+  { op: 'ReduceSum', ins: [[1, 4, 3]], axes: [0], attrs: { keepdims: int(0) } },
+  { op: 'ReduceSum', ins: [[2, 4, 3]], axes: [-1] },
+  { op: 'ReduceSum', ins: [[2, 4, 3]] },
   { op: 'Add', ins: [[2, 3, 4], [4]] },
   {
     op: 'Mul',
@@ -75,11 +86,12 @@ for (const c of cases)
     const names = c.ins.map((_, i) => `x${i}`);
     c.ins.forEach((dims, i) => g.inputs.push({ name: names[i], dtype: 'float32', shape: dims }));
     if (c.shape) g.initializers.set('shape', int64s(c.shape));
+    if (c.axes) g.initializers.set('axes', int64s(c.axes));
     const node: Node = {
       name: 'n',
       op: c.op,
       domain: '',
-      inputs: c.shape ? [...names, 'shape'] : names,
+      inputs: c.shape ? [...names, 'shape'] : c.axes ? [...names, 'axes'] : names,
       outputs: ['y'],
       attrs: c.attrs ?? {},
     };

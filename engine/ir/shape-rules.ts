@@ -1,10 +1,10 @@
 /**
  * Output shapes of the few ops a method's transform adds (products, element-wise arithmetic, transposes, reshapes,
- * concatenations) from their inputs' shapes, so compiling a program need not run the whole forward to learn them.
- * Anything else, or anything not certain, is `undefined`: the caller then measures it with onnxruntime.
+ * concatenations, reductions) from their inputs' shapes, so compiling a program need not run the whole forward to
+ * learn them. Anything else, or anything not certain, is `undefined`: the caller then measures it with onnxruntime.
  */
-import { attrInt, type Node } from './graph';
-import type { TensorInfo } from './fold';
+import { attrInt, type Model, type Node } from './graph';
+import { probe, type ShapeMap, type TensorInfo } from './fold';
 import type { Tensor } from './tensor';
 
 const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow']);
@@ -90,9 +90,85 @@ export function inferOutputs(
         ? of(a.dims.map((d, i) => (i === ax ? all.reduce((s, x) => s + x.dims[ax], 0) : d)))
         : undefined;
     }
+    case 'ReduceSum':
+    case 'ReduceMean':
+    case 'ReduceMax': {
+      const rank = a.dims.length;
+      const given = n.inputs[1] ? value(n.inputs[1]) : undefined;
+      if (n.inputs[1] && !given) return undefined;
+      const raw = given
+        ? Array.from(given.data as ArrayLike<number | bigint>, Number)
+        : n.attrs.axes?.kind === 'ints'
+          ? n.attrs.axes.value
+          : [];
+      if (!raw.length && attrInt(n, 'noop_with_empty_axes', 0)) return of([...a.dims]);
+      const axes = new Set((raw.length ? raw : [...a.dims.keys()]).map((x) => (x < 0 ? x + rank : x)));
+      if ([...axes].some((x) => x < 0 || x >= rank)) return undefined;
+      const keep = attrInt(n, 'keepdims', 1) === 1;
+      return of(a.dims.flatMap((d, i) => (axes.has(i) ? (keep ? [1] : []) : [d])));
+    }
     case 'Reshape':
       return of(reshapeDims(a.dims, value(n.inputs[1]), attrInt(n, 'allowzero', 0) === 1));
     default:
       return undefined;
   }
+}
+
+/**
+ * Static shapes of a graph after edits (a method's transform, a loss), from the shapes `known` before them and the
+ * nodes' inputs `before` (joined by '|'); what cannot be derived is measured in one probe run with `feeds`.
+ */
+export async function shapesAfterEdit(
+  m: Model,
+  feeds: Record<string, Tensor>,
+  known: ShapeMap,
+  before: Map<Node, string>,
+  /** measure every new or rewired tensor and what follows (the check of the derivation below) */
+  measureAll = false,
+): Promise<ShapeMap> {
+  // Only what the method and the loss changed: nodes that are new or rewired, and what follows them. A node whose
+  // inputs have the shapes its old inputs had keeps its outputs' shapes, and the ops methods add (products,
+  // arithmetic, transposes) are shaped here; only the rest is measured by running it (probing the whole forward
+  // costs gigabytes, as LoRA's rewiring of every linear layer did).
+  const g = m.graph;
+  const shapes: ShapeMap = new Map(known);
+  for (const [k, t] of g.initializers) shapes.set(k, { dtype: t.dtype, dims: t.dims });
+  for (const i of g.inputs) shapes.set(i.name, { dtype: i.dtype, dims: i.shape as number[] });
+  const same = (x: TensorInfo | undefined, y: TensorInfo | undefined) =>
+    !!x && !!y && x.dtype === y.dtype && x.dims.length === y.dims.length && x.dims.every((d, i) => d === y.dims[i]);
+  const changed = new Set<string>();
+  const dirty = new Set<string>();
+  for (const n of g.nodes) {
+    const old = before.get(n)?.split('|');
+    const unchangedInputs =
+      !!old &&
+      old.length === n.inputs.length &&
+      n.inputs.every((x, k) =>
+        !x
+          ? !old[k]
+          : x === old[k]
+            ? !changed.has(x) && !dirty.has(x)
+            : !measureAll && same(shapes.get(x), known.get(old[k])),
+      );
+    if (unchangedInputs && n.outputs.every((o) => !o || known.has(o))) continue;
+    const inferred =
+      measureAll || n.inputs.some((x) => x && dirty.has(x))
+        ? undefined
+        : inferOutputs(
+            n,
+            (x) => shapes.get(x),
+            (x) => g.initializers.get(x),
+          );
+    n.outputs.forEach((o, k) => {
+      if (!o) return;
+      if (!inferred) return dirty.add(o);
+      if (!same(inferred[k], known.get(o))) changed.add(o);
+      shapes.set(o, inferred[k]);
+    });
+  }
+  if (dirty.size) {
+    const probed = await probe(g, m.opset, feeds, () => false, dirty);
+    for (const [k, v] of probed.shapes) shapes.set(k, v);
+  }
+  return shapes;
 }

@@ -9,9 +9,9 @@
 import { differentiate } from '../autodiff/differentiate';
 import { HEAD_BIAS, HEAD_WEIGHT, LOGITS } from '../backbone/prepare';
 import { Builder } from '../ir/builder';
-import { foldConstants, probe, type ShapeMap, type TensorInfo } from '../ir/fold';
-import { inferOutputs } from '../ir/shape-rules';
-import { int, pruneDead, topoSort, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph';
+import { foldConstants, type ShapeMap } from '../ir/fold';
+import { shapesAfterEdit } from '../ir/shape-rules';
+import { int, pruneDead, topoSort, type Graph, type Model, type ValueInfo } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { crossEntropy } from './loss';
 import { ADAM_DEFAULTS, adamW, clipByGlobalNorm, type AdamHyper, type StepScalars, type UpdateRule } from './optimizer';
@@ -132,62 +132,6 @@ async function foldFor(
   return { model, shapes, imageInput: inp.name };
 }
 
-/** Static shapes of the whole graph after edits: one probe run with neutral inputs. */
-async function shapesOf(
-  m: Model,
-  feeds: Record<string, Tensor>,
-  known: ShapeMap,
-  before: Map<Node, string>,
-  /** measure every new or rewired tensor and what follows (the check of the derivation below) */
-  measureAll = false,
-): Promise<ShapeMap> {
-  // Only what the method and the loss changed: nodes that are new or rewired, and what follows them. A node whose
-  // inputs have the shapes its old inputs had keeps its outputs' shapes, and the ops methods add (products,
-  // arithmetic, transposes) are shaped here; only the rest is measured by running it (probing the whole forward
-  // costs gigabytes, as LoRA's rewiring of every linear layer did).
-  const g = m.graph;
-  const shapes: ShapeMap = new Map(known);
-  for (const [k, t] of g.initializers) shapes.set(k, { dtype: t.dtype, dims: t.dims });
-  for (const i of g.inputs) shapes.set(i.name, { dtype: i.dtype, dims: i.shape as number[] });
-  const same = (x: TensorInfo | undefined, y: TensorInfo | undefined) =>
-    !!x && !!y && x.dtype === y.dtype && x.dims.length === y.dims.length && x.dims.every((d, i) => d === y.dims[i]);
-  const changed = new Set<string>();
-  const dirty = new Set<string>();
-  for (const n of g.nodes) {
-    const old = before.get(n)?.split('|');
-    const unchangedInputs =
-      !!old &&
-      old.length === n.inputs.length &&
-      n.inputs.every((x, k) =>
-        !x
-          ? !old[k]
-          : x === old[k]
-            ? !changed.has(x) && !dirty.has(x)
-            : !measureAll && same(shapes.get(x), known.get(old[k])),
-      );
-    if (unchangedInputs && n.outputs.every((o) => !o || known.has(o))) continue;
-    const inferred =
-      measureAll || n.inputs.some((x) => x && dirty.has(x))
-        ? undefined
-        : inferOutputs(
-            n,
-            (x) => shapes.get(x),
-            (x) => g.initializers.get(x),
-          );
-    n.outputs.forEach((o, k) => {
-      if (!o) return;
-      if (!inferred) return dirty.add(o);
-      if (!same(inferred[k], known.get(o))) changed.add(o);
-      shapes.set(o, inferred[k]);
-    });
-  }
-  if (dirty.size) {
-    const probed = await probe(g, m.opset, feeds, () => false, dirty);
-    for (const [k, v] of probed.shapes) shapes.set(k, v);
-  }
-  return shapes;
-}
-
 export async function compileTrainProgram(
   prepared: Model,
   method: MethodProgram,
@@ -238,7 +182,7 @@ export async function compileTrainProgram(
   };
   for (const [k, t] of initial) probeFeeds[k] = t;
   for (const e of method.extraInputs ?? []) probeFeeds[e.name] = e.neutral();
-  const shapes = await shapesOf(model, probeFeeds, foldedShapes, before, opts.measureAllShapes);
+  const shapes = await shapesAfterEdit(model, probeFeeds, foldedShapes, before, opts.measureAllShapes);
 
   const grads = differentiate(
     g,

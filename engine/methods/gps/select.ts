@@ -14,6 +14,7 @@ import { differentiate } from '../../autodiff/differentiate';
 import { FEATURES } from '../../backbone/prepare';
 import { Builder } from '../../ir/builder';
 import { foldConstants, probe, type ShapeMap } from '../../ir/fold';
+import { shapesAfterEdit } from '../../ir/shape-rules';
 import { cloneModel, int, pruneDead, topoSort, type Graph, type Model } from '../../ir/graph';
 import { tensor, type Tensor } from '../../ir/tensor';
 import { createSession, type Session } from '../../runtime/session';
@@ -112,6 +113,7 @@ export async function compileSelectionProgram(
   pruneDead(features.graph);
 
   // backward of ⟨features, seed⟩
+  const before = new Map(g.nodes.map((n) => [n, n.inputs.join('|')]));
   const b = new Builder(g, 'gps_select', 'float32', model.opset);
   g.inputs.push({ name: SEED, dtype: 'float32', shape: [chunk, D] });
   const loss = b.op('ReduceSum', [b.mul(FEATURES, SEED)], { keepdims: int(0) });
@@ -119,7 +121,13 @@ export async function compileSelectionProgram(
   g.outputs = [{ name: SUPCON_LOSS, dtype: 'float32', shape: [] }];
   pruneDead(g);
   topoSort(g);
-  const shapes = await allShapes(model, { [inp.name]: tensor('float32', dims), [SEED]: tensor('float32', [chunk, D]) });
+  // the forward's shapes are the fold's; only the loss is new
+  const shapes = await shapesAfterEdit(
+    model,
+    { [inp.name]: tensor('float32', dims), [SEED]: tensor('float32', [chunk, D]) },
+    folded,
+    before,
+  );
   const live = weights.filter((w) => g.initializers.has(w.name));
   const grads = differentiate(
     g,
