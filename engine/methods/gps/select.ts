@@ -91,8 +91,9 @@ async function allShapes(m: Model, feeds: Record<string, Tensor>): Promise<Shape
 /**
  * The selection programs for batches of `views` rows. SupCon couples the rows of a batch only through the features,
  * so ∂L/∂W = Σ_rows ∂L/∂f_row · ∂f_row/∂W exactly: the features of both views are computed forward-only, SupCon's
- * ∂L/∂f on the [views, D] features, then each view's rows run forward and backward with its ∂L/∂f as the seed.
- * That costs one more forward than a single [views] backward but holds one view's activations at a time.
+ * ∂L/∂f on the [views, D] features, then each half view's rows run forward and backward with their ∂L/∂f as the
+ * seed. That costs one more forward than a single [views] backward but holds a quarter of the rows' activations at
+ * a time: half a training batch, so the pass fits where training fits.
  */
 export async function compileSelectionProgram(
   prepared: Model,
@@ -100,7 +101,7 @@ export async function compileSelectionProgram(
   tau = SUPCON_TAU,
 ): Promise<SelectionProgram> {
   const inp = prepared.graph.inputs[0];
-  const chunk = views % 2 === 0 ? views / 2 : views;
+  const chunk = views % 4 === 0 ? views / 4 : views % 2 === 0 ? views / 2 : views;
   const dims = [chunk, ...inp.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1))];
   const { model, shapes: folded } = await foldConstants(prepared, { [inp.name]: dims });
   const g = model.graph;
