@@ -212,6 +212,23 @@ describe(
     });
 
     it(
+      'estimates the accuracy by k-fold cross-validation: every image tested once, with its interval',
+      {
+        timeout: 600_000,
+      },
+      async () => {
+        // 60 images: the single split's test figures are rough, so Evaluate offers k-fold of the run's own recipe
+        await page.getByTestId('kfold-start').click();
+        const result = page.getByTestId('kfold-result');
+        await result.waitFor({ timeout: 540_000 });
+        const text = (await result.textContent()) ?? '';
+        assert.match(text, /k-fold accuracy \d+(\.\d)? % \((95 % interval \d+(\.\d)? % – \d+(\.\d)? %|no interval)/);
+        assert.match(text, /Each of the 5 folds tested \d+(–\d+)? images \(60 in all\)/);
+        await shot(page, 'evx-03c-kfold');
+      },
+    );
+
+    it(
       'exports with an operating point and referral, and reports the image-input model',
       { timeout: 300_000 },
       async () => {
