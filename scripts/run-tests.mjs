@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs node's test runner over *.test.ts / *.spec.ts files under the given folders.
 // Node 20's --test does not expand globs itself, and shells differ (Windows), so we list files here.
-import { readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -21,7 +22,13 @@ if (files.length === 0) {
   console.error(`no test files matching ${pattern} under ${roots.join(', ')}`);
   process.exit(1);
 }
+// every temp folder the tests make (hundreds: runs, exports, sweeps, app data) goes under one folder, removed when
+// the run ends; ATTUNE_KEEP_TEST_TMP=1 keeps it for a look
+const scratch = mkdtempSync(join(tmpdir(), 'attune-tests-'));
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
   stdio: 'inherit',
+  env: { ...process.env, TMPDIR: scratch },
 });
+if (process.env.ATTUNE_KEEP_TEST_TMP) console.error(`test temp folders kept in ${scratch}`);
+else rmSync(scratch, { recursive: true, force: true, maxRetries: 3 });
 process.exit(r.status ?? 1);
