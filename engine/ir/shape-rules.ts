@@ -148,7 +148,7 @@ export async function shapesAfterEdit(
           ? !old[k]
           : x === old[k]
             ? !changed.has(x) && !dirty.has(x)
-            : !measureAll && same(shapes.get(x), known.get(old[k])),
+            : !measureAll && !dirty.has(x) && same(shapes.get(x), known.get(old[k])),
       );
     if (unchangedInputs && n.outputs.every((o) => !o || known.has(o))) continue;
     const inferred =
