@@ -10,6 +10,7 @@ import type { ShapeMap } from '../ir/fold';
 import { isFloat, tensor, type DType } from '../ir/tensor';
 import type { GradContext } from './rule';
 import { GRADIENT_RULES } from './rules';
+import { lowRankGrads, lowRankWeights } from './low-rank';
 
 export interface DifferentiateOptions {
   /** float type of constants the rules create (float64 in gradient checks) */
@@ -202,10 +203,11 @@ export function differentiate(
   };
 
   const gelus = geluChains(g);
-  const inGelu = new Set([...gelus.values()].flatMap((c) => c.chain));
+  const lowRanks = lowRankWeights(g, (t) => active.has(t) && toLoss.has(t) && !prod.has(t));
+  const skip = new Set([...gelus.values(), ...lowRanks.values()].flatMap((c) => c.chain));
   for (let i = forward.length - 1; i >= 0; i--) {
     const n = forward[i];
-    if (NON_DIFFERENTIABLE.has(n.op) || inGelu.has(n)) continue;
+    if (NON_DIFFERENTIABLE.has(n.op) || skip.has(n)) continue;
     const gelu = gelus.get(n);
     if (gelu) {
       const dy = gradOf(n.outputs[0]);
@@ -220,9 +222,19 @@ export function differentiate(
       else grads.set(x, [dx]);
       continue;
     }
-    const needs = n.inputs.map((inp) => !!inp && active.has(inp) && toLoss.has(inp));
-    if (!needs.some(Boolean)) continue;
+    const lowRank = lowRanks.get(n);
+    // a low-rank weight's A and B get rank-r gradients below; the product's rule gives ∂x (and the bias's)
+    const needs = n.inputs.map((inp, k) => !!inp && active.has(inp) && toLoss.has(inp) && !(lowRank && k === 1));
     const dy = n.outputs.map((o) => (o ? gradOf(o) : null));
+    if (lowRank && dy[0]) {
+      const { dA, dB } = lowRankGrads(b, lowRank, n.inputs[0], dy[0], shapeOf(n.inputs[0]), shapeOf(n.outputs[0]));
+      for (const [t, d] of [
+        [lowRank.a, dA],
+        [lowRank.b, dB],
+      ] as const)
+        (grads.get(t) ?? grads.set(t, []).get(t)!).push(d);
+    }
+    if (!needs.some(Boolean)) continue;
     if (dy.every((d) => d === null)) continue;
     const rule = GRADIENT_RULES[n.op];
     if (!rule || n.domain)

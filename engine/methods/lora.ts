@@ -7,7 +7,7 @@
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
 import type { Builder } from '../ir/builder';
-import { replaceUses, type Graph, type Model } from '../ir/graph';
+import type { Graph, Model } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { deriveSeed, mulberry32, normal } from '../util/random';
 import { blockLinears, setOwnedInput, type LinearLayer } from './layers';
@@ -96,20 +96,18 @@ export const lora: Method = {
       );
       init.set(loraB(l.weight), tensor('float32', [r, l.outFeatures]));
     });
-    // y = x·W (+ bias) + scale·(x·A)·B: two rank-r products instead of a dense W + A·B, so the backward never forms
-    // the dense ∂L/∂W' (which would cost a full weight-gradient GEMM per layer) and ∂A, ∂B are rank-r products too
+    // one product per layer with the merged weight W + scale·A·B (in W's storage layout); the autodiff takes ∂A
+    // and ∂B as rank-r products of x and ∂y (autodiff/low-rank.ts), never the dense ∂L/∂W'
     const transform = (g: Graph, b: Builder) => {
       for (const l of blockLinears(g)) {
         if (!layouts.has(l.weight)) continue;
         const [a, bb] = [loraA(l.weight), loraB(l.weight)];
         g.initializers.set(a, init.get(a)!);
         g.initializers.set(bb, init.get(bb)!);
-        let delta = b.matmul(b.matmul(l.node.inputs[0], a), bb); // [..., out] in either layout
+        let delta = b.matmul(a, bb); // [in, out]
         if (scale !== 1) delta = b.mul(delta, b.scalar(scale));
-        const y = b.add(l.output, delta);
-        const adder = g.nodes[g.nodes.length - 1];
-        replaceUses(g, l.output, y);
-        adder.inputs[0] = l.output;
+        if (l.layout === 'out-in') delta = b.transpose(delta, [1, 0]);
+        l.node.inputs[1] = b.add(l.weight, delta);
       }
     };
     return {
