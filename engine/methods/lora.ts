@@ -1,8 +1,8 @@
 /**
  * LoRA, additive (METHODS.md, baselines; Hu et al. 2022): for every attention (qkv, output projection)
  * and MLP (fc1, fc2) weight of every block, W' = W + (α/r)·A·B with A [in, r] random normal and
- * B [r, out] zeros, so W' = W at step 0 (trained as y = x·W + (α/r)·(x·A)·B, the same function). Only A, B and
- * the head train; export merges A·B into W.
+ * B [r, out] zeros, so W' = W at step 0 (trained as y = x·W', one product; ∂A and ∂B are rank-r products,
+ * autodiff/low-rank.ts). Only A, B and the head train; export merges A·B into W on the host.
  * A's init: METHODS.md says "random normal"; we use std 1/r, Hugging Face PEFT's `init_lora_weights="gaussian"`.
  */
 import { HEAD_BIAS, HEAD_WEIGHT } from '../backbone/prepare';
@@ -55,8 +55,8 @@ export const lora: Method = {
     paper:
       'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 74.5 % against 68.9 % for full fine-tuning, FGVC 89.5 % against 85.9 %.',
   },
-  // bench:train: 0.84–0.96× full fine-tuning's step (bench/results/train.md)
-  relativeCost: 2.7,
+  // bench:train: 0.72–0.84× full fine-tuning's step with the merged product (bench/results/train.md)
+  relativeCost: 2.4,
   options: [
     { name: 'rank', flag: '--rank', description: 'rank r of the update A·B', default: 8, kind: 'integer', min: 1 },
     {

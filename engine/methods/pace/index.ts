@@ -48,7 +48,7 @@ export const pace: Method = {
     schedule:
       'Its paper trains 300 epochs with 10 of warm-up (Vision/train.py); its results were measured at that length, not at the few epochs a CPU allows.',
   },
-  // two passes per batch plus the adapters (bench:train: 2.15–2.32× full fine-tuning's step, bench/results/train.md)
+  // two passes per batch plus the adapters (bench:train: 2.15–2.36× full fine-tuning's step, bench/results/train.md)
   relativeCost: 6.7,
   // two passes per batch: the default 64 means 128 rows through every layer (about 16 GB with ViT-Tiny at 224 on CPU)
   cpuBatch: 16,
