@@ -4,22 +4,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { runAttune } from '../testing/cli';
 import { DATASETS, MODELS, PROBE_DIR, sampleDataset, tempDir } from '../testing/fixtures';
 
-const attune = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  return {
-    code: r.status,
-    lines: r.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>),
-    stderr: r.stderr,
-  };
-};
+// --json output is JSON lines only: every line must parse
+const attune = (...args: string[]) => runAttune(args, { strict: true });
 
 test('train --json streams JSON events; export writes model.onnx and labels.txt; predict --json prints one line per image', () => {
   const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 10);
@@ -192,8 +181,8 @@ test('the imbalance, operating-point and explain options refuse bad values with 
 
 test('every command prints its usage with --help', () => {
   for (const c of ['scan', 'train', 'export', 'predict', 'explain', 'apply-patch']) {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', c, '--help'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, c);
+    const r = runAttune([c, '--help']);
+    assert.equal(r.code, 0, c);
     assert.match(r.stdout, new RegExp(`usage: attune ${c}`));
   }
 });

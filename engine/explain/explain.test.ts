@@ -8,7 +8,6 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createExplainer } from './gradcam';
 import { deletionCheck, type DeletionResult } from './faithfulness';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import sharp from 'sharp';
 import { trainRun } from '../train/trainer';
@@ -18,6 +17,7 @@ import { decodeEvalRgb, loadImageTensor } from '../data/image';
 import { displayRgb } from '../data/preview';
 import { explainFiles } from './explain';
 import { MODELS, PROBE_DIR, SHARED } from '../testing/fixtures';
+import { runAttune } from '../testing/cli';
 
 const probes = readdirSync(PROBE_DIR)
   .filter((f) => f.endsWith('.JPEG'))
@@ -59,27 +59,18 @@ test('attune explain on a MobileNetV2 export (BUSI, short linear probe) writes G
   const images = readdirSync(join(data, 'malignant'))
     .slice(0, 2)
     .map((f) => join(data, 'malignant', f));
-  const cli = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'engine/cli/main.ts',
-      'explain',
-      '--model',
-      exp.modelPath,
-      '--out',
-      join(out, 'cams'),
-      '--json',
-      ...images,
-    ],
-    { encoding: 'utf8' },
-  );
-  assert.equal(cli.status, 0, cli.stderr);
-  const lines = cli.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  const cli = runAttune(['explain', '--model', exp.modelPath, '--out', join(out, 'cams'), '--json', ...images], {
+    strict: true,
+  });
+  assert.equal(cli.code, 0, cli.stderr);
+  const lines = cli.lines as unknown as {
+    method: string;
+    gridH: number;
+    gridW: number;
+    heatmap: number[];
+    label: string;
+    overlayPath: string;
+  }[];
   assert.equal(lines.length, 2);
   for (const l of lines) {
     assert.equal(l.method, 'cnn');

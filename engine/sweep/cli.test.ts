@@ -1,28 +1,14 @@
 /** `attune sweep` on the command line: usage, spec errors that name the field, the k8s manifest, a local sweep. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { Job } from 'kubernetes-models/batch/v1/Job';
+import { runAttune } from '../testing/cli';
 import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
 
-const attune = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  return {
-    code: r.status,
-    stdout: r.stdout,
-    lines: r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>),
-    stderr: r.stderr,
-  };
-};
+const attune = (...args: string[]) => runAttune(args);
 
 test('sweep --help, and a bad spec file names the field and what to do', () => {
   const h = attune('sweep', '--help');

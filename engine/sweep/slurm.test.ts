@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runAttune } from '../testing/cli';
 import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
 
 function slurmSkipReason(): string | undefined {
@@ -22,20 +23,7 @@ function slurmSkipReason(): string | undefined {
 const skip = slurmSkipReason();
 if (skip) console.log(`# SKIP Slurm tests: ${skip}`);
 
-const attune = (...args: string[]) => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'engine/cli/main.ts', ...args], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  return {
-    code: r.status,
-    lines: r.stdout
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>),
-    stderr: r.stderr,
-  };
-};
+const attune = (...args: string[]) => runAttune(args);
 
 test(
   'sbatch: a two-method, two-seed sweep runs as one job array of attune train runs; status, results and re-run',
