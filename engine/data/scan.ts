@@ -543,6 +543,18 @@ function summarise(items: ScanItem[]): ImageSummary {
   };
 }
 
+/** Refuses a scan whose issues block training: the user fixes the folder, Attune does not guess around it. */
+export function assertTrainable(report: ScanReport): void {
+  const blocking = report.issues.filter((i) => i.severity === 'error');
+  if (blocking.length)
+    throw new AttuneError(
+      'dataset-invalid',
+      `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`,
+      'Fix the folder (see `attune scan`) and try again.',
+      { issues: blocking },
+    );
+}
+
 /** Scans a dataset folder. Throws AttuneError when no layout can be recognised. */
 export async function scanDataset(root: string, opts: ScanOptions = {}): Promise<ScanReport> {
   const t0 = performance.now();

@@ -10,7 +10,7 @@ import { AttuneError } from '../errors';
 import type { EventSink } from '../events';
 import type { PreparedBackbone } from '../backbone/prepare';
 import { loadBackbone, withNewHead, type LoadedBackbone } from '../backbone/load';
-import { scanDataset } from '../data/scan';
+import { assertTrainable, scanDataset } from '../data/scan';
 import type { ScanReport } from '../data/types';
 import {
   checkBandSelection,
@@ -148,14 +148,7 @@ export async function openRun(
     cacheDir: opts.scanCacheDir,
     onEvent: emit,
   });
-  const blocking = report.issues.filter((i) => i.severity === 'error');
-  if (blocking.length)
-    throw new AttuneError(
-      'dataset-invalid',
-      `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`,
-      'Fix the folder (see `attune scan`) and try again.',
-      { issues: blocking },
-    );
+  assertTrainable(report);
   for (const p of report.problems.filter((p) => p.excluded).slice(0, 20))
     emit({ type: 'log', level: 'warn', message: `Skipping ${p.file}: ${p.message}` });
   const classes = report.classes.map((c) => c.name);

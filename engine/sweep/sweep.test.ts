@@ -304,3 +304,35 @@ test('the value mapping, balance and selection reach every trial, in-process and
   assert.throws(() => validateSweepSpec({ ...base, window: 'lungs' }), /window: --window "lungs" is not a window rule/);
   assert.throws(() => validateSweepSpec({ ...base, bands: '4,3' }), /bands: /);
 });
+
+test('a sweep on every frame of multi-frame DICOM splits the items its trials train on (dicom-zoo)', async () => {
+  const data = join(SHARED, 'datasets', 'dicom-zoo');
+  const labels = join(data, 'labels.csv');
+  const columns = { path: 'file', label: 'label', group: 'source_image_group' };
+  const spec = validateSweepSpec({ data, labels, columns, model: MODELS.tinyVit, methods: ['linear'], frames: 'all' });
+  const sweep = await openSweep(spec, join(tempDir(), 'sw'));
+  const split = JSON.parse(readFileSync(join(sweep.dir, 'splits', 'split.json'), 'utf8')) as {
+    items: { file: string }[];
+  };
+  const scan = await scanDataset(data, { labels, columns, frames: 'all' });
+  assert.deepEqual(split.items.map((i) => i.file).sort(), scan.items.map((i) => i.file).sort());
+  assert.ok(
+    split.items.some((i) => /::frame=\d+$/.test(i.file)),
+    'the frames of multi-frame files are items',
+  );
+});
+
+test('a folder that cannot be trained on is refused the same way by a sweep and by a run (one class only)', async () => {
+  const data = sampleDataset(DATASETS.aid, ['Beach'], 4);
+  const refused = (e: unknown) =>
+    e instanceof AttuneError && e.code === 'dataset-invalid' && /Only one class \(Beach\)/.test(e.message);
+  await assert.rejects(
+    openSweep(validateSweepSpec({ data, model: MODELS.tinyVit, methods: ['linear'] }), join(tempDir(), 'sw')),
+    refused,
+  );
+  const { trainRun } = await import('../train/trainer');
+  await assert.rejects(
+    trainRun({ data, model: MODELS.tinyVit, method: 'linear', epochs: 1, outDir: join(tempDir(), 'run') }),
+    refused,
+  );
+});

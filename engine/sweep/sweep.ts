@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { AttuneError } from '../errors';
 import type { EventSink } from '../events';
-import { scanDataset } from '../data/scan';
+import { assertTrainable, scanDataset } from '../data/scan';
 import { saveSplit, splitDataset } from '../data/split';
 import { readJsonFile, writeJsonAtomic } from '../util/fs';
 import { kFoldSplits } from './folds';
@@ -80,19 +80,15 @@ export async function openSweep(
   const configs = expandConfigs(spec).filter((c) => !opts.only || opts.only.includes(c.id));
   const trials = expandTrials(configs, spec, { epochs: opts.epochs });
   const folds = foldCount(spec);
+  // the trials' own scan: with every frame of multi-frame files an item when they train on all frames
   const report = await scanDataset(spec.data, {
     labels: spec.labels,
     columns: spec.columns,
+    frames: spec.frames,
     cacheDir: opts.scanCacheDir,
     onEvent: opts.onEvent,
   });
-  const blocking = report.issues.filter((i) => i.severity === 'error');
-  if (blocking.length)
-    throw new AttuneError(
-      'dataset-invalid',
-      `The dataset cannot be trained on: ${blocking.map((i) => i.message).join(' ')}`,
-      'Fix the folder (see `attune scan`) and try again.',
-    );
+  assertTrainable(report);
   await mkdir(join(root, 'splits'), { recursive: true });
   // one split for every trial (seed 0 of the split, whatever the training seed), or k folds
   if (folds > 1) {
