@@ -3,25 +3,7 @@
  * Types only (erased at build time), so main and the renderer may import it without bundling engine code.
  */
 import type * as Api from '../../engine/api';
-import type {
-  BackboneInfo,
-  EngineEvent,
-  EvaluationReport,
-  Explanation,
-  ExportResult,
-  KFoldRequest,
-  KFoldSummary,
-  MethodInfo,
-  MethodListing,
-  OperatingPoint,
-  Prediction,
-  Preprocessing,
-  RaceRequest,
-  RaceSummary,
-  ScanReport,
-  TrainRequest,
-  TrainResult,
-} from '../../engine/api';
+import type { EvaluationReport, ScanReport, TrainRequest } from '../../engine/api';
 
 export type {
   BackboneInfo,
@@ -41,7 +23,7 @@ export type {
   ScanReport,
   TrainRequest,
   TrainResult,
-};
+} from '../../engine/api';
 export type ScanProblem = ScanReport['problems'][number];
 export type ScanIssue = ScanReport['issues'][number];
 export type ScanClass = ScanReport['classes'][number];
