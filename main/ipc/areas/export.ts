@@ -5,6 +5,8 @@ import { AttuneError } from '../errors';
 
 const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'tif', 'tiff', 'webp', 'dcm', 'dicom'];
 
+const READABLE_IMAGE = 'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).';
+
 export const exportHandlers = {
   async 'export:chooseFolder'(req, ctx) {
     const dir = await ctx.dialogs.chooseFolder(
@@ -61,21 +63,13 @@ export const exportHandlers = {
     const modelPath = ctx.allow.check(req.modelPath);
     const file = ctx.allow.check(req.file);
     const [prediction] = await ctx.jobs.call('predictWithModel', [modelPath, [file]]);
-    return need(
-      prediction,
-      'The model returned no prediction for this image.',
-      'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).',
-    );
+    return need(prediction, 'The model returned no prediction for this image.', READABLE_IMAGE);
   },
   async 'export:explain'(req, ctx) {
     const modelPath = ctx.allow.check(req.modelPath);
     const file = ctx.allow.check(req.file);
     const [explanation] = await ctx.jobs.call('explainImages', [{ modelPath }, [file]]);
-    return need(
-      explanation,
-      'The model gave no explanation for this image.',
-      'Check that the file is an image Attune can read (PNG, JPEG, TIFF, DICOM, GeoTIFF).',
-    );
+    return need(explanation, 'The model gave no explanation for this image.', READABLE_IMAGE);
   },
 
   async 'shell:reveal'(req, ctx) {
