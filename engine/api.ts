@@ -24,7 +24,6 @@ import type { Estimate } from './evaluate/intervals';
 import type { CoveragePoint, OperatingPoint, RocPoint } from './evaluate/roc';
 import { roughWarning } from './evaluate/summary';
 import { explainFiles, type Explanation } from './explain/explain';
-import { decodeModel } from './onnx/io';
 import type { BalanceMode, SelectBy } from './run/spec';
 import { METHODS } from './methods/registry';
 import { parameterCount } from './ir/parameters';
@@ -33,7 +32,12 @@ import type { Method, MethodOptions } from './methods/method';
 import type { AugmentPreset } from './data/image';
 import type { CalibrationSummary } from './evaluate/calibration';
 import { deviceBatch, recommendMethod, type Recommendation } from './methods/recommend';
-import { predictFiles, type Prediction as EnginePrediction, type PredictOptions } from './predict/predict';
+import {
+  predictFiles,
+  readClassifier,
+  type Prediction as EnginePrediction,
+  type PredictOptions,
+} from './predict/predict';
 import { applyGpsPatch } from './export/apply-gps-patch';
 import { saveModel } from './onnx/io';
 import { platformInfo } from './runtime/session';
@@ -913,8 +917,9 @@ export async function predictWithModel(
   files: string[],
   opts: PredictOptions = {},
 ): Promise<Prediction[]> {
-  const preds = await predictFiles(modelPath, files, opts);
-  const caveats = existsSync(modelPath) ? modelCaveats(decodeModel(await readFile(modelPath)).metadata) : [];
+  const classifier = await readClassifier(modelPath);
+  const preds = await predictFiles(classifier, files, opts);
+  const caveats = modelCaveats(classifier.model.metadata);
   return preds.map((p) => ({ ...p, caveats }));
 }
 

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { decodeModel } from '../onnx/io';
+import type { Model } from '../ir/graph';
 import { guessPreprocessing } from '../backbone/load';
 import { loadImageTensor } from '../data/image';
 import { tensor } from '../ir/tensor';
@@ -96,15 +97,27 @@ function withOverrides(
   return { ...pre, values };
 }
 
-export async function predictFiles(
-  modelPath: string,
-  files: string[],
-  opts: PredictOptions = {},
-): Promise<Prediction[]> {
+/** A classifier file read once: its bytes (for the session) and its decoded graph and metadata. */
+export interface ClassifierFile {
+  path: string;
+  bytes: Uint8Array;
+  model: Model;
+}
+
+export async function readClassifier(modelPath: string): Promise<ClassifierFile> {
   const bytes = await readFile(modelPath).catch(() => {
     throw new AttuneError('model-missing', `No model file at ${modelPath}.`, 'Check the path to model.onnx.');
   });
-  const model = decodeModel(bytes);
+  return { path: modelPath, bytes, model: decodeModel(bytes) };
+}
+
+/** Predictions of `source` (a path, or a file already read) for `files`. */
+export async function predictFiles(
+  source: string | ClassifierFile,
+  files: string[],
+  opts: PredictOptions = {},
+): Promise<Prediction[]> {
+  const { path: modelPath, bytes, model } = typeof source === 'string' ? await readClassifier(source) : source;
   const inp = model.graph.inputs[0];
   const size = typeof inp.shape[3] === 'number' ? inp.shape[3] : 224;
   const info = classifierInfo(model.metadata, model, basename(modelPath), size);
