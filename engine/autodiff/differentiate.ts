@@ -11,6 +11,7 @@ import { isFloat, tensor, type DType } from '../ir/tensor';
 import type { GradContext } from './rule';
 import { GRADIENT_RULES } from './rules';
 import { lowRankGrads, lowRankWeights } from './low-rank';
+import { perSampleGrad, perSampleWeights } from './per-sample';
 
 export interface DifferentiateOptions {
   /** float type of constants the rules create (float64 in gradient checks) */
@@ -204,7 +205,12 @@ export function differentiate(
 
   const gelus = geluChains(g);
   const lowRanks = lowRankWeights(g, (t) => active.has(t) && toLoss.has(t) && !prod.has(t));
-  const skip = new Set([...gelus.values(), ...lowRanks.values()].flatMap((c) => c.chain));
+  const perSample = perSampleWeights(
+    g,
+    (t) => active.has(t) && toLoss.has(t),
+    (t) => shapes.get(t)?.dims,
+  );
+  const skip = new Set([...gelus.values(), ...lowRanks.values(), ...perSample.values()].flatMap((c) => c.chain));
   for (let i = forward.length - 1; i >= 0; i--) {
     const n = forward[i];
     if (NON_DIFFERENTIABLE.has(n.op) || skip.has(n)) continue;
@@ -223,9 +229,17 @@ export function differentiate(
       continue;
     }
     const lowRank = lowRanks.get(n);
-    // a low-rank weight's A and B get rank-r gradients below; the product's rule gives ∂x (and the bias's)
-    const needs = n.inputs.map((inp, k) => !!inp && active.has(inp) && toLoss.has(inp) && !(lowRank && k === 1));
+    const perRow = perSample.get(n);
+    // a low-rank or per-sample weight's parts get their gradients below; the product's rule gives ∂x (and the bias's)
+    const needs = n.inputs.map(
+      (inp, k) => !!inp && active.has(inp) && toLoss.has(inp) && !((lowRank || perRow) && k === 1),
+    );
     const dy = n.outputs.map((o) => (o ? gradOf(o) : null));
+    if (perRow && dy[0]) {
+      const [xd, yd] = [shapeOf(n.inputs[0]), shapeOf(n.outputs[0])];
+      const dw = perSampleGrad(b, perRow, n.inputs[0], dy[0], xd[xd.length - 1], yd[yd.length - 1]);
+      (grads.get(perRow.w) ?? grads.set(perRow.w, []).get(perRow.w)!).push(dw);
+    }
     if (lowRank && dy[0]) {
       const { dA, dB } = lowRankGrads(b, lowRank, n.inputs[0], dy[0], shapeOf(n.inputs[0]), shapeOf(n.outputs[0]));
       for (const [t, d] of [
