@@ -176,8 +176,10 @@ export function perSampleLayer(
   const wp = l.layout === 'in-out' ? wa : b.transpose(wa, [1, 0]);
   const ws = b.add(w0, b.mul(wp, z)); // [rows, in, out]
   let y = b.matmul(x, ws); // [rows, tokens, out]
-  if (adapted.bias) y = b.add(y, b.mul(z, biasShift(b, adapted)));
-  if (l.bias) y = b.add(y, l.bias);
+  // b0 + z ⊙ c summed at [rows, 1, out] first: one Add over the [rows, tokens, out] output instead of two
+  const shift = adapted.bias ? b.mul(z, biasShift(b, adapted)) : undefined;
+  const bias = shift && l.bias ? b.add(shift, l.bias) : (shift ?? l.bias);
+  if (bias) y = b.add(y, bias);
   if (batchAxis === 1) y = b.transpose(y, [1, 0, 2]);
   y = b.reshape(y, o.outShape);
   replaceUses(g, l.output, y);
