@@ -12,6 +12,7 @@ import type { GradContext } from './rule';
 import { GRADIENT_RULES } from './rules';
 import { lowRankGrads, lowRankWeights } from './low-rank';
 import { perSampleGrad, perSampleWeights } from './per-sample';
+import { sparseGrad, sparseWeights } from './sparse-weight';
 
 export interface DifferentiateOptions {
   /** float type of constants the rules create (float64 in gradient checks) */
@@ -205,12 +206,13 @@ export function differentiate(
 
   const gelus = geluChains(g);
   const lowRanks = lowRankWeights(g, (t) => active.has(t) && toLoss.has(t) && !prod.has(t));
-  const perSample = perSampleWeights(
-    g,
-    (t) => active.has(t) && toLoss.has(t),
-    (t) => shapes.get(t)?.dims,
+  const reaches = (t: string) => active.has(t) && toLoss.has(t);
+  const dimsOf = (t: string) => shapes.get(t)?.dims;
+  const perSample = perSampleWeights(g, reaches, dimsOf);
+  const sparse = sparseWeights(g, reaches, dimsOf);
+  const skip = new Set(
+    [...gelus.values(), ...lowRanks.values(), ...perSample.values(), ...sparse.values()].flatMap((c) => c.chain),
   );
-  const skip = new Set([...gelus.values(), ...lowRanks.values(), ...perSample.values()].flatMap((c) => c.chain));
   for (let i = forward.length - 1; i >= 0; i--) {
     const n = forward[i];
     if (NON_DIFFERENTIABLE.has(n.op) || skip.has(n)) continue;
@@ -230,11 +232,18 @@ export function differentiate(
     }
     const lowRank = lowRanks.get(n);
     const perRow = perSample.get(n);
-    // a low-rank or per-sample weight's parts get their gradients below; the product's rule gives ∂x (and the bias's)
+    const scattered = sparse.get(n);
+    // a low-rank, per-sample or sparse weight's parts get their gradients below; the product's rule gives ∂x (and
+    // the bias's)
     const needs = n.inputs.map(
-      (inp, k) => !!inp && active.has(inp) && toLoss.has(inp) && !((lowRank || perRow) && k === 1),
+      (inp, k) => !!inp && active.has(inp) && toLoss.has(inp) && !((lowRank || perRow || scattered) && k === 1),
     );
     const dy = n.outputs.map((o) => (o ? gradOf(o) : null));
+    if (scattered && dy[0]) {
+      const xd = shapeOf(n.inputs[0]);
+      const dd = sparseGrad(b, scattered, n.inputs[0], dy[0], xd[xd.length - 1]);
+      (grads.get(scattered.d) ?? grads.set(scattered.d, []).get(scattered.d)!).push(dd);
+    }
     if (perRow && dy[0]) {
       const [xd, yd] = [shapeOf(n.inputs[0]), shapeOf(n.outputs[0])];
       const dw = perSampleGrad(b, perRow, n.inputs[0], dy[0], xd[xd.length - 1], yd[yd.length - 1]);

@@ -103,9 +103,10 @@ function checkCoverage(g: Graph, state: GpsState): void {
 }
 
 /**
- * W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout. Its backward forms the dense ∂L/∂W (one GEMM per layer); the
- * gather form y += δ ⊙ x[…, idx] avoids that GEMM but ran 2.6× slower on onnxruntime CPU with ViT-Tiny (its Gather
- * and ScatterND over activation-sized tensors cost more than the GEMM: bench/results/train.md, Notes).
+ * W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout: the forward and ∂x stay one dense product each, and the
+ * autodiff computes ∂δ from the K selected inputs of every neuron, never the dense ∂L/∂W (autodiff/sparse-weight.ts;
+ * the patch embedding's Conv keeps the dense rule). A gather form of the forward too (y += δ ⊙ x[…, idx]) ran 2.6×
+ * slower on onnxruntime CPU with ViT-Tiny (bench/results/train.md, Notes).
  */
 function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
   const size = m.shape.reduce((a, c) => a * c, 1);

@@ -1,0 +1,82 @@
+/**
+ * GPS's masked weight, y = x·(W0 + Σ_k D_k ⊙ S_k) with S a constant one-hot per neuron: ∂D as a gather of the
+ * selected input rows and a row-wise product (no dense ∂L/∂W'), checked against central differences in float64
+ * for a batched MatMul ([in, out] layout) and a Gemm with transB and alpha ([out, in] layout), K = 2; and
+ * recognised only where W0 is frozen and S marks exactly one input per neuron and k.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mulberry32 } from '../util/random';
+import { Builder } from '../ir/builder';
+import { emptyGraph, float, int, type Model } from '../ir/graph';
+import { sizeOf, tensor } from '../ir/tensor';
+import { addProjectionLoss, checkGradients } from './testing/gradcheck';
+import { sparseWeights } from './sparse-weight';
+
+const r = mulberry32(17);
+const rand = (dims: number[]) =>
+  tensor(
+    'float64',
+    dims,
+    Array.from({ length: sizeOf(dims) }, () => 2 * r() - 1),
+  );
+const [IN, OUT, K] = [5, 4, 2];
+/** neuron o's k-th input: distinct per k, as GPS's top-K */
+const pick = (o: number, k: number) => (o * 3 + k * 2) % IN;
+
+function model(layout: 'in-out' | 'out-in', oneHot = true): Model {
+  const g = emptyGraph('sw');
+  const xDims = layout === 'in-out' ? [2, 3, IN] : [6, IN];
+  g.inputs.push({ name: 'x', dtype: 'float64', shape: xDims }, { name: 'delta', dtype: 'float64', shape: [OUT, K] });
+  const shape = layout === 'in-out' ? [IN, OUT] : [OUT, IN];
+  g.initializers.set('W0', rand(shape));
+  const s = new Float64Array(K * IN * OUT);
+  for (let k = 0; k < K; k++)
+    for (let o = 0; o < OUT; o++)
+      s[k * IN * OUT + (layout === 'in-out' ? pick(o, k) * OUT + o : o * IN + pick(o, k))] = 1;
+  if (!oneHot) s[0] = s[0] === 1 ? 0.5 : 2;
+  g.initializers.set('S', tensor('float64', [K, ...shape], s));
+  const b = new Builder(g, 'sw', 'float64', 17);
+  const d = b.reshape(b.transpose('delta', [1, 0]), layout === 'in-out' ? [K, 1, OUT] : [K, OUT, 1]);
+  const w = b.add('W0', b.reduceSum(b.mul(d, 'S'), [0], false));
+  const y = layout === 'in-out' ? b.matmul('x', w) : b.op('Gemm', ['x', w], { transB: int(1), alpha: float(1.5) });
+  g.outputs.push({ name: b.op('Tanh', [y]), dtype: 'float64', shape: [] });
+  return { graph: g, opset: 17, extraOpsets: [], irVersion: 8, producer: 'test', metadata: {} };
+}
+
+/** `trains` and what depends on them */
+const activeFor = (m: Model, trains: string[]) => {
+  const on = new Set(trains);
+  for (const n of m.graph.nodes) if (n.inputs.some((i) => on.has(i))) n.outputs.forEach((o) => on.add(o));
+  return (t: string) => on.has(t);
+};
+/** the static shapes sparseWeights reads: D's, from the Reshape that forms it */
+const dimsOf = (m: Model) => (t: string) => {
+  const n = m.graph.nodes.find((k) => k.outputs[0] === t);
+  if (n?.op !== 'Reshape') return undefined;
+  return Array.from(m.graph.initializers.get(n.inputs[1])!.data as BigInt64Array, Number);
+};
+
+for (const layout of ['in-out', 'out-in'] as const)
+  test(`sparse weight (${layout}, K = ${K}): ∂x and ∂δ match central differences`, async () => {
+    const m = model(layout);
+    const found = sparseWeights(m.graph, activeFor(m, ['x', 'delta']), dimsOf(m));
+    assert.equal(found.size, 1, 'recognised');
+    const sw = [...found.values()][0];
+    assert.deepEqual(
+      sw.rows,
+      Array.from({ length: K * OUT }, (_, i) => pick(i % OUT, Math.floor(i / OUT))),
+    );
+    const loss = await addProjectionLoss(m, [m.graph.outputs[0].name], mulberry32(9));
+    const xDims = m.graph.inputs[0].shape as number[];
+    const rep = await checkGradients(m, loss, ['x', 'delta'], { x: rand(xDims), delta: rand([OUT, K]) });
+    assert.equal(rep.checked, sizeOf(xDims) + OUT * K);
+    assert.deepEqual(rep.failures, []);
+  });
+
+test('a trainable W0, or an S that is not one-hot, is left to the generic rules', () => {
+  const m = model('in-out');
+  assert.equal(sparseWeights(m.graph, activeFor(m, ['x', 'delta', 'W0']), dimsOf(m)).size, 0, 'W0 trains');
+  const n = model('in-out', false);
+  assert.equal(sparseWeights(n.graph, activeFor(n, ['x', 'delta']), dimsOf(n)).size, 0, 'S not one-hot');
+});
