@@ -67,5 +67,5 @@ test('method options come from their declarations; spd is full fine-tuning decla
   assert.equal(spd.optimizer, 'spd');
   assert.equal(full.optimizer, undefined);
   assert.equal(spd.trainableParameters(p.model.graph, {}), full.trainableParameters(p.model.graph, {}));
-  assert.equal(getMethod('pace').cpuBatch, 16);
+  assert.equal(getMethod('pace').cpuBatch, 32);
 });

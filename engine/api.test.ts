@@ -14,6 +14,7 @@ import {
   trainRun,
 } from './api';
 import { DATASETS, MODELS, sampleDataset, tempDir } from './testing/fixtures';
+import { getMethod } from './methods/registry';
 
 test('scan report for the app: classes with example files, layout, image summary, BUSI duplicate flagged', async () => {
   const progress: number[] = [];
@@ -108,9 +109,9 @@ test('method listing recommends by dataset size and estimates time', async () =>
   assert.equal(rec.name, 'spd');
   assert.equal(l.recommendation?.alternative?.name, 'linear');
   assert.equal(rec.defaults.batchSize, 32);
-  assert.equal(l.methods.find((m) => m.name === 'pace')!.defaults.batchSize, 16);
+  assert.equal(l.methods.find((m) => m.name === 'pace')!.defaults.batchSize, getMethod('pace').cpuBatch);
   const large = await listMethods({ modelPath: MODELS.vitTiny, trainCount: 20000 });
-  assert.equal(large.methods.find((m) => m.name === 'pace')!.defaults.batchSize, 16);
+  assert.equal(large.methods.find((m) => m.name === 'pace')!.defaults.batchSize, getMethod('pace').cpuBatch);
   assert.equal(
     large.methods.find((m) => m.name === 'pace')!.defaults.epochs,
     10,

@@ -240,8 +240,7 @@ export function differentiate(
     );
     const dy = n.outputs.map((o) => (o ? gradOf(o) : null));
     if (scattered && dy[0]) {
-      const xd = shapeOf(n.inputs[0]);
-      const dd = sparseGrad(b, scattered, n.inputs[0], dy[0], xd[xd.length - 1]);
+      const dd = sparseGrad(b, scattered, n.inputs[0], dy[0], shapeOf(n.inputs[0]));
       (grads.get(scattered.d) ?? grads.set(scattered.d, []).get(scattered.d)!).push(dd);
     }
     if (perRow && dy[0]) {

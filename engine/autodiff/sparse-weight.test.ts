@@ -20,11 +20,12 @@ const rand = (dims: number[]) =>
     dims,
     Array.from({ length: sizeOf(dims) }, () => 2 * r() - 1),
   );
-const [IN, OUT, K] = [5, 4, 2];
+const K = 2;
 /** neuron o's k-th input: distinct per k, as GPS's top-K */
-const pick = (o: number, k: number) => (o * 3 + k * 2) % IN;
+const pick = (o: number, k: number, IN: number) => (o * 3 + k * 2) % IN;
 
-function model(layout: 'in-out' | 'out-in', oneHot = true): Model {
+/** a layer `IN` → `OUT`; neurons read inputs in the order `pick` gives */
+function model(layout: 'in-out' | 'out-in', IN: number, OUT: number, oneHot = true): Model {
   const g = emptyGraph('sw');
   const xDims = layout === 'in-out' ? [2, 3, IN] : [6, IN];
   g.inputs.push({ name: 'x', dtype: 'float64', shape: xDims }, { name: 'delta', dtype: 'float64', shape: [OUT, K] });
@@ -33,7 +34,7 @@ function model(layout: 'in-out' | 'out-in', oneHot = true): Model {
   const s = new Float64Array(K * IN * OUT);
   for (let k = 0; k < K; k++)
     for (let o = 0; o < OUT; o++)
-      s[k * IN * OUT + (layout === 'in-out' ? pick(o, k) * OUT + o : o * IN + pick(o, k))] = 1;
+      s[k * IN * OUT + (layout === 'in-out' ? pick(o, k, IN) * OUT + o : o * IN + pick(o, k, IN))] = 1;
   if (!oneHot) s[0] = s[0] === 1 ? 0.5 : 2;
   g.initializers.set('S', tensor('float64', [K, ...shape], s));
   const b = new Builder(g, 'sw', 'float64', 17);
@@ -58,25 +59,29 @@ const dimsOf = (m: Model) => (t: string) => {
 };
 
 for (const layout of ['in-out', 'out-in'] as const)
-  test(`sparse weight (${layout}, K = ${K}): ∂x and ∂δ match central differences`, async () => {
-    const m = model(layout);
-    const found = sparseWeights(m.graph, activeFor(m, ['x', 'delta']), dimsOf(m));
-    assert.equal(found.size, 1, 'recognised');
-    const sw = [...found.values()][0];
-    assert.deepEqual(
-      sw.rows,
-      Array.from({ length: K * OUT }, (_, i) => pick(i % OUT, Math.floor(i / OUT))),
-    );
-    const loss = await addProjectionLoss(m, [m.graph.outputs[0].name], mulberry32(9));
-    const xDims = m.graph.inputs[0].shape as number[];
-    const rep = await checkGradients(m, loss, ['x', 'delta'], { x: rand(xDims), delta: rand([OUT, K]) });
-    assert.equal(rep.checked, sizeOf(xDims) + OUT * K);
-    assert.deepEqual(rep.failures, []);
-  });
+  for (const [IN, OUT] of [
+    [5, 4],
+    [3, 6],
+  ])
+    test(`sparse weight (${layout}, ${IN} → ${OUT}, K = ${K}): ∂x and ∂δ match central differences`, async () => {
+      const m = model(layout, IN, OUT);
+      const found = sparseWeights(m.graph, activeFor(m, ['x', 'delta']), dimsOf(m));
+      assert.equal(found.size, 1, 'recognised');
+      const sw = [...found.values()][0];
+      assert.deepEqual(
+        sw.rows,
+        Array.from({ length: K * OUT }, (_, i) => pick(i % OUT, Math.floor(i / OUT), IN)),
+      );
+      const loss = await addProjectionLoss(m, [m.graph.outputs[0].name], mulberry32(9));
+      const xDims = m.graph.inputs[0].shape as number[];
+      const rep = await checkGradients(m, loss, ['x', 'delta'], { x: rand(xDims), delta: rand([OUT, K]) });
+      assert.equal(rep.checked, sizeOf(xDims) + OUT * K);
+      assert.deepEqual(rep.failures, []);
+    });
 
 test('a trainable W0, or an S that is not one-hot, is left to the generic rules', () => {
-  const m = model('in-out');
+  const m = model('in-out', 5, 4);
   assert.equal(sparseWeights(m.graph, activeFor(m, ['x', 'delta', 'W0']), dimsOf(m)).size, 0, 'W0 trains');
-  const n = model('in-out', false);
+  const n = model('in-out', 5, 4, false);
   assert.equal(sparseWeights(n.graph, activeFor(n, ['x', 'delta']), dimsOf(n)).size, 0, 'S not one-hot');
 });

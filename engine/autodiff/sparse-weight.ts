@@ -105,15 +105,19 @@ function oneHotRows(s: Float32Array, K: number, a: number, c: number, transposed
   return rows.includes(-1) ? undefined : rows;
 }
 
-/** ∂D for y = x·M, x [..., in] and ∂y [..., out]: the selected rows of xᵀ times the rows of ∂yᵀ, summed. */
-export function sparseGrad(b: Builder, sw: SparseWeight, x: string, dy: string, inF: number): string {
-  const xt = b.transpose(b.reshape(x, [-1, inF]), [1, 0]); // [in, n]
-  const picked = b.op('Gather', [xt, b.constant(tensor('int64', [sw.rows.length], sw.rows), 'sparse_rows')], {
-    axis: int(0),
-  }); // [K·out, n]
-  const dyt = b.transpose(b.reshape(dy, [-1, sw.out]), [1, 0]); // [out, n]
-  const rowsOf = (t: string, k: number) => b.reshape(t, [k, sw.out, -1]);
-  let d = b.reduceSum(b.mul(rowsOf(picked, sw.k), rowsOf(dyt, 1)), [2], false); // [K, out]
+/**
+ * ∂D for y = x·M, x [..., in] and ∂y [..., out]: the selected rows of xᵀ times the rows of ∂yᵀ, summed. Gathering
+ * the columns of x instead (no transposes) was slower at every ViT-Tiny width: onnxruntime's Gather along the last
+ * axis copies element by element (bench/results/train.md, Notes).
+ */
+export function sparseGrad(b: Builder, sw: SparseWeight, x: string, dy: string, xDims: number[]): string {
+  const inF = xDims[xDims.length - 1];
+  const n = xDims.slice(0, -1).reduce((a, c) => a * c, 1);
+  const xt = b.transpose(b.reshape(x, [n, inF]), [1, 0]); // [in, n]
+  const rows = b.constant(tensor('int64', [sw.rows.length], sw.rows), 'sparse_rows');
+  const picked = b.op('Gather', [xt, rows], { axis: int(0) }); // [K·out, n]
+  const dyt = b.transpose(b.reshape(dy, [n, sw.out]), [1, 0]); // [out, n]
+  let d = b.reduceSum(b.mul(b.reshape(picked, [sw.k, sw.out, n]), b.reshape(dyt, [1, sw.out, n])), [2], false);
   if (sw.scale !== 1) d = b.mul(d, b.scalar(sw.scale));
   return b.reshape(d, sw.dDims);
 }

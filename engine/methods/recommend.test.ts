@@ -21,7 +21,7 @@ test('every dataset size gets a known method, a preset and a reason; PACE is the
 });
 
 test("PACE's batch is capped on a machine without an accelerator (two passes per batch), nothing else is", () => {
-  assert.equal(deviceBatch('pace', 64, false), 16);
+  assert.equal(deviceBatch('pace', 64, false), 32);
   assert.equal(deviceBatch('pace', 8, false), 8);
   assert.equal(deviceBatch('pace', 64, true), 64);
   assert.equal(deviceBatch('full', 32, false), 32);
