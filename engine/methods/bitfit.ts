@@ -9,8 +9,8 @@ export const bitfit: Method = {
   summary: 'Trains only the bias vectors and the new output layer (well under 1 % of the weights).',
   options: [],
   card: {},
-  // bench:train: 0.66–0.73× full fine-tuning's step (bench/results/train.md)
-  relativeCost: 2.2,
+  // bench:train: 0.65–0.73× full fine-tuning's step (bench/results/train.md)
+  relativeCost: 2.1,
   trainableParameters: (g) => sizeOfTensors(g, biasTensors(g)) + headParameters(g),
   defaults: { lr: 1e-3, weightDecay: 1e-4, epochs: 10, batch: 32, warmupEpochs: 1, labelSmoothing: 0, clipNorm: 1 },
   async prepare(ctx) {
