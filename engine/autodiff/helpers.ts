@@ -1,5 +1,6 @@
 /** Shared building blocks for gradient rules. */
 import type { Builder } from '../ir/builder';
+import { consumers, type Graph, type Node } from '../ir/graph';
 import type { GradContext } from './rule';
 
 /** Sums `grad` (shape `from`) down to the broadcast source shape `to` (numpy broadcasting rules). */
@@ -45,4 +46,17 @@ export function invertPerm(perm: number[]): number[] {
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
   return inv;
+}
+
+/**
+ * The one node reading each tensor, for the fused-gradient patterns (low-rank, per-sample and sparse weights): a
+ * tensor read twice, read by a non-standard op or also a graph output is not theirs to differentiate as one.
+ */
+export function soleReaders(g: Graph): (t: string) => Node | undefined {
+  const readers = consumers(g);
+  const outputs = new Set(g.outputs.map((o) => o.name));
+  return (t) => {
+    const r = readers.get(t) ?? [];
+    return r.length === 1 && !r[0].domain && !outputs.has(t) ? r[0] : undefined;
+  };
 }

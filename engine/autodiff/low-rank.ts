@@ -7,6 +7,7 @@
 import type { Builder } from '../ir/builder';
 import { attrFloat, attrInt, float, int, type Graph, type Node } from '../ir/graph';
 import { isFloat } from '../ir/tensor';
+import { soleReaders } from './helpers';
 
 export interface LowRankWeight {
   a: string;
@@ -21,13 +22,7 @@ export interface LowRankWeight {
 
 /** Low-rank weights of `g`, keyed by the product node that reads W'; `trainable` tells A and B from W. */
 export function lowRankWeights(g: Graph, trainable: (t: string) => boolean): Map<Node, LowRankWeight> {
-  const readers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) if (i) (readers.get(i) ?? readers.set(i, []).get(i)!).push(n);
-  const outputs = new Set(g.outputs.map((o) => o.name));
-  const only = (t: string): Node | undefined => {
-    const r = readers.get(t) ?? [];
-    return r.length === 1 && !r[0].domain && !outputs.has(t) ? r[0] : undefined;
-  };
+  const only = soleReaders(g);
   const scalar = (t: string): number | undefined => {
     const v = g.initializers.get(t);
     return v && v.data.length === 1 && isFloat(v.dtype) ? Number(v.data[0]) : undefined;

@@ -7,7 +7,8 @@
  * product's own rule with W_s.
  */
 import type { Builder } from '../ir/builder';
-import { int, type Graph, type Node } from '../ir/graph';
+import { int, producers, type Graph, type Node } from '../ir/graph';
+import { soleReaders } from './helpers';
 
 export interface PerSampleWeight {
   /** W', the trainable [in, out] part scaled per sample */
@@ -27,17 +28,12 @@ export function perSampleWeights(
   active: (t: string) => boolean,
   dims: (t: string) => number[] | undefined,
 ): Map<Node, PerSampleWeight> {
-  const readers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) if (i) (readers.get(i) ?? readers.set(i, []).get(i)!).push(n);
-  const prod = new Map<string, Node>();
-  for (const n of g.nodes) for (const o of n.outputs) prod.set(o, n);
-  const outputs = new Set(g.outputs.map((o) => o.name));
-  const onlyReader = (t: string, n: Node) =>
-    readers.get(t)?.length === 1 && readers.get(t)![0] === n && !outputs.has(t);
+  const only = soleReaders(g);
+  const prod = producers(g);
   const found = new Map<Node, PerSampleWeight>();
   for (const mm of g.nodes) {
     const [x, ws] = mm.inputs;
-    if (mm.op !== 'MatMul' || mm.domain || !x || !ws || !onlyReader(ws, mm)) continue;
+    if (mm.op !== 'MatMul' || mm.domain || !x || !ws || only(ws) !== mm) continue;
     const add = prod.get(ws);
     if (!add || add.op !== 'Add' || add.domain) continue;
     const mulAt = add.inputs.findIndex((i) => prod.get(i)?.op === 'Mul' && !prod.get(i)!.domain && active(i));
@@ -45,7 +41,7 @@ export function perSampleWeights(
     const mulOut = add.inputs[mulAt];
     const w0 = add.inputs[1 - mulAt];
     const mul = prod.get(mulOut)!;
-    if (!w0 || active(w0) || !onlyReader(mulOut, add)) continue;
+    if (!w0 || active(w0) || only(mulOut) !== add) continue;
     const wAt = mul.inputs.findIndex((i) => active(i));
     const [w, z] = [mul.inputs[wAt], mul.inputs[1 - wAt]];
     if (wAt < 0 || !z || active(z)) continue;

@@ -9,6 +9,7 @@
 import type { Builder } from '../ir/builder';
 import { attrFloat, attrInt, int, type Graph, type Node } from '../ir/graph';
 import { tensor } from '../ir/tensor';
+import { soleReaders } from './helpers';
 
 export interface SparseWeight {
   /** D, broadcast against S along the output axis only */
@@ -43,15 +44,7 @@ export function sparseWeights(
   active: (t: string) => boolean,
   dims: (t: string) => number[] | undefined,
 ): Map<Node, SparseWeight> {
-  const readers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) if (i) (readers.get(i) ?? readers.set(i, []).get(i)!).push(n);
-  const prod = new Map<string, Node>();
-  for (const n of g.nodes) for (const o of n.outputs) prod.set(o, n);
-  const outputs = new Set(g.outputs.map((o) => o.name));
-  const only = (t: string): Node | undefined => {
-    const r = readers.get(t) ?? [];
-    return r.length === 1 && !r[0].domain && !outputs.has(t) ? r[0] : undefined;
-  };
+  const only = soleReaders(g);
   const found = new Map<Node, SparseWeight>();
   for (const mul of g.nodes) {
     if (mul.op !== 'Mul' || mul.domain) continue;
