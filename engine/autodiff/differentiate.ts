@@ -10,6 +10,7 @@ import type { ShapeMap } from '../ir/fold';
 import { isFloat, tensor, type DType } from '../ir/tensor';
 import type { GradContext } from './rule';
 import { GRADIENT_RULES } from './rules';
+import { soleReaders } from './helpers';
 import { lowRankGrads, lowRankWeights } from './low-rank';
 import { perSampleGrad, perSampleWeights } from './per-sample';
 import { sparseGrad, sparseWeights } from './sparse-weight';
@@ -84,12 +85,8 @@ const near = (v: number | undefined, want: number) => v !== undefined && Math.ab
  * onnxruntime fuses the forward into one Gelu kernel, and the backward is one chain instead of five rules' worth.
  */
 function geluChains(g: Graph): Map<Node, { x: string; chain: Node[] }> {
-  const readers = new Map<string, Node[]>();
-  for (const n of g.nodes) for (const i of n.inputs) if (i) (readers.get(i) ?? readers.set(i, []).get(i)!).push(n);
-  const only = (t: string, op: string): Node | undefined => {
-    const r = readers.get(t) ?? [];
-    return r.length === 1 && r[0].op === op && !r[0].domain && !g.outputs.some((o) => o.name === t) ? r[0] : undefined;
-  };
+  const sole = soleReaders(g);
+  const only = (t: string, op: string): Node | undefined => (sole(t)?.op === op ? sole(t) : undefined);
   const other = (n: Node, t: string) => (n.inputs[0] === t ? n.inputs[1] : n.inputs[1] === t ? n.inputs[0] : undefined);
   const found = new Map<Node, { x: string; chain: Node[] }>();
   for (const div of g.nodes) {
