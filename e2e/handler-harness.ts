@@ -1,5 +1,5 @@
 /** Drives the app's real request handlers and engine worker without a browser (shared by the handler-level specs). */
-import { cp, mkdir, mkdtemp, readdir } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createContext } from '../main/context';
@@ -8,7 +8,7 @@ import { nodeWorkerFactory } from '../main/jobs/node-worker';
 import type { AppEvent, Project } from '../main/ipc/types';
 import type { HandlerContext } from '../main/ipc/handlers';
 import type { Channel, Request, Response } from '../main/ipc/contract';
-import { repo, shared } from './helpers';
+import { aidFolder, repo, shared } from './helpers';
 
 /** One request through the validating dispatcher, as either transport sends it; a refusal throws its error. */
 export async function call<C extends Channel>(
@@ -37,12 +37,7 @@ export async function projectWithTinyModel(
   name: string,
   perClass: number,
 ): Promise<{ ctx: HandlerContext; events: AppEvent[]; project: Project }> {
-  const data = await mkdtemp(join(tmpdir(), 'attune-e2e-data-'));
-  for (const c of ['Beach', 'Forest', 'Parking']) {
-    await mkdir(join(data, c));
-    for (const f of (await readdir(join(shared, 'datasets/aid-satellite-subset', c))).sort().slice(0, perClass))
-      await cp(join(shared, 'datasets/aid-satellite-subset', c, f), join(data, c, f));
-  }
+  const data = await aidFolder(perClass);
   const events: AppEvent[] = [];
   const ctx = await createContext({
     userData: await mkdtemp(join(tmpdir(), 'attune-main-')),

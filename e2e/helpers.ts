@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,17 @@ export async function launch(colorScheme: 'light' | 'dark' = 'light'): Promise<{
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme });
   const page = await context.newPage();
   return { browser, page };
+}
+
+/** A temporary class-per-folder dataset: the first `perClass` AID images of Beach, Forest and Parking. */
+export async function aidFolder(perClass: number): Promise<string> {
+  const data = await mkdtemp(join(tmpdir(), 'attune-e2e-data-'));
+  for (const c of ['Beach', 'Forest', 'Parking']) {
+    await mkdir(join(data, c));
+    for (const f of (await readdir(join(shared, 'datasets/aid-satellite-subset', c))).sort().slice(0, perClass))
+      await cp(join(shared, 'datasets/aid-satellite-subset', c, f), join(data, c, f));
+  }
+  return data;
 }
 
 export async function shot(page: Page, name: string): Promise<string> {
