@@ -186,7 +186,7 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
   for (const f of readdirSync(dir).filter((f) => f.startsWith(basename(profilePrefix) + '-') && f.endsWith('.json'))) {
     const all = JSON.parse(readFileSync(join(dir, f), 'utf8')) as ProfileEvent[];
     const runs = all.filter((e) => e.name === 'model_run').map((e) => e.ts);
-    const second = runs.sort((a, b) => a - b)[runs.length / 2];
+    const second = runs.sort((a, b) => a - b)[Math.floor(runs.length / 2)] ?? 0;
     events.push(...all.filter((e) => e.ts >= second));
     rmSync(join(dir, f), { force: true });
   }

@@ -131,7 +131,7 @@ export const gps: Method = {
     schedule:
       'Its paper trains 100 epochs with 10 of warm-up (official scripts); its results were measured at that length, not at the few epochs a CPU allows.',
   },
-  // bench:train: 0.82–0.87× full fine-tuning's step, plus the selection pass once (bench/results/train.md)
+  // bench:train: 0.82–0.96× full fine-tuning's step, plus the selection pass once (bench/results/train.md)
   relativeCost: 2.6,
   exports: [
     {
