@@ -6,13 +6,13 @@
  * The waits are made observable by holding the request in the page (a wrapped fetch) until the test has looked.
  * Screenshots go to e2e/artifacts/.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readdir, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { NO_CHROMIUM, findChromium, launch, pickInApp, shared, shot, startApp, type StartedApp } from './helpers';
+import type { Page } from 'playwright-core';
+import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
 
 const chromiumPath = findChromium();
 
@@ -63,20 +63,8 @@ describe(
   'Evaluate and Export: heatmaps, imbalance, operating point, and waits',
   { skip: chromiumPath ? false : NO_CHROMIUM },
   () => {
-    let app: StartedApp;
-    let browser: Browser;
     let page: Page;
-
-    before(async () => {
-      app = await startApp();
-      ({ browser, page } = await launch());
-      await page.goto(app.openUrl);
-    });
-
-    after(async () => {
-      await browser?.close();
-      await app?.stop();
-    });
+    appInBrowser((s) => ({ page } = s));
 
     it('scans an imbalanced folder (40 benign, 10 malignant, 10 normal)', { timeout: 120_000 }, async () => {
       const data = await mkdtemp(join(tmpdir(), 'attune-imbalanced-'));

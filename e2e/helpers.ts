@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { after, before } from 'node:test';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,30 @@ export interface StartedApp {
   userData: string;
   output(): string;
   stop(): Promise<void>;
+}
+
+/**
+ * The app under test for one describe block: `npm start`'s server in browser mode and a Chromium page, started
+ * before the block's tests (the page opened on the app unless `open` is false) and stopped after them; `use` gets
+ * them before the first test.
+ */
+export function appInBrowser(
+  use: (s: { app: StartedApp; browser: Browser; page: Page }) => void,
+  opts: { open?: boolean } = {},
+): void {
+  let app: StartedApp | undefined;
+  let browser: Browser | undefined;
+  before(async () => {
+    app = await startApp();
+    const launched = await launch();
+    browser = launched.browser;
+    if (opts.open !== false) await launched.page.goto(app.openUrl);
+    use({ app, ...launched });
+  });
+  after(async () => {
+    await browser?.close();
+    await app?.stop();
+  });
 }
 
 export async function startApp(

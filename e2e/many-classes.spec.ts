@@ -4,31 +4,19 @@
  * window, the most confused pairs, a cell filtering the error gallery, an enlarged error.
  * Screenshots at 1280×800 and 1920×1080 go to e2e/artifacts/.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { NO_CHROMIUM, findChromium, launch, pickInApp, shared, shot, startApp, type StartedApp } from './helpers';
+import type { Page } from 'playwright-core';
+import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
 
 const chromiumPath = findChromium();
 
 describe('Thirty classes and an own model file', { skip: chromiumPath ? false : NO_CHROMIUM }, () => {
-  let app: StartedApp;
-  let browser: Browser;
   let page: Page;
-
-  before(async () => {
-    app = await startApp();
-    ({ browser, page } = await launch());
-    await page.goto(app.openUrl);
-  });
-
-  after(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  appInBrowser((s) => ({ page } = s));
 
   it('shows thumbnails for every one of the 30 classes', { timeout: 240_000 }, async () => {
     await page.getByLabel('Project name').fill('Aerial scenes');

@@ -4,39 +4,17 @@
  * progress shows, and the winner with its interval and the rounds render; the Method screen then recommends it.
  * Kept small: 18 AID images and the tiny random ViT. Screenshots go to e2e/artifacts/.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import {
-  NO_CHROMIUM,
-  aidFolder,
-  findChromium,
-  launch,
-  pickInApp,
-  shared,
-  shot,
-  startApp,
-  type StartedApp,
-} from './helpers';
+import type { Page } from 'playwright-core';
+import { NO_CHROMIUM, aidFolder, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
 
 const chromiumPath = findChromium();
 
 describe('Compare: the method race panel in the browser', { skip: chromiumPath ? false : NO_CHROMIUM }, () => {
-  let app: StartedApp;
-  let browser: Browser;
   let page: Page;
-
-  before(async () => {
-    app = await startApp();
-    ({ browser, page } = await launch());
-    await page.goto(app.openUrl);
-  });
-
-  after(async () => {
-    await browser?.close();
-    await app?.stop();
-  });
+  appInBrowser((s) => ({ page } = s));
 
   it(
     'makes a project of 18 images with the tiny ViT and one short run (Compare needs a run)',
