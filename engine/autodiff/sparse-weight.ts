@@ -72,11 +72,11 @@ export function sparseWeights(
     } else if (consumer.op !== 'MatMul') continue;
     // M = W' [in, out], or W'ᵀ with W' [out, in]; D must vary along the output axis only
     const [K, a, c] = S.dims;
-    const [inF, out] = transposed ? [c, a] : [a, c];
+    const out = transposed ? a : c;
     const outAxis = transposed ? 1 : 2;
     if (dd[outAxis] !== out || dd[3 - outAxis] !== 1) continue;
     const rows = oneHotRows(S.data as Float32Array, K, a, c, transposed);
-    if (!rows || inF < 1) continue;
+    if (!rows) continue;
     found.set(consumer, { d, dDims: dd, rows, k: K, out, scale, chain: [mul, red, add] });
   }
   return found;
@@ -84,7 +84,7 @@ export function sparseWeights(
 
 /** For each k and output column o of M, the one input row i with S_k'[i, o] = 1; undefined unless exactly one. */
 function oneHotRows(s: Float32Array, K: number, a: number, c: number, transposed: boolean): number[] | undefined {
-  const [inF, out] = transposed ? [c, a] : [a, c];
+  const out = transposed ? a : c;
   const rows = new Array<number>(K * out).fill(-1);
   for (let k = 0; k < K; k++)
     for (let i = 0; i < a; i++)
@@ -92,7 +92,7 @@ function oneHotRows(s: Float32Array, K: number, a: number, c: number, transposed
         const v = s[k * a * c + i * c + j];
         if (v === 0) continue;
         const [row, col] = transposed ? [j, i] : [i, j];
-        if (v !== 1 || rows[k * out + col] !== -1 || row >= inF) return undefined;
+        if (v !== 1 || rows[k * out + col] !== -1) return undefined;
         rows[k * out + col] = row;
       }
   return rows.includes(-1) ? undefined : rows;
@@ -100,8 +100,8 @@ function oneHotRows(s: Float32Array, K: number, a: number, c: number, transposed
 
 /**
  * ∂D for y = x·M, x [..., in] and ∂y [..., out]: the selected rows of xᵀ times the rows of ∂yᵀ, summed. Gathering
- * the columns of x instead (no transposes) was slower at every ViT-Tiny width: onnxruntime's Gather along the last
- * axis copies element by element (bench/results/train.md, Notes).
+ * the columns of x instead (no transposes) was slower in the training step: onnxruntime's Gather along the last axis
+ * copies element by element (bench/results/train.md, Notes).
  */
 export function sparseGrad(b: Builder, sw: SparseWeight, x: string, dy: string, xDims: number[]): string {
   const inF = xDims[xDims.length - 1];
