@@ -8,7 +8,17 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { NO_CHROMIUM, findChromium, launch, pickInApp, shared, shot, startApp, type StartedApp } from './helpers';
+import {
+  NO_CHROMIUM,
+  chooseLinearOneEpoch,
+  findChromium,
+  launch,
+  pickInApp,
+  shared,
+  shot,
+  startApp,
+  type StartedApp,
+} from './helpers';
 
 const chromiumPath = findChromium();
 if (!chromiumPath) console.log(`SKIP browser e2e: ${NO_CHROMIUM}`);
@@ -101,12 +111,7 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await shot(page, '04a-method-presets');
     await page.getByTestId('expert-toggle').click();
     await page.getByTestId('recommendation').waitFor();
-    await page.getByTestId('method-linear').click();
-    await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
-    await page.getByText('Advanced settings').click();
-    await page.getByTestId('epochs').fill('1');
-    await page.getByTestId('epochs').press('Tab');
-    await page.getByText('1 epoch ·').waitFor();
+    await chooseLinearOneEpoch(page);
     await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
     await shot(page, '04-method');
     await page.getByTestId('start-training').click();

@@ -12,7 +12,7 @@ import { cp, mkdir, mkdtemp, readdir, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
+import { NO_CHROMIUM, appInBrowser, chooseLinearOneEpoch, findChromium, pickInApp, shared, shot } from './helpers';
 
 const chromiumPath = findChromium();
 
@@ -126,12 +126,7 @@ describe(
       assert.ok(start.y + start.height <= 800, `Start training is below the fold (y = ${start.y})`);
       await shot(page, 'evx-02-method-imbalance');
       await page.getByTestId('expert-toggle').click();
-      await page.getByTestId('method-linear').click();
-      await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
-      await page.getByText('Advanced settings').click();
-      await page.getByTestId('epochs').fill('1');
-      await page.getByTestId('epochs').press('Tab');
-      await page.getByText('1 epoch ·').waitFor();
+      await chooseLinearOneEpoch(page);
       // the user prefers sampling: the run trains with it (the evaluation reports what the engine used)
       await page.getByTestId('balance').selectOption('sampling');
       await page.waitForFunction(

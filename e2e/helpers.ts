@@ -150,6 +150,16 @@ export async function startApp(
   };
 }
 
+/** On the Method screen in expert mode: the linear probe, trained for one epoch (the quickest run). */
+export async function chooseLinearOneEpoch(page: Page): Promise<void> {
+  await page.getByTestId('method-linear').click();
+  await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
+  await page.getByText('Advanced settings').click();
+  await page.getByTestId('epochs').fill('1');
+  await page.getByTestId('epochs').press('Tab');
+  await page.getByText('1 epoch ·').waitFor();
+}
+
 /** Picks `path` in the in-app file browser (browser mode's stand-in for native dialogs). */
 export async function pickInApp(
   page: Page,

@@ -10,7 +10,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
+import { NO_CHROMIUM, appInBrowser, chooseLinearOneEpoch, findChromium, pickInApp, shared, shot } from './helpers';
 
 const chromiumPath = findChromium();
 
@@ -64,12 +64,7 @@ describe('Thirty classes and an own model file', { skip: chromiumPath ? false : 
   it('trains a linear probe for one epoch', { timeout: 600_000 }, async () => {
     await page.getByTestId('next').click();
     await page.getByTestId('expert-toggle').click();
-    await page.getByTestId('method-linear').click();
-    await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
-    await page.getByText('Advanced settings').click();
-    await page.getByTestId('epochs').fill('1');
-    await page.getByTestId('epochs').press('Tab');
-    await page.getByText('1 epoch ·').waitFor();
+    await chooseLinearOneEpoch(page);
     await page.getByTestId('start-training').click();
     await page
       .getByTestId('run-status')

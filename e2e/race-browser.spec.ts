@@ -8,7 +8,16 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { NO_CHROMIUM, aidFolder, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
+import {
+  NO_CHROMIUM,
+  aidFolder,
+  appInBrowser,
+  chooseLinearOneEpoch,
+  findChromium,
+  pickInApp,
+  shared,
+  shot,
+} from './helpers';
 
 const chromiumPath = findChromium();
 
@@ -35,12 +44,7 @@ describe('Compare: the method race panel in the browser', { skip: chromiumPath ?
       await page.getByTestId('next').click();
       await page.getByRole('heading', { name: 'Method', exact: true }).waitFor();
       await page.getByTestId('expert-toggle').click();
-      await page.getByTestId('method-linear').click();
-      await page.locator('[data-testid="method-linear"][aria-checked="true"]').waitFor();
-      await page.getByText('Advanced settings').click();
-      await page.getByTestId('epochs').fill('1');
-      await page.getByTestId('epochs').press('Tab');
-      await page.getByText('1 epoch ·').waitFor();
+      await chooseLinearOneEpoch(page);
       await page.getByTestId('start-training').click();
       await page
         .getByTestId('run-status')
