@@ -12,7 +12,7 @@ import type { GradContext } from './rule';
 import { GRADIENT_RULES } from './rules';
 import { soleReaders } from './helpers';
 import { lowRankGrads, lowRankWeights } from './low-rank';
-import { perSampleGrad, perSampleWeights } from './per-sample';
+import { perSampleGrad, perSampleWeightAgain, perSampleWeights } from './per-sample';
 import { sparseGrad, sparseWeights } from './sparse-weight';
 
 export interface DifferentiateOptions {
@@ -263,12 +263,14 @@ export function differentiate(
         'Choose the linear probe (it trains only the new head), or a method that trains only layers after this node.',
         { op: n.op, node: n.name },
       );
+    // ∂x of a per-sample weight's product reads W_s built again, not the forward's (per-sample.ts)
+    const again = perRow ? perSampleWeightAgain(b, perRow) : undefined;
     const ctx: GradContext = {
-      node: n,
+      node: again ? { ...n, inputs: [n.inputs[0], again] } : n,
       b,
       dy,
       needs,
-      shape: shapeOf,
+      shape: (name) => shapeOf(name === again ? n.inputs[1] : name),
       dtype: (name) => shapes.get(name)?.dtype ?? 'float32',
       value: (name) => g.initializers.get(name),
     };

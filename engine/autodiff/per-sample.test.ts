@@ -1,10 +1,16 @@
 /**
  * PACE's noisy layer as one batched product, y_s = x_s·(W0 + W' ⊙ z_s): ∂W' as one product x̄ᵀ·(∂y ⊙ z)‾ (no
- * per-sample [rows, in, out] gradient), checked against central differences in float64 with ∂x; and recognised
- * only where W0 and z are constant.
+ * per-sample [rows, in, out] gradient), checked against central differences in float64 with ∂x; recognised only
+ * where W0 and z are constant; and ∂x reads W_s built again, which onnxruntime's optimiser keeps apart from the
+ * forward's (so no [rows, in, out] weight lives from the forward to the backward).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { decodeModel, encodeModel } from '../onnx/io';
 import { mulberry32 } from '../util/random';
 import { Builder } from '../ir/builder';
 import { emptyGraph, type Model } from '../ir/graph';
@@ -79,4 +85,37 @@ test('a per-sample weight is recognised only with constant W0 and z, and W_s rea
   const ws = m.graph.nodes.find((n) => n.op === 'Add')!.outputs[0];
   m.graph.outputs.push({ name: ws, dtype: 'float64', shape: [] });
   assert.equal(found(['x', 'P', 'Q']), 0, 'W_s is also an output');
+});
+
+test('∂x reads W_s built again in the backward, also after onnxruntime optimises the graph', async () => {
+  const m = model(true, true);
+  const loss = await addProjectionLoss(m, [m.graph.outputs[0].name], mulberry32(9));
+  const feeds = { x: rand([ROWS, T, IN]), P: rand([IN, 2]), Q: rand([2, OUT]) };
+  const rep = await checkGradients(m, loss, ['x', 'P', 'Q'], feeds, { samples: 3 });
+  assert.deepEqual(rep.failures, []);
+  // W_s: an Add of a Mul that reads z. The forward's feeds only the forward product; a second one feeds ∂x.
+  const weights = (g: Model['graph']) => {
+    const scaled = new Set(g.nodes.filter((n) => n.op === 'Mul' && n.inputs.includes('z')).flatMap((n) => n.outputs));
+    return g.nodes.filter((n) => n.op === 'Add' && n.inputs.some((i) => scaled.has(i))).map((n) => n.outputs[0]);
+  };
+  const readers = (g: Model['graph'], t: string) => g.nodes.filter((n) => n.inputs.includes(t)).length;
+  const built = weights(rep.model.graph);
+  assert.equal(built.length, 2, 'W_s in the forward and again in the backward');
+  assert.deepEqual(
+    built.map((t) => readers(rep.model.graph, t)),
+    [1, 1],
+  );
+  const dir = mkdtempSync(join(tmpdir(), 'attune-ps-'));
+  try {
+    const file = join(dir, 'optimised.onnx');
+    const s = await ort.InferenceSession.create(encodeModel(rep.model), {
+      graphOptimizationLevel: 'all',
+      optimizedModelFilePath: file,
+      logSeverityLevel: 3,
+    });
+    await s.release();
+    assert.equal(weights(decodeModel(new Uint8Array(readFileSync(file)), dir).graph).length, 2, 'not merged');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

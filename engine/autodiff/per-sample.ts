@@ -4,7 +4,9 @@
  * (methods/pace/adapter.ts perSampleLayer). The generic rules would form the per-sample ∂L/∂W_s = x_sᵀ·∂y_s
  * ([rows, in, out]), scale it by z and sum it over rows; since z is per output channel that sum is one product,
  * ∂W' = Σ_s x_sᵀ·(∂y_s ⊙ z_s) = x̄ᵀ·(∂y ⊙ z)‾ with the rows and tokens flattened into one axis. ∂x comes from the
- * product's own rule with W_s.
+ * product's own rule with W_s built again in the backward: keeping the forward's would hold every noisy layer's
+ * [rows, in, out] weights from the forward to the backward (about 0.6 GB for ViT-Tiny at 32 rows), and building one
+ * costs about 1/tokens of its product.
  */
 import type { Builder } from '../ir/builder';
 import { int, producers, type Graph, type Node } from '../ir/graph';
@@ -15,6 +17,8 @@ export interface PerSampleWeight {
   w: string;
   /** z [rows, 1, out] */
   z: string;
+  /** W0, the frozen [in, out] part (or a tensor that broadcasts to it) */
+  w0: string;
   /** the Mul and Add that build W_s, differentiated here as one */
   chain: Node[];
 }
@@ -51,9 +55,20 @@ export function perSampleWeights(
     const out = wd[1];
     // z broadcast per sample and output channel only; W_s exactly [rows, in, out]
     if (zd.join() !== [rows, 1, out].join() || sd.join() !== [rows, inF, out].join() || wd[0] !== inF) continue;
-    found.set(mm, { w, z, chain: [mul, add] });
+    found.set(mm, { w, z, w0, chain: [mul, add] });
   }
   return found;
+}
+
+/**
+ * W_s = W0 + W' ⊙ z again, for the backward. Both ops take their operands in the other order than the forward's
+ * (the same values: floating-point addition and multiplication commute), so that onnxruntime's common-subexpression
+ * pass does not merge it back into the forward's tensor.
+ */
+export function perSampleWeightAgain(b: Builder, p: PerSampleWeight): string {
+  const [mul, add] = p.chain;
+  const scaled = b.mul(mul.inputs[1], mul.inputs[0]);
+  return add.inputs[0] === p.w0 ? b.add(scaled, p.w0) : b.add(p.w0, scaled);
 }
 
 /** ∂W' = x̄ᵀ·(∂y ⊙ z)‾ for y = x·(W0 + W' ⊙ z), x [rows, tokens, in] and ∂y [rows, tokens, out]. */

@@ -51,7 +51,7 @@ export const pace: Method = {
   // two passes per batch plus the adapters (bench:train: 2.03–2.28× full fine-tuning's step, bench/results/train.md)
   relativeCost: 6.6,
   // two passes per batch: the default 64 means 128 rows through every layer (bench:train, ViT-Tiny at 224 on CPU:
-  // peak 8.6 GB at batch 64, 4.5 GB at 32, 2.3 GB at 16)
+  // peak 6.5 GB at batch 64, 3.5 GB at 32, 1.9 GB at 16)
   cpuBatch: 32,
   options: [
     { name: 'rank', flag: '--rank', description: 'adapter rank r', default: 10, kind: 'integer', min: 1 },
