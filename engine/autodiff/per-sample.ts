@@ -5,8 +5,8 @@
  * ([rows, in, out]), scale it by z and sum it over rows; since z is per output channel that sum is one product,
  * ∂W' = Σ_s x_sᵀ·(∂y_s ⊙ z_s) = x̄ᵀ·(∂y ⊙ z)‾ with the rows and tokens flattened into one axis. ∂x comes from the
  * product's own rule with W_s built again in the backward: keeping the forward's would hold every noisy layer's
- * [rows, in, out] weights from the forward to the backward (about 0.6 GB for ViT-Tiny at 32 rows), and building one
- * costs about 1/tokens of its product.
+ * [rows, in, out] weights from the forward to the backward (about 0.6 GB for ViT-Tiny at 32 rows); building them
+ * again costs about 4 % of PACE-fast's step (bench/results/train.md, Notes).
  */
 import type { Builder } from '../ir/builder';
 import { int, producers, type Graph, type Node } from '../ir/graph';
