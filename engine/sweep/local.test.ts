@@ -32,7 +32,7 @@ test('local sweep: a trial killed mid-training is marked failed with its log tai
     model: MODELS.tinyVit,
     methods: ['linear', 'lora'],
     seeds: [0, 1],
-    epochs: 3,
+    epochs: 10,
     batch: 8,
   });
   const sweep = await openSweep(spec, join(tempDir(), 'sweep'));
