@@ -1,5 +1,6 @@
 /**
- * npm run bench:train [-- --json] [--batch 32] [--steps 5] [--rounds 1] [--profile] [--methods a,b] [--out file.md]
+ * npm run bench:train [-- --json] [--batch 32] [--steps 5] [--rounds 1] [--paired] [--profile] [--methods a,b]
+ *   [--out file.md]
  * Images/s of a ViT-Tiny training step at 224 for every method (each in a fresh process, so its peak memory is its
  * own), as a ratio to full fine-tuning of the same run; achieved GFLOP/s as a fraction of a MatMul peak measured on
  * this machine; peak RSS; with --profile the share of kernel time per op type (onnxruntime's profiler).
@@ -437,57 +438,85 @@ function keep(row: Record<string, number | string>): void {
 }
 const rotated = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]);
 let peak = await matmulPeak();
-for (let round = 1; round <= ROUNDS; round++)
-  for (const label of rotated(cases, (round - 1) * Math.ceil(cases.length / ROUNDS))) {
-    // the peak too is the best seen: measured again before each case
-    if (!label.startsWith('pytorch')) peak = Math.max(peak, await matmulPeak());
-    // the eager reference is slow: once, in the last round
-    if (label === 'pytorch-reference' && round < ROUNDS) continue;
-    // a fresh process per case: its peak RSS is its own, and nothing one case allocated slows the next
-    const forward = ['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])];
-    if (label === 'pytorch-reference') {
-      const { why } = referencePython();
-      if (why) {
-        console.error(`pytorch-reference: skipped (${why})`);
-        rows.push({ method: label, error: `skipped: ${why}` });
-        continue;
-      }
+/** One case in its own process; its row, or undefined when it failed or was skipped. */
+async function runCase(label: string, round: number): Promise<Record<string, number | string> | undefined> {
+  // the peak too is the best seen: measured again before each case
+  if (!label.startsWith('pytorch')) peak = Math.max(peak, await matmulPeak());
+  // the eager reference is slow: once, in the last round
+  if (label === 'pytorch-reference' && round < ROUNDS) return undefined;
+  // a fresh process per case: its peak RSS is its own, and nothing one case allocated slows the next
+  const forward = ['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])];
+  if (label === 'pytorch-reference') {
+    const { why } = referencePython();
+    if (why) {
+      console.error(`pytorch-reference: skipped (${why})`);
+      rows.push({ method: label, error: `skipped: ${why}` });
+      return undefined;
     }
-    const cmd =
-      label === 'pytorch-reference'
-        ? ([referencePython().python!, [REFERENCE, '--batch', String(B), '--steps', String(REFERENCE_STEPS)]] as const)
-        : ([
-            process.execPath,
-            [
-              ...process.execArgv,
-              process.argv[1],
-              '--case',
-              label === 'full-repeat' ? 'full' : label,
-              '--peak',
-              String(peak),
-              ...forward,
-            ],
-          ] as const);
-    const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-    const line = r.stdout.trim().split('\n').pop() ?? '';
-    if (r.status !== 0 || !line.startsWith('{')) {
-      console.error(`${label}: failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
-      keep({ method: label, error: `exit ${r.status}${r.signal ? ` ${r.signal}` : ''}` });
-      continue;
-    }
-    const row: Record<string, number | string> = {
-      ...(JSON.parse(line) as Record<string, number | string>),
-      method: label,
-      round,
-    };
-    (runs.get(label) ?? runs.set(label, []).get(label)!).push(Number(row.imagesPerSecond));
-    keep(row);
-    if (json) console.log(JSON.stringify(row));
-    else
-      log(
-        `${label.padEnd(24)} batch ${B}: ${Number(row.imagesPerSecond).toFixed(1)} img/s, ${Number(row.gflops).toFixed(1)} GFLOP/s (${(Number(row.peakFraction) * 100).toFixed(0)} % of peak), peak RSS ${Number(row.peakRssMB).toFixed(0)} MB`,
-      );
   }
+  const cmd =
+    label === 'pytorch-reference'
+      ? ([referencePython().python!, [REFERENCE, '--batch', String(B), '--steps', String(REFERENCE_STEPS)]] as const)
+      : ([
+          process.execPath,
+          [
+            ...process.execArgv,
+            process.argv[1],
+            '--case',
+            label === 'full-repeat' ? 'full' : label,
+            '--peak',
+            String(peak),
+            ...forward,
+          ],
+        ] as const);
+  const r = spawnSync(cmd[0], cmd[1], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !line.startsWith('{')) {
+    console.error(`${label}: failed (exit ${r.status}${r.signal ? `, ${r.signal}` : ''})`);
+    keep({ method: label, error: `exit ${r.status}${r.signal ? ` ${r.signal}` : ''}` });
+    return undefined;
+  }
+  const row: Record<string, number | string> = {
+    ...(JSON.parse(line) as Record<string, number | string>),
+    method: label,
+    round,
+  };
+  (runs.get(label) ?? runs.set(label, []).get(label)!).push(Number(row.imagesPerSecond));
+  keep(row);
+  if (json) console.log(JSON.stringify(row));
+  else
+    log(
+      `${label.padEnd(24)} batch ${B}: ${Number(row.imagesPerSecond).toFixed(1)} img/s, ${Number(row.gflops).toFixed(1)} GFLOP/s (${(Number(row.peakFraction) * 100).toFixed(0)} % of peak), peak RSS ${Number(row.peakRssMB).toFixed(0)} MB`,
+    );
+  return row;
+}
+
+/**
+ * --paired: in every round, full fine-tuning runs before each case and after the last; a case's ratio in that round
+ * is its step time over the mean of the full fine-tuning runs just before and after it, and the table gives the
+ * median over rounds. The load of a shared machine drifts within minutes; a pair is seconds apart.
+ */
+const PAIRED = args.includes('--paired');
+const pairedRatios = new Map<string, number[]>();
+const ips = (r: Record<string, number | string>) => Number(r.imagesPerSecond);
+for (let round = 1; round <= ROUNDS; round++) {
+  const order = rotated(cases, (round - 1) * Math.ceil(cases.length / ROUNDS));
+  if (!PAIRED) {
+    for (const label of order) await runCase(label, round);
+    continue;
+  }
+  let before = await runCase('full', round);
+  for (const label of order.filter((l) => l !== 'full' && l !== 'full-repeat')) {
+    const row = await runCase(label, round);
+    if (label === 'pytorch-reference' && !row) continue;
+    const after = await runCase('full', round);
+    if (row && before && after)
+      (pairedRatios.get(label) ?? pairedRatios.set(label, []).get(label)!).push(
+        (ips(before) + ips(after)) / 2 / ips(row),
+      );
+    before = after;
+  }
+}
 rows.sort((a, b) => cases.indexOf(String(a.method)) - cases.indexOf(String(b.method)));
 const load1 = loadavg();
 if (json)
@@ -504,9 +533,17 @@ for (const r of rows)
 const fulls = rows.filter((r) => (r.method === 'full' || r.method === 'full-repeat') && !r.error);
 const fullIps = fulls.reduce((a, r) => a + Number(r.imagesPerSecond), 0) / fulls.length; // one row per round count
 const fullRss = Math.max(...fulls.map((r) => Number(r.peakRssMB)));
-/** seconds per image relative to full fine-tuning (mean of its runs): the issue's "× full" */
-const ratio = (r: Record<string, number | string>) =>
-  fulls.length && !r.error ? fullIps / Number(r.imagesPerSecond) : NaN;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+/**
+ * seconds per image relative to full fine-tuning: the issue's "× full". Its fastest run against the case's, or with
+ * --paired the median of the case's paired ratios (a lower median when the count is even).
+ */
+const ratio = (r: Record<string, number | string>) => {
+  if (!fulls.length || r.error) return NaN;
+  if (PAIRED && r.method === 'full') return 1;
+  const p = pairedRatios.get(String(r.method));
+  return PAIRED ? (p?.length ? median(p) : NaN) : fullIps / Number(r.imagesPerSecond);
+};
 const mem = (r: Record<string, number | string>) => (fulls.length && !r.error ? Number(r.peakRssMB) / fullRss : NaN);
 if (json)
   for (const r of rows)
@@ -515,6 +552,12 @@ if (json)
         JSON.stringify({ type: 'ratio', method: r.method, secondsPerImageVsFull: ratio(r), peakRssVsFull: mem(r) }),
       );
 const f = (v: number, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : '–');
+/** the last column: img/s of every round, and with --paired every round's ratio */
+const perRound = (r: Record<string, number | string>) => {
+  const speeds = (runs.get(String(r.method)) ?? []).map((v) => v.toFixed(1)).join(', ');
+  const p = pairedRatios.get(String(r.method));
+  return p ? `${speeds} (× ${p.map((v) => v.toFixed(2)).join(', ')})` : speeds;
+};
 const outFile = str('--out') ?? join(import.meta.dirname, 'results', 'train.md');
 if (outFile !== '-') {
   const md = [
@@ -522,7 +565,7 @@ if (outFile !== '-') {
     '',
     `Generated by \`npm run bench:train -- ${args.join(' ')}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpus()[0]?.model}).`,
     `Load average (1, 5, 15 min) ${load0.map((l) => l.toFixed(1)).join(', ')} at the start and ${load1.map((l) => l.toFixed(1)).join(', ')} at the end: the machine is shared, so compare the ratios (same run), not the absolute figures.`,
-    `Batch ${B}, ${C} classes, the fastest of ${STEPS} steps after one warm-up step (the PyTorch reference: ${REFERENCE_STEPS}); every case in its own process, ${ROUNDS} round(s) round-robin (each round starting at a different case), the fastest round kept (img/s of every round in the last column; the reference runs in the last round only). onnxruntime MatMul peak on this machine: ${peak.toFixed(1)} GFLOP/s (1024³ float32, the best of the measurements before each case).`,
+    `Batch ${B}, ${C} classes, the fastest of ${STEPS} steps after one warm-up step (the PyTorch reference: ${REFERENCE_STEPS}); every case in its own process, ${ROUNDS} round(s) round-robin (each round starting at a different case), the fastest round kept (img/s of every round in the last column; the reference runs in the last round only)${PAIRED ? '; full fine-tuning ran before every case and after the last of each round, and a case\'s "step × full" is the median over rounds of its step time against the mean of the full fine-tuning runs just before and after it (paired ratios in the last column, which lists every full fine-tuning run)' : ''}. onnxruntime MatMul peak on this machine: ${peak.toFixed(1)} GFLOP/s (1024³ float32, the best of the measurements before each case).`,
     "\"× full\" is the step time relative to full fine-tuning (lower is faster). Peak RSS is the process's maximum, compiling the program included; step RSS is sampled while stepping. gps-select is one batch of GPS's selection pass (2 views per image); pace-base is PACE's adapter alone (σ = 0, λ = 0).",
     '',
     '| method | img/s | step × full | GFLOP/s | % of MatMul peak | MatMul share of kernel time | peak RSS MB | × full | step RSS MB | img/s per round |',
@@ -530,7 +573,7 @@ if (outFile !== '-') {
     ...rows.map((r) =>
       r.error
         ? `| ${r.method} | failed: ${r.error} | | | | | | | | |`
-        : `| ${r.method} | ${f(Number(r.imagesPerSecond), 1)} | ${f(ratio(r))} | ${f(Number(r.gflops), 1)} | ${f(100 * Number(r.peakFraction), 0)} | ${f(100 * Number(r.matmulShareOfKernelTime), 0)} % | ${f(Number(r.peakRssMB), 0)} | ${f(mem(r))} | ${f(Number(r.stepRssMB), 0)} | ${(runs.get(String(r.method)) ?? []).map((v) => v.toFixed(1)).join(', ')} |`,
+        : `| ${r.method} | ${f(Number(r.imagesPerSecond), 1)} | ${f(ratio(r))} | ${f(Number(r.gflops), 1)} | ${f(100 * Number(r.peakFraction), 0)} | ${f(100 * Number(r.matmulShareOfKernelTime), 0)} % | ${f(Number(r.peakRssMB), 0)} | ${f(mem(r))} | ${f(Number(r.stepRssMB), 0)} | ${perRound(r)} |`,
     ),
     '',
   ].join('\n');
