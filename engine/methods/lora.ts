@@ -55,7 +55,7 @@ export const lora: Method = {
     paper:
       'From the papers (ViT-B/16, METHODS.md anchors): VTAB-1k mean 74.5 % against 68.9 % for full fine-tuning, FGVC 89.5 % against 85.9 %.',
   },
-  // bench:train: 0.72–0.84× full fine-tuning's step with the merged product (0.78 in the last table; train.md)
+  // bench:train: 0.72–0.84× full fine-tuning's step with the merged product (paired median 0.76; train.md)
   relativeCost: 2.4,
   options: [
     { name: 'rank', flag: '--rank', description: 'rank r of the update A·B', default: 8, kind: 'integer', min: 1 },

@@ -48,8 +48,9 @@ export const pace: Method = {
     schedule:
       'Its paper trains 300 epochs with 10 of warm-up (Vision/train.py); its results were measured at that length, not at the few epochs a CPU allows.',
   },
-  // two passes per batch plus the adapters (bench:train: 2.0–2.4× full fine-tuning's step, bench/results/train.md)
-  relativeCost: 6.9,
+  // two passes per batch plus the adapters (bench:train --paired: 2.07–2.34× full fine-tuning's step, median 2.15;
+  // bench/results/train.md)
+  relativeCost: 6.6,
   // two passes per batch: the default 64 means 128 rows through every layer (bench:train, ViT-Tiny at 224 on CPU:
   // peak 6.5 GB at batch 64, 3.5 GB at 32, 1.9 GB at 16)
   cpuBatch: 32,
