@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import {
   NO_CHROMIUM,
   chooseLinearOneEpoch,
+  expectRunFinished,
   findChromium,
   launch,
   pickInApp,
@@ -127,15 +128,7 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
       .waitFor({ timeout: 180_000 });
     await page.waitForTimeout(1500);
     await shot(page, '05-train-running');
-    await page
-      .getByTestId('run-status')
-      .filter({ hasText: /Finished|Failed/ })
-      .waitFor({ timeout: 540_000 });
-    const failure = await page
-      .locator('.failed')
-      .textContent()
-      .catch(() => null);
-    assert.equal(await page.getByTestId('run-status').textContent(), 'Finished', `training failed: ${failure}`);
+    await expectRunFinished(page, 540_000);
     assert.notEqual(await page.getByTestId('provider').textContent(), '—');
     await shot(page, '06-train-done');
   });

@@ -12,7 +12,16 @@ import { cp, mkdir, mkdtemp, readdir, realpath } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { NO_CHROMIUM, appInBrowser, chooseLinearOneEpoch, findChromium, pickInApp, shared, shot } from './helpers';
+import {
+  NO_CHROMIUM,
+  appInBrowser,
+  chooseLinearOneEpoch,
+  expectRunFinished,
+  findChromium,
+  pickInApp,
+  shared,
+  shot,
+} from './helpers';
 
 const chromiumPath = findChromium();
 
@@ -133,16 +142,7 @@ describe(
         () => (document.querySelector('[data-testid="balance"]') as HTMLSelectElement | null)?.value === 'sampling',
       );
       await page.getByTestId('start-training').click();
-      await page
-        .getByTestId('run-status')
-        .filter({ hasText: /Finished|Failed/ })
-        .waitFor({ timeout: 540_000 });
-      const failure =
-        (await page
-          .locator('.failed')
-          .textContent()
-          .catch(() => null)) ?? '';
-      assert.equal(await page.getByTestId('run-status').textContent(), 'Finished', failure);
+      await expectRunFinished(page, 540_000);
     });
 
     it('shows where the model looked on the misclassified test images', { timeout: 240_000 }, async () => {

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before } from 'node:test';
 import { existsSync } from 'node:fs';
@@ -158,6 +159,20 @@ export async function chooseLinearOneEpoch(page: Page): Promise<void> {
   await page.getByTestId('epochs').fill('1');
   await page.getByTestId('epochs').press('Tab');
   await page.getByText('1 epoch ·').waitFor();
+}
+
+/** On the Train screen: waits for the run to end and asserts that it finished, with the app's failure text if not. */
+export async function expectRunFinished(page: Page, timeout: number): Promise<void> {
+  await page
+    .getByTestId('run-status')
+    .filter({ hasText: /Finished|Failed/ })
+    .waitFor({ timeout });
+  const failure =
+    (await page
+      .locator('.failed')
+      .textContent()
+      .catch(() => null)) ?? '';
+  assert.equal(await page.getByTestId('run-status').textContent(), 'Finished', `training failed: ${failure}`);
 }
 
 /** Picks `path` in the in-app file browser (browser mode's stand-in for native dialogs). */

@@ -10,7 +10,16 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { NO_CHROMIUM, appInBrowser, chooseLinearOneEpoch, findChromium, pickInApp, shared, shot } from './helpers';
+import {
+  NO_CHROMIUM,
+  appInBrowser,
+  chooseLinearOneEpoch,
+  expectRunFinished,
+  findChromium,
+  pickInApp,
+  shared,
+  shot,
+} from './helpers';
 
 const chromiumPath = findChromium();
 
@@ -66,16 +75,7 @@ describe('Thirty classes and an own model file', { skip: chromiumPath ? false : 
     await page.getByTestId('expert-toggle').click();
     await chooseLinearOneEpoch(page);
     await page.getByTestId('start-training').click();
-    await page
-      .getByTestId('run-status')
-      .filter({ hasText: /Finished|Failed/ })
-      .waitFor({ timeout: 540_000 });
-    const failure =
-      (await page
-        .locator('.failed')
-        .textContent()
-        .catch(() => null)) ?? '';
-    assert.equal(await page.getByTestId('run-status').textContent(), 'Finished', failure);
+    await expectRunFinished(page, 540_000);
   });
 
   it(

@@ -13,6 +13,7 @@ import {
   aidFolder,
   appInBrowser,
   chooseLinearOneEpoch,
+  expectRunFinished,
   findChromium,
   pickInApp,
   shared,
@@ -46,11 +47,7 @@ describe('Compare: the method race panel in the browser', { skip: chromiumPath ?
       await page.getByTestId('expert-toggle').click();
       await chooseLinearOneEpoch(page);
       await page.getByTestId('start-training').click();
-      await page
-        .getByTestId('run-status')
-        .filter({ hasText: /Finished|Failed/ })
-        .waitFor({ timeout: 60_000 });
-      assert.equal(await page.getByTestId('run-status').textContent(), 'Finished');
+      await expectRunFinished(page, 60_000);
     },
   );
 
