@@ -17,8 +17,6 @@ export interface PerSampleWeight {
   w: string;
   /** z [rows, 1, out] */
   z: string;
-  /** W0, the frozen [in, out] part (or a tensor that broadcasts to it) */
-  w0: string;
   /** the Mul and Add that build W_s, differentiated here as one */
   chain: Node[];
 }
@@ -55,7 +53,7 @@ export function perSampleWeights(
     const out = wd[1];
     // z broadcast per sample and output channel only; W_s exactly [rows, in, out]
     if (zd.join() !== [rows, 1, out].join() || sd.join() !== [rows, inF, out].join() || wd[0] !== inF) continue;
-    found.set(mm, { w, z, w0, chain: [mul, add] });
+    found.set(mm, { w, z, chain: [mul, add] });
   }
   return found;
 }
@@ -68,7 +66,8 @@ export function perSampleWeights(
 export function perSampleWeightAgain(b: Builder, p: PerSampleWeight): string {
   const [mul, add] = p.chain;
   const scaled = b.mul(mul.inputs[1], mul.inputs[0]);
-  return add.inputs[0] === p.w0 ? b.add(scaled, p.w0) : b.add(p.w0, scaled);
+  const [first, second] = add.inputs.map((i) => (i === mul.outputs[0] ? scaled : i));
+  return b.add(second, first);
 }
 
 /** ∂W' = x̄ᵀ·(∂y ⊙ z)‾ for y = x·(W0 + W' ⊙ z), x [rows, tokens, in] and ∂y [rows, tokens, out]. */
