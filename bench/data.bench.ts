@@ -16,15 +16,18 @@ import { DecodedImageCache } from '../engine/data/image-cache';
 import { scanDataset } from '../engine/data/scan';
 import { defaultPreprocessing, VIT_NORMALISATION, type Preprocessing } from '../engine/preprocessing';
 import type { AugmentPreset } from '../engine/data/augment';
+import { readFlags } from './args';
 
-const arg = (name: string) => {
-  const i = process.argv.indexOf(name);
-  return i > 0 ? process.argv[i + 1] : undefined;
-};
-const json = process.argv.includes('--json');
-const batchSize = Number(arg('--batch-size') ?? 64);
-const only = arg('--only')?.split(',');
-const outFile = arg('--out');
+const flags = readFlags('npx tsx bench/data.bench.ts [flags]: images/s of the data pipeline per dataset', {
+  json: { type: 'boolean', help: 'the rows as JSON on stdout' },
+  'batch-size': { type: 'string', value: 'N', help: 'images per batch (64)' },
+  only: { type: 'string', value: 'a,b', help: 'these rows only (all)' },
+  out: { type: 'string', value: 'file.md', help: 'also write the table here' },
+});
+const json = flags.on('json');
+const batchSize = flags.integer('batch-size', 64);
+const only = flags.text('only')?.split(',');
+const outFile = flags.text('out');
 const root = path.resolve(import.meta.dirname, '../../shared/datasets');
 const base = defaultPreprocessing(224, VIT_NORMALISATION.mean, VIT_NORMALISATION.std);
 

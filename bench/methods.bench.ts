@@ -29,24 +29,41 @@ import { runLocal } from '../engine/sweep/local';
 import { writeResults, type SweepResults } from '../engine/sweep/results';
 import { validateSweepSpec, type SweepSpecInput } from '../engine/sweep/spec';
 import { openSweep, type Sweep } from '../engine/sweep/sweep';
+import { readFlags } from './args';
 
-const argv = process.argv.slice(2);
-const flag = (n: string) => {
-  const i = argv.indexOf(`--${n}`);
-  return i >= 0 ? argv[i + 1] : undefined;
-};
+const flags = readFlags(
+  'npx tsx bench/methods.bench.ts [flags]: every method as a sweep on AID and BUSI; writes bench/results/methods.md',
+  {
+    protocol: { type: 'string', value: 'reduced|paper', help: 'a CPU-sized run, or VTAB-1k style (reduced)' },
+    json: { type: 'boolean', help: 'the results as JSON on stdout' },
+    quick: { type: 'boolean', help: 'a smoke run: 12 images per class, 2 epochs, batch 8, 1 seed' },
+    methods: { type: 'string', value: 'a,b', help: 'registry names, name+spd, pace-base; @B sets a batch' },
+    datasets: { type: 'string', value: 'a,b', help: 'aid-satellite-subset, busi-ultrasound (both)' },
+    seeds: { type: 'string', value: 'N', help: 'seeds per method (3; --quick 1)' },
+    folds: { type: 'string', value: 'K', help: 'cross-validation folds (0: one split)' },
+    epochs: { type: 'string', value: 'N', help: "epochs (each method's default; paper 100)" },
+    'per-class': { type: 'string', value: 'N', help: 'images per class (40; --quick 12)' },
+    parallel: { type: 'string', value: 'N', help: 'trials at once (1)' },
+    provider: { type: 'string', value: 'P', help: 'cpu, cuda, webgpu (auto)' },
+    out: { type: 'string', value: 'file.md', help: 'where the table goes (bench/results/methods.md)' },
+    keep: { type: 'string', value: 'DIR', help: 'run folders go here and stay' },
+    'estimate-only': { type: 'boolean', help: 'paper protocol: print the estimated time and stop' },
+  },
+);
+const argv = flags.argv;
+const flag = flags.text;
 const protocol = flag('protocol') ?? 'reduced';
 if (protocol !== 'reduced' && protocol !== 'paper') throw new Error('--protocol is reduced or paper');
 const paper = protocol === 'paper';
-const json = argv.includes('--json');
-const quick = argv.includes('--quick');
-const seeds = Number(flag('seeds') ?? (quick ? 1 : 3));
-const folds = Number(flag('folds') ?? 0);
-const epochs = flag('epochs') ? Number(flag('epochs')) : paper ? 100 : quick ? 2 : undefined;
-const perClass = Number(flag('per-class') ?? (quick ? 12 : 40));
+const json = flags.on('json');
+const quick = flags.on('quick');
+const seeds = flags.integer('seeds', quick ? 1 : 3);
+const folds = flags.integer('folds', 0, 0);
+const epochs = flag('epochs') ? flags.integer('epochs', 1) : paper ? 100 : quick ? 2 : undefined;
+const perClass = flags.integer('per-class', quick ? 12 : 40);
 const batch = quick ? 8 : undefined;
 const provider = flag('provider') as SweepSpecInput['provider'];
-const parallel = Number(flag('parallel') ?? 1);
+const parallel = flags.integer('parallel', 1);
 const methods = (flag('methods') ?? 'linear,full,bitfit,lora,l2sp,gps,pace-base,pace,full+spd').split(',');
 const outFile = flag('out') ?? path.join(import.meta.dirname, 'results', 'methods.md');
 const root = path.resolve(import.meta.dirname, '../../shared');
@@ -54,7 +71,10 @@ const model = path.join(root, 'models/vit-tiny-patch16-224.onnx');
 const datasets = [
   { name: 'aid-satellite-subset', classes: quick ? 5 : paper ? 30 : 10 },
   { name: 'busi-ultrasound', classes: 3 },
-].filter((d) => !flag('datasets') || flag('datasets')!.split(',').includes(d.name));
+].filter((d) => {
+  const only = flags.list('datasets', ['aid-satellite-subset', 'busi-ultrasound']);
+  return !only || only.includes(d.name);
+});
 const work = flag('keep') ?? mkdtempSync(path.join(os.tmpdir(), 'attune-bench-methods-'));
 mkdirSync(work, { recursive: true });
 
@@ -170,7 +190,7 @@ for (const ds of datasets) {
     console.error(
       `${ds.name}: paper protocol, estimated ${(est / 3600).toFixed(1)} h of training on this device (${provider ?? 'auto'} provider; measured from one epoch per method)`,
     );
-    if (argv.includes('--estimate-only')) continue;
+    if (flags.on('estimate-only')) continue;
   }
   const spec = validateSweepSpec({
     data,
@@ -247,7 +267,7 @@ for (const ds of datasets) {
   sections.push('');
 }
 
-if (!(paper && argv.includes('--estimate-only'))) {
+if (!(paper && flags.on('estimate-only'))) {
   const md = [
     '# Fine-tuning methods on ViT-Tiny/16',
     '',

@@ -1,6 +1,6 @@
 /**
  * npm run bench:train [-- --json] [--batch 32] [--steps 5] [--rounds 1] [--paired] [--profile] [--methods a,b]
- *   [--out file.md]
+ *   [--out file.md]   (--help says what each does)
  * Images/s of a ViT-Tiny training step at 224 for every method (each in a fresh process, so its peak memory is its
  * own), as a ratio to full fine-tuning of the same run; achieved GFLOP/s as a fraction of a MatMul peak measured on
  * this machine; peak RSS; with --profile the share of kernel time per op type (onnxruntime's profiler).
@@ -27,15 +27,30 @@ import type { MethodOptions } from '../engine/methods/method';
 import { headModel } from '../engine/train/head-model';
 import { TrainingState } from '../engine/train/state';
 import { ortOptions, toOrt, type Session } from '../engine/runtime/session';
+import { readFlags } from './args';
 
-const args = process.argv.slice(2);
-const json = args.includes('--json');
-const flag = (n: string, d: number) => (args.includes(n) ? Number(args[args.indexOf(n) + 1]) : d);
-const B = flag('--batch', 32);
-const STEPS = flag('--steps', 5);
-const PROFILE = args.includes('--profile');
-const str = (n: string) => (args.includes(n) ? args[args.indexOf(n) + 1] : undefined);
-const CASE = str('--case');
+const flags = readFlags(
+  'npm run bench:train [-- flags]: images/s and peak memory of one training step per method, against full fine-tuning',
+  {
+    json: { type: 'boolean', help: 'one JSON row per case on stdout' },
+    batch: { type: 'string', value: 'N', help: 'images per step (32)' },
+    steps: { type: 'string', value: 'N', help: 'timed steps per case, the fastest kept (5)' },
+    rounds: { type: 'string', value: 'N', help: 'every case N times, round-robin (1)' },
+    paired: { type: 'boolean', help: 'full fine-tuning before every case and after the last' },
+    profile: { type: 'boolean', help: "onnxruntime's profiler: share of kernel time per op" },
+    methods: { type: 'string', value: 'a,b', help: 'these cases only (all)' },
+    out: { type: 'string', value: 'file.md', help: 'where the table goes; - for nowhere (bench/results/train.md)' },
+    case: { type: 'string', value: 'name', help: '(internal) run one case in this process' },
+    peak: { type: 'string', value: 'GFLOP/s', help: '(internal) the MatMul peak measured by the parent' },
+  },
+);
+const args = flags.argv;
+const json = flags.on('json');
+const B = flags.integer('batch', 32);
+const STEPS = flags.integer('steps', 5);
+const PROFILE = flags.on('profile');
+const ROUNDS = flags.integer('rounds', 1);
+const PAIRED = flags.on('paired');
 const CASES = [
   'full',
   'linear',
@@ -51,6 +66,8 @@ const CASES = [
   'pace-fast',
   'pytorch-reference',
 ];
+const CASE = flags.list('case', CASES)?.[0];
+const ASKED = flags.list('methods', [...CASES, 'full-repeat']);
 /** variants of registry methods, as the CLI names them */
 const VARIANTS: Record<string, { method: string; options: MethodOptions }> = {
   'pace-base': { method: 'pace', options: { sigma: 0, lambda: 0 } },
@@ -389,7 +406,7 @@ async function selectionStepper(): Promise<Stepper> {
 }
 
 async function child(label: string): Promise<void> {
-  const peak = Number(str('--peak'));
+  const peak = flags.number('peak', NaN);
   const stepper = label === 'gps-select' ? await selectionStepper() : await trainStepper(label);
   console.log(JSON.stringify(await measure(stepper, peak)));
 }
@@ -423,8 +440,7 @@ log(
 // --rounds N: every case N times, round-robin, the fastest kept (the load of a shared machine drifts); each round
 // starts at a different case, so that no case always runs first (a quiet start favoured full fine-tuning, the first
 // case). With one round, full fine-tuning runs again at the end and the ratios use the mean of both
-const ROUNDS = flag('--rounds', 1);
-const cases = str('--methods')?.split(',') ?? [...CASES, ...(ROUNDS === 1 ? ['full-repeat'] : [])];
+const cases = ASKED ?? [...CASES, ...(ROUNDS === 1 ? ['full-repeat'] : [])];
 const rows: Record<string, number | string>[] = [];
 /** every round's img/s per case; the row kept is the case's fastest round */
 const runs = new Map<string, number[]>();
@@ -499,7 +515,6 @@ async function runCase(label: string, round: number): Promise<Record<string, num
  * is its step time over the mean of the full fine-tuning runs just before and after it, and the table gives the
  * median over rounds. The load of a shared machine drifts within minutes; a pair is seconds apart.
  */
-const PAIRED = args.includes('--paired');
 const pairedRatios = new Map<string, number[]>();
 const ips = (r: Record<string, number | string>) => Number(r.imagesPerSecond);
 for (let round = 1; round <= ROUNDS; round++) {
@@ -567,7 +582,7 @@ const perRound = (r: Record<string, number | string>) => {
   const p = pairedRatios.get(String(r.method));
   return p ? `${speeds} (× ${p.map((v) => v.toFixed(2)).join(', ')})` : speeds;
 };
-const outFile = str('--out') ?? join(import.meta.dirname, 'results', 'train.md');
+const outFile = flags.text('out') ?? join(import.meta.dirname, 'results', 'train.md');
 if (outFile !== '-') {
   const md = [
     '# Training step speed and memory per method (ViT-Tiny/16 at 224, CPU)',

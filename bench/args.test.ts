@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const here = import.meta.dirname;
+/** a benchmark run as the README runs it, with tsx; its exit code and what it printed */
+function bench(file: string, ...args: string[]) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(here, file), ...args], { encoding: 'utf8' });
+  return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('a mistyped flag stops a benchmark with its usage, before it measures or writes anything', () => {
+  const results = join(here, 'results', 'train.md');
+  const before = statSync(results).mtimeMs;
+  for (const [args, says] of [
+    [['--step', '3'], /Unknown option '--step'/],
+    [['--steps', 'three'], /--steps needs a number, not "three"/],
+    [['--rounds', '0'], /--rounds needs a whole number of at least 1, not 0/],
+    [['--methods', 'full,lroa'], /--methods: unknown lroa \(known: full, linear/],
+    [['--paired=yes'], /--paired/],
+  ] as const) {
+    const r = bench('train.bench.ts', ...args);
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, says);
+    assert.match(r.err, /--rounds N +every case N times/, 'the usage follows the reason');
+    assert.doesNotMatch(r.out + r.err, /^machine:/m, 'nothing was measured');
+  }
+  assert.equal(statSync(results).mtimeMs, before, 'bench/results/train.md is untouched');
+  const m = bench('methods.bench.ts', '--seeds', '0');
+  assert.equal(m.status, 2);
+  assert.match(m.err, /--seeds needs a whole number of at least 1, not 0/);
+  const d = bench('data.bench.ts', '--onyl', 'dicom');
+  assert.equal(d.status, 2);
+  assert.match(d.err, /Unknown option '--onyl'/);
+});
+
+test('--help prints every flag of a benchmark and exits cleanly', () => {
+  const r = bench('train.bench.ts', '--help');
+  assert.equal(r.status, 0, r.err);
+  for (const f of ['--json', '--batch N', '--steps N', '--rounds N', '--paired', '--profile', '--methods a,b', '--out'])
+    assert.ok(r.out.includes(`  ${f} `), `${f} in:\n${r.out}`);
+  assert.doesNotMatch(r.out, /^machine:/m);
+});
