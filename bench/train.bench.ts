@@ -6,6 +6,7 @@
  * this machine; peak RSS; with --profile the share of kernel time per op type (onnxruntime's profiler).
  * Cases: the registry's methods, `pace-base` (PACE's adapter alone: σ = 0, λ = 0), `pace-fast`, `gps-select` (GPS's
  * selection pass: SupCon forward and backward over two views of every image), `linear-cached-features`.
+ * --model measures another backbone the same way (bench/reference/export_vit.py makes a ViT-Small or ViT-Base).
  * Writes bench/results/train.md (unless --out -), with the command and the machine's load average; a section
  * "## Notes" at its end is kept.
  */
@@ -39,6 +40,11 @@ const flags = readFlags(
     paired: { type: 'boolean', help: 'full fine-tuning before every case and after the last' },
     profile: { type: 'boolean', help: "onnxruntime's profiler: share of kernel time per op" },
     methods: { type: 'string', value: 'a,b', help: 'these cases only (all)' },
+    model: {
+      type: 'string',
+      value: 'file.onnx',
+      help: 'another backbone instead of ViT-Tiny; its table goes to bench/results/train-<file>.md',
+    },
     out: { type: 'string', value: 'file.md', help: 'where the table goes; - for nowhere (bench/results/train.md)' },
     case: { type: 'string', value: 'name', help: '(internal) run one case in this process' },
     peak: { type: 'string', value: 'GFLOP/s', help: '(internal) the MatMul peak measured by the parent' },
@@ -74,7 +80,10 @@ const VARIANTS: Record<string, { method: string; options: MethodOptions }> = {
   'pace-fast': { method: 'pace', options: { fast: true } },
   'linear-cached-features': { method: 'linear', options: {} },
 };
-const MODEL = '../shared/models/vit-tiny-patch16-224.onnx';
+const VIT_TINY = '../shared/models/vit-tiny-patch16-224.onnx';
+const MODEL = flags.text('model') ?? VIT_TINY;
+/** the backbone's name in the table's title, and in its file's name for another backbone than ViT-Tiny */
+const MODEL_NAME = MODEL === VIT_TINY ? 'ViT-Tiny/16' : basename(MODEL, '.onnx');
 const C = 10;
 const log = (...a: unknown[]) => !json && console.log(...a);
 
@@ -157,6 +166,8 @@ interface Stepper {
   models: Uint8Array[];
   /** images one step trains on (the batch; GPS's selection reads two views of each) */
   images: number;
+  /** their side in pixels: the backbone's input */
+  imageSize: number;
   /** one step, host work included (state update, gradient accumulation) */
   step(sessions: ort.InferenceSession[], step: number): Promise<void>;
 }
@@ -252,7 +263,8 @@ async function measure(c: Stepper, peak: number): Promise<Record<string, number 
       );
   }
   return {
-    model: 'vit-tiny-patch16-224',
+    model: basename(MODEL, '.onnx'),
+    imageSize: c.imageSize,
     method: c.name,
     batch: B,
     imagesPerSecond: (c.images * 1000) / best,
@@ -295,11 +307,11 @@ async function trainStepper(label: string): Promise<Stepper> {
   console.error(
     `compiled ${label} in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`,
   );
-  const rowDims = headOnly ? [prepared.featureDim] : [3, 224, 224];
-  return programStepper(label, p, images(rowDims, B));
+  const rowDims = headOnly ? [prepared.featureDim] : [3, bb.inputSize, bb.inputSize];
+  return { ...programStepper(label, p, images(rowDims, B)), imageSize: bb.inputSize };
 }
 
-function programStepper(name: string, p: TrainProgram, x: Tensor): Stepper {
+function programStepper(name: string, p: TrainProgram, x: Tensor): Omit<Stepper, 'imageSize'> {
   const state = TrainingState.fresh(p);
   const labels = Array.from({ length: B }, (_, i) => i % C);
   const files = labels.map((_, i) => `image-${i}.png`);
@@ -363,13 +375,15 @@ function benchSelection(g: Parameters<typeof weightMatrices>[0]): GpsState {
 
 /** GPS's selection pass: per batch of B images, SupCon over their 2B views, ∂L/∂W summed on the host (as GPS does). */
 async function selectionStepper(): Promise<Stepper> {
-  const prepared = withNewHead(await loadBackbone(MODEL), C, 0);
+  const bb = await loadBackbone(MODEL);
+  const prepared = withNewHead(bb, C, 0);
+  const row = 3 * bb.inputSize * bb.inputSize;
   const t = performance.now();
   const p = await compileSelectionProgram(prepared.model, 2 * B);
   console.error(
     `compiled gps-select in ${((performance.now() - t) / 1000).toFixed(1)} s: ${p.model.graph.nodes.length} nodes`,
   );
-  const x = images([3, 224, 224], 2 * B).data as Float32Array;
+  const x = images([3, bb.inputSize, bb.inputSize], 2 * B).data as Float32Array;
   const labels = Int32Array.from({ length: 2 * B }, (_, i) => (i % B) % C);
   const sums = new Map(p.weights.map((w) => [w.name, new Float64Array(w.rows * w.cols)]));
   const models = [p.features, p.supcon, p.model];
@@ -377,6 +391,7 @@ async function selectionStepper(): Promise<Stepper> {
     name: 'gps-select',
     models: models.map((m) => encodeModel(m)),
     images: B,
+    imageSize: bb.inputSize,
     step: async (sessions) => {
       // the engine's runner over these sessions (so the profiler sees them)
       const asEngine = (s: ort.InferenceSession): Session => ({
@@ -395,7 +410,7 @@ async function selectionStepper(): Promise<Stepper> {
         release: async () => {},
       });
       const runner = await SelectionRunner.create(p, async (m) => asEngine(sessions[models.indexOf(m)]));
-      const grads = (await runner.step(x, labels, 2 * B, 3 * 224 * 224))!;
+      const grads = (await runner.step(x, labels, 2 * B, row))!;
       for (const w of p.weights) {
         const g = grads.get(w.name)!;
         const s = sums.get(w.name)!;
@@ -417,6 +432,7 @@ const REFERENCE = join(import.meta.dirname, 'reference', 'vit_tiny_step.py');
 const REFERENCE_STEPS = Math.min(STEPS, 2);
 /** The first Python that imports torch and torchvision (Debian's python3-torch lives in /usr/bin/python3's path). */
 function referencePython(): { python?: string; why?: string } {
+  if (MODEL !== VIT_TINY) return { why: "the reference builds ViT-Tiny; it does not read --model's backbone" };
   for (const python of ['python3', '/usr/bin/python3']) {
     const r = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8' });
     if (!r.error && r.status === 0) return { python };
@@ -463,7 +479,10 @@ async function runCase(label: string, round: number): Promise<Record<string, num
   // the eager reference is slow: once, in the last round
   if (label === 'pytorch-reference' && round < ROUNDS) return undefined;
   // a fresh process per case: its peak RSS is its own, and nothing one case allocated slows the next
-  const forward = ['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])];
+  const forward = [
+    ...['--batch', String(B), '--steps', String(STEPS), ...(PROFILE ? ['--profile'] : [])],
+    ...(MODEL === VIT_TINY ? [] : ['--model', MODEL]),
+  ];
   if (label === 'pytorch-reference') {
     const { why } = referencePython();
     if (why) {
@@ -582,10 +601,12 @@ const perRound = (r: Record<string, number | string>) => {
   const p = pairedRatios.get(String(r.method));
   return p ? `${speeds} (× ${p.map((v) => v.toFixed(2)).join(', ')})` : speeds;
 };
-const outFile = flags.text('out') ?? join(import.meta.dirname, 'results', 'train.md');
+const outFile =
+  flags.text('out') ?? join(import.meta.dirname, 'results', MODEL === VIT_TINY ? 'train.md' : `train-${MODEL_NAME}.md`);
 if (outFile !== '-') {
+  const inputSize = rows.find((r) => r.imageSize)?.imageSize ?? '?';
   const md = [
-    '# Training step speed and memory per method (ViT-Tiny/16 at 224, CPU)',
+    `# Training step speed and memory per method (${MODEL_NAME} at ${inputSize}, CPU)`,
     '',
     `Generated by \`npm run bench:train -- ${args.join(' ')}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} cores (${cpus()[0]?.model}).`,
     `Load average (1, 5, 15 min) ${load0.map((l) => l.toFixed(1)).join(', ')} at the start and ${load1.map((l) => l.toFixed(1)).join(', ')} at the end: the machine is shared, so compare the ratios (same run), not the absolute figures.`,
