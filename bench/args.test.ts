@@ -43,3 +43,24 @@ test('--help prints every flag of a benchmark and exits cleanly', () => {
     assert.ok(r.out.includes(`  ${f} `), `${f} in:\n${r.out}`);
   assert.doesNotMatch(r.out, /^machine:/m);
 });
+
+test('--model measures another backbone at its own input size and leaves bench/results alone', () => {
+  const model = join(here, '..', '..', 'shared', 'models', 'tiny-vit-random.onnx');
+  const results = join(here, 'results', 'train.md');
+  const before = statSync(results).mtimeMs;
+  const r = bench('train.bench.ts', '--model', model, '--methods', 'full,lora', '--steps', '1', '--json', '--out', '-');
+  assert.equal(r.status, 0, r.err);
+  const rows = r.out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  for (const method of ['full', 'lora']) {
+    const row = rows.find((x) => x.method === method);
+    assert.ok(row, `${method} in ${r.out}`);
+    assert.equal(row.model, 'tiny-vit-random');
+    assert.equal(row.imageSize, 32, 'the backbone reads 32×32 images');
+    assert.ok(Number(row.imagesPerSecond) > 0 && Number(row.peakRssMB) > 0);
+  }
+  assert.ok(rows.some((x) => x.type === 'ratio' && x.method === 'lora' && Number(x.secondsPerImageVsFull) > 0));
+  assert.equal(statSync(results).mtimeMs, before);
+});

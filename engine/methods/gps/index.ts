@@ -106,7 +106,8 @@ function checkCoverage(g: Graph, state: GpsState): void {
  * W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout: the forward and ∂x stay one dense product each, and the
  * autodiff computes ∂δ from the K selected inputs of every neuron, never the dense ∂L/∂W (autodiff/sparse-weight.ts;
  * the patch embedding's Conv keeps the dense rule). A gather form of the forward too (y += δ ⊙ x[…, idx]) ran 2.6×
- * slower on onnxruntime CPU with ViT-Tiny (bench/results/train.md, Notes).
+ * slower on onnxruntime CPU with ViT-Tiny (bench/results/train.md, Notes). The one-hot masks are as large as the
+ * weights (K of them per matrix): 23 MB at ViT-Tiny, 344 MB at ViT-Base (bench/results/train-vit-base-random.md).
  */
 function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
   const size = m.shape.reduce((a, c) => a * c, 1);
