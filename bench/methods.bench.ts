@@ -52,8 +52,7 @@ const flags = readFlags(
 );
 const argv = flags.argv;
 const flag = flags.text;
-const protocol = flag('protocol') ?? 'reduced';
-if (protocol !== 'reduced' && protocol !== 'paper') throw new Error('--protocol is reduced or paper');
+const protocol = flags.list('protocol', ['reduced', 'paper'])?.[0] ?? 'reduced';
 const paper = protocol === 'paper';
 const json = flags.on('json');
 const quick = flags.on('quick');
@@ -71,10 +70,12 @@ const model = path.join(root, 'models/vit-tiny-patch16-224.onnx');
 const datasets = [
   { name: 'aid-satellite-subset', classes: quick ? 5 : paper ? 30 : 10 },
   { name: 'busi-ultrasound', classes: 3 },
-].filter((d) => {
-  const only = flags.list('datasets', ['aid-satellite-subset', 'busi-ultrasound']);
-  return !only || only.includes(d.name);
-});
+];
+const onlyDatasets = flags.list(
+  'datasets',
+  datasets.map((d) => d.name),
+);
+const chosen = datasets.filter((d) => !onlyDatasets || onlyDatasets.includes(d.name));
 const work = flag('keep') ?? mkdtempSync(path.join(os.tmpdir(), 'attune-bench-methods-'));
 mkdirSync(work, { recursive: true });
 
@@ -181,7 +182,7 @@ async function estimatePaper(
 const backbone = await loadBackbone(model);
 const rows: Record<string, unknown>[] = [];
 const sections: string[] = [];
-for (const ds of datasets) {
+for (const ds of chosen) {
   const data = paper ? path.join(root, 'datasets', ds.name) : subset(ds.name, ds.classes);
   const n = countImages(data);
   const ratios = paper ? paperRatios(n) : undefined;

@@ -1,6 +1,6 @@
 /**
  * npm run bench:train [-- --json] [--batch 32] [--steps 5] [--rounds 1] [--paired] [--profile] [--methods a,b]
- *   [--out file.md]   (--help says what each does)
+ *   [--model file.onnx] [--out file.md]   (--help says what each does)
  * Images/s of a ViT-Tiny training step at 224 for every method (each in a fresh process, so its peak memory is its
  * own), as a ratio to full fine-tuning of the same run; achieved GFLOP/s as a fraction of a MatMul peak measured on
  * this machine; peak RSS; with --profile the share of kernel time per op type (onnxruntime's profiler).
