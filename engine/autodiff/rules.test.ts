@@ -93,6 +93,15 @@ const CASES: Record<string, Case[]> = {
       opset: 13,
     },
   ],
+  // data and updates both trained; indices distinct (GPS's masked weight: a flat W0, one index per entry)
+  ScatterND: [
+    { inputs: [x(12), { value: tensor('int64', [4, 1], [7, 0, 11, 3]) }, x(4)] },
+    { inputs: [x(3, 4, 2), { value: tensor('int64', [2, 2], [2, 1, 0, 3]) }, x(2, 2)] },
+    {
+      inputs: [x(3, 4), { value: tensor('int64', [3, 2], [0, 1, 2, 3, 1, 1]) }, x(3)],
+      attrs: { reduction: str('add') },
+    },
+  ],
   ReduceSum: [
     { inputs: [x(2, 3, 4), i64([1])] },
     { inputs: [x(2, 3, 4), i64([0, -1])], attrs: { keepdims: int(0) } },

@@ -1,8 +1,9 @@
 /**
- * GPS's masked weight, y = x·(W0 + Σ_k D_k ⊙ S_k) with S a constant one-hot per neuron: ∂D as a gather of the
- * selected input rows and a row-wise product (no dense ∂L/∂W'), checked against central differences in float64
- * for a batched MatMul ([in, out] layout) and a Gemm with transB and alpha ([out, in] layout), K = 2; and
- * recognised only where W0 is frozen and S marks exactly one input per neuron and k.
+ * GPS's masked weight, y = x·W' with W' = Reshape(ScatterND(W0 flat, I, W0[I] + δ)): ∂δ as a gather of the selected
+ * input rows and a row-wise product (no dense ∂L/∂W'), checked against central differences in float64 for a batched
+ * MatMul ([in, out] layout) and a Gemm with transB and alpha ([out, in] layout), K = 2; recognised only where W0 is
+ * frozen and the entries are k-major and distinct. The generic ScatterND rule (the patch embedding's Conv takes it)
+ * is checked the same way.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,22 +25,23 @@ const K = 2;
 /** neuron o's k-th input: distinct per k, as GPS's top-K */
 const pick = (o: number, k: number, IN: number) => (o * 3 + k * 2) % IN;
 
-/** a layer `IN` → `OUT`; neurons read inputs in the order `pick` gives */
-function model(layout: 'in-out' | 'out-in', IN: number, OUT: number, oneHot = true): Model {
+/** a layer `IN` → `OUT`; neurons read inputs in the order `pick` gives; `order` permutes the entries */
+function model(layout: 'in-out' | 'out-in', IN: number, OUT: number, order = (e: number) => e): Model {
   const g = emptyGraph('sw');
   const xDims = layout === 'in-out' ? [2, 3, IN] : [6, IN];
   g.inputs.push({ name: 'x', dtype: 'float64', shape: xDims }, { name: 'delta', dtype: 'float64', shape: [OUT, K] });
   const shape = layout === 'in-out' ? [IN, OUT] : [OUT, IN];
   g.initializers.set('W0', rand(shape));
-  const s = new Float64Array(K * IN * OUT);
-  for (let k = 0; k < K; k++)
-    for (let o = 0; o < OUT; o++)
-      s[k * IN * OUT + (layout === 'in-out' ? pick(o, k, IN) * OUT + o : o * IN + pick(o, k, IN))] = 1;
-  if (!oneHot) s[0] = s[0] === 1 ? 0.5 : 2;
-  g.initializers.set('S', tensor('float64', [K, ...shape], s));
+  const flatAt = (e: number) => {
+    const [o, k] = [e % OUT, Math.floor(e / OUT)];
+    return layout === 'in-out' ? pick(o, k, IN) * OUT + o : o * IN + pick(o, k, IN);
+  };
+  const at = Array.from({ length: K * OUT }, (_, e) => flatAt(order(e)));
+  g.initializers.set('I', tensor('int64', [K * OUT, 1], at));
   const b = new Builder(g, 'sw', 'float64', 17);
-  const d = b.reshape(b.transpose('delta', [1, 0]), layout === 'in-out' ? [K, 1, OUT] : [K, OUT, 1]);
-  const w = b.add('W0', b.reduceSum(b.mul(d, 'S'), [0], false));
+  const flat = b.reshape('W0', [IN * OUT]);
+  const d = b.reshape(b.transpose('delta', [1, 0]), [K * OUT]);
+  const w = b.reshape(b.op('ScatterND', [flat, 'I', b.add(b.op('GatherND', [flat, 'I']), d)]), shape);
   const y = layout === 'in-out' ? b.matmul('x', w) : b.op('Gemm', ['x', w], { transB: int(1), alpha: float(1.5) });
   g.outputs.push({ name: b.op('Tanh', [y]), dtype: 'float64', shape: [] });
   return { graph: g, opset: 17, extraOpsets: [], irVersion: 8, producer: 'test', metadata: {} };
@@ -51,9 +53,10 @@ const activeFor = (m: Model, trains: string[]) => {
   for (const n of m.graph.nodes) if (n.inputs.some((i) => on.has(i))) n.outputs.forEach((o) => on.add(o));
   return (t: string) => on.has(t);
 };
-/** the static shapes sparseWeights reads: D's, from the Reshape that forms it */
+/** the static shapes sparseWeights reads: U's (an Add of two [E] vectors) and W''s (from its Reshape) */
 const dimsOf = (m: Model) => (t: string) => {
   const n = m.graph.nodes.find((k) => k.outputs[0] === t);
+  if (n?.op === 'Add') return [m.graph.initializers.get('I')!.dims[0]];
   if (n?.op !== 'Reshape') return undefined;
   return Array.from(m.graph.initializers.get(n.inputs[1])!.data as BigInt64Array, Number);
 };
@@ -79,9 +82,16 @@ for (const layout of ['in-out', 'out-in'] as const)
       assert.deepEqual(rep.failures, []);
     });
 
-test('a trainable W0, or an S that is not one-hot, is left to the generic rules', () => {
+test('a trainable W0, or entries out of k-major order, are left to the generic rules (float64-checked too)', async () => {
   const m = model('in-out', 5, 4);
   assert.equal(sparseWeights(m.graph, activeFor(m, ['x', 'delta', 'W0']), dimsOf(m)).size, 0, 'W0 trains');
-  const n = model('in-out', 5, 4, false);
-  assert.equal(sparseWeights(n.graph, activeFor(n, ['x', 'delta']), dimsOf(n)).size, 0, 'S not one-hot');
+  const swapped = (e: number) => (e < 2 ? 1 - e : e);
+  const n = model('out-in', 5, 4, swapped);
+  assert.equal(sparseWeights(n.graph, activeFor(n, ['x', 'delta']), dimsOf(n)).size, 0, 'entries 0 and 1 swapped');
+  // the generic rules then: the product's dense ∂W', and ScatterND's ∂updates, which gathers it
+  const loss = await addProjectionLoss(n, [n.graph.outputs[0].name], mulberry32(5));
+  const xDims = n.graph.inputs[0].shape as number[];
+  const rep = await checkGradients(n, loss, ['x', 'delta'], { x: rand(xDims), delta: rand([4, K]) });
+  assert.equal(rep.checked, sizeOf(xDims) + 4 * K);
+  assert.deepEqual(rep.failures, []);
 });

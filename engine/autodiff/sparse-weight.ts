@@ -1,18 +1,18 @@
 /**
- * A frozen weight plus trainable entries scattered by a constant one-hot tensor, W' = W0 + Σ_k D_k ⊙ S_k, read only
- * by one product y = x·M (MatMul, or Gemm without transA; M = W' or W'ᵀ): GPS's masked weight
- * (methods/gps/index.ts maskedWeight), where D_k holds one trained value per output neuron and S_k marks the input
- * it adds to. The generic rules would form the dense ∂L/∂W' = xᵀ·∂y (a full weight-gradient GEMM) and keep K entries
- * per neuron; here ∂D_k[o] = Σ_n x[n, i_k(o)]·∂y[n, o] is a gather of the selected input rows of xᵀ and a row-wise
- * product, never the dense gradient. ∂x comes from the product's own rule with W'.
+ * A frozen weight with trainable entries scattered into it, W' = Reshape(ScatterND(W0 flat, I, U)), read only by one
+ * product y = x·M (MatMul, or Gemm without transA; M = W' or W'ᵀ): GPS's masked weight (methods/gps/index.ts
+ * maskedWeight), where entry e = k·out + o of U (U = W0[I] + δ) is neuron o's k-th selected weight. The generic rules
+ * would form the dense ∂L/∂W' = xᵀ·∂y (a full weight-gradient GEMM) and gather K entries per neuron from it; here
+ * ∂U[k·out + o] = Σ_n x[n, i_k(o)]·∂y[n, o] is a gather of the selected input rows of xᵀ and a row-wise product,
+ * never the dense gradient. ∂x comes from the product's own rule with W'.
  */
 import type { Builder } from '../ir/builder';
-import { attrFloat, attrInt, int, type Graph, type Node } from '../ir/graph';
+import { attrFloat, attrInt, attrString, int, type Graph, type Node } from '../ir/graph';
 import { tensor } from '../ir/tensor';
 import { soleReaders } from './helpers';
 
 export interface SparseWeight {
-  /** D, broadcast against S along the output axis only */
+  /** U: one trained value per selected entry, k-major */
   d: string;
   dDims: number[];
   /** i_k(o), k-major: the input row of M that neuron o's k-th entry sits in */
@@ -21,18 +21,8 @@ export interface SparseWeight {
   out: number;
   /** the consumer Gemm's alpha */
   scale: number;
-  /** the nodes from D ⊙ S to W', differentiated here as one */
+  /** the ScatterND and the Reshape that form W', differentiated here as one */
   chain: Node[];
-}
-
-/** Constant axes of a ReduceSum, from its input (opset ≥ 13) or attribute. */
-function reduceAxes(g: Graph, n: Node): number[] | undefined {
-  if (n.inputs[1]) {
-    const t = g.initializers.get(n.inputs[1]);
-    return t ? Array.from(t.data as BigInt64Array | Int32Array, Number) : undefined;
-  }
-  const a = n.attrs.axes;
-  return a?.kind === 'ints' ? a.value : undefined;
 }
 
 /**
@@ -46,23 +36,19 @@ export function sparseWeights(
 ): Map<Node, SparseWeight> {
   const only = soleReaders(g);
   const found = new Map<Node, SparseWeight>();
-  for (const mul of g.nodes) {
-    if (mul.op !== 'Mul' || mul.domain) continue;
-    const sAt = mul.inputs.findIndex((i) => g.initializers.has(i) && !active(i));
-    const [s, d] = [mul.inputs[sAt], mul.inputs[1 - sAt]];
-    if (sAt < 0 || !d || !active(d)) continue;
-    const S = g.initializers.get(s)!;
-    const dd = dims(d);
-    const red = only(mul.outputs[0]);
-    if (S.dims.length !== 3 || !dd || dd.length !== 3 || dd[0] !== S.dims[0]) continue;
-    if (!red || red.op !== 'ReduceSum' || attrInt(red, 'keepdims', 1) !== 0 || reduceAxes(g, red)?.join() !== '0')
-      continue;
-    const add = only(red.outputs[0]);
-    if (!add || add.op !== 'Add') continue;
-    const w0 = add.inputs[0] === red.outputs[0] ? add.inputs[1] : add.inputs[0];
-    if (!w0 || active(w0)) continue;
-    const consumer = only(add.outputs[0]);
-    if (!consumer || consumer.inputs[1] !== add.outputs[0] || consumer.inputs[0] === add.outputs[0]) continue;
+  for (const scatter of g.nodes) {
+    if (scatter.op !== 'ScatterND' || scatter.domain || attrString(scatter, 'reduction', 'none') !== 'none') continue;
+    const [data, idxName, u] = scatter.inputs;
+    const I = g.initializers.get(idxName);
+    const ud = dims(u);
+    if (!data || active(data) || !I || I.dims.length !== 2 || I.dims[1] !== 1 || !u || !active(u)) continue;
+    if (!ud || ud.length !== 1 || ud[0] !== I.dims[0]) continue;
+    const reshape = only(scatter.outputs[0]);
+    if (!reshape || reshape.op !== 'Reshape') continue;
+    const wd = dims(reshape.outputs[0]);
+    const consumer = only(reshape.outputs[0]);
+    if (!wd || wd.length !== 2 || !consumer || consumer.inputs[1] !== reshape.outputs[0]) continue;
+    if (consumer.inputs[0] === reshape.outputs[0]) continue;
     let transposed = false;
     let scale = 1;
     if (consumer.op === 'Gemm') {
@@ -70,32 +56,34 @@ export function sparseWeights(
       transposed = attrInt(consumer, 'transB', 0) === 1;
       scale = attrFloat(consumer, 'alpha', 1);
     } else if (consumer.op !== 'MatMul') continue;
-    // M = W' [in, out], or W'ᵀ with W' [out, in]; D must vary along the output axis only
-    const [K, a, c] = S.dims;
+    // M = W' [in, out], or W'ᵀ with W' [out, in]
+    const [a, c] = wd;
     const out = transposed ? a : c;
-    const outAxis = transposed ? 1 : 2;
-    if (dd[outAxis] !== out || dd[3 - outAxis] !== 1) continue;
-    const rows = oneHotRows(S.data as Float32Array, K, a, c, transposed);
+    const E = ud[0];
+    if (E % out !== 0) continue;
+    const flat = Array.from(I.data as BigInt64Array, Number);
+    if (flat.some((f) => f < 0 || f >= a * c)) continue;
+    const rows = entryRows(flat, out, c, transposed);
     if (!rows) continue;
-    found.set(consumer, { d, dDims: dd, rows, k: K, out, scale, chain: [mul, red, add] });
+    found.set(consumer, { d: u, dDims: ud, rows, k: E / out, out, scale, chain: [scatter, reshape] });
   }
   return found;
 }
 
-/** For each k and output column o of M, the one input row i with S_k'[i, o] = 1; undefined unless exactly one. */
-function oneHotRows(s: Float32Array, K: number, a: number, c: number, transposed: boolean): number[] | undefined {
-  const out = transposed ? a : c;
-  const rows = new Array<number>(K * out).fill(-1);
-  for (let k = 0; k < K; k++)
-    for (let i = 0; i < a; i++)
-      for (let j = 0; j < c; j++) {
-        const v = s[k * a * c + i * c + j];
-        if (v === 0) continue;
-        const [row, col] = transposed ? [j, i] : [i, j];
-        if (v !== 1 || rows[k * out + col] !== -1) return undefined;
-        rows[k * out + col] = row;
-      }
-  return rows.includes(-1) ? undefined : rows;
+/**
+ * For entry e (flat index f into W' [a, c]), the input row of M it sits in; undefined unless e = k·out + o and no
+ * two entries share a place (ScatterND would keep one of them).
+ */
+function entryRows(flat: number[], out: number, c: number, transposed: boolean): number[] | undefined {
+  if (new Set(flat).size !== flat.length) return undefined;
+  const rows: number[] = [];
+  for (let e = 0; e < flat.length; e++) {
+    const [row, col] = [Math.floor(flat[e] / c), flat[e] % c];
+    const [input, neuron] = transposed ? [col, row] : [row, col];
+    if (neuron !== e % out) return undefined;
+    rows.push(input);
+  }
+  return rows;
 }
 
 /**

@@ -109,6 +109,14 @@ export function inferOutputs(
     }
     case 'Reshape':
       return of(reshapeDims(a.dims, value(n.inputs[1]), attrInt(n, 'allowzero', 0) === 1));
+    case 'ScatterND':
+      return of([...a.dims]);
+    case 'GatherND': {
+      // batch_dims 0: the index tuples' leading dims, then what each tuple leaves of the data
+      if (!b || attrInt(n, 'batch_dims', 0) !== 0) return undefined;
+      const depth = b.dims[b.dims.length - 1];
+      return depth <= a.dims.length ? of([...b.dims.slice(0, -1), ...a.dims.slice(depth)]) : undefined;
+    }
     default:
       return undefined;
   }

@@ -46,6 +46,7 @@ export const GRADIENT_RULES: Record<string, GradRule> = {
   Split: sh.Split,
   Slice: sh.Slice,
   Gather: sh.Gather,
+  ScatterND: sh.ScatterND,
   // reductions and softmax
   ReduceSum: red.ReduceSum,
   ReduceMean: red.ReduceMean,

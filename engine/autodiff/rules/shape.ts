@@ -1,5 +1,5 @@
 /** Gradient rules for ops that only move data: reshape-like, Transpose, Expand, Concat, Split, Slice, Gather. */
-import { attrInt, attrInts, int, ints, str } from '../../ir/graph';
+import { attrInt, attrInts, attrString, int, ints, str } from '../../ir/graph';
 import { tensor } from '../../ir/tensor';
 import { constInts, invertPerm, normAxis, unbroadcast } from '../helpers';
 import type { GradRule } from '../rule';
@@ -141,4 +141,24 @@ export const Gather: GradRule = (ctx) => {
   g = b.reshape(g, [depth, ...pre, ...post]);
   const back = [...Array(rank).keys()].map((k) => (k < axis ? k + 1 : k === axis ? 0 : k));
   return [axis === 0 ? g : b.transpose(g, back), null];
+};
+
+/**
+ * ScatterND, as GPS's masked weight uses it (δ scattered into the frozen W0): dUpdates gathers dY at the indices;
+ * dData is dY with the scattered places zeroed (each was overwritten), or dY itself when the updates are added.
+ */
+export const ScatterND: GradRule = (ctx) => {
+  const b = ctx.b;
+  const [, idx, upd] = ctx.node.inputs;
+  const dy = ctx.dy[0]!;
+  const reduction = attrString(ctx.node, 'reduction', 'none');
+  if (reduction !== 'none' && reduction !== 'add')
+    throw new Error(`no gradient rule for ScatterND with reduction '${reduction}'`);
+  const dUpd = ctx.needs[2] ? b.op('GatherND', [dy, idx]) : null;
+  const zeros = () =>
+    b.op('ConstantOfShape', [b.ints(ctx.shape(upd))], {
+      value: { kind: 'tensor', value: tensor(ctx.dtype(upd), [1]) },
+    });
+  const dData = !ctx.needs[0] ? null : reduction === 'add' ? dy : b.op('ScatterND', [dy, idx, zeros()]);
+  return [dData, null, dUpd];
 };

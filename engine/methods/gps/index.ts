@@ -2,8 +2,8 @@
  * GPS — Gradient-based Parameter Selection (METHODS.md §GPS; Zhang et al., CVPR 2024; code FightingFighting/GPS).
  *  1. Selection (prepare): SupCon on two augmented views per training image, one pass, G = Σ ∂L/∂W (select.ts).
  *  2. Per-neuron top-K of |G| for every weight matrix (Linear/Gemm/MatMul and Conv incl. the patch embedding).
- *  3. Masked training: W = W0 + scatter(idx, δ), written as W0 + Σ_k δ[:, k] ⊙ onehot_k (Mul with a constant
- *     one-hot, whose gradient is exactly gather(∂L/∂W, idx)); δ [rows, K] is the only trainable tensor per
+ *  3. Masked training: W = W0 + scatter(idx, δ), written as a ScatterND of W0[idx] + δ into W0 (whose gradient is
+ *     exactly gather(∂L/∂W, idx)); δ [rows, K] is the only trainable tensor per
  *     matrix, with weight decay 0 (decay would move frozen entries). Biases and the new head train;
  *     norms, position embeddings and the class token stay frozen.
  *  4. Export: dense merged weights, and a sparse patch (patch.ts) that `attune apply-patch` turns back into the export.
@@ -14,7 +14,7 @@ import { HEAD_BIAS, HEAD_WEIGHT } from '../../backbone/prepare';
 import type { AugmentOptions } from '../../data/augment';
 import { AttuneError } from '../../errors';
 import type { Builder } from '../../ir/builder';
-import { replaceUses, type Graph, type Model } from '../../ir/graph';
+import { replaceUses, type Graph, type Model, type Node } from '../../ir/graph';
 import { tensor, type Tensor } from '../../ir/tensor';
 import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './select';
 import { PATCH_FILE, writeGpsPatch } from './patch';
@@ -103,22 +103,26 @@ function checkCoverage(g: Graph, state: GpsState): void {
 }
 
 /**
- * W = W0 + Σ_k δ[:, k] ⊙ onehot_k in W's storage layout: the forward and ∂x stay one dense product each, and the
+ * W = W0 with δ added at the selected entries: Reshape(ScatterND(W0 flat, I, W0[I] + δ)) in W's storage layout, entry
+ * e = k·rows + r being neuron r's k-th selected weight. The forward and ∂x stay one dense product each, and the
  * autodiff computes ∂δ from the K selected inputs of every neuron, never the dense ∂L/∂W (autodiff/sparse-weight.ts;
- * the patch embedding's Conv keeps the dense rule). A gather form of the forward too (y += δ ⊙ x[…, idx]) ran 2.6×
- * slower on onnxruntime CPU with ViT-Tiny (bench/results/train.md, Notes). The one-hot masks are as large as the
- * weights (K of them per matrix): 23 MB at ViT-Tiny, 344 MB at ViT-Base (bench/results/train-vit-base-random.md).
+ * the patch embedding's Conv takes the generic rules). A gather form of the forward too (y += δ ⊙ x[…, idx]) ran
+ * 2.6× slower on onnxruntime CPU with ViT-Tiny (bench/results/train.md, Notes). The indices are K per neuron; the
+ * form before, W0 + Σ_k δ_k ⊙ onehot_k, held a mask as large as the weight (ViT-Base's GPS peak: 8.8 → 7.7 GB).
  */
-function maskedWeight(g: Graph, b: Builder, m: GpsMatrix, K: number): string {
+function maskedWeight(b: Builder, m: GpsMatrix, K: number): { weight: string; reads: Node } {
   const size = m.shape.reduce((a, c) => a * c, 1);
-  const onehot = new Float32Array(K * size);
-  for (let r = 0; r < m.rows; r++) for (let j = 0; j < K; j++) onehot[j * size + flatIndex(m, r, m.idx[r * K + j])] = 1;
-  const S = b.constant(tensor('float32', [K, ...m.shape], onehot), 'gps_onehot');
-  // δ [rows, K] → [K, rows] → broadcastable against [K, …shape]: rows sit on the output axis of the layout
-  const bshape = m.layout === 'out-in' ? [K, m.rows, ...m.shape.slice(1).map(() => 1)] : [K, 1, m.rows];
-  const d = b.reshape(b.transpose(gpsDelta(m.name), [1, 0]), bshape);
-  const scattered = b.reduceSum(b.mul(d, S), [0], false);
-  return b.add(m.name, scattered);
+  const at = Array.from({ length: K * m.rows }, (_, e) => {
+    const r = e % m.rows;
+    return flatIndex(m, r, m.idx[r * K + Math.floor(e / m.rows)]);
+  });
+  const idx = b.constant(tensor('int64', [at.length, 1], at), 'gps_at');
+  const flat = b.reshape(m.name, [size]);
+  const reads = b.g.nodes[b.g.nodes.length - 1];
+  // δ [rows, K] → k-major [K·rows]
+  const d = b.reshape(b.transpose(gpsDelta(m.name), [1, 0]), [K * m.rows]);
+  const updates = b.add(b.op('GatherND', [flat, idx]), d);
+  return { weight: b.reshape(b.op('ScatterND', [flat, idx, updates]), m.shape), reads };
 }
 
 export const gps: Method = {
@@ -165,11 +169,10 @@ export const gps: Method = {
           checkCoverage(g, state);
           for (const m of state.matrices) {
             g.initializers.set(gpsDelta(m.name), tensor('float32', [m.rows, K]));
-            const w = maskedWeight(g, b, m, K);
-            // every reader of W0 now reads W0 + scatter(idx, δ); the Add that forms it keeps reading W0
-            const adder = g.nodes[g.nodes.length - 1];
-            replaceUses(g, m.name, w);
-            adder.inputs[0] = m.name;
+            const { weight, reads } = maskedWeight(b, m, K);
+            // every reader of W0 now reads the masked weight; the Reshape that flattens W0 for it keeps reading W0
+            replaceUses(g, m.name, weight);
+            reads.inputs[0] = m.name;
           }
         },
         trainable: (g) => {
