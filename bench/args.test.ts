@@ -15,9 +15,9 @@ test('a mistyped flag stops a benchmark with its usage, before it measures or wr
   const results = join(here, 'results', 'train.md');
   const before = statSync(results).mtimeMs;
   for (const [args, says] of [
-    [['--step', '3'], /Unknown option '--step'/],
-    [['--steps', 'three'], /--steps needs a number, not "three"/],
-    [['--rounds', '0'], /--rounds needs a whole number of at least 1, not 0/],
+    [['--step', '3'], /Unknown option --step\./],
+    [['--steps', 'three'], /--steps must be a whole number ≥ 1, not "three"\./],
+    [['--rounds', '0'], /--rounds must be a whole number ≥ 1, not "0"\./],
     [['--methods', 'full,lroa'], /--methods: unknown lroa \(known: full, linear/],
     [['--paired=yes'], /--paired/],
   ] as const) {
@@ -30,10 +30,10 @@ test('a mistyped flag stops a benchmark with its usage, before it measures or wr
   assert.equal(statSync(results).mtimeMs, before, 'bench/results/train.md is untouched');
   const m = bench('methods.bench.ts', '--seeds', '0');
   assert.equal(m.status, 2);
-  assert.match(m.err, /--seeds needs a whole number of at least 1, not 0/);
+  assert.match(m.err, /--seeds must be a whole number ≥ 1, not "0"\./);
   const d = bench('data.bench.ts', '--onyl', 'dicom');
   assert.equal(d.status, 2);
-  assert.match(d.err, /Unknown option '--onyl'/);
+  assert.match(d.err, /Unknown option --onyl\./);
 });
 
 test('--help prints every flag of a benchmark and exits cleanly', () => {

@@ -1,9 +1,10 @@
 /**
- * A benchmark's command line, read strictly. A mistyped flag used to be ignored: the benchmark then ran for minutes
- * with its defaults and overwrote its file in bench/results. Now an unknown flag, a missing value or a value that is
- * not a number where one is needed prints the usage and stops; `--help` prints it too.
+ * A benchmark's command line, read strictly with the CLI's parser and checks (engine/cli/args.ts). A mistyped flag
+ * used to be ignored: the benchmark then ran for minutes with its defaults and overwrote its file in bench/results.
+ * Now an unknown flag, a missing value or a value that is not a number where one is needed prints the usage and
+ * stops; `--help` prints it too.
  */
-import { parseArgs } from 'node:util';
+import { num, parseFlags, rejectUnknown, str, type ParsedArgs } from '../engine/cli/args';
 
 export interface FlagSpec {
   /** a switch takes no value */
@@ -42,33 +43,36 @@ export function readFlags<K extends string>(
     console.error(`${why}\n\n${help()}`);
     process.exit(2);
   };
-  let values: Record<string, string | boolean | undefined> = {};
-  try {
-    const options = Object.fromEntries(Object.entries<FlagSpec>(spec).map(([n, f]) => [n, { type: f.type }]));
-    values = parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean' } }, strict: true }).values;
-  } catch (e) {
-    stop((e as Error).message);
-  }
-  if (values.help) {
+  const names = Object.keys(spec) as K[];
+  const switches = new Set(['help', ...names.filter((n) => spec[n].type === 'boolean')]);
+  // the CLI's parser and checks (engine/cli/args.ts), with the usage printed and the process stopped on a mistake
+  const checked = <T>(read: () => T): T => {
+    try {
+      return read();
+    } catch (e) {
+      return stop((e as Error).message);
+    }
+  };
+  const p: ParsedArgs = checked(() => {
+    const parsed = parseFlags([...argv], switches);
+    rejectUnknown(parsed, new Set([...names, 'help']), '');
+    return parsed;
+  });
+  if (p.positionals.length) stop(`Unexpected argument ${p.positionals[0]}.`);
+  for (const n of switches)
+    if (typeof p.flags.get(n) === 'string') stop(`--${n} takes no value (${n}=${String(p.flags.get(n))}).`);
+  if (p.flags.has('help')) {
     console.log(help());
     process.exit(0);
   }
-  const text = (name: K) => values[name] as string | undefined;
-  const number = (name: K, fallback: number): number => {
-    const v = text(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    return Number.isFinite(n) && v.trim() !== '' ? n : stop(`--${name} needs a number, not "${v}"`);
-  };
+  const text = (name: K) => str(p, name);
+  const number = (name: K, fallback: number): number => checked(() => num(p, name)) ?? fallback;
   return {
     argv,
     text,
-    on: (name) => values[name] === true,
+    on: (name) => p.flags.get(name) === true,
     number,
-    integer(name, fallback, min = 1) {
-      const n = number(name, fallback);
-      return Number.isInteger(n) && n >= min ? n : stop(`--${name} needs a whole number of at least ${min}, not ${n}`);
-    },
+    integer: (name, fallback, min = 1) => checked(() => num(p, name, { integer: true, min })) ?? fallback,
     list(name, allowed) {
       const items = text(name)?.split(',');
       const unknown = items?.filter((i) => !allowed.includes(i)) ?? [];
