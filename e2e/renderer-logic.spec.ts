@@ -39,6 +39,7 @@ describe('applyEngineEvent (shared by main and the renderer store)', () => {
   const fresh = () => ({
     provider: null as string | null,
     providerNote: null as string | null,
+    memoryNote: null as string | null | undefined,
     epochs: [],
     steps: [],
     bestValAccuracy: null as number | null,
@@ -64,6 +65,24 @@ describe('applyEngineEvent (shared by main and the renderer store)', () => {
     assert.equal(r.providerNote, 'Requested cuda; using cpu because no GPU found');
     applyEngineEvent(r, { type: 'provider', provider: 'cuda', requested: 'cuda' });
     assert.equal(r.providerNote, null);
+  });
+
+  it('keeps a memory warning on the run (saved), and nothing when the estimate fits', () => {
+    const r = fresh();
+    const notice = (enough: boolean) =>
+      ({
+        type: 'memory',
+        estimatedBytes: 12e9,
+        availableBytes: 9e9,
+        batch: 32,
+        enough,
+        fitsBatch: enough ? null : 16,
+        message: enough ? 'Memory: this run needs about 11.2 GB' : 'Memory: this run may need about 11.2 GB …',
+      }) as const;
+    assert.equal(applyEngineEvent(r, notice(true)), false);
+    assert.equal(r.memoryNote, null);
+    assert.equal(applyEngineEvent(r, notice(false)), true);
+    assert.equal(r.memoryNote, 'Memory: this run may need about 11.2 GB …');
   });
 
   it('keeps the best validation accuracy and never a placeholder below 0', () => {

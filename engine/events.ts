@@ -16,8 +16,21 @@ export type EnginePhase =
   | 'predict'
   | 'sweep';
 
+/** A training run's memory estimate against what the machine has free (programs/memory.ts; CPU only). */
+export interface MemoryNotice {
+  estimatedBytes: number;
+  availableBytes: number;
+  batch: number;
+  /** the estimate, with a margin for its error, fits in the memory available when the run started */
+  enough: boolean;
+  /** when it does not: the largest batch (halving) whose estimate fits, or null when not even batch 1 does */
+  fitsBatch: number | null;
+  message: string;
+}
+
 export type EngineEvent =
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  | ({ type: 'memory' } & MemoryNotice)
   | { type: 'phase'; phase: EnginePhase; detail?: string }
   | { type: 'progress'; phase: EnginePhase; done: number; total: number; detail?: string }
   | { type: 'provider'; provider: string; requested: string; fallbackReason?: string }

@@ -61,6 +61,10 @@ export function eventPrinter(json: boolean): { sink: EventSink; stop: () => void
       case 'provider':
         console.error(`device: ${e.provider.toUpperCase()}${e.fallbackReason ? ` (${e.fallbackReason})` : ''}`);
         break;
+      case 'memory':
+        stopBar();
+        console.error(`${e.enough ? '' : 'warn: '}${e.message}`);
+        break;
       case 'log':
         stopBar();
         console.error(`${e.level === 'info' ? '' : e.level + ': '}${e.message}`);

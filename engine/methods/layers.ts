@@ -135,8 +135,10 @@ export function flatIndex(w: Pick<WeightMatrix, 'rows' | 'cols' | 'layout'>, r: 
 }
 
 /**
- * Bias vectors: Conv and Gemm bias inputs and the constant vector added right after a MatMul
- * (norm parameters are not biases: LayerNorm / BatchNorm inputs are excluded).
+ * Bias vectors: Conv and Gemm bias inputs and the constant vector added right after a MatMul. Norm parameters are
+ * not biases (LayerNorm's and BatchNorm's are excluded), except the shift of a BatchNormalization that follows a
+ * Conv without a bias: that shift is the Conv's bias (folding the BatchNorm into the Conv, as many exporters do,
+ * makes it one), and without it BitFit would train no bias at all in a network such as MobileNetV2.
  */
 export function biasTensors(g: Graph): string[] {
   const prod = producers(g);
@@ -145,6 +147,10 @@ export function biasTensors(g: Graph): string[] {
     !!name && g.initializers.get(name)?.dims.length === 1 && isFloat(g.initializers.get(name)!.dtype) && !isHead(name);
   for (const n of g.nodes) {
     if ((n.op === 'Conv' || n.op === 'Gemm') && vec(n.inputs[2])) out.add(n.inputs[2]);
+    if (n.op === 'BatchNormalization' && vec(n.inputs[2])) {
+      const conv = prod.get(n.inputs[0]);
+      if (conv?.op === 'Conv' && !conv.inputs[2]) out.add(n.inputs[2]);
+    }
     if (n.op === 'Add') {
       const [a, b] = n.inputs;
       const pa = prod.get(a)?.op;

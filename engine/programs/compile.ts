@@ -11,7 +11,8 @@ import { HEAD_BIAS, HEAD_WEIGHT, LOGITS } from '../backbone/prepare';
 import { Builder } from '../ir/builder';
 import { foldConstants, type ShapeMap } from '../ir/fold';
 import { shapesAfterEdit } from '../ir/shape-rules';
-import { int, pruneDead, topoSort, type Graph, type Model, type ValueInfo } from '../ir/graph';
+import { stepMemory, type StepMemory } from './memory';
+import { int, pruneDead, topoSort, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { crossEntropy } from './loss';
 import { ADAM_DEFAULTS, adamW, clipByGlobalNorm, type AdamHyper, type StepScalars, type UpdateRule } from './optimizer';
@@ -89,6 +90,8 @@ export interface TrainProgram {
   /** scalar outputs besides the state: loss, grad_norm and diagnostics */
   scalars: string[];
   extraInputs: ExtraInput[];
+  /** what one step holds, counted from the graph (programs/memory.ts) */
+  memory: StepMemory;
 }
 
 export const TARGETS = 'attune_targets';
@@ -130,6 +133,35 @@ async function foldFor(
   const dims = [batch, ...inp.shape.slice(1).map((d) => (typeof d === 'number' ? d : 1))];
   const { model, shapes } = await foldConstants(prepared, { [inp.name]: dims });
   return { model, shapes, imageInput: inp.name };
+}
+
+/**
+ * Moves the nodes that build per-step values from a method's own inputs without the images (PACE's per-sample
+ * weights W0 + W' ⊙ z from its noise z) before every node that reads the images, keeping each group's order.
+ * onnxruntime's default execution order walks back from the outputs and follows a node's highest-numbered input
+ * first, so each such value is then built right before its reader; in the order `topoSort` leaves, the per-sample
+ * weights of every noisy layer were built at the start of the step and alive at once before the forward began
+ * (ViT-Tiny: 0.56 GB; bench/results/train.md, Notes).
+ */
+function methodInputsFirst(g: Graph, image: string, methodInputs: string[]): void {
+  const fromImage = new Set([image]);
+  const fromMethod = new Set(methodInputs);
+  for (const n of g.nodes) {
+    const reads = (s: Set<string>) => n.inputs.some((i) => i && s.has(i));
+    if (reads(fromImage)) for (const o of n.outputs) fromImage.add(o);
+    else if (reads(fromMethod)) for (const o of n.outputs) fromMethod.add(o);
+  }
+  // those nodes and what they read that does not come from the images (W' from the weights)
+  const moved = new Set<Node>();
+  const needed = new Set<string>();
+  for (let i = g.nodes.length - 1; i >= 0; i--) {
+    const n = g.nodes[i];
+    const out = n.outputs.some((o) => fromMethod.has(o) || needed.has(o));
+    if (!out || n.outputs.some((o) => fromImage.has(o))) continue;
+    moved.add(n);
+    for (const x of n.inputs) if (x) needed.add(x);
+  }
+  g.nodes = [...g.nodes.filter((n) => moved.has(n)), ...g.nodes.filter((n) => !moved.has(n))];
 }
 
 export async function compileTrainProgram(
@@ -184,6 +216,7 @@ export async function compileTrainProgram(
   for (const e of method.extraInputs ?? []) probeFeeds[e.name] = e.neutral();
   const shapes = await shapesAfterEdit(model, probeFeeds, foldedShapes, before, opts.measureAllShapes);
 
+  const forwardNodes = g.nodes.length;
   const grads = differentiate(
     g,
     shapes,
@@ -273,12 +306,19 @@ export async function compileTrainProgram(
     g.outputs.push({ name: k, dtype: 'float32', shape: [] });
     scalarOutputs.push(k);
   }
+  const memory = stepMemory(g, forwardNodes, imageInput, shapes, initial);
   topoSort(g);
+  methodInputsFirst(
+    g,
+    imageInput,
+    (method.extraInputs ?? []).map((e) => e.name),
+  );
   pruneDead(g);
   return {
     model,
     imageInput,
     batch: opts.batch,
+    memory,
     trainable,
     state,
     initial,

@@ -29,6 +29,8 @@ test('linear probe on ViT-Tiny: well above chance on held-out images; export rep
   assert.ok(r.test && r.test.count >= CLASSES.length, 'a test split exists');
   assert.ok(r.test!.accuracy >= 0.6, `test accuracy ${r.test!.accuracy} vs chance ${chance.toFixed(2)}`);
   assert.ok(events.some((e) => e.type === 'provider' && e.provider === 'cpu'));
+  // the head trains on cached features: the step's memory is not the run's, so no estimate is given
+  assert.ok(events.every((e) => e.type !== 'memory'));
   assert.equal(events.filter((e) => e.type === 'epoch').length, 15);
   // the fast path's steps train the head on cached features, and say so (their images/s is not the backbone's)
   const steps = events.filter((e) => e.type === 'step');
@@ -91,5 +93,12 @@ test('full fine-tuning of ViT-Tiny learns the sample well above chance', async (
   assert.ok(
     events.some((e) => e.type === 'step') && events.every((e) => e.type !== 'step' || e.cachedFeatures === undefined),
   );
+  // the memory estimate comes once, before the first step, for this batch (its accuracy: npm run bench:memory)
+  const memory = events.filter((e) => e.type === 'memory');
+  assert.equal(memory.length, 1);
+  assert.ok(events.indexOf(memory[0]) < events.findIndex((e) => e.type === 'step'));
+  assert.equal(memory[0].batch, 16);
+  assert.ok(memory[0].estimatedBytes > 0.3 * 2 ** 30 && memory[0].estimatedBytes < 4 * 2 ** 30, 'ViT-Tiny at 16');
+  assert.ok(memory[0].availableBytes > 0);
   assert.ok(r.test!.accuracy >= 0.5, `test accuracy ${r.test!.accuracy} vs chance ${chance.toFixed(2)}`);
 });

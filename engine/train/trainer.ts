@@ -5,6 +5,7 @@
 import { inputChannels } from '../preprocessing';
 import { appendFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { freemem } from 'node:os';
 import { resolve } from 'node:path';
 import { AttuneError } from '../errors';
 import type { EngineEvent, EventSink } from '../events';
@@ -27,6 +28,7 @@ import {
 } from '../programs/compile';
 import { buildTargets } from '../programs/loss';
 import { compileLoopProgram, scanRow, stackFeeds } from '../programs/loop';
+import { memoryAdvice } from '../programs/memory';
 import { ADAM_DEFAULTS } from '../programs/optimizer';
 import { createSession } from '../runtime/session';
 import { writeJsonAtomic } from '../util/fs';
@@ -152,6 +154,13 @@ async function trainCompiled(
   });
   const evalProgram = await compileEvalProgram(trainModel, ctx.methodPrepared.program, B);
   const trainSession = await createSession(trainProgram.model, { provider: spec.provider, onEvent: emit });
+  // before the first step, whether it fits: the estimate is of this process's peak, so what it may reach is what
+  // the machine has free plus what the process holds already. A GPU's memory is not the host's: CPU only.
+  if (trainSession.provider === 'cpu' && !fast) {
+    const available = freemem() + process.memoryUsage().rss;
+    const diagnostics = ctx.methodPrepared.epochDiagnostics ? 1 : 0;
+    emit({ type: 'memory', ...memoryAdvice(trainProgram.memory, B, available, diagnostics) });
+  }
   const evalSession = await createSession(evalProgram.model, { provider: spec.provider });
   // K > 1: K steps per session.run inside an ONNX Loop; the epoch's remainder runs step by step
   const K = spec.stepsPerRun;

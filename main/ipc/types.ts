@@ -99,6 +99,8 @@ export interface RunRecord {
   modelName: string;
   provider: string | null;
   providerNote: string | null;
+  /** the engine's warning that the run may not fit in memory (absent in records saved before it existed) */
+  memoryNote?: string | null;
   epochs: EpochEvent[];
   steps: { epoch: number; step: number; loss: number }[];
   bestValAccuracy: number | null;

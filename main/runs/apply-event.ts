@@ -5,7 +5,10 @@
 import type { EngineEvent } from '../jobs/engine-contract';
 import type { RunRecord } from '../ipc/types';
 
-export type RunProgressFields = Pick<RunRecord, 'provider' | 'providerNote' | 'epochs' | 'steps' | 'bestValAccuracy'>;
+export type RunProgressFields = Pick<
+  RunRecord,
+  'provider' | 'providerNote' | 'memoryNote' | 'epochs' | 'steps' | 'bestValAccuracy'
+>;
 
 /** the loss curve keeps at most this many points (halved when full) */
 const MAX_STEPS = 4000;
@@ -26,6 +29,9 @@ export function applyEngineEvent(r: RunProgressFields, event: EngineEvent): bool
       r.provider = event.provider;
       r.providerNote = providerNote(event);
       return true;
+    case 'memory':
+      r.memoryNote = event.enough ? null : event.message;
+      return !event.enough;
     case 'epoch': {
       r.epochs = r.epochs.filter((e) => e.epoch !== event.epoch).concat(event);
       const acc = validAccuracy(event.valAccuracy);

@@ -66,6 +66,7 @@ export async function newRun(ctx: HandlerContext, ws: Workspace, p: Project): Pr
     modelName: model.name,
     provider: null,
     providerNote: null,
+    memoryNote: null,
     epochs: [],
     steps: [],
     bestValAccuracy: null,

@@ -52,8 +52,8 @@ export const pace: Method = {
   // bench/results/train.md)
   relativeCost: 6.6,
   // two passes per batch: the default 64 means 128 rows through every layer (bench:train, ViT-Tiny at 224 on CPU:
-  // peak 6.5 GB at batch 64, 3.5 GB at 32, 1.9 GB at 16; the per-sample weights grow with the layers' width: at
-  // ViT-Base PACE-fast alone peaks at 12.8 GB at batch 32, bench/results/train-vit-base-random.md)
+  // peak 6.5 GB at batch 64, 3.5 GB at 32, 1.9 GB at 16; at ViT-Base PACE-fast alone peaks at 9.6 GB at batch 32,
+  // full fine-tuning at 7.8 GB, bench/results/train.md, Notes; the trainer warns when a run may not fit)
   cpuBatch: 32,
   options: [
     { name: 'rank', flag: '--rank', description: 'adapter rank r', default: 10, kind: 'integer', min: 1 },

@@ -153,8 +153,11 @@ class RunStore {
         break;
       }
       case 'log':
-        live.log = [...live.log.slice(-49), { level: ev.level, message: ev.message }];
+      case 'memory': {
+        const level = ev.type === 'log' ? ev.level : ev.enough ? 'info' : 'warn';
+        live.log = [...live.log.slice(-49), { level, message: ev.message }];
         break;
+      }
       default:
         break;
     }
