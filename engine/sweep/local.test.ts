@@ -122,8 +122,10 @@ test('local sweep: Ctrl-C saves and stops the running trial and starts no more; 
     model: MODELS.tinyVit,
     methods: ['lora'],
     seeds: [0, 1, 2],
-    epochs: 3,
-    batch: 8,
+    // long enough (72 steps) that the abort lands mid-run on a busy machine: at 3 epochs of batch 8 the trial once
+    // finished before it (the engine tests running beside two benchmarks)
+    epochs: 12,
+    batch: 4,
   });
   const sweep = await openSweep(spec, join(tempDir(), 'sweep'));
   const [first, , damaged] = sweep.trials;
