@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
@@ -34,7 +34,47 @@ test('a mistyped flag stops a benchmark with its usage, before it measures or wr
   const d = bench('data.bench.ts', '--onyl', 'dicom');
   assert.equal(d.status, 2);
   assert.match(d.err, /Unknown option --onyl\./);
+  const mem = bench('memory.bench.ts', '--methods', 'ful');
+  assert.equal(mem.status, 2);
+  assert.match(mem.err, /--methods: unknown ful \(known: full, bitfit/);
 });
+
+test(
+  "bench:memory puts a real run's memory estimate beside its measured peak, and leaves bench/results alone",
+  { skip: !existsSync('/usr/bin/time') && 'GNU time (/usr/bin/time) is not installed' },
+  () => {
+    const model = join(here, '..', '..', 'shared', 'models', 'tiny-vit-random.onnx');
+    const results = join(here, 'results', 'memory.md');
+    const before = statSync(results).mtimeMs;
+    const r = bench(
+      'memory.bench.ts',
+      '--models',
+      model,
+      '--methods',
+      'bitfit,pace-fast',
+      '--batch',
+      '8',
+      '--json',
+      '--out',
+      '-',
+    );
+    assert.equal(r.status, 0, r.err);
+    const rows = r.out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { method: string; estimatedMB: number; peakRssMB: number; error: number });
+    assert.deepEqual(
+      rows.map((x) => x.method),
+      ['bitfit', 'pace-fast'],
+    );
+    for (const row of rows) {
+      // a real `attune train` process: Node, onnxruntime and the data pipeline alone take hundreds of MB
+      assert.ok(row.peakRssMB > 200 && row.estimatedMB > 200, JSON.stringify(row));
+      assert.ok(Math.abs(row.estimatedMB / row.peakRssMB - 1 - row.error) < 1e-9);
+    }
+    assert.equal(statSync(results).mtimeMs, before, 'bench/results/memory.md is untouched');
+  },
+);
 
 test('--help prints every flag of a benchmark and exits cleanly', () => {
   const r = bench('train.bench.ts', '--help');

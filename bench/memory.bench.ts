@@ -10,6 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { loadBackbone } from '../engine/backbone/load';
+import { blockLinears } from '../engine/methods/layers';
 import { readFlags } from './args';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -29,7 +31,7 @@ const CASES: Record<string, string[]> = {
   pace: ['--method', 'pace'],
   'pace-fast': ['--method', 'pace', '--pace-fast'],
 };
-/** methods that adapt transformer blocks only: not run on a backbone without them */
+/** methods that adapt the linear layers of transformer blocks: not run on a backbone without them */
 const TRANSFORMER_ONLY = new Set(['lora', 'pace-base', 'pace', 'pace-fast']);
 
 const flags = readFlags(
@@ -71,10 +73,10 @@ interface Row {
 
 const MB = 2 ** 20;
 const rows: Row[] = [];
-const isVit = (m: string) => !basename(m).startsWith('mobilenet');
-for (const model of models)
+for (const model of models) {
+  const hasBlocks = blockLinears((await loadBackbone(model)).model.graph).length > 0;
   for (const method of methods) {
-    if (TRANSFORMER_ONLY.has(method) && !isVit(model)) continue;
+    if (TRANSFORMER_ONLY.has(method) && !hasBlocks) continue;
     const dir = mkdtempSync(join(os.tmpdir(), 'attune-bench-memory-'));
     const t0 = performance.now();
     const r = spawnSync(
@@ -131,6 +133,7 @@ for (const model of models)
       `${row.model.padEnd(28)} ${method.padEnd(10)} estimate ${row.estimatedMB.toFixed(0).padStart(6)} MB, peak ${row.peakRssMB.toFixed(0).padStart(6)} MB (${row.error >= 0 ? '+' : ''}${(100 * row.error).toFixed(0)} %), ${seconds.toFixed(0)} s`,
     );
   }
+}
 
 const worst = Math.max(...rows.map((r) => Math.abs(r.error)));
 console.error(`worst case: ${(100 * worst).toFixed(0)} % off`);
