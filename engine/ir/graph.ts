@@ -157,6 +157,13 @@ export function pruneDead(g: Graph): void {
   for (const k of [...g.initializers.keys()]) if (!needed.has(k)) g.initializers.delete(k);
 }
 
+/** `seeds` and every value computed from them by `nodes` (in topological order). */
+export function downstreamOf(nodes: readonly Node[], seeds: Iterable<string>): Set<string> {
+  const reached = new Set(seeds);
+  for (const n of nodes) if (n.inputs.some((i) => i && reached.has(i))) for (const o of n.outputs) reached.add(o);
+  return reached;
+}
+
 /** Names a subgraph (Loop body) reads from its enclosing scope. */
 export function outerNames(g: Graph): Set<string> {
   const local = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);

@@ -12,7 +12,7 @@ import { Builder } from '../ir/builder';
 import { foldConstants, type ShapeMap } from '../ir/fold';
 import { shapesAfterEdit } from '../ir/shape-rules';
 import { stepMemory, type StepMemory } from './memory';
-import { int, pruneDead, topoSort, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph';
+import { downstreamOf, int, pruneDead, topoSort, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import { crossEntropy } from './loss';
 import { ADAM_DEFAULTS, adamW, clipByGlobalNorm, type AdamHyper, type StepScalars, type UpdateRule } from './optimizer';
@@ -144,14 +144,9 @@ async function foldFor(
  * (ViT-Tiny: 0.56 GB; bench/results/train.md, Notes).
  */
 function methodInputsFirst(g: Graph, image: string, methodInputs: string[]): void {
-  const fromImage = new Set([image]);
-  const fromMethod = new Set(methodInputs);
-  for (const n of g.nodes) {
-    const reads = (s: Set<string>) => n.inputs.some((i) => i && s.has(i));
-    if (reads(fromImage)) for (const o of n.outputs) fromImage.add(o);
-    else if (reads(fromMethod)) for (const o of n.outputs) fromMethod.add(o);
-  }
-  // those nodes and what they read that does not come from the images (W' from the weights)
+  const fromImage = downstreamOf(g.nodes, [image]);
+  const fromMethod = downstreamOf(g.nodes, methodInputs);
+  // the nodes that make those values without the images, and what they read (W' from the weights)
   const moved = new Set<Node>();
   const needed = new Set<string>();
   for (let i = g.nodes.length - 1; i >= 0; i--) {

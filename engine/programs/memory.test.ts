@@ -1,6 +1,6 @@
 /**
  * The memory estimate counts what a compiled step keeps from its forward for its backward, from static shapes.
- * Whether the estimate matches measured peaks is a benchmark's question (`npm run bench:train` prints both); here:
+ * Whether the estimate matches measured peaks is a benchmark's question (`npm run bench:memory` prints both); here:
  * the counting is exact on a hand-built graph, follows the batch and the method on real programs, and the advice
  * proposes a batch that fits.
  */
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadBackbone, withNewHead } from '../backbone/load';
-import type { Graph } from '../ir/graph';
+import { downstreamOf, producers, type Graph } from '../ir/graph';
 import { tensor, type Tensor } from '../ir/tensor';
 import type { MethodOptions } from '../methods/method';
 import { getMethod } from '../methods/registry';
@@ -103,9 +103,11 @@ test('on real programs the kept activations follow the batch and the method', as
 test("onnxruntime builds each of PACE's per-sample weights right before its product, not all at the start", async () => {
   const p = await compiled('pace', { fast: true }, 4);
   const g = p.model.graph;
-  const noisy = new Set(p.extraInputs.map((e) => e.name));
-  const prod = new Map(g.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
-  for (const n of g.nodes) if (n.inputs.some((i) => noisy.has(i))) for (const o of n.outputs) noisy.add(o);
+  const noisy = downstreamOf(
+    g.nodes,
+    p.extraInputs.map((e) => e.name),
+  );
+  const prod = producers(g);
   const products = g.nodes.filter((n) => n.op === 'MatMul' && noisy.has(n.inputs[1]) && prod.has(n.inputs[0]));
   assert.ok(products.length >= 4, 'the noisy layers of the second block');
   // one profiled step: onnxruntime's own execution order

@@ -7,22 +7,13 @@
  */
 import type { ShapeMap } from '../ir/fold';
 import type { DType, Tensor } from '../ir/tensor';
-import { sizeOf } from '../ir/tensor';
-import type { Graph } from '../ir/graph';
+import { allocate, sizeOf } from '../ir/tensor';
+import { downstreamOf, type Graph } from '../ir/graph';
 import type { MemoryNotice } from '../events';
 
-const BYTES: Record<DType, number> = {
-  float64: 8,
-  int64: 8,
-  float32: 4,
-  int32: 4,
-  float16: 2,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
-};
-
-export const tensorBytes = (dtype: DType, dims: readonly number[]): number => sizeOf(dims) * BYTES[dtype];
+/** Bytes of a tensor: its element size from the typed array `allocate` holds it in. */
+const tensorBytes = (dtype: DType, dims: readonly number[]): number =>
+  sizeOf(dims) * allocate(dtype, 0).BYTES_PER_ELEMENT;
 
 export interface StepMemory {
   /** forward values that backward or update nodes read: held from the forward to the backward */
@@ -57,14 +48,9 @@ export function stepMemory(
   };
   let savedBytes = 0;
   for (const s of saved) savedBytes += bytes(s);
-  const fromImage = new Set([image]);
+  const fromImage = downstreamOf(forward, [image]);
   let largestBytes = 0;
-  for (const n of forward)
-    if (n.inputs.some((i) => i && fromImage.has(i)))
-      for (const o of n.outputs) {
-        fromImage.add(o);
-        largestBytes = Math.max(largestBytes, bytes(o));
-      }
+  for (const o of made) if (fromImage.has(o)) largestBytes = Math.max(largestBytes, bytes(o));
   let constantBytes = 0;
   for (const t of g.initializers.values()) constantBytes += tensorBytes(t.dtype, t.dims);
   let stateBytes = 0;
