@@ -21,9 +21,7 @@ import { encodeModel } from '../engine/onnx/io';
 import { BC1, BC2, compileTrainProgram, INV_WEIGHT, LR, TARGETS, type TrainProgram } from '../engine/programs/compile';
 import { buildTargets } from '../engine/programs/loss';
 import { getMethod } from '../engine/methods/registry';
-import { compileSelectionProgram, SelectionRunner, topKPerRow } from '../engine/methods/gps/select';
-import type { GpsState } from '../engine/methods/gps/weights';
-import { weightMatrices } from '../engine/methods/layers';
+import { compileSelectionProgram, SelectionRunner, standInSelection } from '../engine/methods/gps/select';
 import type { MethodOptions } from '../engine/methods/method';
 import { headModel } from '../engine/train/head-model';
 import { TrainingState } from '../engine/train/state';
@@ -294,7 +292,7 @@ async function trainStepper(label: string): Promise<Stepper> {
   const headOnly = label === 'linear-cached-features';
   const bb = await loadBackbone(MODEL);
   const prepared = withNewHead(bb, C, 0);
-  const saved = method.name === 'gps' ? benchSelection(prepared.model.graph) : undefined;
+  const saved = method.name === 'gps' ? standInSelection(prepared.model.graph, 1) : undefined;
   const mp = await method.prepare({ backbone: prepared, options: variant?.options ?? {}, seed: 0, batch: B }, saved);
   const model = headOnly ? headModel(prepared) : prepared.model;
   const t = performance.now();
@@ -347,29 +345,6 @@ function programStepper(name: string, p: TrainProgram, x: Tensor): Omit<Stepper,
         st[k] = { dtype: v.type as Tensor['dtype'], dims: [...v.dims], data: v.data as Float32Array };
       state.update(st);
     },
-  };
-}
-
-/** A GPS selection for timing: K = 1 per neuron from a fixed pseudo-gradient (which ones does not change the cost). */
-function benchSelection(g: Parameters<typeof weightMatrices>[0]): GpsState {
-  const matrices = weightMatrices(g).map((w) => ({
-    ...w,
-    idx: Array.from(
-      topKPerRow(
-        Float64Array.from({ length: w.rows * w.cols }, (_, i) => Math.sin(i * 12.9898)),
-        w,
-        1,
-      ),
-    ),
-  }));
-  const selected = matrices.reduce((a, m) => a + m.idx.length, 0);
-  return {
-    k: 1,
-    tau: 0.07,
-    matrices,
-    blockCounts: {},
-    selected,
-    totalWeights: matrices.reduce((a, m) => a + m.rows * m.cols, 0),
   };
 }
 

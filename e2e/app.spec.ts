@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { freemem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import {
@@ -23,6 +23,34 @@ import {
 
 const chromiumPath = findChromium();
 if (!chromiumPath) console.log(`SKIP browser e2e: ${NO_CHROMIUM}`);
+
+/**
+ * LoRA's memory at its batch, counted from its training program; at a batch too large for this machine, a warning
+ * whose button takes the largest halving that fits.
+ */
+async function expectMemoryEstimate(page: Page): Promise<void> {
+  await page.getByTestId('method-lora').click();
+  const estimate = (batch: number | string) =>
+    page
+      .getByTestId('memory-estimate')
+      .filter({ hasText: new RegExp(`^Memory: about [0-9.]+ GB at batch ${batch}, of [0-9.]+ GB free now`) });
+  await estimate('\\d+').waitFor({ timeout: 60_000 });
+  // ViT-Tiny's LoRA at batch 1024 needs about 40 GB: more than this machine has free (CI machines have 24 GB)
+  if (freemem() > 30 * 2 ** 30) return;
+  await page.getByText('Advanced settings').click();
+  await page.getByTestId('batch-size').fill('1024');
+  await page.getByTestId('batch-size').press('Tab');
+  await page.getByTestId('memory-warning').filter({ hasText: 'at batch 1024' }).waitFor({ timeout: 30_000 });
+  await page.getByTestId('memory-warning').scrollIntoViewIfNeeded();
+  await shot(page, '04b-method-memory-warning');
+  const use = page.getByTestId('use-fitting-batch');
+  const batch = /Use batch (\d+)/.exec((await use.textContent()) ?? '')?.[1];
+  assert.ok(batch && Number(batch) < 1024, `a smaller batch is proposed: ${await use.textContent()}`);
+  await use.click();
+  await estimate(batch).waitFor({ timeout: 30_000 });
+  assert.equal(await page.getByTestId('batch-size').inputValue(), batch);
+  await page.getByText('Advanced settings').click();
+}
 
 describe('Attune in the browser (real handlers, real engine)', { skip: chromiumPath ? false : NO_CHROMIUM }, () => {
   let bridge: StartedApp;
@@ -112,6 +140,7 @@ describe('Attune in the browser (real handlers, real engine)', { skip: chromiumP
     await shot(page, '04a-method-presets');
     await page.getByTestId('expert-toggle').click();
     await page.getByTestId('recommendation').waitFor();
+    await expectMemoryEstimate(page);
     await chooseLinearOneEpoch(page);
     await page.evaluate(() => document.querySelector('main')?.scrollTo(0, 0));
     await shot(page, '04-method');

@@ -77,6 +77,7 @@ describe('applyEngineEvent (shared by main and the renderer store)', () => {
         batch: 32,
         enough,
         fitsBatch: enough ? null : 16,
+        fitsBatchBytes: enough ? null : 6e9,
         message: enough ? 'Memory: this run needs about 11.2 GB' : 'Memory: this run may need about 11.2 GB …',
       }) as const;
     assert.equal(applyEngineEvent(r, notice(true)), false);

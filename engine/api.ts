@@ -44,6 +44,7 @@ import { platformInfo } from './runtime/session';
 import { planProviders, type ProviderRequest } from './runtime/providers';
 import { loadRunSpec, runFiles } from './run/spec';
 import { trainRun as trainEngineRun } from './train/trainer';
+import { estimateRunMemory, type MemoryEstimate, type MemoryEstimateRequest } from './run/memory-estimate';
 import { runInProcess } from './sweep/in-process';
 import { runRace, type RaceResult } from './sweep/race';
 import { validateSweepSpec } from './sweep/spec';
@@ -53,6 +54,8 @@ import { PROPORTION, summarizeValues, type Summary } from './sweep/stats';
 import { trialDir } from './sweep/job';
 
 export type {
+  MemoryEstimate,
+  MemoryEstimateRequest,
   EngineEvent,
   Preprocessing,
   Estimate,
@@ -379,6 +382,13 @@ function cardDefaults(m: Method, rec: Recommendation | null, hasAccelerator: boo
     learningRate: rec.hyper.lr ?? base.learningRate,
   };
 }
+
+/**
+ * How much memory a run of this backbone, method, options and batch would need on this computer's CPU, against what
+ * is free now, before the run starts (the Method screen); cached per backbone file, method and options, so a new
+ * batch answers at once.
+ */
+export const estimateMemory = (r: MemoryEstimateRequest): Promise<MemoryEstimate> => estimateRunMemory(r);
 
 // ---------- train, evaluate, export, predict ----------
 

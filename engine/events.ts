@@ -25,6 +25,8 @@ export interface MemoryNotice {
   enough: boolean;
   /** when it does not: the largest batch (halving) whose estimate fits, or null when not even batch 1 does */
   fitsBatch: number | null;
+  /** the estimate at `fitsBatch` */
+  fitsBatchBytes: number | null;
   message: string;
 }
 

@@ -80,14 +80,15 @@ export function estimatePeakBytes(m: StepMemory, diagnosticSessions = 0): number
   );
 }
 
-/** The estimate at another batch: what the forward computes scales with the batch; weights and state do not. */
-export function estimateAtBatch(m: StepMemory, batch: number, other: number, diagnosticSessions = 0): number {
+/** The count at another batch: what the forward computes scales with the batch; weights and state do not. */
+export function scaledToBatch(m: StepMemory, batch: number, other: number): StepMemory {
   const f = other / batch;
-  return estimatePeakBytes(
-    { ...m, savedBytes: m.savedBytes * f, largestBytes: m.largestBytes * f },
-    diagnosticSessions,
-  );
+  return { ...m, savedBytes: m.savedBytes * f, largestBytes: m.largestBytes * f };
 }
+
+/** The estimate at another batch. */
+export const estimateAtBatch = (m: StepMemory, batch: number, other: number, diagnosticSessions = 0): number =>
+  estimatePeakBytes(scaledToBatch(m, batch, other), diagnosticSessions);
 
 const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 
@@ -108,6 +109,7 @@ export function memoryAdvice(
       ...base,
       enough: true,
       fitsBatch: null,
+      fitsBatchBytes: null,
       message: `Memory: this run needs about ${gb(estimatedBytes)} at batch ${batch} (estimated from its training program; ${gb(availableBytes)} available).`,
     };
   let fitsBatch: number | null = null;
@@ -116,10 +118,11 @@ export function memoryAdvice(
       fitsBatch = b;
       break;
     }
+  const fitsBatchBytes = fitsBatch === null ? null : estimateAtBatch(m, batch, fitsBatch, diagnosticSessions);
   const what = `Memory: this run may need about ${gb(estimatedBytes)} at batch ${batch} (an estimate, within about 25 %), and ${gb(availableBytes)} is available now, so the system may stop it or slow everything down.`;
   const fix =
-    fitsBatch !== null
-      ? ` Batch ${fitsBatch} would need about ${gb(estimateAtBatch(m, batch, fitsBatch, diagnosticSessions))}: stop this run and lower the batch size (in the app: Method, Expert view, Advanced settings; attune train: --batch ${fitsBatch}), or close other programs to free memory.`
+    fitsBatch !== null && fitsBatchBytes !== null
+      ? ` Batch ${fitsBatch} would need about ${gb(fitsBatchBytes)}: stop this run and lower the batch size (in the app: Method, Expert view, Advanced settings; attune train: --batch ${fitsBatch}), or close other programs to free memory.`
       : ` Even batch 1 would need more: choose a lighter method (BitFit or the linear probe) or a smaller backbone, or close other programs to free memory.`;
-  return { ...base, enough: false, fitsBatch, message: what + fix };
+  return { ...base, enough: false, fitsBatch, fitsBatchBytes, message: what + fix };
 }

@@ -100,7 +100,8 @@ export interface RunContext {
   items: Record<'train' | 'val' | 'test', { file: string; label: number }[]>;
 }
 
-const hyperFrom = (req: RunRequest, m: Method): Hyper => ({
+/** The run's hyper-parameters: the request's, else the method's defaults (METHODS.md). */
+export const hyperFrom = (req: Partial<RunRequest>, m: Method): Hyper => ({
   lr: req.lr ?? m.defaults.lr,
   epochs: req.epochs ?? m.defaults.epochs,
   batch: req.batch ?? m.defaults.batch,

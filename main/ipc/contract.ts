@@ -10,6 +10,7 @@ import type {
   ExportResult,
   KFoldSummary,
   MethodListing,
+  MemoryEstimate,
   OperatingPoint,
   Prediction,
   ScanReport,
@@ -163,6 +164,8 @@ export const contract = {
   'models:inspect': z.object({ projectId: id }).strict(),
 
   'methods:list': z.object({ projectId: id }).strict(),
+  /** the memory a run of the project's chosen method would need, against what is free now */
+  'methods:memory': z.object({ projectId: id }).strict(),
   'methods:race': z
     .object({
       projectId: id,
@@ -259,6 +262,7 @@ export interface Responses {
   'models:openFile': Project | null;
   'models:inspect': BackboneInfo;
   'methods:list': MethodListing;
+  'methods:memory': MemoryEstimate;
   'methods:race': JobStarted & { raceDir: string };
   'runs:recent': RunSummary[];
   'runs:list': RunSummary[];

@@ -27,6 +27,7 @@ export const jobs = {
     api.scanDataset(path, opts, job.onEvent),
   inspectBackbone: plain(api.inspectBackbone),
   listMethods: plain(api.listMethods),
+  estimateMemory: plain(api.estimateMemory),
   trainRun: (job: JobOptions, request: Fn<'trainRun'>[0]) => api.trainRun(request, job),
   evaluateRun: plain(api.evaluateRun),
   exportRun: (job: JobOptions, runDir: string, outDir: string, choices: ExportChoices = {}) =>

@@ -14,6 +14,7 @@ export type {
   KFoldRequest,
   KFoldSummary,
   OperatingPoint,
+  MemoryEstimate,
   MethodInfo,
   MethodListing,
   Prediction,
@@ -44,6 +45,7 @@ export type EngineContract = Pick<
   | 'scanDataset'
   | 'inspectBackbone'
   | 'listMethods'
+  | 'estimateMemory'
   | 'trainRun'
   | 'evaluateRun'
   | 'exportRun'

@@ -1,7 +1,9 @@
 /**
  * Runs engine calls in worker processes and streams their events back.
  * Short calls share one long-lived worker; training and export get a dedicated worker each,
- * so a crash there ends that job only and is reported, never fatal to the app.
+ * so a crash there ends that job only and is reported, never fatal to the app. A call may name a lane of its own: a
+ * long-lived worker for calls whose results the worker caches and that may take long (the memory count), so they
+ * hold up neither the short calls nor lose what they cached; a lane's worker ends after it has been idle a while.
  */
 import { randomUUID } from 'node:crypto';
 import type { EngineEvent } from './engine-contract';
@@ -40,10 +42,19 @@ export interface CallOptions {
   dedicated?: boolean;
   /** after a cancel, how long a dedicated job may take to stop by itself before its process is ended */
   cancelGraceMs?: number;
+  /** a long-lived worker shared by the calls of this lane only, ended after `idleMs` without a call */
+  lane?: { name: string; idleMs: number };
+}
+
+interface Lane {
+  worker: WorkerHandle;
+  calls: number;
+  idle?: ReturnType<typeof setTimeout>;
 }
 
 export class JobHost {
   private shared: WorkerHandle | null = null;
+  private lanes = new Map<string, Lane>();
   private pending = new Map<string, Pending>();
   private workers = new Set<WorkerHandle>();
   /** workers ended by dispose(): their exit is the app closing, not a crash */
@@ -54,7 +65,8 @@ export class JobHost {
   /** Arguments and result are typed from the worker's job table (engine-bridge.ts), itself typed from the façade. */
   call<M extends WorkerMethod>(method: M, args: WorkerArgs<M>, opts: CallOptions = {}): Promise<WorkerResult<M>> {
     const id = randomUUID();
-    const worker = opts.dedicated ? this.spawn(`attune-${method}`) : this.sharedWorker();
+    const lane = opts.lane && !opts.dedicated ? this.enterLane(opts.lane.name) : undefined;
+    const worker = lane?.worker ?? (opts.dedicated ? this.spawn(`attune-${method}`) : this.sharedWorker());
     return new Promise<WorkerResult<M>>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent: opts.onEvent, worker });
       if (opts.signal) {
@@ -71,7 +83,31 @@ export class JobHost {
     }).finally(() => {
       this.pending.delete(id);
       if (opts.dedicated) worker.kill();
+      if (lane && opts.lane) this.leaveLane(opts.lane.name, lane, opts.lane.idleMs);
     });
+  }
+
+  private enterLane(name: string): Lane {
+    let lane = this.lanes.get(name);
+    if (!lane) {
+      lane = { worker: this.spawn(`attune-${name}`), calls: 0 };
+      this.lanes.set(name, lane);
+    }
+    clearTimeout(lane.idle);
+    lane.calls++;
+    return lane;
+  }
+
+  /** the lane's last call done: its worker (and what it cached) is ended after `idleMs` without another */
+  private leaveLane(name: string, lane: Lane, idleMs: number): void {
+    if (--lane.calls > 0 || this.lanes.get(name) !== lane) return;
+    lane.idle = setTimeout(() => {
+      if (this.lanes.get(name) !== lane || lane.calls > 0) return;
+      this.lanes.delete(name);
+      this.closed.add(lane.worker);
+      lane.worker.kill();
+    }, idleMs);
+    lane.idle.unref?.();
   }
 
   /** Ends every worker (the app is closing): their jobs end with APP_CLOSING, not as crashes. */
@@ -82,6 +118,8 @@ export class JobHost {
     }
     this.workers.clear();
     this.shared = null;
+    for (const lane of this.lanes.values()) clearTimeout(lane.idle);
+    this.lanes.clear();
   }
 
   private sharedWorker(): WorkerHandle {
@@ -96,6 +134,7 @@ export class JobHost {
     worker.onExit((code) => {
       this.workers.delete(worker);
       if (this.shared === worker) this.shared = null;
+      for (const [name, lane] of this.lanes) if (lane.worker === worker) this.lanes.delete(name);
       for (const [id, p] of this.pending) {
         if (p.worker !== worker) continue;
         this.pending.delete(id);

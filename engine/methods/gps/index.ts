@@ -16,7 +16,7 @@ import { AttuneError } from '../../errors';
 import type { Builder } from '../../ir/builder';
 import { replaceUses, type Graph, type Model, type Node } from '../../ir/graph';
 import { tensor, type Tensor } from '../../ir/tensor';
-import { accumulateGradients, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './select';
+import { accumulateGradients, checkK, compileSelectionProgram, SUPCON_TAU, topKPerRow } from './select';
 import { PATCH_FILE, writeGpsPatch } from './patch';
 import { gpsDelta, mergeGpsWeight, type GpsMatrix, type GpsState } from './weights';
 import { biasTensors, flatIndex, weightMatrices } from '../layers';
@@ -35,14 +35,7 @@ export const GPS_SELECTION_VIEWS: AugmentOptions = { preset: 'natural', colorJit
 async function select(ctx: Parameters<Method['prepare']>[0], k: number): Promise<GpsState> {
   if (!ctx.trainBatches) throw new Error('GPS needs the training images to select parameters');
   const prepared = ctx.backbone.model;
-  // K entries per neuron must exist in every matrix: a narrower row would shift every later row's indices
-  const narrowest = weightMatrices(prepared.graph).reduce((a, m) => (m.cols < a.cols ? m : a));
-  if (k > narrowest.cols)
-    throw new AttuneError(
-      'gps-k-too-large',
-      `GPS cannot select K = ${k} weights per neuron: ${narrowest.name} has only ${narrowest.cols} weights per neuron.`,
-      `Choose --gps-k ${narrowest.cols} or less.`,
-    );
+  checkK(prepared.graph, k);
   const views = 2 * ctx.batch;
   const program = await compileSelectionProgram(prepared, views);
   const inputShape = program.model.graph.inputs.find((i) => i.name === program.imageInput)!.shape as number[];

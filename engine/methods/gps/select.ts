@@ -19,6 +19,8 @@ import { cloneModel, int, pruneDead, topoSort, type Graph, type Model } from '..
 import { tensor, type Tensor } from '../../ir/tensor';
 import { createSession, type Session } from '../../runtime/session';
 import { flatIndex, weightMatrices, type WeightMatrix } from '../layers';
+import { AttuneError } from '../../errors';
+import type { GpsState } from './weights';
 
 export const SUPCON_TAU = 0.07;
 const POS = 'gps_pos';
@@ -329,4 +331,42 @@ export function topKPerRow(
     }
   }
   return idx;
+}
+
+/**
+ * A selection that reads no images: K per neuron from a fixed pseudo-gradient. It has the shapes and the scattered
+ * indices of a real one, so what a step costs in time and memory is the same (bench:train; the Method screen's
+ * memory estimate); it is never trained.
+ */
+export function standInSelection(g: Graph, k: number): GpsState {
+  checkK(g, k);
+  const matrices = weightMatrices(g).map((w) => ({
+    ...w,
+    idx: Array.from(
+      topKPerRow(
+        Float64Array.from({ length: w.rows * w.cols }, (_, i) => Math.sin(i * 12.9898)),
+        w,
+        k,
+      ),
+    ),
+  }));
+  return {
+    k,
+    tau: SUPCON_TAU,
+    matrices,
+    blockCounts: {},
+    selected: matrices.reduce((a, m) => a + m.idx.length, 0),
+    totalWeights: matrices.reduce((a, m) => a + m.rows * m.cols, 0),
+  };
+}
+
+/** K entries per neuron must exist in every matrix: a narrower row would shift every later row's indices. */
+export function checkK(g: Graph, k: number): void {
+  const narrowest = weightMatrices(g).reduce((a, m) => (m.cols < a.cols ? m : a));
+  if (k > narrowest.cols)
+    throw new AttuneError(
+      'gps-k-too-large',
+      `GPS cannot select K = ${k} weights per neuron: ${narrowest.name} has only ${narrowest.cols} weights per neuron.`,
+      `Choose --gps-k ${narrowest.cols} or less.`,
+    );
 }

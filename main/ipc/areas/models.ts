@@ -14,6 +14,9 @@ async function catalogue(ctx: HandlerContext) {
   return { entries: await loadCatalogue(s.catalogueSource), cache };
 }
 
+/** The memory counts' worker: kept while the user tries batches, ended after a minute without a request. */
+const MEMORY_LANE = { name: 'memory', idleMs: 60_000 };
+
 export const modelHandlers = {
   async 'models:catalogue'(_req, ctx) {
     const { entries, cache } = await catalogue(ctx);
@@ -110,6 +113,28 @@ export const modelHandlers = {
         raceDir: ws.raceDir(p.id),
       },
     ]);
+  },
+  async 'methods:memory'(req, ctx) {
+    const ws = await workspaceOf(ctx);
+    const p = grantProject(ctx, await ws.getProject(req.projectId));
+    const model = need(p.model, 'No backbone chosen yet.', 'Go to Model and pick a backbone.');
+    const method = need(p.method, 'No method chosen yet.', 'Pick a method first.');
+    // a lane of its own: the count takes seconds at ViT-Base (not to hold up thumbnails), and its worker keeps it for
+    // the next batch the user tries; ended when idle, so it does not hold memory while the run trains
+    return ctx.jobs.call(
+      'estimateMemory',
+      [
+        {
+          modelPath: ctx.allow.check(model.path),
+          method: method.name,
+          options: method.options,
+          batchSize: method.batchSize,
+          numClasses: p.scan?.classes.length ?? 2,
+          provider: (await ctx.settings.get()).provider,
+        },
+      ],
+      { lane: MEMORY_LANE },
+    );
   },
   async 'methods:race'(req, ctx) {
     // "Find the best method for my data": a method race on the project's data and model, in the worker

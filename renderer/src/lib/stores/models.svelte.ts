@@ -3,7 +3,7 @@ import { call } from '../api';
 import { app } from './app.svelte';
 import { project } from './project.svelte';
 import type { CatalogueEntryView, MethodChoice } from '@main/ipc/types';
-import type { BackboneInfo, MethodListing } from '@main/jobs/engine-contract';
+import type { BackboneInfo, MemoryEstimate, MethodListing } from '@main/jobs/engine-contract';
 
 export interface DownloadState {
   jobId: string;
@@ -12,12 +12,25 @@ export interface DownloadState {
   phase: 'downloading' | 'verifying' | 'done';
 }
 
+interface MemoryView {
+  estimate: MemoryEstimate | null;
+  error: string | null;
+  pending: boolean;
+}
+
 class ModelsStore {
   catalogue = $state<CatalogueEntryView[]>([]);
   loading = $state(false);
   downloads = $state<Record<string, DownloadState>>({});
   inspecting = $state(false);
   methods = $state<MethodListing | null>(null);
+  /** the chosen method's memory estimate at its batch (null until asked), or why it could not be made */
+  memory = $state<MemoryView>({
+    estimate: null,
+    error: null,
+    pending: false,
+  });
+  private memoryAsked = 0;
 
   constructor() {
     app.subscribe((e) => {
@@ -106,6 +119,28 @@ class ModelsStore {
     // choose the recommendation before the cards appear, so it cannot race a user's click
     if (!project.current.method && m.recommendation) await this.choose(m.recommendation.name, {}, m);
     this.methods = m;
+  }
+
+  /**
+   * Asks for the chosen method's memory estimate. The first ask for a backbone, method and options compiles the
+   * program (seconds at ViT-Base); later batches answer at once. Only the latest ask's answer is kept. A failure is
+   * shown beside the estimate, not as the app's error: the estimate is advice, the run itself checks again.
+   */
+  async estimateMemory(): Promise<void> {
+    const p = project.current;
+    const asked = ++this.memoryAsked;
+    if (!p?.model || !p.method) {
+      this.memory = { estimate: null, error: null, pending: false };
+      return;
+    }
+    this.memory = { ...this.memory, pending: true };
+    let next: MemoryView;
+    try {
+      next = { estimate: await call('methods:memory', { projectId: p.id }), error: null, pending: false };
+    } catch (e) {
+      next = { estimate: null, error: e instanceof Error ? e.message : String(e), pending: false };
+    }
+    if (asked === this.memoryAsked) this.memory = next;
   }
 
   async choose(
