@@ -139,6 +139,11 @@ const CASES: Record<string, Case[]> = {
   ],
   Conv: [
     { inputs: [x(2, 3, 5, 4), x(4, 3, 3, 3), x(4)], attrs: { pads: ints([1, 1, 1, 1]) } },
+    // 1×1: dW as a batched product, strided (an input sampled every other row) or not, 2-D and 1-D
+    { inputs: [x(2, 3, 4, 5), x(4, 3, 1, 1), x(4)] },
+    { inputs: [x(2, 3, 5, 6), x(2, 3, 1, 1)], attrs: { strides: ints([2, 3]) } },
+    { inputs: [x(3, 2, 7), x(5, 2, 1)], attrs: { strides: ints([2]) } },
+    { inputs: [x(2, 4, 3, 3), x(6, 2, 1, 1)], attrs: { group: int(2) } },
     {
       inputs: [x(2, 4, 6, 6), x(6, 2, 3, 3), x(6)],
       attrs: { group: int(2), strides: ints([2, 2]), pads: ints([1, 0, 2, 1]) },

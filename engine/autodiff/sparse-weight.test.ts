@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mulberry32 } from '../util/random';
 import { Builder } from '../ir/builder';
-import { emptyGraph, float, int, type Model } from '../ir/graph';
+import { emptyGraph, float, int, ints, type Model } from '../ir/graph';
 import { sizeOf, tensor } from '../ir/tensor';
 import { addProjectionLoss, checkGradients } from './testing/gradcheck';
 import { sparseWeights } from './sparse-weight';
@@ -25,12 +25,19 @@ const K = 2;
 /** neuron o's k-th input: distinct per k, as GPS's top-K */
 const pick = (o: number, k: number, IN: number) => (o * 3 + k * 2) % IN;
 
-/** a layer `IN` → `OUT`; neurons read inputs in the order `pick` gives; `order` permutes the entries */
-function model(layout: 'in-out' | 'out-in', IN: number, OUT: number, order = (e: number) => e): Model {
+type Layout = 'in-out' | 'out-in' | 'conv1x1' | 'conv1x1-stride2' | 'conv1x1-padded';
+const CONV_X = [2, 0, 5, 4];
+
+/**
+ * a layer `IN` → `OUT` (a MatMul, a Gemm, or a 1×1 convolution of a [2, IN, 5, 4] input); neurons read inputs in the
+ * order `pick` gives; `order` permutes the entries
+ */
+function model(layout: Layout, IN: number, OUT: number, order = (e: number) => e): Model {
   const g = emptyGraph('sw');
-  const xDims = layout === 'in-out' ? [2, 3, IN] : [6, IN];
+  const conv = layout.startsWith('conv');
+  const xDims = layout === 'in-out' ? [2, 3, IN] : conv ? CONV_X.map((d, i) => (i === 1 ? IN : d)) : [6, IN];
   g.inputs.push({ name: 'x', dtype: 'float64', shape: xDims }, { name: 'delta', dtype: 'float64', shape: [OUT, K] });
-  const shape = layout === 'in-out' ? [IN, OUT] : [OUT, IN];
+  const shape = layout === 'in-out' ? [IN, OUT] : conv ? [OUT, IN, 1, 1] : [OUT, IN];
   g.initializers.set('W0', rand(shape));
   const flatAt = (e: number) => {
     const [o, k] = [e % OUT, Math.floor(e / OUT)];
@@ -42,7 +49,15 @@ function model(layout: 'in-out' | 'out-in', IN: number, OUT: number, order = (e:
   const flat = b.reshape('W0', [IN * OUT]);
   const d = b.reshape(b.transpose('delta', [1, 0]), [K * OUT]);
   const w = b.reshape(b.op('ScatterND', [flat, 'I', b.add(b.op('GatherND', [flat, 'I']), d)]), shape);
-  const y = layout === 'in-out' ? b.matmul('x', w) : b.op('Gemm', ['x', w], { transB: int(1), alpha: float(1.5) });
+  const y =
+    layout === 'in-out'
+      ? b.matmul('x', w)
+      : layout === 'out-in'
+        ? b.op('Gemm', ['x', w], { transB: int(1), alpha: float(1.5) })
+        : b.op('Conv', ['x', w], {
+            strides: ints(layout === 'conv1x1-stride2' ? [2, 2] : [1, 1]),
+            pads: ints(layout === 'conv1x1-padded' ? [1, 0, 1, 0] : [0, 0, 0, 0]),
+          });
   g.outputs.push({ name: b.op('Tanh', [y]), dtype: 'float64', shape: [] });
   return { graph: g, opset: 17, extraOpsets: [], irVersion: 8, producer: 'test', metadata: {} };
 }
@@ -53,15 +68,17 @@ const activeFor = (m: Model, trains: string[]) => {
   for (const n of m.graph.nodes) if (n.inputs.some((i) => on.has(i))) n.outputs.forEach((o) => on.add(o));
   return (t: string) => on.has(t);
 };
-/** the static shapes sparseWeights reads: U's (an Add of two [E] vectors) and W''s (from its Reshape) */
+/** the static shapes sparseWeights reads: U's (an Add of two [E] vectors), W''s (from its Reshape) and the inputs' */
 const dimsOf = (m: Model) => (t: string) => {
+  const input = m.graph.inputs.find((i) => i.name === t);
+  if (input) return input.shape as number[];
   const n = m.graph.nodes.find((k) => k.outputs[0] === t);
   if (n?.op === 'Add') return [m.graph.initializers.get('I')!.dims[0]];
   if (n?.op !== 'Reshape') return undefined;
   return Array.from(m.graph.initializers.get(n.inputs[1])!.data as BigInt64Array, Number);
 };
 
-for (const layout of ['in-out', 'out-in'] as const)
+for (const layout of ['in-out', 'out-in', 'conv1x1', 'conv1x1-stride2'] as const)
   for (const [IN, OUT] of [
     [5, 4],
     [3, 6],
@@ -81,6 +98,16 @@ for (const layout of ['in-out', 'out-in'] as const)
       assert.equal(rep.checked, sizeOf(xDims) + OUT * K);
       assert.deepEqual(rep.failures, []);
     });
+
+test('a 1×1 convolution with padding is left to the generic rules (float64-checked too)', async () => {
+  const m = model('conv1x1-padded', 5, 4);
+  assert.equal(sparseWeights(m.graph, activeFor(m, ['x', 'delta']), dimsOf(m)).size, 0, 'padded');
+  const loss = await addProjectionLoss(m, [m.graph.outputs[0].name], mulberry32(3));
+  const xDims = m.graph.inputs[0].shape as number[];
+  const rep = await checkGradients(m, loss, ['x', 'delta'], { x: rand(xDims), delta: rand([4, K]) });
+  assert.equal(rep.checked, sizeOf(xDims) + 4 * K);
+  assert.deepEqual(rep.failures, []);
+});
 
 test('a trainable W0, or entries out of k-major order, are left to the generic rules (float64-checked too)', async () => {
   const m = model('in-out', 5, 4);

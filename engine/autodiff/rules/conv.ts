@@ -35,7 +35,9 @@ export function convGeometry(xs: number[], n: Node, kernel: number[]): ConvGeome
 
 /**
  * Conv: dX = ConvTranspose(dY, W); dW by a grouped convolution of X with dY as the kernel
- * (batch folded into groups), which covers group = 1, grouped and depthwise convolutions alike.
+ * (batch folded into groups), which covers group = 1, grouped and depthwise convolutions alike; a 1×1 convolution's
+ * dW by a batched product instead. (For depthwise 3×3 convolutions, nine strided slices of X times dY, each summed,
+ * ran 1.0–3.8× slower than the grouped convolution.)
  */
 export const Conv: GradRule = (ctx) => {
   const b = ctx.b;
@@ -73,7 +75,24 @@ export const Conv: GradRule = (ctx) => {
     });
   }
   let dw: string | null = null;
-  if (ctx.needs[1]) {
+  const pointwise = group === 1 && geo.kernel.every((k) => k === 1) && geo.pads.every((p) => p === 0);
+  if (ctx.needs[1] && pointwise) {
+    // a 1×1 convolution is a product per image: ∂W = Σ_n ∂y_n·x_nᵀ, one batched MatMul ([N, M, P]·[N, P, C]) and a
+    // sum over the batch, 5–12× faster on onnxruntime's CPU than the grouped convolution below at MobileNetV2's shapes
+    const P = ys.slice(2).reduce((a, d) => a * d, 1);
+    const sampled = geo.strides.some((st) => st !== 1)
+      ? b.op('Slice', [
+          x,
+          b.ints(geo.strides.map(() => 0)),
+          b.ints(ys.slice(2).map((d, i) => (d - 1) * geo.strides[i] + 1)),
+          b.ints(geo.strides.map((_, i) => i + 2)),
+          b.ints(geo.strides),
+        ])
+      : x;
+    const xt = b.transpose(b.reshape(sampled, [N, C, P]), [0, 2, 1]);
+    const perImage = b.matmul(b.reshape(dy, [N, M, P]), xt);
+    dw = b.reshape(b.reduceSum(perImage, [0], false), ws);
+  } else if (ctx.needs[1]) {
     const cg = C / group;
     const spatial = xs.slice(2);
     // X [N,C,*] → [C/G, N·G, *]: each (n, g) becomes a group whose single input channel is one c'
