@@ -16,7 +16,7 @@ import { compileTrainProgram } from '../programs/compile';
 import { memoryAdvice, scaledToBatch, type StepMemory } from '../programs/memory';
 import { ADAM_DEFAULTS } from '../programs/optimizer';
 import { resolveSpdUpdate } from '../train/optimizer-choice';
-import { hyperFrom } from './setup';
+import { hyperFrom, type RunRequest } from './setup';
 import { planProviders, type ProviderRequest } from '../runtime/providers';
 import { platformInfo } from '../runtime/session';
 
@@ -29,6 +29,8 @@ export interface MemoryEstimateRequest {
   numClasses: number;
   /** the provider the run will ask for (default auto) */
   provider?: ProviderRequest;
+  /** what else sets the program, as the run request gives it (default: the method's) */
+  hyper?: Pick<RunRequest, 'optimizer' | 'spdLambda' | 'weightDecay' | 'clipNorm'>;
 }
 
 /** The estimate against the memory free now, or why there is none for this method. */
@@ -49,7 +51,7 @@ const COUNT_BATCH = 32;
 async function count(r: MemoryEstimateRequest): Promise<Counted> {
   const method = getMethod(r.method);
   const backbone = withNewHead(await loadBackbone(r.modelPath), r.numClasses, 0);
-  const hyper = hyperFrom({ batch: COUNT_BATCH }, method);
+  const hyper = hyperFrom({ ...r.hyper, batch: COUNT_BATCH }, method);
   const options = { ...r.options, weightDecay: hyper.weightDecay };
   // GPS's selection reads the training images; a stand-in picks as many weights per neuron, which sets the shapes
   const saved =
@@ -85,7 +87,15 @@ export async function estimateRunMemory(r: MemoryEstimateRequest): Promise<Memor
       reason: `${method.title} trains on features computed once, one batch of images at a time: it needs far less memory than the methods that train the backbone.`,
     };
   const file = await stat(r.modelPath);
-  const key = JSON.stringify([resolve(r.modelPath), file.size, file.mtimeMs, r.method, r.options ?? {}, r.numClasses]);
+  const key = JSON.stringify([
+    resolve(r.modelPath),
+    file.size,
+    file.mtimeMs,
+    r.method,
+    r.options ?? {},
+    r.numClasses,
+    r.hyper ?? {},
+  ]);
   if (!counted.has(key)) counted.set(key, count(r));
   const c = await counted.get(key)!.catch((e: unknown) => {
     counted.delete(key);

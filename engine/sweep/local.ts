@@ -12,6 +12,7 @@ import type { Trial } from './grid';
 import { trialDir } from './job';
 import { trialStatus, type TrialStatus } from './status';
 import type { Sweep } from './sweep';
+import { checkParallelMemory } from './memory';
 
 export interface LocalOptions {
   parallel?: number;
@@ -29,6 +30,7 @@ export async function runLocal(sweep: Sweep, opts: LocalOptions = {}): Promise<T
   const todo = (opts.trials ?? sweep.trials).filter((t) => trialStatus(sweep.dir, t).state !== 'done');
   const parallel = Math.max(1, Math.min(opts.parallel ?? 1, todo.length || 1));
   const threads = Math.max(1, Math.floor(availableParallelism() / parallel));
+  await checkParallelMemory(sweep, todo, parallel, emit);
   const running = new Set<ChildProcess>();
   const onAbort = () => {
     // each job is its own process group: forward the interrupt so `attune train` saves and stops
