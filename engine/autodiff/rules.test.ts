@@ -144,6 +144,13 @@ const CASES: Record<string, Case[]> = {
     { inputs: [x(2, 3, 5, 6), x(2, 3, 1, 1)], attrs: { strides: ints([2, 3]) } },
     { inputs: [x(3, 2, 7), x(5, 2, 1)], attrs: { strides: ints([2]) } },
     { inputs: [x(2, 4, 3, 3), x(6, 2, 1, 1)], attrs: { group: int(2) } },
+    // stride 1, grouped, dilated, padded unevenly: ∂x as a Conv with the kernel flipped; a 1×1 padded one, whose
+    // window reaches past x, takes ConvTranspose
+    {
+      inputs: [x(2, 4, 5, 6), x(6, 2, 3, 3), x(6)],
+      attrs: { group: int(2), dilations: ints([1, 2]), pads: ints([1, 0, 2, 3]) },
+    },
+    { inputs: [x(1, 2, 3, 3), x(3, 2, 1, 1)], attrs: { pads: ints([1, 1, 1, 1]) } },
     {
       inputs: [x(2, 4, 6, 6), x(6, 2, 3, 3), x(6)],
       attrs: { group: int(2), strides: ints([2, 2]), pads: ints([1, 0, 2, 1]) },

@@ -1,15 +1,17 @@
 /**
  * A frozen weight with trainable entries scattered into it, W' = Reshape(ScatterND(W0 flat, I, U)), read only by one
- * product y = x·M (MatMul, or Gemm without transA; M = W' or W'ᵀ): GPS's masked weight (methods/gps/index.ts
- * maskedWeight), where entry e = k·out + o of U (U = W0[I] + δ) is neuron o's k-th selected weight. The generic rules
- * would form the dense ∂L/∂W' = xᵀ·∂y (a full weight-gradient GEMM) and gather K entries per neuron from it; here
- * ∂U[k·out + o] = Σ_n x[n, i_k(o)]·∂y[n, o] is a gather of the selected input rows of xᵀ and a row-wise product,
- * never the dense gradient. ∂x comes from the product's own rule with W'.
+ * product y = x·M (MatMul, or Gemm without transA; M = W' or W'ᵀ) or one 1×1 convolution (group 1, no padding, a
+ * product per position): GPS's masked weight (methods/gps/index.ts maskedWeight), where entry e = k·out + o of U
+ * (U = W0[I] + δ) is neuron o's k-th selected weight. The generic rules would form the dense ∂L/∂W' (a full
+ * weight-gradient GEMM, or convolution) and gather K entries per neuron from it; here
+ * ∂U[k·out + o] = Σ_n x[n, i_k(o)]·∂y[n, o] (n over rows, or images and positions) is a gather of the selected inputs
+ * and a row-wise product, never the dense gradient. ∂x comes from the product's own rule with W'.
  */
 import type { Builder } from '../ir/builder';
 import { attrFloat, attrInt, attrString, int, type Graph, type Node } from '../ir/graph';
 import { tensor } from '../ir/tensor';
 import { soleReaders } from './helpers';
+import { convGeometry } from './rules/conv';
 
 export interface SparseWeight {
   /** U: one trained value per selected entry, k-major */
@@ -21,6 +23,8 @@ export interface SparseWeight {
   out: number;
   /** the consumer Gemm's alpha */
   scale: number;
+  /** a 1×1 convolution's strides (its input is sampled at them); absent for a MatMul or Gemm */
+  convStrides?: number[];
   /** the ScatterND and the Reshape that form W', differentiated here as one */
   chain: Node[];
 }
@@ -47,11 +51,21 @@ export function sparseWeights(
     if (!reshape || reshape.op !== 'Reshape') continue;
     const wd = dims(reshape.outputs[0]);
     const consumer = only(reshape.outputs[0]);
-    if (!wd || wd.length !== 2 || !consumer || consumer.inputs[1] !== reshape.outputs[0]) continue;
+    if (!wd || !consumer || consumer.inputs[1] !== reshape.outputs[0]) continue;
     if (consumer.inputs[0] === reshape.outputs[0]) continue;
     let transposed = false;
     let scale = 1;
-    if (consumer.op === 'Gemm') {
+    let convStrides: number[] | undefined;
+    if (consumer.op === 'Conv') {
+      // W' [out, in, 1, …]: a product per position (flat index o·in + i, as [out, in])
+      const xd = dims(consumer.inputs[0]);
+      if (!xd || wd.length < 3 || wd.slice(2).some((d) => d !== 1) || attrInt(consumer, 'group', 1) !== 1) continue;
+      const geo = convGeometry(xd.slice(2), consumer, wd.slice(2));
+      if (geo.pads.some((p) => p !== 0)) continue;
+      transposed = true;
+      convStrides = geo.strides;
+    } else if (wd.length !== 2) continue;
+    else if (consumer.op === 'Gemm') {
       if (attrInt(consumer, 'transA', 0)) continue;
       transposed = attrInt(consumer, 'transB', 0) === 1;
       scale = attrFloat(consumer, 'alpha', 1);
@@ -65,7 +79,7 @@ export function sparseWeights(
     if (flat.some((f) => f < 0 || f >= a * c)) continue;
     const rows = entryRows(flat, out, c, transposed);
     if (!rows) continue;
-    found.set(consumer, { d: u, dDims: ud, rows, k: E / out, out, scale, chain: [scatter, reshape] });
+    found.set(consumer, { d: u, dDims: ud, rows, k: E / out, out, scale, convStrides, chain: [scatter, reshape] });
   }
   return found;
 }
@@ -92,6 +106,7 @@ function entryRows(flat: number[], out: number, c: number, transposed: boolean):
  * copies element by element (bench/results/train.md, Notes).
  */
 export function sparseGrad(b: Builder, sw: SparseWeight, x: string, dy: string, xDims: number[]): string {
+  if (sw.convStrides) return sparseConvGrad(b, sw, sw.convStrides, x, dy, xDims);
   const inF = xDims[xDims.length - 1];
   const n = xDims.slice(0, -1).reduce((a, c) => a * c, 1);
   const xt = b.transpose(b.reshape(x, [n, inF]), [1, 0]); // [in, n]
@@ -100,5 +115,40 @@ export function sparseGrad(b: Builder, sw: SparseWeight, x: string, dy: string, 
   const dyt = b.transpose(b.reshape(dy, [n, sw.out]), [1, 0]); // [out, n]
   let d = b.reduceSum(b.mul(b.reshape(picked, [sw.k, sw.out, n]), b.reshape(dyt, [1, sw.out, n])), [2], false);
   if (sw.scale !== 1) d = b.mul(d, b.scalar(sw.scale));
+  return b.reshape(d, sw.dDims);
+}
+
+/**
+ * ∂D for a 1×1 convolution, x [N, in, *spatial] and ∂y [N, out, *spatial']: the selected input channels (at the
+ * strides' positions), each a contiguous run of positions per image, times ∂y's channel, summed over images and
+ * positions.
+ */
+function sparseConvGrad(
+  b: Builder,
+  sw: SparseWeight,
+  strides: number[],
+  x: string,
+  dy: string,
+  xDims: number[],
+): string {
+  const [N, C] = xDims;
+  const outSpatial = xDims.slice(2).map((d, i) => Math.floor((d - 1) / strides[i]) + 1);
+  const P = outSpatial.reduce((a, d) => a * d, 1);
+  const sampled = strides.some((st) => st !== 1)
+    ? b.op('Slice', [
+        x,
+        b.ints(strides.map(() => 0)),
+        b.ints(outSpatial.map((d, i) => (d - 1) * strides[i] + 1)),
+        b.ints(strides.map((_, i) => i + 2)),
+        b.ints(strides),
+      ])
+    : x;
+  const rows = b.constant(tensor('int64', [sw.rows.length], sw.rows), 'sparse_rows');
+  const picked = b.op('Gather', [b.reshape(sampled, [N, C, P]), rows], { axis: int(1) }); // [N, K·out, P]
+  const d = b.reduceSum(
+    b.mul(b.reshape(picked, [N, sw.k, sw.out, P]), b.reshape(dy, [N, 1, sw.out, P])),
+    [0, 3],
+    false,
+  );
   return b.reshape(d, sw.dDims);
 }

@@ -34,7 +34,7 @@ export function convGeometry(xs: number[], n: Node, kernel: number[]): ConvGeome
 }
 
 /**
- * Conv: dX = ConvTranspose(dY, W); dW by a grouped convolution of X with dY as the kernel
+ * Conv: dX = ConvTranspose(dY, W), or for stride 1 a Conv of dY with W flipped; dW by a grouped convolution of X with dY as the kernel
  * (batch folded into groups), which covers group = 1, grouped and depthwise convolutions alike; a 1×1 convolution's
  * dW by a batched product instead. (For depthwise 3×3 convolutions, nine strided slices of X times dY, each summed,
  * ran 1.0–3.8× slower than the grouped convolution.)
@@ -53,7 +53,28 @@ export const Conv: GradRule = (ctx) => {
   const [N, C] = xs;
   const M = ws[0];
   let dx: string | null = null;
-  if (ctx.needs[0]) {
+  // stride 1: ∂x is a convolution of ∂y with the kernel flipped and its in/out channels swapped within each group,
+  // padded by what the forward's window reached beyond x; 1.5–4× faster than ConvTranspose on onnxruntime's CPU, and
+  // with a frozen kernel onnxruntime folds the flipped copy and pre-packs it (MobileNetV2 BitFit: 36–42 → 54–58 img/s)
+  const backPads = geo.pads.map((p, j) => (geo.kernel[j % sp] - 1) * geo.dilations[j % sp] - p);
+  if (ctx.needs[0] && geo.strides.every((st) => st === 1) && backPads.every((p) => p >= 0)) {
+    const spatial = geo.kernel.map((_, i) => i + 3);
+    let flipped = b.reshape(w, [group, M / group, C / group, ...geo.kernel]);
+    flipped = b.reshape(b.transpose(flipped, [0, 2, 1, ...spatial]), [C, M / group, ...geo.kernel]);
+    flipped = b.op('Slice', [
+      flipped,
+      b.ints(geo.kernel.map(() => -1)),
+      b.ints(geo.kernel.map(() => -(2 ** 31))),
+      b.ints(geo.kernel.map((_, i) => i + 2)),
+      b.ints(geo.kernel.map(() => -1)),
+    ]);
+    dx = b.op('Conv', [dy, flipped], {
+      dilations: ints(geo.dilations),
+      pads: ints(backPads),
+      group: int(group),
+      kernel_shape: ints(geo.kernel),
+    });
+  } else if (ctx.needs[0]) {
     const outputPadding = xs
       .slice(2)
       .map(
