@@ -10,8 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { loadBackbone } from '../engine/backbone/load';
-import { blockLinears } from '../engine/methods/layers';
+import { BLOCK_ADAPTER_CASES, hasTransformerBlocks } from './block-adapters';
 import { readFlags } from './args';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -31,8 +30,6 @@ const CASES: Record<string, string[]> = {
   pace: ['--method', 'pace'],
   'pace-fast': ['--method', 'pace', '--pace-fast'],
 };
-/** methods that adapt the linear layers of transformer blocks: not run on a backbone without them */
-const TRANSFORMER_ONLY = new Set(['lora', 'pace-base', 'pace', 'pace-fast']);
 
 const flags = readFlags(
   'npm run bench:memory -- [flags]: the trainer memory estimate against the measured peak of real runs',
@@ -74,9 +71,9 @@ interface Row {
 const MB = 2 ** 20;
 const rows: Row[] = [];
 for (const model of models) {
-  const hasBlocks = blockLinears((await loadBackbone(model)).model.graph).length > 0;
+  const hasBlocks = await hasTransformerBlocks(model);
   for (const method of methods) {
-    if (TRANSFORMER_ONLY.has(method) && !hasBlocks) continue;
+    if (BLOCK_ADAPTER_CASES.has(method) && !hasBlocks) continue;
     const dir = mkdtempSync(join(os.tmpdir(), 'attune-bench-memory-'));
     const t0 = performance.now();
     const r = spawnSync(

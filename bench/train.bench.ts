@@ -21,6 +21,7 @@ import { encodeModel } from '../engine/onnx/io';
 import { BC1, BC2, compileTrainProgram, INV_WEIGHT, LR, TARGETS, type TrainProgram } from '../engine/programs/compile';
 import { buildTargets } from '../engine/programs/loss';
 import { getMethod } from '../engine/methods/registry';
+import { BLOCK_ADAPTER_CASES, hasTransformerBlocks } from './block-adapters';
 import { compileSelectionProgram, SelectionRunner, standInSelection } from '../engine/methods/gps/select';
 import type { MethodOptions } from '../engine/methods/method';
 import { headModel } from '../engine/train/head-model';
@@ -431,7 +432,11 @@ log(
 // --rounds N: every case N times, round-robin, the fastest kept (the load of a shared machine drifts); each round
 // starts at a different case, so that no case always runs first (a quiet start favoured full fine-tuning, the first
 // case). With one round, full fine-tuning runs again at the end and the ratios use the mean of both
-const cases = ASKED ?? [...CASES, ...(ROUNDS === 1 ? ['full-repeat'] : [])];
+const hasBlocks = await hasTransformerBlocks(MODEL);
+const cases = (ASKED ?? [...CASES, ...(ROUNDS === 1 ? ['full-repeat'] : [])]).filter(
+  (c) => hasBlocks || !BLOCK_ADAPTER_CASES.has(c),
+);
+if (!hasBlocks) log(`${MODEL_NAME} has no transformer blocks: LoRA and PACE are left out`);
 const rows: Record<string, number | string>[] = [];
 /** every round's img/s per case; the row kept is the case's fastest round */
 const runs = new Map<string, number[]>();
