@@ -11,7 +11,7 @@ import type { Builder } from '../ir/builder';
 import { attrFloat, attrInt, attrString, int, type Graph, type Node } from '../ir/graph';
 import { tensor } from '../ir/tensor';
 import { soleReaders } from './helpers';
-import { convGeometry } from './rules/conv';
+import { convGeometry, sampledAtStrides } from './rules/conv';
 
 export interface SparseWeight {
   /** U: one trained value per selected entry, k-major */
@@ -134,15 +134,7 @@ function sparseConvGrad(
   const [N, C] = xDims;
   const outSpatial = xDims.slice(2).map((d, i) => Math.floor((d - 1) / strides[i]) + 1);
   const P = outSpatial.reduce((a, d) => a * d, 1);
-  const sampled = strides.some((st) => st !== 1)
-    ? b.op('Slice', [
-        x,
-        b.ints(strides.map(() => 0)),
-        b.ints(outSpatial.map((d, i) => (d - 1) * strides[i] + 1)),
-        b.ints(strides.map((_, i) => i + 2)),
-        b.ints(strides),
-      ])
-    : x;
+  const sampled = sampledAtStrides(b, x, strides, outSpatial);
   const rows = b.constant(tensor('int64', [sw.rows.length], sw.rows), 'sparse_rows');
   const picked = b.op('Gather', [b.reshape(sampled, [N, C, P]), rows], { axis: int(1) }); // [N, K·out, P]
   const d = b.reduceSum(

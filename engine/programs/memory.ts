@@ -91,7 +91,8 @@ export function scaledToBatch(m: StepMemory, batch: number, other: number): Step
 export const estimateAtBatch = (m: StepMemory, batch: number, other: number, diagnosticSessions = 0): number =>
   estimatePeakBytes(scaledToBatch(m, batch, other), diagnosticSessions);
 
-const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+/** Bytes as the estimate's messages give them. */
+export const gb = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 
 /** The estimate's error on the runs it was fitted to is within about ±13 %: a run "fits" with 25 % to spare. */
 export const ESTIMATE_MARGIN = 1.25;

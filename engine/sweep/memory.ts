@@ -7,15 +7,13 @@
 import { freemem } from 'node:os';
 import type { EventSink } from '../events';
 import { getMethod } from '../methods/registry';
-import { ESTIMATE_MARGIN } from '../programs/memory';
+import { ESTIMATE_MARGIN, gb } from '../programs/memory';
 import { loadSplit } from '../data/split';
 import { estimateRunMemory } from '../run/memory-estimate';
 import { splitFileFor, trainRequest } from './job';
 import type { Trial } from './grid';
 import { hyperFrom } from '../run/setup';
 import type { Sweep } from './sweep';
-
-const gb = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 
 export interface ParallelAdvice {
   /** the `parallel` largest estimates, added up */

@@ -1,6 +1,7 @@
 /** Gradient rules for Conv and pooling. */
 import { attrInt, attrInts, attrString, int, ints, type Node } from '../../ir/graph';
 import { tensor } from '../../ir/tensor';
+import type { Builder } from '../../ir/builder';
 import type { GradRule } from '../rule';
 import { col2im, im2col, windowTable, type WindowTable } from '../window';
 
@@ -31,6 +32,18 @@ export function convGeometry(xs: number[], n: Node, kernel: number[]): ConvGeome
     }
   }
   return { kernel, strides, dilations, pads };
+}
+
+/** x [N, C, *spatial] at the positions a 1×1 window with `strides` reads, `outSpatial` of them per axis. */
+export function sampledAtStrides(b: Builder, x: string, strides: number[], outSpatial: number[]): string {
+  if (strides.every((st) => st === 1)) return x;
+  return b.op('Slice', [
+    x,
+    b.ints(strides.map(() => 0)),
+    b.ints(outSpatial.map((d, i) => (d - 1) * strides[i] + 1)),
+    b.ints(strides.map((_, i) => i + 2)),
+    b.ints(strides),
+  ]);
 }
 
 /**
@@ -101,15 +114,7 @@ export const Conv: GradRule = (ctx) => {
     // a 1×1 convolution is a product per image: ∂W = Σ_n ∂y_n·x_nᵀ, one batched MatMul ([N, M, P]·[N, P, C]) and a
     // sum over the batch, 5–12× faster on onnxruntime's CPU than the grouped convolution below at MobileNetV2's shapes
     const P = ys.slice(2).reduce((a, d) => a * d, 1);
-    const sampled = geo.strides.some((st) => st !== 1)
-      ? b.op('Slice', [
-          x,
-          b.ints(geo.strides.map(() => 0)),
-          b.ints(ys.slice(2).map((d, i) => (d - 1) * geo.strides[i] + 1)),
-          b.ints(geo.strides.map((_, i) => i + 2)),
-          b.ints(geo.strides),
-        ])
-      : x;
+    const sampled = sampledAtStrides(b, x, geo.strides, ys.slice(2));
     const xt = b.transpose(b.reshape(sampled, [N, C, P]), [0, 2, 1]);
     const perImage = b.matmul(b.reshape(dy, [N, M, P]), xt);
     dw = b.reshape(b.reduceSum(perImage, [0], false), ws);
