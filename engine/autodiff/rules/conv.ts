@@ -47,10 +47,10 @@ export function sampledAtStrides(b: Builder, x: string, strides: number[], outSp
 }
 
 /**
- * Conv: dX = ConvTranspose(dY, W), or for stride 1 a Conv of dY with W flipped; dW by a grouped convolution of X with dY as the kernel
- * (batch folded into groups), which covers group = 1, grouped and depthwise convolutions alike; a 1×1 convolution's
- * dW by a batched product instead. (For depthwise 3×3 convolutions, nine strided slices of X times dY, each summed,
- * ran 1.0–3.8× slower than the grouped convolution.)
+ * Conv: dX = ConvTranspose(dY, W), or for stride 1 a Conv of dY with W flipped; dW by a grouped convolution of X
+ * with dY as the kernel (batch folded into groups), which covers group = 1, grouped and depthwise convolutions alike;
+ * a 1×1 convolution's dW by a batched product instead. (For depthwise 3×3 convolutions, nine strided slices of X
+ * times dY, each summed, ran 1.0–3.8× slower than the grouped convolution.)
  */
 export const Conv: GradRule = (ctx) => {
   const b = ctx.b;
