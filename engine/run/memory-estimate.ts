@@ -8,6 +8,7 @@ import { stat } from 'node:fs/promises';
 import { freemem } from 'node:os';
 import { resolve } from 'node:path';
 import { loadBackbone, withNewHead } from '../backbone/load';
+import { AttuneError } from '../errors';
 import type { MemoryNotice } from '../events';
 import { standInSelection } from '../methods/gps/select';
 import { numberOption, type MethodOptions } from '../methods/method';
@@ -86,7 +87,13 @@ export async function estimateRunMemory(r: MemoryEstimateRequest): Promise<Memor
       notice: null,
       reason: `${method.title} trains on features computed once, one batch of images at a time: it needs far less memory than the methods that train the backbone.`,
     };
-  const file = await stat(r.modelPath);
+  const file = await stat(r.modelPath).catch(() => {
+    throw new AttuneError(
+      'model-missing',
+      `The backbone file ${r.modelPath} cannot be read, so its memory cannot be estimated.`,
+      'Choose the backbone again on the Model screen (attune train: --model).',
+    );
+  });
   const key = JSON.stringify([
     resolve(r.modelPath),
     file.size,
