@@ -17,7 +17,9 @@ import { compileTrainProgram } from '../programs/compile';
 import { memoryAdvice, scaledToBatch, type StepMemory } from '../programs/memory';
 import { ADAM_DEFAULTS } from '../programs/optimizer';
 import { resolveSpdUpdate } from '../train/optimizer-choice';
-import { hyperFrom, type RunRequest } from './setup';
+import { hyperFrom, widenedFor, type RunRequest } from './setup';
+import { inputChannels as bandChannels, parseBandSelection } from '../data/bands';
+import { trainWidenedInput } from '../methods/widened-input';
 import { planProviders, type ProviderRequest } from '../runtime/providers';
 import { platformInfo } from '../runtime/session';
 
@@ -30,6 +32,10 @@ export interface MemoryEstimateRequest {
   numClasses: number;
   /** the provider the run will ask for (default auto) */
   provider?: ProviderRequest;
+  /** multispectral images: the band selection (the --bands forms) and the images' band count; all bands widen the
+   * first convolution */
+  bands?: string;
+  bandCount?: number;
   /** what else sets the program, as the run request gives it (default: the method's) */
   hyper?: Pick<RunRequest, 'optimizer' | 'spdLambda' | 'weightDecay' | 'clipNorm'>;
 }
@@ -51,7 +57,12 @@ const COUNT_BATCH = 32;
 
 async function count(r: MemoryEstimateRequest): Promise<Counted> {
   const method = getMethod(r.method);
-  const backbone = withNewHead(await loadBackbone(r.modelPath), r.numClasses, 0);
+  const channels = r.bands && r.bandCount ? bandChannels(parseBandSelection(r.bands, r.bandCount), r.bandCount) : 3;
+  const backbone = withNewHead(
+    await widenedFor(await loadBackbone(r.modelPath), channels, r.bandCount),
+    r.numClasses,
+    0,
+  );
   const hyper = hyperFrom({ ...r.hyper, batch: COUNT_BATCH }, method);
   const options = { ...r.options, weightDecay: hyper.weightDecay };
   // GPS's selection reads the training images; a stand-in picks as many weights per neuron, which sets the shapes
@@ -59,7 +70,12 @@ async function count(r: MemoryEstimateRequest): Promise<Counted> {
     method.name === 'gps'
       ? standInSelection(backbone.model.graph, numberOption(method.options, options, 'k'))
       : undefined;
-  const prepared = await method.prepare({ backbone, options, seed: 0, batch: COUNT_BATCH }, saved);
+  const prepared = trainWidenedInput(
+    method,
+    await method.prepare({ backbone, options, seed: 0, batch: COUNT_BATCH }, saved),
+    backbone,
+    hyper.weightDecay,
+  );
   const program = await compileTrainProgram(backbone.model, prepared.program, {
     batch: COUNT_BATCH,
     numClasses: r.numClasses,
@@ -102,6 +118,8 @@ export async function estimateRunMemory(r: MemoryEstimateRequest): Promise<Memor
     r.options ?? {},
     r.numClasses,
     r.hyper ?? {},
+    r.bands ?? null,
+    r.bandCount ?? null,
   ]);
   if (!counted.has(key)) counted.set(key, count(r));
   const c = await counted.get(key)!.catch((e: unknown) => {

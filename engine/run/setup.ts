@@ -282,6 +282,20 @@ function noBands(bandCount: number): never {
   );
 }
 
+/**
+ * The backbone with its first convolution taking `channels` inputs, for all bands of a multispectral image
+ * (deterministic, so resumes match); a Sentinel-2 image's red, green and blue are its bands 4, 3 and 2.
+ */
+export async function widenedFor(
+  loaded: LoadedBackbone,
+  channels: number,
+  bandCount?: number,
+): Promise<LoadedBackbone> {
+  if (channels === 3) return loaded;
+  const rgbBands: [number, number, number] = bandCount === 13 ? [...SENTINEL2_PRESETS['true-colour']] : [1, 2, 3];
+  return widenBackbone(loaded, channels, { rgbBands });
+}
+
 /** Loads the backbone, attaches the head and prepares the method (GPS selection runs here). */
 export async function buildRunContext(
   spec: RunSpec,
@@ -297,12 +311,11 @@ export async function buildRunContext(
       `The backbone file ${spec.backbone.path} has changed since this run started.`,
       'Restore the original model file, or start a new run.',
     );
-  // all bands of a multispectral image: the first convolution takes N channels (deterministic, so resumes match)
-  const channels = inputChannels(spec.preprocessing);
-  const bands = spec.preprocessing.values.bands;
-  const rgbBands: [number, number, number] =
-    bands?.bandCount === 13 ? [...SENTINEL2_PRESETS['true-colour']] : [1, 2, 3];
-  const backbone = channels === 3 ? loaded : await widenBackbone(loaded, channels, { rgbBands });
+  const backbone = await widenedFor(
+    loaded,
+    inputChannels(spec.preprocessing),
+    spec.preprocessing.values.bands?.bandCount,
+  );
   const prepared = withNewHead(backbone, spec.classes.length, spec.seed, head);
   const method = getMethod(spec.method);
   const items = {

@@ -16,6 +16,8 @@ import { decodeModel } from '../onnx/io';
 import { readDicomHeader } from '../data/dicom';
 import { loadRunSpec } from '../run/spec';
 import { MODELS, SHARED, tempDir } from '../testing/fixtures';
+import type { EngineEvent } from '../events';
+import { estimateRunMemory } from '../run/memory-estimate';
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -134,11 +136,25 @@ for (const bands of ['4,3,2', 'all'] as const) {
         ? { mode: 'all' as const }
         : { mode: 'map' as const, bands: [4, 3, 2] as [number, number, number] };
     const method = bands === 'all' ? 'bitfit' : 'linear';
+    const events: EngineEvent[] = [];
     const r = await trainRun(
       { data, model: MODELS.vitTiny, method, epochs: 1, batch: 8, seed: 2, outDir: join(out, 'run'), bands: selection },
-      { scanCacheDir: join(out, 'cache') },
+      { scanCacheDir: join(out, 'cache'), onEvent: (e) => events.push(e) },
     );
     assert.equal(r.status, 'done');
+    if (bands === 'all') {
+      // the estimate before a run counts the widened program too: what the run itself then counted (within the 3 %
+      // of scaling from batch 32 to 8), and more than for three channels
+      const own = events.find((e) => e.type === 'memory');
+      assert.ok(own && own.type === 'memory');
+      const ask = { modelPath: MODELS.vitTiny, method, batchSize: 8, numClasses: 3 };
+      const widened = (await estimateRunMemory({ ...ask, bands: 'all', bandCount: 13 })).notice!.estimatedBytes;
+      assert.ok(
+        Math.abs(widened / own.estimatedBytes - 1) < 0.03,
+        `${widened} against the run's ${own.estimatedBytes}`,
+      );
+      assert.ok(widened > (await estimateRunMemory(ask)).notice!.estimatedBytes);
+    }
     assert.equal(folderState(data), before);
     const spec = await loadRunSpec(r.runDir);
     const b = spec.preprocessing.values.bands!;

@@ -131,6 +131,7 @@ export const modelHandlers = {
           batchSize: method.batchSize,
           numClasses: p.scan?.classes.length ?? 2,
           provider: (await ctx.settings.get()).provider,
+          ...(p.data?.bands && p.scan?.bands ? { bands: p.data.bands, bandCount: p.scan.bands.bands } : {}),
         },
       ],
       { lane: MEMORY_LANE },
