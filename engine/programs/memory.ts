@@ -61,7 +61,7 @@ export function stepMemory(
 /**
  * The trainer process's peak resident memory on the CPU, in bytes: a least-squares fit (of the relative error) to
  * the peaks of 17 real `attune train` runs on ViT-Tiny, MobileNetV2 and ViT-Base (every method, batch 32; worst
- * case 14 % off; `npm run bench:memory` measures it again). GPS on MobileNetV2 is left out: from its second step its
+ * case 13 % off; `npm run bench:memory` measures it again). GPS on MobileNetV2 is left out: from its second step its
  * process holds about 1 GB more than its live tensors (bench/results/memory.md, Notes), which no term here
  * explains. Per byte of: what the forward keeps for the backward; its largest activation (the working set of a pass,
  * and the arena's slack, grow with it), once more for each session a method keeps for per-epoch diagnostics (PACE's
@@ -95,7 +95,7 @@ export const estimateAtBatch = (m: StepMemory, batch: number, other: number, dia
 /** Bytes as the estimate's messages give them. */
 export const gb = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(1)} GB`;
 
-/** The estimate's error on the runs it was fitted to is within about ±14 %: a run "fits" with 25 % to spare. */
+/** The estimate's error on the runs it was fitted to is within about ±13 %: a run "fits" with 25 % to spare. */
 export const ESTIMATE_MARGIN = 1.25;
 
 /** What to tell the user before the first step: the estimate, and a smaller batch when it would not fit. */
