@@ -31,6 +31,8 @@ class ModelsStore {
     pending: false,
   });
   private memoryAsked = 0;
+  /** what the shown estimate was counted for, apart from the batch (a new batch is scaled at once) */
+  private memoryCounted = '';
 
   constructor() {
     app.subscribe((e) => {
@@ -133,7 +135,13 @@ class ModelsStore {
       this.memory = { estimate: null, error: null, pending: false };
       return;
     }
-    this.memory = { ...this.memory, pending: true };
+    // another method, options or backbone: the shown estimate is not this choice's, even for a moment
+    const counted = JSON.stringify([p.model.path, p.method.name, p.method.options]);
+    this.memory = {
+      ...(counted === this.memoryCounted ? this.memory : { estimate: null, error: null }),
+      pending: true,
+    };
+    this.memoryCounted = counted;
     let next: MemoryView;
     try {
       next = { estimate: await call('methods:memory', { projectId: p.id }), error: null, pending: false };
