@@ -13,10 +13,8 @@ import type { MemoryNotice } from '../events';
 import { standInSelection } from '../methods/gps/select';
 import { numberOption, type MethodOptions } from '../methods/method';
 import { getMethod } from '../methods/registry';
-import { compileTrainProgram } from '../programs/compile';
 import { memoryAdvice, scaledToBatch, type StepMemory } from '../programs/memory';
-import { ADAM_DEFAULTS } from '../programs/optimizer';
-import { resolveSpdUpdate } from '../train/optimizer-choice';
+import { compileRunStep } from '../train/optimizer-choice';
 import { hyperFrom, widenedFor, type RunRequest } from './setup';
 import { inputChannels as bandChannels, parseBandSelection } from '../data/bands';
 import { trainWidenedInput } from '../methods/widened-input';
@@ -76,13 +74,7 @@ async function count(r: MemoryEstimateRequest): Promise<Counted> {
     backbone,
     hyper.weightDecay,
   );
-  const program = await compileTrainProgram(backbone.model, prepared.program, {
-    batch: COUNT_BATCH,
-    numClasses: r.numClasses,
-    update: resolveSpdUpdate(hyper, prepared),
-    clipNorm: hyper.clipNorm,
-    hyper: ADAM_DEFAULTS,
-  });
+  const program = await compileRunStep(backbone.model, prepared, hyper, COUNT_BATCH, r.numClasses);
   return { memory: program.memory, batch: COUNT_BATCH, diagnostics: prepared.epochDiagnostics ? 1 : 0 };
 }
 

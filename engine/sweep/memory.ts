@@ -11,7 +11,6 @@ import { ESTIMATE_MARGIN, gb } from '../programs/memory';
 import { loadSplit } from '../data/split';
 import { estimateRunMemory } from '../run/memory-estimate';
 import { splitFileFor, trainRequest } from './job';
-import type { Trial } from './grid';
 import { hyperFrom } from '../run/setup';
 import type { Sweep } from './sweep';
 
@@ -57,11 +56,12 @@ export function parallelAdvice(perTrial: number[], parallel: number, freeBytes: 
  */
 async function trialEstimates(sweep: Sweep, trials: Sweep['trials']): Promise<number[] | null> {
   const numClasses = (await loadSplit(splitFileFor(sweep.dir, 0, sweep.folds))).classes.length;
-  const byConfig = new Map<string, Promise<number | null>>();
-  const estimate = (t: Trial): Promise<number | null> => {
+  const out: (number | null)[] = [];
+  // one after another: the first trial of each method and options compiles its program, the others reuse the count
+  for (const t of trials) {
     const c = sweep.configs.find((k) => k.id === t.config)!;
     const r = trainRequest(sweep.dir, sweep.spec, c, t, sweep.folds);
-    return estimateRunMemory({
+    const e = await estimateRunMemory({
       modelPath: r.model,
       method: r.method,
       options: r.methodOptions,
@@ -69,13 +69,8 @@ async function trialEstimates(sweep: Sweep, trials: Sweep['trials']): Promise<nu
       numClasses,
       provider: r.provider,
       hyper: { optimizer: r.optimizer, spdLambda: r.spdLambda, weightDecay: r.weightDecay, clipNorm: r.clipNorm },
-    }).then((e) => e.notice?.estimatedBytes ?? null);
-  };
-  const out: (number | null)[] = [];
-  // one after another: each first count compiles a program
-  for (const t of trials) {
-    if (!byConfig.has(t.config)) byConfig.set(t.config, estimate(t));
-    out.push(await byConfig.get(t.config)!);
+    });
+    out.push(e.notice?.estimatedBytes ?? null);
   }
   return out.every((b) => b === null) ? null : out.map((b) => b ?? 0);
 }

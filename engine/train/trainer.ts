@@ -15,17 +15,7 @@ import { evaluatePredictions, type EvaluationReport } from '../evaluate/metrics'
 import { fitTemperature, temperedSoftmax, type CalibrationSummary } from '../evaluate/calibration';
 import { tensor, type Tensor } from '../ir/tensor';
 import type { Model } from '../ir/graph';
-import {
-  BC1,
-  BC2,
-  compileEvalProgram,
-  compileTrainProgram,
-  INV_WEIGHT,
-  LOSS,
-  LR,
-  TARGETS,
-  type TrainProgram,
-} from '../programs/compile';
+import { BC1, BC2, compileEvalProgram, INV_WEIGHT, LOSS, LR, TARGETS, type TrainProgram } from '../programs/compile';
 import { buildTargets } from '../programs/loss';
 import { compileLoopProgram, scanRow, stackFeeds } from '../programs/loop';
 import { memoryAdvice } from '../programs/memory';
@@ -39,7 +29,7 @@ import { balancedOrder, classWeights } from './balance';
 import { cosineWithWarmup } from './schedule';
 import { TrainingState } from './state';
 import { featureModel, headModel } from './head-model';
-import { resolveSpdUpdate } from './optimizer-choice';
+import { compileRunStep } from './optimizer-choice';
 
 import { buildRunContext, openRun, type TrainOptions, type RunRequest } from '../run/setup';
 import { argmaxRows, extractFeatures, featureBatches, shuffleOrder } from './batching';
@@ -144,14 +134,7 @@ async function trainCompiled(
   // programs: the linear fast path trains a head-only graph on cached features
   emit({ type: 'phase', phase: 'compile', detail: `${ctx.method.title}, batch ${B}` });
   const trainModel: Model = fast ? headModel(ctx.prepared) : ctx.prepared.model;
-  const update = resolveSpdUpdate(hyper, ctx.methodPrepared);
-  const trainProgram: TrainProgram = await compileTrainProgram(trainModel, ctx.methodPrepared.program, {
-    batch: B,
-    numClasses: C,
-    update,
-    clipNorm: hyper.clipNorm,
-    hyper: ADAM_DEFAULTS,
-  });
+  const trainProgram: TrainProgram = await compileRunStep(trainModel, ctx.methodPrepared, hyper, B, C);
   const evalProgram = await compileEvalProgram(trainModel, ctx.methodPrepared.program, B);
   const trainSession = await createSession(trainProgram.model, { provider: spec.provider, onEvent: emit });
   // before the first step, whether it fits: the estimate is of this process's peak, so what it may reach is what
