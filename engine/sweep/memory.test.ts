@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { EngineEvent } from '../events';
-import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
+import { DATASETS, MODELS, SHARED, sampleDataset, tempDir } from '../testing/fixtures';
 import { estimateRunMemory } from '../run/memory-estimate';
-import { checkParallelMemory, parallelAdvice } from './memory';
+import { checkParallelMemory, parallelAdvice, trialEstimates } from './memory';
 import { validateSweepSpec } from './spec';
 import { openSweep } from './sweep';
 
@@ -59,4 +59,26 @@ test('a local sweep run side by side reports the sum of its largest trial estima
   const alone: EngineEvent[] = [];
   await checkParallelMemory(sweep, sweep.trials, 1, (e) => alone.push(e));
   assert.deepEqual(alone, []);
+});
+
+test('a sweep on all 13 bands of Sentinel-2 GeoTIFFs counts its trials with the widened first convolution', async () => {
+  const data = sampleDataset(join(SHARED, 'datasets/eurosat-ms'), ['Forest', 'SeaLake'], 4);
+  const spec = validateSweepSpec({
+    data,
+    model: MODELS.tinyVit,
+    methods: ['bitfit'],
+    seeds: [0, 1],
+    batch: 8,
+    bands: 'all',
+  });
+  const sweep = await openSweep(spec, join(tempDir(), 'sweep'));
+  const ask = { modelPath: MODELS.tinyVit, method: 'bitfit', batchSize: 8, numClasses: 2 };
+  const widened = (await estimateRunMemory({ ...ask, bands: 'all', bandCount: 13 })).notice!.estimatedBytes;
+  const rgb = (await estimateRunMemory(ask)).notice!.estimatedBytes;
+  assert.ok(widened > rgb, 'thirteen input channels hold more than three');
+  // each trial: what its run counts itself, the band count read from the images' headers
+  assert.deepEqual(await trialEstimates(sweep, sweep.trials), [widened, widened]);
+  // bands given as three of them: three input channels
+  const mapped = await openSweep(validateSweepSpec({ ...spec, bands: '4,3,2' }), join(tempDir(), 'sweep'));
+  assert.deepEqual(await trialEstimates(mapped, mapped.trials), [rgb, rgb]);
 });

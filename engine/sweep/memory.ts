@@ -8,7 +8,9 @@ import { freemem } from 'node:os';
 import type { EventSink } from '../events';
 import { getMethod } from '../methods/registry';
 import { ESTIMATE_MARGIN, gb } from '../programs/memory';
-import { loadSplit } from '../data/split';
+import { loadSplit, splitItems } from '../data/split';
+import { readRasterHeader } from '../data/geotiff/read';
+import { parseBandSelection } from '../data/bands';
 import { estimateRunMemory } from '../run/memory-estimate';
 import { splitFileFor, trainRequest } from './job';
 import { hyperFrom } from '../run/setup';
@@ -54,8 +56,19 @@ export function parallelAdvice(perTrial: number[], parallel: number, freeBytes: 
  * Every trial's estimate (trials of one configuration share it; the program is compiled once per method and
  * options), or null when the trials will not run on the CPU or train on cached features only.
  */
-async function trialEstimates(sweep: Sweep, trials: Sweep['trials']): Promise<number[] | null> {
-  const numClasses = (await loadSplit(splitFileFor(sweep.dir, 0, sweep.folds))).classes.length;
+export async function trialEstimates(sweep: Sweep, trials: Sweep['trials']): Promise<number[] | null> {
+  const split = await loadSplit(splitFileFor(sweep.dir, 0, sweep.folds));
+  const numClasses = split.classes.length;
+  // all bands widen the first convolution by the images' band count, which the sweep does not keep: the first
+  // training image's header says it (each run checks that every image has the same, and says so if not)
+  const first = splitItems(split, sweep.spec.data, 'train')[0];
+  const bandCount =
+    sweep.spec.bands !== undefined && parseBandSelection(sweep.spec.bands).mode === 'all' && first
+      ? await readRasterHeader(first.file).then(
+          (h) => h.bands,
+          () => undefined,
+        )
+      : undefined;
   const out: (number | null)[] = [];
   // one after another: the first trial of each method and options compiles its program, the others reuse the count
   for (const t of trials) {
@@ -68,6 +81,7 @@ async function trialEstimates(sweep: Sweep, trials: Sweep['trials']): Promise<nu
       batchSize: hyperFrom(r, getMethod(r.method)).batch,
       numClasses,
       provider: r.provider,
+      ...(bandCount ? { bands: 'all', bandCount } : {}),
       hyper: { optimizer: r.optimizer, spdLambda: r.spdLambda, weightDecay: r.weightDecay, clipNorm: r.clipNorm },
     });
     out.push(e.notice?.estimatedBytes ?? null);
