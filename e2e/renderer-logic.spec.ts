@@ -1,7 +1,7 @@
 /** Pure renderer helpers: progress, ETA and the wording of engine phases. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { etaSeconds, formatDuration, overallFraction, phaseLabel } from '../renderer/src/lib/eta';
+import { etaSeconds, formatDuration, formatRate, overallFraction, phaseLabel } from '../renderer/src/lib/eta';
 import { confusedPairs, orderClasses } from '../renderer/src/lib/confusion';
 import { applyEngineEvent, validAccuracy } from '../main/runs/apply-event';
 import type { EngineEvent } from '../main/jobs/engine-contract';
@@ -22,6 +22,14 @@ describe('progress arithmetic', () => {
     assert.equal(formatDuration(28), '28 s');
     assert.equal(formatDuration(125), '2 min 5 s');
     assert.equal(formatDuration(null), '—');
+    // rounded before it is split: never "1 min 60 s" or "0 h 60 min"
+    assert.equal(formatDuration(59.6), '1 min 0 s');
+    assert.equal(formatDuration(119.7), '2 min 0 s');
+    assert.equal(formatDuration(3599.6), '1 h 0 min');
+    assert.equal(formatDuration(7170), '2 h 0 min');
+    assert.equal(formatRate(33.27), '33.3');
+    assert.equal(formatRate(48348.04), '48 348');
+    assert.equal(formatRate(null), '—');
   });
 
   it('words phases for people and hides file paths', () => {

@@ -25,9 +25,18 @@ export function etaSeconds(first: StepSample | null, last: StepSample | null, ep
 
 export function formatDuration(s: number | null): string {
   if (s === null || !Number.isFinite(s)) return '—';
-  if (s < 60) return `${Math.round(s)} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+  // rounded once, so that 119.7 s reads "2 min 0 s", not "1 min 60 s"
+  const r = Math.round(s);
+  if (r < 60) return `${r} s`;
+  if (r < 3600) return `${Math.floor(r / 60)} min ${r % 60} s`;
+  const m = Math.round(r / 60);
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** Images per second: one decimal while it is small, whole and grouped once it is not (48 348, not 48348.0). */
+export function formatRate(v: number | null | undefined): string {
+  if (!v || !Number.isFinite(v)) return '—';
+  return v < 100 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US').replace(/,/g, ' ');
 }
 
 export const pct = (x: number | null | undefined, digits = 1): string =>
