@@ -1,12 +1,12 @@
 /** `attune sweep` on the command line: usage, spec errors that name the field, the k8s manifest, a local sweep. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { Job } from 'kubernetes-models/batch/v1/Job';
 import { runAttune } from '../testing/cli';
-import { DATASETS, MODELS, sampleDataset, tempDir } from '../testing/fixtures';
+import { DATASETS, MODELS, SHARED, sampleDataset, tempDir } from '../testing/fixtures';
 
 const attune = (...args: string[]) => runAttune(args);
 
@@ -103,4 +103,34 @@ test('sweep --backend k8s --emit writes a valid Indexed Job; a local sweep with 
     ],
   );
   assert.match(readFileSync(join(dir, 'local', 'results.md'), 'utf8'), /All 4 trials finished/);
+});
+
+test('sweep takes attune train’s value-mapping and imbalance flags, passes them to every trial, and names a bad one', () => {
+  const data = sampleDataset(join(SHARED, 'datasets/eurosat-ms'), ['Forest', 'SeaLake'], 4);
+  const dir = tempDir();
+  const base = ['sweep', '--data', data, '--model', MODELS.tinyVit, '--methods', 'bitfit', '--epochs', '1'];
+  const emit = ['--backend', 'k8s', '--emit', join(dir, 'job.yaml')];
+  const r = attune(
+    ...base,
+    ...['--bands', 'all', '--balance', 'sampling', '--select-by', 'macro-f1', '--frames', 'all', '--window', 'lung'],
+    ...['--value-offset', '32768', '--out', join(dir, 's'), ...emit],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const spec = (JSON.parse(readFileSync(join(dir, 's', 'sweep.json'), 'utf8')) as { spec: Record<string, unknown> })
+    .spec;
+  assert.deepEqual(
+    [spec.bands, spec.balance, spec.selectBy, spec.frames, spec.window, spec.valueOffset],
+    ['all', 'sampling', 'macro-f1', 'all', 'lung', 32768],
+  );
+  const job = readFileSync(join(dir, 's', 'jobs', '0.sh'), 'utf8');
+  for (const flag of ["'--bands' 'all'", "'--balance' 'sampling'", "'--select-by' 'macro-f1'", "'--frames' 'all'"])
+    assert.ok(job.includes(flag), `${flag} in the trial's command`);
+  // a bad value is named, with what to do, before anything is written
+  const bad = attune(...base, '--bands', '4,3', '--out', join(dir, 'bad'), ...emit);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /bands: .*three band numbers/);
+  assert.ok(!existsSync(join(dir, 'bad')), 'no sweep folder');
+  const frames = attune(...base, '--frames', 'some', '--out', join(dir, 'bad2'), ...emit);
+  assert.equal(frames.code, 2);
+  assert.match(frames.stderr, /--frames "some" is not middle or all/);
 });

@@ -19,7 +19,18 @@ import {
   type SweepSpecInput,
 } from '../../api';
 import { resolve } from 'node:path';
-import { num, parseFlags, rejectUnknown, required, str, type ParsedArgs } from '../args';
+import {
+  framesOption,
+  num,
+  parseFlags,
+  rejectUnknown,
+  required,
+  str,
+  VALUE_FLAGS,
+  VALUE_USAGE,
+  type ParsedArgs,
+} from '../args';
+import { BALANCE_MODES, SELECT_BY } from '../../run/spec';
 import { eventPrinter } from '../events-printer';
 
 const SWEEP_USAGE = `usage: attune sweep --data <folder> --model <backbone.onnx> --methods a,b,… --out <sweepDir> [grid options]
@@ -28,6 +39,9 @@ const SWEEP_USAGE = `usage: attune sweep --data <folder> --model <backbone.onnx>
   grid: [--seeds 0,1,2] [--folds K] [--epochs N] [--batch B[,B2…]] [--lr X[,X2…]] [--weight-decay X[,…]]
         [method options as lists, e.g. --rank 4,8 --gps-k 1,3] [--augment …] [--provider …] [--ratios 0.8,0.1,0.1]
         [--labels file.csv --path-column c --label-column c [--group-column c]]
+        as for attune train, every trial then using them: [--balance ${BALANCE_MODES.join('|')}]
+        [--select-by ${SELECT_BY.join('|')}] [--frames middle|all]
+        ${VALUE_USAGE}
   --race              successive halving: each candidate trains a short budget, the best third go on, until one
                       winner trains for the full --epochs (local backend)
   --backend local     (default) trials one after another, or --parallel N side by side with the cores split;
@@ -38,7 +52,8 @@ const SWEEP_USAGE = `usage: attune sweep --data <folder> --model <backbone.onnx>
   --json              one JSON event per line; results.json and results.md are written to the sweep folder
   methods: ${METHODS.map((m) => m.name).join(', ')}
   spec file fields: data, model, methods (names or {method, name, options}), grid {lr, batch, epochs, weightDecay,
-  options {name: [values]}}, seeds, folds, ratios, epochs, batch, lr, augment, provider, labels, columns, race {keep}`;
+  options {name: [values]}}, seeds, folds, ratios, epochs, batch, lr, augment, provider, labels, columns, window,
+  valueOffset, bands, frames, balance, selectBy, race {keep}`;
 
 const OPTION_FLAGS = [
   ...new Map(METHODS.flatMap((m) => m.options.map((o) => [o.flag.replace(/^--/, ''), o.name] as const))),
@@ -79,6 +94,10 @@ const KNOWN = new Set([
   'status',
   'cancel',
   'json',
+  'balance',
+  'select-by',
+  'frames',
+  ...VALUE_FLAGS,
   ...OPTION_FLAGS.map(([f]) => f),
 ]);
 
@@ -131,6 +150,13 @@ function specFromFlags(p: ParsedArgs): SweepSpec {
         }
       : {}),
     ...(p.flags.has('race') ? { race: {} } : {}),
+    // the value mapping and the imbalance handling, in attune train's forms (the spec checks them)
+    ...(str(p, 'window') ? { window: str(p, 'window') } : {}),
+    ...(str(p, 'value-offset') !== undefined ? { valueOffset: num(p, 'value-offset') } : {}),
+    ...(str(p, 'bands') ? { bands: str(p, 'bands') } : {}),
+    ...(str(p, 'frames') ? { frames: framesOption(str(p, 'frames')) } : {}),
+    ...(str(p, 'balance') ? { balance: str(p, 'balance') as SweepSpecInput['balance'] } : {}),
+    ...(str(p, 'select-by') ? { selectBy: str(p, 'select-by') as SweepSpecInput['selectBy'] } : {}),
   };
   return validateSweepSpec(raw, 'the command line');
 }
