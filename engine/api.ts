@@ -4,7 +4,7 @@
  * the engine here and only here: `attune train` sends the same TrainRequest as the app, `attune export` and
  * `attune predict` get the same results as Export and "Try it", and `attune sweep` runs the sweeps below.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AttuneError } from './errors';
@@ -48,7 +48,8 @@ import { estimateRunMemory, type MemoryEstimate, type MemoryEstimateRequest } fr
 import { runInProcess } from './sweep/in-process';
 import { runRace, type RaceResult } from './sweep/race';
 import { validateSweepSpec } from './sweep/spec';
-import { openSweep } from './sweep/sweep';
+import { holdsOtherSweep, openSweep } from './sweep/sweep';
+import { hasOverrides } from './data/overrides';
 import { writeResults } from './sweep/results';
 import { PROPORTION, summarizeValues, type Summary } from './sweep/stats';
 import { trialDir } from './sweep/job';
@@ -528,6 +529,14 @@ export interface RaceRequest {
   batchSize?: number;
   split?: { valFraction: number; testFraction: number };
   provider?: string;
+  /** the project's value mapping, in the CLI's forms (--window, --bands) */
+  window?: string;
+  bands?: string;
+  balance?: BalanceMode;
+  /** the user's corrections: every trial's split leaves out and relabels these images */
+  overrides?: { exclude?: string[]; relabel?: Record<string, string> };
+  /** outDir holds a race of other settings (data, model, methods, corrections…): start afresh instead of refusing */
+  replaceDifferent?: boolean;
   outDir: string;
 }
 
@@ -597,10 +606,16 @@ export async function raceMethods(
       ...(r.batchSize ? { batch: r.batchSize } : {}),
       ratios: [1 - val - test, val, test],
       ...(r.provider ? { provider: r.provider as ProviderRequest } : {}),
+      ...(r.window ? { window: r.window } : {}),
+      ...(r.bands ? { bands: r.bands } : {}),
+      ...(r.balance ? { balance: r.balance } : {}),
+      ...(hasOverrides(r.overrides) ? { overrides: r.overrides } : {}),
       race: {},
     },
     'the race request',
   );
+  if (r.replaceDifferent && (await holdsOtherSweep(join(r.outDir, 'rungs', 'r0'), spec)))
+    await rm(r.outDir, { recursive: true, force: true });
   const result = await runRace(spec, r.outDir, (s) => runInProcess(s, opts), opts);
   return raceSummary(r.outDir, result);
 }
@@ -670,6 +685,8 @@ export async function kfoldEvaluate(
         ? { bands: formatBandSelection(run.preprocessing.values.bands.selection) }
         : {}),
       ...(run.data.frames ? { frames: run.data.frames } : {}),
+      // the corrections the run's split was made with: the folds leave out and relabel the same images
+      ...(run.data.overrides ? { overrides: run.data.overrides } : {}),
       balance: run.balance,
       selectBy: run.selectBy,
     },

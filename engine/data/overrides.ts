@@ -11,13 +11,18 @@ export interface DataOverrides {
   relabel?: Record<string, string>;
 }
 
+/** Whether `o` corrects anything. */
+export function hasOverrides(o: DataOverrides | undefined): o is DataOverrides {
+  return !!o && (!!o.exclude?.length || Object.keys(o.relabel ?? {}).length > 0);
+}
+
 /** Items without the excluded files and with corrected labels; a relabel to an unknown class is refused. */
 export function applyOverrides<T extends { file: string; label: string }>(
   items: T[],
   o: DataOverrides | undefined,
   classes: readonly string[],
 ): T[] {
-  if (!o || (!o.exclude?.length && !Object.keys(o.relabel ?? {}).length)) return items;
+  if (!hasOverrides(o)) return items;
   const known = new Set(classes);
   for (const [file, label] of Object.entries(o.relabel ?? {})) {
     if (!known.has(label)) {

@@ -2,7 +2,7 @@
  * Setting a run up: run.json and split.json for a new run (or read back for a resume), then the backbone,
  * its new head and the prepared method (GPS selection runs here). Shared by training and export.
  */
-import { applyOverrides, type DataOverrides } from '../data/overrides';
+import { applyOverrides, hasOverrides, type DataOverrides } from '../data/overrides';
 import { mkdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -169,6 +169,7 @@ export async function openRun(
       columns: req.columns,
       fingerprint: report.fingerprint,
       ...(req.frames === 'all' ? { frames: 'all' as const } : {}),
+      ...(hasOverrides(req.overrides) ? { overrides: req.overrides } : {}),
     },
     classes: split.classes,
     backbone: { path: resolve(req.model), sha256: backbone.sha256, feature: req.feature },

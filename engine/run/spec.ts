@@ -107,6 +107,10 @@ const RunSpecSchema = z.object({
     fingerprint: z.string().optional(),
     /** multi-frame DICOM: 'all' made every frame a sample */
     frames: z.enum(['middle', 'all']).optional(),
+    /** the user's corrections the split was made with (k-fold of this run applies them to its folds too) */
+    overrides: z
+      .object({ exclude: z.array(z.string()).optional(), relabel: z.record(z.string(), z.string()).optional() })
+      .optional(),
   }),
   classes: z.array(z.string()).min(2),
   backbone: z.object({ path: z.string(), sha256: z.string(), feature: z.string().optional() }),

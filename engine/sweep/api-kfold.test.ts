@@ -110,3 +110,35 @@ test('kfoldEvaluate tests every image once over k folds; figures are the trialsâ
   // bad input: one fold
   await assert.rejects(kfoldEvaluate({ runDir: join(out, 'run'), folds: 1, outDir: join(out, 'k1') }), /2 or more/);
 });
+
+test('k-fold of a run with the userâ€™s corrections leaves out and relabels the same images in every fold', async () => {
+  const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 5);
+  const out = tempDir();
+  const [gone, moved] = ['Beach/beach_107.jpg', 'Forest/forest_1.jpg'];
+  const overrides = { exclude: [gone], relabel: { [moved]: 'Parking' } };
+  const run = await trainRun({
+    dataPath: data,
+    modelPath: MODELS.tinyVit,
+    method: 'linear',
+    epochs: 1,
+    batchSize: 8,
+    outDir: join(out, 'run'),
+    overrides,
+  });
+  assert.equal(run.status, 'done');
+  const r = await kfoldEvaluate({ runDir: join(out, 'run'), folds: 2, outDir: join(out, 'kfold') });
+  assert.deepEqual(r.missing, []);
+  for (const f of [0, 1]) {
+    const split = JSON.parse(readFileSync(join(r.dir, 'splits', `fold-${f}.json`), 'utf8')) as {
+      items: { file: string; label: string }[];
+    };
+    assert.equal(split.items.length, 14);
+    assert.ok(!split.items.some((i) => i.file === gone), 'the excluded image is in no fold');
+    assert.equal(split.items.find((i) => i.file === moved)!.label, 'Parking', 'the relabelled image keeps its class');
+  }
+  assert.equal(
+    r.perFold.reduce((a, f) => a + f.testImages, 0),
+    14,
+    'every remaining image tested once',
+  );
+});

@@ -77,6 +77,14 @@ const SweepSpecSchema = z
     valueOffset: z.number().optional(),
     bands: z.string().min(1).max(60).optional(),
     frames: z.enum(['middle', 'all']).optional(),
+    /** the user's corrections (files relative to data, '/'-separated): left out of, or relabelled in, every split */
+    overrides: z
+      .object({
+        exclude: z.array(z.string().min(1)).optional(),
+        relabel: z.record(z.string().min(1), z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
     /** class imbalance and the validation figure that picks each trial's best epoch */
     balance: z.enum(BALANCE_MODES).optional(),
     selectBy: z.enum(SELECT_BY).optional(),

@@ -156,6 +156,39 @@ test('k folds on a real dataset folder: sweep folder holds k split files that tr
   await assert.rejects(openSweep({ ...spec, seeds: [0] }, sweep.dir), /different sweep/);
 });
 
+test('the user’s corrections reach every split of a sweep: excluded images in none, relabelled ones with their class', async () => {
+  const data = sampleDataset(DATASETS.aid, ['Beach', 'Forest', 'Parking'], 8);
+  const report = await scanDataset(data);
+  const [gone, moved] = [report.items[0].file, report.items[9].file];
+  assert.notEqual(report.items[9].label, 'Parking');
+  const overrides = { exclude: [gone], relabel: { [moved]: 'Parking' } };
+  const { loadSplit } = await import('../data/split');
+  for (const folds of [0, 3]) {
+    const spec = validateSweepSpec({ data, model: MODELS.tinyVit, methods: ['linear'], folds, overrides });
+    const sweep = await openSweep(spec, join(tempDir(), 'sw'));
+    for (let f = 0; f < Math.max(1, folds); f++) {
+      const s = await loadSplit(join(sweep.dir, 'splits', folds ? `fold-${f}.json` : 'split.json'), report);
+      assert.equal(s.items.length, report.items.length - 1);
+      assert.ok(!s.items.some((i) => i.file === gone), `${gone} left out`);
+      assert.equal(s.items.find((i) => i.file === moved)!.label, 'Parking');
+    }
+    // without them: another sweep, which the same folder refuses
+    await assert.rejects(openSweep({ ...spec, overrides: undefined }, sweep.dir), /different sweep/);
+  }
+  // a correction to a class the data does not have is refused, naming the file and the classes
+  const bad = validateSweepSpec({
+    data,
+    model: MODELS.tinyVit,
+    methods: ['linear'],
+    overrides: { relabel: { [moved]: 'Lake' } },
+  });
+  await assert.rejects(
+    openSweep(bad, join(tempDir(), 'sw')),
+    (e: unknown) =>
+      e instanceof AttuneError && /names the class "Lake"/.test(e.message) && /Beach, Forest, Parking/.test(e.hint),
+  );
+});
+
 test('k folds on real CT slices with patient ids: no patient spans folds, every image in exactly one test fold', async () => {
   // the 16-bit PNG export of ct-contrast-dicom; its patient ids come from the DICOM set's labels.csv (54 patients)
   const data = join(SHARED, 'datasets/ct-contrast-png16');

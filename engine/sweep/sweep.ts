@@ -11,6 +11,7 @@ import { AttuneError } from '../errors';
 import type { EventSink } from '../events';
 import { assertTrainable, scanDataset } from '../data/scan';
 import { saveSplit, splitDataset } from '../data/split';
+import { applyOverrides } from '../data/overrides';
 import { readJsonFile, writeJsonAtomic } from '../util/fs';
 import { kFoldSplits } from './folds';
 import { expandConfigs, expandTrials, foldCount, type SweepConfig, type Trial } from './grid';
@@ -59,6 +60,14 @@ export async function loadSweep(dir: string): Promise<Sweep> {
   };
 }
 
+/** Whether `dir` holds a sweep of another spec (openSweep would refuse to reopen it). */
+export async function holdsOtherSweep(dir: string, spec: SweepSpec): Promise<boolean> {
+  const root = resolve(dir);
+  return existsSync(sweepFile(root)) && !sameSpec((await loadSweep(root)).spec, spec);
+}
+
+const sameSpec = (a: SweepSpec, b: SweepSpec) => JSON.stringify(a) === JSON.stringify(b);
+
 /** Creates the sweep folder (splits, job scripts) or reopens it when it holds the same spec. */
 export async function openSweep(
   spec: SweepSpec,
@@ -68,7 +77,7 @@ export async function openSweep(
   const root = resolve(dir);
   if (existsSync(sweepFile(root))) {
     const old = await loadSweep(root);
-    if (JSON.stringify(old.spec) !== JSON.stringify(spec))
+    if (!sameSpec(old.spec, spec))
       throw new AttuneError(
         'sweep-mismatch',
         `${root} holds a different sweep.`,
@@ -89,12 +98,21 @@ export async function openSweep(
     onEvent: opts.onEvent,
   });
   assertTrainable(report);
+  // the user's corrections go into the splits, which every trial trains and is tested on
+  const corrected = {
+    ...report,
+    items: applyOverrides(
+      report.items,
+      spec.overrides,
+      report.classes.map((c) => c.name),
+    ),
+  };
   await mkdir(join(root, 'splits'), { recursive: true });
   // one split for every trial (seed 0 of the split, whatever the training seed), or k folds
   if (folds > 1) {
-    const splits = kFoldSplits(report, folds, 0);
+    const splits = kFoldSplits(corrected, folds, 0);
     for (const [f, s] of splits.entries()) await saveSplit(splitFileFor(root, f, folds), s);
-  } else await saveSplit(splitFileFor(root, 0, 1), splitDataset(report, { seed: 0, ratios: spec.ratios }));
+  } else await saveSplit(splitFileFor(root, 0, 1), splitDataset(corrected, { seed: 0, ratios: spec.ratios }));
   await writeJobScripts(root, spec, configs, trials, folds);
   await writeJsonAtomic(sweepFile(root), { version: 1, spec, configs, trials, createdAt: new Date().toISOString() });
   return { dir: root, spec, configs, trials, folds };

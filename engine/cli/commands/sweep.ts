@@ -53,7 +53,7 @@ const SWEEP_USAGE = `usage: attune sweep --data <folder> --model <backbone.onnx>
   methods: ${METHODS.map((m) => m.name).join(', ')}
   spec file fields: data, model, methods (names or {method, name, options}), grid {lr, batch, epochs, weightDecay,
   options {name: [values]}}, seeds, folds, ratios, epochs, batch, lr, augment, provider, labels, columns, window,
-  valueOffset, bands, frames, balance, selectBy, race {keep}`;
+  valueOffset, bands, frames, balance, selectBy, overrides {exclude, relabel}, race {keep}`;
 
 const OPTION_FLAGS = [
   ...new Map(METHODS.flatMap((m) => m.options.map((o) => [o.flag.replace(/^--/, ''), o.name] as const))),

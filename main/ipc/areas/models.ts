@@ -5,6 +5,7 @@ import { cancellable, grantProject, need, workspaceOf, type HandlerContext, type
 import { AttuneError, toUserError } from '../errors';
 import { ModelCache, loadCatalogue } from '../../catalogue/catalogue';
 import type { EngineEvent, RaceRequest } from '../../jobs/engine-contract';
+import { balanceFor } from '../../runs/balance';
 
 async function catalogue(ctx: HandlerContext) {
   const s = await ctx.settings.get();
@@ -148,15 +149,22 @@ export const modelHandlers = {
     if (ctx.live.has(jobId)) return { jobId, raceDir };
     const controller = new AbortController();
     ctx.live.set(jobId, controller);
+    // the race trains what a run of this project would: its value mapping, imbalance handling and corrections; a
+    // race of other settings (another backbone, new corrections…) is replaced, since its winner no longer applies
     const request: RaceRequest = {
       dataPath: ctx.allow.check(data.path),
-      csvPath: data.csvPath ?? undefined,
+      csvPath: data.csvPath ? ctx.allow.check(data.csvPath) : undefined,
       modelPath: ctx.allow.check(model.path),
       split: p.split,
       provider: (await ctx.settings.get()).provider,
       outDir: raceDir,
       methods: req.methods,
       epochs: req.epochs,
+      ...(data.window ? { window: data.window } : {}),
+      ...(data.bands ? { bands: data.bands } : {}),
+      balance: balanceFor(p),
+      ...(p.overrides ? { overrides: p.overrides } : {}),
+      replaceDifferent: true,
     };
     const onEvent = (event: EngineEvent) => ctx.emit({ type: 'job-event', jobId, event });
     ctx.jobs
