@@ -31,18 +31,21 @@ export async function until(cond: () => boolean, ms: number, what: string): Prom
 
 /**
  * A project on `perClass` AID images of three classes with the tiny random ViT from the catalogue, scanned and ready:
- * the handlers' context, its events and the project.
+ * the handlers' context, its events and the project. With `csv`, the images' folder is given to it and the project
+ * reads its labels from the CSV file it returns (not scanned: its columns may need choosing first).
  */
 export async function projectWithTinyModel(
   name: string,
   perClass: number,
+  csv?: (data: string) => Promise<string>,
 ): Promise<{ ctx: HandlerContext; events: AppEvent[]; project: Project }> {
   const data = await aidFolder(perClass);
+  const labels = csv ? await csv(data) : null;
   const events: AppEvent[] = [];
   const ctx = await createContext({
     userData: await mkdtemp(join(tmpdir(), 'attune-main-')),
     workerFactory: nodeWorkerFactory(join(repo, 'main/jobs/worker.ts')),
-    dialogs: { chooseFolder: async () => data, chooseFile: async () => null },
+    dialogs: { chooseFolder: async () => data, chooseFile: async () => labels },
     emit: (e) => events.push(e),
     version: 'test',
     platform: process.platform,
@@ -50,8 +53,11 @@ export async function projectWithTinyModel(
     catalogueOverride: join(shared, 'models'),
   });
   const p = await call(ctx, 'projects:create', { name });
-  await call(ctx, 'data:chooseFolder', { projectId: p.id });
-  await call(ctx, 'data:scan', { projectId: p.id });
+  if (labels) await call(ctx, 'data:chooseCsv', { projectId: p.id });
+  else {
+    await call(ctx, 'data:chooseFolder', { projectId: p.id });
+    await call(ctx, 'data:scan', { projectId: p.id });
+  }
   const dl = await call(ctx, 'models:download', { entryId: 'tiny-vit-random' });
   await until(() => events.some((e) => e.type === 'job-finished' && e.jobId === dl.jobId), 30_000, 'the model copy');
   const project = await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-vit-random' });

@@ -520,6 +520,8 @@ type Bins = { lower: number; upper: number; confidence: number; accuracy: number
 export interface RaceRequest {
   dataPath: string;
   csvPath?: string;
+  /** the CSV's path, label and group columns (default: recognised by name) */
+  columns?: { path?: string; label?: string; group?: string };
   modelPath: string;
   /** candidate methods (default: linear, full, spd, lora, gps, bitfit) */
   methods?: string[];
@@ -600,6 +602,7 @@ export async function raceMethods(
       data: r.dataPath,
       model: r.modelPath,
       ...(r.csvPath ? { labels: r.csvPath } : {}),
+      ...(r.csvPath && r.columns ? { columns: r.columns } : {}),
       methods,
       seeds: r.seeds ?? [0, 1],
       epochs: r.epochs ?? 9,

@@ -115,13 +115,22 @@ function pick(header: string[], names: string[]): string | undefined {
   return undefined;
 }
 
-/** Recognises the usual column names; undefined when no path or label column is recognisable. */
-export function detectColumns(header: string[]): LabelColumns | undefined {
+/** The columns among `header` with the usual names (each a different column). */
+function recognised(header: string[]): Partial<LabelColumns> {
   const p = pick(header, PATH_NAMES);
   const l = pick(header, LABEL_NAMES);
-  if (!p || !l || p === l) return undefined;
   const g = pick(header, GROUP_NAMES);
-  return { path: p, label: l, group: g && g !== p && g !== l ? g : undefined };
+  return {
+    ...(p ? { path: p } : {}),
+    ...(l && l !== p ? { label: l } : {}),
+    ...(g && g !== p && g !== l ? { group: g } : {}),
+  };
+}
+
+/** Recognises the usual column names; undefined when no path or label column is recognisable. */
+export function detectColumns(header: string[]): LabelColumns | undefined {
+  const r = recognised(header);
+  return r.path && r.label ? { path: r.path, label: r.label, group: r.group } : undefined;
 }
 
 export interface ParsedLabels {
@@ -129,6 +138,13 @@ export interface ParsedLabels {
   rows: LabelRow[];
   /** rows with an empty path or label */
   badRows: { line: number; message: string }[];
+}
+
+/** A labels table's columns and the ones recognised, from its first line (the app's column choice). */
+export function labelsHeader(file: string, text: string): { header: string[]; detected: Partial<LabelColumns> } {
+  const firstLine = text.slice(0, text.search(/\r?\n|$/));
+  const header = (parseDelimited(firstLine, guessDelimiter(file, firstLine))[0] ?? []).map((h) => h.trim());
+  return { header, detected: recognised(header) };
 }
 
 /** Parses a labels table, with `columns` given (names must exist) or detected. */
@@ -149,7 +165,7 @@ export function parseLabels(file: string, text: string, columns?: Partial<LabelC
       throw new AttuneError(
         'labels-column',
         `${file} has no column "${name}" (columns: ${header.join(', ')}).`,
-        `Name the ${key} column with --${key}-column.`,
+        `Choose the ${key} column among these (the Data screen's column choice; attune: --${key}-column).`,
         { file, header },
       );
     }
@@ -158,7 +174,7 @@ export function parseLabels(file: string, text: string, columns?: Partial<LabelC
     throw new AttuneError(
       'labels-column',
       `Cannot tell which columns of ${file} hold the image path and the label (columns: ${header.join(', ')}).`,
-      'Name them with --path-column and --label-column.',
+      'Choose them on the Data screen (attune: --path-column and --label-column).',
       { file, header },
     );
   }

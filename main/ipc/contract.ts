@@ -19,6 +19,7 @@ import type {
 import type { ExplanationView } from '../jobs/heatmaps';
 import type {
   AppEvent,
+  CsvColumns,
   Transport,
   CatalogueEntryView,
   JobStarted,
@@ -37,6 +38,7 @@ const absPath = z
   .max(4096)
   .refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'must be an absolute path');
 const none = z.object({}).strict();
+const columnName = z.string().min(1).max(200);
 /** browser mode: what the user picked in the in-app file browser (Electron uses native dialogs and ignores it) */
 const picked = absPath.optional();
 const choose = z.object({ path: picked }).strict();
@@ -138,6 +140,14 @@ export const contract = {
   'data:chooseCsv': z.object({ projectId: id, path: picked }).strict(),
   'data:useDropped': z.object({ projectId: id, path: absPath }).strict(),
   'data:scan': z.object({ projectId: id }).strict(),
+  'data:csvColumns': z.object({ projectId: id }).strict(),
+  'data:setColumns': z
+    .object({
+      projectId: id,
+      /** null: back to the columns recognised by name */
+      columns: z.object({ path: columnName, label: columnName, group: columnName.optional() }).strict().nullable(),
+    })
+    .strict(),
   'data:thumbnails': z
     .object({
       files: z.array(absPath).max(64),
@@ -255,6 +265,9 @@ export interface Responses {
   'data:chooseCsv': Project | null;
   'data:useDropped': Project;
   'data:scan': ScanReport;
+  /** the CSV's columns, those recognised by name, and the user's choice (null: none made) */
+  'data:csvColumns': { header: string[]; detected: Partial<CsvColumns>; chosen: CsvColumns | null };
+  'data:setColumns': Project;
   'data:thumbnails': { file: string; dataUrl: string | null; error?: string }[];
   'models:catalogue': CatalogueEntryView[];
   'models:download': JobStarted;

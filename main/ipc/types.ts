@@ -27,10 +27,18 @@ export interface DataSource {
   /** the image folder (for a CSV: the folder its paths are relative to) */
   path: string;
   csvPath?: string;
+  /** the CSV's path, label and group columns, when the user chose them (else recognised by name) */
+  columns?: CsvColumns;
   /** DICOM/16-bit window for training and previews (the --window forms); absent = each file's own */
   window?: string;
   /** multispectral band choice ('4,3,2', a preset, or 'all') */
   bands?: string;
+}
+
+export interface CsvColumns {
+  path: string;
+  label: string;
+  group?: string;
 }
 
 export interface ModelChoice {

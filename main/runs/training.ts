@@ -31,6 +31,7 @@ export async function newRun(ctx: HandlerContext, ws: Workspace, p: Project): Pr
   const request: AppTrainRequest = {
     dataPath: ctx.allow.check(data.path),
     csvPath: data.csvPath ? ctx.allow.check(data.csvPath) : undefined,
+    ...(data.csvPath && data.columns ? { columns: data.columns } : {}),
     modelPath: ctx.allow.check(model.path),
     method: method.name,
     epochs: method.epochs,

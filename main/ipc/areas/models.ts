@@ -154,6 +154,7 @@ export const modelHandlers = {
     const request: RaceRequest = {
       dataPath: ctx.allow.check(data.path),
       csvPath: data.csvPath ? ctx.allow.check(data.csvPath) : undefined,
+      ...(data.csvPath && data.columns ? { columns: data.columns } : {}),
       modelPath: ctx.allow.check(model.path),
       split: p.split,
       provider: (await ctx.settings.get()).provider,

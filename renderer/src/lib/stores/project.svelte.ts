@@ -1,7 +1,8 @@
 /** Projects: the list on Home, the open project, its data and scan report. */
 import { call, grantDropped } from '../api';
+import type { Response } from '@main/ipc/contract';
 import { app } from './app.svelte';
-import type { Project, ProjectSummary, RunSummary } from '@main/ipc/types';
+import type { CsvColumns, Project, ProjectSummary, RunSummary } from '@main/ipc/types';
 import type { ScanReport, SplitSettings } from '@main/jobs/engine-contract';
 
 class ProjectStore {
@@ -17,6 +18,8 @@ class ProjectStore {
   large = $state<Record<string, string | null>>({});
   /** band choice the multispectral thumbnails are shown through ('' = the default) */
   thumbBands = $state('');
+  /** a CSV project's columns: the table's, those recognised by name, and the user's choice */
+  csvColumns = $state<Response<'data:csvColumns'> | null>(null);
 
   constructor() {
     app.subscribe((e) => {
@@ -50,6 +53,7 @@ class ProjectStore {
     if (!p) return;
     this.setCurrent(p);
     await this.refreshRuns();
+    void this.loadCsvColumns();
     app.go(route);
     if (p.scan) void this.loadThumbs(p.scan.classes.flatMap((c) => (c.examples ?? []).slice(0, 4)));
   }
@@ -58,6 +62,7 @@ class ProjectStore {
     if (this.current?.id !== p.id) {
       this.thumbs = {};
       this.runs = [];
+      this.csvColumns = null;
     }
     this.current = p;
   }
@@ -94,13 +99,28 @@ class ProjectStore {
     });
   }
 
+  /** The path, label and group columns of a CSV project (null: back to those recognised by name). */
+  async setColumns(columns: CsvColumns | null): Promise<void> {
+    await this.afterDataChange(() => call('data:setColumns', { projectId: this.current!.id, columns }));
+  }
+
   private async afterDataChange(fn: () => Promise<Project | null>): Promise<void> {
     if (!this.current) return;
     const p = await app.attempt(fn);
     if (!p) return;
     this.current = p;
     this.thumbs = {};
+    await this.loadCsvColumns();
     await this.runScan();
+  }
+
+  /** A CSV project's columns (read before the scan, so that a table whose columns are not recognised can be fixed). */
+  async loadCsvColumns(): Promise<void> {
+    const id = this.current?.id;
+    this.csvColumns = null;
+    if (!id || !this.current?.data?.csvPath) return;
+    const c = await app.attempt(() => call('data:csvColumns', { projectId: id }));
+    if (c && this.current?.id === id) this.csvColumns = c;
   }
 
   async runScan(): Promise<void> {

@@ -1,0 +1,135 @@
+/**
+ * A labels CSV whose columns Attune does not recognise by name, through the real handlers and engine worker: the
+ * scan says so, the user chooses the columns on the Data screen, and the scan, a run and a method race use them.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import type { AppEvent } from '../main/ipc/types';
+import { call, projectWithTinyModel, until } from './handler-harness';
+import { NO_CHROMIUM, aidFolder, appInBrowser, findChromium, pickInApp, shot } from './helpers';
+
+/** A German radiology department's table: image, finding, patient, with names no list of column names holds. */
+async function germanCsv(data: string): Promise<string> {
+  const finding: Record<string, string> = { Beach: 'Sand', Forest: 'Wald', Parking: 'Parkplatz' };
+  const rows = ['Bild,Befund,Patient'];
+  for (const c of Object.keys(finding))
+    for (const [i, f] of (await readdir(join(data, c))).sort().entries())
+      rows.push(`${c}/${f},${finding[c]},P${c}${i % 3}`);
+  const csv = join(data, 'befunde.csv');
+  await writeFile(csv, rows.join('\n') + '\n');
+  return csv;
+}
+
+describe('Labels CSV with columns of its own names (Data screen: "Columns of the CSV")', () => {
+  it(
+    'refuses to guess, takes the user’s columns, and every scan, run and race uses them',
+    { timeout: 180_000 },
+    async () => {
+      const { ctx, events, project: p } = await projectWithTinyModel('CSV', 6, germanCsv);
+      const cols = await call(ctx, 'data:csvColumns', { projectId: p.id });
+      // only the patient column's name is a known one
+      assert.deepEqual(cols, { header: ['Bild', 'Befund', 'Patient'], detected: { group: 'Patient' }, chosen: null });
+      // not recognised: the scan names the columns and says where to choose them
+      await assert.rejects(call(ctx, 'data:scan', { projectId: p.id }), (e: Error & { hint?: string }) => {
+        assert.match(e.message, /Cannot tell which columns .* \(columns: Bild, Befund, Patient\)/);
+        assert.match(e.hint!, /Data screen/);
+        return true;
+      });
+      // bad choices are refused, naming what is wrong; nothing is saved
+      await assert.rejects(
+        call(ctx, 'data:setColumns', { projectId: p.id, columns: { path: 'Bild', label: 'Diagnose' } }),
+        (e: Error & { hint?: string }) =>
+          /no column "Diagnose"/.test(e.message) && /Bild, Befund, Patient/.test(e.hint ?? ''),
+      );
+      await assert.rejects(
+        call(ctx, 'data:setColumns', { projectId: p.id, columns: { path: 'Bild', label: 'Bild' } }),
+        /three different columns/,
+      );
+      await assert.rejects(call(ctx, 'data:setColumns', { projectId: p.id, columns: { path: 'Bild' } } as never));
+      assert.equal((await call(ctx, 'projects:get', { id: p.id })).data!.columns, undefined);
+
+      const chosen = { path: 'Bild', label: 'Befund', group: 'Patient' };
+      const q = await call(ctx, 'data:setColumns', { projectId: p.id, columns: chosen });
+      assert.deepEqual(q.data!.columns, chosen);
+      assert.equal((await call(ctx, 'data:csvColumns', { projectId: p.id })).chosen!.label, 'Befund');
+      const scan = await call(ctx, 'data:scan', { projectId: p.id });
+      assert.deepEqual(scan.classes.map((c) => c.name).sort(), ['Parkplatz', 'Sand', 'Wald']);
+      assert.equal(scan.total, 18);
+      assert.equal(scan.groups, 9, 'patients from the group column');
+
+      // a run reads the same columns
+      await call(ctx, 'projects:update', {
+        id: p.id,
+        method: { name: 'linear', epochs: 1, batchSize: 8, learningRate: 1e-2, seed: 0, options: {} },
+      });
+      const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
+      await until(() => events.some((e) => e.type === 'job-finished' && e.runId === runId), 60_000, 'the run');
+      const runs = await call(ctx, 'runs:list', { projectId: p.id });
+      assert.equal(runs[0].status, 'done');
+      const record = await call(ctx, 'runs:get', { projectId: p.id, runId });
+      const spec = JSON.parse(await readFile(join(record.runDir, 'run.json'), 'utf8')) as {
+        data: { columns: unknown };
+        classes: string[];
+      };
+      assert.deepEqual(spec.data.columns, chosen);
+      assert.deepEqual(spec.classes, ['Parkplatz', 'Sand', 'Wald']);
+
+      // and so does a method race
+      const race = await call(ctx, 'methods:race', { projectId: p.id, methods: ['linear', 'bitfit'], epochs: 1 });
+      const raced = () =>
+        events.find((e) => e.type === 'job-finished' && e.jobId === race.jobId) as
+          Extract<AppEvent, { type: 'job-finished' }> | undefined;
+      await until(() => !!raced(), 120_000, 'the race');
+      assert.ok(raced()!.ok, JSON.stringify(raced()!.error));
+      const sweep = JSON.parse(await readFile(join(race.raceDir, 'rungs', 'r0', 'sweep.json'), 'utf8')) as {
+        spec: { columns: unknown };
+      };
+      assert.deepEqual(sweep.spec.columns, chosen);
+
+      // back to recognition by name: the choice is gone, and the scan again says what to do
+      const r = await call(ctx, 'data:setColumns', { projectId: p.id, columns: null });
+      assert.equal(r.data!.columns, undefined);
+      await assert.rejects(call(ctx, 'data:scan', { projectId: p.id }), /Cannot tell which columns/);
+      ctx.jobs.dispose();
+    },
+  );
+});
+
+describe('Choosing the CSV’s columns in the browser', { skip: findChromium() ? false : NO_CHROMIUM }, () => {
+  let page: Page;
+  appInBrowser((s) => ({ page } = s));
+
+  it(
+    'shows the columns, says it cannot tell which hold the image and label, and scans once they are chosen',
+    { timeout: 120_000 },
+    async () => {
+      const csv = await germanCsv(await aidFolder(4));
+      await page.getByLabel('Project name').fill('Befunde');
+      await page.getByRole('button', { name: 'New project' }).click();
+      await page.getByRole('button', { name: 'Choose labels CSV…' }).click();
+      await pickInApp(page, csv, 'file');
+      const card = page.getByTestId('csv-columns');
+      await card.waitFor();
+      await page
+        .getByTestId('error-banner')
+        .getByText(/Cannot tell which columns/)
+        .waitFor();
+      await card.getByText('Attune could not tell which columns hold the image and its label').waitFor();
+      // the one column whose name is a known one is already chosen
+      assert.equal(await page.getByTestId('column-group').inputValue(), 'Patient');
+      assert.equal(await page.getByTestId('use-columns').isDisabled(), true);
+      await page.getByTestId('column-path').selectOption('Bild');
+      await page.getByTestId('column-label').selectOption('Befund');
+      await shot(page, 'csv-01-columns');
+      await page.getByTestId('use-columns').click();
+      await page.getByTestId('scan-report').waitFor({ timeout: 60_000 });
+      assert.equal(await page.getByTestId('scan-total').textContent(), '12');
+      assert.match((await page.getByTestId('class-row').allTextContents()).join(' '), /Parkplatz[^]*Sand[^]*Wald/);
+      await card.getByText('Your choice.').waitFor();
+      await shot(page, 'csv-02-scanned');
+    },
+  );
+});
