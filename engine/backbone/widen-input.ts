@@ -60,7 +60,7 @@ const cannot = (why: string) =>
   new AttuneError(
     'widen-input',
     `Cannot feed all bands to this model: ${why}.`,
-    "Map three bands onto the model's RGB channels instead (--bands 4,3,2 for Sentinel-2 true colour), or choose a ViT or CNN backbone whose first layer is a convolution.",
+    "Map three bands onto the model's RGB channels instead (the Data screen's band choice; attune: --bands 4,3,2 for Sentinel-2 true colour), or choose a ViT or CNN backbone whose first layer is a convolution.",
   );
 
 interface InputPath {

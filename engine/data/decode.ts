@@ -52,7 +52,7 @@ export function describeDecodeError(file: string, err: unknown): AttuneError {
     return new AttuneError(
       'unsupported-bands',
       `${file} has more bands than grey, RGB or RGBA (a multispectral image).`,
-      'Choose how its bands are used: `--bands 4,3,2` (three bands as RGB) or `--bands all` (every band as an input channel).',
+      'Choose how its bands are used on the Data screen (attune: --bands 4,3,2 for three bands as RGB, 1-based, or --bands all for every band as an input channel).',
       { file },
     );
   }
@@ -155,7 +155,7 @@ export function checkMetadata(file: string, meta: Metadata): void {
     throw new AttuneError(
       'unsupported-bands',
       `${file} has ${channels} bands (a multispectral image); it needs a band choice.`,
-      'Choose how its bands are used: `--bands 4,3,2` (three bands as RGB, 1-based) or `--bands all` (every band as an input channel).',
+      'Choose how its bands are used on the Data screen (attune: --bands 4,3,2 for three bands as RGB, 1-based, or --bands all for every band as an input channel).',
       { file, channels },
     );
   }

@@ -234,7 +234,7 @@ async function assignLabels(
     throw new AttuneError(
       'no-layout',
       `No class folders, split folders or labels file found in ${root}.`,
-      'Put the images of each class in their own subfolder (e.g. benign/, malignant/), or give a CSV of labels with --labels.',
+      'Put the images of each class in their own subfolder (e.g. benign/, malignant/), or give a CSV of labels (the Data screen: Choose labels CSV…; attune: --labels).',
       { root },
     );
   }

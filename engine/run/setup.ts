@@ -226,7 +226,7 @@ async function valueMapping(
       throw new AttuneError(
         'usage',
         'The dataset has no multispectral images; --bands does not apply.',
-        'Leave out --bands.',
+        'Leave the band choice out (attune train: drop --bands).',
       );
     return values;
   }
@@ -279,7 +279,7 @@ function noBands(bandCount: number): never {
   throw new AttuneError(
     'bands-required',
     `The images have ${bandCount} bands; choose how they feed the model.`,
-    'Give --bands R,G,B (three 1-based band numbers mapped onto RGB) or --bands all (every band; the first convolution is widened).',
+    'Choose the bands on the Data screen: three for red, green and blue, or all of them (the first convolution is widened). attune train: --bands R,G,B (1-based band numbers) or --bands all.',
   );
 }
 

@@ -367,6 +367,6 @@ export function checkK(g: Graph, k: number): void {
     throw new AttuneError(
       'gps-k-too-large',
       `GPS cannot select K = ${k} weights per neuron: ${narrowest.name} has only ${narrowest.cols} weights per neuron.`,
-      `Choose --gps-k ${narrowest.cols} or less.`,
+      `Choose K = ${narrowest.cols} or less (GPS's options on the Method screen; attune train: --gps-k).`,
     );
 }
