@@ -1,4 +1,6 @@
 /** Small flag parser shared by the commands: --name value, --name=value, boolean --flag, positionals. */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { AttuneError } from '../errors';
 import { parseBandSelection, type BandSelection } from '../data/bands';
 import { parseWindow, type VoiRule } from '../preprocessing';
@@ -90,6 +92,16 @@ export function valueOptions(p: ParsedArgs): { window?: VoiRule; valueOffset?: n
 }
 
 /** --frames: how multi-frame DICOM files become samples. */
+/**
+ * --labels as a user means it: relative to the working directory, like every other path on the command line; a file
+ * that is not there but is in the data folder (`--labels labels.csv` beside the images) is found there, as before.
+ */
+export function labelsPath(file: string | undefined, dataDir: string): string | undefined {
+  if (file === undefined) return undefined;
+  const here = resolve(file);
+  return existsSync(here) || isAbsolute(file) ? here : resolve(dataDir, file);
+}
+
 export function framesOption(v: string | undefined): 'middle' | 'all' | undefined {
   if (v === undefined || v === 'middle' || v === 'all') return v;
   throw new AttuneError(

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { runAttune } from '../testing/cli';
-import { DATASETS, MODELS, PROBE_DIR, sampleDataset, tempDir } from '../testing/fixtures';
+import { DATASETS, MODELS, PROBE_DIR, SHARED, sampleDataset, tempDir } from '../testing/fixtures';
 
 // --json output is JSON lines only: every line must parse
 const attune = (...args: string[]) => runAttune(args, { strict: true });
@@ -253,4 +253,16 @@ test('train method flags: --clip-norm none reaches the run as no clipping; --met
   );
   assert.notEqual(clash.code, 0);
   assert.match(clash.stderr, /--method spd trains with --optimizer spd/);
+});
+
+test('--labels is relative to the working directory like every other path, or found in the data folder', () => {
+  const zoo = join(SHARED, 'datasets/dicom-zoo');
+  for (const labels of [relative(process.cwd(), join(zoo, 'labels.csv')), 'labels.csv']) {
+    const r = runAttune(['scan', '--json', '--no-cache', '--labels', labels, zoo]);
+    assert.equal(r.code, 0, `${labels}: ${r.stderr}`);
+    assert.equal((JSON.parse(r.stdout) as { total: number }).total, 49);
+  }
+  const missing = runAttune(['scan', '--no-cache', '--labels', 'no-such.csv', zoo]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /Cannot read the labels file .*no-such\.csv/);
 });

@@ -7,7 +7,7 @@ import { scanFolderReport } from '../../api';
 import type { ScanReport } from '../../data/types';
 import type { EngineEvent } from '../../events';
 import { checkBandSelection, formatBandSelection, parseBandSelection } from '../../data/bands';
-import { framesOption } from '../args';
+import { framesOption, labelsPath } from '../args';
 import { describeValues, DEFAULT_VALUES, parseWindow, type ValueMapping } from '../../preprocessing';
 
 const USAGE =
@@ -175,7 +175,7 @@ export const scanCommand = {
       const report = await scanFolderReport(
         args.folder!,
         {
-          csvPath: args.labels,
+          csvPath: labelsPath(args.labels, args.folder!),
           columns,
           cache: !args.noCache,
           frames: framesOption(args.frames),

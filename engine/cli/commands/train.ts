@@ -1,7 +1,17 @@
 /** `attune train --data <folder> --model <backbone.onnx> --method <name> --epochs N --out <runDir> [options]` */
 import { METHODS, getMethod } from '../../methods/registry';
 import { trainRun, type TrainRequest } from '../../api';
-import { framesOption, num, parseFlags, rejectUnknown, required, str, VALUE_FLAGS, VALUE_USAGE } from '../args';
+import {
+  framesOption,
+  labelsPath,
+  num,
+  parseFlags,
+  rejectUnknown,
+  required,
+  str,
+  VALUE_FLAGS,
+  VALUE_USAGE,
+} from '../args';
 import { eventPrinter } from '../events-printer';
 import type { MethodOptions } from '../../methods/method';
 import { AttuneError } from '../../errors';
@@ -117,7 +127,7 @@ export const trainCommand = {
       spdLambda: num(p, 'spd-lambda', { min: 0, max: 1 }),
       augment: str(p, 'augment') as AugmentPreset | undefined,
       provider: str(p, 'provider'),
-      csvPath: str(p, 'labels'),
+      csvPath: labelsPath(str(p, 'labels'), required(p, 'data', TRAIN_USAGE)),
       columns: str(p, 'labels')
         ? { path: str(p, 'path-column'), label: str(p, 'label-column'), group: str(p, 'group-column') }
         : undefined,
