@@ -534,6 +534,8 @@ export interface RaceRequest {
   /** the project's value mapping, in the CLI's forms (--window, --bands) */
   window?: string;
   bands?: string;
+  /** multi-frame DICOM: every frame its own sample (default: each file's middle frame) */
+  frames?: 'middle' | 'all';
   balance?: BalanceMode;
   /** the user's corrections: every trial's split leaves out and relabels these images */
   overrides?: { exclude?: string[]; relabel?: Record<string, string> };
@@ -611,6 +613,7 @@ export async function raceMethods(
       ...(r.provider ? { provider: r.provider as ProviderRequest } : {}),
       ...(r.window ? { window: r.window } : {}),
       ...(r.bands ? { bands: r.bands } : {}),
+      ...(r.frames ? { frames: r.frames } : {}),
       ...(r.balance ? { balance: r.balance } : {}),
       ...(hasOverrides(r.overrides) ? { overrides: r.overrides } : {}),
       race: {},

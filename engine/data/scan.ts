@@ -474,7 +474,8 @@ function tally<T>(xs: T[], key: (x: T) => string | undefined): Record<string, nu
 }
 
 function dicomSummary(items: ScanItem[], patientOf: Map<ScanItem, string>): DicomSummary | undefined {
-  const d = items.filter((i) => i.dicom);
+  // files, not samples: with every frame a sample, a file's first frame stands for it
+  const d = items.filter((i) => i.dicom && !i.frame);
   if (d.length === 0) return undefined;
   const classesOf = new Map<string, Set<string>>();
   for (const it of d) {

@@ -124,6 +124,8 @@ export const contract = {
         .max(40)
         .regex(/^[a-z0-9, -]*$/i)
         .optional(),
+      /** multi-frame DICOM: each file's middle frame, or every frame as its own sample */
+      frames: z.enum(['middle', 'all']).optional(),
     })
     .strict(),
   'projects:delete': z.object({ id }).strict(),

@@ -33,6 +33,8 @@ export interface DataSource {
   window?: string;
   /** multispectral band choice ('4,3,2', a preset, or 'all') */
   bands?: string;
+  /** multi-frame DICOM: every frame its own sample (absent: each file's middle frame) */
+  frames?: 'all';
 }
 
 export interface CsvColumns {

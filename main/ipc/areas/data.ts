@@ -108,6 +108,7 @@ export const dataHandlers = {
           {
             csvPath: data.csvPath,
             ...(data.columns ? { columns: data.columns } : {}),
+            ...(data.frames ? { frames: data.frames } : {}),
             cacheDir: join(ws.root, 'scan-cache'),
           },
         ],

@@ -163,6 +163,7 @@ export const modelHandlers = {
       epochs: req.epochs,
       ...(data.window ? { window: data.window } : {}),
       ...(data.bands ? { bands: data.bands } : {}),
+      ...(data.frames ? { frames: data.frames } : {}),
       balance: balanceFor(p),
       ...(p.overrides ? { overrides: p.overrides } : {}),
       replaceDifferent: true,

@@ -24,6 +24,14 @@ export const projectHandlers = {
     if (req.method) p.method = req.method;
     if (req.window !== undefined && p.data) p.data = { ...p.data, window: req.window || undefined };
     if (req.bands !== undefined && p.data) p.data = { ...p.data, bands: req.bands || undefined };
+    if (req.frames !== undefined && p.data && (req.frames === 'all') !== (p.data.frames === 'all')) {
+      // other samples: the scan counts them again, and the next run makes a new split
+      const { frames: _was, ...rest } = p.data;
+      p.data = req.frames === 'all' ? { ...rest, frames: 'all' } : rest;
+      p.scan = null;
+      p.scannedAt = null;
+      p.splitFrom = null;
+    }
     return ws.saveProject(p);
   },
   /** a correction from the gallery: stored in the project, never in the user's folder; 'clear' undoes it */

@@ -99,6 +99,11 @@ class ProjectStore {
     });
   }
 
+  /** Multi-frame DICOM: each file's middle frame, or every frame as its own sample (the scan counts them again). */
+  async setFrames(frames: 'middle' | 'all'): Promise<void> {
+    await this.afterDataChange(() => call('projects:update', { id: this.current!.id, frames }));
+  }
+
   /** The path, label and group columns of a CSV project (null: back to those recognised by name). */
   async setColumns(columns: CsvColumns | null): Promise<void> {
     await this.afterDataChange(() => call('data:setColumns', { projectId: this.current!.id, columns }));
