@@ -110,6 +110,11 @@ export function looksLikeSentinel2(h: {
   return h.bands === 13 && h.sampleFormat === 'uint' && h.bitsPerSample === 16;
 }
 
+/** A raster of Sentinel-2 L1C as a dataset holds it (EuroSAT-MS): 13 bands of uint16. */
+export function isSentinel2Raster(r: { bands: number; sampleType: string }): boolean {
+  return r.bands === 13 && r.sampleType === 'uint16';
+}
+
 /** Which bands show as red, green, blue: the mapping itself, or for 'all' true colour (Sentinel-2) / bands 1–3. */
 export function previewBands(
   sel: BandSelection,

@@ -18,6 +18,7 @@ import { DECODABLE_FORMATS, formatFromExtension, probeFile, unsupportedReason } 
 import { readDicomHeader } from './dicom';
 import { transferSyntax } from './dicom/syntax';
 import { readRasterHeader } from './geotiff';
+import { isSentinel2Raster } from './bands';
 import { isPatientColumn, loadSalt, pseudonym } from './privacy';
 import { framelessPath, frameItemPath, isDicomHead, readHead } from './source';
 import type {
@@ -37,7 +38,7 @@ import type {
 } from './types';
 import { isHiddenName, walkDataset, type WalkedFile } from './walk';
 
-export const SCAN_VERSION = 2;
+export const SCAN_VERSION = 3;
 
 const SPLIT_ORDER: readonly SplitName[] = ['train', 'val', 'test'];
 
@@ -694,6 +695,7 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
       sampleTypes: tally(rasters, (i) => i.raster!.sampleType),
       nodata: tally(rasters, (i) => (i.raster!.nodata === undefined ? 'none' : String(i.raster!.nodata))),
       mismatched: odd.size,
+      sentinel2: rasters.some((i) => i.raster!.bands === majority && isSentinel2Raster(i.raster!)),
     };
   }
   const dicom = dicomSummary(items, patientOf);

@@ -125,6 +125,8 @@ export interface BandSummary {
   nodata: Record<string, number>;
   /** files left out because their band count differs */
   mismatched: number;
+  /** Sentinel-2 L1C (13 uint16 bands, as EuroSAT-MS): true colour by default, reflectance scaling */
+  sentinel2: boolean;
 }
 
 /** Class-level findings. Errors block training; warnings are shown. */

@@ -231,7 +231,7 @@ async function valueMapping(
     return values;
   }
   const bandCount = report.bands.bands;
-  const sentinel2 = report.items.some((i) => i.raster && i.raster.bands === 13 && i.raster.sampleType === 'uint16');
+  const sentinel2 = report.bands.sentinel2;
   const trueColour: BandSelection = { mode: 'map', bands: [...SENTINEL2_PRESETS['true-colour']] };
   const selection: BandSelection = req.bands ?? (sentinel2 ? trueColour : undefined) ?? noBands(bandCount);
   checkBandSelection(selection, bandCount);
