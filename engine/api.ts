@@ -85,6 +85,8 @@ export interface ScanReport {
   /** DICOM and multispectral summaries, counts only (no identifiers) */
   dicom?: EngineScanReport['dicom'];
   bands?: EngineScanReport['bands'];
+  /** images of more than 8 bits that are not DICOM (16-bit PNG/TIFF): they take a window and a value offset */
+  deepImages: number;
   /** largest/smallest class ratio, and the balancing the app proposes from 3:1 (null below) */
   imbalance: { ratio: number; proposedBalance: BalanceMode | null; message: string | null };
   /** patient / group ids (CSV group column, DICOM patient): each stays within one split. Shown locally only. */
@@ -178,6 +180,7 @@ export async function scanDataset(
     groups: r.groups,
     ...(r.dicom ? { dicom: r.dicom } : {}),
     ...(r.bands ? { bands: r.bands } : {}),
+    deepImages: r.items.filter((i) => i.bitDepth > 8 && !i.dicom && !i.raster).length,
     imbalance: imbalanceOf(r.classes),
     groupIds: summariseGroups(r),
   };
@@ -536,6 +539,8 @@ export interface RaceRequest {
   bands?: string;
   /** multi-frame DICOM: every frame its own sample (default: each file's middle frame) */
   frames?: 'middle' | 'all';
+  /** subtracted from 16-bit PNG/TIFF values before the window */
+  valueOffset?: number;
   balance?: BalanceMode;
   /** the user's corrections: every trial's split leaves out and relabels these images */
   overrides?: { exclude?: string[]; relabel?: Record<string, string> };
@@ -614,6 +619,7 @@ export async function raceMethods(
       ...(r.window ? { window: r.window } : {}),
       ...(r.bands ? { bands: r.bands } : {}),
       ...(r.frames ? { frames: r.frames } : {}),
+      ...(r.valueOffset !== undefined ? { valueOffset: r.valueOffset } : {}),
       ...(r.balance ? { balance: r.balance } : {}),
       ...(hasOverrides(r.overrides) ? { overrides: r.overrides } : {}),
       race: {},

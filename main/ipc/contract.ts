@@ -39,6 +39,11 @@ const absPath = z
   .refine((p) => /^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p), 'must be an absolute path');
 const none = z.object({}).strict();
 const columnName = z.string().min(1).max(200);
+const valueOffset = z
+  .number()
+  .int()
+  .min(-(2 ** 31))
+  .max(2 ** 32);
 /** browser mode: what the user picked in the in-app file browser (Electron uses native dialogs and ignores it) */
 const picked = absPath.optional();
 const choose = z.object({ path: picked }).strict();
@@ -126,6 +131,8 @@ export const contract = {
         .optional(),
       /** multi-frame DICOM: each file's middle frame, or every frame as its own sample */
       frames: z.enum(['middle', 'all']).optional(),
+      /** 16-bit PNG/TIFF value offset (null = none) */
+      valueOffset: valueOffset.nullable().optional(),
     })
     .strict(),
   'projects:delete': z.object({ id }).strict(),
@@ -166,6 +173,8 @@ export const contract = {
         .max(40)
         .regex(/^[a-z0-9,\- ]+$/i)
         .optional(),
+      /** 16-bit PNG/TIFF: subtracted before the window */
+      valueOffset: valueOffset.optional(),
     })
     .strict(),
 

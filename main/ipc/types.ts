@@ -35,6 +35,8 @@ export interface DataSource {
   bands?: string;
   /** multi-frame DICOM: every frame its own sample (absent: each file's middle frame) */
   frames?: 'all';
+  /** 16-bit PNG/TIFF: subtracted from the stored values before the window (32768 for Hounsfield + 32768) */
+  valueOffset?: number;
 }
 
 export interface CsvColumns {

@@ -9,12 +9,12 @@ import { previewImage } from '../../engine/api';
 export async function makeThumbnails(
   files: string[],
   size = 112,
-  view: { window?: string; bands?: string } = {},
+  view: { window?: string; bands?: string; valueOffset?: number } = {},
 ): Promise<{ file: string; dataUrl: string | null; error?: string }[]> {
   const out: { file: string; dataUrl: string | null; error?: string }[] = [];
   for (const file of files) {
     try {
-      if (view.window || view.bands) {
+      if (view.window || view.bands || view.valueOffset !== undefined) {
         out.push({ file, dataUrl: await previewImage(file, { ...view, size }) });
         continue;
       }

@@ -50,6 +50,7 @@ export async function newRun(ctx: HandlerContext, ws: Workspace, p: Project): Pr
     ...(data.window ? { window: data.window } : {}),
     ...(data.bands ? { bands: data.bands } : {}),
     ...(data.frames ? { frames: data.frames } : {}),
+    ...(data.valueOffset !== undefined ? { valueOffset: data.valueOffset } : {}),
   };
   // every run of a project uses the split saved by its first run, so runs compare fairly
   if (p.splitFrom && (await stat(p.splitFrom).catch(() => null))) request.splitFile = p.splitFrom;

@@ -127,6 +127,10 @@ export const dataHandlers = {
   },
   async 'data:thumbnails'(req, ctx) {
     const files = req.files.map((f) => ctx.allow.check(f));
-    return ctx.jobs.call('thumbnails', [files, req.size, { window: req.window, bands: req.bands }]);
+    return ctx.jobs.call('thumbnails', [
+      files,
+      req.size,
+      { window: req.window, bands: req.bands, valueOffset: req.valueOffset },
+    ]);
   },
 } satisfies Partial<Handlers>;

@@ -164,6 +164,7 @@ export const modelHandlers = {
       ...(data.window ? { window: data.window } : {}),
       ...(data.bands ? { bands: data.bands } : {}),
       ...(data.frames ? { frames: data.frames } : {}),
+      ...(data.valueOffset !== undefined ? { valueOffset: data.valueOffset } : {}),
       balance: balanceFor(p),
       ...(p.overrides ? { overrides: p.overrides } : {}),
       replaceDifferent: true,

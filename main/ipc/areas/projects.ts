@@ -24,6 +24,10 @@ export const projectHandlers = {
     if (req.method) p.method = req.method;
     if (req.window !== undefined && p.data) p.data = { ...p.data, window: req.window || undefined };
     if (req.bands !== undefined && p.data) p.data = { ...p.data, bands: req.bands || undefined };
+    if (req.valueOffset !== undefined && p.data) {
+      const { valueOffset: _was, ...rest } = p.data;
+      p.data = req.valueOffset === null ? rest : { ...rest, valueOffset: req.valueOffset };
+    }
     if (req.frames !== undefined && p.data && (req.frames === 'all') !== (p.data.frames === 'all')) {
       // other samples: the scan counts them again, and the next run makes a new split
       const { frames: _was, ...rest } = p.data;

@@ -61,6 +61,7 @@ class ProjectStore {
   private setCurrent(p: Project): void {
     if (this.current?.id !== p.id) {
       this.thumbs = {};
+      this.large = {};
       this.runs = [];
       this.csvColumns = null;
     }
@@ -99,6 +100,17 @@ class ProjectStore {
     });
   }
 
+  /** 16-bit PNG/TIFF: subtracted from the stored values before the window (null: none); previews follow. */
+  async setValueOffset(valueOffset: number | null): Promise<void> {
+    if (!this.current) return;
+    const p = await app.attempt(() => call('projects:update', { id: this.current!.id, valueOffset }));
+    if (!p) return;
+    this.current = p;
+    this.thumbs = {};
+    this.large = {};
+    await this.loadThumbs((p.scan?.classes ?? []).flatMap((c) => (c.examples ?? []).slice(0, 4)));
+  }
+
   /** Multi-frame DICOM: each file's middle frame, or every frame as its own sample (the scan counts them again). */
   async setFrames(frames: 'middle' | 'all'): Promise<void> {
     await this.afterDataChange(() => call('projects:update', { id: this.current!.id, frames }));
@@ -115,6 +127,7 @@ class ProjectStore {
     if (!p) return;
     this.current = p;
     this.thumbs = {};
+    this.large = {};
     await this.loadCsvColumns();
     await this.runScan();
   }
@@ -157,6 +170,7 @@ class ProjectStore {
       if (p) this.current = p;
     }
     this.thumbs = {};
+    this.large = {};
     await this.loadThumbs(files);
   }
 
@@ -168,21 +182,28 @@ class ProjectStore {
       if (p) this.current = p;
     }
     this.thumbs = {};
+    this.large = {};
     await this.loadThumbs(files);
+  }
+
+  /** What previews are drawn through: the window, bands and value offset training uses. */
+  private view(): { window?: string; bands?: string; valueOffset?: number } {
+    const voi = this.thumbWindow || this.current?.data?.window || '';
+    const bands = this.thumbBands || this.current?.data?.bands || '';
+    const offset = this.current?.data?.valueOffset;
+    return {
+      ...(voi ? { window: voi } : {}),
+      ...(bands ? { bands } : {}),
+      ...(offset !== undefined ? { valueOffset: offset } : {}),
+    };
   }
 
   async loadThumbs(files: string[]): Promise<void> {
     const missing = [...new Set(files.filter((f) => !(f in this.thumbs)))];
-    const voi = this.thumbWindow || this.current?.data?.window || '';
-    const bands = this.thumbBands || this.current?.data?.bands || '';
     // the channel takes 64 files a request: every class gets its examples, however many classes there are
     for (let i = 0; i < missing.length; i += 64) {
       try {
-        const res = await call('data:thumbnails', {
-          files: missing.slice(i, i + 64),
-          ...(voi ? { window: voi } : {}),
-          ...(bands ? { bands } : {}),
-        });
+        const res = await call('data:thumbnails', { files: missing.slice(i, i + 64), ...this.view() });
         const next = { ...this.thumbs };
         for (const r of res) next[r.file] = r.dataUrl;
         this.thumbs = next;
@@ -195,7 +216,7 @@ class ProjectStore {
   /** a large preview of one image (the enlarged view of the gallery) */
   async loadLarge(file: string): Promise<string | null> {
     if (file in this.large) return this.large[file];
-    const [r] = await call('data:thumbnails', { files: [file], size: 640 }).catch(() => [null]);
+    const [r] = await call('data:thumbnails', { files: [file], size: 640, ...this.view() }).catch(() => [null]);
     this.large = { ...this.large, [file]: r?.dataUrl ?? null };
     return this.large[file];
   }

@@ -1,0 +1,111 @@
+/**
+ * 16-bit CT stored as PNG (Hounsfield + 32768, the DeepLesion convention) in the app: the Data screen's window and value
+ * offset, which the previews, a run and a method race use — through the real handlers, then in the browser.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { createContext } from '../main/context';
+import { nodeWorkerFactory } from '../main/jobs/node-worker';
+import type { AppEvent } from '../main/ipc/types';
+import { call, until } from './handler-harness';
+import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, repo, shared, shot } from './helpers';
+
+const png16 = join(shared, 'datasets', 'ct-contrast-png16');
+
+describe('16-bit PNG: window and value offset (Data screen)', () => {
+  it(
+    'previews, runs and races read the stored values minus the offset through the window',
+    { timeout: 240_000 },
+    async () => {
+      const events: AppEvent[] = [];
+      const ctx = await createContext({
+        userData: await mkdtemp(join(tmpdir(), 'attune-main-')),
+        workerFactory: nodeWorkerFactory(join(repo, 'main/jobs/worker.ts')),
+        dialogs: { chooseFolder: async () => png16, chooseFile: async () => null },
+        emit: (e) => events.push(e),
+        version: 'test',
+        platform: process.platform,
+        transport: 'browser',
+        catalogueOverride: join(shared, 'models'),
+      });
+      const p = await call(ctx, 'projects:create', { name: 'CT PNG' });
+      await call(ctx, 'data:chooseFolder', { projectId: p.id });
+      const scan = await call(ctx, 'data:scan', { projectId: p.id });
+      assert.equal(scan.deepImages, 100);
+      await assert.rejects(call(ctx, 'projects:update', { id: p.id, valueOffset: 0.5 }), 'a whole number');
+      const q = await call(ctx, 'projects:update', { id: p.id, valueOffset: 32768, window: 'mediastinum' });
+      assert.deepEqual([q.data!.valueOffset, q.data!.window], [32768, 'mediastinum']);
+      // the previews differ with the offset: without it, HU + 32768 is far above the mediastinum window (all white)
+      const file = scan.classes[0].examples![0];
+      const [withOffset] = await call(ctx, 'data:thumbnails', {
+        files: [file],
+        window: 'mediastinum',
+        valueOffset: 32768,
+      });
+      const [without] = await call(ctx, 'data:thumbnails', { files: [file], window: 'mediastinum' });
+      assert.ok(withOffset.dataUrl && without.dataUrl && withOffset.dataUrl !== without.dataUrl);
+
+      const dl = await call(ctx, 'models:download', { entryId: 'tiny-vit-random' });
+      await until(
+        () => events.some((e) => e.type === 'job-finished' && e.jobId === dl.jobId),
+        30_000,
+        'the model copy',
+      );
+      await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-vit-random' });
+      await call(ctx, 'projects:update', {
+        id: p.id,
+        method: { name: 'linear', epochs: 1, batchSize: 16, learningRate: 1e-2, seed: 0, options: {} },
+      });
+      const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
+      await until(() => events.some((e) => e.type === 'job-finished' && e.runId === runId), 120_000, 'the run');
+      const record = await call(ctx, 'runs:get', { projectId: p.id, runId });
+      assert.equal(record.status, 'done', JSON.stringify(record.error));
+      const spec = JSON.parse(await readFile(join(record.runDir, 'run.json'), 'utf8')) as {
+        preprocessing: { values: { offset: number; voi: { preset?: string } } };
+      };
+      assert.equal(spec.preprocessing.values.offset, 32768);
+      assert.equal(spec.preprocessing.values.voi.preset, 'mediastinum');
+
+      const race = await call(ctx, 'methods:race', { projectId: p.id, methods: ['linear', 'bitfit'], epochs: 1 });
+      const raced = () =>
+        events.find((e) => e.type === 'job-finished' && e.jobId === race.jobId) as
+          Extract<AppEvent, { type: 'job-finished' }> | undefined;
+      await until(() => !!raced(), 180_000, 'the race');
+      assert.ok(raced()!.ok, JSON.stringify(raced()!.error));
+      const sweep = JSON.parse(await readFile(join(race.raceDir, 'rungs', 'r0', 'sweep.json'), 'utf8')) as {
+        spec: { valueOffset?: number; window?: string };
+      };
+      assert.deepEqual([sweep.spec.valueOffset, sweep.spec.window], [32768, 'mediastinum']);
+      // cleared: no offset
+      assert.equal((await call(ctx, 'projects:update', { id: p.id, valueOffset: null })).data!.valueOffset, undefined);
+      ctx.jobs.dispose();
+    },
+  );
+});
+
+describe('The Data screen on 16-bit PNG, in the browser', { skip: findChromium() ? false : NO_CHROMIUM }, () => {
+  let page: Page;
+  appInBrowser((s) => ({ page } = s));
+
+  it('offers a window and a value offset, and previews through them', { timeout: 120_000 }, async () => {
+    await page.getByLabel('Project name').fill('CT PNG');
+    await page.getByRole('button', { name: 'New project' }).click();
+    await page.getByTestId('choose-folder').click();
+    await pickInApp(page, png16);
+    await page.getByTestId('scan-report').waitFor({ timeout: 60_000 });
+    const offset = page.getByTestId('value-offset');
+    assert.match((await offset.textContent()) ?? '', /Value offset of the 100 16-bit images/);
+    await offset.locator('input').fill('32768');
+    await page.getByTestId('use-offset').click();
+    await page.getByTestId('window-picker').locator('select').selectOption('mediastinum');
+    await page.getByTestId('window-picker').getByText('--value-offset 32768 --window mediastinum').waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="class-row"] img').length === 8, null, {
+      timeout: 60_000,
+    });
+    await shot(page, 'png16-01-window-offset');
+  });
+});
