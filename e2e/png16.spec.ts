@@ -1,6 +1,6 @@
 /**
- * 16-bit CT stored as PNG (Hounsfield + 32768, the DeepLesion convention) in the app: the Data screen's window and value
- * offset, which the previews, a run and a method race use — through the real handlers, then in the browser.
+ * 16-bit CT stored as PNG (Hounsfield + 32768, the DeepLesion convention) in the app: the Data screen's window and
+ * value offset, which the previews, a run and a method race use — through the real handlers, then in the browser.
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
