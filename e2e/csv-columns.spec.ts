@@ -4,11 +4,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import type { AppEvent } from '../main/ipc/types';
-import { call, projectWithTinyModel, until } from './handler-harness';
+import { call, projectWithTinyModel, raceSpec, trainLinear } from './handler-harness';
 import { NO_CHROMIUM, aidFolder, appInBrowser, findChromium, pickInApp, shot } from './helpers';
 
 /** A German radiology department's table: image, finding, patient, with names no list of column names holds. */
@@ -60,34 +59,11 @@ describe('Labels CSV with columns of its own names (Data screen: "Columns of the
       assert.equal(scan.total, 18);
       assert.equal(scan.groups, 9, 'patients from the group column');
 
-      // a run reads the same columns
-      await call(ctx, 'projects:update', {
-        id: p.id,
-        method: { name: 'linear', epochs: 1, batchSize: 8, learningRate: 1e-2, seed: 0, options: {} },
-      });
-      const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
-      await until(() => events.some((e) => e.type === 'job-finished' && e.runId === runId), 60_000, 'the run');
-      const runs = await call(ctx, 'runs:list', { projectId: p.id });
-      assert.equal(runs[0].status, 'done');
-      const record = await call(ctx, 'runs:get', { projectId: p.id, runId });
-      const spec = JSON.parse(await readFile(join(record.runDir, 'run.json'), 'utf8')) as {
-        data: { columns: unknown };
-        classes: string[];
-      };
+      // a run reads the same columns, and so does a method race
+      const { spec } = await trainLinear<{ data: { columns: unknown }; classes: string[] }>(ctx, events, p.id);
       assert.deepEqual(spec.data.columns, chosen);
       assert.deepEqual(spec.classes, ['Parkplatz', 'Sand', 'Wald']);
-
-      // and so does a method race
-      const race = await call(ctx, 'methods:race', { projectId: p.id, methods: ['linear', 'bitfit'], epochs: 1 });
-      const raced = () =>
-        events.find((e) => e.type === 'job-finished' && e.jobId === race.jobId) as
-          Extract<AppEvent, { type: 'job-finished' }> | undefined;
-      await until(() => !!raced(), 120_000, 'the race');
-      assert.ok(raced()!.ok, JSON.stringify(raced()!.error));
-      const sweep = JSON.parse(await readFile(join(race.raceDir, 'rungs', 'r0', 'sweep.json'), 'utf8')) as {
-        spec: { columns: unknown };
-      };
-      assert.deepEqual(sweep.spec.columns, chosen);
+      assert.deepEqual((await raceSpec<{ columns: unknown }>(ctx, events, p.id)).columns, chosen);
 
       // back to recognition by name: the choice is gone, and the scan again says what to do
       const r = await call(ctx, 'data:setColumns', { projectId: p.id, columns: null });

@@ -5,15 +5,11 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createContext } from '../main/context';
-import { nodeWorkerFactory } from '../main/jobs/node-worker';
-import type { AppEvent } from '../main/ipc/types';
 import type { Page } from 'playwright-core';
-import { call, until } from './handler-harness';
-import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, repo, shared, shot } from './helpers';
+import { appContext, call, raceSpec, trainLinear, useTinyModel } from './handler-harness';
+import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
 
 describe('Multi-frame DICOM (Data screen: middle frame or every frame)', () => {
   it(
@@ -21,17 +17,7 @@ describe('Multi-frame DICOM (Data screen: middle frame or every frame)', () => {
     { timeout: 240_000 },
     async () => {
       const zoo = join(shared, 'datasets', 'dicom-zoo');
-      const events: AppEvent[] = [];
-      const ctx = await createContext({
-        userData: await mkdtemp(join(tmpdir(), 'attune-main-')),
-        workerFactory: nodeWorkerFactory(join(repo, 'main/jobs/worker.ts')),
-        dialogs: { chooseFolder: async () => null, chooseFile: async () => join(zoo, 'labels.csv') },
-        emit: (e) => events.push(e),
-        version: 'test',
-        platform: process.platform,
-        transport: 'browser',
-        catalogueOverride: join(shared, 'models'),
-      });
+      const { ctx, events } = await appContext(null, join(zoo, 'labels.csv'));
       const p = await call(ctx, 'projects:create', { name: 'DICOM zoo' });
       await call(ctx, 'data:chooseCsv', { projectId: p.id });
       const middle = await call(ctx, 'data:scan', { projectId: p.id });
@@ -48,36 +34,12 @@ describe('Multi-frame DICOM (Data screen: middle frame or every frame)', () => {
       // choosing it again changes nothing
       assert.equal((await call(ctx, 'projects:update', { id: p.id, frames: 'all' })).scan!.total, 125);
 
-      const dl = await call(ctx, 'models:download', { entryId: 'tiny-vit-random' });
-      await until(
-        () => events.some((e) => e.type === 'job-finished' && e.jobId === dl.jobId),
-        30_000,
-        'the model copy',
-      );
-      await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-vit-random' });
-      await call(ctx, 'projects:update', {
-        id: p.id,
-        method: { name: 'linear', epochs: 1, batchSize: 16, learningRate: 1e-2, seed: 0, options: {} },
-      });
-      const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
-      await until(() => events.some((e) => e.type === 'job-finished' && e.runId === runId), 120_000, 'the run');
-      const record = await call(ctx, 'runs:get', { projectId: p.id, runId });
-      assert.equal(record.status, 'done', JSON.stringify(record.error));
-      const spec = JSON.parse(await readFile(join(record.runDir, 'run.json'), 'utf8')) as { data: { frames?: string } };
+      await useTinyModel(ctx, events, p.id);
+      const { record, spec } = await trainLinear<{ data: { frames?: string } }>(ctx, events, p.id, 16);
       const split = JSON.parse(await readFile(join(record.runDir, 'split.json'), 'utf8')) as { items: unknown[] };
       assert.equal(spec.data.frames, 'all');
       assert.equal(split.items.length, 125);
-
-      const race = await call(ctx, 'methods:race', { projectId: p.id, methods: ['linear', 'bitfit'], epochs: 1 });
-      const raced = () =>
-        events.find((e) => e.type === 'job-finished' && e.jobId === race.jobId) as
-          Extract<AppEvent, { type: 'job-finished' }> | undefined;
-      await until(() => !!raced(), 180_000, 'the race');
-      assert.ok(raced()!.ok, JSON.stringify(raced()!.error));
-      const sweep = JSON.parse(await readFile(join(race.raceDir, 'rungs', 'r0', 'sweep.json'), 'utf8')) as {
-        spec: { frames?: string };
-      };
-      assert.equal(sweep.spec.frames, 'all');
+      assert.equal((await raceSpec<{ frames?: string }>(ctx, events, p.id)).frames, 'all');
 
       // back to the middle frame
       await call(ctx, 'projects:update', { id: p.id, frames: 'middle' });

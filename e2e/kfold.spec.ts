@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KFoldSummary } from '../main/jobs/engine-contract';
 import type { AppEvent } from '../main/ipc/types';
-import { call, projectWithTinyModel, until } from './handler-harness';
+import { call, projectWithTinyModel, trainLinear, until } from './handler-harness';
 
 describe('k-fold cross-validation (Evaluate: rough figures)', () => {
   it(
@@ -13,13 +13,7 @@ describe('k-fold cross-validation (Evaluate: rough figures)', () => {
     { timeout: 120_000 },
     async () => {
       const { ctx, events, project: p } = await projectWithTinyModel('K-fold', 6);
-      await call(ctx, 'projects:update', {
-        id: p.id,
-        method: { name: 'linear', epochs: 1, batchSize: 8, learningRate: 1e-2, seed: 0, options: {} },
-      });
-      const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
-      const runDone = () => events.find((e) => e.type === 'job-finished' && e.runId === runId);
-      await until(() => !!runDone(), 60_000, 'the run');
+      const runId = (await trainLinear(ctx, events, p.id)).record.id;
       const report = await call(ctx, 'runs:evaluate', { projectId: p.id, runId });
       assert.equal(report.rough, true); // 18 images: the screen offers k-fold here
       assert.equal(await call(ctx, 'runs:kfoldResult', { projectId: p.id, runId }), null);

@@ -4,15 +4,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { createContext } from '../main/context';
-import { nodeWorkerFactory } from '../main/jobs/node-worker';
-import type { AppEvent } from '../main/ipc/types';
-import { call, until } from './handler-harness';
-import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, repo, shared, shot } from './helpers';
+import { appContext, call, raceSpec, trainLinear, useTinyModel } from './handler-harness';
+import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
 
 const png16 = join(shared, 'datasets', 'ct-contrast-png16');
 
@@ -21,17 +16,7 @@ describe('16-bit PNG: window and value offset (Data screen)', () => {
     'previews, runs and races read the stored values minus the offset through the window',
     { timeout: 240_000 },
     async () => {
-      const events: AppEvent[] = [];
-      const ctx = await createContext({
-        userData: await mkdtemp(join(tmpdir(), 'attune-main-')),
-        workerFactory: nodeWorkerFactory(join(repo, 'main/jobs/worker.ts')),
-        dialogs: { chooseFolder: async () => png16, chooseFile: async () => null },
-        emit: (e) => events.push(e),
-        version: 'test',
-        platform: process.platform,
-        transport: 'browser',
-        catalogueOverride: join(shared, 'models'),
-      });
+      const { ctx, events } = await appContext(png16);
       const p = await call(ctx, 'projects:create', { name: 'CT PNG' });
       await call(ctx, 'data:chooseFolder', { projectId: p.id });
       const scan = await call(ctx, 'data:scan', { projectId: p.id });
@@ -49,37 +34,13 @@ describe('16-bit PNG: window and value offset (Data screen)', () => {
       const [without] = await call(ctx, 'data:thumbnails', { files: [file], window: 'mediastinum' });
       assert.ok(withOffset.dataUrl && without.dataUrl && withOffset.dataUrl !== without.dataUrl);
 
-      const dl = await call(ctx, 'models:download', { entryId: 'tiny-vit-random' });
-      await until(
-        () => events.some((e) => e.type === 'job-finished' && e.jobId === dl.jobId),
-        30_000,
-        'the model copy',
-      );
-      await call(ctx, 'models:useCatalogue', { projectId: p.id, entryId: 'tiny-vit-random' });
-      await call(ctx, 'projects:update', {
-        id: p.id,
-        method: { name: 'linear', epochs: 1, batchSize: 16, learningRate: 1e-2, seed: 0, options: {} },
-      });
-      const { runId } = await call(ctx, 'runs:start', { projectId: p.id });
-      await until(() => events.some((e) => e.type === 'job-finished' && e.runId === runId), 120_000, 'the run');
-      const record = await call(ctx, 'runs:get', { projectId: p.id, runId });
-      assert.equal(record.status, 'done', JSON.stringify(record.error));
-      const spec = JSON.parse(await readFile(join(record.runDir, 'run.json'), 'utf8')) as {
-        preprocessing: { values: { offset: number; voi: { preset?: string } } };
-      };
+      await useTinyModel(ctx, events, p.id);
+      type Values = { offset: number; voi: { preset?: string } };
+      const { spec } = await trainLinear<{ preprocessing: { values: Values } }>(ctx, events, p.id, 16);
       assert.equal(spec.preprocessing.values.offset, 32768);
       assert.equal(spec.preprocessing.values.voi.preset, 'mediastinum');
-
-      const race = await call(ctx, 'methods:race', { projectId: p.id, methods: ['linear', 'bitfit'], epochs: 1 });
-      const raced = () =>
-        events.find((e) => e.type === 'job-finished' && e.jobId === race.jobId) as
-          Extract<AppEvent, { type: 'job-finished' }> | undefined;
-      await until(() => !!raced(), 180_000, 'the race');
-      assert.ok(raced()!.ok, JSON.stringify(raced()!.error));
-      const sweep = JSON.parse(await readFile(join(race.raceDir, 'rungs', 'r0', 'sweep.json'), 'utf8')) as {
-        spec: { valueOffset?: number; window?: string };
-      };
-      assert.deepEqual([sweep.spec.valueOffset, sweep.spec.window], [32768, 'mediastinum']);
+      const race = await raceSpec<{ valueOffset?: number; window?: string }>(ctx, events, p.id);
+      assert.deepEqual([race.valueOffset, race.window], [32768, 'mediastinum']);
       // cleared: no offset
       assert.equal((await call(ctx, 'projects:update', { id: p.id, valueOffset: null })).data!.valueOffset, undefined);
       ctx.jobs.dispose();
