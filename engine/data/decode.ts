@@ -19,6 +19,16 @@ export const MAX_INPUT_PIXELS = 100_000_000;
 /** Bands beyond RGB(A) mean multispectral data (e.g. GeoTIFF with NIR bands), which an RGB backbone cannot take. */
 const MAX_BANDS = 4;
 
+/**
+ * A TIFF that is a multispectral raster rather than a picture, read by the GeoTIFF reader with a band choice: more
+ * bands than RGBA, or three or four bands that libvips sees as grey plus extra bands (blue, green, red, near-infrared
+ * as satellites store them), not as RGB(A) or CMYK. Grey with one alpha band stays a picture.
+ */
+export function isMultispectralTiff(meta: Pick<Metadata, 'channels' | 'space'>): boolean {
+  const channels = meta.channels ?? 0;
+  return channels > MAX_BANDS || (channels >= 3 && ['b-w', 'grey16', 'multiband'].includes(meta.space ?? ''));
+}
+
 sharp.cache(false); // we cache decoded pixels ourselves; libvips' operation cache would only duplicate memory
 
 function openSharp(input: string | Buffer, raw?: CreateRaw): Sharp {
@@ -151,7 +161,7 @@ export function checkMetadata(file: string, meta: Metadata): void {
     throw new AttuneError('unsupported-format', `${file}: ${reason}`, reason, { file });
   }
   const channels = meta.channels ?? 0;
-  if (channels > MAX_BANDS) {
+  if (channels > MAX_BANDS || (meta.format === 'tiff' && isMultispectralTiff(meta))) {
     throw new AttuneError(
       'unsupported-bands',
       `${file} has ${channels} bands (a multispectral image); it needs a band choice.`,

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { defaultPreprocessing, DEFAULT_VALUES, type Preprocessing, type VoiRule } from '../preprocessing';
 import { previewRgb, type BandSelection } from './bands';
 import { readRaster } from './geotiff';
+import { isMultispectralTiff } from './decode';
 import { decodeEvalRgb } from './image';
 import { isFloatImage, type PixelImage, type RgbImage } from './pixels';
 import { readHead } from './source';
@@ -76,7 +77,7 @@ export async function previewRgbImage(file: string, opts: PreviewOptions = {}): 
     const meta = await sharp(file)
       .metadata()
       .catch(() => undefined);
-    if (!meta || (meta.channels ?? 0) > 4) {
+    if (!meta || isMultispectralTiff(meta)) {
       const r = await readRaster(file);
       const rgb = await previewRgb({ ...r, file }, opts.bands ?? { mode: 'all' });
       const { data, info } = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })

@@ -11,7 +11,7 @@ import sharp from 'sharp';
 import { AttuneError, isAttuneError } from '../errors';
 import { writeFileAtomic } from '../util/fs';
 import type { EventSink } from '../events';
-import { checkMetadata, describeDecodeError, MAX_INPUT_PIXELS } from './decode';
+import { checkMetadata, describeDecodeError, isMultispectralTiff, MAX_INPUT_PIXELS } from './decode';
 import { FileIndex, parseLabels, detectColumns, parseDelimited, guessDelimiter, type LabelColumns } from './labels';
 import { mapPool } from './pool';
 import { DECODABLE_FORMATS, formatFromExtension, probeFile, unsupportedReason } from './sniff';
@@ -325,8 +325,8 @@ async function probeOne(f: WalkedFile): Promise<Probed> {
   }
   try {
     const meta = await sharp(f.abs, { limitInputPixels: MAX_INPUT_PIXELS, pages: 1 }).metadata();
-    // more than RGBA: multispectral, read by the GeoTIFF reader (bands are chosen at training)
-    if (probe.format === 'tiff' && (meta.channels ?? 0) > 4) return probeRaster(f, problems);
+    // multispectral: read by the GeoTIFF reader (bands are chosen at training)
+    if (probe.format === 'tiff' && isMultispectralTiff(meta)) return probeRaster(f, problems);
     checkMetadata(f.abs, meta);
     const oriented = meta.orientation && meta.orientation >= 5;
     return {

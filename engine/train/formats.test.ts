@@ -18,6 +18,8 @@ import { loadRunSpec } from '../run/spec';
 import { MODELS, SHARED, tempDir } from '../testing/fixtures';
 import type { EngineEvent } from '../events';
 import { estimateRunMemory } from '../run/memory-estimate';
+import { scanDataset } from '../data/scan';
+import { previewRgbImage } from '../data/preview';
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -192,3 +194,74 @@ for (const bands of ['4,3,2', 'all'] as const) {
     assert.equal(acc, r.test!.accuracy, 'predict agrees with the engine evaluation');
   });
 }
+
+/**
+ * Four bands as satellites store them (blue, green, red, near-infrared: PlanetScope's order), written from EuroSAT-MS's
+ * B02, B03, B04, B08 with geotiff.js: libvips sees grey plus three extra bands, not RGBA.
+ */
+async function fourBandDataset(): Promise<string> {
+  const { fromFile, writeArrayBuffer } = await import('geotiff');
+  const { writeFileSync } = await import('node:fs');
+  const src = join(SHARED, 'datasets/eurosat-ms');
+  const data = tempDir('attune-bgrn-');
+  for (const cls of ['Forest', 'SeaLake']) {
+    mkdirSync(join(data, cls));
+    for (const f of readdirSync(join(src, cls)).sort().slice(0, 6)) {
+      const img = await (await fromFile(join(src, cls, f))).getImage();
+      const bands = (await img.readRasters()) as unknown as Uint16Array[];
+      const n = img.getWidth() * img.getHeight();
+      const bgrn = new Uint16Array(n * 4);
+      for (let i = 0; i < n; i++) [1, 2, 3, 7].forEach((b, k) => (bgrn[i * 4 + k] = bands[b][i]));
+      const tif = await writeArrayBuffer(
+        bgrn as never,
+        {
+          width: img.getWidth(),
+          height: img.getHeight(),
+          SamplesPerPixel: 4,
+          BitsPerSample: [16, 16, 16, 16],
+          PhotometricInterpretation: 1,
+        } as never,
+      );
+      writeFileSync(join(data, cls, f), Buffer.from(tif));
+    }
+  }
+  return data;
+}
+
+test('4-band GeoTIFFs (blue, green, red, near-infrared) are multispectral, not RGBA: bands chosen, trained, predicted', async () => {
+  const data = await fourBandDataset();
+  const report = await scanDataset(data, { cache: false });
+  assert.equal(report.total, 12);
+  assert.deepEqual([report.bands?.bands, report.bands?.sentinel2], [4, false]);
+  // not Sentinel-2: no default, the run says to choose
+  const out = tempDir('attune-bgrn-run-');
+  await assert.rejects(
+    trainRun({ data, model: MODELS.tinyVit, method: 'linear', epochs: 1, batch: 4, outDir: join(out, 'none') }),
+    (e: unknown) => e instanceof Error && /4 bands; choose how they feed the model/.test(e.message),
+  );
+  // red, green, blue are its bands 3, 2, 1
+  const selection = { mode: 'map' as const, bands: [3, 2, 1] as [number, number, number] };
+  const r = await trainRun({
+    data,
+    model: MODELS.tinyVit,
+    method: 'linear',
+    epochs: 1,
+    batch: 4,
+    outDir: join(out, 'run'),
+    bands: selection,
+  });
+  assert.equal(r.status, 'done');
+  const b = (await loadRunSpec(r.runDir)).preprocessing.values.bands!;
+  assert.deepEqual([b.selection, b.bandCount], [selection, 4]);
+  // the preview through bands 3, 2, 1 is in colour, not the first band in grey
+  const rgb = await previewRgbImage(join(data, 'Forest', readdirSync(join(data, 'Forest')).sort()[0]), {
+    bands: selection,
+    size: 32,
+  });
+  let colour = 0;
+  for (let i = 0; i < rgb.data.length; i += 3) colour += Math.abs(rgb.data[i] - rgb.data[i + 1]);
+  assert.ok(colour > 0, 'red and green differ');
+  const exp = await exportRun(r.runDir, join(out, 'export'));
+  const preds = await predictFiles(exp.modelPath, [join(data, 'SeaLake', readdirSync(join(data, 'SeaLake'))[0])]);
+  assert.equal(preds.length, 1);
+});
