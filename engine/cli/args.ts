@@ -91,7 +91,6 @@ export function valueOptions(p: ParsedArgs): { window?: VoiRule; valueOffset?: n
   };
 }
 
-/** --frames: how multi-frame DICOM files become samples. */
 /**
  * --labels as a user means it: relative to the working directory, like every other path on the command line; a file
  * that is not there but is in the data folder (`--labels labels.csv` beside the images) is found there, as before.
@@ -102,6 +101,7 @@ export function labelsPath(file: string | undefined, dataDir: string): string | 
   return existsSync(here) || isAbsolute(file) ? here : resolve(dataDir, file);
 }
 
+/** --frames: how multi-frame DICOM files become samples. */
 export function framesOption(v: string | undefined): 'middle' | 'all' | undefined {
   if (v === undefined || v === 'middle' || v === 'all') return v;
   throw new AttuneError(
