@@ -107,10 +107,10 @@ export function looksLikeSentinel2(h: {
 }): boolean {
   if (h.bandNames)
     return h.bandNames.length === 13 && h.bandNames.every((n, i) => n.toUpperCase() === SENTINEL2_BANDS[i]);
-  return h.bands === 13 && h.sampleFormat === 'uint' && h.bitsPerSample === 16;
+  return isSentinel2Raster({ bands: h.bands, sampleType: `${h.sampleFormat}${h.bitsPerSample}` });
 }
 
-/** A raster of Sentinel-2 L1C as a dataset holds it (EuroSAT-MS): 13 bands of uint16. */
+/** A raster of Sentinel-2 L1C as a dataset holds it (EuroSAT-MS): 13 bands of uint16 (the scan's sample type). */
 export function isSentinel2Raster(r: { bands: number; sampleType: string }): boolean {
   return r.bands === 13 && r.sampleType === 'uint16';
 }

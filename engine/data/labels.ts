@@ -140,16 +140,19 @@ export interface ParsedLabels {
   badRows: { line: number; message: string }[];
 }
 
+/** The header line, whose separators tell the table's delimiter. */
+const firstLineOf = (text: string): string => text.slice(0, text.search(/\r?\n|$/));
+
 /** A labels table's columns and the ones recognised, from its first line (the app's column choice). */
 export function labelsHeader(file: string, text: string): { header: string[]; detected: Partial<LabelColumns> } {
-  const firstLine = text.slice(0, text.search(/\r?\n|$/));
+  const firstLine = firstLineOf(text);
   const header = (parseDelimited(firstLine, guessDelimiter(file, firstLine))[0] ?? []).map((h) => h.trim());
   return { header, detected: recognised(header) };
 }
 
 /** Parses a labels table, with `columns` given (names must exist) or detected. */
 export function parseLabels(file: string, text: string, columns?: Partial<LabelColumns>): ParsedLabels {
-  const firstLine = text.slice(0, text.search(/\r?\n|$/));
+  const firstLine = firstLineOf(text);
   const rows = parseDelimited(text, guessDelimiter(file, firstLine));
   if (rows.length === 0)
     throw new AttuneError('labels-empty', `${file} is empty.`, 'Provide a CSV with a header row, e.g. "path,label".');

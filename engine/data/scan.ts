@@ -12,7 +12,7 @@ import { AttuneError, isAttuneError } from '../errors';
 import { writeFileAtomic } from '../util/fs';
 import type { EventSink } from '../events';
 import { checkMetadata, describeDecodeError, isMultispectralTiff, MAX_INPUT_PIXELS } from './decode';
-import { FileIndex, parseLabels, detectColumns, parseDelimited, guessDelimiter, type LabelColumns } from './labels';
+import { FileIndex, parseLabels, detectColumns, labelsHeader, type LabelColumns } from './labels';
 import { mapPool } from './pool';
 import { DECODABLE_FORMATS, formatFromExtension, probeFile, unsupportedReason } from './sniff';
 import { readDicomHeader } from './dicom';
@@ -124,10 +124,7 @@ async function assignLabels(
   let labelsFile = opts.labels ? path.resolve(root, opts.labels) : undefined;
   if (!labelsFile) {
     for (const t of tables.filter((t) => !t.rel.includes('/'))) {
-      const text = await readFile(t.abs, 'utf8');
-      const firstLine = text.slice(0, text.search(/\r?\n|$/));
-      const header = parseDelimited(firstLine, guessDelimiter(t.abs, firstLine))[0] ?? [];
-      if (detectColumns(header.map((h) => h.trim()))) {
+      if (detectColumns(labelsHeader(t.abs, await readFile(t.abs, 'utf8')).header)) {
         labelsFile = t.abs;
         break;
       }
