@@ -55,7 +55,7 @@ class ProjectStore {
     await this.refreshRuns();
     void this.loadCsvColumns();
     app.go(route);
-    if (p.scan) void this.loadThumbs(p.scan.classes.flatMap((c) => (c.examples ?? []).slice(0, 4)));
+    if (p.scan) void this.loadThumbs(this.examples());
   }
 
   private setCurrent(p: Project): void {
@@ -102,13 +102,7 @@ class ProjectStore {
 
   /** 16-bit PNG/TIFF: subtracted from the stored values before the window (null: none); previews follow. */
   async setValueOffset(valueOffset: number | null): Promise<void> {
-    if (!this.current) return;
-    const p = await app.attempt(() => call('projects:update', { id: this.current!.id, valueOffset }));
-    if (!p) return;
-    this.current = p;
-    this.thumbs = {};
-    this.large = {};
-    await this.loadThumbs((p.scan?.classes ?? []).flatMap((c) => (c.examples ?? []).slice(0, 4)));
+    await this.changeView({ valueOffset });
   }
 
   /** Multi-frame DICOM: each file's middle frame, or every frame as its own sample (the scan counts them again). */
@@ -150,7 +144,7 @@ class ProjectStore {
       const report = await app.attempt(() => call('data:scan', { projectId: id }));
       if (report && this.current?.id === id) {
         this.current = { ...this.current, scan: report, scannedAt: new Date().toISOString() };
-        await this.loadThumbs(report.classes.flatMap((c) => (c.examples ?? []).slice(0, 4)));
+        await this.loadThumbs(this.examples());
       }
     } finally {
       this.scanning = false;
@@ -162,28 +156,31 @@ class ProjectStore {
   }
 
   /** Shows the thumbnails through another window (live preview of the choice). */
-  async setThumbWindow(window: string, files: string[]): Promise<void> {
+  async setThumbWindow(window: string): Promise<void> {
     this.thumbWindow = window;
-    // the window the previews show is the one training uses
-    if (this.current) {
-      const p = await app.attempt(() => call('projects:update', { id: this.current!.id, window }));
-      if (p) this.current = p;
-    }
-    this.thumbs = {};
-    this.large = {};
-    await this.loadThumbs(files);
+    await this.changeView({ window });
   }
 
   /** Multispectral: the band choice for training and the thumbnails. */
-  async setThumbBands(bands: string, files: string[]): Promise<void> {
+  async setThumbBands(bands: string): Promise<void> {
     this.thumbBands = bands;
+    await this.changeView({ bands });
+  }
+
+  /** The example images the scan report shows for each class. */
+  examples(): string[] {
+    return (this.scan?.classes ?? []).flatMap((c) => (c.examples ?? []).slice(0, 4));
+  }
+
+  /** A change to what training and the previews see through (window, bands, offset): saved, then previews redrawn. */
+  private async changeView(change: { window?: string; bands?: string; valueOffset?: number | null }): Promise<void> {
     if (this.current) {
-      const p = await app.attempt(() => call('projects:update', { id: this.current!.id, bands }));
+      const p = await app.attempt(() => call('projects:update', { id: this.current!.id, ...change }));
       if (p) this.current = p;
     }
     this.thumbs = {};
     this.large = {};
-    await this.loadThumbs(files);
+    await this.loadThumbs(this.examples());
   }
 
   /** What previews are drawn through: the window, bands and value offset training uses. */
