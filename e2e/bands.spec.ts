@@ -6,17 +6,14 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
+import { NO_CHROMIUM, appInBrowser, findChromium, shared, shot, newProject } from './helpers';
 
 describe('Band choice for multispectral images', { skip: findChromium() ? false : NO_CHROMIUM }, () => {
   let page: Page;
   appInBrowser((s) => ({ page } = s));
 
   it('defaults Sentinel-2 to true colour, and takes any three bands or all of them', { timeout: 180_000 }, async () => {
-    await page.getByLabel('Project name').fill('Sentinel-2');
-    await page.getByRole('button', { name: 'New project' }).click();
-    await page.getByTestId('choose-folder').click();
-    await pickInApp(page, join(shared, 'datasets', 'eurosat-ms'));
+    await newProject(page, 'Sentinel-2', { folder: join(shared, 'datasets', 'eurosat-ms') });
     await page.getByTestId('scan-report').waitFor({ timeout: 120_000 });
     const picker = page.getByTestId('band-picker');
     assert.match((await picker.textContent()) ?? '', /default \(Sentinel-2 true colour 4,3,2\)[^]*--bands 4,3,2/);

@@ -8,7 +8,7 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { call, projectWithTinyModel, raceSpec, trainLinear } from './handler-harness';
-import { NO_CHROMIUM, aidFolder, appInBrowser, findChromium, pickInApp, shot } from './helpers';
+import { NO_CHROMIUM, aidFolder, appInBrowser, findChromium, shot, newProject } from './helpers';
 
 /** A German radiology department's table: image, finding, patient, with names no list of column names holds. */
 async function germanCsv(data: string): Promise<string> {
@@ -83,10 +83,7 @@ describe('Choosing the CSV’s columns in the browser', { skip: findChromium() ?
     { timeout: 120_000 },
     async () => {
       const csv = await germanCsv(await aidFolder(4));
-      await page.getByLabel('Project name').fill('Befunde');
-      await page.getByRole('button', { name: 'New project' }).click();
-      await page.getByRole('button', { name: 'Choose labels CSV…' }).click();
-      await pickInApp(page, csv, 'file');
+      await newProject(page, 'Befunde', { csv });
       const card = page.getByTestId('csv-columns');
       await card.waitFor();
       await page

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { appContext, call, raceSpec, trainLinear, useTinyModel } from './handler-harness';
-import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
+import { NO_CHROMIUM, appInBrowser, findChromium, shared, shot, newProject } from './helpers';
 
 describe('Multi-frame DICOM (Data screen: middle frame or every frame)', () => {
   it(
@@ -54,10 +54,7 @@ describe('The Data screen on DICOM, in the browser', { skip: findChromium() ? fa
   appInBrowser((s) => ({ page } = s));
 
   it('summarises the DICOM files and offers the window and multi-frame choices', { timeout: 180_000 }, async () => {
-    await page.getByLabel('Project name').fill('DICOM zoo');
-    await page.getByRole('button', { name: 'New project' }).click();
-    await page.getByRole('button', { name: 'Choose labels CSV…' }).click();
-    await pickInApp(page, join(shared, 'datasets', 'dicom-zoo', 'labels.csv'), 'file');
+    await newProject(page, 'DICOM zoo', { csv: join(shared, 'datasets', 'dicom-zoo', 'labels.csv') });
     await page.getByTestId('scan-report').waitFor({ timeout: 120_000 });
     assert.equal(await page.getByTestId('scan-total').textContent(), '49');
     assert.match((await page.getByTestId('dicom-summary').textContent()) ?? '', /DICOM: 49 files from \d+ patients/);

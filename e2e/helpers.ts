@@ -199,3 +199,16 @@ export async function pickInApp(
   await dialog.getByTestId('browse-choose').click();
   await dialog.waitFor({ state: 'detached' });
 }
+
+/** A new project named `name` whose data is the folder, or the labels CSV, picked in the in-app file browser. */
+export async function newProject(page: Page, name: string, data: { folder: string } | { csv: string }): Promise<void> {
+  await page.getByLabel('Project name').fill(name);
+  await page.getByRole('button', { name: 'New project' }).click();
+  if ('folder' in data) {
+    await page.getByTestId('choose-folder').click();
+    await pickInApp(page, data.folder);
+  } else {
+    await page.getByRole('button', { name: 'Choose labels CSV…' }).click();
+    await pickInApp(page, data.csv, 'file');
+  }
+}

@@ -19,6 +19,7 @@ import {
   pickInApp,
   shared,
   shot,
+  newProject,
 } from './helpers';
 
 const chromiumPath = findChromium();
@@ -28,10 +29,7 @@ describe('Thirty classes and an own model file', { skip: chromiumPath ? false : 
   appInBrowser((s) => ({ page } = s));
 
   it('shows thumbnails for every one of the 30 classes', { timeout: 240_000 }, async () => {
-    await page.getByLabel('Project name').fill('Aerial scenes');
-    await page.getByRole('button', { name: 'New project' }).click();
-    await page.getByTestId('choose-folder').click();
-    await pickInApp(page, join(shared, 'datasets', 'aid-satellite-subset'));
+    await newProject(page, 'Aerial scenes', { folder: join(shared, 'datasets', 'aid-satellite-subset') });
     await page.getByTestId('scan-report').waitFor({ timeout: 180_000 });
     assert.equal(await page.getByTestId('class-row').count(), 30);
     // every class row gets its example images, not only the first 64 files' classes

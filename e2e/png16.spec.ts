@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { appContext, call, raceSpec, trainLinear, useTinyModel } from './handler-harness';
-import { NO_CHROMIUM, appInBrowser, findChromium, pickInApp, shared, shot } from './helpers';
+import { NO_CHROMIUM, appInBrowser, findChromium, shared, shot, newProject } from './helpers';
 
 const png16 = join(shared, 'datasets', 'ct-contrast-png16');
 
@@ -53,10 +53,7 @@ describe('The Data screen on 16-bit PNG, in the browser', { skip: findChromium()
   appInBrowser((s) => ({ page } = s));
 
   it('offers a window and a value offset, and previews through them', { timeout: 120_000 }, async () => {
-    await page.getByLabel('Project name').fill('CT PNG');
-    await page.getByRole('button', { name: 'New project' }).click();
-    await page.getByTestId('choose-folder').click();
-    await pickInApp(page, png16);
+    await newProject(page, 'CT PNG', { folder: png16 });
     await page.getByTestId('scan-report').waitFor({ timeout: 60_000 });
     const offset = page.getByTestId('value-offset');
     assert.match((await offset.textContent()) ?? '', /Value offset of the 100 16-bit images/);

@@ -18,6 +18,7 @@ import {
   pickInApp,
   shared,
   shot,
+  newProject,
 } from './helpers';
 
 const chromiumPath = findChromium();
@@ -31,10 +32,7 @@ describe('Compare: the method race panel in the browser', { skip: chromiumPath ?
     { timeout: 120_000 },
     async () => {
       const data = await aidFolder(6);
-      await page.getByLabel('Project name').fill('Race in the browser');
-      await page.getByRole('button', { name: 'New project' }).click();
-      await page.getByTestId('choose-folder').click();
-      await pickInApp(page, data);
+      await newProject(page, 'Race in the browser', { folder: data });
       await page.getByTestId('scan-report').waitFor({ timeout: 60_000 });
       assert.equal(await page.getByTestId('scan-total').textContent(), '18');
       await page.getByTestId('next').click();
